@@ -1,0 +1,77 @@
+# Runway: `make run` starts the whole portal, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+# Tests use the real services this machine runs; override to point elsewhere.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/runway
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test lint format pytest browser migrate demo clean help
+
+help:
+	@echo "make run    start web, Celery worker and beat with demo data"
+	@echo "make test   lint + the whole test suite against PostgreSQL and Redis"
+	@echo "make pytest ARGS='tests/audit -k chain'   run some tests only"
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the dependencies change.
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: export DEBUG ?= 1
+run: demo
+	@echo ""
+	@echo "  Runway is starting on http://127.0.0.1:$(PORT)/"
+	@echo "  Demo sign-ins (password: runway-demo):"
+	@echo "    dev, dev2   developers (payments, search)     rm, rm2   release managers"
+	@echo "    lead        leadership (read-only)            admin     platform admin"
+	@echo "  Database: $${DATABASE_URL:-SQLite under var/}   Broker: $${CELERY_BROKER_URL:-file system under var/}"
+	@echo "  Ctrl-C stops everything."
+	@echo ""
+	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho start -f Procfile
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Debian's Chromium drives the browser tests; a test tool's own browser download cannot work here.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "!!! /usr/bin/chromium is missing and cannot be installed here: browser tests will be SKIPPED."; \
+		echo "!!! Install it with: sudo apt-get install chromium"; \
+	fi
+
+pytest: install
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
+	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)}" \
+	$(BIN)/pytest $(ARGS)
+
+test: lint browser
+	$(MAKE) --no-print-directory pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

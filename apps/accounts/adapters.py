@@ -1,0 +1,22 @@
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.conf import settings
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        # An internal portal: accounts come from admins or single sign-on, unless switched on.
+        return settings.ACCOUNT_ALLOW_SIGNUP
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        # Whoever the company's identity provider vouches for may have an account; with a
+        # public provider (GitHub, gitlab.com) SSO_ALLOWED_EMAIL_DOMAINS keeps strangers out.
+        allowed = settings.SSO_ALLOWED_EMAIL_DOMAINS
+        if not allowed:
+            return True
+        return any(
+            address.verified and address.email.rsplit("@", 1)[-1].lower() in allowed
+            for address in sociallogin.email_addresses
+        )

@@ -1,0 +1,61 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts import permissions, selectors, services
+from apps.accounts.api.serializers import (
+    ApiTokenCreatedSerializer,
+    ApiTokenCreateSerializer,
+    ApiTokenSerializer,
+    MeSerializer,
+    TeamSerializer,
+)
+from apps.accounts.models import ApiToken
+
+
+class MeView(APIView):
+    @extend_schema(responses=MeSerializer, summary="The caller: user, teams and roles")
+    def get(self, request):
+        summary = selectors.user_profile_summary(user=request.user)
+        user = request.user
+        user.roles = summary["role_values"]
+        user.is_platform_admin = summary["is_platform_admin"]
+        return Response(MeSerializer(user).data)
+
+
+class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = TeamSerializer
+    lookup_field = "slug"
+    filterset_fields = ["slug"]
+
+    def get_queryset(self):
+        return selectors.team_list()
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The caller's own personal API tokens."""
+
+    serializer_class = ApiTokenSerializer
+    queryset = ApiToken.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.api_tokens_of(user=self.request.user)
+
+    @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
+    def create(self, request):
+        serializer = ApiTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = services.api_token_create(actor=request.user, **serializer.validated_data)
+        token.key = key
+        return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ApiTokenSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        token = permissions.get_visible_or_404(self.get_queryset(), pk=pk)
+        token = services.api_token_revoke(actor=request.user, token=token)
+        return Response(ApiTokenSerializer(token).data)

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "apps.accounts"
+    label = "accounts"
+    verbose_name = "Accounts and teams"
+
+    def ready(self) -> None:
+        from apps.accounts import signals  # noqa: F401  (sign-in events into the audit log)

@@ -1,0 +1,50 @@
+import zoneinfo
+
+from django import forms
+
+from apps.accounts.models import Role, Team, User
+
+EXPIRY_CHOICES = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses it, e.g. “CI pipeline”.")
+    expires_in_days = forms.TypedChoiceField(
+        choices=EXPIRY_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        initial="90",
+        label="Expires",
+    )
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(choices=[])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        zones = sorted(zoneinfo.available_timezones())
+        self.fields["time_zone"].choices = [(zone, zone) for zone in zones]
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150)
+
+    def clean_username(self) -> User:
+        username = self.cleaned_data["username"].strip()
+        user = User.objects.filter(username__iexact=username, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(f"No active user called {username!r}.")
+        return user
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

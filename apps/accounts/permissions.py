@@ -1,0 +1,143 @@
+"""Who may do what: the one place every view, API endpoint and service asks.
+
+Roles are granted per user (RoleGrant). Developers act for the teams they belong to, release
+managers approve changes, leadership reads and changes nothing, platform admins run the portal.
+A user may hold several roles. Results are cached on the user object for the request.
+"""
+
+from collections.abc import Callable
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from rest_framework.permissions import BasePermission
+
+from apps.accounts.models import Role
+
+Rule = Callable[..., bool]
+
+
+def roles_of(user) -> frozenset[str]:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_runway_roles", None)
+    if cached is None:
+        cached = frozenset(user.role_grants.values_list("role", flat=True))
+        user._runway_roles = cached
+    return cached
+
+
+def team_ids_of(user) -> frozenset[int]:
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    cached = getattr(user, "_runway_team_ids", None)
+    if cached is None:
+        cached = frozenset(user.memberships.values_list("team_id", flat=True))
+        user._runway_team_ids = cached
+    return cached
+
+
+def forget_cached(user) -> None:
+    """After changing a user's roles or teams, so the same request sees the change."""
+    for attr in ("_runway_roles", "_runway_team_ids"):
+        user.__dict__.pop(attr, None)
+
+
+def has_role(user, role: Role) -> bool:
+    return role in roles_of(user)
+
+
+# --- Rules ------------------------------------------------------------------------------------
+
+
+def can_read(user) -> bool:
+    """Everybody signed in reads the catalog, releases, rollouts and reports."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def is_platform_admin(user) -> bool:
+    return can_read(user) and (user.is_superuser or has_role(user, Role.PLATFORM_ADMIN))
+
+
+def can_view_audit(user) -> bool:
+    return is_platform_admin(user)
+
+
+def can_manage_teams(user) -> bool:
+    return is_platform_admin(user)
+
+
+def can_view_reports(user) -> bool:
+    return can_read(user)
+
+
+def can_act_for_team(user, team_id: int | None) -> bool:
+    """Developers change what their own teams own; platform admins change anything."""
+    if is_platform_admin(user):
+        return True
+    return has_role(user, Role.DEVELOPER) and team_id in team_ids_of(user)
+
+
+def can_create_services(user) -> bool:
+    return is_platform_admin(user) or (has_role(user, Role.DEVELOPER) and bool(team_ids_of(user)))
+
+
+def can_approve_releases(user) -> bool:
+    return can_read(user) and has_role(user, Role.RELEASE_MANAGER)
+
+
+# --- Enforcement ------------------------------------------------------------------------------
+
+
+def require(allowed: bool, message: str = "You do not have permission to do this.") -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def get_visible_or_404(queryset: QuerySet, **lookup) -> Model:
+    """Fetch from a queryset already narrowed to what the user may see. Anything outside it is
+    a 404, so a request for another team's object reveals nothing, not even that it exists."""
+    try:
+        return queryset.get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+class RuleRequiredMixin:
+    """For class-based views: `rule` decides who may open the view at all."""
+
+    rule: Rule = staticmethod(can_read)
+
+    def dispatch(self, request, *args, **kwargs):
+        require(self.rule(request.user))
+        return super().dispatch(request, *args, **kwargs)
+
+
+def rule_required(rule: Rule):
+    """For function views."""
+
+    def decorator(view):
+        def wrapped(request, *args, **kwargs):
+            require(rule(request.user))
+            return view(request, *args, **kwargs)
+
+        wrapped.__name__ = view.__name__
+        wrapped.__doc__ = view.__doc__
+        return wrapped
+
+    return decorator
+
+
+def api_rule(rule: Rule, *, safe_rule: Rule | None = None) -> type[BasePermission]:
+    """A DRF permission class from a rule; `safe_rule` (if given) governs GET/HEAD/OPTIONS."""
+
+    class _RulePermission(BasePermission):
+        message = "You do not have permission to do this."
+
+        def has_permission(self, request, view) -> bool:
+            if safe_rule is not None and request.method in ("GET", "HEAD", "OPTIONS"):
+                return safe_rule(request.user)
+            return rule(request.user)
+
+    _RulePermission.__name__ = f"Allows_{rule.__name__}"
+    return _RulePermission

@@ -1,0 +1,148 @@
+import secrets
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts import permissions
+from apps.accounts.models import ApiToken, Role, RoleGrant, Team, TeamMembership, User
+from apps.audit.services import audit_record, snapshot
+
+TEAM_FIELDS = ("slug", "name", "description")
+
+
+@transaction.atomic
+def team_create(*, actor, slug: str, name: str, description: str = "") -> Team:
+    permissions.require(permissions.can_manage_teams(actor), "Only platform admins create teams.")
+    team = Team(slug=slug, name=name, description=description)
+    team.full_clean()
+    team.save()
+    audit_record(actor=actor, action="team.create", target=team, after=snapshot(team, TEAM_FIELDS))
+    return team
+
+
+@transaction.atomic
+def team_update(*, actor, team: Team, **changes) -> Team:
+    permissions.require(permissions.can_manage_teams(actor), "Only platform admins edit teams.")
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    before = snapshot(team, TEAM_FIELDS)
+    for field, value in changes.items():
+        if field not in TEAM_FIELDS:
+            raise ValidationError({field: "This field cannot be changed here."})
+        setattr(team, field, value)
+    team.full_clean()
+    team.save()
+    audit_record(
+        actor=actor,
+        action="team.update",
+        target=team,
+        before=before,
+        after=snapshot(team, TEAM_FIELDS),
+    )
+    return team
+
+
+@transaction.atomic
+def team_member_add(*, actor, team: Team, user: User) -> TeamMembership:
+    permissions.require(permissions.can_manage_teams(actor), "Only platform admins add members.")
+    membership, created = TeamMembership.objects.get_or_create(team=team, user=user)
+    if created:
+        audit_record(
+            actor=actor, action="team.member_add", target=team, after={"user": user.username}
+        )
+        permissions.forget_cached(user)
+    return membership
+
+
+@transaction.atomic
+def team_member_remove(*, actor, team: Team, user: User) -> None:
+    permissions.require(permissions.can_manage_teams(actor), "Only platform admins remove members.")
+    deleted, _ = TeamMembership.objects.filter(team=team, user=user).delete()
+    if deleted:
+        audit_record(
+            actor=actor, action="team.member_remove", target=team, before={"user": user.username}
+        )
+        permissions.forget_cached(user)
+
+
+@transaction.atomic
+def role_grant(*, actor, user: User, role: str) -> RoleGrant:
+    permissions.require(permissions.is_platform_admin(actor), "Only platform admins grant roles.")
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}; choose one of {Role.values}."})
+    grant, created = RoleGrant.objects.get_or_create(user=user, role=role)
+    if created:
+        audit_record(actor=actor, action="user.role_grant", target=user, after={"role": role})
+        permissions.forget_cached(user)
+    return grant
+
+
+@transaction.atomic
+def role_revoke(*, actor, user: User, role: str) -> None:
+    permissions.require(permissions.is_platform_admin(actor), "Only platform admins revoke roles.")
+    if actor.pk == user.pk and role == Role.PLATFORM_ADMIN:
+        raise ValidationError({"role": "You cannot take away your own platform admin role."})
+    deleted, _ = RoleGrant.objects.filter(user=user, role=role).delete()
+    if deleted:
+        audit_record(actor=actor, action="user.role_revoke", target=user, before={"role": role})
+        permissions.forget_cached(user)
+
+
+@transaction.atomic
+def api_token_create(*, actor: User, name: str, expires_in_days: int | None = None):
+    """Returns (token, key). The key is shown to the user once and never stored."""
+    permissions.require(permissions.can_read(actor))
+    if expires_in_days is not None and not 1 <= expires_in_days <= 366:
+        raise ValidationError({"expires_in_days": "Choose between 1 and 366 days, or none."})
+    key = ApiToken.PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user=actor,
+        name=name.strip(),
+        key_hash=ApiToken.hash_key(key),
+        key_hint=key[: len(ApiToken.PREFIX) + 6],
+        expires_at=timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    token.full_clean()
+    token.save()
+    audit_record(
+        actor=actor,
+        action="api_token.create",
+        target=token,
+        after={"name": token.name, "expires_at": token.expires_at},
+    )
+    return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    permissions.require(token.user_id == actor.pk or permissions.is_platform_admin(actor))
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor,
+            action="api_token.revoke",
+            target=token,
+            before={"revoked_at": None},
+            after={"revoked_at": token.revoked_at},
+        )
+    return token
+
+
+@transaction.atomic
+def user_time_zone_set(*, actor: User, time_zone: str) -> User:
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    before = {"time_zone": user.time_zone}
+    user.time_zone = time_zone
+    user.full_clean(validate_unique=False, exclude=["password"])
+    user.save(update_fields=["time_zone"])
+    audit_record(
+        actor=actor,
+        action="user.preferences",
+        target=user,
+        before=before,
+        after={"time_zone": time_zone},
+    )
+    return user

@@ -1,0 +1,154 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from apps.accounts import permissions, selectors, services
+from apps.accounts.forms import ApiTokenForm, MemberAddForm, RoleForm, TeamForm, TimeZoneForm
+from apps.accounts.models import User
+from apps.core.forms import add_service_errors
+
+
+@require_safe
+def profile(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "summary": selectors.user_profile_summary(user=request.user),
+            "tokens": selectors.api_tokens_of(user=request.user),
+            "token_form": ApiTokenForm(),
+            "tz_form": TimeZoneForm(initial={"time_zone": request.user.time_zone}),
+        },
+    )
+
+
+@require_POST
+def time_zone_update(request: HttpRequest) -> HttpResponse:
+    form = TimeZoneForm(request.POST)
+    if form.is_valid():
+        services.user_time_zone_set(actor=request.user, time_zone=form.cleaned_data["time_zone"])
+        messages.success(request, "Time zone saved.")
+    else:
+        messages.error(request, "Choose a time zone from the list.")
+    return redirect("accounts:profile")
+
+
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST)
+    new_key = None
+    if form.is_valid():
+        _, new_key = services.api_token_create(actor=request.user, **form.cleaned_data)
+        form = ApiTokenForm()
+    return render(
+        request,
+        "accounts/partials/_tokens.html",
+        {
+            "tokens": selectors.api_tokens_of(user=request.user),
+            "token_form": form,
+            "new_key": new_key,
+        },
+    )
+
+
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = permissions.get_visible_or_404(selectors.api_tokens_of(user=request.user), pk=pk)
+    services.api_token_revoke(actor=request.user, token=token)
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return render(
+        request,
+        "accounts/partials/_tokens.html",
+        {"tokens": selectors.api_tokens_of(user=request.user), "token_form": ApiTokenForm()},
+    )
+
+
+@require_safe
+def team_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "accounts/team_list.html",
+        {"teams": selectors.team_list(), "can_manage": permissions.can_manage_teams(request.user)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permissions.rule_required(permissions.can_manage_teams)
+def team_create(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team = services.team_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Team {team.name} created.")
+            return redirect("accounts:team-detail", slug=team.slug)
+    return render(request, "accounts/team_form.html", {"form": form})
+
+
+@require_safe
+def team_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    team = get_object_or_404(selectors.team_detail_queryset(), slug=slug)
+    return render(request, "accounts/team_detail.html", _team_context(request, team))
+
+
+@require_POST
+@permissions.rule_required(permissions.can_manage_teams)
+def team_member_add(request: HttpRequest, slug: str) -> HttpResponse:
+    team = get_object_or_404(selectors.team_detail_queryset(), slug=slug)
+    form = MemberAddForm(request.POST)
+    if form.is_valid():
+        services.team_member_add(actor=request.user, team=team, user=form.cleaned_data["username"])
+        messages.success(request, f"{form.cleaned_data['username']} added to {team.name}.")
+        form = MemberAddForm()
+    team = selectors.team_detail_queryset().get(pk=team.pk)
+    return render(
+        request, "accounts/partials/_members.html", _team_context(request, team, member_form=form)
+    )
+
+
+@require_POST
+@permissions.rule_required(permissions.can_manage_teams)
+def team_member_remove(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    team = get_object_or_404(selectors.team_detail_queryset(), slug=slug)
+    user = get_object_or_404(User, pk=user_id)
+    services.team_member_remove(actor=request.user, team=team, user=user)
+    messages.success(request, f"{user.username} removed from {team.name}.")
+    team = selectors.team_detail_queryset().get(pk=team.pk)
+    return render(request, "accounts/partials/_members.html", _team_context(request, team))
+
+
+def _team_context(request, team, member_form=None) -> dict:
+    return {
+        "team": team,
+        "can_manage": permissions.can_manage_teams(request.user),
+        "member_form": member_form or MemberAddForm(),
+    }
+
+
+@require_safe
+@permissions.rule_required(permissions.is_platform_admin)
+def people(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "accounts/people.html", {"users": selectors.user_list(), "role_form": RoleForm()}
+    )
+
+
+@require_POST
+@permissions.rule_required(permissions.is_platform_admin)
+def user_role_change(request: HttpRequest, user_id: int, action: str) -> HttpResponse:
+    user = get_object_or_404(User, pk=user_id)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        change = services.role_grant if action == "grant" else services.role_revoke
+        try:
+            change(actor=request.user, user=user, role=form.cleaned_data["role"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, "Choose a role from the list.")
+    user = selectors.user_list().get(pk=user.pk)
+    return render(request, "accounts/partials/_user_row.html", {"u": user, "role_form": RoleForm()})

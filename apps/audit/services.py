@@ -1,0 +1,62 @@
+from typing import Any
+
+from django.db import connection, models, transaction
+
+from apps.audit.chain import GENESIS, event_hash, normalise_json
+from apps.audit.models import AuditEvent
+from apps.core.request_context import current_client_ip, current_request_id
+
+# One chain means one writer at a time. The lock lasts until the caller's transaction commits,
+# so audited writes serialise on it; the chain's order is the order of commit.
+_CHAIN_LOCK_KEY = 0x52554E574159  # "RUNWAY"
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the audit log, inside the caller's transaction.
+
+    `actor` is a user or None for Runway itself. `target` names the object acted on; callers
+    without a model instance pass target_type / target_id instead.
+    """
+    if target is not None:
+        target_type = target._meta.label_lower
+        target_id = str(target.pk)
+        target_label = target_label or str(target)[:255]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        prev_hash = (
+            AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
+        )
+        is_user = actor is not None and getattr(actor, "is_authenticated", False)
+        event = AuditEvent(
+            actor=actor if is_user else None,
+            actor_label=actor.get_username() if is_user else "runway",
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            target_label=target_label,
+            before=normalise_json(before),
+            after=normalise_json(after),
+            request_id=current_request_id() or "",
+            ip=current_client_ip(),
+            prev_hash=prev_hash,
+        )
+        event.hash = event_hash(event, prev_hash)
+        event.save()
+    return event
+
+
+def snapshot(instance: models.Model, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """The named fields of an instance, for an event's before / after."""
+    return normalise_json({name: getattr(instance, name) for name in fields})

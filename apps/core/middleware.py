@@ -1,0 +1,73 @@
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
+from django.template.loader import render_to_string
+
+from apps.core.request_context import bind_request, new_request_id
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class RequestIdMiddleware:
+    """Gives every request an id, binds it for log lines and audit rows, and returns it in the
+    response. An incoming X-Request-ID (from a proxy, or a client tracing its own calls) is kept
+    when it is short and plain."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
+        bind_request(request_id=request.request_id, ip=request.META.get("REMOTE_ADDR"))
+        try:
+            response = self.get_response(request)
+        finally:
+            bind_request(request_id=None, ip=None)
+        response[REQUEST_ID_HEADER] = request.request_id
+        return response
+
+
+class HtmxLoginRedirectMiddleware:
+    """An htmx request from an expired session must send the whole page to sign in, not swap the
+    sign-in page into a fragment."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        login_url = resolve_url(settings.LOGIN_URL)
+        if (
+            getattr(request, "htmx", False)
+            and response.status_code == 302
+            and response.get("Location", "").startswith(login_url)
+        ):
+            redirect = HttpResponse(status=204)
+            redirect["HX-Redirect"] = response["Location"]
+            return redirect
+        return response
+
+
+class HtmxToastMiddleware:
+    """Full pages render queued messages as toasts in the layout; htmx responses carry them as an
+    out-of-band swap into the same toast area."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            not getattr(request, "htmx", False)
+            or response.streaming
+            or "HX-Redirect" in response
+            or not response.get("Content-Type", "").startswith("text/html")
+        ):
+            return response
+        queued = list(messages.get_messages(request))
+        if queued:
+            response.content += render_to_string(
+                "partials/_toasts.html", {"messages": queued, "oob": True}
+            ).encode()
+        return response

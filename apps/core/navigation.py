@@ -1,0 +1,40 @@
+"""The main navigation: one ordered list. An entry shows when its page is installed and the
+user may open it; each page checks the same rule on the server."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+from apps.accounts import permissions
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    allowed: Callable = permissions.can_read
+
+
+NAV_ITEMS = (
+    NavItem("Catalog", "catalog:service-list"),
+    NavItem("Onboard", "onboarding:start", permissions.can_create_services),
+    NavItem("Releases", "releases:list"),
+    NavItem("Calendar", "releases:calendar"),
+    NavItem("Rollouts", "rollouts:list"),
+    NavItem("Reports", "insights:dashboard", permissions.can_view_reports),
+    NavItem("Teams", "accounts:team-list"),
+    NavItem("Audit", "audit:event-list", permissions.can_view_audit),
+)
+
+
+def navigation_for(user, current_path: str) -> list[dict]:
+    items = []
+    for item in NAV_ITEMS:
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue  # that part of Runway is not installed
+        if item.allowed(user):
+            items.append({"label": item.label, "url": url, "active": current_path.startswith(url)})
+    return items

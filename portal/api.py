@@ -1,0 +1,8 @@
+"""Mounts every app's API under /api/v1/."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.audit.api.urls")),
+]

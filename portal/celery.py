@@ -1,0 +1,37 @@
+"""The Celery application. Settings live in portal/settings.py under the CELERY_ prefix."""
+
+import os
+
+from celery import Celery, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("runway")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@signals.before_task_publish.connect
+def _carry_request_id(headers=None, **_):
+    """Tasks queued while serving a request keep its id, so their log lines and audit rows
+    can be traced back to it."""
+    from apps.core.request_context import current_request_id
+
+    request_id = current_request_id()
+    if headers is not None and request_id:
+        headers.setdefault("runway_request_id", request_id)
+
+
+@signals.task_prerun.connect
+def _restore_request_id(task=None, task_id=None, **_):
+    from apps.core.request_context import bind_request
+
+    request_id = getattr(task.request, "runway_request_id", None) if task else None
+    bind_request(request_id=request_id or f"task-{task_id}", ip=None)
+
+
+@signals.task_postrun.connect
+def _forget_request_id(**_):
+    from apps.core.request_context import bind_request
+
+    bind_request(request_id=None, ip=None)

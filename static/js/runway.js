@@ -1,0 +1,44 @@
+// Small behaviours shared by every page: toasts and htmx error reporting.
+(function () {
+  "use strict";
+
+  function dismissLater(toast) {
+    if (toast.dataset.timer) return;
+    toast.dataset.timer = "1";
+    setTimeout(function () { toast.remove(); }, toast.classList.contains("toast-error") ? 12000 : 6000);
+  }
+
+  function armToasts(root) {
+    (root || document).querySelectorAll("[data-toast]").forEach(dismissLater);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss]");
+    if (button) button.closest("[data-toast]").remove();
+  });
+
+  function toast(text, level) {
+    var box = document.getElementById("toasts");
+    var item = document.createElement("div");
+    item.className = "toast toast-" + (level || "info");
+    item.setAttribute("role", "status");
+    item.setAttribute("data-toast", "");
+    item.textContent = text;
+    box.appendChild(item);
+    dismissLater(item);
+  }
+  window.runwayToast = toast;
+
+  document.addEventListener("DOMContentLoaded", function () { armToasts(); });
+  document.addEventListener("htmx:afterSettle", function () { armToasts(); });
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    var text = status === 403 ? "You are not allowed to do that."
+      : status === 404 ? "That no longer exists, or you cannot see it."
+      : "Something went wrong (" + status + "). Please try again.";
+    toast(text, "error");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("Runway could not be reached. Check your connection.", "error");
+  });
+})();

@@ -1,0 +1,91 @@
+"""Shared fixtures: the personas every test speaks of, and the guard that keeps CI honest."""
+
+import os
+
+import pytest
+from django.core.cache import cache
+
+from apps.accounts.models import Role
+from tests.factories import PASSWORD, TeamFactory, UserFactory
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if os.environ.get("CI") and "postgresql" not in engine:
+        pytest.exit(
+            "CI must test against PostgreSQL: set DATABASE_URL (make test does). "
+            f"Refusing to fall back to {engine}.",
+            returncode=2,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Sign-in rate limits live in the cache; one test's failures must not throttle the next.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def payments(db):
+    return TeamFactory(slug="payments", name="Payments")
+
+
+@pytest.fixture
+def search(db):
+    return TeamFactory(slug="search", name="Search")
+
+
+@pytest.fixture
+def developer(payments):
+    return UserFactory(username="dana", roles=[Role.DEVELOPER], teams=[payments])
+
+
+@pytest.fixture
+def other_developer(search):
+    return UserFactory(username="sam", roles=[Role.DEVELOPER], teams=[search])
+
+
+@pytest.fixture
+def release_manager(db):
+    return UserFactory(username="riley", roles=[Role.RELEASE_MANAGER])
+
+
+@pytest.fixture
+def leadership(db):
+    return UserFactory(username="lee", roles=[Role.LEADERSHIP])
+
+
+@pytest.fixture
+def platform_admin(db):
+    return UserFactory(username="ada", roles=[Role.PLATFORM_ADMIN])
+
+
+@pytest.fixture
+def outsider(db):
+    """Signed in, but with no role and no team."""
+    return UserFactory(username="olly")
+
+
+@pytest.fixture
+def client_as(client):
+    def sign_in(user):
+        client.force_login(user)
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()

@@ -1,0 +1,128 @@
+"""Settings come from the environment; bad values stop start-up with the variable's name."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from portal import env
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "k" * 20 + "-production-secret-key-0123456789abcdef"
+
+
+def run_django(code: str, **overrides) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SECRET_KEY", "DEBUG"))}
+    base.update({"DJANGO_SETTINGS_MODULE": "portal.settings"}, **overrides)
+    base = {k: v for k, v in base.items() if v is not None}
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def production_env(tmp_path, **extra):
+    return {
+        "DEBUG": "0",
+        "SECRET_KEY": STRONG_KEY,
+        "ALLOWED_HOSTS": "runway.example.com",
+        "CSRF_TRUSTED_ORIGINS": "https://runway.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "SECURE_SSL_REDIRECT": None,
+        "SESSION_COOKIE_SECURE": None,
+        "CSRF_COOKIE_SECURE": None,
+        "SECURE_HSTS_SECONDS": None,
+        **extra,
+    }
+
+
+def test_env_bool_rejects_a_value_it_cannot_read(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
+        env.env_bool("SOME_FLAG", False)
+
+
+def test_env_int_names_the_variable(monkeypatch):
+    monkeypatch.setenv("SOME_NUMBER", "ten")
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be a whole number"):
+        env.env_int("SOME_NUMBER", 1)
+
+
+def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("from-the-file\n")
+    monkeypatch.setenv("SOME_SECRET_FILE", str(secret))
+    assert env.env_str("SOME_SECRET") == "from-the-file"
+
+
+def test_an_unreadable_secret_file_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOME_SECRET_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfigured, match="SOME_SECRET_FILE"):
+        env.env_str("SOME_SECRET")
+
+
+def test_an_unknown_time_zone_is_refused(monkeypatch):
+    monkeypatch.setenv("TIME_ZONE", "Mars/Olympus")
+    with pytest.raises(ImproperlyConfigured, match="TIME_ZONE"):
+        env.env_time_zone("TIME_ZONE", "UTC")
+
+
+def test_production_mode_without_secret_key_fails_naming_it(tmp_path):
+    result = run_django("", **production_env(tmp_path, SECRET_KEY=None))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_mode_refuses_a_weak_secret_key(tmp_path):
+    result = run_django("", **production_env(tmp_path, SECRET_KEY="short"))
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak" in result.stderr
+
+
+def test_production_mode_without_allowed_hosts_fails_naming_it(tmp_path):
+    result = run_django("", **production_env(tmp_path, ALLOWED_HOSTS=None))
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must name" in result.stderr
+
+
+def test_a_malformed_database_url_is_named(tmp_path):
+    result = run_django("", **production_env(tmp_path, DATABASE_URL="nosuchdb://x"))
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr
+
+
+def test_secret_key_file_is_read_in_production(tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text(STRONG_KEY)
+    check = f"print(settings.SECRET_KEY == open({str(key_file)!r}).read())"
+    result = run_django(
+        f"from django.conf import settings; {check}",
+        **production_env(tmp_path, SECRET_KEY=None, SECRET_KEY_FILE=str(key_file)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+def test_deploy_check_is_clean_with_production_values(tmp_path):
+    env_vars = production_env(tmp_path)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SECRET_KEY", "DEBUG"))}
+    base.update({k: v for k, v in env_vars.items() if v is not None})
+    for unset in [k for k, v in env_vars.items() if v is None]:
+        base.pop(unset, None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

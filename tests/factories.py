@@ -1,0 +1,38 @@
+import factory
+
+from apps.accounts.models import Role, RoleGrant, Team, TeamMembership, User
+
+PASSWORD = "correct-horse-battery"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def roles(self, create, extracted: list[Role] | None, **kwargs):
+        for role in extracted or []:
+            RoleGrant.objects.get_or_create(user=self, role=role)
+        self.save()
+
+    @factory.post_generation
+    def teams(self, create, extracted: list[Team] | None, **kwargs):
+        for team in extracted or []:
+            TeamMembership.objects.get_or_create(user=self, team=team)
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"team-{n}")
+    name = factory.LazyAttribute(lambda t: t.slug.replace("-", " ").title())
