@@ -14,8 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "k" * 20 + "-production-secret-key-0123456789abcdef"
 
 
+def clean_environ() -> dict:
+    """This process's environment without the settings each test decides for itself."""
+    dropped = ("SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    return {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+
+
 def run_django(code: str, **overrides) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SECRET_KEY", "DEBUG"))}
+    base = clean_environ()
     base.update({"DJANGO_SETTINGS_MODULE": "portal.settings"}, **overrides)
     base = {k: v for k, v in base.items() if v is not None}
     return subprocess.run(
@@ -112,7 +118,7 @@ def test_secret_key_file_is_read_in_production(tmp_path):
 
 def test_deploy_check_is_clean_with_production_values(tmp_path):
     env_vars = production_env(tmp_path)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SECRET_KEY", "DEBUG"))}
+    base = clean_environ()
     base.update({k: v for k, v in env_vars.items() if v is not None})
     for unset in [k for k, v in env_vars.items() if v is None]:
         base.pop(unset, None)
