@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.audit",
+    "apps.catalog",
 ]
 
 MIDDLEWARE = [
