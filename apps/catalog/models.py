@@ -361,6 +361,9 @@ class ApiRelation(models.Model):
             models.UniqueConstraint(fields=["service", "api", "kind"], name="api_relation_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.kind} {self.api_id}"
+
 
 class ImportedEntity(models.Model):
     """A Backstage entity with no home in Runway's model (Domain, User, Location, other kinds),
