@@ -58,5 +58,10 @@ def audit_record(
 
 
 def snapshot(instance: models.Model, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """The named fields of an instance, for an event's before / after."""
-    return normalise_json({name: getattr(instance, name) for name in fields})
+    """The named fields of an instance, for an event's before / after. Related objects are
+    recorded by their name, as a person reading the log would know them."""
+
+    def readable(value):
+        return str(value) if isinstance(value, models.Model) else value
+
+    return normalise_json({name: readable(getattr(instance, name)) for name in fields})

@@ -1,0 +1,329 @@
+"""Every write to the catalog. The wizard, the edit forms and the API all come through here."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from apps.accounts import permissions
+from apps.accounts.models import Team
+from apps.audit.services import audit_record, snapshot
+from apps.catalog.delivery import clean_strategy_params
+from apps.catalog.manifests import manifest_errors, render_manifests
+from apps.catalog.models import (
+    Dependency,
+    Environment,
+    EnvironmentKind,
+    GoldenPathTemplate,
+    Resource,
+    Service,
+    System,
+    Tag,
+)
+
+EDITABLE_FIELDS = (
+    "title", "description", "owner", "system", "type", "lifecycle", "tier", "language",
+    "repository_url", "runbook_url", "on_call", "links", "image", "container_port", "replicas",
+    "cpu", "memory", "health_path", "autoscale_max", "pdb_min_available", "strategy",
+    "strategy_params", "template",
+)  # fmt: skip
+AUDITED_FIELDS = ("name", *EDITABLE_FIELDS)
+
+DEFAULT_ENVIRONMENTS = (
+    ("dev", EnvironmentKind.DEVELOPMENT),
+    ("staging", EnvironmentKind.STAGING),
+    ("prod", EnvironmentKind.PRODUCTION),
+)
+# Template values a new service starts from unless the caller says otherwise.
+TEMPLATE_DEFAULTS = ("container_port", "health_path", "cpu", "memory", "strategy", "language")
+
+
+def service_snapshot(service: Service) -> dict:
+    data = snapshot(service, AUDITED_FIELDS)
+    data["owner"] = service.owner.slug if service.owner_id else None
+    data["system"] = service.system.name if service.system_id else None
+    data["template"] = str(service.template) if service.template_id else None
+    data["tags"] = sorted(service.tags.values_list("name", flat=True)) if service.pk else []
+    return data
+
+
+def _require_owner(actor, owner: Team | None) -> None:
+    if owner is None:
+        raise ValidationError({"owner": "Choose the team that owns the service."})
+    if not permissions.can_act_for_team(actor, owner.pk):
+        raise ValidationError({"owner": f"You are not a member of team {owner.slug}."})
+
+
+def _require_editor(actor, service: Service) -> None:
+    permissions.require(
+        permissions.can_act_for_team(actor, service.owner_id),
+        "Only the owning team and platform admins change a service.",
+    )
+
+
+def _normalise_tags(tags) -> list[str]:
+    clean = sorted({str(tag).strip().lower() for tag in tags or [] if str(tag).strip()})
+    for tag in clean:
+        if len(tag) > 63:
+            raise ValidationError({"tags": f"Tag {tag[:20]!r}… is longer than 63 characters."})
+    return clean
+
+
+def _set_tags(service: Service, tags: list[str]) -> None:
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=tags)}
+    missing = [Tag(name=name) for name in tags if name not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.name: tag for tag in Tag.objects.filter(name__in=tags)}
+    service.tags.set([existing[name] for name in tags])
+
+
+def _generate_manifests(service: Service) -> None:
+    manifests = render_manifests(service)
+    errors = manifest_errors(manifests)
+    if errors:
+        raise ValidationError({"manifests": errors})
+    service.manifests = manifests
+
+
+def _environment_rows(service: Service, environments: list[dict] | None) -> list[Environment]:
+    specs = environments or [
+        {"name": name, "kind": kind, "replicas": 1 if kind != EnvironmentKind.PRODUCTION else None}
+        for name, kind in DEFAULT_ENVIRONMENTS
+    ]
+    rows, seen = [], set()
+    for order, spec in enumerate(specs, start=1):
+        name = str(spec.get("name", "")).strip()
+        if name in seen:
+            raise ValidationError({"environments": f"Environment {name!r} is listed twice."})
+        seen.add(name)
+        row = Environment(
+            service=service,
+            name=name,
+            kind=spec.get("kind") or EnvironmentKind.DEVELOPMENT,
+            order=order,
+            namespace=spec.get("namespace") or f"{service.owner.slug}-{name}"[:63].strip("-"),
+            replicas=spec.get("replicas") or service.replicas,
+            cluster=spec.get("cluster"),
+        )
+        try:
+            row.full_clean(exclude=["service"])
+        except ValidationError as exc:
+            details = "; ".join(
+                f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()
+            )
+            raise ValidationError(
+                {"environments": f"Environment {order} ({name}): {details}"}
+            ) from None
+        rows.append(row)
+    if not rows:
+        raise ValidationError({"environments": "A service needs at least one environment."})
+    return rows
+
+
+@transaction.atomic
+def service_create(
+    *,
+    actor,
+    name: str,
+    owner: Team | None,
+    tags: list[str] | None = None,
+    environments: list[dict] | None = None,
+    depends_on: list[Service] | None = None,
+    **fields,
+) -> Service:
+    """Create a service with its environments and generated manifests, in one transaction."""
+    permissions.require(
+        permissions.can_create_services(actor), "Only developers in a team can create services."
+    )
+    _require_owner(actor, owner)
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: "Unknown field." for field in unknown})
+    template: GoldenPathTemplate | None = fields.get("template")
+    if template is not None:
+        for field in TEMPLATE_DEFAULTS:
+            fields.setdefault(field, getattr(template, field))
+    strategy = fields.get("strategy") or "rolling"
+    fields["strategy_params"] = clean_strategy_params(strategy, fields.get("strategy_params"))
+    service = Service(name=(name or "").strip(), owner=owner, **fields)
+    service.full_clean()
+    clean_tags = _normalise_tags(tags)
+    _generate_manifests(service)
+    try:
+        with transaction.atomic():
+            service.save()
+    except IntegrityError:
+        # Another request took the name between our check and the insert.
+        raise ValidationError(
+            {"name": f"A service called {service.name!r} already exists."}
+        ) from None
+    _set_tags(service, clean_tags)
+    Environment.objects.bulk_create(_environment_rows(service, environments))
+    if depends_on:
+        _set_dependencies(service, services=depends_on, resources=[])
+    audit_record(
+        actor=actor, action="service.create", target=service, after=service_snapshot(service)
+    )
+    return service
+
+
+@transaction.atomic
+def service_update(*, actor, service: Service, tags: list[str] | None = None, **changes) -> Service:
+    service = Service.objects.select_for_update().select_related("owner").get(pk=service.pk)
+    _require_editor(actor, service)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed here." for field in unknown})
+    before = service_snapshot(service)
+    if "owner" in changes and changes["owner"] != service.owner:
+        _require_owner(actor, changes["owner"])
+    for field, value in changes.items():
+        setattr(service, field, value)
+    if "strategy" in changes or "strategy_params" in changes:
+        service.strategy_params = clean_strategy_params(service.strategy, service.strategy_params)
+    service.full_clean()
+    _generate_manifests(service)
+    service.save()
+    if tags is not None:
+        _set_tags(service, _normalise_tags(tags))
+    after = service_snapshot(service)
+    changed = {key for key in after if after[key] != before.get(key)}
+    if changed:
+        audit_record(
+            actor=actor,
+            action="service.update",
+            target=service,
+            before={key: before.get(key) for key in sorted(changed)},
+            after={key: after[key] for key in sorted(changed)},
+        )
+    return service
+
+
+@transaction.atomic
+def service_delete(*, actor, service: Service) -> None:
+    permissions.require(
+        permissions.is_platform_admin(actor), "Only platform admins delete services."
+    )
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    before = service_snapshot(service)
+    audit_record(actor=actor, action="service.delete", target=service, before=before)
+    service.delete()
+
+
+def _set_dependencies(service: Service, *, services: list[Service], resources: list[Resource]):
+    if any(target.pk == service.pk for target in services):
+        raise ValidationError({"depends_on": "A service cannot depend on itself."})
+    Dependency.objects.filter(source=service).delete()
+    Dependency.objects.bulk_create(
+        [Dependency(source=service, target_service=target) for target in services]
+        + [Dependency(source=service, target_resource=target) for target in resources]
+    )
+
+
+def _dependency_labels(service: Service) -> list[str]:
+    rows = Dependency.objects.filter(source=service).select_related(
+        "target_service", "target_resource"
+    )
+    return sorted(
+        f"service:{row.target_service.name}"
+        if row.target_service_id
+        else f"resource:{row.target_resource.name}"
+        for row in rows
+    )
+
+
+@transaction.atomic
+def service_dependencies_set(
+    *, actor, service: Service, services: list[Service], resources: list[Resource] | None = None
+) -> None:
+    """Replace what the service depends on. Cycles are allowed (they happen); traversal copes."""
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    _require_editor(actor, service)
+    before = _dependency_labels(service)
+    _set_dependencies(service, services=services, resources=resources or [])
+    after = _dependency_labels(service)
+    if before != after:
+        audit_record(
+            actor=actor,
+            action="service.dependencies",
+            target=service,
+            before={"depends_on": before},
+            after={"depends_on": after},
+        )
+
+
+@transaction.atomic
+def system_create(
+    *, actor, name: str, title: str = "", description: str = "", owner=None
+) -> System:
+    if owner is not None:
+        _require_owner(actor, owner)
+    else:
+        permissions.require(permissions.is_platform_admin(actor), "Name the team that owns it.")
+    system = System(name=name, title=title, description=description, owner=owner)
+    system.full_clean()
+    system.save()
+    audit_record(
+        actor=actor,
+        action="system.create",
+        target=system,
+        after=snapshot(system, ("name", "title", "description")),
+    )
+    return system
+
+
+@transaction.atomic
+def template_create(*, actor, name: str, title: str, **fields) -> GoldenPathTemplate:
+    """A new version of a golden-path template: the next number after the latest."""
+    permissions.require(permissions.is_platform_admin(actor), "Only platform admins add templates.")
+    latest = (
+        GoldenPathTemplate.objects.select_for_update()
+        .filter(name=name)
+        .order_by("-version")
+        .first()
+    )
+    template = GoldenPathTemplate(
+        name=name, title=title, version=(latest.version + 1) if latest else 1, **fields
+    )
+    template.full_clean()
+    template.save()
+    audit_record(
+        actor=actor,
+        action="template.create",
+        target=template,
+        after=snapshot(template, ("name", "version", "title", "strategy", "required_gates")),
+    )
+    return template
+
+
+class _DryRun(Exception):
+    """Unwinds a preview's transaction."""
+
+
+def service_preview(*, actor, **arguments) -> dict:
+    """What service_create would make, without keeping it: the same checks, the generated
+    Kubernetes manifests and the catalog-info.yaml. Raises the same ValidationError."""
+    from apps.catalog.backstage.exporter import service_catalog_info_yaml
+    from apps.catalog.manifests import manifests_yaml
+
+    preview: dict = {}
+    try:
+        with transaction.atomic():
+            service = service_create(actor=actor, **arguments)
+            preview = {
+                "manifests": service.manifests,
+                "manifests_yaml": manifests_yaml(service.manifests),
+                "catalog_info_yaml": service_catalog_info_yaml(service),
+                "environments": [
+                    {
+                        "name": env.name,
+                        "kind": env.kind,
+                        "namespace": env.namespace,
+                        "replicas": env.replicas,
+                    }
+                    for env in service.environments.all()
+                ],
+            }
+            raise _DryRun
+    except _DryRun:
+        pass
+    return preview
