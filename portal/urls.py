@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("apps.accounts.urls")),
     path("audit/", include("apps.audit.urls")),
+    path("catalog/", include("apps.catalog.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

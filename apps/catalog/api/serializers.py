@@ -1,0 +1,137 @@
+from rest_framework import serializers
+
+from apps.accounts.models import Team
+from apps.catalog.models import (
+    Cluster,
+    Environment,
+    EnvironmentKind,
+    GoldenPathTemplate,
+    Service,
+    System,
+)
+
+
+class SystemSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = System
+        fields = ["id", "name", "title", "description", "owner"]
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GoldenPathTemplate
+        fields = [
+            "id", "name", "version", "title", "description", "language", "container_port",
+            "health_path", "cpu", "memory", "strategy", "required_gates", "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "version", "created_at"]
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    cluster = serializers.SlugRelatedField(
+        slug_field="name", queryset=Cluster.objects.all(), required=False, allow_null=True
+    )
+    kind = serializers.ChoiceField(choices=EnvironmentKind.choices)
+
+    class Meta:
+        model = Environment
+        fields = ["name", "kind", "order", "cluster", "namespace", "replicas"]
+        read_only_fields = ["order"]
+        extra_kwargs = {"namespace": {"required": False}, "replicas": {"required": False}}
+
+
+class ServiceListSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.slug", read_only=True)
+    system = serializers.CharField(source="system.name", read_only=True, default=None)
+    template = serializers.CharField(source="template.__str__", read_only=True, default=None)
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Service
+        fields = [
+            "name", "title", "description", "owner", "system", "type", "lifecycle", "tier",
+            "language", "repository_url", "strategy", "template", "tags", "updated_at",
+        ]  # fmt: skip
+
+    def get_tags(self, service) -> list[str]:
+        return [tag.name for tag in service.tags.all()]
+
+
+class ServiceDetailSerializer(ServiceListSerializer):
+    environments = EnvironmentSerializer(many=True, read_only=True)
+
+    class Meta(ServiceListSerializer.Meta):
+        fields = [
+            *ServiceListSerializer.Meta.fields, "runbook_url", "on_call", "links", "image",
+            "container_port", "replicas", "cpu", "memory", "health_path", "autoscale_max",
+            "pdb_min_available", "strategy_params", "environments", "annotations", "extra",
+            "manifests", "created_at",
+        ]  # fmt: skip
+
+
+class ServiceWriteSerializer(serializers.ModelSerializer):
+    """Input for create and update. Validation of the whole service happens in the service
+    layer, the same as for the wizard and the edit form."""
+
+    owner = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    system = serializers.SlugRelatedField(
+        slug_field="name", queryset=System.objects.all(), required=False, allow_null=True
+    )
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=GoldenPathTemplate.objects.all(), required=False, allow_null=True
+    )
+    tags = serializers.ListField(child=serializers.CharField(max_length=63), required=False)
+    environments = EnvironmentSerializer(many=True, required=False)
+    depends_on = serializers.SlugRelatedField(
+        slug_field="name", queryset=Service.objects.all(), many=True, required=False
+    )
+
+    class Meta:
+        model = Service
+        fields = [
+            "name", "title", "description", "owner", "system", "type", "lifecycle", "tier",
+            "language", "repository_url", "runbook_url", "on_call", "links", "image",
+            "container_port", "replicas", "cpu", "memory", "health_path", "autoscale_max",
+            "pdb_min_available", "strategy", "strategy_params", "template", "tags",
+            "environments", "depends_on",
+        ]  # fmt: skip
+        # Uniqueness and formats are checked by the service layer, once, for every entry point.
+        extra_kwargs = {"name": {"validators": []}}
+
+
+class DependencyNodeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["service", "resource"])
+    depth = serializers.IntegerField()
+    title = serializers.CharField()
+    owner = serializers.CharField()
+
+
+class DependencyGraphSerializer(serializers.Serializer):
+    upstream = DependencyNodeSerializer(many=True)
+    downstream = DependencyNodeSerializer(many=True)
+    truncated = serializers.BooleanField()
+
+
+class DependenciesWriteSerializer(serializers.Serializer):
+    services = serializers.SlugRelatedField(
+        slug_field="name", queryset=Service.objects.all(), many=True
+    )
+
+
+class FacetValueSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class FacetsSerializer(serializers.Serializer):
+    owner = FacetValueSerializer(many=True)
+    lifecycle = FacetValueSerializer(many=True)
+    tier = FacetValueSerializer(many=True)
+    type = FacetValueSerializer(many=True)
+    strategy = FacetValueSerializer(many=True)

@@ -1,0 +1,10 @@
+from rest_framework.routers import SimpleRouter
+
+from apps.catalog.api import views
+
+router = SimpleRouter(trailing_slash=True)
+router.register("services", views.ServiceViewSet, basename="service")
+router.register("systems", views.SystemViewSet, basename="system")
+router.register("templates", views.TemplateViewSet, basename="template")
+
+urlpatterns = router.urls

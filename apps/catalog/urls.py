@@ -1,0 +1,12 @@
+from django.urls import path
+
+from apps.catalog import views
+
+app_name = "catalog"
+
+urlpatterns = [
+    path("", views.service_list, name="service-list"),
+    path("services/<str:name>/", views.service_detail, name="service-detail"),
+    path("services/<str:name>/edit/", views.service_edit, name="service-edit"),
+    path("services/<str:name>/delete/", views.service_delete, name="service-delete"),
+]

@@ -1,0 +1,90 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from apps.accounts import permissions
+from apps.audit.selectors import audit_events_for
+from apps.catalog import selectors, services
+from apps.catalog.filters import ServiceFilter
+from apps.catalog.forms import ServiceForm
+from apps.catalog.graph_layout import dependency_picture
+from apps.catalog.manifests import manifests_yaml
+from apps.catalog.panels import rendered_panels
+from apps.core.forms import add_service_errors
+
+PAGE_SIZES = (25, 50, 100)
+
+
+@require_safe
+def service_list(request: HttpRequest) -> HttpResponse:
+    filterset = ServiceFilter(request.GET, queryset=selectors.service_list())
+    size = int(request.GET.get("size", 50)) if request.GET.get("size", "50").isdigit() else 50
+    page = Paginator(filterset.qs, size if size in PAGE_SIZES else 50).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "filter": filterset,
+        "page": page,
+        "query": query.urlencode(),
+        "facets": selectors.service_facets(filterset.qs),
+        "choices": selectors.filter_choices(),
+        "can_create": permissions.can_create_services(request.user),
+    }
+    template = "catalog/partials/_results.html" if request.htmx else "catalog/service_list.html"
+    return render(request, template, context)
+
+
+@require_safe
+def service_detail(request: HttpRequest, name: str) -> HttpResponse:
+    service = get_object_or_404(selectors.service_detail_queryset(), name=name)
+    graph = selectors.dependency_graph(service)
+    return render(
+        request,
+        "catalog/service_detail.html",
+        {
+            "service": service,
+            "graph": graph,
+            "picture": dependency_picture(service.name, graph),
+            "manifests_yaml": manifests_yaml(service.manifests) if service.manifests else "",
+            "audit_trail": audit_events_for(target_type="catalog.service", target_id=service.pk)[
+                :20
+            ],
+            "panels": rendered_panels(request, service),
+            "can_edit": permissions.can_act_for_team(request.user, service.owner_id),
+            "can_delete": permissions.is_platform_admin(request.user),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def service_edit(request: HttpRequest, name: str) -> HttpResponse:
+    service = get_object_or_404(selectors.service_detail_queryset(), name=name)
+    permissions.require(permissions.can_act_for_team(request.user, service.owner_id))
+    form = ServiceForm(request.POST or None, instance=service, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        depends_on = data.pop("depends_on")
+        try:
+            services.service_update(actor=request.user, service=service, **data)
+            services.service_dependencies_set(
+                actor=request.user, service=service, services=depends_on
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"{service.name} saved.")
+            return redirect("catalog:service-detail", name=service.name)
+    return render(request, "catalog/service_form.html", {"form": form, "service": service})
+
+
+@require_POST
+def service_delete(request: HttpRequest, name: str) -> HttpResponse:
+    service = get_object_or_404(selectors.service_list(), name=name)
+    services.service_delete(actor=request.user, service=service)
+    messages.success(request, f"{name} deleted from the catalog.")
+    return redirect("catalog:service-list")

@@ -1,0 +1,27 @@
+"""Demo data for `make run`: each app's demo module, in the order the apps are layered."""
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.accounts import demo as accounts_demo
+from apps.audit.services import audit_record
+from apps.catalog import demo as catalog_demo
+
+
+class Command(BaseCommand):
+    help = "Load demo teams, users (one per role) and services. Idempotent."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        created = accounts_demo.load()
+        created += catalog_demo.load()
+        if created:
+            audit_record(
+                actor=None,
+                action="demo.seed",
+                target_type="runway.demo",
+                target_id="demo",
+                target_label="Demo data",
+                after={"created": created},
+            )
+        self.stdout.write(f"Demo data ready ({len(created)} new records).")

@@ -1,0 +1,176 @@
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from apps.audit.models import AuditEvent
+from apps.catalog import services
+from apps.catalog.models import Dependency, GoldenPathTemplate, Service
+from tests.factories import ServiceFactory
+
+
+def create(actor, owner, **fields):
+    return services.service_create(actor=actor, owner=owner, **{"name": "checkout-api", **fields})
+
+
+@pytest.mark.django_db
+def test_a_developer_creates_a_service_with_environments_manifests_and_an_audit_row(
+    developer, payments
+):
+    service = create(developer, payments, title="Checkout API", tags=["Python", " payments "])
+    assert [env.name for env in service.environments.order_by("order")] == [
+        "dev",
+        "staging",
+        "prod",
+    ]
+    assert service.environments.get(name="prod").namespace == "payments-prod"
+    assert [m["kind"] for m in service.manifests] == ["Deployment", "Service"]
+    assert sorted(service.tags.values_list("name", flat=True)) == ["payments", "python"]
+    event = AuditEvent.objects.get(action="service.create")
+    assert event.actor == developer
+    assert event.after["owner"] == "payments"
+    assert event.after["tags"] == ["payments", "python"]
+
+
+@pytest.mark.django_db
+def test_hpa_and_pdb_manifests_appear_when_asked_for(developer, payments):
+    service = create(developer, payments, replicas=3, autoscale_max=6, pdb_min_available=2)
+    kinds = [m["kind"] for m in service.manifests]
+    assert kinds == ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"]
+    hpa = service.manifests[2]
+    assert hpa["spec"]["minReplicas"] == 3 and hpa["spec"]["maxReplicas"] == 6
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bad_name", ["Checkout", "checkout_api", "-checkout", "a" * 64, ""])
+def test_an_invalid_name_is_refused_naming_the_field(developer, payments, bad_name):
+    with pytest.raises(ValidationError) as error:
+        create(developer, payments, name=bad_name)
+    assert "name" in error.value.message_dict
+    assert not Service.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_duplicate_name_is_refused_and_nothing_else_is_saved(developer, payments):
+    create(developer, payments)
+    with pytest.raises(ValidationError) as error:
+        create(developer, payments, title="Second")
+    assert "already exists" in str(error.value.message_dict["name"])
+    assert Service.objects.count() == 1
+    assert AuditEvent.objects.filter(action="service.create").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_team_the_developer_is_not_in_is_refused_on_the_owner_field(developer, search):
+    with pytest.raises(ValidationError) as error:
+        create(developer, search)
+    assert "not a member of team search" in error.value.message_dict["owner"][0]
+    assert not Service.objects.exists()
+
+
+@pytest.mark.django_db
+def test_leadership_cannot_create_services(leadership, payments):
+    with pytest.raises(PermissionDenied):
+        create(leadership, payments)
+
+
+@pytest.mark.django_db
+def test_a_malformed_url_names_its_field(developer, payments):
+    with pytest.raises(ValidationError) as error:
+        create(
+            developer, payments, repository_url="not a url", links=[{"title": "x", "url": "ftp:/"}]
+        )
+    assert {"repository_url", "links"} <= set(error.value.message_dict)
+    assert not Service.objects.exists()
+
+
+@pytest.mark.django_db
+def test_bad_strategy_parameters_are_refused_naming_the_field(developer, payments):
+    with pytest.raises(ValidationError) as error:
+        create(
+            developer, payments, strategy="canary", strategy_params={"steps": [{"set_weight": 50}]}
+        )
+    assert "last weight must be 100" in error.value.message_dict["strategy_params"][0]
+
+
+@pytest.mark.django_db
+def test_an_autoscaling_maximum_below_the_replicas_is_refused(developer, payments):
+    with pytest.raises(ValidationError) as error:
+        create(developer, payments, replicas=4, autoscale_max=2)
+    assert "autoscale_max" in error.value.message_dict
+
+
+@pytest.mark.django_db
+def test_a_template_brings_its_defaults_unless_overridden(developer, payments):
+    template = GoldenPathTemplate.objects.create(
+        name="python-web",
+        version=3,
+        title="Python",
+        container_port=8000,
+        strategy="canary",
+        language="python",
+    )
+    service = create(developer, payments, template=template, container_port=9000)
+    assert service.container_port == 9000
+    assert service.strategy == "canary" and service.language == "python"
+    assert service.strategy_params["steps"][-1] == {"set_weight": 100}
+
+
+@pytest.mark.django_db
+def test_update_records_only_what_changed(developer, payments):
+    service = create(developer, payments, title="Old")
+    services.service_update(actor=developer, service=service, title="New", tags=["x"])
+    event = AuditEvent.objects.get(action="service.update")
+    assert event.before == {"tags": [], "title": "Old"}
+    assert event.after == {"tags": ["x"], "title": "New"}
+
+
+@pytest.mark.django_db
+def test_another_teams_developer_cannot_update(developer, other_developer, payments):
+    service = create(developer, payments, title="Mine")
+    with pytest.raises(PermissionDenied):
+        services.service_update(actor=other_developer, service=service, title="Theirs")
+    service.refresh_from_db()
+    assert service.title == "Mine"
+
+
+@pytest.mark.django_db
+def test_moving_a_service_to_a_team_you_are_not_in_is_refused(developer, payments, search):
+    service = create(developer, payments)
+    with pytest.raises(ValidationError) as error:
+        services.service_update(actor=developer, service=service, owner=search)
+    assert "owner" in error.value.message_dict
+
+
+@pytest.mark.django_db
+def test_only_platform_admins_delete(developer, platform_admin, payments):
+    service = create(developer, payments)
+    with pytest.raises(PermissionDenied):
+        services.service_delete(actor=developer, service=service)
+    services.service_delete(actor=platform_admin, service=service)
+    assert not Service.objects.exists()
+    assert AuditEvent.objects.get(action="service.delete").before["name"] == "checkout-api"
+
+
+@pytest.mark.django_db
+def test_dependencies_are_replaced_and_audited_by_name(developer, payments):
+    service = create(developer, payments)
+    ledger, fraud = ServiceFactory(name="ledger"), ServiceFactory(name="fraud")
+    services.service_dependencies_set(actor=developer, service=service, services=[ledger, fraud])
+    services.service_dependencies_set(actor=developer, service=service, services=[ledger])
+    assert list(Dependency.objects.values_list("target_service__name", flat=True)) == ["ledger"]
+    last = AuditEvent.objects.filter(action="service.dependencies").latest("id")
+    assert last.before == {"depends_on": ["service:fraud", "service:ledger"]}
+    assert last.after == {"depends_on": ["service:ledger"]}
+
+
+@pytest.mark.django_db
+def test_a_service_cannot_depend_on_itself(developer, payments):
+    service = create(developer, payments)
+    with pytest.raises(ValidationError):
+        services.service_dependencies_set(actor=developer, service=service, services=[service])
+
+
+@pytest.mark.django_db
+def test_a_new_template_version_follows_the_latest(platform_admin):
+    first = services.template_create(actor=platform_admin, name="go-grpc", title="Go")
+    second = services.template_create(actor=platform_admin, name="go-grpc", title="Go")
+    assert (first.version, second.version) == (1, 2)
