@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.audit",
     "apps.catalog",
+    "apps.onboarding",
+    "apps.releases",
     "apps.demo",
 ]
 
@@ -244,6 +246,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 globals().update(env_email("EMAIL_URL", "consolemail://"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Runway <runway@localhost>")
+RUNWAY_BASE_URL = env_str("RUNWAY_BASE_URL", "http://127.0.0.1:8000")
+RELEASE_WEBHOOK_URL = env_str("RELEASE_WEBHOOK_URL", "")  # Slack-compatible incoming webhook
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- API --------------------------------------------------------------------------------------
@@ -313,6 +317,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
+    "start-due-releases": {"task": "releases.start_due", "schedule": 60.0},
 }
 
 # --- Logging ----------------------------------------------------------------------------------

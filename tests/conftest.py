@@ -8,6 +8,10 @@ from django.core.cache import cache
 from apps.accounts.models import Role
 from tests.factories import PASSWORD, TeamFactory, UserFactory
 
+# Release fixtures (a service with three environments, a production policy, ...) serve the
+# release tests and the browser tests alike.
+pytest_plugins = ["tests.releases.fixtures"]
+
 
 def pytest_configure(config):
     from django.conf import settings

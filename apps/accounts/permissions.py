@@ -82,6 +82,19 @@ def can_create_services(user) -> bool:
     return is_platform_admin(user) or (has_role(user, Role.DEVELOPER) and bool(team_ids_of(user)))
 
 
+def can_manage_change_calendar(user) -> bool:
+    """Change windows and freezes."""
+    return can_approve_releases(user) or is_platform_admin(user)
+
+
+def can_follow_calendar(user, team) -> bool:
+    """A calendar feed of one's own releases, or of a team one belongs to. Checked when a feed
+    is made and whenever it is read, so a feed stops when its maker leaves the team."""
+    if not can_read(user):
+        return False
+    return team is None or is_platform_admin(user) or team.pk in team_ids_of(user)
+
+
 def can_approve_releases(user) -> bool:
     return can_read(user) and has_role(user, Role.RELEASE_MANAGER)
 

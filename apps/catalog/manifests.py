@@ -55,7 +55,10 @@ def render_manifests(service: Service, *, replicas: int | None = None) -> list[d
                                 "ports": [
                                     {"name": "http", "containerPort": service.container_port}
                                 ],
-                                "resources": {"requests": resources, "limits": resources},
+                                "resources": {
+                                    "requests": dict(resources),
+                                    "limits": dict(resources),
+                                },
                                 "readinessProbe": _probe(service),
                                 "livenessProbe": _probe(service),
                             }

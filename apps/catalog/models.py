@@ -1,14 +1,10 @@
 from django.core.exceptions import ValidationError
-from django.core.validators import (
-    MaxValueValidator,
-    MinValueValidator,
-    RegexValidator,
-    URLValidator,
-)
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
 from apps.accounts.models import Team
+from apps.core.validators import validate_links
 
 # Kubernetes object names for Services and Deployments: an RFC 1123 DNS label.
 dns_label_validator = RegexValidator(
@@ -185,19 +181,10 @@ class Service(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        if not isinstance(self.links, list):
-            errors["links"] = "Links must be a list of {title, url}."
-        else:
-            for index, link in enumerate(self.links, start=1):
-                url = link.get("url", "") if isinstance(link, dict) else ""
-                try:
-                    URLValidator(schemes=["http", "https"])(url)
-                except ValidationError:
-                    errors["links"] = f"Link {index}: {url!r} is not an http(s) URL."
-                    break
-                if not str(link.get("title", "")).strip():
-                    errors["links"] = f"Link {index} needs a title."
-                    break
+        try:
+            validate_links(self.links)
+        except ValidationError as exc:
+            errors["links"] = exc.messages
         if self.autoscale_max is not None and self.autoscale_max < self.replicas:
             errors["autoscale_max"] = "The autoscaling maximum must be at least the replicas."
         if self.pdb_min_available is not None and self.pdb_min_available >= self.replicas:

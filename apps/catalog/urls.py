@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from apps.catalog import views
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("services/<str:name>/", views.service_detail, name="service-detail"),
     path("services/<str:name>/edit/", views.service_edit, name="service-edit"),
     path("services/<str:name>/delete/", views.service_delete, name="service-delete"),
+    path("", include("apps.catalog.backstage.urls")),
 ]

@@ -36,5 +36,9 @@ def navigation_for(user, current_path: str) -> list[dict]:
         except NoReverseMatch:
             continue  # that part of Runway is not installed
         if item.allowed(user):
-            items.append({"label": item.label, "url": url, "active": current_path.startswith(url)})
+            items.append({"label": item.label, "url": url, "active": False})
+    # The most specific entry is the current one: /releases/calendar/ is Calendar, not Releases.
+    matching = [entry for entry in items if current_path.startswith(entry["url"])]
+    if matching:
+        max(matching, key=lambda entry: len(entry["url"]))["active"] = True
     return items

@@ -174,3 +174,15 @@ def test_a_new_template_version_follows_the_latest(platform_admin):
     first = services.template_create(actor=platform_admin, name="go-grpc", title="Go")
     second = services.template_create(actor=platform_admin, name="go-grpc", title="Go")
     assert (first.version, second.version) == (1, 2)
+
+
+@pytest.mark.django_db
+def test_preview_shows_what_create_would_make_and_keeps_nothing(developer, payments):
+    preview = services.service_preview(
+        actor=developer, owner=payments, name="preview-me", autoscale_max=4
+    )
+    assert "kind: HorizontalPodAutoscaler" in preview["manifests_yaml"]
+    assert "name: preview-me" in preview["catalog_info_yaml"]
+    assert [env["name"] for env in preview["environments"]] == ["dev", "staging", "prod"]
+    assert not Service.objects.exists()
+    assert not AuditEvent.objects.exists()

@@ -1,3 +1,4 @@
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from apps.catalog.api import views
@@ -7,4 +8,4 @@ router.register("services", views.ServiceViewSet, basename="service")
 router.register("systems", views.SystemViewSet, basename="system")
 router.register("templates", views.TemplateViewSet, basename="template")
 
-urlpatterns = router.urls
+urlpatterns = [path("", include("apps.catalog.api.backstage")), *router.urls]

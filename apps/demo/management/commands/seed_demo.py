@@ -6,6 +6,7 @@ from django.db import transaction
 from apps.accounts import demo as accounts_demo
 from apps.audit.services import audit_record
 from apps.catalog import demo as catalog_demo
+from apps.releases import demo as releases_demo
 
 
 class Command(BaseCommand):
@@ -15,6 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created = accounts_demo.load()
         created += catalog_demo.load()
+        created += releases_demo.load()
         if created:
             audit_record(
                 actor=None,

@@ -1,0 +1,11 @@
+from rest_framework.routers import SimpleRouter
+
+from apps.releases.api import views
+
+router = SimpleRouter(trailing_slash=True)
+router.register("releases", views.ReleaseViewSet, basename="release")
+router.register("approval-policies", views.ApprovalPolicyViewSet, basename="approval-policy")
+router.register("change-windows", views.ChangeWindowViewSet, basename="change-window")
+router.register("freezes", views.FreezeViewSet, basename="freeze")
+
+urlpatterns = router.urls

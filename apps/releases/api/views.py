@@ -1,0 +1,273 @@
+"""The releases API. Every write goes through the same service function as the web pages, so
+the API applies exactly the browser's rules; only the browser's re-authentication before a
+production approval does not apply here (a token or session is the credential)."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from apps.accounts import permissions
+from apps.releases import selectors, services
+from apps.releases.api.serializers import (
+    ApprovalPolicyCreateSerializer,
+    ApprovalPolicySerializer,
+    ApproveSerializer,
+    CancelSerializer,
+    ChangeWindowSerializer,
+    CheckReportSerializer,
+    CheckSerializer,
+    EvidenceSerializer,
+    FreezeSerializer,
+    RejectSerializer,
+    ReleaseCreateSerializer,
+    ReleaseDetailSerializer,
+    ReleaseListSerializer,
+)
+from apps.releases.evidence import release_evidence
+from apps.releases.filters import ReleaseFilter
+from apps.releases.gates import readiness
+from apps.releases.models import ChangeWindow, Freeze, Release
+from apps.releases.policies import approval_status
+
+REFUSED = OpenApiResponse(description="Refused: the body names the field and says why.")
+FORBIDDEN = OpenApiResponse(description="Your role or team may not do this.")
+NOT_FOUND = OpenApiResponse(description="No release with this id.")
+
+
+def _detail_queryset():
+    # Who reported each check is shown too: one query for all of them, not one per check.
+    return selectors.release_detail_queryset().prefetch_related("checks__reported_by")
+
+
+def _action_schema(summary: str, request, description: str | None = None):
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request=request,
+        responses={200: ReleaseDetailSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Releases, newest planned first, filtered like the releases page"),
+    retrieve=extend_schema(
+        summary="A release with its commits, approvals, checks, history, gates and conflicts",
+        responses={200: ReleaseDetailSerializer, 404: NOT_FOUND},
+    ),
+)
+class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Change requests. Everybody signed in reads; the services decide who may write."""
+
+    permission_classes = [permissions.api_rule(permissions.can_read)]
+    filterset_class = ReleaseFilter
+    serializer_class = ReleaseListSerializer
+
+    def get_queryset(self):
+        if self.action == "list":
+            return selectors.release_list().order_by("-planned_start", "-id")
+        return _detail_queryset()
+
+    def get_serializer_class(self):
+        return ReleaseListSerializer if self.action == "list" else ReleaseDetailSerializer
+
+    def retrieve(self, request, pk=None):
+        return Response(self._detail_by_pk(pk))
+
+    @extend_schema(
+        summary="Request a release (and optionally submit it)",
+        description=(
+            "With `submit: true` the release is created and submitted in one transaction: if "
+            "submitting is refused (a freeze, a closed window) nothing is created."
+        ),
+        request=ReleaseCreateSerializer,
+        responses={201: ReleaseDetailSerializer, 400: REFUSED, 403: FORBIDDEN},
+    )
+    def create(self, request, *args, **kwargs):
+        body = ReleaseCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        arguments, submit = body.service_arguments()
+        with transaction.atomic():
+            release = services.release_create(actor=request.user, **arguments)
+            if submit:
+                release = services.release_submit(actor=request.user, release=release)
+        return Response(self._detail_by_pk(release.pk), status=status.HTTP_201_CREATED)
+
+    @_action_schema("Submit a draft for approval", request=None)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def submit(self, request, pk=None):
+        services.release_submit(actor=request.user, release=self._release(pk))
+        return Response(self._detail_by_pk(pk))
+
+    @_action_schema(
+        "Approve a release",
+        request=ApproveSerializer,
+        description="Counts under the first rule you are eligible for that still needs approvals.",
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def approve(self, request, pk=None):
+        body = ApproveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.release_approve(
+            actor=request.user, release=self._release(pk), **body.validated_data
+        )
+        return Response(self._detail_by_pk(pk))
+
+    @_action_schema("Reject a release, saying why", request=RejectSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def reject(self, request, pk=None):
+        body = RejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            services.release_reject(
+                actor=request.user, release=self._release(pk), **body.validated_data
+            )
+        except IntegrityError:
+            # release_reject does not check for an earlier live decision by the same person; the
+            # database's one-live-decision constraint refuses it and the service rolled back.
+            raise ValidationError(
+                {"detail": ["You have already decided on this release."]}
+            ) from None
+        return Response(self._detail_by_pk(pk))
+
+    @_action_schema("Cancel a release", request=CancelSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request, pk=None):
+        body = CancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.release_cancel(
+            actor=request.user, release=self._release(pk), **body.validated_data
+        )
+        return Response(self._detail_by_pk(pk))
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The external checks reported for a release",
+        responses={200: CheckSerializer(many=True), 404: NOT_FOUND},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Report an external check (CI: tests, security scan, provenance)",
+        description=(
+            "The latest report of a check with the same name replaces the earlier one. Use a "
+            "personal token of a member of the service's owning team."
+        ),
+        request=CheckReportSerializer,
+        responses={200: CheckSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
+    def checks(self, request, pk=None):
+        release = self._release(pk)
+        if request.method == "POST":
+            body = CheckReportSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            check = services.release_check_report(
+                actor=request.user, release=release, **body.validated_data
+            )
+            return Response(CheckSerializer(check).data)
+        checks = release.checks.select_related("reported_by")
+        return Response(CheckSerializer(checks, many=True).data)
+
+    @extend_schema(
+        summary="The release's evidence pack, with its audit events and their chain hashes",
+        responses={200: EvidenceSerializer, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def evidence(self, request, pk=None):
+        release = permissions.get_visible_or_404(selectors.release_detail_queryset(), pk=pk)
+        return Response(release_evidence(release))
+
+    def _release(self, pk) -> Release:
+        return permissions.get_visible_or_404(selectors.release_list(), pk=pk)
+
+    def _detail_by_pk(self, pk) -> dict:
+        return self._detail(permissions.get_visible_or_404(_detail_queryset(), pk=pk))
+
+    def _detail(self, release: Release) -> dict:
+        # What the release page shows, evaluated now: the same functions as the page.
+        now = timezone.now()
+        release.approval_status = approval_status(release, now=now)
+        release.gates = readiness(release, now=now, at=max(now, release.planned_start))
+        release.conflicts = selectors.release_conflicts(release)
+        return ReleaseDetailSerializer(release, context=self.get_serializer_context()).data
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Approval policies with their rules"),
+    retrieve=extend_schema(summary="An approval policy with its rules"),
+)
+class ApprovalPolicyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Everybody signed in reads; platform admins define policies."""
+
+    # The service's own rule, asked before the body is read: no 400s for those who get a 403.
+    permission_classes = [
+        permissions.api_rule(permissions.is_platform_admin, safe_rule=permissions.can_read)
+    ]
+    serializer_class = ApprovalPolicySerializer
+
+    def get_queryset(self):
+        return selectors.approval_policies()
+
+    @extend_schema(
+        summary="Define an approval policy with its rules",
+        request=ApprovalPolicyCreateSerializer,
+        responses={201: ApprovalPolicySerializer, 400: REFUSED, 403: FORBIDDEN},
+    )
+    def create(self, request, *args, **kwargs):
+        body = ApprovalPolicyCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        policy = services.approval_policy_create(actor=request.user, **body.service_arguments())
+        fresh = self.get_queryset().get(pk=policy.pk)
+        return Response(ApprovalPolicySerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+
+class _CalendarViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Everybody signed in reads; release managers and platform admins create."""
+
+    permission_classes = [
+        permissions.api_rule(permissions.can_manage_change_calendar, safe_rule=permissions.can_read)
+    ]
+    create_service = None
+
+    def create(self, request, *args, **kwargs):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        instance = self.create_service(actor=request.user, **body.validated_data)
+        return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Change windows"),
+    retrieve=extend_schema(summary="A change window"),
+    create=extend_schema(
+        summary="Create a recurring change window",
+        description="A bad RRULE is a 400 on `rrule`; an unknown time zone a 400 on `time_zone`.",
+        responses={201: ChangeWindowSerializer, 400: REFUSED, 403: FORBIDDEN},
+    ),
+)
+class ChangeWindowViewSet(_CalendarViewSet):
+    serializer_class = ChangeWindowSerializer
+    queryset = ChangeWindow.objects.select_related("team", "service").order_by("name", "id")
+    create_service = staticmethod(services.change_window_create)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Freezes, earliest first"),
+    retrieve=extend_schema(summary="A freeze"),
+    create=extend_schema(
+        summary="Create a freeze",
+        description="An end at or before the start is a 400 on `ends_at`.",
+        responses={201: FreezeSerializer, 400: REFUSED, 403: FORBIDDEN},
+    ),
+)
+class FreezeViewSet(_CalendarViewSet):
+    serializer_class = FreezeSerializer
+    queryset = Freeze.objects.select_related("team", "service", "created_by").order_by(
+        "starts_at", "id"
+    )
+    create_service = staticmethod(services.freeze_create)

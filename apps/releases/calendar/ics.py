@@ -1,0 +1,128 @@
+"""iCalendar (RFC 5545) for the calendar feeds, built with the icalendar library.
+
+Every time is written in UTC, so the feed needs no VTIMEZONE and each client shows the events in
+its own zone. UIDs are stable (release-<id>@runway), so a re-planned release moves in the
+subscriber's calendar instead of appearing twice.
+"""
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+from icalendar import Calendar, Event
+
+from apps.releases.models import Freeze, Release, ReleaseState, WindowScope
+
+PRODID = "-//Runway//Release calendar//EN"
+REFRESH = timedelta(hours=1)
+
+STATUS_BY_STATE = {
+    ReleaseState.DRAFT: "TENTATIVE",
+    ReleaseState.PENDING_APPROVAL: "TENTATIVE",
+    ReleaseState.APPROVED: "CONFIRMED",
+    ReleaseState.SCHEDULED: "CONFIRMED",
+    ReleaseState.IN_PROGRESS: "CONFIRMED",
+    ReleaseState.SUCCEEDED: "CONFIRMED",
+    ReleaseState.FAILED: "CONFIRMED",
+    ReleaseState.ROLLED_BACK: "CONFIRMED",
+    ReleaseState.REJECTED: "CANCELLED",
+    ReleaseState.CANCELLED: "CANCELLED",
+}
+
+_DIGEST = re.compile(r"@sha256:([0-9a-f]{12})[0-9a-f]*$")
+
+
+def short_version(version: str) -> str:
+    """A digest is long; its first 12 hex digits identify it well enough for a title."""
+    return _DIGEST.sub(r"@sha256:\1", version)
+
+
+def release_summary(release: Release) -> str:
+    return f"{release.service.name} {short_version(release.version)} → {release.environment.name}"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def release_event(release: Release, url: str) -> Event:
+    requester = release.requester
+    event = Event()
+    event.add("uid", f"release-{release.pk}@runway")
+    # Without METHOD, DTSTAMP is when the event was last revised (RFC 5545 3.8.7.2).
+    event.add("dtstamp", _utc(release.updated_at))
+    event.add("dtstart", _utc(release.planned_start))
+    event.add("dtend", _utc(release.planned_end))
+    event.add("summary", release_summary(release))
+    event.add(
+        "description",
+        "\n".join(
+            [
+                release.title,
+                f"State: {release.get_state_display()}",
+                f"Risk: {release.risk}",
+                f"Requested by: {requester.display_name} ({requester.username})",
+                f"Version: {release.version}",
+                url,
+            ]
+        ),
+    )
+    event.add("url", url)
+    event.add("status", STATUS_BY_STATE.get(release.state, "TENTATIVE"))
+    event.add("categories", ["Release", release.get_state_display()])
+    event.add("created", _utc(release.created_at))
+    event.add("last-modified", _utc(release.updated_at))
+    # Information, not a meeting: subscribers' free/busy stays free.
+    event.add("transp", "TRANSPARENT")
+    return event
+
+
+def freeze_scope(freeze: Freeze) -> str:
+    if freeze.scope == WindowScope.TEAM and freeze.team_id:
+        return f"Team {freeze.team.name}"
+    if freeze.scope == WindowScope.SERVICE and freeze.service_id:
+        return f"Service {freeze.service.name}"
+    if freeze.scope == WindowScope.ENVIRONMENT:
+        return f"Every {freeze.get_environment_kind_display().lower()} environment"
+    return "Whole organisation"
+
+
+def freeze_event(freeze: Freeze, generated_at: datetime) -> Event:
+    event = Event()
+    event.add("uid", f"freeze-{freeze.pk}@runway")
+    event.add("dtstamp", _utc(generated_at))  # a freeze keeps no modification time
+    event.add("dtstart", _utc(freeze.starts_at))
+    event.add("dtend", _utc(freeze.ends_at))
+    event.add("summary", f"Change freeze: {freeze.name}")
+    lines = [f"Scope: {freeze_scope(freeze)}"]
+    if freeze.reason:
+        lines.append(freeze.reason)
+    event.add("description", "\n".join(lines))
+    event.add("status", "CONFIRMED")
+    event.add("categories", ["Freeze"])
+    event.add("transp", "TRANSPARENT")
+    return event
+
+
+def feed_calendar(
+    *,
+    name: str,
+    releases: Iterable[Release],
+    freezes: Iterable[Freeze],
+    release_url: Callable[[Release], str],
+    generated_at: datetime,
+) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", name)
+    calendar.add("name", name)  # RFC 7986's spelling of X-WR-CALNAME
+    # How often clients should fetch again (RFC 7986, and the older Outlook property).
+    calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", "PT1H")
+    for release in releases:
+        calendar.add_component(release_event(release, release_url(release)))
+    for freeze in freezes:
+        calendar.add_component(freeze_event(freeze, generated_at))
+    return calendar.to_ical()

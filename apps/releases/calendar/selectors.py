@@ -1,0 +1,481 @@
+"""Reads for the release calendar and its feeds.
+
+A calendar page costs the same few queries however many releases it shows: one for the
+releases (service, owner, environment and requester joined), one for freezes, one for change
+windows, whose occurrences are expanded in Python by apps.releases.windows. Day boundaries are
+the viewer's local midnights, so a release at 23:30 UTC falls on the next day in Berlin.
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils import dateformat, timezone
+
+from apps.accounts import permissions
+from apps.accounts.models import Team
+from apps.catalog.models import Environment, Service
+from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, Release, WindowScope
+from apps.releases.windows import calendar_spans, parse_rrule
+
+VIEWS = ("month", "week", "agenda")
+AGENDA_DAYS = 30
+MONTH_CELL_RELEASES = 4  # a busy day in the month view says "+N more" and links to its week
+FEED_PAST = timedelta(days=90)
+FEED_FUTURE = timedelta(days=365)
+# Dates far outside this make no sense on a release calendar, and date arithmetic near
+# year 1 or 9999 overflows.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
+
+# --- What the URL asks for ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarFilters:
+    team: str = ""  # a team slug
+    service: str = ""  # a service name
+    environment: str = ""  # an environment name, e.g. production
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> "CalendarFilters":
+        def value(name: str) -> str:
+            return str(params.get(name) or "").strip()[:63]
+
+        return cls(team=value("team"), service=value("service"), environment=value("environment"))
+
+    def as_params(self) -> dict[str, str]:
+        pairs = (("team", self.team), ("service", self.service), ("environment", self.environment))
+        return {name: value for name, value in pairs if value}
+
+    def __bool__(self) -> bool:
+        return bool(self.as_params())
+
+
+@dataclass(frozen=True)
+class CalendarQuery:
+    view: str = "month"
+    anchor: date | None = None  # None: today in the viewer's time zone
+    filters: CalendarFilters = field(default_factory=CalendarFilters)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> "CalendarQuery":
+        view = params.get("view") or "month"
+        try:
+            anchor = date.fromisoformat(str(params.get("date") or ""))
+        except ValueError:
+            anchor = None
+        if anchor is not None and not EARLIEST_YEAR <= anchor.year <= LATEST_YEAR:
+            anchor = None
+        return cls(
+            view=view if view in VIEWS else "month",
+            anchor=anchor,
+            filters=CalendarFilters.from_params(params),
+        )
+
+
+@dataclass(frozen=True)
+class Period:
+    first: date
+    last: date  # inclusive
+    previous: date  # the anchor of the period before
+    next: date
+    title: str
+
+
+def period_for(view: str, anchor: date) -> Period:
+    """The days a view shows around a date: whole weeks from Monday for the month and the week,
+    the next AGENDA_DAYS days for the agenda."""
+    if view == "week":
+        first = anchor - timedelta(days=anchor.weekday())
+        last = first + timedelta(days=6)
+        return Period(
+            first,
+            last,
+            first - timedelta(days=7),
+            last + timedelta(days=1),
+            _span_title(first, last),
+        )
+    if view == "agenda":
+        last = anchor + timedelta(days=AGENDA_DAYS - 1)
+        step = timedelta(days=AGENDA_DAYS)
+        return Period(anchor, last, anchor - step, anchor + step, _span_title(anchor, last))
+    month = anchor.replace(day=1)
+    next_month = (month + timedelta(days=31)).replace(day=1)
+    previous_month = (month - timedelta(days=1)).replace(day=1)
+    month_end = next_month - timedelta(days=1)
+    first = month - timedelta(days=month.weekday())
+    last = month_end + timedelta(days=6 - month_end.weekday())
+    return Period(first, last, previous_month, next_month, dateformat.format(month, "F Y"))
+
+
+def _span_title(first: date, last: date) -> str:
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{dateformat.format(last, 'j F Y')}"
+    if first.year == last.year:
+        return f"{dateformat.format(first, 'j F')} – {dateformat.format(last, 'j F Y')}"
+    return f"{dateformat.format(first, 'j F Y')} – {dateformat.format(last, 'j F Y')}"
+
+
+def zone_of(user) -> ZoneInfo:
+    try:
+        return ZoneInfo(getattr(user, "time_zone", "") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The instant (UTC) a local day begins."""
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def _local_days(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[date, date]:
+    """The first and last local day that [start, end) touches."""
+    last = max(start, end - timedelta(microseconds=1))
+    return start.astimezone(zone).date(), last.astimezone(zone).date()
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+# --- Queries --------------------------------------------------------------------------------------
+
+
+def releases_overlapping(
+    *, start: datetime, end: datetime, filters: CalendarFilters = CalendarFilters()
+) -> QuerySet[Release]:
+    queryset = (
+        Release.objects.filter(planned_start__lt=end, planned_end__gt=start)
+        .select_related("service__owner", "environment", "requester")
+        .order_by("planned_start", "pk")
+    )
+    if filters.team:
+        queryset = queryset.filter(service__owner__slug=filters.team)
+    if filters.service:
+        queryset = queryset.filter(service__name=filters.service)
+    if filters.environment:
+        queryset = queryset.filter(environment__name=filters.environment)
+    return queryset
+
+
+def _scope_filter(filters: CalendarFilters) -> Q:
+    """Freezes and windows that bear on what the filters show. Subqueries, not joins through
+    to-many relations, so no row comes back twice."""
+    q = Q()
+    if filters.team:
+        kinds = Environment.objects.filter(service__owner__slug=filters.team).values("kind")
+        q &= (
+            Q(scope=WindowScope.ORGANISATION)
+            | Q(scope=WindowScope.ENVIRONMENT, environment_kind__in=kinds)
+            | Q(scope=WindowScope.TEAM, team__slug=filters.team)
+            | Q(scope=WindowScope.SERVICE, service__owner__slug=filters.team)
+        )
+    if filters.service:
+        service = Service.objects.filter(name=filters.service)
+        kinds = Environment.objects.filter(service__name=filters.service).values("kind")
+        q &= (
+            Q(scope=WindowScope.ORGANISATION)
+            | Q(scope=WindowScope.TEAM, team_id__in=service.values("owner_id"))
+            | Q(scope=WindowScope.SERVICE, service__name=filters.service)
+            | Q(scope=WindowScope.ENVIRONMENT, environment_kind__in=kinds)
+        )
+    if filters.environment:
+        kinds = Environment.objects.filter(name=filters.environment).values("kind")
+        q &= ~Q(scope=WindowScope.ENVIRONMENT) | Q(environment_kind__in=kinds)
+    return q
+
+
+def freezes_overlapping(
+    *, start: datetime, end: datetime, filters: CalendarFilters = CalendarFilters()
+) -> QuerySet[Freeze]:
+    return (
+        Freeze.objects.filter(starts_at__lt=end, ends_at__gt=start)
+        .filter(_scope_filter(filters))
+        .select_related("team", "service")
+        .order_by("starts_at", "pk")
+    )
+
+
+def _expandable(window: ChangeWindow) -> bool:
+    # Services validate windows on the way in; one bad row must still not break the calendar.
+    try:
+        ZoneInfo(window.time_zone)
+        parse_rrule(window.rrule, window.starts_at_local)
+    except (ValidationError, ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def window_spans(
+    *, start: datetime, end: datetime, filters: CalendarFilters = CalendarFilters()
+) -> list[dict]:
+    """Occurrences of the active change windows between two instants, in UTC, sorted."""
+    windows = ChangeWindow.objects.filter(is_active=True).filter(_scope_filter(filters))
+    return calendar_spans([w for w in windows if _expandable(w)], start, end)
+
+
+def calendar_filter_choices(*, team: str = "") -> dict[str, list]:
+    services = Service.objects.order_by("name")
+    if team:
+        services = services.filter(owner__slug=team)
+    environments = Environment.objects.order_by("name").values_list("name", flat=True)
+    return {
+        "teams": list(Team.objects.order_by("name").values_list("slug", "name")),
+        "services": list(services.values_list("name", flat=True)),
+        "environments": list(environments.distinct()),
+    }
+
+
+# --- The calendar --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseEntry:
+    release: Release
+    starts: datetime  # in the viewer's zone
+    ends: datetime
+    starts_today: bool  # False: it began on an earlier day and continues
+    ends_today: bool
+
+
+@dataclass(frozen=True)
+class WindowEntry:
+    window: ChangeWindow
+    kind: str
+    starts: datetime
+    ends: datetime
+
+
+@dataclass(frozen=True)
+class FreezeBand:
+    """A freeze across the days of one week it covers: grid column (1 = Monday), span, lane."""
+
+    freeze: Freeze
+    column: int
+    span: int
+    lane: int
+    starts_here: bool
+    ends_here: bool
+
+
+@dataclass
+class CalendarDay:
+    date: date
+    is_today: bool
+    in_period: bool  # False for the days of the neighbouring months that fill the grid
+    releases: list[ReleaseEntry] = field(default_factory=list)
+    windows: list[WindowEntry] = field(default_factory=list)
+    freezes: list[Freeze] = field(default_factory=list)
+
+    @property
+    def has_entries(self) -> bool:
+        return bool(self.releases or self.windows or self.freezes)
+
+    @property
+    def month_releases(self) -> list[ReleaseEntry]:
+        return self.releases[:MONTH_CELL_RELEASES]
+
+    @property
+    def more_releases(self) -> int:
+        return max(0, len(self.releases) - MONTH_CELL_RELEASES)
+
+
+@dataclass
+class CalendarWeek:
+    days: list[CalendarDay]
+    bands: list[FreezeBand]
+
+    @property
+    def lanes(self) -> int:
+        return max((band.lane + 1 for band in self.bands), default=0)
+
+
+@dataclass
+class Calendar:
+    view: str
+    anchor: date
+    today: date
+    zone_name: str
+    period: Period
+    filters: CalendarFilters
+    days: list[CalendarDay]
+    weeks: list[CalendarWeek]
+    release_count: int
+
+    @property
+    def title(self) -> str:
+        return self.period.title
+
+    @property
+    def agenda_days(self) -> list[CalendarDay]:
+        return [day for day in self.days if day.has_entries]
+
+    def params(self, *, view: str | None = None, anchor: date | None = None) -> str:
+        """The query string of this calendar with another view or date, filters kept."""
+        params = {"view": view or self.view}
+        if anchor is not None:
+            params["date"] = anchor.isoformat()
+        return urlencode({**params, **self.filters.as_params()})
+
+
+def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> Calendar:
+    zone = zone_of(user)
+    today = (now or timezone.now()).astimezone(zone).date()
+    anchor = query.anchor or today
+    period = period_for(query.view, anchor)
+    start = local_midnight(period.first, zone)
+    end = local_midnight(period.last + timedelta(days=1), zone)
+
+    releases = list(releases_overlapping(start=start, end=end, filters=query.filters))
+    freezes = list(freezes_overlapping(start=start, end=end, filters=query.filters))
+    spans = window_spans(start=start, end=end, filters=query.filters)
+
+    days = {
+        day: CalendarDay(
+            date=day,
+            is_today=day == today,
+            in_period=query.view != "month" or day.month == anchor.month,
+        )
+        for day in _days(period.first, period.last)
+    }
+    for release in releases:
+        first, last = _local_days(release.planned_start, release.planned_end, zone)
+        for day in _days(max(first, period.first), min(last, period.last)):
+            days[day].releases.append(
+                ReleaseEntry(
+                    release=release,
+                    starts=release.planned_start.astimezone(zone),
+                    ends=release.planned_end.astimezone(zone),
+                    starts_today=day == first,
+                    ends_today=day == last,
+                )
+            )
+    for span in spans:
+        first, last = _local_days(span["start"], span["end"], zone)
+        for day in _days(max(first, period.first), min(last, period.last)):
+            days[day].windows.append(
+                WindowEntry(
+                    window=span["window"],
+                    kind=span["kind"],
+                    starts=span["start"].astimezone(zone),
+                    ends=span["end"].astimezone(zone),
+                )
+            )
+    for freeze in freezes:
+        first, last = _local_days(freeze.starts_at, freeze.ends_at, zone)
+        for day in _days(max(first, period.first), min(last, period.last)):
+            days[day].freezes.append(freeze)
+
+    ordered = list(days.values())
+    weeks = []
+    if query.view != "agenda":
+        for index in range(0, len(ordered), 7):
+            week = ordered[index : index + 7]
+            weeks.append(CalendarWeek(days=week, bands=_bands(freezes, week, zone)))
+    return Calendar(
+        view=query.view,
+        anchor=anchor,
+        today=today,
+        zone_name=zone.key,
+        period=period,
+        filters=query.filters,
+        days=ordered,
+        weeks=weeks,
+        release_count=len(releases),
+    )
+
+
+def _bands(freezes: list[Freeze], week: list[CalendarDay], zone: ZoneInfo) -> list[FreezeBand]:
+    """Lay the week's freezes out as bands, each in the first lane free over its days."""
+    monday, sunday = week[0].date, week[-1].date
+    lane_ends: list[date] = []  # the last day taken in each lane so far
+    bands = []
+    for freeze in freezes:
+        first, last = _local_days(freeze.starts_at, freeze.ends_at, zone)
+        if last < monday or first > sunday:
+            continue
+        begins, ends = max(first, monday), min(last, sunday)
+        lane = next((i for i, taken in enumerate(lane_ends) if taken < begins), len(lane_ends))
+        if lane == len(lane_ends):
+            lane_ends.append(ends)
+        else:
+            lane_ends[lane] = ends
+        bands.append(
+            FreezeBand(
+                freeze=freeze,
+                column=(begins - monday).days + 1,
+                span=(ends - begins).days + 1,
+                lane=lane,
+                starts_here=first >= monday,
+                ends_here=last <= sunday,
+            )
+        )
+    return bands
+
+
+# --- Feeds ----------------------------------------------------------------------------------------
+
+
+def calendar_feeds_of(*, user) -> QuerySet[CalendarFeed]:
+    """The feeds a user made that still work."""
+    return (
+        CalendarFeed.objects.filter(user=user, revoked_at__isnull=True)
+        .select_related("team")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def feed_teams_for(*, user) -> QuerySet[Team]:
+    """The teams a user may make a feed for: their own, or any for platform admins."""
+    teams = Team.objects.order_by("name")
+    if permissions.is_platform_admin(user):
+        return teams
+    return teams.filter(pk__in=permissions.team_ids_of(user))
+
+
+def calendar_feed_by_token(*, token: str) -> CalendarFeed | None:
+    return (
+        CalendarFeed.objects.filter(token=token, revoked_at__isnull=True, user__is_active=True)
+        .select_related("user", "team")
+        .first()
+    )
+
+
+def _feed_team_ids(feed: CalendarFeed) -> list[int]:
+    return [feed.team_id] if feed.team_id else sorted(permissions.team_ids_of(feed.user))
+
+
+def feed_range(now: datetime) -> tuple[datetime, datetime]:
+    return now - FEED_PAST, now + FEED_FUTURE
+
+
+def feed_releases(*, feed: CalendarFeed, now: datetime) -> QuerySet[Release]:
+    """A team feed: the releases of the team's services. A personal feed: the releases the user
+    requested and those of their teams' services."""
+    start, end = feed_range(now)
+    queryset = releases_overlapping(start=start, end=end)
+    if feed.team_id:
+        return queryset.filter(service__owner_id=feed.team_id)
+    return queryset.filter(
+        Q(requester_id=feed.user_id) | Q(service__owner_id__in=_feed_team_ids(feed))
+    )
+
+
+def feed_freezes(*, feed: CalendarFeed, now: datetime) -> QuerySet[Freeze]:
+    """Freezes that stop the feed's teams: organisation-wide, environment-wide, theirs."""
+    start, end = feed_range(now)
+    team_ids = _feed_team_ids(feed)
+    return freezes_overlapping(start=start, end=end).filter(
+        Q(scope=WindowScope.ORGANISATION)
+        | Q(scope=WindowScope.ENVIRONMENT)
+        | Q(scope=WindowScope.TEAM, team_id__in=team_ids)
+        | Q(scope=WindowScope.SERVICE, service__owner_id__in=team_ids)
+    )

@@ -1,0 +1,117 @@
+"""The release calendar page (the whole page, or only its calendar part for htmx), the panel of
+calendar feeds, and the iCalendar feed that calendar clients fetch with its secret token."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.vary import vary_on_headers
+
+from apps.accounts import permissions
+from apps.accounts.models import Team
+from apps.releases.calendar import ics, selectors, services
+from apps.releases.models import ReleaseState
+
+
+# One URL answers htmx with the calendar part and everyone else with the page: caches must
+# keep the two apart, and a history restore (htmx asking for a page it lost) gets the page.
+@require_safe
+@vary_on_headers("HX-Request")
+def calendar(request: HttpRequest) -> HttpResponse:
+    permissions.require(permissions.can_read(request.user))
+    query = selectors.CalendarQuery.from_params(request.GET)
+    shown = selectors.calendar_for(user=request.user, query=query)
+    context = {
+        "calendar": shown,
+        "links": _links(shown, query),
+        "choices": selectors.calendar_filter_choices(team=query.filters.team),
+        "states": ReleaseState.choices,
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "releases/calendar/partials/_calendar.html", context)
+    return render(request, "releases/calendar/calendar.html", {**context, **_feeds(request)})
+
+
+def _links(shown: selectors.Calendar, query: selectors.CalendarQuery) -> dict[str, str]:
+    """Where the toolbar leads, filters kept. "Today" and the view switches carry no date unless
+    the URL had one, so a bookmark of this week stays "this week"."""
+    base = reverse("releases:calendar")
+    return {
+        "base": base,
+        "filters": urlencode(shown.filters.as_params()),
+        "previous": f"{base}?{shown.params(anchor=shown.period.previous)}",
+        "next": f"{base}?{shown.params(anchor=shown.period.next)}",
+        "today": f"{base}?{shown.params()}",
+        **{
+            view: f"{base}?{shown.params(view=view, anchor=query.anchor)}"
+            for view in selectors.VIEWS
+        },
+    }
+
+
+def _feeds(request: HttpRequest, new_feed_id: int | None = None) -> dict:
+    feeds = []
+    for feed in selectors.calendar_feeds_of(user=request.user):
+        url = request.build_absolute_uri(reverse("releases:ics", args=[feed.token]))
+        feeds.append({"feed": feed, "url": url, "webcal": "webcal" + url[url.index(":") :]})
+    return {
+        "feeds": feeds,
+        "feed_teams": selectors.feed_teams_for(user=request.user),
+        "new_feed_id": new_feed_id,
+        "zone_name": selectors.zone_of(request.user).key,
+    }
+
+
+def _feeds_response(request: HttpRequest, new_feed_id: int | None = None) -> HttpResponse:
+    if not request.htmx:
+        return redirect("releases:calendar")
+    return render(request, "releases/calendar/partials/_feeds.html", _feeds(request, new_feed_id))
+
+
+@require_POST
+def feed_create(request: HttpRequest) -> HttpResponse:
+    slug = request.POST.get("team", "").strip()
+    team = get_object_or_404(Team, slug=slug) if slug else None
+    permissions.require(
+        permissions.can_follow_calendar(request.user, team),
+        "You can make calendar feeds for yourself and for your own teams only.",
+    )
+    feed = services.calendar_feed_create(actor=request.user, team=team)
+    messages.success(request, f"Calendar feed for {team.name if team else 'you'} created.")
+    return _feeds_response(request, new_feed_id=feed.pk)
+
+
+@require_POST
+def feed_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    feed = permissions.get_visible_or_404(selectors.calendar_feeds_of(user=request.user), pk=pk)
+    services.calendar_feed_revoke(actor=request.user, feed=feed)
+    messages.success(request, "Calendar feed revoked: its URL no longer works.")
+    return _feeds_response(request)
+
+
+@login_not_required  # calendar clients have no session: the secret token is the credential
+@require_safe
+def feed_ics(request: HttpRequest, token: str) -> HttpResponse:
+    feed = selectors.calendar_feed_by_token(token=token)
+    if feed is None or not permissions.can_follow_calendar(feed.user, feed.team):
+        raise Http404("No such calendar feed.")
+    now = timezone.now()
+    body = ics.feed_calendar(
+        name=f"Runway releases · {feed.team.name if feed.team else feed.user.display_name}",
+        releases=selectors.feed_releases(feed=feed, now=now),
+        freezes=selectors.feed_freezes(feed=feed, now=now),
+        release_url=lambda release: request.build_absolute_uri(
+            reverse("releases:detail", args=[release.pk])
+        ),
+        generated_at=now,
+    )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="runway-releases.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response

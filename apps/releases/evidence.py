@@ -1,0 +1,91 @@
+"""The evidence pack of a release: who asked, who approved under which rule, what was checked
+and what ran when, taken from the audit log and the release's own records. Each audit event
+carries its chain hash, which `manage.py audit_verify` proves unaltered."""
+
+from django.utils import timezone
+
+from apps.audit.selectors import audit_events_for
+from apps.releases.gates import readiness
+from apps.releases.models import Release
+
+
+def release_evidence(release: Release) -> dict:
+    events = list(
+        audit_events_for(target_type="releases.release", target_id=release.pk).order_by("id")
+    )
+    return {
+        "release": {
+            "id": release.pk,
+            "title": release.title,
+            "service": release.service.name,
+            "environment": release.environment.name,
+            "version": release.version,
+            "change_type": release.change_type,
+            "risk": release.risk,
+            "risk_reasons": release.risk_reasons,
+            "state": release.state,
+            "planned_start": release.planned_start.isoformat(),
+            "planned_end": release.planned_end.isoformat(),
+            "justification": release.justification,
+        },
+        "requested_by": release.requester.username,
+        "commits": [
+            {
+                "sha": c.sha,
+                "author": c.author,
+                "message": c.message,
+                "committed_at": c.committed_at.isoformat(),
+            }
+            for c in release.commits.all()
+        ],
+        "approvals": [
+            {
+                "approver": a.approver.username,
+                "decision": a.decision,
+                "policy": a.rule.policy.name if a.rule else None,
+                "rule": a.rule.name if a.rule else None,
+                "comment": a.comment,
+                "at": a.created_at.isoformat(),
+                "retrospective": a.is_retrospective,
+                "invalidated": a.invalidated_reason or None,
+            }
+            for a in release.approvals.all()
+        ],
+        "checks": [
+            {
+                "name": c.name,
+                "status": c.status,
+                "url": c.details_url,
+                "at": c.reported_at.isoformat(),
+            }
+            for c in release.checks.all()
+        ],
+        "gates_now": [
+            {"gate": g.name, "passed": g.passed, "detail": g.detail, "blocking": g.blocking}
+            for g in readiness(release, now=timezone.now())
+        ],
+        "history": [
+            {
+                "from": t.from_state,
+                "to": t.to_state,
+                "by": t.actor.username if t.actor else "runway",
+                "at": t.at.isoformat(),
+                "reason": t.reason,
+            }
+            for t in release.transitions.all()
+        ],
+        "audit_events": [
+            {
+                "id": e.id,
+                "at": e.occurred_at.isoformat(),
+                "actor": e.actor_label,
+                "action": e.action,
+                "before": e.before,
+                "after": e.after,
+                "request_id": e.request_id,
+                "hash": e.hash,
+            }
+            for e in events
+        ],
+        "generated_at": timezone.now().isoformat(),
+    }

@@ -1,0 +1,407 @@
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from apps.accounts.models import Team
+from apps.catalog.models import Environment, EnvironmentKind, Service, Tier
+
+
+class ChangeType(models.TextChoices):
+    STANDARD = "standard", "Standard (pre-approved)"
+    NORMAL = "normal", "Normal"
+    EMERGENCY = "emergency", "Emergency"
+
+
+class ReleaseState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    SCHEDULED = "scheduled", "Scheduled"
+    IN_PROGRESS = "in_progress", "In progress"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_STATES = (
+    ReleaseState.DRAFT,
+    ReleaseState.PENDING_APPROVAL,
+    ReleaseState.APPROVED,
+    ReleaseState.SCHEDULED,
+    ReleaseState.IN_PROGRESS,
+)
+FINISHED_STATES = (
+    ReleaseState.SUCCEEDED,
+    ReleaseState.FAILED,
+    ReleaseState.ROLLED_BACK,
+    ReleaseState.REJECTED,
+    ReleaseState.CANCELLED,
+)
+
+
+class StandardChangeTemplate(models.Model):
+    """A pre-approved kind of change (ITIL "standard change"): releases made from it skip
+    approval, within its scope."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, null=True, blank=True, related_name="standard_changes"
+    )
+    environment_kind = models.CharField(max_length=20, choices=EnvironmentKind.choices, blank=True)
+    max_tier = models.PositiveSmallIntegerField(
+        choices=Tier.choices,
+        null=True,
+        blank=True,
+        help_text="Only for this tier or less critical.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Release(models.Model):
+    """A change request: one version of one service to one environment."""
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="releases")
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="releases")
+    version = models.CharField(
+        max_length=300, help_text="An immutable image reference: a tag or, better, a digest."
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    change_type = models.CharField(
+        max_length=20, choices=ChangeType.choices, default=ChangeType.NORMAL
+    )
+    standard_template = models.ForeignKey(
+        StandardChangeTemplate,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="releases",
+    )
+    justification = models.TextField(
+        blank=True, help_text="Why an emergency cannot wait for approval."
+    )
+    risk = models.CharField(max_length=10, default="low")
+    risk_reasons = models.JSONField(default=list, blank=True)
+    planned_start = models.DateTimeField()
+    planned_end = models.DateTimeField()
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_releases"
+    )
+    links = models.JSONField(default=list, blank=True)
+    state = models.CharField(
+        max_length=20, choices=ReleaseState.choices, default=ReleaseState.DRAFT
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    hold_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why a due release has not started yet."
+    )
+    retrospective_due_at = models.DateTimeField(null=True, blank=True)
+    retrospective_done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-planned_start", "-id"]
+        indexes = [
+            models.Index(fields=["state", "planned_start"], name="release_state_start_idx"),
+            models.Index(fields=["service", "-planned_start"], name="release_service_idx"),
+            models.Index(fields=["environment", "state"], name="release_env_state_idx"),
+            models.Index(fields=["planned_start", "planned_end"], name="release_window_idx"),
+            models.Index(fields=["requester", "-created_at"], name="release_requester_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(planned_end__gt=models.F("planned_start")),
+                name="release_end_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.service.name} {self.version} → {self.environment.name}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.change_type == ChangeType.EMERGENCY
+
+
+class ReleaseCommit(models.Model):
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="commits")
+    sha = models.CharField(max_length=64)
+    author = models.CharField(max_length=254, help_text="E-mail or username of the author.")
+    message = models.TextField(blank=True)
+    committed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["committed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "sha"], name="release_commit_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.sha[:12]
+
+
+class ReleaseTransition(models.Model):
+    """One row per state change: the release's history."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(max_length=20, choices=ReleaseState.choices)
+    to_state = models.CharField(max_length=20, choices=ReleaseState.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} → {self.to_state}"
+
+
+class ApprovalPolicy(models.Model):
+    """Who must approve a release before it may start. A policy applies to releases into the
+    environments it names (an environment kind, or one service's environment), optionally
+    narrowed by tier and change type. Every policy that applies must be satisfied."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    environment_kind = models.CharField(
+        max_length=20,
+        choices=EnvironmentKind.choices,
+        blank=True,
+        help_text="Every environment of this kind. Leave empty and pick an environment instead.",
+    )
+    environment = models.ForeignKey(
+        Environment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="approval_policies",
+    )
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, null=True, blank=True)
+    change_type = models.CharField(max_length=20, choices=ChangeType.choices, blank=True)
+    separation_of_duties = models.BooleanField(
+        default=True, help_text="Requesters and commit authors may not approve."
+    )
+    wait_minutes = models.PositiveIntegerField(
+        default=0, help_text="Time between the last approval and the earliest start."
+    )
+    approval_ttl_hours = models.PositiveIntegerField(
+        default=72, validators=[MinValueValidator(1)], help_text="Approvals expire after this."
+    )
+    required_checks = models.JSONField(
+        default=list, blank=True, help_text='External checks CI must report, e.g. ["tests"].'
+    )
+    retrospective_days = models.PositiveSmallIntegerField(
+        default=2, help_text="Emergency changes need an approval within this many days."
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "approval policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=~(models.Q(environment_kind="") & models.Q(environment__isnull=True)),
+                name="policy_has_scope",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApprovalRule(models.Model):
+    """N approvals from an eligible group. The group: a team, holders of a role, or named users
+    (any combination; someone in any of them is eligible)."""
+
+    policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="rules")
+    name = models.CharField(max_length=100)
+    required_count = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True)
+    role = models.CharField(max_length=32, blank=True, help_text="e.g. release_manager")
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["policy", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.policy.name}: {self.name} ({self.required_count})"
+
+
+class Approval(models.Model):
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        REJECT = "reject", "Rejected"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="approvals")
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approvals"
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    rule = models.ForeignKey(
+        ApprovalRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="approvals"
+    )
+    comment = models.TextField(blank=True)
+    is_retrospective = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+    invalidated_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # One live decision per person per release: the database settles double clicks.
+            models.UniqueConstraint(
+                fields=["release", "approver"],
+                condition=models.Q(invalidated_at__isnull=True),
+                name="approval_one_live_per_approver",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.approver} {self.decision} #{self.release_id}"
+
+
+class ReleaseCheck(models.Model):
+    """An external gate reported by CI: tests, a security scan, signed provenance."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="checks")
+    name = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    details_url = models.URLField(max_length=500, blank=True)
+    summary = models.CharField(max_length=300, blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    reported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "name"], name="release_check_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}"
+
+
+class WindowScope(models.TextChoices):
+    ORGANISATION = "organisation", "Whole organisation"
+    TEAM = "team", "Team"
+    SERVICE = "service", "Service"
+    ENVIRONMENT = "environment", "Environment kind"
+
+
+class ChangeWindow(models.Model):
+    """A recurring window (RFC 5545 RRULE in its own time zone) when changes are allowed or
+    denied. No allow window in scope means allowed; a deny window wins over any allow window."""
+
+    class Kind(models.TextChoices):
+        ALLOW = "allow", "Allow"
+        DENY = "deny", "Deny"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    rrule = models.CharField(max_length=500, help_text="e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH")
+    starts_at_local = models.DateTimeField(
+        help_text="First occurrence as wall-clock time in the window's time zone (the column "
+        "says UTC; only the wall-clock digits count)."
+    )
+    duration_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    time_zone = models.CharField(max_length=64, default="UTC")
+    scope = models.CharField(max_length=20, choices=WindowScope.choices)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, null=True, blank=True)
+    environment_kind = models.CharField(max_length=20, choices=EnvironmentKind.choices, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Freeze(models.Model):
+    """A one-off period when nothing in scope may start (a holiday freeze, an incident)."""
+
+    name = models.CharField(max_length=100)
+    reason = models.TextField(blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    scope = models.CharField(max_length=20, choices=WindowScope.choices)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, null=True, blank=True)
+    environment_kind = models.CharField(max_length=20, choices=EnvironmentKind.choices, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["starts_at", "ends_at"], name="freeze_period_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="freeze_end_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CalendarFeed(models.Model):
+    """A secret URL a calendar client subscribes to: one user's releases, or a team's."""
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"feed for {self.team or self.user}"
+
+
+class NotificationDelivery(models.Model):
+    """A message that went out, so a retried notification task does not send it twice."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["release", "key"], name="notification_once")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,78 @@
+"""Release notifications by e-mail and an optional Slack-compatible webhook.
+
+Services call `queue()`; the message goes out from a Celery task after the transaction commits.
+Each (transition, channel) is delivered once: a retried task skips what already went out.
+"""
+
+import json
+import logging
+import urllib.request
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+
+from apps.accounts.models import Role, User
+
+log = logging.getLogger(__name__)
+
+EVENTS = {
+    "submitted": "{release} is waiting for approval",
+    "approved": "{release} is approved and scheduled",
+    "rejected": "{release} was rejected",
+    "started": "{release} has started",
+    "finished": "{release} finished: {state}",
+}
+
+
+def queue(release, event: str) -> None:
+    from apps.releases.tasks import notify_release
+
+    transition_id = release.transitions.order_by("-id").values_list("id", flat=True).first()
+    transaction.on_commit(lambda: notify_release.delay(release.pk, event, transition_id))
+
+
+def recipients(release, event: str) -> list[str]:
+    people = {release.requester}
+    if event == "submitted":
+        people |= set(User.objects.filter(role_grants__role=Role.RELEASE_MANAGER, is_active=True))
+    return sorted({person.email for person in people if person.email})
+
+
+def message(release, event: str) -> tuple[str, str]:
+    subject = EVENTS[event].format(release=release, state=release.get_state_display())
+    url = settings.RUNWAY_BASE_URL.rstrip("/") + reverse("releases:detail", args=[release.pk])
+    body = (
+        f"{subject}\n\n{release.title}\nService: {release.service.name}\n"
+        f"Environment: {release.environment.name}\nVersion: {release.version}\n"
+        f"Risk: {release.risk}\nPlanned: {release.planned_start:%Y-%m-%d %H:%M} UTC\n\n{url}\n"
+    )
+    return subject, body
+
+
+def send_email(release, event: str) -> None:
+    subject, body = message(release, event)
+    to = recipients(release, event)
+    if to:
+        send_mail(f"[Runway] {subject}", body, settings.DEFAULT_FROM_EMAIL, to)
+
+
+def send_webhook(release, event: str) -> None:
+    url = settings.RELEASE_WEBHOOK_URL
+    if not url:
+        return
+    if not url.startswith(("https://", "http://")):
+        raise ValueError("RELEASE_WEBHOOK_URL must be an http(s) URL")
+    _, body = message(release, event)
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        url,
+        data=json.dumps({"text": body, "event": event, "release": release.pk}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        response.read()
+
+
+CHANNELS = {"email": send_email, "webhook": send_webhook}

@@ -1,0 +1,591 @@
+"""Every write to releases, approvals, checks, windows and freezes. The browser, the API and
+the scheduler all come through here, so they apply exactly the same rules."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts import permissions
+from apps.accounts.models import Role, validate_time_zone
+from apps.audit.services import audit_record, snapshot
+from apps.catalog.models import Environment, Service
+from apps.core.validators import validate_links
+from apps.releases import notifications
+from apps.releases.gates import blocking_failures, readiness
+from apps.releases.models import (
+    Approval,
+    ApprovalPolicy,
+    ApprovalRule,
+    ChangeType,
+    ChangeWindow,
+    Freeze,
+    Release,
+    ReleaseCheck,
+    ReleaseCommit,
+    ReleaseState,
+    StandardChangeTemplate,
+    WindowScope,
+)
+from apps.releases.policies import approval_status, rule_for_approver
+from apps.releases.risk import assess_risk
+from apps.releases.transitions import lock_release, release_transition
+from apps.releases.windows import parse_rrule, when_allowed
+
+# Changing any of these changes what an approver approved.
+SHIPPING_FIELDS = ("version", "planned_start", "planned_end")
+RELEASE_FIELDS = (
+    "title",
+    "description",
+    "version",
+    "change_type",
+    "planned_start",
+    "planned_end",
+    "justification",
+    "links",
+)
+
+
+def _require_requester_rights(actor, service: Service) -> None:
+    permissions.require(
+        permissions.can_act_for_team(actor, service.owner_id),
+        "Only the owning team and platform admins request releases for this service.",
+    )
+
+
+def _clean_commits(commits) -> list[ReleaseCommit]:
+    rows = []
+    for index, commit in enumerate(commits or [], start=1):
+        row = ReleaseCommit(
+            sha=str(commit.get("sha", "")).strip(),
+            author=str(commit.get("author", "")).strip(),
+            message=str(commit.get("message", "")),
+            committed_at=commit.get("committed_at") or commit.get("timestamp"),
+        )
+        try:
+            row.full_clean(exclude=["release"])
+        except ValidationError as exc:
+            problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            raise ValidationError({"commits": f"Commit {index}: {problems}"}) from None
+        rows.append(row)
+    if len({row.sha for row in rows}) != len(rows):
+        raise ValidationError({"commits": "The same commit is listed twice."})
+    return rows
+
+
+def _validate(release: Release) -> None:
+    errors = {}
+    if release.environment.service_id != release.service_id:
+        errors["environment"] = (
+            f"{release.environment.name} is not an environment of {release.service.name}."
+        )
+    if (
+        release.planned_start
+        and release.planned_end
+        and release.planned_end <= release.planned_start
+    ):
+        errors["planned_end"] = "The end must be after the start."
+    try:
+        validate_links(release.links)
+    except ValidationError as exc:
+        errors["links"] = exc.messages
+    if release.change_type == ChangeType.EMERGENCY and len(release.justification.strip()) < 10:
+        errors["justification"] = "An emergency change needs a written justification."
+    if release.change_type == ChangeType.STANDARD:
+        template = release.standard_template
+        if template is None or not template.is_active:
+            errors["standard_template"] = (
+                "A standard change is made from an active pre-approved template."
+            )
+        elif (
+            (template.service_id and template.service_id != release.service_id)
+            or (template.environment_kind and template.environment_kind != release.environment.kind)
+            or (template.max_tier and release.service.tier < template.max_tier)
+        ):
+            errors["standard_template"] = (
+                f"“{template}” does not cover this service and environment."
+            )
+    if errors:
+        raise ValidationError(errors)
+    release.risk, release.risk_reasons = assess_risk(
+        tier=release.service.tier,
+        environment_kind=release.environment.kind,
+        change_type=release.change_type,
+    )
+    release.full_clean(exclude=["requester", "service", "environment"])
+
+
+@transaction.atomic
+def release_create(
+    *,
+    actor,
+    service: Service,
+    environment: Environment,
+    version: str,
+    title: str,
+    planned_start: datetime,
+    planned_end: datetime,
+    commits: list[dict] | None = None,
+    standard_template: StandardChangeTemplate | None = None,
+    **fields,
+) -> Release:
+    _require_requester_rights(actor, service)
+    release = Release(
+        service=service,
+        environment=environment,
+        version=(version or "").strip(),
+        title=title,
+        planned_start=planned_start,
+        planned_end=planned_end,
+        requester=actor,
+        standard_template=standard_template,
+        **fields,
+    )
+    _validate(release)
+    rows = _clean_commits(commits)
+    release.save()
+    for row in rows:
+        row.release = release
+    ReleaseCommit.objects.bulk_create(rows)
+    audit_record(
+        actor=actor,
+        action="release.create",
+        target=release,
+        after={
+            **snapshot(release, ("service", "environment", *RELEASE_FIELDS, "risk")),
+            "commits": [row.sha for row in rows],
+        },
+    )
+    return release
+
+
+@transaction.atomic
+def release_update(*, actor, release: Release, commits: list[dict] | None = None, **changes):
+    """Edit a release. Changing what ships (version, commits, window) after any approval
+    invalidates the approvals and sends the release back for approval."""
+    release = lock_release(release.pk)
+    _require_requester_rights(actor, release.service)
+    if not release.is_open or release.state == ReleaseState.IN_PROGRESS:
+        raise ValidationError(
+            f"A release that is {release.get_state_display().lower()} cannot be edited."
+        )
+    unknown = set(changes) - set(RELEASE_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed here." for field in unknown})
+    before = snapshot(release, RELEASE_FIELDS)
+    before_commits = sorted(release.commits.values_list("sha", flat=True))
+    for field, value in changes.items():
+        setattr(release, field, value)
+    _validate(release)
+    release.save()
+    if commits is not None:
+        rows = _clean_commits(commits)
+        release.commits.all().delete()
+        for row in rows:
+            row.release = release
+        ReleaseCommit.objects.bulk_create(rows)
+    after_commits = sorted(release.commits.values_list("sha", flat=True))
+    shipping_changed = after_commits != before_commits or any(
+        before[field] != snapshot(release, SHIPPING_FIELDS)[field] for field in SHIPPING_FIELDS
+    )
+    audit_record(
+        actor=actor,
+        action="release.update",
+        target=release,
+        before={**before, "commits": before_commits},
+        after={**snapshot(release, RELEASE_FIELDS), "commits": after_commits},
+    )
+    if shipping_changed:
+        _invalidate_approvals(release, actor, "What ships changed after approval")
+    return release
+
+
+def _invalidate_approvals(release: Release, actor, reason: str) -> None:
+    invalidated = release.approvals.filter(invalidated_at__isnull=True).update(
+        invalidated_at=timezone.now(), invalidated_reason=reason
+    )
+    if release.state in (ReleaseState.APPROVED, ReleaseState.SCHEDULED):
+        release_transition(
+            release=release,
+            to_state=ReleaseState.PENDING_APPROVAL,
+            actor=actor,
+            reason=reason,
+            locked=True,
+        )
+    if invalidated:
+        audit_record(
+            actor=actor,
+            action="release.approvals_invalidated",
+            target=release,
+            after={"count": invalidated, "reason": reason},
+        )
+
+
+def _refuse_if_window_closed(release: Release, actor) -> None:
+    """At submission: a freeze or closed window over the planned time refuses the release,
+    naming the freeze and its end. An emergency may override, with its justification audited."""
+    verdict = when_allowed(
+        release.service, release.environment, release.planned_start, release.planned_end
+    )
+    if verdict.allowed:
+        return
+    if release.change_type == ChangeType.EMERGENCY:
+        audit_record(
+            actor=actor,
+            action="release.window_override",
+            target=release,
+            after={"blocked_by": verdict.reason, "justification": release.justification},
+        )
+        return
+    raise ValidationError({"planned_start": f"{verdict.reason}. Choose another time."})
+
+
+@transaction.atomic
+def release_submit(*, actor, release: Release) -> Release:
+    release = lock_release(release.pk)
+    _require_requester_rights(actor, release.service)
+    if release.state != ReleaseState.DRAFT:
+        raise ValidationError(
+            f"Only a draft can be submitted; this one is {release.get_state_display().lower()}."
+        )
+    _refuse_if_window_closed(release, actor)
+    status = approval_status(release, now=timezone.now())
+    if release.change_type == ChangeType.EMERGENCY:
+        days = max((policy.retrospective_days for policy in status.policies), default=2)
+        release.retrospective_due_at = timezone.now() + timedelta(days=days)
+        release.save(update_fields=["retrospective_due_at"])
+    if status.required and not status.satisfied:
+        release = release_transition(
+            release=release, to_state=ReleaseState.PENDING_APPROVAL, actor=actor, locked=True
+        )
+        notifications.queue(release, "submitted")
+        return release
+    release = release_transition(
+        release=release,
+        to_state=ReleaseState.APPROVED,
+        actor=actor,
+        reason=status.summary(),
+        locked=True,
+    )
+    return _schedule(release, actor)
+
+
+def _schedule(release: Release, actor) -> Release:
+    release = release_transition(
+        release=release,
+        to_state=ReleaseState.SCHEDULED,
+        actor=actor,
+        reason=f"Starts at {release.planned_start:%Y-%m-%d %H:%M} UTC or when due",
+        locked=True,
+    )
+    notifications.queue(release, "approved")
+    return release
+
+
+def _refuse_second_decision(release: Release, actor) -> None:
+    if release.approvals.filter(approver=actor, invalidated_at__isnull=True).exists():
+        raise ValidationError("You have already decided on this release.")
+
+
+@transaction.atomic
+def release_approve(*, actor, release: Release, comment: str = "") -> Approval:
+    """Approve under the first rule the approver is eligible for that still needs approvals.
+    Concurrent approvers serialise on the release row; the database refuses a second live
+    approval by the same person."""
+    release = lock_release(release.pk)
+    now = timezone.now()
+    retrospective = (
+        release.is_emergency
+        and release.state
+        in (
+            ReleaseState.IN_PROGRESS,
+            ReleaseState.SUCCEEDED,
+            ReleaseState.FAILED,
+            ReleaseState.ROLLED_BACK,
+        )
+        and release.retrospective_done_at is None
+    )
+    if release.state != ReleaseState.PENDING_APPROVAL and not retrospective:
+        raise ValidationError(
+            f"A release that is {release.get_state_display().lower()} cannot be approved."
+        )
+    _refuse_second_decision(release, actor)
+    status = approval_status(release, now=now)
+    rule = rule_for_approver(release, actor, status)
+    ttl = max((policy.approval_ttl_hours for policy in status.policies), default=72)
+    try:
+        with transaction.atomic():
+            approval = Approval.objects.create(
+                release=release,
+                approver=actor,
+                decision=Approval.Decision.APPROVE,
+                rule=rule,
+                comment=comment.strip(),
+                is_retrospective=retrospective,
+                expires_at=now + timedelta(hours=ttl),
+            )
+    except IntegrityError:
+        raise ValidationError("You have already decided on this release.") from None
+    audit_record(
+        actor=actor,
+        action="release.approve",
+        target=release,
+        after={
+            "rule": str(rule),
+            "policy": rule.policy.name,
+            "comment": approval.comment,
+            "retrospective": retrospective,
+        },
+    )
+    if approval_status(release, now=now).satisfied:
+        if retrospective:
+            release.retrospective_done_at = now
+            release.save(update_fields=["retrospective_done_at"])
+        else:
+            release = release_transition(
+                release=release, to_state=ReleaseState.APPROVED, actor=actor, locked=True
+            )
+            _schedule(release, actor)
+    return approval
+
+
+@transaction.atomic
+def release_reject(*, actor, release: Release, comment: str) -> Approval:
+    release = lock_release(release.pk)
+    if release.state != ReleaseState.PENDING_APPROVAL:
+        raise ValidationError(
+            f"A release that is {release.get_state_display().lower()} cannot be rejected."
+        )
+    if not comment or not comment.strip():
+        raise ValidationError({"comment": "Say why you reject it: the requester needs to know."})
+    _refuse_second_decision(release, actor)
+    status = approval_status(release, now=timezone.now())
+    rule = rule_for_approver(release, actor, status, rejecting=True)
+    approval = Approval.objects.create(
+        release=release,
+        approver=actor,
+        decision=Approval.Decision.REJECT,
+        rule=rule,
+        comment=comment.strip(),
+    )
+    release_transition(
+        release=release,
+        to_state=ReleaseState.REJECTED,
+        actor=actor,
+        reason=comment.strip(),
+        locked=True,
+    )
+    notifications.queue(release, "rejected")
+    return approval
+
+
+@transaction.atomic
+def release_cancel(*, actor, release: Release, reason: str = "") -> Release:
+    release = lock_release(release.pk)
+    permissions.require(
+        permissions.can_act_for_team(actor, release.service.owner_id)
+        or permissions.can_approve_releases(actor),
+        "Only the owning team, release managers and platform admins cancel releases.",
+    )
+    return release_transition(
+        release=release, to_state=ReleaseState.CANCELLED, actor=actor, reason=reason, locked=True
+    )
+
+
+@transaction.atomic
+def release_check_report(
+    *, actor, release: Release, name: str, status: str, details_url: str = "", summary: str = ""
+) -> ReleaseCheck:
+    """CI reports an external gate (tests, security scan, provenance). Latest report wins."""
+    permissions.require(
+        permissions.can_act_for_team(actor, release.service.owner_id),
+        "Only the owning team's CI (or a platform admin) reports checks.",
+    )
+    release = lock_release(release.pk)
+    if not release.is_open:
+        raise ValidationError(
+            f"Release #{release.pk} is {release.get_state_display().lower()}: checks are closed."
+        )
+    check, _ = ReleaseCheck.objects.get_or_create(
+        release=release, name=name.strip(), defaults={"status": status, "reported_by": actor}
+    )
+    before = {"status": check.status} if check.pk else None
+    check.status, check.details_url, check.summary = status, details_url, summary[:300]
+    check.reported_by = actor
+    check.full_clean(exclude=["release", "reported_by"])
+    check.save()
+    audit_record(
+        actor=actor,
+        action="release.check",
+        target=release,
+        before=before,
+        after={"check": check.name, "status": check.status, "url": details_url},
+    )
+    return check
+
+
+@transaction.atomic
+def release_begin(
+    *, release: Release, actor=None, now: datetime | None = None
+) -> tuple[bool, Release]:
+    """Start a due release if every gate passes now; otherwise hold it and say why. The gates
+    are evaluated again here, so a freeze created after approval still stops it."""
+    release = lock_release(release.pk)
+    now = now or timezone.now()
+    if release.state not in (ReleaseState.SCHEDULED, ReleaseState.PENDING_APPROVAL):
+        return False, release
+    if release.state == ReleaseState.PENDING_APPROVAL and not (
+        release.is_emergency and release.justification
+    ):
+        return False, release
+    failures = blocking_failures(readiness(release, now=now))
+    if failures:
+        reason = "; ".join(f"{gate.name}: {gate.detail}" for gate in failures)[:300]
+        if reason != release.hold_reason:
+            release.hold_reason = reason
+            release.save(update_fields=["hold_reason", "updated_at"])
+            audit_record(
+                actor=actor, action="release.hold", target=release, after={"reason": reason}
+            )
+        return False, release
+    release.hold_reason = ""
+    release.save(update_fields=["hold_reason", "updated_at"])
+    release = release_transition(
+        release=release, to_state=ReleaseState.IN_PROGRESS, actor=actor, locked=True
+    )
+    notifications.queue(release, "started")
+    return True, release
+
+
+@transaction.atomic
+def release_finish(*, release: Release, outcome: str, actor=None, reason: str = "") -> Release:
+    if outcome not in (ReleaseState.SUCCEEDED, ReleaseState.FAILED, ReleaseState.ROLLED_BACK):
+        raise ValidationError(f"{outcome!r} is not how a release finishes.")
+    release = release_transition(release=release, to_state=outcome, actor=actor, reason=reason)
+    notifications.queue(release, "finished")
+    return release
+
+
+# --- Windows and freezes ------------------------------------------------------------------
+
+
+def _require_calendar_rights(actor) -> None:
+    permissions.require(
+        permissions.can_manage_change_calendar(actor),
+        "Only release managers and platform admins manage windows and freezes.",
+    )
+
+
+def _validate_scope(obj) -> None:
+    needs = {
+        WindowScope.TEAM: "team",
+        WindowScope.SERVICE: "service",
+        WindowScope.ENVIRONMENT: "environment_kind",
+    }
+    field = needs.get(obj.scope)
+    if field and not getattr(obj, field if field == "environment_kind" else f"{field}_id"):
+        scope = obj.get_scope_display().lower()
+        raise ValidationError({field: f"A {scope} window names its {field.replace('_', ' ')}."})
+
+
+@transaction.atomic
+def change_window_create(*, actor, **fields) -> ChangeWindow:
+    _require_calendar_rights(actor)
+    window = ChangeWindow(**fields)
+    if window.starts_at_local and timezone.is_naive(window.starts_at_local):
+        # Wall-clock time in the window's zone, kept in a UTC-labelled column.
+        window.starts_at_local = window.starts_at_local.replace(tzinfo=UTC)
+    validate_time_zone_field(window.time_zone)
+    if window.starts_at_local is not None:
+        parse_rrule(window.rrule or "", window.starts_at_local)
+    _validate_scope(window)
+    window.full_clean()
+    window.save()
+    audit_record(
+        actor=actor,
+        action="change_window.create",
+        target=window,
+        after=snapshot(
+            window,
+            ("name", "kind", "rrule", "starts_at_local", "duration_minutes", "time_zone", "scope"),
+        ),
+    )
+    return window
+
+
+@transaction.atomic
+def freeze_create(*, actor, **fields) -> Freeze:
+    _require_calendar_rights(actor)
+    freeze = Freeze(created_by=actor, **fields)
+    if freeze.starts_at and freeze.ends_at and freeze.ends_at <= freeze.starts_at:
+        raise ValidationError({"ends_at": "The end must be after the start."})
+    _validate_scope(freeze)
+    freeze.full_clean()
+    freeze.save()
+    audit_record(
+        actor=actor,
+        action="freeze.create",
+        target=freeze,
+        after=snapshot(freeze, ("name", "reason", "starts_at", "ends_at", "scope")),
+    )
+    return freeze
+
+
+def validate_time_zone_field(value: str) -> None:
+    try:
+        validate_time_zone(value)
+    except ValidationError as exc:
+        raise ValidationError({"time_zone": exc.messages}) from None
+
+
+# --- Approval policies --------------------------------------------------------------------
+
+
+@transaction.atomic
+def approval_policy_create(*, actor, rules: list[dict], **fields) -> ApprovalPolicy:
+    """A policy with its rules: each rule {name, required_count, team, role, users}."""
+    permissions.require(
+        permissions.is_platform_admin(actor), "Only platform admins define approval policies."
+    )
+    policy = ApprovalPolicy(**fields)
+    if not policy.environment_kind and policy.environment_id is None:
+        raise ValidationError({"environment_kind": "Name an environment kind or an environment."})
+    policy.full_clean()
+    if not rules:
+        raise ValidationError({"rules": "A policy needs at least one rule."})
+    policy.save()
+    for number, spec in enumerate(rules, start=1):
+        spec = dict(spec)
+        users = spec.pop("users", [])
+        rule = ApprovalRule(policy=policy, **spec)
+        if not (rule.team_id or rule.role or users):
+            raise ValidationError({"rules": f"Rule {number} names no eligible group."})
+        if rule.role and rule.role not in Role.values:
+            raise ValidationError({"rules": f"Rule {number}: unknown role {rule.role!r}."})
+        rule.full_clean(exclude=["policy"])
+        rule.save()
+        rule.users.set(users)
+    audit_record(
+        actor=actor,
+        action="approval_policy.create",
+        target=policy,
+        after={
+            **snapshot(
+                policy,
+                (
+                    "name",
+                    "environment_kind",
+                    "environment",
+                    "tier",
+                    "change_type",
+                    "separation_of_duties",
+                    "wait_minutes",
+                    "approval_ttl_hours",
+                    "required_checks",
+                ),
+            ),
+            "rules": [str(rule) for rule in policy.rules.all()],
+        },
+    )
+    return policy

@@ -1,0 +1,18 @@
+from django.urls import include, path
+
+from apps.releases import views
+
+app_name = "releases"
+
+urlpatterns = [
+    path("", views.release_list, name="list"),
+    path("new/", views.release_create, name="create"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("<int:pk>/", views.release_detail, name="detail"),
+    path("<int:pk>/submit/", views.release_submit, name="submit"),
+    path("<int:pk>/approve/", views.release_approve, name="approve"),
+    path("<int:pk>/reject/", views.release_reject, name="reject"),
+    path("<int:pk>/cancel/", views.release_cancel, name="cancel"),
+    path("<int:pk>/evidence/", views.evidence, name="evidence"),
+    path("", include("apps.releases.calendar.urls")),
+]

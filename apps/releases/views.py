@@ -1,0 +1,165 @@
+import json
+
+from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from apps.accounts import permissions
+from apps.core.forms import add_service_errors
+from apps.releases import selectors, services
+from apps.releases.evidence import release_evidence
+from apps.releases.filters import ReleaseFilter
+from apps.releases.forms import DecisionForm, ReleaseForm
+from apps.releases.gates import readiness
+from apps.releases.policies import approval_status, is_eligible
+
+
+@require_safe
+def release_list(request: HttpRequest) -> HttpResponse:
+    filterset = ReleaseFilter(request.GET, queryset=selectors.release_list(), request=request)
+    page = Paginator(filterset.qs.order_by("-planned_start", "-id"), 50).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    template = "releases/partials/_list.html" if request.htmx else "releases/release_list.html"
+    return render(
+        request, template, {"filter": filterset, "page": page, "query": query.urlencode()}
+    )
+
+
+@require_safe
+def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    release = get_object_or_404(selectors.release_detail_queryset(), pk=pk)
+    return render(request, "releases/release_detail.html", _detail_context(request, release))
+
+
+def _detail_context(request, release, decision_form=None) -> dict:
+    now = timezone.now()
+    status = approval_status(release, now=now)
+    user = request.user
+    return {
+        "release": release,
+        "status": status,
+        "gates": readiness(release, now=now, at=max(now, release.planned_start)),
+        "conflicts": selectors.release_conflicts(release),
+        "history": selectors.recent_history(release),
+        "previous": selectors.previous_release(release),
+        "decision_form": decision_form or DecisionForm(),
+        "can_edit": permissions.can_act_for_team(user, release.service.owner_id),
+        "can_decide": any(is_eligible(rule_status.rule, user) for rule_status in status.rules),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@permissions.rule_required(permissions.can_create_services)
+def release_create(request: HttpRequest) -> HttpResponse:
+    initial = {"service": request.GET.get("service")} if request.GET.get("service") else None
+    form = ReleaseForm(request.POST or None, initial=initial, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        submit = "submit" in request.POST
+        try:
+            release = services.release_create(actor=request.user, **data)
+            if submit:
+                release = services.release_submit(actor=request.user, release=release)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request, f"Release #{release.pk} {release.get_state_display().lower()}."
+            )
+            return redirect("releases:detail", pk=release.pk)
+    return render(request, "releases/release_form.html", {"form": form})
+
+
+def _act(request, pk: int, action) -> HttpResponse:
+    """Run a release action and answer with the refreshed detail body (htmx) or a redirect."""
+    release = get_object_or_404(selectors.release_list(), pk=pk)
+    form = DecisionForm(request.POST)
+    form.is_valid()
+    try:
+        action(release, form.cleaned_data.get("comment", ""))
+    except ValidationError as exc:
+        add_service_errors(form, exc)
+        messages.error(request, " ".join(exc.messages))
+    release = get_object_or_404(selectors.release_detail_queryset(), pk=pk)
+    if request.htmx:
+        return render(
+            request, "releases/partials/_detail_body.html", _detail_context(request, release, form)
+        )
+    return redirect("releases:detail", pk=pk)
+
+
+@require_POST
+def release_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, lambda r, _: services.release_submit(actor=request.user, release=r))
+
+
+@require_POST
+def release_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    release = get_object_or_404(selectors.release_list(), pk=pk)
+    if release.environment.is_production and not did_recently_reauthenticate(request):
+        # Production approvals need a fresh password (or second factor): come back after it.
+        target = (
+            reverse("account_reauthenticate")
+            + "?"
+            + urlencode({"next": reverse("releases:detail", args=[pk])})
+        )
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
+        return redirect(target)
+
+    def approve(r, comment):
+        services.release_approve(actor=request.user, release=r, comment=comment)
+        messages.success(request, f"You approved release #{r.pk}.")
+
+    return _act(request, pk, approve)
+
+
+@require_POST
+def release_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    def reject(r, comment):
+        services.release_reject(actor=request.user, release=r, comment=comment)
+        messages.success(request, f"You rejected release #{r.pk}.")
+
+    return _act(request, pk, reject)
+
+
+@require_POST
+def release_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request, pk, lambda r, c: services.release_cancel(actor=request.user, release=r, reason=c)
+    )
+
+
+@require_safe
+def inbox(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "releases/inbox.html",
+        {
+            "items": selectors.awaiting_approval_by(request.user),
+            "retrospectives": selectors.needing_retrospective()[:50],
+        },
+    )
+
+
+@require_safe
+def evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    release = get_object_or_404(selectors.release_detail_queryset(), pk=pk)
+    pack = release_evidence(release)
+    if request.GET.get("format") == "json":
+        response = HttpResponse(json.dumps(pack, indent=2), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="release-{pk}-evidence.json"'
+        return response
+    return render(request, "releases/evidence.html", {"release": release, "pack": pack})

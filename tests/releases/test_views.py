@@ -1,0 +1,211 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.releases import services
+from apps.releases.models import Release, ReleaseState
+
+
+def reauthenticated(client, password):
+    client.post("/accounts/reauthenticate/", {"password": password})
+    return client
+
+
+@pytest.mark.django_db
+def test_a_developer_requests_and_submits_a_release_from_the_form(client_as, developer, web, prod):
+    start = timezone.now() + timedelta(days=1)
+    response = client_as(developer).post(
+        "/releases/new/",
+        {
+            "service": "web",
+            "environment": prod.pk,
+            "version": "registry/web:2.0.0",
+            "title": "Launch",
+            "change_type": "normal",
+            "planned_start": start.strftime("%Y-%m-%dT%H:%M"),
+            "planned_end": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "commits": "abcdef1234 dana@example.com 2026-11-20T10:00:00Z Add launch banner",
+            "submit": "1",
+        },
+    )
+    release = Release.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/releases/{release.pk}/"
+    assert release.state == ReleaseState.SCHEDULED  # no policy applies
+    assert release.commits.get().message == "Add launch banner"
+
+
+@pytest.mark.django_db
+def test_a_bad_commit_line_is_shown_next_to_the_field(client_as, developer, web, prod):
+    response = client_as(developer).post(
+        "/releases/new/",
+        {
+            "service": "web",
+            "environment": prod.pk,
+            "version": "v",
+            "title": "t",
+            "change_type": "normal",
+            "planned_start": "2026-12-01T10:00",
+            "planned_end": "2026-12-01T09:00",
+            "commits": "justonefield",
+        },
+    )
+    errors = response.context["form"].errors
+    assert "commits" in errors
+    assert not Release.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_end_before_start_error_comes_from_the_service_and_names_the_field(
+    client_as, developer, web, prod
+):
+    response = client_as(developer).post(
+        "/releases/new/",
+        {
+            "service": "web",
+            "environment": prod.pk,
+            "version": "v",
+            "title": "t",
+            "change_type": "normal",
+            "planned_start": "2026-12-01T10:00",
+            "planned_end": "2026-12-01T09:00",
+        },
+    )
+    assert "planned_end" in response.context["form"].errors
+
+
+@pytest.mark.django_db
+def test_leadership_cannot_request_releases(client_as, leadership):
+    assert client_as(leadership).get("/releases/new/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_production_approval_asks_for_reauthentication_first(
+    client, make_release, developer, release_manager, prod_policy, password
+):
+    release = services.release_submit(actor=developer, release=make_release())
+    client.post("/accounts/login/", {"login": release_manager.username, "password": password})
+    response = client.post(f"/releases/{release.pk}/approve/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith("/accounts/reauthenticate/?next=")
+    assert not release.approvals.exists()
+    reauthenticated(client, password)
+    response = client.post(
+        f"/releases/{release.pk}/approve/", {"comment": "ok"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert release.approvals.get().approver == release_manager
+    assert 'id="release-body"' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_refused_approval_is_shown_in_place(
+    client, make_release, platform_admin, prod_policy, password
+):
+    from apps.accounts.models import Role, RoleGrant
+
+    RoleGrant.objects.create(user=platform_admin, role=Role.RELEASE_MANAGER)
+    release = services.release_submit(
+        actor=platform_admin, release=make_release(actor=platform_admin)
+    )
+    client.post("/accounts/login/", {"login": platform_admin.username, "password": password})
+    reauthenticated(client, password)
+    response = client.post(f"/releases/{release.pk}/approve/", HTTP_HX_REQUEST="true")
+    assert "You requested this release" in response.content.decode()
+    assert not release.approvals.exists()
+
+
+@pytest.mark.django_db
+def test_rejecting_without_a_comment_says_so(
+    client_as, make_release, developer, release_manager, prod_policy
+):
+    release = services.release_submit(actor=developer, release=make_release())
+    response = client_as(release_manager).post(
+        f"/releases/{release.pk}/reject/", {"comment": ""}, HTTP_HX_REQUEST="true"
+    )
+    assert "Say why you reject it" in response.content.decode()
+    release.refresh_from_db()
+    assert release.state == ReleaseState.PENDING_APPROVAL
+
+
+@pytest.mark.django_db
+def test_the_inbox_lists_what_i_may_approve_and_keeps_a_budget(
+    client_as,
+    make_release,
+    developer,
+    release_manager,
+    prod_policy,
+    django_assert_max_num_queries,
+):
+    releases = [
+        services.release_submit(actor=developer, release=make_release(title=f"R{i}"))
+        for i in range(25)
+    ]
+    services.release_approve(actor=release_manager, release=releases[0])
+    client = client_as(release_manager)
+    with django_assert_max_num_queries(16):
+        response = client.get("/releases/inbox/")
+    listed = [item["release"].pk for item in response.context["items"]]
+    assert releases[0].pk not in listed  # already decided
+    assert len(listed) == 24
+
+
+@pytest.mark.django_db
+def test_the_requester_does_not_see_their_own_release_in_the_inbox(
+    client_as, make_release, developer, prod_policy
+):
+    from apps.accounts.models import Role, RoleGrant
+
+    RoleGrant.objects.create(user=developer, role=Role.RELEASE_MANAGER)
+    services.release_submit(actor=developer, release=make_release())
+    assert client_as(developer).get("/releases/inbox/").context["items"] == []
+
+
+@pytest.mark.django_db
+def test_the_release_list_keeps_a_query_budget(
+    client_as, make_release, leadership, django_assert_max_num_queries
+):
+    for i in range(60):
+        make_release(title=f"R{i}")
+    client = client_as(leadership)
+    with django_assert_max_num_queries(10):
+        response = client.get("/releases/", {"state": "draft"})
+    assert len(response.context["page"]) == 50
+
+
+@pytest.mark.django_db
+def test_the_detail_page_shows_the_checklist_and_history(
+    client_as, make_release, developer, prod_policy
+):
+    release = services.release_submit(actor=developer, release=make_release())
+    body = client_as(developer).get(f"/releases/{release.pk}/").content.decode()
+    assert 'data-gate="approvals"' in body and "Waiting for 2 from Release managers" in body
+    assert 'data-gate="promotion"' in body and "has not succeeded in staging" in body
+    assert "draft → <strong>pending_approval</strong>" in body
+
+
+@pytest.mark.django_db
+def test_evidence_exports_as_json_from_the_audit_log(
+    client_as, make_release, developer, release_manager, second_release_manager, prod_policy
+):
+    release = services.release_submit(actor=developer, release=make_release())
+    services.release_approve(actor=release_manager, release=release, comment="fine")
+    services.release_approve(actor=second_release_manager, release=release)
+    pack = client_as(developer).get(f"/releases/{release.pk}/evidence/", {"format": "json"}).json()
+    assert pack["requested_by"] == "dana"
+    assert [(a["approver"], a["rule"]) for a in pack["approvals"]] == [
+        ("riley", "Release managers"),
+        ("robin", "Release managers"),
+    ]
+    actions = [event["action"] for event in pack["audit_events"]]
+    assert actions[:2] == ["release.create", "release.pending_approval"]
+    assert "release.scheduled" in actions
+    assert all(len(event["hash"]) == 64 for event in pack["audit_events"])
+
+
+@pytest.mark.django_db
+def test_the_service_page_shows_its_releases(client_as, make_release, developer):
+    release = make_release(title="Panel check")
+    body = client_as(developer).get("/catalog/services/web/").content.decode()
+    assert f'href="/releases/{release.pk}/"' in body
+    assert 'data-panel="releases"' in body
