@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.onboarding",
     "apps.releases",
+    "apps.rollouts",
     "apps.demo",
 ]
 
@@ -318,7 +319,21 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
     "start-due-releases": {"task": "releases.start_due", "schedule": 60.0},
+    "dispatch-rollouts": {"task": "rollouts.dispatch", "schedule": 15.0},
+    "reconcile-rollouts": {"task": "rollouts.reconcile", "schedule": 30.0},
 }
+
+# --- Kubernetes and live updates --------------------------------------------------------------
+
+# The kubeconfig the executor uses for clusters that do not name their own: a real cluster's, or
+# the one the cluster simulator writes (`make run` points here).
+KUBECONFIG = env_str("KUBECONFIG", str(VAR_DIR / "kubeconfig-simulator.yaml"))
+KUBE_REQUEST_TIMEOUT = env_int("KUBE_REQUEST_TIMEOUT", 10, minimum=1)
+# Live status in the browser: Redis pub/sub says "re-fetch"; without Redis the stream polls.
+LIVE_UPDATES_REDIS_URL = env_str(
+    "LIVE_UPDATES_REDIS_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
 
 # --- Logging ----------------------------------------------------------------------------------
 

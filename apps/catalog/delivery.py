@@ -10,10 +10,12 @@ from django.core.exceptions import ValidationError
 
 from apps.catalog.models import Strategy
 
+# Parameters naming a verification gate (an analysis template) to run at that point.
+ANALYSIS_KEYS = {"post_deploy_analysis", "pre_promotion_analysis", "post_promotion_analysis"}
 _PERCENT_OR_COUNT = re.compile(r"^(\d{1,3}%|\d{1,4})$")
 
 DEFAULT_PARAMS = {
-    Strategy.ROLLING: {"max_surge": "25%", "max_unavailable": "25%"},
+    Strategy.ROLLING: {"max_surge": "25%", "max_unavailable": "25%", "post_deploy_analysis": ""},
     Strategy.CANARY: {
         "steps": [
             {"set_weight": 20},
@@ -27,6 +29,8 @@ DEFAULT_PARAMS = {
         "auto_promotion": False,
         "auto_promotion_seconds": 0,
         "scale_down_delay_seconds": 30,
+        "pre_promotion_analysis": "",
+        "post_promotion_analysis": "",
     },
 }
 
@@ -84,6 +88,10 @@ def clean_strategy_params(strategy: str, params: dict | None) -> dict:
     unknown = set(params) - set(DEFAULT_PARAMS[strategy])
     if unknown:
         raise _error(f"Unknown parameter(s) for {strategy}: {', '.join(sorted(unknown))}.")
+    for key in ANALYSIS_KEYS & set(merged):
+        if not isinstance(merged[key], str):
+            raise _error(f"{key} names an analysis template (or is empty).")
+        merged[key] = merged[key].strip()
     if strategy == Strategy.ROLLING:
         for key in ("max_surge", "max_unavailable"):
             if not _PERCENT_OR_COUNT.match(str(merged[key])):

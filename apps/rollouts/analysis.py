@@ -1,0 +1,95 @@
+"""Verification gates: one measurement per call, judged like Argo Rollouts' AnalysisRuns."""
+
+import json
+import operator
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+from apps.rollouts.models import AnalysisTemplate
+
+SUCCESSFUL, FAILED, INCONCLUSIVE = "successful", "failed", "inconclusive"
+_CONDITION = re.compile(r"^\s*result\s*(>=|<=|==|!=|>|<)\s*(-?[0-9.]+)\s*$")
+_OPERATORS = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    phase: str
+    value: str
+
+    def as_dict(self) -> dict:
+        return {"phase": self.phase, "value": self.value}
+
+
+def check_condition(condition: str) -> None:
+    if not _CONDITION.match(condition or ""):
+        raise ValueError("Write the condition as `result >= 0.95` (one comparison).")
+
+
+def _fill(text: str, *, service: str, namespace: str) -> str:
+    return text.replace("{service}", service).replace("{namespace}", namespace)
+
+
+def _get(url: str, timeout: int):
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("analysis URLs must be http(s)")
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
+
+
+def measure(template: AnalysisTemplate, *, service: str, namespace: str) -> Measurement:
+    if template.kind == AnalysisTemplate.Kind.HTTP:
+        return _measure_http(template, _fill(template.url, service=service, namespace=namespace))
+    query = _fill(template.query, service=service, namespace=namespace)
+    url = template.url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    return _measure_prometheus(template, url)
+
+
+def _measure_http(template: AnalysisTemplate, url: str) -> Measurement:
+    try:
+        with _get(url, template.timeout_seconds) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return Measurement(INCONCLUSIVE, f"no answer: {exc}")
+    phase = SUCCESSFUL if status == template.expected_status else FAILED
+    return Measurement(phase, f"HTTP {status}")
+
+
+def _measure_prometheus(template: AnalysisTemplate, url: str) -> Measurement:
+    try:
+        with _get(url, template.timeout_seconds) as response:
+            body = json.loads(response.read())
+        result = body["data"]["result"]
+        value = float(result[0]["value"][1]) if result else None
+    except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        return Measurement(INCONCLUSIVE, f"no usable answer: {exc}")
+    if value is None:
+        return Measurement(INCONCLUSIVE, "empty result")
+    op, threshold = _CONDITION.match(template.success_condition).groups()
+    passed = _OPERATORS[op](value, float(threshold))
+    return Measurement(SUCCESSFUL if passed else FAILED, f"{value:g}")
+
+
+def verdict(template: AnalysisTemplate, results: list[dict]) -> str | None:
+    """successful / failed / inconclusive once decided, or None while more are needed."""
+    failures = sum(r["phase"] == FAILED for r in results)
+    inconclusive = sum(r["phase"] == INCONCLUSIVE for r in results)
+    if failures > template.failure_limit:
+        return FAILED
+    if inconclusive > template.inconclusive_limit:
+        return INCONCLUSIVE
+    if len(results) >= template.count:
+        return SUCCESSFUL
+    return None

@@ -1,0 +1,218 @@
+from django.conf import settings
+from django.db import models
+
+from apps.catalog.models import Cluster, Environment, Service, Strategy
+from apps.releases.models import Release
+
+
+class RolloutState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    ROLLING_BACK = "rolling_back", "Rolling back"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ABORTED = "aborted", "Aborted"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+
+
+ACTIVE_STATES = (
+    RolloutState.PENDING,
+    RolloutState.RUNNING,
+    RolloutState.PAUSED,
+    RolloutState.ROLLING_BACK,
+)
+FINISHED_STATES = (
+    RolloutState.SUCCEEDED,
+    RolloutState.FAILED,
+    RolloutState.ABORTED,
+    RolloutState.ROLLED_BACK,
+)
+
+
+class Rollout(models.Model):
+    """One release executed against one environment's cluster, step by step."""
+
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="rollouts")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="rollouts")
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="rollouts")
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.PROTECT, null=True, blank=True, related_name="rollouts"
+    )
+    namespace = models.CharField(max_length=63)
+    strategy = models.CharField(max_length=20, choices=Strategy.choices)
+    image = models.CharField(max_length=300)
+    state = models.CharField(
+        max_length=20, choices=RolloutState.choices, default=RolloutState.PENDING
+    )
+    current_step = models.PositiveSmallIntegerField(default=0)
+    weight = models.PositiveSmallIntegerField(default=0, help_text="Canary traffic weight, %.")
+    replicas = models.PositiveSmallIntegerField(default=1)
+    previous_template = models.JSONField(
+        null=True, blank=True, help_text="The pod template before this rollout, for rollback."
+    )
+    previous_image = models.CharField(max_length=300, blank=True)
+    plan_state = models.JSONField(
+        default=dict, blank=True, help_text="Strategy bookkeeping, e.g. blue/green colours."
+    )
+    failure_reason = models.TextField(blank=True)
+    is_rollback = models.BooleanField(default=False, help_text="Rolls a finished rollout back.")
+    rolls_back = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure_detected_at = models.DateTimeField(null=True, blank=True)
+    # The executor's bookkeeping: when the next step is due, and the last time a worker touched
+    # it. The reconciler resumes rollouts whose worker stopped keeping time.
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_worked_at = models.DateTimeField(null=True, blank=True)
+    manual_interventions = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # At most one active rollout per service and environment, whatever the race.
+            models.UniqueConstraint(
+                fields=["service", "environment"],
+                condition=models.Q(state__in=ACTIVE_STATES),
+                name="rollout_one_active_per_environment",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_run_at"], name="rollout_due_idx"),
+            models.Index(fields=["-created_at"], name="rollout_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rollout #{self.pk} {self.service.name}/{self.environment.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def progress(self) -> int:
+        """Per cent of steps done; uses prefetched steps where the caller loaded them."""
+        steps = list(self.steps.all()) if self.pk else []
+        done = sum(step.state in (StepState.SUCCEEDED, StepState.SKIPPED) for step in steps)
+        return round(100 * done / len(steps)) if steps else 0
+
+
+class StepState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class RolloutStep(models.Model):
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=30)
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=20, choices=StepState.choices, default=StepState.PENDING)
+    message = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=list, blank=True, help_text="Analysis measurements.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["rollout", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["rollout", "index"], name="rollout_step_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.index}: {self.kind}"
+
+
+class RolloutEvent(models.Model):
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    step_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return self.message[:60]
+
+
+class Deployment(models.Model):
+    """What ran where and how it ended: one row per finished rollout, for DORA."""
+
+    class Result(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    rollout = models.OneToOneField(Rollout, on_delete=models.PROTECT, related_name="deployment")
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="deployments")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="deployments")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.PROTECT, related_name="deployments"
+    )
+    version = models.CharField(max_length=300)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    result = models.CharField(max_length=20, choices=Result.choices)
+    rolled_back_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a later rollback of this deployment finished."
+    )
+
+    class Meta:
+        ordering = ["-finished_at"]
+        indexes = [models.Index(fields=["service", "-finished_at"], name="deployment_service_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.service.name} {self.version} {self.result}"
+
+
+class AnalysisTemplate(models.Model):
+    """A verification gate, as Argo Rollouts defines one: a measurement taken `count` times,
+    `interval_seconds` apart; more than `failure_limit` failures fail the rollout (and roll it
+    back); more than `inconclusive_limit` inconclusive measurements pause it for a person."""
+
+    class Kind(models.TextChoices):
+        HTTP = "http", "HTTP check"
+        PROMETHEUS = "prometheus", "Prometheus query"
+
+    name = models.CharField(max_length=63, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    url = models.CharField(
+        max_length=500,
+        help_text="HTTP check URL, or the Prometheus HTTP API base URL. {service} and "
+        "{namespace} are filled in.",
+    )
+    expected_status = models.PositiveSmallIntegerField(default=200)
+    timeout_seconds = models.PositiveSmallIntegerField(default=5)
+    query = models.TextField(blank=True, help_text="PromQL; {service} and {namespace} filled in.")
+    success_condition = models.CharField(
+        max_length=100, blank=True, help_text="e.g. result >= 0.95 (Prometheus only)"
+    )
+    interval_seconds = models.PositiveIntegerField(default=10)
+    count = models.PositiveSmallIntegerField(default=3)
+    failure_limit = models.PositiveSmallIntegerField(default=0)
+    inconclusive_limit = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,289 @@
+"""What each kind of step does. A handler runs one short piece of work and says what comes
+next: done, wait N seconds, pause for a person, or fail. Handlers are idempotent: running one
+twice (a redelivered task, a resumed worker) does no harm, because every Kubernetes call sets a
+desired state rather than changing it relatively."""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from apps.catalog.manifests import render_manifests
+from apps.rollouts import analysis
+from apps.rollouts.kube import Kube
+from apps.rollouts.models import AnalysisTemplate, Rollout, RolloutStep
+
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # done | wait | pause | fail
+    message: str = ""
+    delay: float = 0.0
+
+
+def done(message: str = "") -> Outcome:
+    return Outcome("done", message)
+
+
+def wait(message: str, delay: float = POLL_SECONDS) -> Outcome:
+    return Outcome("wait", message, delay)
+
+
+def pause(message: str) -> Outcome:
+    return Outcome("pause", message)
+
+
+def fail(message: str) -> Outcome:
+    return Outcome("fail", message)
+
+
+class Context:
+    """A rollout with what its steps need: names, manifests and the cluster."""
+
+    def __init__(self, rollout: Rollout, kube: Kube):
+        self.rollout, self.kube = rollout, kube
+        self.service = rollout.service
+        self.ns = rollout.namespace
+        self.name = self.service.name
+
+    def deployment_manifest(self, name: str, image: str, replicas: int, labels: dict) -> dict:
+        deployment, _service = render_manifests(self.service, replicas=replicas)[:2]
+        deployment["metadata"]["name"] = name
+        deployment["spec"]["replicas"] = replicas
+        deployment["spec"]["selector"]["matchLabels"].update(labels)
+        deployment["spec"]["template"]["metadata"]["labels"].update(labels)
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        container["image"] = image
+        return deployment
+
+    def service_manifest(self, selector_extra: dict | None = None) -> dict:
+        service = render_manifests(self.service)[1]
+        service["spec"]["selector"].update(selector_extra or {})
+        return service
+
+    def remember_previous(self, name: str) -> None:
+        """Keep the pod template being replaced, for rollback (`kubectl rollout undo`)."""
+        if self.rollout.previous_template is None:
+            current = self.kube.deployment(self.ns, name)
+            if current is not None:
+                self.rollout.previous_template = current.template
+                self.rollout.previous_image = current.image
+
+
+def _elapsed(step: RolloutStep) -> float:
+    return (timezone.now() - step.started_at).total_seconds() if step.started_at else 0.0
+
+
+def _watch(ctx: Context, name: str, what: str) -> Outcome:
+    status = ctx.kube.deployment(ctx.ns, name)
+    if status is None:
+        return fail(f"{name} disappeared from the cluster")
+    if status.progress_deadline_exceeded:
+        return fail(f"{name}: {status.conditions['Progressing'][2] or 'ProgressDeadlineExceeded'}")
+    if status.rolled_out:
+        return done(f"{what}: {status.available}/{status.spec_replicas} available")
+    return wait(
+        f"{what}: {status.updated}/{status.spec_replicas} updated, {status.ready} ready, "
+        f"{status.available} available"
+    )
+
+
+# --- Rolling ------------------------------------------------------------------------------
+
+
+def apply(ctx: Context, step: RolloutStep) -> Outcome:
+    ctx.remember_previous(ctx.name)
+    ctx.kube.apply_service(ctx.ns, ctx.service_manifest())
+    manifest = ctx.deployment_manifest(ctx.name, ctx.rollout.image, ctx.rollout.replicas, {})
+    ctx.kube.apply_deployment(ctx.ns, manifest)
+    return done(f"Applied {ctx.rollout.image}")
+
+
+def wait_rollout(ctx: Context, step: RolloutStep) -> Outcome:
+    return _watch(ctx, ctx.name, "Rolling out")
+
+
+# --- Canary -------------------------------------------------------------------------------
+
+STABLE, CANARY = {"runway.dev/track": "stable"}, {"runway.dev/track": "canary"}
+
+
+def canary_name(ctx: Context) -> str:
+    return f"{ctx.name}-canary"
+
+
+def canary_start(ctx: Context, step: RolloutStep) -> Outcome:
+    ctx.remember_previous(ctx.name)
+    ctx.kube.apply_service(ctx.ns, ctx.service_manifest())
+    if ctx.rollout.previous_template is None:
+        # Nothing runs yet: the first version goes straight to the stable track.
+        ctx.rollout.plan_state["first"] = True
+        stable = ctx.deployment_manifest(ctx.name, ctx.rollout.image, ctx.rollout.replicas, STABLE)
+        ctx.kube.apply_deployment(ctx.ns, stable)
+        return done("First deployment: no stable version to compare with")
+    canary = ctx.deployment_manifest(canary_name(ctx), ctx.rollout.image, 0, CANARY)
+    ctx.kube.apply_deployment(ctx.ns, canary)
+    return done(f"Canary {canary_name(ctx)} created with {ctx.rollout.image}")
+
+
+def set_weight(ctx: Context, step: RolloutStep) -> Outcome:
+    weight = step.params["weight"]
+    if ctx.rollout.plan_state.get("first"):
+        ctx.rollout.weight = weight
+        return _watch(ctx, ctx.name, f"Weight {weight}%")
+    total = ctx.rollout.replicas
+    canary = min(total, max(1, math.ceil(total * weight / 100)))
+    stable = total - canary if weight < 100 else 0
+    ctx.kube.scale(ctx.ns, canary_name(ctx), canary)
+    ctx.kube.scale(ctx.ns, ctx.name, stable)
+    ctx.rollout.weight = weight
+    outcome = _watch(ctx, canary_name(ctx), f"Weight {weight}% ({canary} canary, {stable} stable)")
+    return outcome
+
+
+def canary_promote(ctx: Context, step: RolloutStep) -> Outcome:
+    if not ctx.rollout.plan_state.get("first"):
+        stable = ctx.deployment_manifest(ctx.name, ctx.rollout.image, ctx.rollout.replicas, STABLE)
+        ctx.kube.apply_deployment(ctx.ns, stable)
+        outcome = _watch(ctx, ctx.name, "Promoting the canary to stable")
+        if outcome.kind != "done":
+            return outcome
+        ctx.kube.delete_deployment(ctx.ns, canary_name(ctx))
+    ctx.rollout.weight = 0
+    return done(f"Promoted: stable runs {ctx.rollout.image}")
+
+
+# --- Blue/green ---------------------------------------------------------------------------
+
+COLOUR = "runway.dev/colour"
+
+
+def _colour_name(ctx: Context, colour: str) -> str:
+    return f"{ctx.name}-{colour}"
+
+
+def bg_preview(ctx: Context, step: RolloutStep) -> Outcome:
+    state = ctx.rollout.plan_state
+    if "preview" not in state:
+        try:
+            active = ctx.kube.service_selector(ctx.ns, ctx.name).get(COLOUR)
+        except Exception:  # no Service yet: a first deployment
+            active = None
+        state["active"] = active
+        state["preview"] = "green" if active == "blue" else "blue"
+        if active:
+            current = ctx.kube.deployment(ctx.ns, _colour_name(ctx, active))
+            if current is not None:
+                ctx.rollout.previous_template = current.template
+                ctx.rollout.previous_image = current.image
+    preview = _colour_name(ctx, state["preview"])
+    manifest = ctx.deployment_manifest(
+        preview, ctx.rollout.image, ctx.rollout.replicas, {COLOUR: state["preview"]}
+    )
+    ctx.kube.apply_deployment(ctx.ns, manifest)
+    if not state["active"]:
+        ctx.kube.apply_service(ctx.ns, ctx.service_manifest({COLOUR: state["preview"]}))
+    return _watch(ctx, preview, f"Preview {preview}")
+
+
+def bg_switch(ctx: Context, step: RolloutStep) -> Outcome:
+    state = ctx.rollout.plan_state
+    selector = ctx.service_manifest({COLOUR: state["preview"]})["spec"]["selector"]
+    ctx.kube.set_service_selector(ctx.ns, ctx.name, selector)
+    state["switched"] = True
+    return done(f"Traffic switched to {state['preview']}")
+
+
+def bg_scale_down(ctx: Context, step: RolloutStep) -> Outcome:
+    state = ctx.rollout.plan_state
+    if not state.get("active"):
+        return done("First deployment: nothing to scale down")
+    remaining = step.params.get("delay", 30) - _elapsed(step)
+    if remaining > 0:
+        return wait(f"Old version {state['active']} kept for {remaining:.0f} s more", remaining)
+    ctx.kube.scale(ctx.ns, _colour_name(ctx, state["active"]), 0)
+    return done(f"Old version {state['active']} scaled down")
+
+
+# --- Shared -------------------------------------------------------------------------------
+
+
+def pause_step(ctx: Context, step: RolloutStep) -> Outcome:
+    seconds = step.params.get("seconds")
+    if seconds is None:
+        return pause("Paused until someone promotes")
+    remaining = seconds - _elapsed(step)
+    if remaining > 0:
+        return wait(f"Pausing {remaining:.0f} s more", remaining)
+    return done(f"Paused {seconds} s")
+
+
+def analysis_step(ctx: Context, step: RolloutStep) -> Outcome:
+    template = AnalysisTemplate.objects.filter(name=step.params["template"]).first()
+    if template is None:
+        return fail(f"No analysis template called {step.params['template']!r}")
+    if step.results:
+        since_last = timezone.now() - datetime.fromisoformat(step.results[-1]["at"])
+        remaining = template.interval_seconds - since_last.total_seconds()
+        if remaining > 0:
+            return wait(f"Next measurement of {template.name} in {remaining:.0f} s", remaining)
+    measurement = analysis.measure(template, service=ctx.name, namespace=ctx.ns)
+    step.results = [*step.results, {**measurement.as_dict(), "at": timezone.now().isoformat()}]
+    verdict = analysis.verdict(template, step.results)
+    summary = (
+        f"{template.name}: {len(step.results)}/{template.count} measured, last {measurement.value}"
+    )
+    if verdict == analysis.SUCCESSFUL:
+        return done(summary)
+    if verdict == analysis.FAILED:
+        return fail(f"{summary}; more than {template.failure_limit} failed")
+    if verdict == analysis.INCONCLUSIVE:
+        return pause(f"{summary}; inconclusive: promote or abort")
+    return wait(summary, template.interval_seconds)
+
+
+HANDLERS = {
+    "apply": apply,
+    "wait_rollout": wait_rollout,
+    "canary_start": canary_start,
+    "set_weight": set_weight,
+    "canary_promote": canary_promote,
+    "bg_preview": bg_preview,
+    "bg_switch": bg_switch,
+    "bg_scale_down": bg_scale_down,
+    "pause": pause_step,
+    "analysis": analysis_step,
+}
+
+
+# --- Rollback -----------------------------------------------------------------------------
+
+
+def roll_back(ctx: Context) -> Outcome:
+    """Put the previous version back, the way `kubectl rollout undo` does; idempotent."""
+    rollout, state = ctx.rollout, ctx.rollout.plan_state
+    if rollout.strategy == "blue-green":
+        if state.get("active"):
+            active = _colour_name(ctx, state["active"])
+            ctx.kube.scale(ctx.ns, active, rollout.replicas)
+            selector = ctx.service_manifest({COLOUR: state["active"]})["spec"]["selector"]
+            ctx.kube.set_service_selector(ctx.ns, ctx.name, selector)
+            if state.get("preview"):
+                ctx.kube.scale(ctx.ns, _colour_name(ctx, state["preview"]), 0)
+            rollout.weight = 0
+            return _watch(ctx, active, f"Traffic back on {state['active']}")
+        if state.get("preview"):
+            ctx.kube.scale(ctx.ns, _colour_name(ctx, state["preview"]), 0)
+        return done("First deployment: scaled to zero, nothing to go back to")
+    if rollout.strategy == "canary" and not state.get("first"):
+        ctx.kube.delete_deployment(ctx.ns, canary_name(ctx))
+        rollout.weight = 0
+    if rollout.previous_template is None:
+        ctx.kube.scale(ctx.ns, ctx.name, 0)
+        return done("First deployment: scaled to zero, nothing to go back to")
+    ctx.kube.set_template(ctx.ns, ctx.name, rollout.previous_template)
+    ctx.kube.scale(ctx.ns, ctx.name, rollout.replicas)
+    return _watch(ctx, ctx.name, f"Rolling back to {rollout.previous_image}")

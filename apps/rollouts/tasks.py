@@ -1,0 +1,24 @@
+"""Thin Celery tasks around the executor. Each run does one step's worth of work; waiting is a
+new task with a countdown. acks_late with reject-on-worker-lost returns a task to the queue if
+its worker dies, and the reconciler resumes whatever is still overdue."""
+
+from celery import shared_task
+
+from apps.rollouts import services
+
+
+@shared_task(
+    name="rollouts.advance", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
+def advance(rollout_id: int) -> None:
+    services.rollout_advance(rollout_id)
+
+
+@shared_task(name="rollouts.dispatch", acks_late=True, ignore_result=True)
+def dispatch() -> list[int]:
+    return services.rollouts_dispatch()
+
+
+@shared_task(name="rollouts.reconcile", acks_late=True, ignore_result=True)
+def reconcile() -> list[int]:
+    return services.rollouts_reconcile()
