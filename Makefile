@@ -12,7 +12,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 .PHONY: run test lint format pytest browser migrate demo clean help
 
 help:
-	@echo "make run    start web, Celery worker and beat with demo data"
+	@echo "make run    start web, Celery worker and beat, and the cluster simulator, with demo data"
 	@echo "make test   lint + the whole test suite against PostgreSQL and Redis"
 	@echo "make pytest ARGS='tests/audit -k chain'   run some tests only"
 
@@ -54,7 +54,8 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Debian's Chromium drives the browser tests; a test tool's own browser download cannot work here.
+# Debian's Chromium drives the browser tests (a test tool's own browser download cannot work
+# here); kubectl checks that the cluster simulator speaks the real Kubernetes API.
 browser:
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
@@ -63,6 +64,13 @@ browser:
 	else \
 		echo "!!! /usr/bin/chromium is missing and cannot be installed here: browser tests will be SKIPPED."; \
 		echo "!!! Install it with: sudo apt-get install chromium"; \
+	fi
+	@if command -v kubectl >/dev/null; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's kubernetes-client (kubectl) for the simulator tests…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null; \
+	else \
+		echo "!!! kubectl is missing: the simulator's kubectl tests will be SKIPPED (apt-get install kubernetes-client)."; \
 	fi
 
 pytest: install

@@ -329,6 +329,7 @@ CELERY_BEAT_SCHEDULE = {
 # the one the cluster simulator writes (`make run` points here).
 KUBECONFIG = env_str("KUBECONFIG", str(VAR_DIR / "kubeconfig-simulator.yaml"))
 KUBE_REQUEST_TIMEOUT = env_int("KUBE_REQUEST_TIMEOUT", 10, minimum=1)
+SIMULATOR_PORT = env_int("SIMULATOR_PORT", 8701, minimum=1)
 # Live status in the browser: Redis pub/sub says "re-fetch"; without Redis the stream polls.
 LIVE_UPDATES_REDIS_URL = env_str(
     "LIVE_UPDATES_REDIS_URL",

@@ -1,8 +1,12 @@
 """Reads for release pages and the API, each in a fixed number of queries."""
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from apps.accounts import permissions
@@ -57,37 +61,145 @@ class Conflict:
     why: str
 
 
-def release_conflicts(release: Release) -> list[Conflict]:
-    """Open releases whose planned time overlaps this one: the same service and environment,
-    or a service this one depends on or that depends on it."""
-    neighbours = Dependency.objects.filter(
-        Q(source_id=release.service_id) | Q(target_service_id=release.service_id),
+def conflicts_for(releases: Iterable[Release]) -> dict[int, list[Conflict]]:
+    """The conflicts of many releases, by release id, in two queries: the dependencies between
+    their services, and the open releases overlapping any of them.
+
+    A release conflicts with an open release whose planned time overlaps its own: of the same
+    service and environment, or of a service it depends on or that depends on it, in the same
+    kind of environment (production with production)."""
+    releases = list(releases)
+    conflicts: dict[int, list[Conflict]] = {release.pk: [] for release in releases}
+    if not releases:
+        return conflicts
+    service_ids = {release.service_id for release in releases}
+    related: dict[int, set[int]] = defaultdict(set)
+    for source, target in Dependency.objects.filter(
+        Q(source_id__in=service_ids) | Q(target_service_id__in=service_ids),
         target_service__isnull=False,
-    ).values_list("source_id", "target_service_id")
-    related = {sid for pair in neighbours for sid in pair} - {release.service_id}
-    overlapping = (
-        release_list()
-        .filter(
-            state__in=OPEN_STATES,
-            planned_start__lt=release.planned_end,
-            planned_end__gt=release.planned_start,
+    ).values_list("source_id", "target_service_id"):
+        if source != target:
+            related[source].add(target)
+            related[target].add(source)
+    # One query over the span all of them cover; each release then keeps what overlaps it.
+    nearby: dict[int, list[Release]] = defaultdict(list)
+    for other in Release.objects.filter(
+        state__in=OPEN_STATES,
+        planned_start__lt=max(release.planned_end for release in releases),
+        planned_end__gt=min(release.planned_start for release in releases),
+        service_id__in=service_ids.union(*(related[sid] for sid in service_ids)),
+    ).select_related("service", "environment"):
+        nearby[other.service_id].append(other)
+    for release in releases:
+        found = []
+        for service_id in (release.service_id, *related[release.service_id]):
+            for other in nearby[service_id]:
+                if other.pk == release.pk or not (
+                    other.planned_start < release.planned_end
+                    and other.planned_end > release.planned_start
+                ):
+                    continue
+                if other.service_id != release.service_id:
+                    if other.environment.kind != release.environment.kind:
+                        continue
+                    why = f"{other.service.name} and {release.service.name} depend on each other"
+                elif other.environment_id == release.environment_id:
+                    # Environment names are unique within a service: same name, same row.
+                    why = "same service and environment"
+                else:
+                    continue
+                found.append(Conflict(other, why))
+        conflicts[release.pk] = sorted(found, key=lambda c: (c.release.planned_start, c.release.pk))
+    return conflicts
+
+
+def release_conflicts(release: Release) -> list[Conflict]:
+    """Open releases whose planned time overlaps this one (see conflicts_for)."""
+    return conflicts_for([release])[release.pk]
+
+
+def previous_releases_for(releases: Iterable[Release]) -> dict[int, Release | None]:
+    """For each release (by id), the last other release that succeeded in its environment: what
+    it replaces. One query: the two latest successes per environment, so a release that itself
+    succeeded still finds another."""
+    releases = list(releases)
+    if not releases:
+        return {}
+    latest: dict[int, list[Release]] = defaultdict(list)
+    successes = (
+        Release.objects.filter(
+            environment_id__in={release.environment_id for release in releases},
+            state=ReleaseState.SUCCEEDED,
         )
-        .filter(
-            Q(service_id=release.service_id, environment__name=release.environment.name)
-            | Q(service_id__in=related)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("environment_id")],
+                order_by=[F("finished_at").desc(nulls_last=True), F("pk").desc()],
+            )
         )
-        .exclude(pk=release.pk)
-        .order_by("planned_start")
+        .filter(rank__lte=2)
+        .order_by("environment_id", "rank")
     )
-    return [
-        Conflict(
-            other,
-            "same service and environment"
-            if other.service_id == release.service_id
-            else f"{other.service.name} and {release.service.name} depend on each other",
+    for success in successes:
+        latest[success.environment_id].append(success)
+    return {
+        release.pk: next(
+            (other for other in latest[release.environment_id] if other.pk != release.pk), None
         )
-        for other in overlapping
-    ]
+        for release in releases
+    }
+
+
+def previous_release(release: Release) -> Release | None:
+    """The last release that succeeded in the same environment: what this one replaces."""
+    return previous_releases_for([release])[release.pk]
+
+
+def recent_history_for(releases: Iterable[Release], *, limit: int = 5) -> dict[int, list[Release]]:
+    """For each release (by id), the latest other releases of its service to its environment,
+    by planned start, in one query."""
+    releases = list(releases)
+    if not releases:
+        return {}
+    latest: dict[int, list[Release]] = defaultdict(list)
+    rows = (
+        Release.objects.filter(environment_id__in={release.environment_id for release in releases})
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("environment_id")],
+                order_by=[F("planned_start").desc(), F("pk").desc()],
+            )
+        )
+        .filter(rank__lte=limit + 1)  # one more, in case the release itself is among them
+        .order_by("environment_id", "rank")
+    )
+    for row in rows:
+        latest[row.environment_id].append(row)
+    return {
+        release.pk: [other for other in latest[release.environment_id] if other.pk != release.pk][
+            :limit
+        ]
+        for release in releases
+    }
+
+
+def recent_history(release: Release, *, limit: int = 5) -> list[Release]:
+    return recent_history_for([release], limit=limit)[release.pk]
+
+
+def inbox_queryset() -> QuerySet[Release]:
+    """Releases with what deciding on them reads: commits (separation of duties, what ships)
+    and approvals."""
+    approvals = Approval.objects.select_related("approver").order_by("created_at")
+    return release_list().prefetch_related("commits", Prefetch("approvals", queryset=approvals))
+
+
+def _inbox_entry(release: Release, user, *, now: datetime, policies: list[ApprovalPolicy]) -> dict:
+    status = approval_status(release, now=now, policies=policies)
+    open_rules = [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)]
+    return {"release": release, "status": status, "rules": open_rules}
 
 
 def awaiting_approval_by(user, *, limit: int = 200) -> list[dict]:
@@ -98,7 +210,7 @@ def awaiting_approval_by(user, *, limit: int = 200) -> list[dict]:
     now = timezone.now()
     policies = active_policies()
     candidates = (
-        release_detail_queryset()
+        inbox_queryset()
         .filter(
             Q(state=ReleaseState.PENDING_APPROVAL)
             | Q(
@@ -116,14 +228,53 @@ def awaiting_approval_by(user, *, limit: int = 200) -> list[dict]:
             a.approver_id == user.pk and a.invalidated_at is None for a in release.approvals.all()
         ):
             continue
-        status = approval_status(release, now=now, policies=policies)
-        open_rules = [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)]
-        if not open_rules:
+        entry = _inbox_entry(release, user, now=now, policies=policies)
+        if not entry["rules"]:
             continue
-        if status.separation_of_duties and separation_of_duties_conflict(release, user):
+        if entry["status"].separation_of_duties and separation_of_duties_conflict(release, user):
             continue
-        inbox.append({"release": release, "status": status, "rules": open_rules})
+        inbox.append(entry)
     return inbox
+
+
+def _with_review(entries: list[dict]) -> list[dict]:
+    """Add what an approver weighs to each entry, in four queries however many there are:
+    conflicts, the release each replaces, and the recent history of its environment."""
+    releases = [entry["release"] for entry in entries]
+    conflicts = conflicts_for(releases)
+    previous = previous_releases_for(releases)
+    history = recent_history_for(releases)
+    for entry in entries:
+        pk = entry["release"].pk
+        entry.update(conflicts=conflicts[pk], previous=previous[pk], history=history[pk])
+    return entries
+
+
+def inbox_for(user, *, limit: int = 200) -> list[dict]:
+    """The "Awaiting my approval" inbox: each release this user may approve, with the status of
+    its rules, its conflicts, what it replaces and its environment's recent history."""
+    return _with_review(awaiting_approval_by(user, limit=limit))
+
+
+def inbox_item(user, release: Release) -> dict:
+    """One release as the inbox shows it, whether or not it still awaits this user: a refused
+    decision is shown in place. `release` comes from inbox_queryset()."""
+    entry = _inbox_entry(release, user, now=timezone.now(), policies=active_policies())
+    return _with_review([entry])[0]
+
+
+def decision_outcome(release: Release) -> str:
+    """Where a release stands after a decision, in a few words for the inbox. `release` comes
+    from inbox_queryset()."""
+    if release.state == ReleaseState.REJECTED:
+        return "Rejected"
+    status = approval_status(release, now=timezone.now())
+    missing = sum(rule_status.missing for rule_status in status.rules)
+    if missing:
+        return f"Approved — {missing} more approval{'s' if missing != 1 else ''} needed"
+    if release.retrospective_done_at:
+        return "Approved — retrospective review done"
+    return release.get_state_display()
 
 
 def needing_retrospective() -> QuerySet[Release]:
@@ -137,26 +288,6 @@ def needing_retrospective() -> QuerySet[Release]:
         )
         .exclude(state__in=[ReleaseState.CANCELLED, ReleaseState.REJECTED, ReleaseState.DRAFT])
         .order_by("retrospective_due_at")
-    )
-
-
-def recent_history(release: Release, *, limit: int = 5) -> QuerySet[Release]:
-    return (
-        release_list()
-        .filter(service_id=release.service_id, environment_id=release.environment_id)
-        .exclude(pk=release.pk)
-        .order_by("-planned_start")[:limit]
-    )
-
-
-def previous_release(release: Release) -> Release | None:
-    """The last release that succeeded in the same environment: what this one replaces."""
-    return (
-        Release.objects.filter(environment_id=release.environment_id, state=ReleaseState.SUCCEEDED)
-        .exclude(pk=release.pk)
-        .prefetch_related("commits")
-        .order_by("-finished_at")
-        .first()
     )
 
 

@@ -80,8 +80,9 @@ def release_create(request: HttpRequest) -> HttpResponse:
     return render(request, "releases/release_form.html", {"form": form})
 
 
-def _act(request, pk: int, action) -> HttpResponse:
-    """Run a release action and answer with the refreshed detail body (htmx) or a redirect."""
+def _decide(request, pk: int, action) -> DecisionForm:
+    """Run a release action with the posted comment. A refusal lands on the form (next to the
+    field it names, or on top) and in a toast."""
     release = get_object_or_404(selectors.release_list(), pk=pk)
     form = DecisionForm(request.POST)
     form.is_valid()
@@ -90,12 +91,48 @@ def _act(request, pk: int, action) -> HttpResponse:
     except ValidationError as exc:
         add_service_errors(form, exc)
         messages.error(request, " ".join(exc.messages))
+    return form
+
+
+def _act(request, pk: int, action) -> HttpResponse:
+    """Run a release action and answer with the refreshed detail body (htmx) or a redirect."""
+    form = _decide(request, pk, action)
+    if not request.htmx:
+        return redirect("releases:detail", pk=pk)
     release = get_object_or_404(selectors.release_detail_queryset(), pk=pk)
+    return render(
+        request, "releases/partials/_detail_body.html", _detail_context(request, release, form)
+    )
+
+
+def _reauthentication_required(request, pk: int, come_back_to: str) -> HttpResponse | None:
+    """Production approvals need a fresh password (or second factor): send the browser to give
+    it, and back afterwards. None when no (further) proof is needed."""
+    release = get_object_or_404(selectors.release_list(), pk=pk)
+    if not release.environment.is_production or did_recently_reauthenticate(request):
+        return None
+    target = reverse("account_reauthenticate") + "?" + urlencode({"next": come_back_to})
     if request.htmx:
-        return render(
-            request, "releases/partials/_detail_body.html", _detail_context(request, release, form)
-        )
-    return redirect("releases:detail", pk=pk)
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def _approve(request):
+    def approve(release, comment):
+        services.release_approve(actor=request.user, release=release, comment=comment)
+        messages.success(request, f"You approved release #{release.pk}.")
+
+    return approve
+
+
+def _reject(request):
+    def reject(release, comment):
+        services.release_reject(actor=request.user, release=release, comment=comment)
+        messages.success(request, f"You rejected release #{release.pk}.")
+
+    return reject
 
 
 @require_POST
@@ -105,34 +142,15 @@ def release_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def release_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    release = get_object_or_404(selectors.release_list(), pk=pk)
-    if release.environment.is_production and not did_recently_reauthenticate(request):
-        # Production approvals need a fresh password (or second factor): come back after it.
-        target = (
-            reverse("account_reauthenticate")
-            + "?"
-            + urlencode({"next": reverse("releases:detail", args=[pk])})
-        )
-        if request.htmx:
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = target
-            return response
-        return redirect(target)
-
-    def approve(r, comment):
-        services.release_approve(actor=request.user, release=r, comment=comment)
-        messages.success(request, f"You approved release #{r.pk}.")
-
-    return _act(request, pk, approve)
+    reauthenticate = _reauthentication_required(request, pk, reverse("releases:detail", args=[pk]))
+    if reauthenticate is not None:
+        return reauthenticate
+    return _act(request, pk, _approve(request))
 
 
 @require_POST
 def release_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    def reject(r, comment):
-        services.release_reject(actor=request.user, release=r, comment=comment)
-        messages.success(request, f"You rejected release #{r.pk}.")
-
-    return _act(request, pk, reject)
+    return _act(request, pk, _reject(request))
 
 
 @require_POST
@@ -148,10 +166,40 @@ def inbox(request: HttpRequest) -> HttpResponse:
         request,
         "releases/inbox.html",
         {
-            "items": selectors.awaiting_approval_by(request.user),
+            "items": selectors.inbox_for(request.user),
             "retrospectives": selectors.needing_retrospective()[:50],
+            "now": timezone.now(),
         },
     )
+
+
+def _inbox_act(request, pk: int, action) -> HttpResponse:
+    """Decide from the inbox. htmx gets that one item back: the release's outcome, or the
+    refusal shown inside the item; without JavaScript, back to the inbox."""
+    form = _decide(request, pk, action)
+    if not request.htmx:
+        return redirect("releases:inbox")
+    release = get_object_or_404(selectors.inbox_queryset(), pk=pk)
+    if form.errors:
+        item = selectors.inbox_item(request.user, release)
+        return render(request, "releases/partials/_inbox_item.html", {"item": item, "form": form})
+    outcome = selectors.decision_outcome(release)
+    return render(
+        request, "releases/partials/_inbox_outcome.html", {"release": release, "outcome": outcome}
+    )
+
+
+@require_POST
+def inbox_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    reauthenticate = _reauthentication_required(request, pk, reverse("releases:inbox"))
+    if reauthenticate is not None:
+        return reauthenticate
+    return _inbox_act(request, pk, _approve(request))
+
+
+@require_POST
+def inbox_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _inbox_act(request, pk, _reject(request))
 
 
 @require_safe

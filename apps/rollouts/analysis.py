@@ -36,8 +36,12 @@ def check_condition(condition: str) -> None:
         raise ValueError("Write the condition as `result >= 0.95` (one comparison).")
 
 
-def _fill(text: str, *, service: str, namespace: str) -> str:
-    return text.replace("{service}", service).replace("{namespace}", namespace)
+def _fill(text: str, *, service: str, namespace: str, deployment: str) -> str:
+    return (
+        text.replace("{service}", service)
+        .replace("{namespace}", namespace)
+        .replace("{deployment}", deployment)
+    )
 
 
 def _get(url: str, timeout: int):
@@ -47,10 +51,15 @@ def _get(url: str, timeout: int):
     return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
 
 
-def measure(template: AnalysisTemplate, *, service: str, namespace: str) -> Measurement:
+def measure(
+    template: AnalysisTemplate, *, service: str, namespace: str, deployment: str
+) -> Measurement:
+    """One measurement of the version under test (`deployment`: the canary, the preview
+    colour, or the service's own Deployment)."""
+    names = {"service": service, "namespace": namespace, "deployment": deployment}
     if template.kind == AnalysisTemplate.Kind.HTTP:
-        return _measure_http(template, _fill(template.url, service=service, namespace=namespace))
-    query = _fill(template.query, service=service, namespace=namespace)
+        return _measure_http(template, _fill(template.url, **names))
+    query = _fill(template.query, **names)
     url = template.url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
     return _measure_prometheus(template, url)
 

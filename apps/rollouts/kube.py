@@ -90,7 +90,12 @@ class Kube:
     """Operations on one cluster. Every call is idempotent for the same arguments."""
 
     def __init__(self, *, kubeconfig: str = "", context: str = "", in_cluster: bool = False):
-        api = _api_client(kubeconfig or settings.KUBECONFIG, context, in_cluster)
+        path = kubeconfig or settings.KUBECONFIG
+        try:
+            api = _api_client(path, context, in_cluster)
+        except (config.ConfigException, OSError) as exc:
+            # No kubeconfig yet (the simulator not started) is a wait, not a crash.
+            raise KubeUnavailable(f"cannot load kubeconfig {path!r}: {exc}") from exc
         self.apps = client.AppsV1Api(api)
         self.core = client.CoreV1Api(api)
         self.timeout = settings.KUBE_REQUEST_TIMEOUT

@@ -197,12 +197,12 @@ class AnalysisTemplate(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     url = models.CharField(
         max_length=500,
-        help_text="HTTP check URL, or the Prometheus HTTP API base URL. {service} and "
-        "{namespace} are filled in.",
+        help_text="HTTP check URL, or the Prometheus HTTP API base URL. {service}, {namespace} "
+        "and {deployment} (the version under test) are filled in.",
     )
     expected_status = models.PositiveSmallIntegerField(default=200)
     timeout_seconds = models.PositiveSmallIntegerField(default=5)
-    query = models.TextField(blank=True, help_text="PromQL; {service} and {namespace} filled in.")
+    query = models.TextField(blank=True, help_text="PromQL, with the same placeholders.")
     success_condition = models.CharField(
         max_length=100, blank=True, help_text="e.g. result >= 0.95 (Prometheus only)"
     )

@@ -58,7 +58,7 @@ def _require_operator(actor, rollout_or_release) -> None:
 def rollout_start(*, actor, release: Release) -> Rollout:
     """Roll out an approved release: its gates are checked (again) first."""
     release = (
-        Release.objects.select_for_update()
+        Release.objects.select_for_update(of=("self",))
         .select_related("service", "environment__cluster")
         .get(pk=release.pk)
     )
@@ -128,11 +128,21 @@ def rollout_advance(rollout_id: int) -> None:
         now = timezone.now()
         if rollout.next_run_at and rollout.next_run_at > now + timedelta(seconds=1):
             return  # an early duplicate: the scheduled run will come
-        ctx = steps.Context(rollout, Kube.for_cluster(rollout.cluster))
-        if rollout.state == RolloutState.ROLLING_BACK:
-            _advance_rollback(ctx)
+        ctx = steps.Context(rollout, None)
+        try:
+            ctx.kube = Kube.for_cluster(rollout.cluster)
+        except KubeUnavailable as exc:
+            _event(
+                rollout,
+                f"Cluster unreachable ({exc}); retrying in 10 s",
+                level=RolloutEvent.Level.WARNING,
+            )
+            _reschedule(rollout, 10)
         else:
-            _advance_step(ctx)
+            if rollout.state == RolloutState.ROLLING_BACK:
+                _advance_rollback(ctx)
+            else:
+                _advance_step(ctx)
         rollout.last_worked_at = now
         rollout.save()
         live.announce(rollout.pk)
@@ -227,8 +237,12 @@ def _advance_rollback(ctx: steps.Context) -> None:
         outcome = steps.fail(f"Kubernetes refused the rollback: {exc}")
     if outcome.kind == "done":
         _event(rollout, outcome.message)
-        aborted = rollout.plan_state.get("aborted")
-        _finish(rollout, RolloutState.ABORTED if aborted else RolloutState.ROLLED_BACK)
+        if rollout.is_rollback:  # a person asked for this rollback, and it worked
+            _finish(rollout, RolloutState.SUCCEEDED)
+        elif rollout.plan_state.get("aborted"):
+            _finish(rollout, RolloutState.ABORTED)
+        else:
+            _finish(rollout, RolloutState.ROLLED_BACK)
     elif outcome.kind == "fail":
         rollout.failure_reason = f"{rollout.failure_reason}; rollback failed: {outcome.message}"
         _event(rollout, f"Rollback failed: {outcome.message}", level=RolloutEvent.Level.ERROR)
@@ -307,7 +321,9 @@ def _finish_rollback_of(rollout: Rollout, state: str) -> None:
 
 def _locked(rollout: Rollout) -> Rollout:
     return (
-        Rollout.objects.select_for_update().select_related("service", "release").get(pk=rollout.pk)
+        Rollout.objects.select_for_update(of=("self",))
+        .select_related("service", "release")
+        .get(pk=rollout.pk)
     )
 
 

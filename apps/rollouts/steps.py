@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.catalog.manifests import render_manifests
 from apps.rollouts import analysis
 from apps.rollouts.kube import Kube
-from apps.rollouts.models import AnalysisTemplate, Rollout, RolloutStep
+from apps.rollouts.models import AnalysisTemplate, Rollout, RolloutStep, StepState
 
 POLL_SECONDS = 1.0
 
@@ -63,6 +63,13 @@ class Context:
         service = render_manifests(self.service)[1]
         service["spec"]["selector"].update(selector_extra or {})
         return service
+
+    def skip_remaining(self, step: RolloutStep, kinds: set[str], why: str) -> None:
+        """A first deployment has nothing to compare with: like Argo Rollouts, it goes straight
+        to full promotion, skipping weights, pauses and analyses."""
+        self.rollout.steps.filter(index__gt=step.index, kind__in=kinds).update(
+            state=StepState.SKIPPED, message=why, finished_at=timezone.now()
+        )
 
     def remember_previous(self, name: str) -> None:
         """Keep the pod template being replaced, for rollback (`kubectl rollout undo`)."""
@@ -123,6 +130,7 @@ def canary_start(ctx: Context, step: RolloutStep) -> Outcome:
         ctx.rollout.plan_state["first"] = True
         stable = ctx.deployment_manifest(ctx.name, ctx.rollout.image, ctx.rollout.replicas, STABLE)
         ctx.kube.apply_deployment(ctx.ns, stable)
+        ctx.skip_remaining(step, {"set_weight", "pause", "analysis"}, "First deployment")
         return done("First deployment: no stable version to compare with")
     canary = ctx.deployment_manifest(canary_name(ctx), ctx.rollout.image, 0, CANARY)
     ctx.kube.apply_deployment(ctx.ns, canary)
@@ -186,6 +194,7 @@ def bg_preview(ctx: Context, step: RolloutStep) -> Outcome:
     ctx.kube.apply_deployment(ctx.ns, manifest)
     if not state["active"]:
         ctx.kube.apply_service(ctx.ns, ctx.service_manifest({COLOUR: state["preview"]}))
+        ctx.skip_remaining(step, {"pause", "analysis"}, "First deployment")
     return _watch(ctx, preview, f"Preview {preview}")
 
 
@@ -221,6 +230,16 @@ def pause_step(ctx: Context, step: RolloutStep) -> Outcome:
     return done(f"Paused {seconds} s")
 
 
+def _under_test(ctx: Context) -> str:
+    """The Deployment that runs the new version right now."""
+    state = ctx.rollout.plan_state
+    if ctx.rollout.strategy == "canary" and not state.get("first"):
+        return canary_name(ctx)
+    if ctx.rollout.strategy == "blue-green" and state.get("preview"):
+        return _colour_name(ctx, state["preview"])
+    return ctx.name
+
+
 def analysis_step(ctx: Context, step: RolloutStep) -> Outcome:
     template = AnalysisTemplate.objects.filter(name=step.params["template"]).first()
     if template is None:
@@ -230,7 +249,9 @@ def analysis_step(ctx: Context, step: RolloutStep) -> Outcome:
         remaining = template.interval_seconds - since_last.total_seconds()
         if remaining > 0:
             return wait(f"Next measurement of {template.name} in {remaining:.0f} s", remaining)
-    measurement = analysis.measure(template, service=ctx.name, namespace=ctx.ns)
+    measurement = analysis.measure(
+        template, service=ctx.name, namespace=ctx.ns, deployment=_under_test(ctx)
+    )
     step.results = [*step.results, {**measurement.as_dict(), "at": timezone.now().isoformat()}]
     verdict = analysis.verdict(template, step.results)
     summary = (

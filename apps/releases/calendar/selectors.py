@@ -2,8 +2,10 @@
 
 A calendar page costs the same few queries however many releases it shows: one for the
 releases (service, owner, environment and requester joined), one for freezes, one for change
-windows, whose occurrences are expanded in Python by apps.releases.windows. Day boundaries are
-the viewer's local midnights, so a release at 23:30 UTC falls on the next day in Berlin.
+windows, whose occurrences are expanded in Python by apps.releases.windows, and two for the
+conflicts of the open releases among them (apps.releases.selectors.conflicts_for). Day
+boundaries are the viewer's local midnights, so a release at 23:30 UTC falls on the next day in
+Berlin.
 """
 
 from collections.abc import Iterator, Mapping
@@ -20,6 +22,7 @@ from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
 from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, Release, WindowScope
+from apps.releases.selectors import Conflict, conflicts_for
 from apps.releases.windows import calendar_spans, parse_rrule
 
 VIEWS = ("month", "week", "agenda")
@@ -244,6 +247,15 @@ class ReleaseEntry:
     ends: datetime
     starts_today: bool  # False: it began on an earlier day and continues
     ends_today: bool
+    conflicts: tuple[Conflict, ...] = ()
+
+    @property
+    def conflict_note(self) -> str:
+        """What this release conflicts with, for a warning's title."""
+        return "Conflicts with " + "; ".join(
+            f"#{c.release.pk} {c.release.service.name} → {c.release.environment.name} ({c.why})"
+            for c in self.conflicts
+        )
 
 
 @dataclass(frozen=True)
@@ -337,6 +349,8 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
     releases = list(releases_overlapping(start=start, end=end, filters=query.filters))
     freezes = list(freezes_overlapping(start=start, end=end, filters=query.filters))
     spans = window_spans(start=start, end=end, filters=query.filters)
+    # Only open releases compete for their slot: a finished or cancelled one warns of nothing.
+    conflicts = conflicts_for(release for release in releases if release.is_open)
 
     days = {
         day: CalendarDay(
@@ -356,6 +370,7 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
                     ends=release.planned_end.astimezone(zone),
                     starts_today=day == first,
                     ends_today=day == last,
+                    conflicts=tuple(conflicts.get(release.pk, ())),
                 )
             )
     for span in spans:

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
+from apps.catalog.models import Dependency
 from apps.releases.models import CalendarFeed, ReleaseState
 from tests.releases.calendar.helpers import day_cell, freeze, mondays_nine_to_five_in_berlin, utc
 
@@ -163,14 +164,15 @@ def test_a_month_with_200_releases_takes_a_fixed_number_of_queries(
             state=ReleaseState.values[index % len(ReleaseState.values)],
         )
     client = client_as(developer)
-    # session, user; releases, freezes, windows; teams, services and environments to filter by;
-    # my feeds, and the teams I may make one for (my roles, my memberships, the teams)
-    with django_assert_max_num_queries(12):
+    # session, user; releases, freezes, windows; dependencies and overlapping open releases for
+    # the conflicts; teams, services and environments to filter by; my feeds, and the teams I
+    # may make one for (my roles, my memberships, the teams)
+    with django_assert_max_num_queries(14):
         html = page(client, view="month", date="2025-03-01")
     assert html.count('class="cal-release state-') == 4 * 25  # four a day in a month cell
     assert html.count(">+4 more</a>") == 25
     # The partial: no feeds, but the layout's navigation context still asks for roles and teams.
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         client.get(CALENDAR, {"view": "week", "date": "2025-03-10"}, headers={"HX-Request": "true"})
 
 
@@ -183,6 +185,83 @@ def test_a_visitor_who_is_not_signed_in_is_sent_to_sign_in(client):
     response = client.get(CALENDAR)
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/releases/calendar/"
+
+
+# --- Conflicts ------------------------------------------------------------------------------------
+
+
+def conflict_badges(html: str) -> list[str]:
+    """The titles of the conflict warnings on a page, in order."""
+    return re.findall(
+        r'<span class="[^"]*cal-conflict" title="([^"]+)" data-testid="conflict-badge"', html
+    )
+
+
+@pytest.mark.parametrize("view", ["month", "week", "agenda"])
+def test_two_overlapping_releases_of_one_service_and_environment_warn_of_each_other(
+    client_as, developer, checkout, release_at, view
+):
+    first = release_at(checkout, utc(2025, 3, 12, 9), hours=2)
+    second = release_at(checkout, utc(2025, 3, 12, 10), state=ReleaseState.PENDING_APPROVAL)
+    html = page(client_as(developer), view=view, date="2025-03-10")
+    cell = day_cell(html, "2025-03-12")
+    assert conflict_badges(cell) == [
+        f"Conflicts with #{second.pk} checkout → production (same service and environment)",
+        f"Conflicts with #{first.pk} checkout → production (same service and environment)",
+    ]
+    assert cell.count("cal-release state-") == cell.count(" has-conflict") == 2
+
+
+@pytest.mark.parametrize("view", ["month", "agenda"])
+def test_overlapping_releases_of_services_that_depend_on_each_other_warn(
+    client_as, developer, checkout, indexer, release_at, view
+):
+    Dependency.objects.create(source=checkout, target_service=indexer)
+    mine = release_at(checkout, utc(2025, 3, 12, 9))
+    theirs = release_at(indexer, utc(2025, 3, 12, 9, 30))
+    html = page(client_as(developer), view=view, date="2025-03-10")
+    why = "depend on each other"
+    assert conflict_badges(day_cell(html, "2025-03-12")) == [
+        f"Conflicts with #{theirs.pk} indexer → production (indexer and checkout {why})",
+        f"Conflicts with #{mine.pk} checkout → production (checkout and indexer {why})",
+    ]
+
+
+@pytest.mark.parametrize("view", ["month", "agenda"])
+def test_overlapping_releases_of_unrelated_services_do_not_warn(
+    client_as, developer, checkout, indexer, release_at, view
+):
+    release_at(checkout, utc(2025, 3, 12, 9))
+    release_at(indexer, utc(2025, 3, 12, 9))
+    release_at(checkout, utc(2025, 3, 12, 9), environment="staging")
+    html = page(client_as(developer), view=view, date="2025-03-10")
+    assert day_cell(html, "2025-03-12").count("cal-release state-") == 3
+    assert conflict_badges(html) == []
+    assert "has-conflict" not in html
+
+
+def test_finished_and_cancelled_releases_do_not_warn_nor_are_warned_of(
+    client_as, developer, checkout, release_at
+):
+    release_at(checkout, utc(2025, 3, 12, 9), state=ReleaseState.SUCCEEDED)
+    release_at(checkout, utc(2025, 3, 12, 9), state=ReleaseState.CANCELLED)
+    release_at(checkout, utc(2025, 3, 12, 9), state=ReleaseState.SCHEDULED)
+    html = page(client_as(developer), view="month", date="2025-03-01")
+    assert conflict_badges(html) == []
+
+
+def test_a_conflict_with_a_release_the_filters_hide_is_still_named(
+    client_as, developer, checkout, indexer, release_at
+):
+    Dependency.objects.create(source=indexer, target_service=checkout)
+    release_at(checkout, utc(2025, 3, 12, 9))
+    hidden = release_at(indexer, utc(2025, 3, 12, 9))
+    html = page(client_as(developer), view="agenda", date="2025-03-10", service="checkout")
+    assert f'data-release="{hidden.pk}"' not in html
+    assert conflict_badges(html) == [
+        f"Conflicts with #{hidden.pk} indexer → production (indexer and checkout depend on"
+        " each other)"
+    ]
 
 
 # --- Feeds on the calendar page -----------------------------------------------------------------

@@ -7,6 +7,7 @@ from apps.accounts import demo as accounts_demo
 from apps.audit.services import audit_record
 from apps.catalog import demo as catalog_demo
 from apps.releases import demo as releases_demo
+from apps.rollouts import demo as rollouts_demo
 
 
 class Command(BaseCommand):
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         created = accounts_demo.load()
         created += catalog_demo.load()
         created += releases_demo.load()
+        created += rollouts_demo.load()
         if created:
             audit_record(
                 actor=None,

@@ -1,0 +1,127 @@
+"""The ReplicaSet controller: keep spec.replicas pods per ReplicaSet and report their state."""
+
+import copy
+
+from apps.rollouts.simulator import errors, selectors
+from apps.rollouts.simulator.kubelet import NODE_NAME, is_ready, ready_since
+from apps.rollouts.simulator.resources import PODS, REPLICASETS
+from apps.rollouts.simulator.store import Store, parse_timestamp, random_suffix
+
+
+def controller_uid(obj: dict) -> str | None:
+    for owner in obj["metadata"].get("ownerReferences") or []:
+        if owner.get("controller"):
+            return owner.get("uid")
+    return None
+
+
+def owner_reference(owner: dict) -> dict:
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def is_available(pod: dict, min_ready_seconds: int, now: float) -> bool:
+    if not is_ready(pod):
+        return False
+    if min_ready_seconds <= 0:
+        return True
+    since = ready_since(pod)
+    return since is not None and parse_timestamp(since) + min_ready_seconds <= now
+
+
+def omit_zero(status: dict, keys: tuple[str, ...]) -> dict:
+    """Drop zero counts, as Go's `omitempty` does on the wire."""
+    return {k: v for k, v in status.items() if not (k in keys and v == 0)}
+
+
+def _deletion_rank(pod: dict) -> tuple:
+    """Pods to delete first come first: not ready, not running, restarted, newest."""
+    statuses = pod["status"].get("containerStatuses") or []
+    restarts = sum(s.get("restartCount", 0) for s in statuses)
+    return (
+        is_ready(pod),
+        pod["status"].get("phase") == "Running",
+        -restarts,
+        -parse_timestamp(pod["metadata"]["creationTimestamp"]),
+    )
+
+
+def _new_pod(rs: dict) -> dict:
+    template = rs["spec"]["template"]
+    name = rs["metadata"]["name"]
+    metadata = {
+        "generateName": f"{name}-",
+        "namespace": rs["metadata"]["namespace"],
+        "labels": dict(template.get("metadata", {}).get("labels") or {}),
+        "ownerReferences": [owner_reference(rs)],
+    }
+    annotations = template.get("metadata", {}).get("annotations")
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    spec = copy.deepcopy(template["spec"])
+    spec["nodeName"] = NODE_NAME
+    return {"metadata": metadata, "spec": spec}
+
+
+def _create_pod(store: Store, rs: dict) -> None:
+    pod = _new_pod(rs)
+    for _ in range(10):
+        pod["metadata"]["name"] = pod["metadata"]["generateName"] + random_suffix()
+        try:
+            store.create(PODS, pod)
+            return
+        except errors.ApiError as exc:
+            if exc.code != 409:
+                raise
+
+
+def manage_pods(store: Store) -> None:
+    """Create or delete pods until each ReplicaSet has spec.replicas of them."""
+    pods, _ = store.list(PODS)
+    owned: dict[str, list[dict]] = {}
+    for pod in pods:
+        owned.setdefault(controller_uid(pod) or "", []).append(pod)
+    replica_sets, _ = store.list(REPLICASETS)
+    for rs in replica_sets:
+        mine = owned.get(rs["metadata"]["uid"], [])
+        want = rs["spec"].get("replicas", 1)
+        for _ in range(want - len(mine)):
+            _create_pod(store, rs)
+        for pod in sorted(mine, key=_deletion_rank)[: max(len(mine) - want, 0)]:
+            store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+
+
+def update_statuses(store: Store, now: float) -> None:
+    pods, _ = store.list(PODS)
+    owned: dict[str, list[dict]] = {}
+    for pod in pods:
+        owned.setdefault(controller_uid(pod) or "", []).append(pod)
+    replica_sets, _ = store.list(REPLICASETS)
+    for rs in replica_sets:
+        _update_status(store, rs, owned.get(rs["metadata"]["uid"], []), now)
+
+
+def _update_status(store: Store, rs: dict, pods: list[dict], now: float) -> None:
+    labels = selectors.from_label_selector(
+        {"matchLabels": rs["spec"]["template"].get("metadata", {}).get("labels") or {}}
+    )
+    min_ready = rs["spec"].get("minReadySeconds", 0)
+    status = {
+        "replicas": len(pods),
+        "fullyLabeledReplicas": sum(
+            selectors.matches_all(labels, p["metadata"].get("labels")) for p in pods
+        ),
+        "readyReplicas": sum(is_ready(p) for p in pods),
+        "availableReplicas": sum(is_available(p, min_ready, now) for p in pods),
+        "observedGeneration": rs["metadata"]["generation"],
+    }
+    status = omit_zero(status, ("fullyLabeledReplicas", "readyReplicas", "availableReplicas"))
+    if status != rs["status"]:
+        rs["status"] = status
+        store.update(REPLICASETS, rs, status_only=True)

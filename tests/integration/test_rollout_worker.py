@@ -1,0 +1,191 @@
+"""Rollouts executed by real Celery workers (Redis broker) against the cluster simulator in its
+own process, including a worker killed with SIGKILL in the middle of a rollout."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from apps.catalog.models import Environment
+from apps.releases import services as release_services
+from apps.releases.models import ReleaseState
+from apps.rollouts import services
+from apps.rollouts.models import Deployment, Rollout, RolloutState
+from portal.celery import app
+from tests.factories import ServiceFactory
+from tests.integration.test_celery_worker import database_url_of_test_db, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def simulator(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "apps.rollouts.simulator",
+            "--port",
+            str(free_port()),
+            "--ready-delay",
+            "0.3",
+            "--tick",
+            "0.05",
+            "--kubeconfig-out",
+            str(kubeconfig),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert wait_for(kubeconfig.exists, timeout=20), "the simulator did not start"
+    yield kubeconfig
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def workers(simulator, settings):
+    """Start workers on a queue of this test's own; rollouts tasks are routed to it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("worker processes need a database they can share: PostgreSQL")
+    queue = f"test-rollouts-{uuid.uuid4().hex[:10]}"
+    settings.KUBECONFIG = str(simulator)
+    previous_routes = app.conf.task_routes
+    app.conf.task_routes = {"rollouts.*": {"queue": queue}}
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_of_test_db(),
+        "KUBECONFIG": str(simulator),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_QUEUE": queue,
+    }
+    started = []
+
+    def start():
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool=solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=WARNING",
+                "-n",
+                f"{queue}-{len(started)}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    app.conf.task_routes = previous_routes
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
+
+
+def service_with(strategy: str, params: dict, owner):
+    service = ServiceFactory(
+        name=f"live-{strategy}", owner=owner, strategy=strategy, strategy_params=params
+    )
+    Environment.objects.create(
+        service=service, name="dev", kind="development", order=1, namespace="live", replicas=2
+    )
+    return service
+
+
+def start_release(service, version, actor):
+    start = timezone.now() - timedelta(minutes=1)
+    release = release_services.release_create(
+        actor=actor,
+        service=service,
+        environment=service.environments.get(name="dev"),
+        version=version,
+        title=version,
+        planned_start=start,
+        planned_end=start + timedelta(hours=1),
+    )
+    release = release_services.release_submit(actor=actor, release=release)
+    return services.rollout_start(actor=actor, release=release)
+
+
+def state_of(rollout) -> str:
+    return Rollout.objects.values_list("state", flat=True).get(pk=rollout.pk)
+
+
+def test_a_worker_runs_a_rolling_update_to_the_end(workers, developer, payments):
+    workers()
+    rollout = start_release(service_with("rolling", {}, payments), "live:1", developer)
+    assert wait_for(lambda: state_of(rollout) == RolloutState.SUCCEEDED, timeout=60)
+    rollout.refresh_from_db()
+    assert rollout.release.state == ReleaseState.SUCCEEDED
+    assert Deployment.objects.filter(rollout=rollout, result="succeeded").count() == 1
+
+
+def test_a_rollout_survives_its_worker_being_killed(workers, developer, payments):
+    params = {"steps": [{"set_weight": 50}, {"pause": {"seconds": 4}}, {"set_weight": 100}]}
+    service = service_with("canary", params, payments)
+    first_worker = workers()
+    first = start_release(service, "live:1", developer)
+    assert wait_for(lambda: state_of(first) == RolloutState.SUCCEEDED, timeout=60)
+
+    rollout = start_release(service, "live:2", developer)
+    pause_index = 2  # canary_start, set_weight 50, pause
+    assert wait_for(
+        lambda: Rollout.objects.get(pk=rollout.pk).current_step == pause_index, timeout=60
+    )
+    first_worker.send_signal(signal.SIGKILL)  # mid-rollout, holding the pause's timer task
+    first_worker.wait(timeout=10)
+
+    workers()
+
+    # Beat runs the reconciler every 30 s; here the test plays beat, more often.
+    def finished():
+        services.rollouts_reconcile(stale_after=timedelta(seconds=1))
+        return state_of(rollout) not in (RolloutState.RUNNING, RolloutState.PENDING)
+
+    assert wait_for(finished, timeout=90)
+    rollout.refresh_from_db()
+    assert rollout.state == RolloutState.SUCCEEDED
+    assert rollout.release.state == ReleaseState.SUCCEEDED
+    assert Deployment.objects.filter(rollout=rollout).count() == 1
+    assert [step.state for step in rollout.steps.all()] == ["succeeded"] * rollout.steps.count()
+    from apps.rollouts.kube import Kube
+
+    kube = Kube(kubeconfig=str(settings.KUBECONFIG))
+    assert kube.deployment("live", service.name).image == "live:2"
+    assert kube.deployment("live", f"{service.name}-canary") is None

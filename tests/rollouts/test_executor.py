@@ -1,0 +1,333 @@
+"""The executor against the cluster simulator, driven step by step in the test process: the
+same code a Celery worker runs, through the real `kubernetes` client over HTTP."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.catalog.models import Environment
+from apps.releases import services as release_services
+from apps.releases.models import Release, ReleaseState
+from apps.rollouts import services
+from apps.rollouts.kube import Kube
+from apps.rollouts.models import AnalysisTemplate, Deployment, Rollout, RolloutState, StepState
+from apps.rollouts.simulator import start_simulator, write_kubeconfig
+from tests.factories import ServiceFactory
+
+RUNNABLE = (RolloutState.RUNNING, RolloutState.ROLLING_BACK, RolloutState.PENDING)
+
+
+@pytest.fixture
+def cluster(tmp_path, settings):
+    running = start_simulator(ready_delay=0.2, tick=0.05)
+    settings.KUBECONFIG = str(write_kubeconfig(tmp_path / "kubeconfig", running.url))
+    yield running
+    running.stop()
+
+
+def drive(rollout: Rollout, *, until=None, timeout: float = 30.0) -> Rollout:
+    """Run the executor until the rollout stops moving (or `until` holds), as workers would:
+    each call does one step's worth of work; waits are skipped by clearing next_run_at."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rollout.refresh_from_db()
+        if until is not None and until(rollout):
+            return rollout
+        if rollout.state not in RUNNABLE:
+            return rollout
+        Rollout.objects.filter(pk=rollout.pk).update(next_run_at=None)
+        services.rollout_advance(rollout.pk)
+        time.sleep(0.05)
+    raise AssertionError(
+        f"rollout {rollout.pk} still {rollout.state} at step {rollout.current_step}"
+    )
+
+
+def release_of(service, version: str, *, env: str = "dev", actor) -> Release:
+    environment = service.environments.get(name=env)
+    start = timezone.now() - timedelta(minutes=1)
+    release = release_services.release_create(
+        actor=actor,
+        service=service,
+        environment=environment,
+        version=version,
+        title=version,
+        planned_start=start,
+        planned_end=start + timedelta(hours=1),
+    )
+    return release_services.release_submit(actor=actor, release=release)
+
+
+@pytest.fixture
+def shop(payments):
+    def make(strategy="rolling", params=None, replicas=2):
+        service = ServiceFactory(
+            name=f"shop-{strategy}",
+            owner=payments,
+            strategy=strategy,
+            strategy_params=params or {},
+            container_port=8080,
+        )
+        Environment.objects.create(
+            service=service,
+            name="dev",
+            kind="development",
+            order=1,
+            namespace="shop",
+            replicas=replicas,
+        )
+        return service
+
+    return make
+
+
+@pytest.mark.django_db
+def test_a_rolling_update_succeeds_and_records_a_deployment(cluster, shop, developer):
+    service = shop("rolling")
+    first = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:1", actor=developer)
+    )
+    first = drive(first)
+    assert first.state == RolloutState.SUCCEEDED
+    second = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:2", actor=developer)
+    )
+    second = drive(second)
+    assert second.state == RolloutState.SUCCEEDED
+    assert second.previous_image == "shop:1"
+    status = Kube().deployment("shop", service.name)
+    assert status.image == "shop:2" and status.rolled_out
+    assert (
+        second.release.__class__.objects.get(pk=second.release_id).state == ReleaseState.SUCCEEDED
+    )
+    deployment = Deployment.objects.get(rollout=second)
+    assert deployment.result == "succeeded" and deployment.version == "shop:2"
+    assert [s.state for s in second.steps.all()] == [StepState.SUCCEEDED] * 2
+    assert AuditEvent.objects.filter(action="rollout.succeeded", target_id=str(second.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_a_bad_image_is_rolled_back_automatically(cluster, shop, developer):
+    service = shop("rolling")
+    drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:1", actor=developer)
+        )
+    )
+    # A tiny progress deadline makes Kubernetes give up quickly on the bad version.
+    from apps.rollouts import steps
+
+    original = steps.Context.deployment_manifest
+
+    def short_deadline(self, *args, **kwargs):
+        manifest = original(self, *args, **kwargs)
+        manifest["spec"]["progressDeadlineSeconds"] = 2
+        return manifest
+
+    steps.Context.deployment_manifest = short_deadline
+    try:
+        bad = services.rollout_start(
+            actor=developer, release=release_of(service, "shop:crashloop", actor=developer)
+        )
+        bad = drive(bad, timeout=40)
+    finally:
+        steps.Context.deployment_manifest = original
+    assert bad.state == RolloutState.ROLLED_BACK
+    assert (
+        "ProgressDeadlineExceeded" in bad.failure_reason or "progress" in bad.failure_reason.lower()
+    )
+    assert Kube().deployment("shop", service.name).image == "shop:1"
+    assert Release.objects.get(pk=bad.release_id).state == ReleaseState.ROLLED_BACK
+    assert Deployment.objects.get(rollout=bad).result == "rolled_back"
+    assert bad.failure_detected_at is not None
+
+
+@pytest.mark.django_db
+def test_a_canary_walks_its_steps_pauses_and_is_promoted(cluster, shop, developer):
+    params = {
+        "steps": [
+            {"set_weight": 25},
+            {"pause": {}},
+            {"set_weight": 50},
+            {"pause": {"seconds": 1}},
+            {"set_weight": 100},
+        ]
+    }
+    service = shop("canary", params, replicas=4)
+    drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:1", actor=developer)
+        )
+    )
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:2", actor=developer)
+    )
+    rollout = drive(rollout)
+    assert rollout.state == RolloutState.PAUSED
+    assert rollout.weight == 25
+    kube = Kube()
+    assert kube.deployment("shop", f"{service.name}-canary").spec_replicas == 1
+    assert kube.deployment("shop", service.name).spec_replicas == 3
+    services.rollout_promote(actor=developer, rollout=rollout)
+    rollout = drive(rollout)
+    assert rollout.state == RolloutState.SUCCEEDED
+    assert kube.deployment("shop", service.name).image == "shop:2"
+    assert kube.deployment("shop", f"{service.name}-canary") is None
+    assert rollout.manual_interventions == 1
+    kinds = [(s.kind, s.state) for s in rollout.steps.all()]
+    assert ("pause", StepState.SKIPPED) in kinds
+
+
+@pytest.mark.django_db
+def test_a_canary_analysis_failure_aborts_to_stable(cluster, shop, developer):
+    AnalysisTemplate.objects.create(
+        name="success-rate",
+        kind="prometheus",
+        url=cluster.url + "/prometheus",
+        query='runway_request_success_rate{namespace="{namespace}",deployment="{deployment}"}',
+        success_condition="result >= 0.95",
+        interval_seconds=0,
+        count=2,
+    )
+    params = {
+        "steps": [
+            {"set_weight": 50},
+            {"analysis": {"template": "success-rate"}},
+            {"set_weight": 100},
+        ]
+    }
+    service = shop("canary", params)
+    drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:1", actor=developer)
+        )
+    )
+    bad = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:errors", actor=developer)
+    )
+    bad = drive(bad)
+    assert bad.state == RolloutState.ROLLED_BACK
+    analysis_step = bad.steps.get(kind="analysis")
+    assert analysis_step.state == StepState.FAILED
+    assert analysis_step.results[0]["value"] == "0.5"
+    assert Kube().deployment("shop", f"{service.name}-canary") is None
+    assert Kube().deployment("shop", service.name).image == "shop:1"
+
+
+@pytest.mark.django_db
+def test_blue_green_switches_the_service_and_scales_the_old_colour_down(cluster, shop, developer):
+    params = {"auto_promotion": True, "auto_promotion_seconds": 0, "scale_down_delay_seconds": 0}
+    service = shop("blue-green", params)
+    first = drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:1", actor=developer)
+        )
+    )
+    assert first.state == RolloutState.SUCCEEDED
+    kube = Kube()
+    assert kube.service_selector("shop", service.name)["runway.dev/colour"] == "blue"
+    second = drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:2", actor=developer)
+        )
+    )
+    assert second.state == RolloutState.SUCCEEDED
+    assert kube.service_selector("shop", service.name)["runway.dev/colour"] == "green"
+    assert kube.deployment("shop", f"{service.name}-green").image == "shop:2"
+    assert kube.deployment("shop", f"{service.name}-blue").spec_replicas == 0
+
+
+@pytest.mark.django_db
+def test_abort_puts_the_weight_back_to_zero(cluster, shop, developer):
+    params = {"steps": [{"set_weight": 50}, {"pause": {}}, {"set_weight": 100}]}
+    service = shop("canary", params)
+    drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:1", actor=developer)
+        )
+    )
+    rollout = drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:2", actor=developer)
+        )
+    )
+    assert rollout.state == RolloutState.PAUSED
+    services.rollout_abort(actor=developer, rollout=rollout, reason="latency up")
+    rollout = drive(rollout)
+    assert rollout.state == RolloutState.ABORTED and rollout.weight == 0
+    assert Kube().deployment("shop", f"{service.name}-canary") is None
+    assert "latency up" in rollout.failure_reason
+
+
+@pytest.mark.django_db
+def test_a_person_rolls_back_a_finished_rollout(cluster, shop, developer):
+    service = shop("rolling")
+    drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:1", actor=developer)
+        )
+    )
+    done = drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:2", actor=developer)
+        )
+    )
+    rollback = drive(services.rollout_rollback(actor=developer, rollout=done, reason="bug"))
+    assert rollback.state == RolloutState.SUCCEEDED and rollback.is_rollback
+    assert Kube().deployment("shop", service.name).image == "shop:1"
+    assert Release.objects.get(pk=done.release_id).state == ReleaseState.ROLLED_BACK
+    assert Deployment.objects.get(rollout=done).rolled_back_at is not None
+
+
+@pytest.mark.django_db
+def test_an_unreachable_cluster_is_retried_and_the_page_can_say_so(
+    shop, developer, settings, tmp_path
+):
+    from apps.rollouts.simulator import write_kubeconfig as write
+
+    settings.KUBECONFIG = str(write(tmp_path / "kubeconfig", "http://127.0.0.1:9"))  # nothing there
+    service = shop("rolling")
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:1", actor=developer)
+    )
+    services.rollout_advance(rollout.pk)
+    rollout.refresh_from_db()
+    step = rollout.steps.get(index=0)
+    assert rollout.state == RolloutState.RUNNING
+    assert step.attempts == 1 and "unreachable" in step.message
+    assert rollout.next_run_at > timezone.now()
+    assert not Deployment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_one_active_rollout_per_service_and_environment(cluster, shop, developer):
+    from django.core.exceptions import ValidationError
+
+    service = shop("canary", {"steps": [{"set_weight": 50}, {"pause": {}}, {"set_weight": 100}]})
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:1", actor=developer)
+    )
+    other = release_of(service, "shop:2", actor=developer)
+    with pytest.raises(ValidationError, match="still active"):
+        services.rollout_start(actor=developer, release=other)
+    assert Rollout.objects.filter(service=service).count() == 1
+    assert services.rollout_start(actor=developer, release=rollout.release) == rollout  # idempotent
+
+
+@pytest.mark.django_db
+def test_promote_on_a_finished_rollout_is_refused(cluster, shop, developer, other_developer):
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    service = shop("rolling")
+    done = drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:1", actor=developer)
+        )
+    )
+    with pytest.raises(ValidationError):
+        services.rollout_promote(actor=developer, rollout=done)
+    with pytest.raises(PermissionDenied):
+        services.rollout_abort(actor=other_developer, rollout=done)
