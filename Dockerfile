@@ -33,6 +33,7 @@ COPY . .
 # files stay owned by root; only var/ itself is writable by the runtime user.
 RUN DEBUG=0 \
     SECRET_KEY=build-only-collectstatic-key-never-used-at-runtime-0123456789 \
+    RUNWAY_ENCRYPTION_KEY=build-only-encryption-key-never-used-at-runtime \
     ALLOWED_HOSTS=build.invalid \
     DATABASE_URL=postgres://build@build.invalid/build \
     CELERY_BROKER_URL=redis://build.invalid:6379/0 \

@@ -33,6 +33,20 @@ if not SECRET_KEY:
 if not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
     raise ImproperlyConfigured("SECRET_KEY is too weak for production: use 50+ random characters")
 
+# Encrypts the secrets Runway must read back (webhook secrets): one key, or several
+# comma-separated to re-key (the first encrypts, all decrypt). Required in production mode;
+# development (DEBUG on) derives a development-only key from SECRET_KEY.
+RUNWAY_ENCRYPTION_KEY = env_str("RUNWAY_ENCRYPTION_KEY") or (
+    f"development-only:{SECRET_KEY}" if DEBUG else None
+)
+if not RUNWAY_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "RUNWAY_ENCRYPTION_KEY must be set (or RUNWAY_ENCRYPTION_KEY_FILE) when DEBUG is off: "
+        "32+ random characters; it encrypts webhook secrets"
+    )
+if not DEBUG and any(len(k.strip()) < 32 for k in RUNWAY_ENCRYPTION_KEY.split(",") if k.strip()):
+    raise ImproperlyConfigured("RUNWAY_ENCRYPTION_KEY is too weak: use 32+ random characters")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must name this site's host names (comma-separated)")
@@ -66,6 +80,7 @@ INSTALLED_APPS = [
     "apps.onboarding",
     "apps.releases",
     "apps.rollouts",
+    "apps.insights",
     "apps.demo",
 ]
 
@@ -321,6 +336,13 @@ CELERY_BEAT_SCHEDULE = {
     "start-due-releases": {"task": "releases.start_due", "schedule": 60.0},
     "dispatch-rollouts": {"task": "rollouts.dispatch", "schedule": 15.0},
     "reconcile-rollouts": {"task": "rollouts.reconcile", "schedule": 30.0},
+    # Repairs the roll-up of recent days (records refresh their own day as they arrive).
+    "insights-refresh-rollups": {"task": "insights.refresh_rollups", "schedule": 15 * 60.0},
+    # Releases finished outside a rollout (recorded by hand, or before rollouts existed).
+    "insights-record-finished-releases": {
+        "task": "insights.record_finished_releases",
+        "schedule": 10 * 60.0,
+    },
 }
 
 # --- Kubernetes and live updates --------------------------------------------------------------
@@ -330,6 +352,9 @@ CELERY_BEAT_SCHEDULE = {
 KUBECONFIG = env_str("KUBECONFIG", str(VAR_DIR / "kubeconfig-simulator.yaml"))
 KUBE_REQUEST_TIMEOUT = env_int("KUBE_REQUEST_TIMEOUT", 10, minimum=1)
 SIMULATOR_PORT = env_int("SIMULATOR_PORT", 8701, minimum=1)
+# How long Kubernetes may take to make progress on a new version before the rollout fails
+# (the Deployment's progressDeadlineSeconds).
+ROLLOUT_PROGRESS_DEADLINE_SECONDS = env_int("ROLLOUT_PROGRESS_DEADLINE_SECONDS", 600, minimum=1)
 # Live status in the browser: Redis pub/sub says "re-fetch"; without Redis the stream polls.
 LIVE_UPDATES_REDIS_URL = env_str(
     "LIVE_UPDATES_REDIS_URL",

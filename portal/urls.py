@@ -17,6 +17,7 @@ urlpatterns = [
     path("onboard/", include("apps.onboarding.urls")),
     path("catalog/", include("apps.catalog.urls")),
     path("releases/", include("apps.releases.urls")),
+    path("rollouts/", include("apps.rollouts.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

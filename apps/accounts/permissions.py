@@ -71,6 +71,11 @@ def can_view_reports(user) -> bool:
     return can_read(user)
 
 
+def can_manage_webhooks(user) -> bool:
+    """Webhook sources (their secrets) and mapping deliveries nobody could match to a service."""
+    return is_platform_admin(user)
+
+
 def can_act_for_team(user, team_id: int | None) -> bool:
     """Developers change what their own teams own; platform admins change anything."""
     if is_platform_admin(user):

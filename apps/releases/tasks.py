@@ -15,9 +15,13 @@ from apps.releases.models import NotificationDelivery, Release
 )
 def notify_release(release_id: int, event: str, transition_id: int | None) -> list[str]:
     """Send each channel's message once for this transition; a retry skips what went out."""
-    release = Release.objects.select_related("service", "environment", "requester").get(
-        pk=release_id
+    release = (
+        Release.objects.select_related("service", "environment", "requester")
+        .filter(pk=release_id)
+        .first()
     )
+    if release is None:
+        return []  # deleted since: nothing to tell anyone
     sent = []
     for channel, send in notifications.CHANNELS.items():
         key = f"{transition_id}:{event}:{channel}"

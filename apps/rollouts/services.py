@@ -44,6 +44,10 @@ def _event(rollout: Rollout, message: str, *, level=RolloutEvent.Level.INFO, ste
     )
 
 
+def _who(actor) -> str:
+    return actor.get_username() if actor is not None else "runway"
+
+
 def _require_operator(actor, rollout_or_release) -> None:
     if actor is None:  # Runway itself: the dispatcher and the reconciler
         return
@@ -128,6 +132,7 @@ def rollout_advance(rollout_id: int) -> None:
         now = timezone.now()
         if rollout.next_run_at and rollout.next_run_at > now + timedelta(seconds=1):
             return  # an early duplicate: the scheduled run will come
+        seen_before = _visible_state(rollout)
         ctx = steps.Context(rollout, None)
         try:
             ctx.kube = Kube.for_cluster(rollout.cluster)
@@ -145,7 +150,14 @@ def rollout_advance(rollout_id: int) -> None:
                 _advance_step(ctx)
         rollout.last_worked_at = now
         rollout.save()
-        live.announce(rollout.pk)
+        if _visible_state(rollout) != seen_before:
+            live.announce(rollout.pk)
+
+
+def _visible_state(rollout: Rollout) -> tuple:
+    """What a person watching the rollout sees: announce only when it changes."""
+    step = rollout.steps.filter(index=rollout.current_step).values_list("state", "message").first()
+    return (rollout.state, rollout.current_step, rollout.weight, step)
 
 
 def _advance_step(ctx: steps.Context) -> None:
@@ -337,8 +349,12 @@ def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
         raise ValidationError(
             f"A rollout that is {rollout.get_state_display().lower()} cannot be promoted."
         )
-    who = actor.get_username() if actor else "runway"
-    remaining = list(rollout.steps.filter(index__gte=rollout.current_step).order_by("index"))
+    who = _who(actor)
+    remaining = list(
+        rollout.steps.filter(index__gte=rollout.current_step)
+        .exclude(state=StepState.SKIPPED)
+        .order_by("index")
+    )
     if full:
         to_skip = [step for step in remaining if step.kind in ("pause", "analysis", "set_weight")]
     elif remaining and remaining[0].kind in ("pause", "analysis"):
@@ -375,7 +391,7 @@ def rollout_pause(*, actor, rollout: Rollout) -> Rollout:
     rollout.state, rollout.next_run_at = RolloutState.PAUSED, None
     rollout.manual_interventions += 1
     rollout.save()
-    _event(rollout, f"Paused by {actor.get_username()}", level=RolloutEvent.Level.WARNING)
+    _event(rollout, f"Paused by {_who(actor)}", level=RolloutEvent.Level.WARNING)
     audit_record(actor=actor, action="rollout.pause", target=rollout)
     live.announce(rollout.pk)
     return rollout
@@ -393,7 +409,7 @@ def rollout_resume(*, actor, rollout: Rollout) -> Rollout:
     rollout.manual_interventions += 1
     _reschedule(rollout, 0)
     rollout.save()
-    _event(rollout, f"Resumed by {actor.get_username()}")
+    _event(rollout, f"Resumed by {_who(actor)}")
     audit_record(actor=actor, action="rollout.resume", target=rollout)
     live.announce(rollout.pk)
     return rollout
@@ -410,9 +426,7 @@ def rollout_abort(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
         )
     rollout.plan_state["aborted"] = True
     rollout.manual_interventions += 1
-    _begin_rollback(
-        rollout, f"Aborted by {actor.get_username()}" + (f": {reason}" if reason else "")
-    )
+    _begin_rollback(rollout, f"Aborted by {_who(actor)}" + (f": {reason}" if reason else ""))
     rollout.save()
     audit_record(actor=actor, action="rollout.abort", target=rollout, after={"reason": reason})
     live.announce(rollout.pk)
@@ -446,7 +460,7 @@ def rollout_rollback(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
         started_by=actor,
         started_at=now,
         next_run_at=now,
-        failure_reason=reason or f"Manual rollback by {actor.get_username()}",
+        failure_reason=reason or f"Manual rollback by {_who(actor)}",
     )
     try:
         with transaction.atomic():

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from apps.catalog.manifests import render_manifests
@@ -53,6 +54,7 @@ class Context:
         deployment, _service = render_manifests(self.service, replicas=replicas)[:2]
         deployment["metadata"]["name"] = name
         deployment["spec"]["replicas"] = replicas
+        deployment["spec"]["progressDeadlineSeconds"] = settings.ROLLOUT_PROGRESS_DEADLINE_SECONDS
         deployment["spec"]["selector"]["matchLabels"].update(labels)
         deployment["spec"]["template"]["metadata"]["labels"].update(labels)
         container = deployment["spec"]["template"]["spec"]["containers"][0]

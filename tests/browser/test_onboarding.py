@@ -44,8 +44,13 @@ def test_a_new_developer_onboards_a_service_through_the_wizard(page, sign_in, de
 
     # Delivery: a canary, whose steps appear once it is chosen.
     expect(current).to_contain_text("Delivery")
+    # The strategy select redraws the step through htmx: let htmx finish settling the new
+    # panel first, or a change made under load can reach a select htmx has not wired up yet.
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')"
+    )
     page.get_by_label("Strategy").select_option(label="Canary")
-    expect(page.get_by_label("Canary step 5: Value")).to_have_value("100")
+    expect(page.get_by_label("Canary step 5: Value")).to_have_value("100", timeout=15_000)
     page.get_by_role("button", name="Remove environment 2").click()
     expect(page.get_by_label("Environment 2: Name", exact=True)).to_have_value("prod")
     page.get_by_role("button", name="Next").click()

@@ -40,6 +40,7 @@ def production_env(tmp_path, **extra):
         "SECRET_KEY": STRONG_KEY,
         "ALLOWED_HOSTS": "runway.example.com",
         "CSRF_TRUSTED_ORIGINS": "https://runway.example.com",
+        "RUNWAY_ENCRYPTION_KEY": "production-encryption-key-0123456789abcdef",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         "SECURE_SSL_REDIRECT": None,
         "SESSION_COOKIE_SECURE": None,
@@ -90,6 +91,12 @@ def test_production_mode_refuses_a_weak_secret_key(tmp_path):
     result = run_django("", **production_env(tmp_path, SECRET_KEY="short"))
     assert result.returncode != 0
     assert "SECRET_KEY is too weak" in result.stderr
+
+
+def test_production_mode_without_an_encryption_key_fails_naming_it(tmp_path):
+    result = run_django("", **production_env(tmp_path, RUNWAY_ENCRYPTION_KEY=None))
+    assert result.returncode != 0
+    assert "RUNWAY_ENCRYPTION_KEY must be set" in result.stderr
 
 
 def test_production_mode_without_allowed_hosts_fails_naming_it(tmp_path):

@@ -78,6 +78,8 @@ def workers(simulator, settings):
         "KUBECONFIG": str(simulator),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_QUEUE": queue,
+        # Kubernetes gives up on a version that makes no progress for this long.
+        "ROLLOUT_PROGRESS_DEADLINE_SECONDS": "3",
     }
     started = []
 
@@ -189,3 +191,51 @@ def test_a_rollout_survives_its_worker_being_killed(workers, developer, payments
     kube = Kube(kubeconfig=str(settings.KUBECONFIG))
     assert kube.deployment("live", service.name).image == "live:2"
     assert kube.deployment("live", f"{service.name}-canary") is None
+
+
+def test_a_worker_walks_a_canary_and_a_person_promotes_it(workers, developer, payments):
+    params = {"steps": [{"set_weight": 50}, {"pause": {}}, {"set_weight": 100}]}
+    service = service_with("canary", params, payments)
+    workers()
+    first = start_release(service, "live:1", developer)
+    assert wait_for(lambda: state_of(first) == RolloutState.SUCCEEDED, timeout=60)
+    rollout = start_release(service, "live:2", developer)
+    assert wait_for(lambda: state_of(rollout) == RolloutState.PAUSED, timeout=60)
+    assert Rollout.objects.get(pk=rollout.pk).weight == 50
+    services.rollout_promote(actor=developer, rollout=rollout)
+    assert wait_for(lambda: state_of(rollout) == RolloutState.SUCCEEDED, timeout=60)
+    from apps.rollouts.kube import Kube
+
+    assert Kube(kubeconfig=str(settings.KUBECONFIG)).deployment("live", service.name).image == (
+        "live:2"
+    )
+
+
+def test_a_worker_switches_blue_green(workers, developer, payments):
+    params = {"auto_promotion": True, "auto_promotion_seconds": 1, "scale_down_delay_seconds": 1}
+    service = service_with("blue-green", params, payments)
+    workers()
+    for version in ("live:1", "live:2"):
+        rollout = start_release(service, version, developer)
+        assert wait_for(lambda r=rollout: state_of(r) == RolloutState.SUCCEEDED, timeout=60)
+    from apps.rollouts.kube import Kube
+
+    kube = Kube(kubeconfig=str(settings.KUBECONFIG))
+    assert kube.service_selector("live", service.name)["runway.dev/colour"] == "green"
+    assert kube.deployment("live", f"{service.name}-blue").spec_replicas == 0
+
+
+def test_a_worker_rolls_a_bad_image_back(workers, developer, payments):
+    service = service_with("rolling", {}, payments)
+    workers()
+    good = start_release(service, "live:1", developer)
+    assert wait_for(lambda: state_of(good) == RolloutState.SUCCEEDED, timeout=60)
+    bad = start_release(service, "live:crashloop", developer)
+    assert wait_for(lambda: state_of(bad) == RolloutState.ROLLED_BACK, timeout=120)
+    bad = Rollout.objects.get(pk=bad.pk)
+    assert bad.release.state == ReleaseState.ROLLED_BACK
+    from apps.rollouts.kube import Kube
+
+    assert Kube(kubeconfig=str(settings.KUBECONFIG)).deployment("live", service.name).image == (
+        "live:1"
+    )

@@ -6,140 +6,371 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('releases', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("releases", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnalysisTemplate',
+            name="AnalysisTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=63, unique=True)),
-                ('kind', models.CharField(choices=[('http', 'HTTP check'), ('prometheus', 'Prometheus query')], max_length=20)),
-                ('url', models.CharField(help_text='HTTP check URL, or the Prometheus HTTP API base URL. {service}, {namespace} and {deployment} (the version under test) are filled in.', max_length=500)),
-                ('expected_status', models.PositiveSmallIntegerField(default=200)),
-                ('timeout_seconds', models.PositiveSmallIntegerField(default=5)),
-                ('query', models.TextField(blank=True, help_text='PromQL, with the same placeholders.')),
-                ('success_condition', models.CharField(blank=True, help_text='e.g. result >= 0.95 (Prometheus only)', max_length=100)),
-                ('interval_seconds', models.PositiveIntegerField(default=10)),
-                ('count', models.PositiveSmallIntegerField(default=3)),
-                ('failure_limit', models.PositiveSmallIntegerField(default=0)),
-                ('inconclusive_limit', models.PositiveSmallIntegerField(default=1)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=63, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("http", "HTTP check"), ("prometheus", "Prometheus query")],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "url",
+                    models.CharField(
+                        help_text="HTTP check URL, or the Prometheus HTTP API base URL. {service}, {namespace} and {deployment} (the version under test) are filled in.",
+                        max_length=500,
+                    ),
+                ),
+                ("expected_status", models.PositiveSmallIntegerField(default=200)),
+                ("timeout_seconds", models.PositiveSmallIntegerField(default=5)),
+                (
+                    "query",
+                    models.TextField(blank=True, help_text="PromQL, with the same placeholders."),
+                ),
+                (
+                    "success_condition",
+                    models.CharField(
+                        blank=True,
+                        help_text="e.g. result >= 0.95 (Prometheus only)",
+                        max_length=100,
+                    ),
+                ),
+                ("interval_seconds", models.PositiveIntegerField(default=10)),
+                ("count", models.PositiveSmallIntegerField(default=3)),
+                ("failure_limit", models.PositiveSmallIntegerField(default=0)),
+                ("inconclusive_limit", models.PositiveSmallIntegerField(default=1)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Rollout',
+            name="Rollout",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('namespace', models.CharField(max_length=63)),
-                ('strategy', models.CharField(choices=[('rolling', 'Rolling update'), ('canary', 'Canary'), ('blue-green', 'Blue/green')], max_length=20)),
-                ('image', models.CharField(max_length=300)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('paused', 'Paused'), ('rolling_back', 'Rolling back'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('aborted', 'Aborted'), ('rolled_back', 'Rolled back')], default='pending', max_length=20)),
-                ('current_step', models.PositiveSmallIntegerField(default=0)),
-                ('weight', models.PositiveSmallIntegerField(default=0, help_text='Canary traffic weight, %.')),
-                ('replicas', models.PositiveSmallIntegerField(default=1)),
-                ('previous_template', models.JSONField(blank=True, help_text='The pod template before this rollout, for rollback.', null=True)),
-                ('previous_image', models.CharField(blank=True, max_length=300)),
-                ('plan_state', models.JSONField(blank=True, default=dict, help_text='Strategy bookkeeping, e.g. blue/green colours.')),
-                ('failure_reason', models.TextField(blank=True)),
-                ('is_rollback', models.BooleanField(default=False, help_text='Rolls a finished rollout back.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('failure_detected_at', models.DateTimeField(blank=True, null=True)),
-                ('next_run_at', models.DateTimeField(blank=True, null=True)),
-                ('last_worked_at', models.DateTimeField(blank=True, null=True)),
-                ('manual_interventions', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cluster', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='rollouts', to='catalog.cluster')),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rollouts', to='catalog.environment')),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rollouts', to='releases.release')),
-                ('rolls_back', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rollouts.rollout')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rollouts', to='catalog.service')),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("namespace", models.CharField(max_length=63)),
+                (
+                    "strategy",
+                    models.CharField(
+                        choices=[
+                            ("rolling", "Rolling update"),
+                            ("canary", "Canary"),
+                            ("blue-green", "Blue/green"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("image", models.CharField(max_length=300)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("rolling_back", "Rolling back"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("aborted", "Aborted"),
+                            ("rolled_back", "Rolled back"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("current_step", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "weight",
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="Canary traffic weight, %."
+                    ),
+                ),
+                ("replicas", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "previous_template",
+                    models.JSONField(
+                        blank=True,
+                        help_text="The pod template before this rollout, for rollback.",
+                        null=True,
+                    ),
+                ),
+                ("previous_image", models.CharField(blank=True, max_length=300)),
+                (
+                    "plan_state",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Strategy bookkeeping, e.g. blue/green colours.",
+                    ),
+                ),
+                ("failure_reason", models.TextField(blank=True)),
+                (
+                    "is_rollback",
+                    models.BooleanField(default=False, help_text="Rolls a finished rollout back."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("failure_detected_at", models.DateTimeField(blank=True, null=True)),
+                ("next_run_at", models.DateTimeField(blank=True, null=True)),
+                ("last_worked_at", models.DateTimeField(blank=True, null=True)),
+                ("manual_interventions", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rollouts",
+                        to="catalog.cluster",
+                    ),
+                ),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rollouts",
+                        to="catalog.environment",
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rollouts",
+                        to="releases.release",
+                    ),
+                ),
+                (
+                    "rolls_back",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rollouts.rollout",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rollouts",
+                        to="catalog.service",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Deployment',
+            name="Deployment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=300)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField()),
-                ('result', models.CharField(choices=[('succeeded', 'Succeeded'), ('failed', 'Failed'), ('rolled_back', 'Rolled back')], max_length=20)),
-                ('rolled_back_at', models.DateTimeField(blank=True, help_text='When a later rollback of this deployment finished.', null=True)),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='catalog.environment')),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='releases.release')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='catalog.service')),
-                ('rollout', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='deployment', to='rollouts.rollout')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.CharField(max_length=300)),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField()),
+                (
+                    "result",
+                    models.CharField(
+                        choices=[
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("rolled_back", "Rolled back"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "rolled_back_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When a later rollback of this deployment finished.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployments",
+                        to="catalog.environment",
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployments",
+                        to="releases.release",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployments",
+                        to="catalog.service",
+                    ),
+                ),
+                (
+                    "rollout",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployment",
+                        to="rollouts.rollout",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-finished_at'],
+                "ordering": ["-finished_at"],
             },
         ),
         migrations.CreateModel(
-            name='RolloutEvent',
+            name="RolloutEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('level', models.CharField(choices=[('info', 'Info'), ('warning', 'Warning'), ('error', 'Error')], default='info', max_length=10)),
-                ('step_index', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('message', models.TextField()),
-                ('rollout', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='rollouts.rollout')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[("info", "Info"), ("warning", "Warning"), ("error", "Error")],
+                        default="info",
+                        max_length=10,
+                    ),
+                ),
+                ("step_index", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("message", models.TextField()),
+                (
+                    "rollout",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="rollouts.rollout",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='RolloutStep',
+            name="RolloutStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveSmallIntegerField()),
-                ('kind', models.CharField(max_length=30)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('waiting', 'Waiting'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='pending', max_length=20)),
-                ('message', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('results', models.JSONField(blank=True, default=list, help_text='Analysis measurements.')),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('rollout', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='rollouts.rollout')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveSmallIntegerField()),
+                ("kind", models.CharField(max_length=30)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("waiting", "Waiting"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("message", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "results",
+                    models.JSONField(blank=True, default=list, help_text="Analysis measurements."),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "rollout",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="rollouts.rollout",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['rollout', 'index'],
+                "ordering": ["rollout", "index"],
             },
         ),
         migrations.AddIndex(
-            model_name='rollout',
-            index=models.Index(fields=['state', 'next_run_at'], name='rollout_due_idx'),
+            model_name="rollout",
+            index=models.Index(fields=["state", "next_run_at"], name="rollout_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='rollout',
-            index=models.Index(fields=['-created_at'], name='rollout_recent_idx'),
+            model_name="rollout",
+            index=models.Index(fields=["-created_at"], name="rollout_recent_idx"),
         ),
         migrations.AddConstraint(
-            model_name='rollout',
-            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ('pending', 'running', 'paused', 'rolling_back'))), fields=('service', 'environment'), name='rollout_one_active_per_environment'),
+            model_name="rollout",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state__in", ("pending", "running", "paused", "rolling_back"))),
+                fields=("service", "environment"),
+                name="rollout_one_active_per_environment",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['service', '-finished_at'], name='deployment_service_idx'),
+            model_name="deployment",
+            index=models.Index(fields=["service", "-finished_at"], name="deployment_service_idx"),
         ),
         migrations.AddConstraint(
-            model_name='rolloutstep',
-            constraint=models.UniqueConstraint(fields=('rollout', 'index'), name='rollout_step_unique'),
+            model_name="rolloutstep",
+            constraint=models.UniqueConstraint(
+                fields=("rollout", "index"), name="rollout_step_unique"
+            ),
         ),
     ]

@@ -6,6 +6,7 @@ from django.db import transaction
 from apps.accounts import demo as accounts_demo
 from apps.audit.services import audit_record
 from apps.catalog import demo as catalog_demo
+from apps.insights.services.facts import deployment_facts_backfill_from_releases
 from apps.releases import demo as releases_demo
 from apps.rollouts import demo as rollouts_demo
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
         created += catalog_demo.load()
         created += releases_demo.load()
         created += rollouts_demo.load()
+        deployment_facts_backfill_from_releases()  # the reports see the demo's finished releases
         if created:
             audit_record(
                 actor=None,

@@ -1,0 +1,50 @@
+"""Every write of the reports app. `from apps.insights import services` and call
+`services.<entity>_<verb>(...)`; the modules split them by subject."""
+
+from apps.insights.services.deliveries import (
+    DeliveryOutcome,
+    delivery_receive,
+    unmatched_delivery_map,
+)
+from apps.insights.services.facts import (
+    deployment_fact_record,
+    deployment_fact_record_for_release,
+    deployment_facts_backfill_from_releases,
+    environment_is_production,
+    incident_record,
+    pipeline_run_record,
+    pushed_commits_record,
+)
+from apps.insights.services.rollups import (
+    rollup_refresh,
+    rollup_refresh_days,
+    rollup_refresh_recent,
+)
+from apps.insights.services.sources import (
+    DEFAULT_GRACE,
+    source_secrets,
+    webhook_source_create,
+    webhook_source_deactivate,
+    webhook_source_rotate,
+)
+
+__all__ = [
+    "DEFAULT_GRACE",
+    "DeliveryOutcome",
+    "delivery_receive",
+    "deployment_fact_record",
+    "deployment_fact_record_for_release",
+    "deployment_facts_backfill_from_releases",
+    "environment_is_production",
+    "incident_record",
+    "pipeline_run_record",
+    "pushed_commits_record",
+    "rollup_refresh",
+    "rollup_refresh_days",
+    "rollup_refresh_recent",
+    "source_secrets",
+    "unmatched_delivery_map",
+    "webhook_source_create",
+    "webhook_source_deactivate",
+    "webhook_source_rotate",
+]

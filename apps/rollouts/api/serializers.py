@@ -1,0 +1,142 @@
+"""Input and output shapes of the rollouts and clusters API. Inputs are checked for shape here;
+every rule (who may steer, what a state allows) is the services'."""
+
+from rest_framework import serializers
+
+from apps.catalog.models import Cluster
+from apps.releases.models import Release
+from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, RolloutStep, StepState
+
+# --- Rollouts: output ------------------------------------------------------------------------
+
+
+def _choices_help(choices) -> str:
+    return "One of: " + ", ".join(str(value) for value, _ in choices) + "."
+
+
+class RolloutListSerializer(serializers.ModelSerializer):
+    # States are documented as strings listing their values: "state" already names the
+    # releases' enum in the schema.
+    state = serializers.CharField(read_only=True, help_text=_choices_help(RolloutState.choices))
+    service = serializers.CharField(source="service.name", read_only=True)
+    team = serializers.CharField(source="service.owner.slug", read_only=True)
+    environment = serializers.CharField(source="environment.name", read_only=True)
+    cluster = serializers.CharField(
+        source="cluster.name", read_only=True, allow_null=True, default=None
+    )
+    release = serializers.IntegerField(source="release_id", read_only=True)
+    rolls_back = serializers.IntegerField(
+        source="rolls_back_id",
+        read_only=True,
+        allow_null=True,
+        help_text="For a rollback: the rollout it rolls back.",
+    )
+    progress = serializers.IntegerField(read_only=True, help_text="Per cent of steps done.")
+    started_by = serializers.CharField(
+        source="started_by.username",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="Null when Runway started it (a due release).",
+    )
+
+    class Meta:
+        model = Rollout
+        fields = [
+            "id", "release", "service", "team", "environment", "cluster", "namespace",
+            "strategy", "image", "state", "current_step", "weight", "replicas", "progress",
+            "is_rollback", "rolls_back", "failure_reason", "started_by", "created_at",
+            "started_at", "finished_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class MeasurementSerializer(serializers.Serializer):
+    phase = serializers.CharField(help_text="successful, failed or inconclusive")
+    value = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class RolloutStepSerializer(serializers.ModelSerializer):
+    state = serializers.CharField(read_only=True, help_text=_choices_help(StepState.choices))
+    params = serializers.DictField(read_only=True)
+    results = MeasurementSerializer(
+        many=True, read_only=True, help_text="Analysis steps: each measurement taken."
+    )
+
+    class Meta:
+        model = RolloutStep
+        fields = [
+            "index", "kind", "params", "state", "message", "attempts", "results", "started_at",
+            "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class RolloutEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RolloutEvent
+        fields = ["at", "level", "step_index", "message"]
+        read_only_fields = fields
+
+
+class RolloutDetailSerializer(RolloutListSerializer):
+    steps = RolloutStepSerializer(many=True, read_only=True)
+    events = RolloutEventSerializer(many=True, read_only=True, help_text="Oldest first.")
+
+    class Meta(RolloutListSerializer.Meta):
+        fields = [
+            *RolloutListSerializer.Meta.fields, "previous_image", "manual_interventions",
+            "failure_detected_at", "next_run_at", "steps", "events",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+# --- Rollouts: input ---------------------------------------------------------------------------
+
+
+class RolloutCreateSerializer(serializers.Serializer):
+    release = serializers.PrimaryKeyRelatedField(
+        queryset=Release.objects.all(),
+        help_text="An approved (scheduled or in progress) release; its gates are checked again.",
+        error_messages={"does_not_exist": "No release has the id {pk_value}."},
+    )
+
+
+class PromoteSerializer(serializers.Serializer):
+    full = serializers.BooleanField(
+        default=False,
+        help_text="Skip every remaining weight, pause and analysis step and promote at once.",
+    )
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+# --- Clusters ----------------------------------------------------------------------------------
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Cluster
+        fields = ["id", "name", "description", "kubeconfig_path", "context", "in_cluster"]
+        read_only_fields = fields
+
+
+class ClusterInputSerializer(serializers.Serializer):
+    """Shape only: the service validates the cluster in full (unique name, DNS label, paths)."""
+
+    name = serializers.CharField(max_length=63)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    kubeconfig_path = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Absolute path on Runway's servers; empty: Runway's default kubeconfig.",
+    )
+    context = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    in_cluster = serializers.BooleanField(
+        required=False, default=False, help_text="Runway runs inside this cluster."
+    )

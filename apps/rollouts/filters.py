@@ -1,0 +1,15 @@
+import django_filters
+
+from apps.rollouts.models import Rollout, RolloutState
+
+
+class RolloutFilter(django_filters.FilterSet):
+    """One filter for the rollouts page and the rollouts API."""
+
+    state = django_filters.MultipleChoiceFilter(choices=RolloutState.choices)
+    service = django_filters.CharFilter(field_name="service__name", label="Service")
+    environment = django_filters.CharFilter(field_name="environment__name", label="Environment")
+
+    class Meta:
+        model = Rollout
+        fields = []

@@ -1,0 +1,173 @@
+"""The rollouts pages: the list, one rollout's status with its steering buttons, its pods, and
+starting a release's rollout. Every write is a service call: the services decide who may
+(PermissionDenied, a 403) and what the state allows (ValidationError, shown as a toast)."""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+from django_htmx.http import HttpResponseClientRedirect
+
+from apps.accounts import permissions
+from apps.releases.models import Release
+from apps.rollouts import selectors, services
+from apps.rollouts.filters import RolloutFilter
+from apps.rollouts.models import Rollout
+
+PAGE_SIZE = 50
+REASON_MAX_LENGTH = 500
+
+
+@require_safe
+def rollout_list(request: HttpRequest) -> HttpResponse:
+    # The version is read before the rows: a change in between makes the stream re-fetch.
+    version = None if request.htmx else selectors.rollouts_version()
+    filterset = RolloutFilter(
+        request.GET, queryset=selectors.rollout_list_active_first(), request=request
+    )
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    template = "rollouts/partials/_list.html" if request.htmx else "rollouts/rollout_list.html"
+    return render(
+        request,
+        template,
+        {"filter": filterset, "page": page, "query": query.urlencode(), "version": version},
+    )
+
+
+@require_safe
+def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    rollout = get_object_or_404(selectors.rollout_detail_queryset(), pk=pk)
+    template = "rollouts/partials/_status.html" if request.htmx else "rollouts/rollout_detail.html"
+    return render(request, template, _status_context(request, rollout))
+
+
+def _status_context(request: HttpRequest, rollout: Rollout) -> dict:
+    user = request.user
+    may_steer = permissions.can_act_for_team(
+        user, rollout.service.owner_id
+    ) or permissions.can_approve_releases(user)
+    return {
+        "rollout": rollout,
+        "steps": list(rollout.steps.all()),
+        "events": rollout.recent_events,
+        "actions": selectors.rollout_actions(rollout) if may_steer else frozenset(),
+        "version": selectors.rollout_stamp(rollout),
+    }
+
+
+@require_safe
+def rollout_pods(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pods per version: a fragment of its own, so a slow cluster never holds up the page."""
+    rollout = get_object_or_404(Rollout.objects.select_related("service", "cluster"), pk=pk)
+    return render(
+        request,
+        "rollouts/partials/_pods.html",
+        {"rollout": rollout, "pods": selectors.rollout_pods(rollout=rollout)},
+    )
+
+
+# --- Steering -----------------------------------------------------------------------------
+
+
+def _steer(
+    request: HttpRequest, pk: int, action: Callable[[Rollout], Rollout], done: str
+) -> HttpResponse:
+    """Run a steering service. htmx gets the refreshed status part back, with the outcome as a
+    toast; a service that answers with another rollout (a rollback) sends the browser there."""
+    rollout = get_object_or_404(Rollout.objects.all(), pk=pk)
+    try:
+        result = action(rollout)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done.format(result=result))
+        if result.pk != pk:
+            url = reverse("rollouts:detail", args=[result.pk])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    if not request.htmx:
+        return redirect("rollouts:detail", pk=pk)
+    rollout = get_object_or_404(selectors.rollout_detail_queryset(), pk=pk)
+    return render(request, "rollouts/partials/_status.html", _status_context(request, rollout))
+
+
+def _reason(request: HttpRequest) -> str:
+    """The optional reason for an abort or rollback (live.js asks for it in a prompt)."""
+    reason = request.POST.get("reason", "").strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ValidationError({"reason": f"Reason: at most {REASON_MAX_LENGTH} characters."})
+    return reason
+
+
+@require_POST
+def rollout_promote(request: HttpRequest, pk: int) -> HttpResponse:
+    full = request.POST.get("full") in ("1", "true", "on")
+    return _steer(
+        request,
+        pk,
+        lambda rollout: services.rollout_promote(actor=request.user, rollout=rollout, full=full),
+        f"Rollout #{pk} {'fully ' if full else ''}promoted.",
+    )
+
+
+@require_POST
+def rollout_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    return _steer(
+        request,
+        pk,
+        lambda rollout: services.rollout_pause(actor=request.user, rollout=rollout),
+        f"Rollout #{pk} paused.",
+    )
+
+
+@require_POST
+def rollout_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    return _steer(
+        request,
+        pk,
+        lambda rollout: services.rollout_resume(actor=request.user, rollout=rollout),
+        f"Rollout #{pk} resumed.",
+    )
+
+
+@require_POST
+def rollout_abort(request: HttpRequest, pk: int) -> HttpResponse:
+    return _steer(
+        request,
+        pk,
+        lambda rollout: services.rollout_abort(
+            actor=request.user, rollout=rollout, reason=_reason(request)
+        ),
+        f"Rollout #{pk} is being aborted: the previous version comes back.",
+    )
+
+
+@require_POST
+def rollout_rollback(request: HttpRequest, pk: int) -> HttpResponse:
+    return _steer(
+        request,
+        pk,
+        lambda rollout: services.rollout_rollback(
+            actor=request.user, rollout=rollout, reason=_reason(request)
+        ),
+        f"Rolling rollout #{pk} back as rollout #{{result.pk}}.",
+    )
+
+
+@require_POST
+def rollout_start(request: HttpRequest, release_id: int) -> HttpResponse:
+    """Start an approved release's rollout now (the release page links here)."""
+    release = get_object_or_404(Release.objects.all(), pk=release_id)
+    try:
+        rollout = services.rollout_start(actor=request.user, release=release)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("releases:detail", pk=release.pk)
+    messages.success(request, f"Rollout #{rollout.pk} of release #{release.pk} is under way.")
+    return redirect("rollouts:detail", pk=rollout.pk)

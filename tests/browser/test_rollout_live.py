@@ -1,0 +1,288 @@
+"""A rollout page follows its rollout by itself. The live server here is uvicorn serving Runway's
+ASGI application, as in production: pytest-django's WSGI live server cannot stream."""
+
+import re
+import socket
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+import uvicorn
+from django.db import transaction
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from apps.catalog.models import Environment, Strategy
+from apps.rollouts import live, services, stream
+from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, StepState
+from tests.factories import ServiceFactory
+from tests.rollouts.builders import rollout_row
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    # WhiteNoise serves static files with a synchronous iterator, which ASGI warns about.
+    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators"),
+]
+
+QUICK = 3_000  # ms: "by itself, within a few seconds"
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """Runway under uvicorn in a thread of this process, on a free port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            "portal.asgi:application",
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(browser, asgi_server):
+    context = browser.new_context(base_url=asgi_server, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(autouse=True)
+def _own_channel(monkeypatch):
+    # Redis pub/sub channels are server-wide: another test run must not wake this page.
+    monkeypatch.setattr(live, "CHANNEL", f"runway:rollouts:test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture(params=["redis", "polling"])
+def feed(request, settings):
+    if request.param == "polling":
+        settings.LIVE_UPDATES_REDIS_URL = ""
+    return request.param
+
+
+@pytest.fixture
+def rollout(web, prod, developer):
+    """A canary waiting at its first weight (step 2 of 6)."""
+    return rollout_row(
+        service=web,
+        environment=prod,
+        requester=developer,
+        state=RolloutState.RUNNING,
+        current_step=1,
+    )
+
+
+def finish_step(rollout: Rollout, index: int, message: str) -> None:
+    """What the executor does when a step is done, in one transaction, announced on commit."""
+    with transaction.atomic():
+        step = rollout.steps.get(index=index)
+        step.state, step.message, step.finished_at = StepState.SUCCEEDED, message, timezone.now()
+        step.save()
+        rollout.refresh_from_db()
+        rollout.current_step = index + 1
+        rollout.save()
+        RolloutEvent.objects.create(rollout=rollout, step_index=index, message=message)
+        live.announce(rollout.pk)
+
+
+def step_state(page, index):
+    return page.locator(f'tr[data-step="{index}"] [data-testid="step-state"]')
+
+
+def test_the_rollout_page_follows_each_step_without_reloading(
+    page, sign_in, developer, rollout, feed
+):
+    sign_in(developer)
+    page.goto(f"/rollouts/{rollout.pk}/")
+    expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+    expect(step_state(page, 1)).to_have_text("Running")
+    page.evaluate("window.__marker = 'same-page'")
+
+    finish_step(rollout, 1, "Weight 20% (1 canary, 4 stable): 1/1 available")
+    expect(step_state(page, 1)).to_have_text("Succeeded", timeout=QUICK)
+    expect(page.get_by_text("Weight 20% (1 canary, 4 stable): 1/1 available").first).to_be_visible()
+
+    finish_step(rollout, 2, "Paused 30 s")
+    expect(step_state(page, 2)).to_have_text("Succeeded", timeout=QUICK)
+    expect(page.locator("progress.rollout-progress")).to_have_attribute("value", "50")
+    assert page.evaluate("window.__marker") == "same-page"  # never reloaded
+
+
+def test_the_rollouts_list_follows_without_reloading(page, sign_in, developer, rollout):
+    sign_in(developer)
+    page.goto("/rollouts/")
+    row = page.locator(f'tr[data-rollout="{rollout.pk}"]')
+    expect(row.get_by_test_id("rollout-state")).to_have_text("Running")
+    expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+    page.evaluate("window.__marker = 'same-page'")
+
+    with transaction.atomic():
+        Rollout.objects.filter(pk=rollout.pk).update(
+            state=RolloutState.PAUSED, updated_at=timezone.now()
+        )
+        live.announce(rollout.pk)
+    expect(row.get_by_test_id("rollout-state")).to_have_text("Paused", timeout=QUICK)
+    assert page.evaluate("window.__marker") == "same-page"
+
+
+def test_a_person_steers_and_every_page_follows(page, sign_in, developer, rollout):
+    sign_in(developer)
+    page.goto(f"/rollouts/{rollout.pk}/")
+    expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+    other = page.context.new_page()
+    other.goto(f"/rollouts/{rollout.pk}/")
+    expect(other.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_test_id("rollout-state")).to_have_text("Paused")
+    expect(page.locator("#toasts")).to_contain_text(f"Rollout #{rollout.pk} paused.")
+    expect(other.get_by_test_id("rollout-state")).to_have_text("Paused", timeout=QUICK)
+
+    page.once("dialog", lambda dialog: dialog.accept("error budget burnt"))
+    page.get_by_role("button", name="Abort").click()
+    expect(page.get_by_test_id("rollout-state")).to_have_text("Rolling back")
+    expect(other.get_by_test_id("failure-reason")).to_contain_text(
+        "Aborted by dana: error budget burnt", timeout=QUICK
+    )
+
+
+def test_after_signing_out_elsewhere_the_page_stops_listening(
+    page, sign_in, developer, rollout, monkeypatch
+):
+    monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.5)
+    sign_in(developer)
+    page.goto(f"/rollouts/{rollout.pk}/")
+    live_region = page.locator("[data-live]")
+    expect(live_region).to_have_attribute("data-live-state", "live")
+    streams = []
+    page.on("request", lambda r: streams.append(r.url) if "/stream/" in r.url else None)
+
+    from django.contrib.sessions.models import Session
+
+    Session.objects.all().delete()  # signed out in another tab
+    expect(live_region).to_have_attribute("data-live-state", "stopped", timeout=QUICK)
+    expect(page.get_by_text("Signed out: live updates stopped")).to_be_visible()
+    page.wait_for_timeout(3_000)  # longer than any retry hint: nothing reconnects
+    assert streams == []
+
+
+def test_when_the_stream_keeps_failing_the_page_polls(page, sign_in, developer, rollout):
+    sign_in(developer)
+    page.route(re.compile(r".*/stream/.*"), lambda route: route.fulfill(status=503, body="down"))
+    page.goto(f"/rollouts/{rollout.pk}/")
+    expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "polling")
+    finish_step(rollout, 1, "Weight 20%: 1/1 available")
+    expect(step_state(page, 1)).to_have_text("Succeeded", timeout=8_000)  # polls every 5 s
+
+
+# --- Real steps against the cluster simulator ------------------------------------------------
+
+
+@pytest.fixture
+def cluster(tmp_path, settings):
+    from apps.rollouts.simulator import start_simulator, write_kubeconfig
+
+    running = start_simulator(ready_delay=0.2, tick=0.05)
+    settings.KUBECONFIG = str(write_kubeconfig(tmp_path / "kubeconfig", running.url))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The executor's tasks, kept here: the test drives the executor itself, as a worker
+    would, instead of sending them to the shared broker."""
+    from apps.rollouts import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.advance, "apply_async", lambda *args, **kwargs: sent.append(args))
+    return sent
+
+
+def release_to_dev(service, version, actor):
+    from apps.releases import services as release_services
+
+    start = timezone.now() - timedelta(minutes=1)
+    release = release_services.release_create(
+        actor=actor,
+        service=service,
+        environment=service.environments.get(name="dev"),
+        version=version,
+        title=version,
+        planned_start=start,
+        planned_end=start + timedelta(hours=1),
+    )
+    return release_services.release_submit(actor=actor, release=release)
+
+
+def advance_until(rollout: Rollout, done, timeout: float = 20.0) -> Rollout:
+    """Run the executor step by step until `done(rollout)`; waits are not waited out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rollout.refresh_from_db()
+        if done(rollout):
+            return rollout
+        Rollout.objects.filter(pk=rollout.pk).update(next_run_at=None)
+        services.rollout_advance(rollout.pk)
+        time.sleep(0.1)
+    raise AssertionError(f"rollout {rollout.pk} still {rollout.state}, step {rollout.current_step}")
+
+
+def test_a_canary_run_by_the_executor_shows_live_on_its_page(
+    page, sign_in, developer, payments, cluster, queued
+):
+    service = ServiceFactory(
+        name="shop",
+        owner=payments,
+        strategy=Strategy.CANARY,
+        strategy_params={"steps": [{"set_weight": 50}, {"pause": {}}]},
+        container_port=8080,
+    )
+    Environment.objects.create(
+        service=service, name="dev", kind="development", order=1, namespace="shop", replicas=2
+    )
+    finished = {RolloutState.SUCCEEDED, RolloutState.FAILED, RolloutState.ROLLED_BACK}
+    first = services.rollout_start(
+        actor=developer, release=release_to_dev(service, "shop:1", developer)
+    )
+    assert advance_until(first, lambda r: r.state in finished).state == RolloutState.SUCCEEDED
+
+    rollout = services.rollout_start(
+        actor=developer, release=release_to_dev(service, "shop:2", developer)
+    )
+    sign_in(developer)
+    page.goto(f"/rollouts/{rollout.pk}/")
+    expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+    page.evaluate("window.__marker = 'same-page'")
+
+    advance_until(rollout, lambda r: r.state == RolloutState.PAUSED)
+    expect(page.get_by_test_id("rollout-state")).to_have_text("Paused", timeout=QUICK)
+    expect(page.get_by_test_id("canary-weight")).to_have_text("50%")
+    canary = page.locator('#rollout-pods tr[data-deployment="shop-canary"]')
+    expect(canary).to_contain_text("shop:2", timeout=QUICK)
+    expect(canary.locator("td").nth(4)).to_have_text("1", timeout=QUICK)  # ready, from the cluster
+
+    page.get_by_role("button", name="Promote", exact=True).click()
+    expect(page.get_by_test_id("rollout-state")).to_have_text("Running")
+    advance_until(rollout, lambda r: r.state in finished)
+    expect(page.get_by_test_id("rollout-state")).to_have_text("Succeeded", timeout=QUICK)
+    expect(step_state(page, 2)).to_have_text("Skipped")
+    assert page.evaluate("window.__marker") == "same-page"

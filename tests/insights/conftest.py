@@ -1,0 +1,189 @@
+"""The reports app's fixtures: services of two teams with staging and production, webhook
+sources of every kind (with their plain-text secrets), signing helpers and a quick way to
+record deployments. Personas come from tests/conftest.py: dana (payments developer), sam
+(search developer), ada (platform admin), olly (outsider)."""
+
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from apps.catalog.models import Environment, EnvironmentKind
+from apps.insights import services
+from apps.insights.models import FactSource, SourceKind
+from tests.factories import ServiceFactory
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "webhooks"
+DEPLOYMENTS_URL = "/api/v1/events/deployments"
+INCIDENTS_URL = "/api/v1/events/incidents"
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def with_environments(service, *names_and_kinds):
+    for order, (name, kind) in enumerate(names_and_kinds, start=1):
+        Environment.objects.create(
+            service=service, name=name, kind=kind, order=order, namespace=f"{service.name}-{order}"
+        )
+    return service
+
+
+STAGING_AND_PRODUCTION = (
+    ("staging", EnvironmentKind.STAGING),
+    ("production", EnvironmentKind.PRODUCTION),
+)
+
+
+@pytest.fixture
+def checkout(payments):
+    service = ServiceFactory(
+        name="checkout", owner=payments, repository_url="https://github.com/acme/checkout"
+    )
+    return with_environments(service, *STAGING_AND_PRODUCTION)
+
+
+@pytest.fixture
+def payments_api(payments):
+    service = ServiceFactory(name="payments-api", owner=payments)
+    return with_environments(service, *STAGING_AND_PRODUCTION)
+
+
+@pytest.fixture
+def finder(search):
+    service = ServiceFactory(name="finder", owner=search)
+    return with_environments(service, *STAGING_AND_PRODUCTION)
+
+
+@pytest.fixture
+def hello_world(payments):
+    """The catalog's entry for the repository of GitHub's sample payloads, spelled differently
+    (case, .git) from how GitHub sends it."""
+    service = ServiceFactory(
+        name="hello-world",
+        owner=payments,
+        repository_url="https://github.com/codertocat/hello-world.git",
+    )
+    return with_environments(service, *STAGING_AND_PRODUCTION)
+
+
+@pytest.fixture
+def deploy():
+    """Record a deployment fact with a running external id; times are UTC tuples or datetimes."""
+    counter = iter(range(1, 10_000))
+
+    def record(service, *, started, finished, result="succeeded", environment="production", **kw):
+        kw.setdefault("external_id", f"test/{next(counter)}")
+        kw.setdefault("source", FactSource.GENERIC)
+        kw.setdefault("version", "1.0.0")
+        fact, _ = services.deployment_fact_record(
+            service=service,
+            environment=environment,
+            started_at=started if isinstance(started, datetime) else utc(*started),
+            finished_at=finished if isinstance(finished, datetime) else utc(*finished),
+            result=result,
+            **kw,
+        )
+        return fact
+
+    return record
+
+
+def _source(platform_admin, kind, name, secret=None):
+    return services.webhook_source_create(actor=platform_admin, name=name, kind=kind, secret=secret)
+
+
+@pytest.fixture
+def github_source(platform_admin):
+    return _source(platform_admin, SourceKind.GITHUB, "GitHub acme")
+
+
+@pytest.fixture
+def gitlab_source(platform_admin):
+    return _source(platform_admin, SourceKind.GITLAB, "GitLab on premises")
+
+
+@pytest.fixture
+def pagerduty_source(platform_admin):
+    return _source(
+        platform_admin, SourceKind.PAGERDUTY, "PagerDuty", secret="pd-signing-secret-0123456789"
+    )
+
+
+@pytest.fixture
+def generic_source(platform_admin):
+    return _source(platform_admin, SourceKind.GENERIC, "Deploy bot")
+
+
+@pytest.fixture
+def post_github(client, github_source):
+    source, secret = github_source
+
+    def post(event: str, body: bytes, *, delivery=None, signature=None, **headers):
+        return client.post(
+            f"{DEPLOYMENTS_URL}?source={source.slug}",
+            data=body,
+            content_type=headers.pop("content_type", "application/json"),
+            headers={
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+                "X-Hub-Signature-256": signature or f"sha256={sign(secret, body)}",
+                **headers,
+            },
+        )
+
+    return post
+
+
+@pytest.fixture
+def post_gitlab(client, gitlab_source):
+    source, secret = gitlab_source
+
+    def post(event: str, body: bytes, *, token=None, **headers):
+        return client.post(
+            f"{DEPLOYMENTS_URL}?source={source.slug}",
+            data=body,
+            content_type="application/json",
+            headers={"X-Gitlab-Event": event, "X-Gitlab-Token": token or secret, **headers},
+        )
+
+    return post
+
+
+@pytest.fixture
+def post_pagerduty(client, pagerduty_source):
+    source, secret = pagerduty_source
+
+    def post(body: bytes, *, webhook_id=None, signature=None):
+        return client.post(
+            f"{INCIDENTS_URL}?source={source.slug}",
+            data=body,
+            content_type="application/json",
+            headers={
+                "X-Webhook-Id": webhook_id or str(uuid.uuid4()),
+                "X-PagerDuty-Signature": signature or f"v1={sign(secret, body)}",
+            },
+        )
+
+    return post
+
+
+@pytest.fixture
+def api_as(api_client):
+    def sign_in(user):
+        api_client.force_login(user)
+        return api_client
+
+    return sign_in
