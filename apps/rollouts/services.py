@@ -339,6 +339,14 @@ def _locked(rollout: Rollout) -> Rollout:
     )
 
 
+def _waiting_for_a_person(rollout: Rollout, step) -> bool:
+    """Promote means "go past what you are waiting on": a pause or analysis that has begun.
+    A second click, after the first moved on, finds nothing waiting and is refused."""
+    if step is None or step.kind not in ("pause", "analysis") or step.started_at is None:
+        return False
+    return rollout.state == RolloutState.PAUSED or step.kind == "pause"
+
+
 @transaction.atomic
 def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
     """Go past the current pause or inconclusive analysis; `full` skips every remaining
@@ -357,7 +365,7 @@ def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
     )
     if full:
         to_skip = [step for step in remaining if step.kind in ("pause", "analysis", "set_weight")]
-    elif remaining and remaining[0].kind in ("pause", "analysis"):
+    elif _waiting_for_a_person(rollout, remaining[0] if remaining else None):
         to_skip = [remaining[0]]
     else:
         raise ValidationError("The current step is not a pause or an analysis: nothing to skip.")

@@ -93,6 +93,8 @@ def rollout_row(
             params=params,
             state=step_state(index),
             message=f"{kind} done" if step_state(index) == StepState.SUCCEEDED else "",
+            # A step that is done or under way has begun.
+            started_at=now - timedelta(minutes=1) if index <= current_step or not active else None,
         )
         for index, (kind, params) in enumerate(plan)
     )
