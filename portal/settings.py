@@ -6,6 +6,7 @@ SECRET_KEY and ALLOWED_HOSTS are required and HTTPS hardening is on unless switc
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
@@ -342,6 +343,12 @@ CELERY_BEAT_SCHEDULE = {
     "insights-record-finished-releases": {
         "task": "insights.record_finished_releases",
         "schedule": 10 * 60.0,
+    },
+    "insights-refresh-scorecards": {"task": "insights.refresh_scorecards", "schedule": 60 * 60.0},
+    # The week's scorecards, for trends; taking them again the same week replaces them.
+    "insights-snapshot-scorecards": {
+        "task": "insights.snapshot_scorecards",
+        "schedule": crontab(minute=30, hour=2, day_of_week="mon"),
     },
 }
 

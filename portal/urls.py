@@ -18,6 +18,7 @@ urlpatterns = [
     path("catalog/", include("apps.catalog.urls")),
     path("releases/", include("apps.releases.urls")),
     path("rollouts/", include("apps.rollouts.urls")),
+    path("reports/", include("apps.insights.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -76,6 +76,11 @@ def can_manage_webhooks(user) -> bool:
     return is_platform_admin(user)
 
 
+def can_manage_scorecards(user) -> bool:
+    """The scorecard rules: their levels and whether they count."""
+    return is_platform_admin(user)
+
+
 def can_act_for_team(user, team_id: int | None) -> bool:
     """Developers change what their own teams own; platform admins change anything."""
     if is_platform_admin(user):

@@ -33,6 +33,24 @@ SERVICES = [
      ("python-web", 3), "rolling", ["search-api"]),
 ]  # fmt: skip
 
+# Verification gates, with the analysis templates the rollouts demo creates (they ask the
+# cluster simulator); the other services verify nothing after deploying.
+VERIFIED_CANARY = {
+    "steps": [
+        {"set_weight": 20},
+        {"analysis": {"template": "success-rate"}},
+        {"set_weight": 50},
+        {"pause": {"seconds": 60}},
+        {"set_weight": 100},
+    ]
+}
+STRATEGY_PARAMS = {
+    "payments-api": VERIFIED_CANARY,
+    "checkout-web": VERIFIED_CANARY,
+    "ledger": {"pre_promotion_analysis": "http-smoke"},
+    "search-api": {"post_promotion_analysis": "success-rate"},
+}
+
 
 def load() -> list[str]:
     created: list[str] = []
@@ -73,9 +91,10 @@ def load() -> list[str]:
             lifecycle=lifecycle,
             template=GoldenPathTemplate.objects.get(name=tpl, version=version),
             strategy=strategy,
+            strategy_params=STRATEGY_PARAMS.get(name, {}),
             image=f"registry.example.com/{team}/{name}:1.0.0",
             repository_url=f"https://git.example.com/{team}/{name}",
-            runbook_url=f"https://runbooks.example.com/{name}" if tier == 1 else "",
+            runbook_url=f"https://runbooks.example.com/{name}" if tier <= 2 else "",
             on_call=f"#{team}-oncall",
             tags=[team, tpl.split("-")[0]],
             autoscale_max=6 if tier == 1 else None,

@@ -51,3 +51,13 @@ class ServiceFilter(django_filters.FilterSet):
             service_id=OuterRef("pk"), tag__name=value.strip().lower()
         )
         return queryset.filter(Exists(tagged))
+
+
+def register_filter(name: str, filter_: django_filters.Filter) -> None:
+    """Add a filter another app contributes (the insights app's scorecard `level`) to the
+    catalog page and the services API alike, without the catalog importing that app. Call it
+    from the contributing app's AppConfig.ready(); the filter goes before the sort order."""
+    filter_.field_name = filter_.field_name or name
+    filters = dict(ServiceFilter.base_filters)
+    ordering = filters.pop("ordering")
+    ServiceFilter.base_filters = {**filters, name: filter_, "ordering": ordering}

@@ -7,10 +7,15 @@ class InsightsConfig(AppConfig):
     verbose_name = "Delivery reports"
 
     def ready(self) -> None:
+        from apps.catalog.filters import register_filter
         from apps.insights import receivers
+        from apps.insights.scorecards import panels  # noqa: F401  (the scorecard on service pages)
+        from apps.insights.scorecards.filters import catalog_level_filter
         from apps.rollouts.signals import deployment_recorded
 
         # Every finished rollout becomes a deployment fact for DORA as it ends.
         deployment_recorded.connect(
             receivers.rollout_deployment_recorded, dispatch_uid="insights-deployments"
         )
+        # The catalog page and services API filter by scorecard level.
+        register_filter("level", catalog_level_filter())

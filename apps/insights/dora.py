@@ -23,9 +23,10 @@ monthly medium, yearly low. With nothing to measure, a figure and its tier are N
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -98,36 +99,101 @@ class DoraReport:
     recovery: Recovery
 
 
-# --- Medians in the database ------------------------------------------------------------------
+# --- Medians and other percentiles in the database -------------------------------------------
+
+
+def _compiled(values: QuerySet) -> tuple[str, tuple]:
+    # Order is the percentile's own business; SQLite refuses ORDER BY inside a union's parts.
+    query = values.query.clone()
+    for part in (query, *query.combined_queries):
+        part.clear_ordering(force=True)
+    return query.sql_with_params()
+
+
+def _fraction(fraction: float) -> str:
+    """A percentile as an SQL literal: our own constants, never user input, but checked."""
+    fraction = float(fraction)
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"A percentile is a fraction between 0 and 1, not {fraction}.")
+    return repr(fraction)
+
+
+def _percentile_sql(sql: str, fractions: Sequence[float], *, grouped: bool) -> str:
+    """SQL for the percentiles of column `v` of `sql` (by column `g` when grouped), then the
+    count. PostgreSQL: percentile_cont. SQLite has no percentile function: the same linear
+    interpolation, in pure SQL, between the rows at positions floor((n - 1) p) and the next,
+    numbered by a window function.
+
+    Only the ORM's compiled `sql` (whose values are all parameters) and checked fraction literals
+    are spliced in, hence the `noqa: S608`s."""
+    literals = [_fraction(fraction) for fraction in fractions]
+    if connection.vendor == "postgresql":
+        columns = ", ".join(f"percentile_cont({p}) WITHIN GROUP (ORDER BY s.v)" for p in literals)
+        if grouped:
+            return f"SELECT s.g, {columns}, COUNT(s.v) FROM ({sql}) AS s GROUP BY s.g"  # noqa: S608
+        return f"SELECT {columns}, COUNT(s.v) FROM ({sql}) AS s"  # noqa: S608
+    # PostgreSQL's arithmetic: low + (high - low) * weight, where low is the value at position
+    # floor((n - 1) p), high the next one (if any) and weight the fraction in between.
+    parts, results = [], []
+    for k, p in enumerate(literals):
+        position = f"CAST((r.n - 1) * {p} AS INTEGER)"
+        parts.append(
+            f"MAX(CASE WHEN r.i = {position} THEN r.v END) AS lo{k}, "
+            f"MAX(CASE WHEN r.i = {position} + 1 THEN r.v END) AS hi{k}, "
+            f"MAX((r.n - 1) * {p} - {position}) AS w{k}"
+        )
+        results.append(f"a.lo{k} + (COALESCE(a.hi{k}, a.lo{k}) - a.lo{k}) * a.w{k}")
+    partition = "PARTITION BY s.g" if grouped else ""
+    group = "g, " if grouped else ""
+    return (
+        f"WITH s AS ({sql}), "  # noqa: S608
+        f"r AS (SELECT {group}s.v AS v, ROW_NUMBER() OVER ({partition} ORDER BY s.v) - 1 AS i, "
+        f"COUNT(s.v) OVER ({partition}) AS n FROM s WHERE s.v IS NOT NULL) "
+        f"SELECT {group}{', '.join(results)}, a.c FROM "
+        f"(SELECT {group}{', '.join(parts)}, COUNT(r.v) AS c FROM r"
+        f"{' GROUP BY g' if grouped else ''}) AS a"
+    )
+
+
+def _number(value) -> float | None:
+    return float(value) if value is not None else None
+
+
+def percentiles_and_count(
+    values: QuerySet, fractions: Sequence[float]
+) -> tuple[tuple[float | None, ...], int]:
+    """The percentiles (0.5 is the median, 0.95 the 95th) of the one column `v` of `values` (a
+    queryset or a union of them), continuous as percentile_cont defines them, and how many values
+    there are, in one query. Nothing to measure: (None, ...) and 0."""
+    sql, params = _compiled(values)
+    # `sql` is what the ORM compiled for `values`: every value in it is a query parameter.
+    with connection.cursor() as cursor:
+        cursor.execute(_percentile_sql(sql, fractions, grouped=False), params)
+        *found, count = cursor.fetchone()
+    return tuple(_number(value) for value in found), int(count or 0)
+
+
+def grouped_percentiles_and_counts(
+    values: QuerySet, fractions: Sequence[float]
+) -> dict[Any, tuple[tuple[float | None, ...], int]]:
+    """The same, per value of column `g` of `values`, in one query: {g: (percentiles, count)}.
+    Groups without values are absent."""
+    sql, params = _compiled(values)
+    with connection.cursor() as cursor:
+        cursor.execute(_percentile_sql(sql, fractions, grouped=True), params)
+        rows = cursor.fetchall()
+    return {
+        group: (tuple(_number(value) for value in found), int(count or 0))
+        for group, *found, count in rows
+        if count
+    }
 
 
 def median_and_count(values: QuerySet) -> tuple[float | None, int]:
     """The median of the one column `v` of `values` (a queryset or a union of them) and how many
-    values it has, in one query. PostgreSQL: percentile_cont. SQLite has no percentile function:
-    the middle one or two values, by ORDER BY with LIMIT/OFFSET in a subquery, averaged."""
-    # Order is the median's own business; SQLite refuses ORDER BY inside a union's parts.
-    query = values.query.clone()
-    for part in (query, *query.combined_queries):
-        part.clear_ordering(force=True)
-    sql, params = query.sql_with_params()
-    if connection.vendor == "postgresql":
-        template = (
-            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v), COUNT(s.v) FROM ({}) AS s"
-        )
-    else:
-        template = (
-            "WITH s AS ({}) "
-            "SELECT (SELECT AVG(m.v) FROM (SELECT v FROM s WHERE v IS NOT NULL ORDER BY v "
-            "LIMIT 2 - (SELECT COUNT(v) FROM s) %% 2 "  # %% : the driver's escape of %
-            "OFFSET (SELECT (COUNT(v) - 1) / 2 FROM s)) AS m), "
-            "(SELECT COUNT(v) FROM s)"
-        )
-    # `sql` is what the ORM compiled for `values`: every value in it is a query parameter.
-    query = template.format(sql)
-    with connection.cursor() as cursor:
-        cursor.execute(query, params)
-        median, count = cursor.fetchone()
-    return (float(median) if median is not None else None), int(count or 0)
+    values it has, in one query."""
+    (median,), count = percentiles_and_count(values, (0.5,))
+    return median, count
 
 
 # --- Frequency --------------------------------------------------------------------------------
@@ -137,16 +203,28 @@ def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def window_weeks(start: date, end: date) -> list[date]:
+    """The Mondays of the weeks that have days in start..end."""
+    weeks, monday = [], monday_of(start)
+    while monday <= end:
+        weeks.append(monday)
+        monday += timedelta(days=7)
+    return weeks
+
+
+def as_week(value: date | datetime | str) -> date:
+    """A week as the database gave it (TruncWeek: a date, a datetime, or on SQLite through a raw
+    cursor a string) as the date of its Monday."""
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value.date() if isinstance(value, datetime) else value
+
+
 def fill_weeks(start: date, end: date, rows: Iterable[dict]) -> list[WeekCount]:
     """Every week of the window, with zeros for weeks without deployments."""
-    by_week = {}
-    for row in rows:
-        week = row["week"]
-        week = week.date() if hasattr(week, "date") else week
-        by_week[week] = row
+    by_week = {as_week(row["week"]): row for row in rows}
     weeks = []
-    monday = monday_of(start)
-    while monday <= end:
+    for monday in window_weeks(start, end):
         row = by_week.get(monday, {})
         weeks.append(
             WeekCount(
@@ -156,7 +234,6 @@ def fill_weeks(start: date, end: date, rows: Iterable[dict]) -> list[WeekCount]:
                 days_with_deployments=int(row.get("days") or 0),
             )
         )
-        monday += timedelta(days=7)
     return weeks
 
 

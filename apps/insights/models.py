@@ -384,3 +384,86 @@ class DailyDeploymentRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.day}: {self.deployments}"
+
+
+# --- Scorecards -------------------------------------------------------------------------------
+
+
+class Level(models.IntegerChoices):
+    """Scorecard levels, in order: a level is reached when its rules and all lower ones pass."""
+
+    NONE = 0, "No level"
+    BRONZE = 1, "Bronze"
+    SILVER = 2, "Silver"
+    GOLD = 3, "Gold"
+
+
+class ScorecardRule(models.Model):
+    """An admin's settings for one rule of the scorecard. What a rule checks, and how to pass
+    it, is code (apps.insights.scorecards.rules); its level and whether it counts are data."""
+
+    key = models.CharField(max_length=50, unique=True)
+    level = models.PositiveSmallIntegerField(
+        choices=[c for c in Level.choices if c[0] != Level.NONE]
+    )
+    is_enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["level", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.get_level_display()})"
+
+
+class ServiceScore(models.Model):
+    """The latest evaluation of a service's scorecard: `results` is {rule key: passed} for
+    every rule, enabled or not (other reports read single rules from it); `level`, `passed` and
+    `total` count the enabled rules only: `level` is the highest level whose enabled rules, and
+    those of all lower levels, pass."""
+
+    service = models.OneToOneField(
+        "catalog.Service", on_delete=models.CASCADE, related_name="scorecard"
+    )
+    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.NONE)
+    results = models.JSONField(default=dict)
+    passed = models.PositiveSmallIntegerField(default=0)
+    total = models.PositiveSmallIntegerField(default=0)
+    evaluated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["level"], name="service_score_level_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id}: {self.get_level_display()}"
+
+
+class ScorecardSnapshot(models.Model):
+    """A service's scorecard as it stood in one week (the Monday), kept for trends and "what
+    changed since last month". The owner team is the team at the time."""
+
+    service = models.ForeignKey(
+        "catalog.Service", on_delete=models.CASCADE, related_name="scorecard_snapshots"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    week = models.DateField(help_text="The Monday of the week.")
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    results = models.JSONField(default=dict)
+    passed = models.PositiveSmallIntegerField(default=0)
+    total = models.PositiveSmallIntegerField(default=0)
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-week", "service"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "week"], name="scorecard_snapshot_once")
+        ]
+        indexes = [
+            models.Index(fields=["week", "level"], name="snapshot_week_level_idx"),
+            models.Index(fields=["team", "week"], name="snapshot_team_week_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.week}: {self.get_level_display()}"

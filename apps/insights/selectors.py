@@ -160,8 +160,10 @@ class ScopeNotFound(Exception):
     """The team or service a report asks for does not exist."""
 
 
-def _scope(scope: str, name: str) -> tuple[dict, str]:
-    """The filter on `service` for the scope, and the scope's display name."""
+def scope_filters(scope: str, name: str) -> tuple[dict, str]:
+    """The filter on `service` for the scope, and the scope's display name. The keys
+    (`service__owner_id`, `service_id`) fit any model with a `service` foreign key; prefix them
+    with prefixed_filters() to reach the service through a relation."""
     if scope not in dora.SCOPES:
         raise ValidationError({"scope": f"Choose one of: {', '.join(dora.SCOPES)}."})
     name = (name or "").strip()
@@ -182,8 +184,45 @@ def _scope(scope: str, name: str) -> tuple[dict, str]:
     return {"service_id": service.pk}, service.name
 
 
-def _prefixed(filters: dict, prefix: str) -> dict:
+_scope = scope_filters  # the name it had before it was public
+
+
+def prefixed_filters(filters: dict, prefix: str) -> dict:
     return {f"{prefix}{key}": value for key, value in filters.items()}
+
+
+def production_rollups(start: date, end: date, filters: dict) -> QuerySet[DailyDeploymentRollup]:
+    """The production roll-up rows of days start..end: frequency and failure counts."""
+    return DailyDeploymentRollup.objects.filter(
+        is_production=True, day__gte=start, day__lte=end, **filters
+    )
+
+
+def commits_counted_between(lower: datetime, upper: datetime, filters: dict) -> QuerySet:
+    """The counted commits (see counted_commits) whose deployment finished in [lower, upper)."""
+    return counted_commits().filter(
+        deployment__finished_at__gte=lower,
+        deployment__finished_at__lt=upper,
+        **prefixed_filters(filters, "deployment__"),
+    )
+
+
+def incidents_resolved_between(lower: datetime, upper: datetime, filters: dict) -> QuerySet:
+    """Incidents resolved in [lower, upper), with their recovery time."""
+    return IncidentFact.objects.filter(
+        resolved_at__gte=lower, resolved_at__lt=upper, recovery_seconds__isnull=False, **filters
+    )
+
+
+def rollbacks_finished_between(lower: datetime, upper: datetime, filters: dict) -> QuerySet:
+    """Production deployments whose rollback finished in [lower, upper), with recovery time."""
+    return DeploymentFact.objects.filter(
+        is_production=True,
+        rolled_back_at__gte=lower,
+        rolled_back_at__lt=upper,
+        recovery_seconds__isnull=False,
+        **filters,
+    )
 
 
 def dora_window(start: date | None, end: date | None) -> tuple[date, date]:
@@ -205,14 +244,12 @@ def dora_report(
     Counts come from the daily roll-up; medians from the facts, in the database. A fixed number
     of queries whatever the number of deployments: 5 for the organisation, 6 for a team or a
     service (the lookup of the team or service)."""
-    filters, label = _scope(scope, name)
+    filters, label = scope_filters(scope, name)
     start, end = dora_window(start, end)
     lower, upper = day_bounds(start, end)
 
     weekly_rows = (
-        DailyDeploymentRollup.objects.filter(
-            is_production=True, day__gte=start, day__lte=end, **filters
-        )
+        production_rollups(start, end, filters)
         .annotate(week=TruncWeek("day"))
         .values("week")
         .annotate(
@@ -225,25 +262,15 @@ def dora_report(
     weekly = dora.fill_weeks(start, end, weekly_rows)
 
     lead_median, commits = dora.median_and_count(
-        counted_commits()
-        .filter(
-            deployment__finished_at__gte=lower,
-            deployment__finished_at__lt=upper,
-            **_prefixed(filters, "deployment__"),
-        )
-        .values(v=F("lead_time_seconds"))
+        commits_counted_between(lower, upper, filters).values(v=F("lead_time_seconds"))
     )
 
-    incident_values = IncidentFact.objects.filter(
-        resolved_at__gte=lower, resolved_at__lt=upper, recovery_seconds__isnull=False, **filters
-    ).values(v=F("recovery_seconds"))
-    rollback_values = DeploymentFact.objects.filter(
-        is_production=True,
-        rolled_back_at__gte=lower,
-        rolled_back_at__lt=upper,
-        recovery_seconds__isnull=False,
-        **filters,
-    ).values(v=F("recovery_seconds"))
+    incident_values = incidents_resolved_between(lower, upper, filters).values(
+        v=F("recovery_seconds")
+    )
+    rollback_values = rollbacks_finished_between(lower, upper, filters).values(
+        v=F("recovery_seconds")
+    )
     incident_median, incidents = dora.median_and_count(incident_values)
     rollback_median, rollbacks = dora.median_and_count(rollback_values)
     recovery_median, _ = dora.median_and_count(incident_values.union(rollback_values, all=True))

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from apps.catalog.models import Service
 from apps.insights import dora
-from apps.insights.models import SourceKind, WebhookDelivery, WebhookSource
+from apps.insights.models import ServiceScore, SourceKind, WebhookDelivery, WebhookSource
 from apps.insights.selectors import dora_window
 from apps.insights.serializer_fields import PlainChoiceField
 from apps.insights.services.sources import MAX_GRACE, MAX_SECRET_LENGTH
@@ -235,3 +235,44 @@ class DoraReportSerializer(serializers.Serializer):
     lead_time = LeadTimeSerializer()
     change_failure_rate = ChangeFailureRateSerializer()
     recovery = RecoverySerializer()
+
+
+# --- Scorecards -------------------------------------------------------------------------------
+
+
+class ServiceScoreSerializer(serializers.ModelSerializer):
+    service = serializers.CharField(source="service.name", help_text="The service's name.")
+    team = serializers.CharField(source="service.owner.slug", help_text="The owner team's slug.")
+    level = serializers.IntegerField(help_text="0 no level, 1 Bronze, 2 Silver, 3 Gold.")
+    level_label = serializers.CharField(source="get_level_display")
+    passed = serializers.IntegerField(help_text="Enabled rules that pass.")
+    total = serializers.IntegerField(help_text="Enabled rules.")
+    results = serializers.DictField(
+        child=serializers.BooleanField(),
+        help_text="Every rule's result by key, including rules switched off.",
+    )
+
+    class Meta:
+        model = ServiceScore
+        fields = [
+            "service",
+            "team",
+            "level",
+            "level_label",
+            "passed",
+            "total",
+            "results",
+            "evaluated_at",
+        ]
+        read_only_fields = fields
+
+
+class ScorecardRuleSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    how_to_pass = serializers.CharField()
+    level = serializers.IntegerField(help_text="1 Bronze, 2 Silver, 3 Gold.")
+    level_label = serializers.CharField()
+    enabled = serializers.BooleanField(help_text="Whether the rule counts for its level.")
+    services_passing = serializers.IntegerField(help_text="Scored services that pass it.")
+    services_scored = serializers.IntegerField()

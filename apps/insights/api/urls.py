@@ -6,6 +6,8 @@ from apps.insights.api import views
 router = SimpleRouter(trailing_slash=True)
 router.register("webhook-sources", views.WebhookSourceViewSet, basename="webhook-source")
 router.register("events/unmatched", views.UnmatchedDeliveryViewSet, basename="unmatched-delivery")
+router.register("scorecards/rules", views.ScorecardRuleViewSet, basename="scorecard-rule")
+router.register("scorecards", views.ScorecardViewSet, basename="scorecard")
 
 urlpatterns = [
     path(

@@ -27,6 +27,8 @@ from apps.insights.api.serializers import (
     DeliveryReceiptSerializer,
     DoraQuerySerializer,
     DoraReportSerializer,
+    ScorecardRuleSerializer,
+    ServiceScoreSerializer,
     UnmatchedDeliveryDetailSerializer,
     UnmatchedDeliverySerializer,
     WebhookSourceCreateSerializer,
@@ -34,6 +36,8 @@ from apps.insights.api.serializers import (
     WebhookSourceSerializer,
     WebhookSourceWithSecretSerializer,
 )
+from apps.insights.scorecards import selectors as scorecard_selectors
+from apps.insights.scorecards.filters import ScorecardFilter
 from apps.insights.webhooks.errors import WebhookRejected
 from apps.insights.webhooks.generic import GenericDeploymentSerializer, GenericIncidentSerializer
 
@@ -264,3 +268,37 @@ class DoraReportView(APIView):
         except selectors.ScopeNotFound as exc:
             raise Http404(str(exc)) from None
         return Response(DoraReportSerializer(report).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Scorecards: each service's level, its passed rules and every rule's result",
+        description=(
+            "By team, then service. `level`, `passed` and `total` count the enabled rules; "
+            "`results` holds every rule, enabled or not. Scores are evaluated hourly and after "
+            "a rule changes; a service never evaluated yet is not listed."
+        ),
+    )
+)
+class ScorecardViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    permission_classes = [permissions.api_rule(permissions.can_view_reports)]
+    serializer_class = ServiceScoreSerializer
+    filterset_class = ScorecardFilter
+
+    def get_queryset(self):
+        return scorecard_selectors.service_scores()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The scorecard rules: level, whether each counts, how many services pass it"
+    )
+)
+class ScorecardRuleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    permission_classes = [permissions.api_rule(permissions.can_view_reports)]
+    serializer_class = ScorecardRuleSerializer
+    filter_backends = []
+
+    def list(self, request):
+        page = self.paginate_queryset(scorecard_selectors.rule_summaries())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -142,6 +142,11 @@ def _recovery(started_at: datetime, rolled_back_at: datetime | None) -> int | No
     return None if rolled_back_at is None else max(seconds_between(started_at, rolled_back_at), 0)
 
 
+def _is_failure(result: str, rolled_back_at: datetime | None, *, caused_incident: bool) -> bool:
+    """Failed, rolled back, or named as (or inferred to be) an incident's cause."""
+    return result != DeploymentResult.SUCCEEDED or rolled_back_at is not None or caused_incident
+
+
 def _rollup_days(fact: DeploymentFact, also=()) -> None:
     """Refresh the roll-up where this fact counts, and where later production deployments of
     the same commits count (whether they count depends on which deployment came first)."""
@@ -238,7 +243,7 @@ def _deployment_create(
         **{**values, "rolled_back_at": rolled_back_at},
         commit_count=len(rows),
         recovery_seconds=_recovery(values["started_at"], rolled_back_at),
-        is_failure=values["result"] != DeploymentResult.SUCCEEDED or rolled_back_at is not None,
+        is_failure=_is_failure(values["result"], rolled_back_at, caused_incident=False),
     )
     fact.full_clean(exclude=["service"], validate_unique=False, validate_constraints=False)
     try:
@@ -277,10 +282,8 @@ def _deployment_update(
         "recovery_seconds": _recovery(started_at, rolled_back_at),
         "commit_count": len(merged),
     }
-    new["is_failure"] = (
-        new["result"] != DeploymentResult.SUCCEEDED
-        or rolled_back_at is not None
-        or fact.incidents.exists()
+    new["is_failure"] = _is_failure(
+        new["result"], rolled_back_at, caused_incident=fact.incidents.exists()
     )
     changed_fields = [name for name, value in new.items() if getattr(fact, name) != value]
     commits_changed = merged != existing_rows
@@ -413,11 +416,7 @@ def _cause(
 
 def _refresh_failure(fact_id: int) -> None:
     fact = DeploymentFact.objects.select_for_update().get(pk=fact_id)
-    failed = (
-        fact.result != DeploymentResult.SUCCEEDED
-        or fact.rolled_back_at is not None
-        or fact.incidents.exists()
-    )
+    failed = _is_failure(fact.result, fact.rolled_back_at, caused_incident=fact.incidents.exists())
     if failed != fact.is_failure:
         fact.is_failure = failed
         fact.save(update_fields=["is_failure", "updated_at"])

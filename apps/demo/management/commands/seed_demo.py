@@ -6,13 +6,18 @@ from django.db import transaction
 from apps.accounts import demo as accounts_demo
 from apps.audit.services import audit_record
 from apps.catalog import demo as catalog_demo
+from apps.insights import demo as insights_demo
+from apps.insights.scorecards.services import scorecard_snapshots_take
 from apps.insights.services.facts import deployment_facts_backfill_from_releases
 from apps.releases import demo as releases_demo
 from apps.rollouts import demo as rollouts_demo
 
 
 class Command(BaseCommand):
-    help = "Load demo teams, users (one per role) and services. Idempotent."
+    help = (
+        "Load demo teams, users (one per role), services, releases and months of delivery "
+        "history. Idempotent."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -20,7 +25,9 @@ class Command(BaseCommand):
         created += catalog_demo.load()
         created += releases_demo.load()
         created += rollouts_demo.load()
+        created += insights_demo.load()  # months of history, before the backfill adds the rest
         deployment_facts_backfill_from_releases()  # the reports see the demo's finished releases
+        scorecard_snapshots_take()  # today's scores, kept as this week's snapshot
         if created:
             audit_record(
                 actor=None,

@@ -1,0 +1,366 @@
+"""Platform KPIs: how well the delivery platform itself works, beside the four keys.
+
+Each figure has its current value over the window, what it is computed from (a numerator and a
+denominator, or a count) and a trend with one point per calendar week (Monday) of the window,
+None where a week has nothing to measure. Windows and weeks are TIME_ZONE days, as in the DORA
+report. Rollout figures cover rollouts into every environment; audit completeness covers
+production releases.
+
+- rollback_success_rate: rollback rollouts (is_rollback) that finished in the window:
+  succeeded / finished (any finished state).
+- latest_template_share, progressive_delivery_share, verification_gate_share: services passing
+  the scorecard rule of that key / services with a scorecard evaluation (whether the rule is
+  enabled or not: the results hold every rule). Services never evaluated are not counted. The
+  value is the latest evaluation (ServiceScore); the trend comes from the weekly snapshots
+  (ScorecardSnapshot; for a team, the snapshots taken while the service was the team's).
+- audit_completeness: production releases that finished (succeeded, failed or rolled back) in
+  the window, complete / all. Complete means all four of:
+    requester: the release names who asked for it;
+    approval: a standard change made from a pre-approved template; or approved (approved_at,
+      or for an emergency its retrospective review done) with at least one approving decision
+      that was not invalidated afterwards. A release that needed no approval has no approver
+      on record and counts as missing one;
+    checks: none of the checks CI reported is pending or failed (a release with no reported
+      checks passes this part);
+    rollout: Runway rolled it out (a rollout of the release that is not a rollback).
+  The count of releases missing each part says why the others are incomplete.
+- failure_detection_seconds: median of failure_detected_at - started_at over rollouts (not
+  rollbacks) that finished failed or rolled back in the window and recorded when the failure was
+  detected.
+- manual_interventions_per_release: manual interventions (promote, pause, resume, abort,
+  rollback) summed over the rollouts that finished in the window / the releases those rollouts
+  belong to.
+- ci_success_rate, ci_duration_p50_seconds, ci_duration_p95_seconds: CI pipeline runs that
+  finished in the window, leaving out cancelled runs (usually superseded by a newer push: they
+  say nothing about the pipeline's health or speed). Success rate: succeeded / (succeeded +
+  failed); durations: percentile_cont over the same runs.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, Sum
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from apps.catalog.models import EnvironmentKind
+from apps.insights import dora
+from apps.insights.models import PipelineRun, PipelineStatus, ScorecardSnapshot, ServiceScore
+from apps.insights.selectors import day_bounds, dora_window, scope_filters
+from apps.releases.models import Approval, ChangeType, Release, ReleaseCheck, ReleaseState
+from apps.rollouts.models import FINISHED_STATES, Rollout, RolloutState
+
+SCORECARD_SHARES = ("latest_template", "progressive_delivery", "verification_gate")
+AUDITED_STATES = (ReleaseState.SUCCEEDED, ReleaseState.FAILED, ReleaseState.ROLLED_BACK)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    week: date  # the Monday
+    value: float | None
+
+
+@dataclass(frozen=True)
+class Ratio:
+    value: float | None  # numerator / denominator; None when the denominator is 0
+    numerator: int
+    denominator: int
+    trend: list[TrendPoint]
+
+
+@dataclass(frozen=True)
+class Measure:
+    value: float | None  # seconds; None with nothing to measure
+    count: int  # how many values it is taken over
+    trend: list[TrendPoint]
+
+
+@dataclass(frozen=True)
+class AuditCompleteness:
+    value: float | None  # complete / releases
+    complete: int
+    releases: int
+    missing_requester: int
+    missing_approval: int
+    checks_not_passed: int
+    missing_rollout: int
+    trend: list[TrendPoint]
+
+
+@dataclass(frozen=True)
+class PlatformKpis:
+    scope: str
+    name: str
+    start: date
+    end: date
+    rollback_success_rate: Ratio  # succeeded / finished rollbacks
+    latest_template_share: Ratio  # passing / evaluated services
+    progressive_delivery_share: Ratio
+    verification_gate_share: Ratio
+    audit_completeness: AuditCompleteness
+    failure_detection_seconds: Measure  # the median
+    manual_interventions_per_release: Ratio  # interventions / releases, 2 decimals
+    ci_success_rate: Ratio  # succeeded / (succeeded + failed) runs
+    ci_duration_p50_seconds: Measure
+    ci_duration_p95_seconds: Measure
+
+
+class SecondsBetween(Func):
+    """later - earlier in seconds, a float, computed by the database."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def as_sql(self, compiler, connection, **extra_context):  # PostgreSQL
+        return super().as_sql(
+            compiler,
+            connection,
+            template="CAST(EXTRACT(EPOCH FROM (%(expressions)s)) AS double precision)",
+            arg_joiner=" - ",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # julianday() is a float of days: rounded to the millisecond, whole seconds stay whole.
+        return super().as_sql(
+            compiler,
+            connection,
+            template="ROUND((julianday(%(expressions)s)) * 86400, 3)",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )
+
+
+def _divide(numerator: int, denominator: int, digits: int = 4) -> float | None:
+    return round(numerator / denominator, digits) if denominator else None
+
+
+def _ratio_trend(
+    weeks: list[date], rows, numerator: str, denominator: str, digits: int = 4
+) -> list[TrendPoint]:
+    by_week = {dora.as_week(row["week"]): row for row in rows}
+    return [
+        TrendPoint(
+            week,
+            _divide(
+                by_week.get(week, {}).get(numerator) or 0,
+                by_week.get(week, {}).get(denominator) or 0,
+                digits,
+            ),
+        )
+        for week in weeks
+    ]
+
+
+def _percentile_trend(weeks: list[date], grouped: dict, index: int = 0) -> list[TrendPoint]:
+    by_week = {dora.as_week(week): found for week, found in grouped.items()}
+    return [
+        TrendPoint(week, by_week[week][0][index] if week in by_week else None) for week in weeks
+    ]
+
+
+def _snapshot_filters(filters: dict) -> dict:
+    """A team's snapshots are those taken while the service was the team's (snapshot.team)."""
+    if "service__owner_id" in filters:
+        return {"team_id": filters["service__owner_id"]}
+    return filters
+
+
+# --- The figures ------------------------------------------------------------------------------
+
+
+def _rollouts(
+    weeks: list[date], lower: datetime, upper: datetime, filters: dict
+) -> tuple[Ratio, Ratio, Measure]:
+    """Rollback success, manual interventions and failure detection: four queries."""
+    tz = timezone.get_default_timezone()
+    finished = Rollout.objects.filter(finished_at__gte=lower, finished_at__lt=upper, **filters)
+    rollback = Q(is_rollback=True, state__in=FINISHED_STATES)
+    weekly = list(
+        finished.values(week=TruncWeek("finished_at", tzinfo=tz))
+        .annotate(
+            rollbacks=Count("pk", filter=rollback),
+            rollbacks_succeeded=Count("pk", filter=rollback & Q(state=RolloutState.SUCCEEDED)),
+            interventions=Sum("manual_interventions"),
+            releases=Count("release_id", distinct=True),
+        )
+        .order_by()
+    )
+    # A release whose rollouts finished in two weeks counts in each week, but once overall.
+    total = finished.aggregate(
+        interventions=Sum("manual_interventions"), releases=Count("release_id", distinct=True)
+    )
+    rollbacks = sum(row["rollbacks"] for row in weekly)
+    succeeded = sum(row["rollbacks_succeeded"] for row in weekly)
+    interventions, releases = total["interventions"] or 0, total["releases"]
+
+    detected = finished.filter(
+        is_rollback=False,
+        state__in=(RolloutState.FAILED, RolloutState.ROLLED_BACK),
+        started_at__isnull=False,
+        failure_detected_at__isnull=False,
+    )
+    seconds = SecondsBetween("failure_detected_at", "started_at")
+    (median,), count = dora.percentiles_and_count(detected.values(v=seconds), (0.5,))
+    weekly_medians = dora.grouped_percentiles_and_counts(
+        detected.values(g=TruncWeek("finished_at", tzinfo=tz), v=seconds), (0.5,)
+    )
+    return (
+        Ratio(
+            value=_divide(succeeded, rollbacks),
+            numerator=succeeded,
+            denominator=rollbacks,
+            trend=_ratio_trend(weeks, weekly, "rollbacks_succeeded", "rollbacks"),
+        ),
+        Ratio(
+            value=_divide(interventions, releases, 2),
+            numerator=interventions,
+            denominator=releases,
+            trend=_ratio_trend(weeks, weekly, "interventions", "releases", 2),
+        ),
+        Measure(value=median, count=count, trend=_percentile_trend(weeks, weekly_medians)),
+    )
+
+
+def _scorecard_shares(weeks: list[date], end: date, filters: dict) -> list[Ratio]:
+    """One Ratio per SCORECARD_SHARES key: two queries."""
+    passing = {key: Count("pk", filter=Q(**{f"results__{key}": True})) for key in SCORECARD_SHARES}
+    current = ServiceScore.objects.filter(**filters).aggregate(scored=Count("pk"), **passing)
+    weekly = list(
+        ScorecardSnapshot.objects.filter(
+            week__gte=weeks[0], week__lte=end, **_snapshot_filters(filters)
+        )
+        .values("week")
+        .annotate(scored=Count("pk"), **passing)
+        .order_by()
+    )
+    return [
+        Ratio(
+            value=_divide(current[key], current["scored"]),
+            numerator=current[key],
+            denominator=current["scored"],
+            trend=_ratio_trend(weeks, weekly, key, "scored"),
+        )
+        for key in SCORECARD_SHARES
+    ]
+
+
+def _audit_completeness(
+    weeks: list[date], lower: datetime, upper: datetime, filters: dict
+) -> AuditCompleteness:
+    """One query: every part is an SQL condition (Exists subqueries) counted per week."""
+    tz = timezone.get_default_timezone()
+    release = OuterRef("pk")
+    live_approval = Approval.objects.filter(
+        release=release, decision=Approval.Decision.APPROVE, invalidated_at__isnull=True
+    )
+    unpassed_check = ReleaseCheck.objects.filter(release=release).exclude(
+        status=ReleaseCheck.Status.PASSED
+    )
+    own_rollout = Rollout.objects.filter(release=release, is_rollback=False)
+    # Each part as the condition a complete release meets, under the name of the count of the
+    # releases that fail it.
+    parts = {
+        "missing_requester": Q(requester__isnull=False),
+        "missing_approval": Q(change_type=ChangeType.STANDARD, standard_template__isnull=False)
+        | (
+            (Q(approved_at__isnull=False) | Q(retrospective_done_at__isnull=False))
+            & Q(Exists(live_approval))
+        ),
+        "checks_not_passed": ~Q(Exists(unpassed_check)),
+        "missing_rollout": Q(Exists(own_rollout)),
+    }
+    complete = Q()
+    for condition in parts.values():
+        complete &= condition
+    weekly = list(
+        Release.objects.filter(
+            environment__kind=EnvironmentKind.PRODUCTION,
+            state__in=AUDITED_STATES,
+            finished_at__gte=lower,
+            finished_at__lt=upper,
+            **filters,
+        )
+        .values(week=TruncWeek("finished_at", tzinfo=tz))
+        .annotate(
+            releases=Count("pk"),
+            complete=Count("pk", filter=complete),
+            **{name: Count("pk", filter=~condition) for name, condition in parts.items()},
+        )
+        .order_by()
+    )
+    totals = {name: sum(row[name] for row in weekly) for name in ("releases", "complete", *parts)}
+    return AuditCompleteness(
+        value=_divide(totals["complete"], totals["releases"]),
+        trend=_ratio_trend(weeks, weekly, "complete", "releases"),
+        **totals,
+    )
+
+
+def _ci(
+    weeks: list[date], lower: datetime, upper: datetime, filters: dict
+) -> tuple[Ratio, Measure, Measure]:
+    """Success rate and duration percentiles: three queries."""
+    tz = timezone.get_default_timezone()
+    runs = PipelineRun.objects.filter(
+        finished_at__gte=lower, finished_at__lt=upper, **filters
+    ).exclude(status=PipelineStatus.CANCELLED)
+    weekly = list(
+        runs.values(week=TruncWeek("finished_at", tzinfo=tz))
+        .annotate(
+            runs=Count("pk"), succeeded=Count("pk", filter=Q(status=PipelineStatus.SUCCEEDED))
+        )
+        .order_by()
+    )
+    (p50, p95), count = dora.percentiles_and_count(
+        runs.values(v=F("duration_seconds")), (0.5, 0.95)
+    )
+    weekly_percentiles = dora.grouped_percentiles_and_counts(
+        runs.values(g=TruncWeek("finished_at", tzinfo=tz), v=F("duration_seconds")), (0.5, 0.95)
+    )
+    succeeded, total = (sum(row[key] for row in weekly) for key in ("succeeded", "runs"))
+    return (
+        Ratio(
+            value=_divide(succeeded, total),
+            numerator=succeeded,
+            denominator=total,
+            trend=_ratio_trend(weeks, weekly, "succeeded", "runs"),
+        ),
+        Measure(value=p50, count=count, trend=_percentile_trend(weeks, weekly_percentiles, 0)),
+        Measure(value=p95, count=count, trend=_percentile_trend(weeks, weekly_percentiles, 1)),
+    )
+
+
+def platform_kpis(
+    *, scope: str, name: str = "", start: date | None = None, end: date | None = None
+) -> PlatformKpis:
+    """The platform KPIs (see the module's docstring) of the organisation, a team (by slug: its
+    services) or a service (by name), over the days start..end (default: the last 90 days).
+
+    Ten queries for the organisation, eleven for a team or a service (its lookup), however many
+    rows there are."""
+    filters, label = scope_filters(scope, name)
+    start, end = dora_window(start, end)
+    lower, upper = day_bounds(start, end)
+    weeks = dora.window_weeks(start, end)
+    rollback_success, interventions, detection = _rollouts(weeks, lower, upper, filters)
+    latest_template, progressive_delivery, verification_gate = _scorecard_shares(
+        weeks, end, filters
+    )
+    ci_success, ci_p50, ci_p95 = _ci(weeks, lower, upper, filters)
+    return PlatformKpis(
+        scope=scope,
+        name=label,
+        start=start,
+        end=end,
+        rollback_success_rate=rollback_success,
+        latest_template_share=latest_template,
+        progressive_delivery_share=progressive_delivery,
+        verification_gate_share=verification_gate,
+        audit_completeness=_audit_completeness(weeks, lower, upper, filters),
+        failure_detection_seconds=detection,
+        manual_interventions_per_release=interventions,
+        ci_success_rate=ci_success,
+        ci_duration_p50_seconds=ci_p50,
+        ci_duration_p95_seconds=ci_p95,
+    )

@@ -1,0 +1,198 @@
+"""Reads of the scorecards: one service's card, the scores, and their spread and trend by team.
+Each in a fixed number of queries. Everybody signed in reads scorecards (can_view_reports)."""
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
+
+from apps.catalog.models import Service
+from apps.insights.models import Level, ScorecardSnapshot, ServiceScore
+from apps.insights.scorecards.evaluation import (
+    RuleSetting,
+    evaluate_services,
+    rule_settings,
+    tally,
+)
+from apps.insights.selectors import local_day
+
+LEVELS = tuple(Level.values)
+
+
+def week_of(day: date) -> date:
+    """The Monday of the week `day` is in."""
+    return day - timedelta(days=day.weekday())
+
+
+def _no_levels() -> dict[int, int]:
+    return dict.fromkeys(LEVELS, 0)
+
+
+def _rule_row(setting: RuleSetting, passed: bool | None) -> dict:
+    rule = setting.rule
+    return {
+        "key": rule.key,
+        "title": rule.title,
+        "how_to_pass": rule.how_to_pass,
+        "level": setting.level,
+        "level_label": Level(setting.level).label,
+        "enabled": setting.is_enabled,
+        "passed": passed,
+    }
+
+
+def service_scorecard(service: Service, *, now: datetime | None = None) -> dict:
+    """The service's card: each rule (title, how to pass, level, enabled, passed), its level, the
+    next level and the enabled rules it still misses for it, and when it was evaluated. The
+    stored results are read against the current rule settings, so the card agrees with the
+    rules page at once after an admin's change; a service never scored (or scored before a
+    rule existed) is evaluated live. 2 queries; 6 to 8 when evaluated live."""
+    settings = rule_settings()
+    score = ServiceScore.objects.filter(service_id=service.pk).first()
+    results = score.results if score is not None else {}
+    evaluated_at = score.evaluated_at if score is not None else None
+    if score is None or any(setting.key not in results for setting in settings):
+        now = now or timezone.now()
+        evaluations = evaluate_services(service_ids=[service.pk], now=now, settings=settings)
+        results = evaluations[0].results if evaluations else {}
+        evaluated_at = now
+    level, passed, total = tally(results, settings)
+    next_level = level + 1 if level < Level.GOLD else None
+    rules = [_rule_row(setting, results.get(setting.key)) for setting in settings]
+    missing = (
+        [
+            row
+            for row in rules
+            if row["enabled"] and not row["passed"] and row["level"] <= next_level
+        ]
+        if next_level is not None
+        else []
+    )
+    return {
+        "level": level,
+        "level_label": Level(level).label,
+        "next_level": next_level,
+        "next_level_label": Level(next_level).label if next_level is not None else "",
+        "missing": missing,
+        "rules": rules,
+        "passed": passed,
+        "total": total,
+        "evaluated_at": evaluated_at,
+        "live": score is None or evaluated_at != score.evaluated_at,
+    }
+
+
+def service_scores(*, team_slug: str | None = None) -> QuerySet[ServiceScore]:
+    """The stored scores, by team then service."""
+    scores = ServiceScore.objects.select_related("service__owner").order_by(
+        "service__owner__slug", "service__name"
+    )
+    if team_slug:
+        scores = scores.filter(service__owner__slug=team_slug)
+    return scores
+
+
+def rule_summaries() -> list[dict]:
+    """Each rule with its settings and how many scored services pass it (2 queries)."""
+    settings = rule_settings()
+    passing = ServiceScore.objects.aggregate(
+        scored=Count("id"),
+        **{
+            f"passing_{setting.key}": Count("id", filter=Q(**{f"results__{setting.key}": True}))
+            for setting in settings
+        },
+    )
+    return [
+        {
+            **_rule_row(setting, None),
+            "rule": setting.rule,
+            "services_passing": passing[f"passing_{setting.key}"],
+            "services_scored": passing["scored"],
+        }
+        for setting in settings
+    ]
+
+
+def level_distribution(*, team_slug: str | None = None) -> list[dict]:
+    """Per team: how many of its services are at each level, in one query. A service never
+    scored counts at no level (as the catalog's level filter finds it)."""
+    services = Service.objects.all()
+    if team_slug:
+        services = services.filter(owner__slug=team_slug)
+    rows = (
+        services.values("owner__slug", "owner__name", "scorecard__level")
+        .annotate(count=Count("id"))
+        .order_by("owner__slug", "scorecard__level")
+    )
+    teams: dict[str, dict] = {}
+    for row in rows:
+        team = teams.setdefault(
+            row["owner__slug"],
+            {
+                "team": row["owner__slug"],
+                "team_name": row["owner__name"],
+                "services": 0,
+                "levels": _no_levels(),
+            },
+        )
+        team["services"] += row["count"]
+        team["levels"][row["scorecard__level"] or Level.NONE] += row["count"]
+    return list(teams.values())
+
+
+def level_trend(
+    *,
+    team_slug: str | None = None,
+    service_name: str | None = None,
+    start: date,
+    end: date,
+) -> list[dict]:
+    """Weekly counts of services at each level from the snapshots of the weeks starting
+    start..end (a team is the snapshot's team, the owner at the time). Weeks without snapshots
+    are left out, not shown as zeros. One query."""
+    snapshots = ScorecardSnapshot.objects.filter(week__gte=week_of(start), week__lte=end)
+    if team_slug:
+        snapshots = snapshots.filter(team__slug=team_slug)
+    if service_name:
+        snapshots = snapshots.filter(service__name=service_name)
+    rows = snapshots.values("week", "level").annotate(count=Count("id")).order_by("week", "level")
+    weeks: dict[date, dict[int, int]] = defaultdict(_no_levels)
+    for row in rows:
+        weeks[row["week"]][row["level"]] = row["count"]
+    return [{"week": week, "levels": levels} for week, levels in weeks.items()]
+
+
+def changes_since(
+    *, team_slug: str | None = None, weeks: int = 4, today: date | None = None
+) -> list[dict]:
+    """Services whose level in the latest snapshot (the latest week up to today) differs from
+    their snapshot `weeks` weeks before: "what changed since last month". A service with no
+    snapshot then is new (before: None). By team, then service. Two queries."""
+    today = today or local_day(timezone.now())
+    latest = ScorecardSnapshot.objects.filter(week__lte=today).aggregate(week=Max("week"))["week"]
+    if latest is None:
+        return []
+    earlier = latest - timedelta(weeks=weeks)
+    latest_rows = Q(week=latest, team__slug=team_slug) if team_slug else Q(week=latest)
+    rows = ScorecardSnapshot.objects.filter(latest_rows | Q(week=earlier)).values(
+        "service_id", "service__name", "team__slug", "week", "level"
+    )
+    before: dict[int, int] = {}
+    after: dict[int, dict] = {}
+    for row in rows:
+        if row["week"] == latest:
+            after[row["service_id"]] = row
+        else:
+            before[row["service_id"]] = row["level"]
+    changes = [
+        {
+            "service": row["service__name"],
+            "team": row["team__slug"],
+            "before": before.get(service_id),
+            "after": row["level"],
+        }
+        for service_id, row in after.items()
+        if before.get(service_id) != row["level"]
+    ]
+    return sorted(changes, key=lambda change: (change["team"] or "", change["service"]))

@@ -1,0 +1,265 @@
+"""The four keys week by week, on a hand-built month whose answers are worked out in comments.
+
+The window is 3-30 March 2025 (TIME_ZONE is UTC unless a test says otherwise): the weeks of
+Monday 3, 10, 17 and 24 March."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.test import override_settings
+
+from apps.insights import services
+from apps.insights.models import CommitFact, DeploymentFact, IncidentFact
+from apps.insights.selectors import ScopeNotFound, dora_report
+from apps.insights.trends import DoraWeek, dora_trends
+from tests.insights.conftest import utc
+
+START, END = date(2025, 3, 3), date(2025, 3, 30)
+MONDAYS = [date(2025, 3, 3), date(2025, 3, 10), date(2025, 3, 17), date(2025, 3, 24)]
+HOUR = 3600
+
+
+def trends(scope="org", name="", start=START, end=END):
+    return dora_trends(scope=scope, name=name, start=start, end=end)
+
+
+def commits(finished, *hours_before):
+    return [
+        {"sha": f"{finished}-{hours}", "committed_at": utc(*finished) - timedelta(hours=hours)}
+        for hours in hours_before
+    ]
+
+
+@pytest.fixture
+def month(checkout, finder, deploy):
+    """checkout (payments) and finder (search) over March:
+
+    week of 3 March:  checkout ships, its commits 1 h and 3 h old.
+    week of 10 March: checkout v2 fails and is rolled back an hour after it started; finder ships
+                      a 5 h old commit, then an incident (30 min) is blamed on it.
+    week of 17 March: nothing.
+    week of 24 March: checkout ships commits 1 h, 2 h and 4 h old, and again with no commits.
+    Outside: a staging deployment, and a production one on 31 March (after the window)."""
+    deploy(
+        checkout,
+        started=(2025, 3, 4, 9),
+        finished=(2025, 3, 4, 10),
+        commits=commits((2025, 3, 4, 10), 1, 3),
+    )
+    v2 = {"external_id": "v2", "version": "v2", "started": (2025, 3, 12, 10)}
+    v2_commits = commits((2025, 3, 12, 10, 20), 2)
+    deploy(checkout, **v2, finished=(2025, 3, 12, 10, 20), result="failed", commits=v2_commits)
+    deploy(checkout, **v2, finished=(2025, 3, 12, 11), result="rolled_back", commits=v2_commits)
+    deploy(
+        finder,
+        started=(2025, 3, 13, 9),
+        finished=(2025, 3, 13, 10),
+        commits=commits((2025, 3, 13, 10), 5),
+    )
+    services.incident_record(
+        source="pagerduty",
+        external_id="P1",
+        service=finder,
+        opened_at=utc(2025, 3, 13, 12),
+        resolved_at=utc(2025, 3, 13, 12, 30),
+    )
+    deploy(
+        checkout,
+        started=(2025, 3, 25, 9),
+        finished=(2025, 3, 25, 10),
+        commits=commits((2025, 3, 25, 10), 1, 2, 4),
+    )
+    deploy(checkout, started=(2025, 3, 26, 9), finished=(2025, 3, 26, 10))
+    deploy(checkout, environment="staging", started=(2025, 3, 5, 9), finished=(2025, 3, 5, 10))
+    deploy(
+        checkout,
+        started=(2025, 3, 31, 9),
+        finished=(2025, 3, 31, 10),
+        commits=commits((2025, 3, 31, 10), 1),
+    )
+
+
+@pytest.mark.django_db
+def test_every_week_of_the_organisation(month):
+    assert trends() == [
+        # One deployment, no failure: 0%. Lead times 1 h and 3 h: median 2 h.
+        DoraWeek(MONDAYS[0], 1, 0, 0.0, 2 * HOUR, 2, None, 0),
+        # checkout v2 (failed, then rolled back: one deployment) and finder (failed through the
+        # incident): 2 of 2. Lead time: only finder's 5 h commit (v2's did not stay). Recovery:
+        # the rollback, 11:00 - 10:00 = 3600 s, and the incident, 1800 s: median 2700 s.
+        DoraWeek(MONDAYS[1], 2, 2, 1.0, 5 * HOUR, 1, 2700, 2),
+        # Nothing happened: present, with zeros and None.
+        DoraWeek(MONDAYS[2], 0, 0, None, None, 0, None, 0),
+        # Two deployments, no failure. Lead times 1 h, 2 h, 4 h: median 2 h.
+        DoraWeek(MONDAYS[3], 2, 0, 0.0, 2 * HOUR, 3, None, 0),
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("scope", "name", "expected"),
+    [
+        # payments is checkout alone: week 2 is v2 only (1 failed of 1), recovered by its rollback.
+        (
+            "team",
+            "payments",
+            [
+                (1, 0, 0.0, 2 * HOUR, None),
+                (1, 1, 1.0, None, 3600),
+                (0, 0, None, None, None),
+                (2, 0, 0.0, 2 * HOUR, None),
+            ],
+        ),
+        # finder: its one deployment failed through the incident, which took 1800 s to resolve.
+        (
+            "service",
+            "finder",
+            [
+                (0, 0, None, None, None),
+                (1, 1, 1.0, 5 * HOUR, 1800),
+                (0, 0, None, None, None),
+                (0, 0, None, None, None),
+            ],
+        ),
+    ],
+)
+def test_a_team_and_a_service(month, scope, name, expected):
+    found = [
+        (
+            week.deployments,
+            week.failures,
+            week.change_failure_rate,
+            week.lead_time_median_seconds,
+            week.recovery_median_seconds,
+        )
+        for week in trends(scope, name)
+    ]
+    assert found == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("scope", "name"), [("org", ""), ("team", "payments"), ("service", "finder")]
+)
+def test_the_weeks_add_up_to_the_report(month, scope, name):
+    weeks = trends(scope, name)
+    report = dora_report(scope=scope, name=name, start=START, end=END)
+    assert sum(week.deployments for week in weeks) == report.deployment_frequency.deployments
+    assert sum(week.failures for week in weeks) == report.change_failure_rate.failures
+    assert sum(week.lead_time_commits for week in weeks) == report.lead_time.commits
+    assert sum(week.recoveries for week in weeks) == (
+        report.recovery.incidents + report.recovery.rollbacks
+    )
+    assert [week.deployments for week in weeks] == [
+        week.deployments for week in report.deployment_frequency.weekly
+    ]
+
+
+@pytest.mark.django_db
+def test_a_window_cut_mid_week_keeps_its_partial_weeks(month):
+    # Wednesday 5 to Tuesday 25 March: the week of 3 March keeps 5-9 March (not checkout's
+    # deployment of the 4th), the week of 24 March keeps the 24th and 25th (not the 26th).
+    weeks = trends(start=date(2025, 3, 5), end=date(2025, 3, 25))
+    assert [week.week for week in weeks] == MONDAYS
+    assert [week.deployments for week in weeks] == [0, 2, 0, 1]
+    assert (
+        sum(week.deployments for week in weeks)
+        == (
+            dora_report(scope="org", start=date(2025, 3, 5), end=date(2025, 3, 25))
+        ).deployment_frequency.deployments
+    )
+
+
+@pytest.mark.django_db
+def test_no_deployments_gives_empty_weeks(checkout):
+    assert trends() == [DoraWeek(monday, 0, 0, None, None, 0, None, 0) for monday in MONDAYS]
+
+
+@pytest.mark.django_db
+@override_settings(TIME_ZONE="Europe/Berlin")
+def test_weeks_are_the_sites_weeks(checkout, deploy):
+    # Sunday 9 March 23:30 UTC is Monday 10 March 00:30 in Berlin: the week of 10 March, for the
+    # count (the roll-up's day) and for the lead time (the deployment's finish) alike.
+    deploy(
+        checkout,
+        started=(2025, 3, 9, 23, 20),
+        finished=(2025, 3, 9, 23, 30),
+        commits=commits((2025, 3, 9, 23, 30), 1),
+    )
+    weeks = trends()
+    assert [week.deployments for week in weeks] == [0, 1, 0, 0]
+    assert [week.lead_time_median_seconds for week in weeks] == [None, HOUR, None, None]
+
+
+@pytest.mark.django_db
+def test_unknown_scopes_are_refused(checkout):
+    with pytest.raises(ScopeNotFound):
+        trends("team", "nobody")
+
+
+def bulk_month(service, deployments: int) -> None:
+    """`deployments` production deployments spread over March, every third failed and rolled
+    back, each with two commits, an incident for every fifth: written in bulk, then rolled up."""
+    facts = []
+    for index in range(deployments):
+        started = utc(2025, 3, 3, 8) + timedelta(minutes=index * 300)
+        failed = index % 3 == 0
+        facts.append(
+            DeploymentFact(
+                service=service,
+                environment="production",
+                is_production=True,
+                version=f"v{index}",
+                source="generic",
+                external_id=f"bulk/{service.name}/{index}",
+                started_at=started,
+                finished_at=started + timedelta(minutes=10),
+                result="rolled_back" if failed else "succeeded",
+                is_failure=failed,
+                rolled_back_at=started + timedelta(minutes=20) if failed else None,
+                recovery_seconds=1200 if failed else None,
+                commit_count=2,
+            )
+        )
+    DeploymentFact.objects.bulk_create(facts)
+    CommitFact.objects.bulk_create(
+        CommitFact(
+            deployment=fact,
+            sha=f"{fact.external_id}/{n}",
+            committed_at=fact.finished_at - timedelta(hours=n + 1),
+            lead_time_seconds=(n + 1) * HOUR,
+        )
+        for fact in facts
+        for n in range(2)
+    )
+    IncidentFact.objects.bulk_create(
+        IncidentFact(
+            service=service,
+            source="generic",
+            external_id=f"inc/{fact.external_id}",
+            opened_at=fact.finished_at,
+            resolved_at=fact.finished_at + timedelta(minutes=30),
+            recovery_seconds=1800,
+            deployment=fact,
+            link="reported",
+        )
+        for fact in facts[::5]
+    )
+    services.rollup_refresh(start=START, end=END)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("deployments", [3, 120])
+def test_a_fixed_number_of_queries(checkout, django_assert_num_queries, deployments):
+    bulk_month(checkout, deployments)
+    # The weekly roll-up, the weekly lead-time medians, the weekly recovery medians.
+    with django_assert_num_queries(3):
+        weeks = trends()
+    # A team or a service: its lookup first.
+    with django_assert_num_queries(4):
+        trends("team", "payments")
+    with django_assert_num_queries(4):
+        trends("service", "checkout")
+    assert sum(week.deployments for week in weeks) == deployments
+    report = dora_report(scope="org", start=START, end=END)
+    assert sum(week.lead_time_commits for week in weeks) == report.lead_time.commits
