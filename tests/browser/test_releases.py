@@ -25,7 +25,8 @@ def test_a_developer_submits_and_a_release_manager_approves_with_reauthenticatio
     sign_in(developer)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Releases").click()
     page.get_by_role("link", name="Request a release").click()
-    start = timezone.now() + timedelta(days=3)
+    # Mid-morning, so the hour-long release never spans midnight (one agenda entry).
+    start = (timezone.now() + timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
     page.get_by_label("Service").select_option("web")
     page.get_by_label("Environment").select_option(label="web / prod")
     page.get_by_label("Version").fill("registry/web:3.0.0")
