@@ -258,6 +258,32 @@ class CommitFact(models.Model):
         return self.sha[:12]
 
 
+class LeadTime(models.Model):
+    """A commit whose lead time counts (selectors.counted_commits), kept beside its deployment's
+    finish and service: medians over long windows then read one narrow, indexed table instead of
+    deciding again, commit by commit, which deployment first shipped each one. Rewritten with
+    the daily roll-up (services/rollups.py) for the days it covers, never edited."""
+
+    commit = models.OneToOneField(
+        CommitFact, on_delete=models.CASCADE, primary_key=True, related_name="counted"
+    )
+    service = models.ForeignKey("catalog.Service", on_delete=models.CASCADE, related_name="+")
+    deployed_at = models.DateTimeField(help_text="When the deployment that counts it finished.")
+    seconds = models.PositiveBigIntegerField()
+
+    class Meta:
+        # Both end in `seconds`, so a median reads the index alone.
+        indexes = [
+            models.Index(fields=["deployed_at", "seconds"], name="lead_time_window_idx"),
+            models.Index(
+                fields=["service", "deployed_at", "seconds"], name="lead_time_service_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commit_id}: {self.seconds} s"
+
+
 class PushedCommit(models.Model):
     """A commit seen in a push event, by the push's head: a deployment of sha X ships the commits
     of the push whose head was X (the Four Keys rule), with their timestamps for lead time."""

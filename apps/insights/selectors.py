@@ -19,6 +19,7 @@ from apps.insights.models import (
     DeploymentFact,
     DeploymentResult,
     IncidentFact,
+    LeadTime,
     ServiceAlias,
     WebhookDelivery,
     WebhookSource,
@@ -199,12 +200,9 @@ def production_rollups(start: date, end: date, filters: dict) -> QuerySet[DailyD
 
 
 def commits_counted_between(lower: datetime, upper: datetime, filters: dict) -> QuerySet:
-    """The counted commits (see counted_commits) whose deployment finished in [lower, upper)."""
-    return counted_commits().filter(
-        deployment__finished_at__gte=lower,
-        deployment__finished_at__lt=upper,
-        **prefixed_filters(filters, "deployment__"),
-    )
+    """The counted lead times (see counted_commits; kept as LeadTime rows by the roll-up) of
+    deployments finished in [lower, upper): `seconds`, `deployed_at`, `service`."""
+    return LeadTime.objects.filter(deployed_at__gte=lower, deployed_at__lt=upper, **filters)
 
 
 def incidents_resolved_between(lower: datetime, upper: datetime, filters: dict) -> QuerySet:
@@ -262,7 +260,7 @@ def dora_report(
     weekly = dora.fill_weeks(start, end, weekly_rows)
 
     lead_median, commits = dora.median_and_count(
-        commits_counted_between(lower, upper, filters).values(v=F("lead_time_seconds"))
+        commits_counted_between(lower, upper, filters).values(v=F("seconds"))
     )
 
     incident_values = incidents_resolved_between(lower, upper, filters).values(

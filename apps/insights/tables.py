@@ -118,7 +118,7 @@ def _dora_figures_by(group: str, start: date, end: date, filters: dict) -> dict[
         weekly_rows[row["g"]].append(row)
     lead_times = dora.grouped_percentiles_and_counts(
         commits_counted_between(lower, upper, filters).values(
-            g=F(f"deployment__service__{group}"), v=F("lead_time_seconds")
+            g=F(f"service__{group}"), v=F("seconds")
         ),
         (0.5,),
     )

@@ -59,7 +59,7 @@ def dora_trends(
     }
     lead_times = dora.grouped_percentiles_and_counts(
         commits_counted_between(lower, upper, filters).values(
-            g=TruncWeek("deployment__finished_at", tzinfo=tz), v=F("lead_time_seconds")
+            g=TruncWeek("deployed_at", tzinfo=tz), v=F("seconds")
         ),
         (0.5,),
     )

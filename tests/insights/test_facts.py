@@ -7,7 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.insights import receivers, services
-from apps.insights.models import DailyDeploymentRollup, DeploymentFact, IncidentFact
+from apps.insights.models import DailyDeploymentRollup, DeploymentFact, IncidentFact, LeadTime
+from apps.insights.selectors import counted_commits
 from apps.releases.models import Release, ReleaseCommit, ReleaseState
 from tests.insights.conftest import utc
 
@@ -354,3 +355,66 @@ def test_the_rollouts_signal_receiver_records_under_the_releases_id(finished_rel
     fact = DeploymentFact.objects.get()
     assert fact.external_id == f"release/{release.pk}"
     assert fact.is_failure and fact.recovery_seconds == 3600
+
+
+def _lead_times() -> dict[str, tuple]:
+    return {
+        row.commit.sha: (row.commit.deployment.external_id, row.seconds, row.deployed_at)
+        for row in LeadTime.objects.select_related("commit__deployment")
+    }
+
+
+def _counted() -> dict[str, tuple]:
+    return {
+        commit.sha: (
+            commit.deployment.external_id,
+            commit.lead_time_seconds,
+            commit.deployment.finished_at,
+        )
+        for commit in counted_commits().select_related("deployment")
+    }
+
+
+@pytest.mark.django_db
+def test_counted_lead_times_follow_the_deployment_that_counts_each_commit(checkout, deploy):
+    commit = [{"sha": "c1", "committed_at": utc(2025, 3, 1, 8)}]
+    # d1 ships c1 first: c1 counts there, 2 hours.
+    deploy(
+        checkout,
+        external_id="d1",
+        started=(2025, 3, 1, 9),
+        finished=(2025, 3, 1, 10),
+        commits=commit,
+    )
+    # d2 redeploys c1 later: still counted at d1 only.
+    deploy(
+        checkout,
+        external_id="d2",
+        started=(2025, 3, 3, 9),
+        finished=(2025, 3, 3, 10),
+        commits=commit,
+    )
+    assert _lead_times() == _counted() == {"c1": ("d1", 2 * 3600, utc(2025, 3, 1, 10))}
+
+    # d1 is rolled back: c1 now reaches production for good with d2, 2 days 2 hours.
+    deploy(
+        checkout,
+        external_id="d1",
+        started=(2025, 3, 1, 9),
+        finished=(2025, 3, 1, 11),
+        result="rolled_back",
+        commits=commit,
+    )
+    assert _lead_times() == _counted() == {"c1": ("d2", 50 * 3600, utc(2025, 3, 3, 10))}
+
+    # A staging deployment of c1 never counts; a refresh of every day changes nothing.
+    deploy(
+        checkout,
+        external_id="s1",
+        environment="staging",
+        started=(2025, 2, 28, 9),
+        finished=(2025, 2, 28, 10),
+        commits=commit,
+    )
+    services.rollup_refresh(start=date(2025, 2, 1), end=date(2025, 3, 31))
+    assert _lead_times() == _counted() == {"c1": ("d2", 50 * 3600, utc(2025, 3, 3, 10))}
