@@ -9,12 +9,13 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/runway
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint format pytest browser migrate demo clean help
+.PHONY: run test lint format pytest browser migrate demo clean help bench
 
 help:
 	@echo "make run    start web, Celery worker and beat, and the cluster simulator, with demo data"
 	@echo "make test   lint + the whole test suite against PostgreSQL and Redis"
 	@echo "make pytest ARGS='tests/audit -k chain'   run some tests only"
+	@echo "make bench  load a large organisation into PostgreSQL and measure (benchmarks/README.md)"
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +81,11 @@ pytest: install
 
 test: lint browser
 	$(MAKE) --no-print-directory pytest
+
+# The benchmark makes its own databases (runway_bench, runway_bench_backstage) on the PostgreSQL
+# server at BENCH_POSTGRES and uses Redis db 7; BENCH_ARGS passes options, e.g. "--scale 0.05".
+bench: install
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 
 from apps.accounts.models import Team
@@ -38,20 +39,47 @@ def service_detail_queryset() -> QuerySet[Service]:
 
 def service_facets(queryset: QuerySet[Service]) -> dict[str, list[dict]]:
     """How many of the matching services fall under each filter value, counted by the database."""
+    if connection.vendor == "postgresql":
+        counts = _facet_counts_in_one_scan(queryset)
+    else:
+        base = queryset.order_by()
+        counts = {
+            name: list(base.values_list(column).annotate(count=Count("id")))
+            for name, (column, _) in FACETS.items()
+        }
     facets = {}
-    base = queryset.order_by()
-    for name, (column, choices) in FACETS.items():
-        rows = base.values(column).annotate(count=Count("id")).order_by("-count", column)
+    for name, (_, choices) in FACETS.items():
         labels = dict(choices.choices) if choices else {}
+        rows = sorted(counts[name], key=lambda row: (-row[1], row[0]))
         facets[name] = [
-            {
-                "value": row[column],
-                "label": labels.get(row[column], row[column]),
-                "count": row["count"],
-            }
-            for row in rows
+            {"value": value, "label": labels.get(value, value), "count": count}
+            for value, count in rows
         ]
     return facets
+
+
+def _facet_counts_in_one_scan(queryset: QuerySet[Service]) -> dict[str, list[tuple]]:
+    """Every facet from one pass over the matching services (GROUPING SETS), instead of one
+    query, and one search over the catalog, per facet."""
+    columns = [column for column, _ in FACETS.values()]
+    inner, params = queryset.order_by().values_list(*columns).query.sql_with_params()
+    aliases = [f"f{n}" for n in range(len(columns))]
+    sets = ", ".join(f"({alias})" for alias in aliases)
+    # Only generated aliases are interpolated; the values stay parameters of the inner query.
+    statement = (
+        f"SELECT {', '.join(aliases)}, count(*), "  # noqa: S608
+        f"{' + '.join(f'(GROUPING({a}) << {n})' for n, a in enumerate(aliases))} "
+        f"FROM ({inner}) AS matching ({', '.join(aliases)}) GROUP BY GROUPING SETS ({sets})"
+    )
+    counts: dict[str, list[tuple]] = {name: [] for name in FACETS}
+    names = list(FACETS)
+    everything_but = {(1 << len(names)) - 1 - (1 << n): name for n, name in enumerate(names)}
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        for *values, count, grouping in cursor.fetchall():
+            name = everything_but[grouping]
+            counts[name].append((values[names.index(name)], count))
+    return counts
 
 
 def filter_choices() -> dict:
@@ -105,35 +133,44 @@ def _walk(service: Service, direction: str, max_depth: int, limit: int):
     nodes: list[GraphNode] = []
     frontier: Iterable[int] = [service.pk]
     for depth in range(1, max_depth + 1):
+        # Only the columns a node shows: whole service rows would bring their manifests and
+        # other JSON along, and decoding those dominated the page for well-connected services.
         if direction == "upstream":
             rows = (
                 Dependency.objects.filter(source_id__in=frontier)
-                .select_related("target_service__owner", "target_resource")
                 .order_by("target_service__name", "target_resource__name")
+                .values_list(
+                    "target_service_id",
+                    "target_service__name",
+                    "target_service__title",
+                    "target_service__owner__slug",
+                    "target_resource_id",
+                    "target_resource__name",
+                    "target_resource__title",
+                    "target_resource__owner__slug",
+                )
             )
             pairs = [
-                (row.target_service, "service")
-                if row.target_service_id
-                else (row.target_resource, "resource")
-                for row in rows
+                (sid, "service", name, title, owner or "")
+                if sid
+                else (-rid, "resource", r_name, r_title, r_owner or "")
+                for sid, name, title, owner, rid, r_name, r_title, r_owner in rows
             ]
         else:
             rows = (
                 Dependency.objects.filter(target_service_id__in=frontier)
-                .select_related("source__owner")
                 .order_by("source__name")
+                .values_list("source_id", "source__name", "source__title", "source__owner__slug")
             )
-            pairs = [(row.source, "service") for row in rows]
+            pairs = [(sid, "service", name, title, owner) for sid, name, title, owner in rows]
         next_frontier = []
-        for target, kind in pairs:
-            key = target.pk if kind == "service" else -target.pk
+        for key, kind, name, title, owner in pairs:
             if key in seen:
                 continue
             seen.add(key)
-            owner = target.owner.slug if getattr(target, "owner_id", None) else ""
-            nodes.append(GraphNode(target.name, kind, depth, getattr(target, "title", ""), owner))
+            nodes.append(GraphNode(name, kind, depth, title, owner))
             if kind == "service":
-                next_frontier.append(target.pk)
+                next_frontier.append(key)
             if len(nodes) >= limit:
                 return nodes, True
         if not next_frontier:

@@ -120,6 +120,27 @@ class Release(models.Model):
             models.Index(fields=["environment", "state"], name="release_env_state_idx"),
             models.Index(fields=["planned_start", "planned_end"], name="release_window_idx"),
             models.Index(fields=["requester", "-created_at"], name="release_requester_idx"),
+            # The approver inbox: pending releases and emergencies awaiting their retrospective,
+            # by planned start. Without it the inbox walks every release in time order.
+            models.Index(
+                fields=["planned_start"],
+                condition=models.Q(state="pending_approval")
+                | models.Q(
+                    change_type="emergency",
+                    retrospective_due_at__isnull=False,
+                    retrospective_done_at__isnull=True,
+                ),
+                name="release_inbox_idx",
+            ),
+            models.Index(
+                fields=["retrospective_due_at"],
+                condition=models.Q(
+                    change_type="emergency",
+                    retrospective_due_at__isnull=False,
+                    retrospective_done_at__isnull=True,
+                ),
+                name="release_retrospective_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

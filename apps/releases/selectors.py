@@ -28,11 +28,15 @@ from apps.releases.policies import (
     separation_of_duties_conflict,
 )
 
+# A service's generated manifests and imported metadata are the bulk of its row; release pages
+# show its name, owner and tier, so lists of releases leave them in the database.
+SERVICE_BULK = ("service__manifests", "service__annotations", "service__extra")
+
 
 def release_list() -> QuerySet[Release]:
     return Release.objects.select_related(
         "service__owner", "environment", "requester", "standard_template"
-    )
+    ).defer(*SERVICE_BULK)
 
 
 def release_detail_queryset() -> QuerySet[Release]:
@@ -83,12 +87,16 @@ def conflicts_for(releases: Iterable[Release]) -> dict[int, list[Conflict]]:
             related[target].add(source)
     # One query over the span all of them cover; each release then keeps what overlaps it.
     nearby: dict[int, list[Release]] = defaultdict(list)
-    for other in Release.objects.filter(
-        state__in=OPEN_STATES,
-        planned_start__lt=max(release.planned_end for release in releases),
-        planned_end__gt=min(release.planned_start for release in releases),
-        service_id__in=service_ids.union(*(related[sid] for sid in service_ids)),
-    ).select_related("service", "environment"):
+    for other in (
+        Release.objects.filter(
+            state__in=OPEN_STATES,
+            planned_start__lt=max(release.planned_end for release in releases),
+            planned_end__gt=min(release.planned_start for release in releases),
+            service_id__in=service_ids.union(*(related[sid] for sid in service_ids)),
+        )
+        .select_related("service", "environment")
+        .defer(*SERVICE_BULK)
+    ):
         nearby[other.service_id].append(other)
     for release in releases:
         found = []

@@ -86,6 +86,14 @@ def _api_client(kubeconfig: str, context: str, in_cluster: bool) -> client.ApiCl
     return client.ApiClient(configuration)
 
 
+def preload() -> None:
+    """Build the client's API classes now. The kubernetes package creates them on first use,
+    which takes about a second; a Celery worker does this once, before its pool forks, instead
+    of in the first task of every worker process."""
+    client.AppsV1Api  # noqa: B018 (the attribute access is the import)
+    client.CoreV1Api  # noqa: B018
+
+
 class Kube:
     """Operations on one cluster. Every call is idempotent for the same arguments."""
 

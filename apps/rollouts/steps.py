@@ -90,6 +90,10 @@ def _watch(ctx: Context, name: str, what: str) -> Outcome:
     status = ctx.kube.deployment(ctx.ns, name)
     if status is None:
         return fail(f"{name} disappeared from the cluster")
+    if status.observed_generation < status.generation:
+        # As `kubectl rollout status` does: until the controller has seen the new spec, the
+        # status (a ProgressDeadlineExceeded of the version being replaced) is not about it.
+        return wait(f"{what}: waiting for the cluster to take the change in", POLL_SECONDS / 5)
     if status.progress_deadline_exceeded:
         return fail(f"{name}: {status.conditions['Progressing'][2] or 'ProgressDeadlineExceeded'}")
     if status.rolled_out:

@@ -2,7 +2,9 @@
 
 An event carries no state: `changed` only says "rollout N changed"; the page asks the database
 through its usual view. Changes arrive from Redis pub/sub (apps.rollouts.live announces them)
-when LIVE_UPDATES_REDIS_URL is set; otherwise the stream polls `updated_at`.
+when LIVE_UPDATES_REDIS_URL is set; otherwise the stream polls `updated_at`. A web process has
+one subscription, shared by all its streams (the hub): a change is read from the database once
+and handed to every stream watching it, however many there are.
 
 A heartbeat keeps proxies from closing an idle stream and checks the session again: once the
 user has signed out, the stream says `signed-out` and ends, and live.js does not reconnect.
@@ -11,9 +13,12 @@ into the stream's URL: a change between rendering and (re)connecting is announce
 """
 
 import asyncio
+import contextvars
 import json
 import logging
 import random
+import weakref
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from importlib import import_module
 
@@ -102,61 +107,152 @@ class _PollingFeed:
         pass
 
 
-class _RedisFeed:
-    """Redis pub/sub: wake on a notice that `wants` accepts, then read the version."""
+ALL = "all"  # the key of streams that want every rollout's changes (the list page)
 
-    def __init__(self, version, wants: Callable[[dict], bool]):
-        self.version, self.wants = version, wants
-        self.client = self.pubsub = None
 
-    async def open(self) -> str | None:
+class _Hub:
+    """One Redis subscription for all the streams of this process, on its event loop. A notice
+    wakes the streams watching that rollout (and those watching all); the version they send is
+    read once per notice, not once per stream, so a change reaches five hundred watchers with
+    one database read instead of five hundred concurrent ones."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.feeds: dict[object, set[_HubFeed]] = defaultdict(set)
+        self.task: asyncio.Task | None = None
+        self.ready: asyncio.Future | None = None
+
+    async def join(self, feed: "_HubFeed") -> None:
+        """Returns once the subscription is live (raises if Redis cannot be reached)."""
+        self.feeds[feed.key].add(feed)
+        if self.task is None or self.task.done():
+            self.ready = self.loop.create_future()
+            # A context of its own: the task outlives the request that happened to start it,
+            # and must not run its reads in that request's thread.
+            self.task = self.loop.create_task(self._listen(), context=contextvars.Context())
+        try:
+            await asyncio.shield(self.ready)
+        except BaseException:
+            self.leave(feed)
+            raise
+
+    def leave(self, feed: "_HubFeed") -> None:
+        self.feeds[feed.key].discard(feed)
+        if not self.feeds[feed.key]:
+            del self.feeds[feed.key]
+        if not self.feeds and self.task is not None and not self.task.done():
+            self.task.cancel()
+            self.task = None
+
+    async def _listen(self) -> None:
         import redis.asyncio
 
-        self.client = redis.asyncio.Redis.from_url(
+        client = redis.asyncio.Redis.from_url(
             settings.LIVE_UPDATES_REDIS_URL, socket_connect_timeout=2
         )
-        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            try:
+                await pubsub.subscribe(live.CHANNEL)
+            except BaseException as exc:
+                self.ready.set_exception(exc)
+                raise
+            self.ready.set_result(True)
+            while True:
+                keys = _keys(await pubsub.get_message(timeout=HEARTBEAT_SECONDS))
+                if not keys:
+                    continue
+                # Notices that arrive together (a step finishing, the next one starting)
+                # make one re-fetch.
+                until = self.loop.time() + COALESCE_SECONDS
+                while (left := until - self.loop.time()) > 0:
+                    keys |= _keys(await pubsub.get_message(timeout=left))
+                for key in keys:
+                    await self._deliver(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis went away: the streams end, browsers reconnect
+            for feeds in list(self.feeds.values()):
+                for feed in feeds:
+                    feed.queue.put_nowait(exc)
+            log.warning("live updates subscription ended", exc_info=True)
+        finally:
+            try:
+                await pubsub.aclose()
+                await client.aclose()
+            except Exception:  # over either way
+                log.debug("closing the live updates subscription failed", exc_info=True)
+
+    async def _deliver(self, key) -> None:
+        feeds = list(self.feeds.get(key, ()))
+        if not feeds:
+            return
+        try:
+            version = await feeds[0].version()
+        except DatabaseError as exc:
+            version = exc
+        for feed in feeds:
+            feed.queue.put_nowait(version)
+
+
+def _keys(message) -> set:
+    """The stream keys a Redis message concerns: its rollout's, and ALL."""
+    if not message or message.get("type") != "message":
+        return set()
+    try:
+        notice = json.loads(message["data"])
+    except (TypeError, ValueError):
+        return set()
+    if not isinstance(notice, dict) or "rollout" not in notice:
+        return set()
+    return {notice["rollout"], ALL}
+
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub]" = weakref.WeakKeyDictionary()
+
+
+def _hub() -> _Hub:
+    loop = asyncio.get_running_loop()
+    if loop not in _hubs:
+        _hubs[loop] = _Hub(loop)
+    return _hubs[loop]
+
+
+class _HubFeed:
+    """Redis pub/sub through the process's hub: wait for the versions it delivers."""
+
+    def __init__(self, version, key):
+        self.version, self.key = version, key
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.hub: _Hub | None = None
+
+    async def open(self) -> str | None:
+        self.hub = _hub()
         # Subscribed before the version is read: nothing can fall between the two.
-        await self.pubsub.subscribe(live.CHANNEL)
+        await self.hub.join(self)
         return await self.version()
 
     async def wait(self, timeout: float) -> str | None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (left := deadline - loop.time()) > 0:
-            if self._wanted(await self.pubsub.get_message(timeout=left)):
-                await self._drain(loop.time() + COALESCE_SECONDS)
-                return await self.version()
-        return None
-
-    async def _drain(self, until: float) -> None:
-        loop = asyncio.get_running_loop()
-        while (left := until - loop.time()) > 0:
-            await self.pubsub.get_message(timeout=left)
-
-    def _wanted(self, message) -> bool:
-        if not message or message.get("type") != "message":
-            return False
         try:
-            notice = json.loads(message["data"])
-        except (TypeError, ValueError):
-            return False
-        return isinstance(notice, dict) and self.wants(notice)
+            item = await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
+        while not self.queue.empty():  # only the latest matters
+            item = self.queue.get_nowait()
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
     async def close(self) -> None:
-        try:
-            if self.pubsub is not None:
-                await self.pubsub.aclose()
-            if self.client is not None:
-                await self.client.aclose()
-        except Exception:  # the stream is over either way
-            log.debug("closing the live updates subscription failed", exc_info=True)
+        if self.hub is not None:
+            self.hub.leave(self)
+            self.hub = None
 
 
-async def _open_feed(version, wants):
+async def _open_feed(version, key):
     """Redis when configured and reachable; otherwise (or if Redis is down) polling."""
     if settings.LIVE_UPDATES_REDIS_URL:
-        feed = _RedisFeed(version, wants)
+        feed = _HubFeed(version, key)
         try:
             return feed, await feed.open()
         except (RedisError, OSError):
@@ -176,11 +272,11 @@ def _message(*, event: str, data: str, event_id: str | None = None) -> str:
 
 
 async def _events(
-    *, version, wants, baseline: str, data: str, session_key: str | None, user_id
+    *, version, key, baseline: str, data: str, session_key: str | None, user_id
 ) -> AsyncIterator[str]:
     feed = None
     try:
-        feed, current = await _open_feed(version, wants)
+        feed, current = await _open_feed(version, key)
         # The retry hint, and the version as the id the browser sends back on reconnecting
         # (no data: nothing is dispatched to the page).
         yield f"retry: {random.randint(*RETRY_MILLISECONDS)}\nid: {current or ''}\n\n"  # noqa: S311
@@ -240,7 +336,7 @@ async def rollout_stream(request: HttpRequest, pk: int) -> HttpResponse:
     return _response(
         _events(
             version=version,
-            wants=lambda notice: notice.get("rollout") == pk,
+            key=pk,
             baseline=_baseline(request),
             data=str(pk),
             session_key=request.session.session_key,
@@ -259,7 +355,7 @@ async def rollouts_stream(request: HttpRequest) -> HttpResponse:
     return _response(
         _events(
             version=_read(selectors.rollouts_version),
-            wants=lambda notice: True,
+            key=ALL,
             baseline=_baseline(request),
             data="rollouts",
             session_key=request.session.session_key,

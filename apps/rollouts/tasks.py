@@ -3,8 +3,14 @@ new task with a countdown. acks_late with reject-on-worker-lost returns a task t
 its worker dies, and the reconciler resumes whatever is still overdue."""
 
 from celery import shared_task
+from celery.signals import worker_init
 
-from apps.rollouts import services
+from apps.rollouts import kube, services
+
+
+@worker_init.connect
+def _load_kubernetes_client(**_kwargs) -> None:
+    kube.preload()
 
 
 @shared_task(

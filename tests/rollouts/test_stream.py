@@ -250,3 +250,35 @@ def test_an_unknown_rollout_has_no_stream(developer):
         assert response.status_code == 404
 
     run(scenario)
+
+
+@pytest.mark.django_db
+def test_watchers_of_a_rollout_share_one_read_of_each_change(
+    developer, rollout, announce, monkeypatch
+):
+    reads = []
+    version = selectors.rollout_version
+
+    def counted(**kwargs):
+        reads.append(kwargs)
+        return version(**kwargs)
+
+    monkeypatch.setattr(selectors, "rollout_version", counted)
+
+    async def scenario():
+        streams = []
+        for _ in range(5):
+            _, response = await open_stream(developer, f"/rollouts/{rollout.pk}/stream/")
+            chunks = aiter(response.streaming_content)
+            await anext(chunks)
+            streams.append(chunks)
+        opened = len(reads)
+        await announce(rollout.pk)
+        for chunks in streams:
+            seen = await next_event(chunks, "changed")
+            assert seen[-1].endswith(f"data: {rollout.pk}\n\n")
+        assert len(reads) == opened + 1  # one read for five watchers
+        for chunks in streams:
+            await chunks.aclose()
+
+    run(scenario)

@@ -47,7 +47,9 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 class ServiceListSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.slug", read_only=True)
     system = serializers.CharField(source="system.name", read_only=True, default=None)
-    template = serializers.CharField(source="template.__str__", read_only=True, default=None)
+    # "name vN", or null: a source of template.__str__ gave a service without a template the
+    # text of None's method wrapper.
+    template = serializers.StringRelatedField(read_only=True)
     tags = serializers.SerializerMethodField()
 
     class Meta:

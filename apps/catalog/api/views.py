@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.catalog import selectors, services
+from apps.catalog.api.export import export_response
 from apps.catalog.api.serializers import (
     DependenciesWriteSerializer,
     DependencyGraphSerializer,
@@ -87,6 +88,16 @@ class ServiceViewSet(viewsets.ModelViewSet):
         depth = min(max(int(depth), 1), 5) if depth.isdigit() else 3
         graph = selectors.dependency_graph(service, max_depth=depth)
         return Response(DependencyGraphSerializer(graph).data)
+
+    @extend_schema(
+        responses={(200, "application/x-ndjson"): ServiceListSerializer(many=True)},
+        description="Every service the filters select, one JSON object per line, streamed; "
+        "gzip-compressed when the client accepts it.",
+    )
+    @action(detail=False, url_path="export")
+    def export(self, request):
+        """All of the catalog in one response, as newline-delimited JSON."""
+        return export_response(request, self.filter_queryset(selectors.service_list()))
 
     @extend_schema(responses=FacetsSerializer)
     @action(detail=False)

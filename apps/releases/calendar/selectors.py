@@ -22,7 +22,7 @@ from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
 from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, Release, WindowScope
-from apps.releases.selectors import Conflict, conflicts_for
+from apps.releases.selectors import SERVICE_BULK, Conflict, conflicts_for
 from apps.releases.windows import calendar_spans, parse_rrule
 
 VIEWS = ("month", "week", "agenda")
@@ -158,6 +158,7 @@ def releases_overlapping(
     queryset = (
         Release.objects.filter(planned_start__lt=end, planned_end__gt=start)
         .select_related("service__owner", "environment", "requester")
+        .defer(*SERVICE_BULK)
         .order_by("planned_start", "pk")
     )
     if filters.team:

@@ -7,6 +7,7 @@ talk to a real cluster. It imports nothing from Django.
 Running it
     python -m apps.rollouts.simulator --host 127.0.0.1 --port 8701 \\
         [--ready-delay 1.0] [--tick 0.2] [--kubeconfig-out var/kubeconfig-simulator.yaml]
+        [--request-log PATH]
 
     The kubeconfig has one context, `runway-sim` (cluster `http://host:port`, a dummy token,
     namespace `default`); kubectl and `kubernetes.config.load_kube_config` both read it. In tests,

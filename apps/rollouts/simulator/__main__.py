@@ -43,6 +43,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--kubeconfig-out", metavar="PATH", help="write a kubeconfig here")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--request-log",
+        metavar="PATH",
+        help="append one line per request (unix time, method, path) to this file",
+    )
     return parser.parse_args(argv)
 
 
@@ -54,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         simulator = Simulator(
-            host=args.host, port=args.port, ready_delay=args.ready_delay, tick=args.tick
+            host=args.host,
+            port=args.port,
+            ready_delay=args.ready_delay,
+            tick=args.tick,
+            request_log=args.request_log,
         )
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)

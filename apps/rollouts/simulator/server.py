@@ -6,6 +6,7 @@ import logging
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
@@ -19,9 +20,14 @@ logger = logging.getLogger("apps.rollouts.simulator")
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, and chunked watch streams
+    # Headers and body go out as separate writes: with Nagle's algorithm on, the body waits for
+    # the client's delayed ACK of the headers, some 40 ms per request on a keep-alive connection.
+    disable_nagle_algorithm = True
     server: "_HttpServer"
 
     def _serve(self) -> None:
+        if self.server.request_log is not None:
+            self.server.request_log.record(self.command, self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
@@ -79,6 +85,25 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
 
+class RequestLog:
+    """Optional: one line per request (wall-clock time, method, path) appended to a file, for
+    measuring from outside when the cluster was first called about something (the benchmark's
+    time from starting a rollout to its first Kubernetes call)."""
+
+    def __init__(self, path: str):
+        self._file = open(path, "a", buffering=1)  # noqa: SIM115 (closed in close())
+        self._lock = threading.Lock()
+
+    def record(self, method: str, target: str) -> None:
+        line = f"{time.time():.6f} {method} {target}\n"
+        with self._lock:
+            self._file.write(line)
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -87,6 +112,7 @@ class _HttpServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.stopping = threading.Event()
         self.api: Api
+        self.request_log: RequestLog | None = None
 
 
 class Simulator:
@@ -99,9 +125,12 @@ class Simulator:
         port: int = 0,
         ready_delay: float = 1.0,
         tick: float = 0.2,
+        request_log: str | None = None,
     ):
         self.store = Store()
         self.http = _HttpServer((host, port))
+        if request_log:
+            self.http.request_log = RequestLog(request_log)
         self.port = self.http.server_address[1]
         self.url = f"http://{host}:{self.port}"
         self.http.api = Api(self.store, server_address=f"{host}:{self.port}")
@@ -135,6 +164,8 @@ class Simulator:
         self.store.close()
         self.controller.stop()
         self.http.server_close()
+        if self.http.request_log is not None:
+            self.http.request_log.close()
 
 
 class RunningSimulator(NamedTuple):

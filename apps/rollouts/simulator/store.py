@@ -19,6 +19,17 @@ from datetime import UTC, datetime
 from apps.rollouts.simulator import errors
 from apps.rollouts.simulator.resources import BY_PLURAL, NAMESPACES, Resource
 
+
+def _clone(value):
+    """A deep copy of a JSON-shaped object (dicts, lists and scalars, as stored), several times
+    faster than copy.deepcopy, which the store's objects do not need."""
+    if isinstance(value, dict):
+        return {key: _clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clone(item) for item in value]
+    return value
+
+
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery's rand.String alphabet
 
 INITIAL_STATUS: dict[str, dict] = {
@@ -96,14 +107,18 @@ class Store:
     ) -> tuple[list[dict], str]:
         """Matching objects sorted by namespace and name (etcd's key order), and the revision."""
         with self.lock:
-            items = [
-                obj
-                for (plural, ns, _name), obj in sorted(self._objects.items())
-                if plural == resource.plural
-                and (namespace is None or ns == namespace)
-                and (where is None or where(obj))
-            ]
-            return copy.deepcopy(items), str(self._revision)
+            # Narrowed before sorting and copied by _clone: the controllers list every kind
+            # several times a tick, and sorting and deep-copying everything made a tick grow
+            # with the square of the number of objects (a second per tick at 200 Deployments).
+            keys = sorted(
+                key
+                for key in self._objects
+                if key[0] == resource.plural and (namespace is None or key[1] == namespace)
+            )
+            items = [self._objects[key] for key in keys]
+            if where is not None:
+                items = [obj for obj in items if where(obj)]
+            return [_clone(obj) for obj in items], str(self._revision)
 
     def uids(self) -> set[str]:
         with self.lock:

@@ -1,0 +1,1 @@
+"""Runway's benchmark: `python -m benchmarks` (or `make bench`). See benchmarks/README.md."""

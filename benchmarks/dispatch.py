@@ -1,0 +1,232 @@
+"""Rollout dispatch: 200 rollouts started at once, executed by two Celery worker processes
+against the cluster simulator. Measured: from the moment each start committed to the first
+Kubernetes API call about it (the simulator's request log), and until all have finished.
+
+Rolling updates of one replica, no analysis, a simulator whose pods are ready after 0.3 s: the
+time is the platform's (queueing, tasks, database, Kubernetes calls), not waiting."""
+
+import os
+import subprocess
+import time
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+from benchmarks.config import PYTHON, ROOT, Config
+from benchmarks.measure import Timing
+from benchmarks.server import free_port
+
+ROLLOUTS = 200
+FIRST_CALL_LIMIT_MS = 500.0
+FINISH_TIMEOUT_S = 300.0
+
+
+class Simulator:
+    def __init__(self, cfg: Config):
+        self.kubeconfig = cfg.var_dir / "kubeconfig-bench.yaml"
+        self.request_log = cfg.var_dir / "simulator-requests.log"
+        for path in (self.kubeconfig, self.request_log):
+            path.unlink(missing_ok=True)
+        self._log = open(cfg.var_dir / "simulator.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                PYTHON,
+                "-m",
+                "apps.rollouts.simulator",
+                "--port",
+                str(free_port()),
+                "--ready-delay",
+                "0.3",
+                "--tick",
+                "0.2",
+                "--kubeconfig-out",
+                str(self.kubeconfig),
+                "--request-log",
+                str(self.request_log),
+            ],
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while not self.kubeconfig.exists():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("the cluster simulator did not start")
+            time.sleep(0.1)
+
+    def first_calls(self) -> dict[str, float]:
+        """The time of the first request that names each namespace."""
+        first: dict[str, float] = {}
+        for line in Path(self.request_log).read_text().splitlines():
+            at, _method, path = line.split(" ", 2)
+            if "/namespaces/" in path:
+                namespace = path.split("/namespaces/", 1)[1].split("/", 1)[0].split("?")[0]
+                first.setdefault(namespace, float(at))
+        return first
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self._log.close()
+
+
+class Workers:
+    """The Procfile's worker: one Celery worker, prefork, two processes."""
+
+    def __init__(self, cfg: Config, kubeconfig: Path):
+        self._log = open(cfg.var_dir / "worker.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                f"--loglevel={os.environ.get('BENCH_WORKER_LOGLEVEL', 'WARNING')}",
+                "--concurrency=2",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                "bench@%h",
+            ],
+            cwd=ROOT,
+            env=cfg.env(KUBECONFIG=str(kubeconfig)),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        from portal.celery import app
+
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"the Celery worker did not start; see {self._log.name}")
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self._log.close()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _flush_redis(cfg: Config) -> None:
+    import redis
+
+    redis.Redis.from_url(cfg.redis_url).flushdb()
+
+
+def _releases(meta: dict, count: int) -> list:
+    """In-progress releases, due now, to the dev environment of `count` quiet rolling services
+    that have no rollout running."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from apps.catalog.models import Environment
+    from apps.releases.models import Release, ReleaseState
+    from apps.rollouts.models import ACTIVE_STATES, Rollout
+
+    busy = Rollout.objects.filter(state__in=ACTIVE_STATES).values("environment_id")
+    environments = list(
+        Environment.objects.filter(name="dev", service__strategy="rolling")
+        .exclude(pk__in=busy)
+        .select_related("service")
+        .order_by("?")[:count]
+    )
+    Environment.objects.filter(pk__in=[e.pk for e in environments]).update(replicas=1)
+    requester = get_user_model().objects.get(username="bench-dev")
+    now = timezone.now()
+    stamp = int(now.timestamp())
+    return Release.objects.bulk_create(
+        Release(
+            service=environment.service,
+            environment=environment,
+            version=f"registry.bench.example.com/{environment.service.name}:dispatch-{stamp}",
+            title=f"dispatch benchmark {stamp}",
+            planned_start=now - timedelta(minutes=1),
+            planned_end=now + timedelta(hours=1),
+            requester=requester,
+            state=ReleaseState.IN_PROGRESS,
+            submitted_at=now,
+            approved_at=now,
+            started_at=now,
+        )
+        for environment in environments
+    )
+
+
+def run(cfg: Config, meta: dict) -> dict:
+    from django.db import transaction
+
+    from apps.rollouts.models import FINISHED_STATES, Rollout
+    from apps.rollouts.services import rollout_start
+
+    _flush_redis(cfg)
+    simulator = Simulator(cfg)
+    workers = None
+    try:
+        workers = Workers(cfg, simulator.kubeconfig)
+        releases = _releases(meta, ROLLOUTS)
+        committed: dict[int, float] = {}
+        namespaces: dict[int, str] = {}
+        started = time.time()
+        for release in releases:
+            # Registered first, so it runs first after the commit: the moment the start is
+            # durable, before the task is queued.
+            with transaction.atomic():
+                transaction.on_commit(lambda pk=release.pk: committed.__setitem__(pk, time.time()))
+                rollout = rollout_start(actor=None, release=release)
+            namespaces[release.pk] = rollout.namespace
+        all_started = time.time() - started
+        ids = [r.pk for r in releases]
+        deadline = time.monotonic() + FINISH_TIMEOUT_S
+        states: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            states = defaultdict(int)
+            for state in Rollout.objects.filter(release_id__in=ids).values_list("state", flat=True):
+                states[str(state)] += 1
+            if sum(states[str(s)] for s in FINISHED_STATES) >= len(ids):
+                break
+            time.sleep(0.25)
+        finished_at = (
+            Rollout.objects.filter(release_id__in=ids)
+            .order_by("-finished_at")
+            .values_list("finished_at", flat=True)
+            .first()
+        )
+        done = sum(states.get(str(s), 0) for s in FINISHED_STATES) >= len(ids)
+        first = simulator.first_calls()
+        latency = Timing()
+        for pk, at in committed.items():
+            call = first.get(namespaces[pk])
+            if call is not None:
+                latency.samples_ms.append(max(0.0, (call - at) * 1000))
+        result = {
+            "rollouts": len(ids),
+            "workers": 2,
+            "start_all_seconds": round(all_started, 2),
+            "first_call": latency.as_dict(),
+            "first_call_missing": len(ids) - len(latency.samples_ms),
+            "states": dict(states),
+            "all_finished_seconds": round(finished_at.timestamp() - started, 2)
+            if done and finished_at
+            else None,
+            "target_met": done and latency.p95 <= FIRST_CALL_LIMIT_MS,
+            "note": f"started in {all_started:.1f} s; final states {dict(states)}",
+        }
+        print(
+            f"   {len(ids)} rollouts: started in {all_started:.2f} s; first Kubernetes call "
+            f"p50 {latency.p50:.0f} ms, p95 {latency.p95:.0f} ms; all finished after "
+            f"{result['all_finished_seconds']} s; states {dict(states)}"
+        )
+        return result
+    finally:
+        if workers is not None:
+            workers.stop()
+        simulator.stop()

@@ -1,0 +1,203 @@
+"""The results as a markdown table and a JSON file under benchmarks/results/."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.config import Config
+
+
+def write(cfg: Config, results: dict) -> list[Path]:
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
+    text = markdown(results)
+    body = json.dumps(results, indent=2, default=str)
+    paths = []
+    for name in ("latest", stamp):
+        md, js = cfg.out_dir / f"{name}.md", cfg.out_dir / f"{name}.json"
+        md.write_text(text)
+        js.write_text(body + "\n")
+        paths += [md, js]
+    return paths
+
+
+def _ms(value) -> str:
+    if value is None:
+        return "—"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    if value >= 100:
+        return f"{value:.0f} ms"
+    return f"{value:.1f} ms"
+
+
+def _bytes(value) -> str:
+    if not value:
+        return "—"
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f} MB"
+    if value >= 1000:
+        return f"{value / 1000:.1f} kB"
+    return f"{value} B"
+
+
+def _mark(ok) -> str:
+    return "—" if ok is None else ("yes" if ok else "**no**")
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        f"# Runway benchmark, {results['generated_at'][:10]}",
+        "",
+        f"Machine: {m['cores']} cores, {m['memory']}, {m['cpu']}; PostgreSQL {m['postgresql']}; "
+        f"Python {m['python']}; commit `{m['commit']}`"
+        + (" with uncommitted changes" if m.get("uncommitted_changes") else "")
+        + f". Scale {results['scale']}, {results['warmup']} warm-up runs and "
+        f"{results['samples']} samples per figure. Whole run: {results['total_seconds']:.0f} s.",
+        "",
+    ]
+    load = results.get("load")
+    if load and not load.get("reused"):
+        seconds, rows = load["seconds"], load["rows"]
+        big = ", ".join(
+            f"{rows[t]:,} {label}"
+            for t, label in (
+                ("catalog_service", "services"),
+                ("catalog_dependency", "dependencies"),
+                ("catalog_environment", "environments"),
+                ("releases_release", "releases"),
+                ("insights_deploymentfact", "deployments"),
+                ("insights_commitfact", "commits"),
+                ("insights_incidentfact", "incidents"),
+                ("insights_scorecardsnapshot", "scorecard snapshots"),
+            )
+            if t in rows
+        )
+        lines += [
+            f"**Load:** {big} in {seconds['total']:.0f} s (migrate {seconds['migrate']:.0f} s, "
+            f"COPY {seconds['copy']:.0f} s, indexes and keys {seconds['indexes_and_keys']:.0f} s, "
+            f"VACUUM ANALYZE {seconds['vacuum_analyze']:.0f} s).",
+            "",
+        ]
+    rows = results.get("web", {}).get("rows", []) + results.get("dora", {}).get("rows", [])
+    if rows:
+        lines += [
+            "## Pages and APIs (one uvicorn process, over HTTP)",
+            "",
+            "| What | p50 | p95 | plain SQL p50 | page ÷ SQL | queries | bytes | target met |",
+            "|---|---:|---:|---:|---:|---:|---:|:--:|",
+        ]
+        for row in rows:
+            ratio = f"{row['ratio']:.1f} ×" if row.get("ratio") is not None else "—"
+            lines.append(
+                f"| {row['name']} | {_ms(row.get('p50_ms'))} | {_ms(row.get('p95_ms'))} | "
+                f"{_ms(row.get('sql_p50_ms'))} | {ratio} | {row.get('queries', '—')} | "
+                f"{_bytes(row.get('bytes'))} | {_mark(row.get('target_met'))} |"
+            )
+        lines.append("")
+        lines.append(
+            "Targets: p95 ≤ 100 ms and ≤ 3 × the plain SQL's p50 (the same rows or figures "
+            "straight from PostgreSQL over an open connection); DORA for the organisation over a "
+            "year ≤ 1 s."
+        )
+        lines.append("")
+    other = []
+    sc = results.get("scorecards")
+    if sc:
+        other.append(
+            (
+                "Scorecard evaluation of every service",
+                _ms(sc.get("seconds") * 1000) if sc.get("seconds") is not None else "not available",
+                "≤ 10 s",
+                _mark(sc.get("target_met")),
+                sc.get("note", ""),
+            )
+        )
+    dp = results.get("dispatch")
+    if dp:
+        if dp.get("error"):
+            other.append(("Rollout dispatch", "failed", "", "**no**", dp["error"]))
+        else:
+            other.append(
+                (
+                    f"Rollout dispatch: start → first Kubernetes call ({dp['rollouts']} rollouts, "
+                    f"{dp['workers']} worker processes)",
+                    f"p50 {_ms(dp['first_call']['p50_ms'])}, p95 {_ms(dp['first_call']['p95_ms'])}",
+                    "p95 ≤ 500 ms",
+                    _mark(dp.get("target_met")),
+                    "",
+                )
+            )
+            other.append(
+                (
+                    f"Rollout dispatch: all {dp['rollouts']} finished",
+                    _ms(dp["all_finished_seconds"] * 1000)
+                    if dp.get("all_finished_seconds") is not None
+                    else "did not finish",
+                    "",
+                    "—",
+                    dp.get("note", ""),
+                )
+            )
+    fo = results.get("fanout")
+    if fo:
+        if fo.get("error"):
+            other.append(("Live status fan-out", "failed", "", "**no**", fo["error"]))
+        else:
+            other.append(
+                (
+                    f"Live status fan-out: state change → event at each of {fo['watchers']} "
+                    f"SSE watchers ({fo['changes']} changes, one web process)",
+                    f"p50 {_ms(fo['latency']['p50_ms'])}, p95 {_ms(fo['latency']['p95_ms'])}",
+                    "p95 ≤ 1 s",
+                    _mark(fo.get("target_met")),
+                    f"{fo['received']}/{fo['expected']} events received; web RSS "
+                    f"{fo.get('rss_mb', '—')} MB",
+                )
+            )
+    if other:
+        lines += [
+            "## Background work and live status",
+            "",
+            "| What | Result | Target | Met | Notes |",
+        ]
+        lines.append("|---|---|---|:--:|---|")
+        lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in other]
+        lines.append("")
+    bs = results.get("backstage")
+    if bs:
+        lines += _backstage_markdown(bs)
+    return "\n".join(lines) + "\n"
+
+
+def _backstage_markdown(bs: dict) -> list[str]:
+    if bs.get("error"):
+        return ["## Side by side with Backstage", "", f"Not measured: {bs['error']}", ""]
+    imp = bs["import"]
+    lines = [
+        "## Side by side with Backstage (same generated catalog: "
+        f"{bs['catalog']['components']:,} Components, {bs['catalog']['groups']} Groups, "
+        f"{bs['catalog']['systems']} Systems, {bs['catalog']['relations']:,} dependsOn)",
+        "",
+        "| What | Runway p50 | Runway p95 | Runway bytes | Backstage p50 | Runway ÷ Backstage "
+        "| target | met |",
+        "|---|---:|---:|---:|---:|---:|---|:--:|",
+        f"| Import (`import_backstage`, until queryable) | {imp['seconds']:.1f} s | | | "
+        f"182–254 s | {imp['seconds'] / 182:.2f} × | ≤ 24 s | {_mark(imp.get('target_met'))} |",
+    ]
+    for row in bs["queries"]:
+        ratio = row["p50_ms"] / row["backstage_p50_ms"] if row.get("backstage_p50_ms") else None
+        lines.append(
+            f"| {row['name']} | {_ms(row['p50_ms'])} | {_ms(row['p95_ms'])} | "
+            f"{_bytes(row.get('bytes'))} | {_ms(row.get('backstage_p50_ms'))} | "
+            + (f"{ratio:.2f} × | " if ratio is not None else "— | ")
+            + f"{row.get('target', '')} | {_mark(row.get('target_met'))} |"
+        )
+    rss = bs.get("rss_mb")
+    lines.append(
+        f"| Web process resident memory after the run | {rss} MB | | | 765 MB | "
+        f"{(rss or 0) / 765:.2f} × | < 200 MB | {_mark(bs.get('rss_target_met'))} |"
+    )
+    lines.append("")
+    return lines

@@ -1,0 +1,173 @@
+"""Pages and APIs over HTTP against the real web process, each beside its plain SQL."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+
+from benchmarks import sql
+from benchmarks.config import Config
+from benchmarks.measure import timed
+from benchmarks.server import WebServer, api_client, browser, session_for
+
+SEARCH_TERM = "payments"
+BUSY_TEAM = "team-0"
+PAGE_LIMIT_MS = 100.0
+RATIO_LIMIT = 3.0
+
+
+@dataclass
+class Probe:
+    name: str
+    path: str
+    persona: str
+    api: bool
+    sql: str | None = None
+    params: dict = field(default_factory=dict)
+    limit_ms: float = PAGE_LIMIT_MS
+    check: Callable[[bytes], bool] | None = None
+
+
+def catalog_probes(meta: dict) -> list[Probe]:
+    query = f"q={SEARCH_TERM}&lifecycle=production&type=service&ordering=-updated"
+    service = meta["facts"]["busiest_service"]
+    return [
+        Probe(
+            "Catalog list page: search + 2 filters + sort, page of 50",
+            f"/catalog/?{query}",
+            "bench-dev",
+            api=False,
+            sql=sql.CATALOG_PAGE,
+            params=sql.catalog_params(SEARCH_TERM),
+        ),
+        Probe(
+            "Catalog list API: same query, page of 50",
+            f"/api/v1/services/?{query}",
+            "bench-dev",
+            api=True,
+            sql=sql.CATALOG_API,
+            params=sql.catalog_params(SEARCH_TERM),
+        ),
+        Probe(
+            f"Service detail page (busiest service, {service})",
+            f"/catalog/services/{service}/",
+            "bench-dev",
+            api=False,
+            sql=sql.SERVICE_DETAIL,
+            params={"name": service},
+        ),
+    ]
+
+
+def release_probes(meta: dict) -> list[Probe]:
+    today = datetime.now(UTC).date()
+    return [
+        Probe(
+            f"Release calendar, month view, busy team ({BUSY_TEAM})",
+            f"/releases/calendar/?view=month&team={BUSY_TEAM}",
+            "bench-dev",
+            api=False,
+            sql=sql.CALENDAR,
+            params=sql.calendar_params(BUSY_TEAM, today),
+        ),
+        Probe(
+            f"Approver inbox ({meta['facts'].get('pending_releases', '?')} pending releases)",
+            "/releases/inbox/",
+            "bench-rm",
+            api=False,
+            sql=sql.INBOX,
+        ),
+    ]
+
+
+class Clients:
+    """Keep-alive HTTP clients per persona: a browser session or an API token."""
+
+    def __init__(self, server: WebServer, meta: dict):
+        self.server, self.meta = server, meta
+        self._browsers: dict[str, object] = {}
+        self._apis: dict[str, object] = {}
+
+    def get(self, probe: Probe):
+        if probe.api:
+            if probe.persona not in self._apis:
+                self._apis[probe.persona] = api_client(self.meta["tokens"][probe.persona])
+            return self._apis[probe.persona]
+        if probe.persona not in self._browsers:
+            self._browsers[probe.persona] = browser(session_for(probe.persona))
+        return self._browsers[probe.persona]
+
+
+def count_queries(probe: Probe, meta: dict) -> int:
+    """How many queries the request runs, counted in this process with Django's test client on
+    the same database (the web process is not instrumented)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    headers = {}
+    if probe.api:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {meta['tokens'][probe.persona]}"
+    else:
+        client.force_login(get_user_model().objects.get(username=probe.persona))
+    client.get(probe.path, **headers)  # the first request may fill caches
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(probe.path, **headers)
+    if response.status_code != 200:
+        raise RuntimeError(f"{probe.path}: HTTP {response.status_code}")
+    return len(queries)
+
+
+def measure(cfg: Config, clients: Clients, conn, probe: Probe) -> dict:
+    client = clients.get(probe)
+    url = clients.server.url + probe.path
+    sizes = []
+
+    def request():
+        response = client.get(url, timeout=120)
+        if response.status_code != 200:
+            raise RuntimeError(f"{probe.path}: HTTP {response.status_code}: {response.text[:300]}")
+        sizes.append(len(response.content))
+        return response
+
+    timing, _ = timed(request, warmup=cfg.warmup, samples=cfg.samples)
+    row = {"name": probe.name, "path": probe.path, **timing.as_dict(), "bytes": sizes[-1]}
+    if probe.sql:
+        sql_timing, _ = timed(
+            lambda: conn.execute(probe.sql, probe.params).fetchall(),
+            warmup=cfg.warmup,
+            samples=cfg.samples,
+        )
+        row["sql_p50_ms"] = round(sql_timing.p50, 2)
+        row["sql_p95_ms"] = round(sql_timing.p95, 2)
+        row["ratio"] = round(timing.p50 / sql_timing.p50, 2) if sql_timing.p50 else None
+    try:
+        row["queries"] = count_queries(probe, clients.meta)
+    except Exception as exc:  # a count is a nicety; the timing stands
+        row["queries"] = None
+        row["queries_error"] = str(exc)[:200]
+    row["limit_ms"] = probe.limit_ms
+    row["target_met"] = row["p95_ms"] <= probe.limit_ms and (
+        row.get("ratio") is None or row["ratio"] <= RATIO_LIMIT
+    )
+    ratio = f", {row['ratio']:.1f}× SQL" if row.get("ratio") else ""
+    print(
+        f"   {probe.name}: p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms"
+        f"{ratio}, {row['queries']} queries, {row['bytes']:,} bytes",
+        flush=True,
+    )
+    return row
+
+
+def measure_all(cfg: Config, server: WebServer, meta: dict, probes: list[Probe]) -> list[dict]:
+    clients = Clients(server, meta)
+    with psycopg.connect(cfg.database_url, autocommit=True) as conn:
+        return [measure(cfg, clients, conn, probe) for probe in probes]
+
+
+def run(cfg: Config, meta: dict, server: WebServer) -> dict:
+    probes = catalog_probes(meta) + release_probes(meta)
+    return {"rows": measure_all(cfg, server, meta, probes)}
