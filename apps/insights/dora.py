@@ -220,6 +220,22 @@ def as_week(value: date | datetime | str) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+def weeks_of_days(daily: Iterable[dict]) -> list[dict]:
+    """Daily totals (one row per day with deployments, summed by the database: at most a few
+    hundred) gathered into weeks, counting the days with a deployment. Cheaper than the database
+    counting distinct days per week over every service's rows."""
+    weeks: dict[date, dict] = {}
+    for row in daily:
+        monday = monday_of(as_week(row["day"]))  # as_week: whatever date shape the driver gave
+        week = weeks.setdefault(
+            monday, {"week": monday, "deployments": 0, "failures": 0, "days": 0}
+        )
+        week["deployments"] += int(row["deployments"] or 0)
+        week["failures"] += int(row["failures"] or 0)
+        week["days"] += 1 if row["deployments"] else 0
+    return list(weeks.values())
+
+
 def fill_weeks(start: date, end: date, rows: Iterable[dict]) -> list[WeekCount]:
     """Every week of the window, with zeros for weeks without deployments."""
     by_week = {as_week(row["week"]): row for row in rows}

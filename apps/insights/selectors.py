@@ -4,8 +4,7 @@ the DORA report."""
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import TruncWeek
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.accounts.models import Team
@@ -246,18 +245,13 @@ def dora_report(
     start, end = dora_window(start, end)
     lower, upper = day_bounds(start, end)
 
-    weekly_rows = (
+    daily = (
         production_rollups(start, end, filters)
-        .annotate(week=TruncWeek("day"))
-        .values("week")
-        .annotate(
-            deployments=Sum("deployments"),
-            failures=Sum("failures"),
-            days=Count("day", distinct=True),
-        )
-        .order_by("week")
+        .values("day")
+        .annotate(deployments=Sum("deployments"), failures=Sum("failures"))
+        .order_by()
     )
-    weekly = dora.fill_weeks(start, end, weekly_rows)
+    weekly = dora.fill_weeks(start, end, dora.weeks_of_days(daily))
 
     lead_median, commits = dora.median_and_count(
         commits_counted_between(lower, upper, filters).values(v=F("seconds"))
