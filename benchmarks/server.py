@@ -10,6 +10,8 @@ import requests
 
 from benchmarks.config import PYTHON, ROOT, Config
 
+WEB_POOL_SIZE = "10"  # as docker-compose.yml runs the web process
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -38,7 +40,8 @@ class WebServer:
                 "--no-access-log",
             ],
             cwd=ROOT,
-            env=cfg.env(database_url=database_url),
+            # Pooled connections, as docker-compose runs the web process.
+            env=cfg.env(database_url=database_url, DATABASE_POOL_SIZE=WEB_POOL_SIZE),
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

@@ -139,3 +139,30 @@ def test_deploy_check_is_clean_with_production_values(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+PG_URL = "postgres://postgres@127.0.0.1:5432/runway_pool_check"
+READ_POOL = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))"
+
+
+def test_a_pool_size_gives_postgresql_a_connection_pool(tmp_path):
+    result = run_django(
+        READ_POOL, **production_env(tmp_path, DATABASE_URL=PG_URL, DATABASE_POOL_SIZE="10")
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'pool': {'min_size': 1, 'max_size': 10, 'timeout': 10}" in result.stdout
+
+
+def test_without_a_pool_size_each_request_opens_its_connection(tmp_path):
+    result = run_django(READ_POOL, **production_env(tmp_path, DATABASE_URL=PG_URL))
+    assert result.returncode == 0, result.stderr
+    assert "pool" not in result.stdout
+
+
+def test_a_pool_and_persistent_connections_are_refused_together(tmp_path):
+    env = production_env(
+        tmp_path, DATABASE_URL=PG_URL, DATABASE_POOL_SIZE="10", DATABASE_CONN_MAX_AGE="60"
+    )
+    result = run_django("", **env)
+    assert result.returncode != 0
+    assert "DATABASE_POOL_SIZE" in result.stderr and "DATABASE_CONN_MAX_AGE" in result.stderr
