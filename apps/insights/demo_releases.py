@@ -29,6 +29,7 @@ from apps.releases.models import (
 from apps.releases.policies import active_policies, applicable_policies, is_eligible
 from apps.rollouts import plans
 from apps.rollouts.models import Deployment, Rollout, RolloutState, RolloutStep, StepState
+from apps.rollouts.services import deployment_of
 
 if TYPE_CHECKING:
     from apps.insights.demo import Change, Incident
@@ -293,26 +294,10 @@ class _ReleaseWriter:
         rolled_back_at = {
             r.rolls_back_id: r.finished_at for r in rollbacks if r.state == RolloutState.SUCCEEDED
         }
-        Deployment.objects.bulk_create(
-            [
-                Deployment(
-                    rollout=rollout,
-                    release=rollout.release,
-                    service=rollout.service,
-                    environment=rollout.environment,
-                    version=rollout.image,
-                    started_at=rollout.started_at,
-                    finished_at=rollout.finished_at,
-                    result={
-                        RolloutState.SUCCEEDED: Deployment.Result.SUCCEEDED,
-                        RolloutState.FAILED: Deployment.Result.FAILED,
-                    }.get(rollout.state, Deployment.Result.ROLLED_BACK),
-                    rolled_back_at=rolled_back_at.get(rollout.pk),
-                )
-                for rollout in originals
-            ],
-            batch_size=500,
-        )
+        deployments = [deployment_of(rollout) for rollout in originals]
+        for deployment in deployments:
+            deployment.rolled_back_at = rolled_back_at.get(deployment.rollout.pk)
+        Deployment.objects.bulk_create(deployments, batch_size=500)
         return list(
             Release.objects.filter(pk__in=[release.pk for release in self.releases])
             .select_related("service", "environment")

@@ -271,6 +271,24 @@ RELEASE_OUTCOME = {
 }
 
 
+def deployment_of(rollout: Rollout) -> Deployment:
+    """The record of what a finished rollout deployed (unsaved): its result from the rollout's
+    final state, anything other than succeeded or failed being a rollback."""
+    return Deployment(
+        rollout=rollout,
+        release=rollout.release,
+        service=rollout.service,
+        environment=rollout.environment,
+        version=rollout.image,
+        started_at=rollout.started_at,
+        finished_at=rollout.finished_at,
+        result={
+            RolloutState.SUCCEEDED: Deployment.Result.SUCCEEDED,
+            RolloutState.FAILED: Deployment.Result.FAILED,
+        }.get(rollout.state, Deployment.Result.ROLLED_BACK),
+    )
+
+
 def _finish(rollout: Rollout, state: str) -> None:
     rollout.state, rollout.finished_at, rollout.next_run_at = state, timezone.now(), None
     _event(
@@ -292,19 +310,8 @@ def _finish(rollout: Rollout, state: str) -> None:
     release_services.release_finish(
         release=rollout.release, outcome=RELEASE_OUTCOME[state], reason=rollout.failure_reason
     )
-    deployment = Deployment.objects.create(
-        rollout=rollout,
-        release=rollout.release,
-        service=rollout.service,
-        environment=rollout.environment,
-        version=rollout.image,
-        started_at=rollout.started_at,
-        finished_at=rollout.finished_at,
-        result={
-            RolloutState.SUCCEEDED: Deployment.Result.SUCCEEDED,
-            RolloutState.FAILED: Deployment.Result.FAILED,
-        }.get(state, Deployment.Result.ROLLED_BACK),
-    )
+    deployment = deployment_of(rollout)
+    deployment.save()
     transaction.on_commit(
         lambda: deployment_recorded.send(sender=Deployment, deployment=deployment)
     )

@@ -1,12 +1,12 @@
 """The reports app's fixtures: services of two teams with staging and production, webhook
-sources of every kind (with their plain-text secrets), signing helpers and a quick way to
-record deployments. Personas come from tests/conftest.py: dana (payments developer), sam
-(search developer), ada (platform admin), olly (outsider)."""
+sources of every kind (with their plain-text secrets), signing helpers, a quick way to record
+deployments, and `march`: a hand-built month of them. Personas come from tests/conftest.py:
+dana (payments developer), sam (search developer), ada (platform admin), olly (outsider)."""
 
 import hashlib
 import hmac
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -187,3 +187,60 @@ def api_as(api_client):
         return api_client
 
     return sign_in
+
+
+def commits(finished, *hours_before):
+    return [
+        {"sha": f"{finished}-{hours}", "committed_at": utc(*finished) - timedelta(hours=hours)}
+        for hours in hours_before
+    ]
+
+
+@pytest.fixture
+def march(checkout, finder, deploy):
+    """checkout (payments) and finder (search) over March:
+
+    week of 3 March:  checkout ships, its commits 1 h and 3 h old.
+    week of 10 March: checkout v2 fails and is rolled back an hour after it started; finder ships
+                      a 5 h old commit, then an incident (30 min) is blamed on it.
+    week of 17 March: nothing.
+    week of 24 March: checkout ships commits 1 h, 2 h and 4 h old, and again with no commits.
+    Outside: a staging deployment, and a production one on 31 March (after the window)."""
+    deploy(
+        checkout,
+        started=(2025, 3, 4, 9),
+        finished=(2025, 3, 4, 10),
+        commits=commits((2025, 3, 4, 10), 1, 3),
+    )
+    v2 = {"external_id": "v2", "version": "v2", "started": (2025, 3, 12, 10)}
+    v2_commits = commits((2025, 3, 12, 10, 20), 2)
+    deploy(checkout, **v2, finished=(2025, 3, 12, 10, 20), result="failed", commits=v2_commits)
+    deploy(checkout, **v2, finished=(2025, 3, 12, 11), result="rolled_back", commits=v2_commits)
+    deploy(
+        finder,
+        started=(2025, 3, 13, 9),
+        finished=(2025, 3, 13, 10),
+        commits=commits((2025, 3, 13, 10), 5),
+    )
+    services.incident_record(
+        source="pagerduty",
+        external_id="P1",
+        service=finder,
+        opened_at=utc(2025, 3, 13, 12),
+        resolved_at=utc(2025, 3, 13, 12, 30),
+    )
+    deploy(
+        checkout,
+        started=(2025, 3, 25, 9),
+        finished=(2025, 3, 25, 10),
+        commits=commits((2025, 3, 25, 10), 1, 2, 4),
+    )
+    deploy(checkout, started=(2025, 3, 26, 9), finished=(2025, 3, 26, 10))
+    deploy(checkout, environment="staging", started=(2025, 3, 5, 9), finished=(2025, 3, 5, 10))
+    deploy(
+        checkout,
+        started=(2025, 3, 31, 9),
+        finished=(2025, 3, 31, 10),
+        commits=commits((2025, 3, 31, 10), 1),
+    )
+    return checkout, finder

@@ -21,20 +21,13 @@ from apps.insights.charts import format_duration, format_percent
 from apps.insights.models import Level, PipelineRun, PipelineStatus, ScorecardSnapshot
 from apps.insights.scorecards import selectors as scorecards
 from tests.factories import ServiceFactory, TeamFactory
-from tests.insights.conftest import STAGING_AND_PRODUCTION, utc, with_environments
+from tests.insights.conftest import STAGING_AND_PRODUCTION, commits, utc, with_environments
 
 START, END = date(2025, 3, 3), date(2025, 3, 30)
 WINDOW = "from=2025-03-03&to=2025-03-30"
 DASHBOARD = f"/reports/?{WINDOW}"
 PAYMENTS = f"/reports/teams/payments/?{WINDOW}"
 CHECKOUT = f"/reports/services/checkout/?{WINDOW}"
-
-
-def commits(finished, *hours_before):
-    return [
-        {"sha": f"{finished}-{hours}", "committed_at": utc(*finished) - timedelta(hours=hours)}
-        for hours in hours_before
-    ]
 
 
 def snapshot(service, week: date, level: Level):
@@ -61,37 +54,9 @@ def pipeline(service, n: int, *, day: int, minutes: int, status=PipelineStatus.S
 
 
 @pytest.fixture
-def march(checkout, finder, deploy):
-    deploy(
-        checkout,
-        started=(2025, 3, 4, 9),
-        finished=(2025, 3, 4, 10),
-        commits=commits((2025, 3, 4, 10), 1, 3),
-    )
-    v2 = {"external_id": "v2", "version": "v2", "started": (2025, 3, 12, 10)}
-    v2_commits = commits((2025, 3, 12, 10, 20), 2)
-    deploy(checkout, **v2, finished=(2025, 3, 12, 10, 20), result="failed", commits=v2_commits)
-    deploy(checkout, **v2, finished=(2025, 3, 12, 11), result="rolled_back", commits=v2_commits)
-    deploy(
-        finder,
-        started=(2025, 3, 13, 9),
-        finished=(2025, 3, 13, 10),
-        commits=commits((2025, 3, 13, 10), 5),
-    )
-    services.incident_record(
-        source="pagerduty",
-        external_id="P1",
-        service=finder,
-        opened_at=utc(2025, 3, 13, 12),
-        resolved_at=utc(2025, 3, 13, 12, 30),
-    )
-    deploy(
-        checkout,
-        started=(2025, 3, 25, 9),
-        finished=(2025, 3, 25, 10),
-        commits=commits((2025, 3, 25, 10), 1, 2, 4),
-    )
-    deploy(checkout, started=(2025, 3, 26, 9), finished=(2025, 3, 26, 10))
+def march(march):
+    """The month of tests/insights/conftest.py, with scorecard history and CI runs."""
+    checkout, finder = march
     # Scorecard history: checkout went from bronze to silver within the last four weeks.
     snapshot(checkout, date(2025, 2, 24), Level.BRONZE)
     snapshot(checkout, date(2025, 3, 24), Level.SILVER)

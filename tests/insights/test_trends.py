@@ -12,7 +12,7 @@ from apps.insights import services
 from apps.insights.models import CommitFact, DeploymentFact, IncidentFact
 from apps.insights.selectors import ScopeNotFound, dora_report
 from apps.insights.trends import DoraWeek, dora_trends
-from tests.insights.conftest import utc
+from tests.insights.conftest import commits, utc
 
 START, END = date(2025, 3, 3), date(2025, 3, 30)
 MONDAYS = [date(2025, 3, 3), date(2025, 3, 10), date(2025, 3, 17), date(2025, 3, 24)]
@@ -23,64 +23,8 @@ def trends(scope="org", name="", start=START, end=END):
     return dora_trends(scope=scope, name=name, start=start, end=end)
 
 
-def commits(finished, *hours_before):
-    return [
-        {"sha": f"{finished}-{hours}", "committed_at": utc(*finished) - timedelta(hours=hours)}
-        for hours in hours_before
-    ]
-
-
-@pytest.fixture
-def month(checkout, finder, deploy):
-    """checkout (payments) and finder (search) over March:
-
-    week of 3 March:  checkout ships, its commits 1 h and 3 h old.
-    week of 10 March: checkout v2 fails and is rolled back an hour after it started; finder ships
-                      a 5 h old commit, then an incident (30 min) is blamed on it.
-    week of 17 March: nothing.
-    week of 24 March: checkout ships commits 1 h, 2 h and 4 h old, and again with no commits.
-    Outside: a staging deployment, and a production one on 31 March (after the window)."""
-    deploy(
-        checkout,
-        started=(2025, 3, 4, 9),
-        finished=(2025, 3, 4, 10),
-        commits=commits((2025, 3, 4, 10), 1, 3),
-    )
-    v2 = {"external_id": "v2", "version": "v2", "started": (2025, 3, 12, 10)}
-    v2_commits = commits((2025, 3, 12, 10, 20), 2)
-    deploy(checkout, **v2, finished=(2025, 3, 12, 10, 20), result="failed", commits=v2_commits)
-    deploy(checkout, **v2, finished=(2025, 3, 12, 11), result="rolled_back", commits=v2_commits)
-    deploy(
-        finder,
-        started=(2025, 3, 13, 9),
-        finished=(2025, 3, 13, 10),
-        commits=commits((2025, 3, 13, 10), 5),
-    )
-    services.incident_record(
-        source="pagerduty",
-        external_id="P1",
-        service=finder,
-        opened_at=utc(2025, 3, 13, 12),
-        resolved_at=utc(2025, 3, 13, 12, 30),
-    )
-    deploy(
-        checkout,
-        started=(2025, 3, 25, 9),
-        finished=(2025, 3, 25, 10),
-        commits=commits((2025, 3, 25, 10), 1, 2, 4),
-    )
-    deploy(checkout, started=(2025, 3, 26, 9), finished=(2025, 3, 26, 10))
-    deploy(checkout, environment="staging", started=(2025, 3, 5, 9), finished=(2025, 3, 5, 10))
-    deploy(
-        checkout,
-        started=(2025, 3, 31, 9),
-        finished=(2025, 3, 31, 10),
-        commits=commits((2025, 3, 31, 10), 1),
-    )
-
-
 @pytest.mark.django_db
-def test_every_week_of_the_organisation(month):
+def test_every_week_of_the_organisation(march):
     assert trends() == [
         # One deployment, no failure: 0%. Lead times 1 h and 3 h: median 2 h.
         DoraWeek(MONDAYS[0], 1, 0, 0.0, 2 * HOUR, 2, None, 0),
@@ -123,7 +67,7 @@ def test_every_week_of_the_organisation(month):
         ),
     ],
 )
-def test_a_team_and_a_service(month, scope, name, expected):
+def test_a_team_and_a_service(march, scope, name, expected):
     found = [
         (
             week.deployments,
@@ -141,7 +85,7 @@ def test_a_team_and_a_service(month, scope, name, expected):
 @pytest.mark.parametrize(
     ("scope", "name"), [("org", ""), ("team", "payments"), ("service", "finder")]
 )
-def test_the_weeks_add_up_to_the_report(month, scope, name):
+def test_the_weeks_add_up_to_the_report(march, scope, name):
     weeks = trends(scope, name)
     report = dora_report(scope=scope, name=name, start=START, end=END)
     assert sum(week.deployments for week in weeks) == report.deployment_frequency.deployments
@@ -156,7 +100,7 @@ def test_the_weeks_add_up_to_the_report(month, scope, name):
 
 
 @pytest.mark.django_db
-def test_a_window_cut_mid_week_keeps_its_partial_weeks(month):
+def test_a_window_cut_mid_week_keeps_its_partial_weeks(march):
     # Wednesday 5 to Tuesday 25 March: the week of 3 March keeps 5-9 March (not checkout's
     # deployment of the 4th), the week of 24 March keeps the 24th and 25th (not the 26th).
     weeks = trends(start=date(2025, 3, 5), end=date(2025, 3, 25))
