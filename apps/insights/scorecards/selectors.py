@@ -4,7 +4,7 @@ Each in a fixed number of queries. Everybody signed in reads scorecards (can_vie
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.catalog.models import Service
@@ -175,24 +175,25 @@ def changes_since(
         return []
     earlier = latest - timedelta(weeks=weeks)
     latest_rows = Q(week=latest, team__slug=team_slug) if team_slug else Q(week=latest)
-    rows = ScorecardSnapshot.objects.filter(latest_rows | Q(week=earlier)).values(
-        "service_id", "service__name", "team__slug", "week", "level"
+    level_then = (
+        ScorecardSnapshot.objects.filter(service_id=OuterRef("service_id"), week=earlier)
+        .order_by()
+        .values("level")[:1]
     )
-    before: dict[int, int] = {}
-    after: dict[int, dict] = {}
-    for row in rows:
-        if row["week"] == latest:
-            after[row["service_id"]] = row
-        else:
-            before[row["service_id"]] = row["level"]
+    # The database compares the two weeks: only the services that changed come back.
+    rows = (
+        ScorecardSnapshot.objects.filter(latest_rows)
+        .annotate(before=Subquery(level_then))
+        .filter(Q(before__isnull=True) | ~Q(before=F("level")))
+        .values("service__name", "team__slug", "before", "level")
+    )
     changes = [
         {
             "service": row["service__name"],
             "team": row["team__slug"],
-            "before": before.get(service_id),
+            "before": row["before"],
             "after": row["level"],
         }
-        for service_id, row in after.items()
-        if before.get(service_id) != row["level"]
+        for row in rows
     ]
     return sorted(changes, key=lambda change: (change["team"] or "", change["service"]))
