@@ -6,14 +6,14 @@ dana (payments developer), sam (search developer), ada (platform admin), olly (o
 import hashlib
 import hmac
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from apps.catalog.models import Environment, EnvironmentKind
 from apps.insights import services
-from apps.insights.models import FactSource, SourceKind
+from apps.insights.models import CommitFact, DeploymentFact, FactSource, IncidentFact, SourceKind
 from tests.factories import ServiceFactory
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "webhooks"
@@ -244,3 +244,59 @@ def march(checkout, finder, deploy):
         commits=commits((2025, 3, 31, 10), 1),
     )
     return checkout, finder
+
+
+def two_commits_each(facts) -> None:
+    """Two commits per deployment fact, made 1 h and 2 h before it finished (bulk)."""
+    CommitFact.objects.bulk_create(
+        CommitFact(
+            deployment=fact,
+            sha=f"{fact.external_id}/{n}",
+            committed_at=fact.finished_at - timedelta(hours=n + 1),
+            lead_time_seconds=(n + 1) * 3600,
+        )
+        for fact in facts
+        for n in range(2)
+    )
+
+
+def bulk_month(service, deployments: int) -> None:
+    """`deployments` production deployments spread over March, every third failed and rolled
+    back, each with two commits, an incident for every fifth: written in bulk, then rolled up."""
+    facts = []
+    for index in range(deployments):
+        started = utc(2025, 3, 3, 8) + timedelta(minutes=index * 300)
+        failed = index % 3 == 0
+        facts.append(
+            DeploymentFact(
+                service=service,
+                environment="production",
+                is_production=True,
+                version=f"v{index}",
+                source="generic",
+                external_id=f"bulk/{service.name}/{index}",
+                started_at=started,
+                finished_at=started + timedelta(minutes=10),
+                result="rolled_back" if failed else "succeeded",
+                is_failure=failed,
+                rolled_back_at=started + timedelta(minutes=20) if failed else None,
+                recovery_seconds=1200 if failed else None,
+                commit_count=2,
+            )
+        )
+    DeploymentFact.objects.bulk_create(facts)
+    two_commits_each(facts)
+    IncidentFact.objects.bulk_create(
+        IncidentFact(
+            service=service,
+            source="generic",
+            external_id=f"inc/{fact.external_id}",
+            opened_at=fact.finished_at,
+            resolved_at=fact.finished_at + timedelta(minutes=30),
+            recovery_seconds=1800,
+            deployment=fact,
+            link="reported",
+        )
+        for fact in facts[::5]
+    )
+    services.rollup_refresh(start=date(2025, 3, 3), end=date(2025, 3, 30))

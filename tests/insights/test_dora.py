@@ -10,10 +10,10 @@ from django.db.models import F
 from django.test import override_settings
 
 from apps.insights import dora, services
-from apps.insights.models import CommitFact, DeploymentFact, IncidentFact
+from apps.insights.models import CommitFact, IncidentFact
 from apps.insights.selectors import ScopeNotFound, dora_report
 from tests.factories import ServiceFactory, TeamFactory
-from tests.insights.conftest import STAGING_AND_PRODUCTION, utc, with_environments
+from tests.insights.conftest import STAGING_AND_PRODUCTION, bulk_month, utc, with_environments
 
 START, END = date(2025, 3, 3), date(2025, 3, 30)
 HOUR, DAY = 3600, 86400
@@ -262,60 +262,12 @@ def test_the_default_window_is_the_last_90_days(checkout):
 # --- Query counts -----------------------------------------------------------------------------
 
 
-def bulk_history(service, deployments: int):
-    """`deployments` production deployments over March, every third one failed, each with two
-    commits, and an incident for every fifth: written in bulk, then rolled up."""
-    facts = []
-    for index in range(deployments):
-        started = utc(2025, 3, 3, 8) + timedelta(minutes=index * 300)
-        facts.append(
-            DeploymentFact(
-                service=service,
-                environment="production",
-                is_production=True,
-                version=f"v{index}",
-                source="generic",
-                external_id=f"bulk/{service.name}/{index}",
-                started_at=started,
-                finished_at=started + timedelta(minutes=10),
-                result="failed" if index % 3 == 0 else "succeeded",
-                is_failure=index % 3 == 0,
-                commit_count=2,
-            )
-        )
-    DeploymentFact.objects.bulk_create(facts)
-    CommitFact.objects.bulk_create(
-        CommitFact(
-            deployment=fact,
-            sha=f"{fact.external_id}/{n}",
-            committed_at=fact.finished_at - timedelta(hours=n + 1),
-            lead_time_seconds=(n + 1) * HOUR,
-        )
-        for fact in facts
-        for n in range(2)
-    )
-    IncidentFact.objects.bulk_create(
-        IncidentFact(
-            service=service,
-            source="generic",
-            external_id=f"inc/{fact.external_id}",
-            opened_at=fact.finished_at,
-            resolved_at=fact.finished_at + timedelta(minutes=30),
-            recovery_seconds=1800,
-            deployment=fact,
-            link="reported",
-        )
-        for fact in facts[::5]
-    )
-    services.rollup_refresh(start=START, end=END)
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("deployments", [3, 120])
 def test_the_report_takes_a_fixed_number_of_queries(
     checkout, django_assert_num_queries, deployments
 ):
-    bulk_history(checkout, deployments)
+    bulk_month(checkout, deployments)
     # org: weekly roll-up, lead-time median, incident, rollback and combined recovery medians.
     with django_assert_num_queries(5):
         org = report()

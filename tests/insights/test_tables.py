@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.catalog.models import EnvironmentKind
 from apps.insights import services
-from apps.insights.models import CommitFact, DeploymentFact, Level, ServiceScore
+from apps.insights.models import DeploymentFact, Level, ServiceScore
 from apps.insights.selectors import ScopeNotFound, dora_report
 from apps.insights.tables import (
     AttentionRow,
@@ -22,7 +22,12 @@ from apps.insights.tables import (
 )
 from apps.releases.models import ChangeType, Release, ReleaseState
 from tests.factories import ServiceFactory, TeamFactory
-from tests.insights.conftest import STAGING_AND_PRODUCTION, utc, with_environments
+from tests.insights.conftest import (
+    STAGING_AND_PRODUCTION,
+    two_commits_each,
+    utc,
+    with_environments,
+)
 
 START, END = date(2025, 3, 3), date(2025, 3, 30)
 HOUR = 3600
@@ -407,16 +412,7 @@ def bulk_catalog(teams: int) -> None:
                     )
                 )
     DeploymentFact.objects.bulk_create(facts)
-    CommitFact.objects.bulk_create(
-        CommitFact(
-            deployment=fact,
-            sha=f"{fact.external_id}/{n}",
-            committed_at=fact.finished_at - timedelta(hours=n + 1),
-            lead_time_seconds=(n + 1) * HOUR,
-        )
-        for fact in facts
-        for n in range(2)
-    )
+    two_commits_each(facts)
     services.rollup_refresh(start=START, end=END)
 
 

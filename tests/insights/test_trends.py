@@ -3,16 +3,14 @@
 The window is 3-30 March 2025 (TIME_ZONE is UTC unless a test says otherwise): the weeks of
 Monday 3, 10, 17 and 24 March."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from django.test import override_settings
 
-from apps.insights import services
-from apps.insights.models import CommitFact, DeploymentFact, IncidentFact
 from apps.insights.selectors import ScopeNotFound, dora_report
 from apps.insights.trends import DoraWeek, dora_trends
-from tests.insights.conftest import commits, utc
+from tests.insights.conftest import bulk_month, commits
 
 START, END = date(2025, 3, 3), date(2025, 3, 30)
 MONDAYS = [date(2025, 3, 3), date(2025, 3, 10), date(2025, 3, 17), date(2025, 3, 24)]
@@ -139,57 +137,6 @@ def test_weeks_are_the_sites_weeks(checkout, deploy):
 def test_unknown_scopes_are_refused(checkout):
     with pytest.raises(ScopeNotFound):
         trends("team", "nobody")
-
-
-def bulk_month(service, deployments: int) -> None:
-    """`deployments` production deployments spread over March, every third failed and rolled
-    back, each with two commits, an incident for every fifth: written in bulk, then rolled up."""
-    facts = []
-    for index in range(deployments):
-        started = utc(2025, 3, 3, 8) + timedelta(minutes=index * 300)
-        failed = index % 3 == 0
-        facts.append(
-            DeploymentFact(
-                service=service,
-                environment="production",
-                is_production=True,
-                version=f"v{index}",
-                source="generic",
-                external_id=f"bulk/{service.name}/{index}",
-                started_at=started,
-                finished_at=started + timedelta(minutes=10),
-                result="rolled_back" if failed else "succeeded",
-                is_failure=failed,
-                rolled_back_at=started + timedelta(minutes=20) if failed else None,
-                recovery_seconds=1200 if failed else None,
-                commit_count=2,
-            )
-        )
-    DeploymentFact.objects.bulk_create(facts)
-    CommitFact.objects.bulk_create(
-        CommitFact(
-            deployment=fact,
-            sha=f"{fact.external_id}/{n}",
-            committed_at=fact.finished_at - timedelta(hours=n + 1),
-            lead_time_seconds=(n + 1) * HOUR,
-        )
-        for fact in facts
-        for n in range(2)
-    )
-    IncidentFact.objects.bulk_create(
-        IncidentFact(
-            service=service,
-            source="generic",
-            external_id=f"inc/{fact.external_id}",
-            opened_at=fact.finished_at,
-            resolved_at=fact.finished_at + timedelta(minutes=30),
-            recovery_seconds=1800,
-            deployment=fact,
-            link="reported",
-        )
-        for fact in facts[::5]
-    )
-    services.rollup_refresh(start=START, end=END)
 
 
 @pytest.mark.django_db
