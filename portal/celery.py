@@ -4,11 +4,23 @@ import os
 
 from celery import Celery, signals
 
+from portal import redis_broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("runway")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+redis_broker.install(app)
+
+
+@signals.worker_ready.connect
+def _flush_outbox(**_):
+    """Tasks whose publishing failed while the broker was down go out as soon as a worker is
+    up, rather than at beat's next round."""
+    from apps.core.outbox import send_task_quietly
+
+    send_task_quietly("core.outbox_flush")
 
 
 @signals.before_task_publish.connect

@@ -332,6 +332,8 @@ else:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker waits out a broker outage of any length (Celery's default gives up after 100 tries).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "runway")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -347,6 +349,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
+    # Tasks the broker missed while it was down (apps/core/outbox.py); a round not run within
+    # 10 s is dropped, the next one does the same work.
+    "outbox-flush": {"task": "core.outbox_flush", "schedule": 10.0, "options": {"expires": 10}},
     "start-due-releases": {"task": "releases.start_due", "schedule": 60.0},
     "dispatch-rollouts": {"task": "rollouts.dispatch", "schedule": 15.0},
     "reconcile-rollouts": {"task": "rollouts.reconcile", "schedule": 30.0},
@@ -372,9 +377,15 @@ CELERY_BEAT_SCHEDULE = {
 KUBECONFIG = env_str("KUBECONFIG", str(VAR_DIR / "kubeconfig-simulator.yaml"))
 KUBE_REQUEST_TIMEOUT = env_int("KUBE_REQUEST_TIMEOUT", 10, minimum=1)
 SIMULATOR_PORT = env_int("SIMULATOR_PORT", 8701, minimum=1)
-# How long Kubernetes may take to make progress on a new version before the rollout fails
-# (the Deployment's progressDeadlineSeconds).
+# How long a rollout's wait step (pods of the new version becoming ready, a rollback taking
+# effect) may take before Runway fails it and rolls back; also the Deployments'
+# progressDeadlineSeconds. A service may set its own (strategy_params.progress_deadline_seconds).
 ROLLOUT_PROGRESS_DEADLINE_SECONDS = env_int("ROLLOUT_PROGRESS_DEADLINE_SECONDS", 600, minimum=1)
+# A pod of the new version restarting this often is crash-looping: the rollout fails at once.
+ROLLOUT_RESTART_LIMIT = env_int("ROLLOUT_RESTART_LIMIT", 3, minimum=1)
+# For drills only: a file holding seconds to add to Runway's clock in every process that reads
+# it, so long waits are tested by moving time rather than by waiting (apps/core/clock.py).
+RUNWAY_CLOCK_OFFSET_FILE = env_str("RUNWAY_CLOCK_OFFSET_FILE", "")
 # Live status in the browser: Redis pub/sub says "re-fetch"; without Redis the stream polls.
 LIVE_UPDATES_REDIS_URL = env_str(
     "LIVE_UPDATES_REDIS_URL",

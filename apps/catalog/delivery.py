@@ -13,6 +13,9 @@ from apps.catalog.models import Strategy
 # Parameters naming a verification gate (an analysis template) to run at that point.
 ANALYSIS_KEYS = {"post_deploy_analysis", "pre_promotion_analysis", "post_promotion_analysis"}
 _PERCENT_OR_COUNT = re.compile(r"^(\d{1,3}%|\d{1,4})$")
+# Accepted by every strategy and left out unless given: how long each wait step may take before
+# the rollout fails and rolls back (ROLLOUT_PROGRESS_DEADLINE_SECONDS when not given).
+COMMON_KEYS = {"progress_deadline_seconds"}
 
 DEFAULT_PARAMS = {
     Strategy.ROLLING: {"max_surge": "25%", "max_unavailable": "25%", "post_deploy_analysis": ""},
@@ -85,9 +88,13 @@ def clean_strategy_params(strategy: str, params: dict | None) -> dict:
         raise ValidationError({"strategy": f"Choose one of {', '.join(Strategy.values)}."})
     params = dict(params or {})
     merged = {**DEFAULT_PARAMS[strategy], **params}
-    unknown = set(params) - set(DEFAULT_PARAMS[strategy])
+    unknown = set(params) - set(DEFAULT_PARAMS[strategy]) - COMMON_KEYS
     if unknown:
         raise _error(f"Unknown parameter(s) for {strategy}: {', '.join(sorted(unknown))}.")
+    if "progress_deadline_seconds" in merged:
+        deadline = _seconds(merged["progress_deadline_seconds"], "progress_deadline_seconds")
+        if deadline < 10:
+            raise _error("progress_deadline_seconds must be at least 10.")
     for key in ANALYSIS_KEYS & set(merged):
         if not isinstance(merged[key], str):
             raise _error(f"{key} names an analysis template (or is empty).")

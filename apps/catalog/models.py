@@ -209,6 +209,12 @@ class Cluster(models.Model):
     )
     context = models.CharField(max_length=200, blank=True)
     in_cluster = models.BooleanField(default=False)
+    server_version = models.CharField(
+        max_length=100,
+        blank=True,
+        editable=False,
+        help_text="The API server's version (gitVersion) when the connection was last checked.",
+    )
 
     class Meta:
         ordering = ["name"]

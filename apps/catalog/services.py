@@ -166,14 +166,26 @@ def service_create(
     return service
 
 
-@transaction.atomic
-def service_update(*, actor, service: Service, tags: list[str] | None = None, **changes) -> Service:
+@transaction.atomic(durable=True)
+def service_update(
+    *,
+    actor,
+    service: Service,
+    depends_on: list[Service] | None = None,
+    tags: list[str] | None = None,
+    **changes,
+) -> Service:
+    """Edit a service, its tags and the services it depends on: one edit, one transaction and
+    one audit row, so a refused part (a bad field, a service depending on itself) saves nothing.
+    None for `depends_on` or `tags` leaves them as they are."""
     service = Service.objects.select_for_update().select_related("owner").get(pk=service.pk)
     _require_editor(actor, service)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed here." for field in unknown})
     before = service_snapshot(service)
+    if depends_on is not None:
+        before["depends_on"] = _dependency_labels(service)
     if "owner" in changes and changes["owner"] != service.owner:
         _require_owner(actor, changes["owner"])
     for field, value in changes.items():
@@ -186,6 +198,9 @@ def service_update(*, actor, service: Service, tags: list[str] | None = None, **
     if tags is not None:
         _set_tags(service, _normalise_tags(tags))
     after = service_snapshot(service)
+    if depends_on is not None:
+        _set_dependencies(service, services=depends_on, resources=[])
+        after["depends_on"] = _dependency_labels(service)
     changed = {key for key in after if after[key] != before.get(key)}
     if changed:
         audit_record(

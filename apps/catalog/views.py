@@ -67,13 +67,8 @@ def service_edit(request: HttpRequest, name: str) -> HttpResponse:
     permissions.require(permissions.can_act_for_team(request.user, service.owner_id))
     form = ServiceForm(request.POST or None, instance=service, user=request.user)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        depends_on = data.pop("depends_on")
         try:
-            services.service_update(actor=request.user, service=service, **data)
-            services.service_dependencies_set(
-                actor=request.user, service=service, services=depends_on
-            )
+            services.service_update(actor=request.user, service=service, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

@@ -1,7 +1,9 @@
 """Release notifications by e-mail and an optional Slack-compatible webhook.
 
-Services call `queue()`; the message goes out from a Celery task after the transaction commits.
-Each (transition, channel) is delivered once: a retried task skips what already went out.
+Services call `queue()` in their transaction; the message goes out from a Celery task after it
+commits, through the outbox, so a broker that is down delays a message but never loses it. One
+task per transition, and each (transition, channel) is delivered once: a retried or repeated
+task skips what already went out.
 """
 
 import json
@@ -10,10 +12,10 @@ import urllib.request
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.urls import reverse
 
 from apps.accounts.models import Role, User
+from apps.core import outbox
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +29,12 @@ EVENTS = {
 
 
 def queue(release, event: str) -> None:
-    from apps.releases.tasks import notify_release
-
     transition_id = release.transitions.order_by("-id").values_list("id", flat=True).first()
-    transaction.on_commit(lambda: notify_release.delay(release.pk, event, transition_id))
+    outbox.enqueue(
+        "releases.notify",
+        args=[release.pk, event, transition_id],
+        key=f"notify:{release.pk}:{event}:{transition_id}",
+    )
 
 
 def recipients(release, event: str) -> list[str]:

@@ -283,6 +283,17 @@ def _schedule(release: Release, actor) -> Release:
     return release
 
 
+@transaction.atomic(durable=True)
+def release_request(*, actor, submit: bool, **arguments) -> Release:
+    """What a person asks for on the form or through the API: a release, submitted right away
+    when `submit` is set. One transaction, so a refused submission (a freeze, a closed window)
+    leaves no draft, commits or audit rows behind. `arguments` are release_create's."""
+    release = release_create(actor=actor, **arguments)
+    if submit:
+        release = release_submit(actor=actor, release=release)
+    return release
+
+
 def _refuse_second_decision(release: Release, actor) -> None:
     if release.approvals.filter(approver=actor, invalidated_at__isnull=True).exists():
         raise ValidationError("You have already decided on this release.")

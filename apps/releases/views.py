@@ -1,19 +1,16 @@
 import json
 
-from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.accounts import permissions
 from apps.core.forms import add_service_errors
-from apps.releases import selectors, services
+from apps.releases import decisions, selectors, services
 from apps.releases.evidence import release_evidence
 from apps.releases.filters import ReleaseFilter
 from apps.releases.forms import DecisionForm, ReleaseForm
@@ -64,12 +61,10 @@ def release_create(request: HttpRequest) -> HttpResponse:
     initial = {"service": request.GET.get("service")} if request.GET.get("service") else None
     form = ReleaseForm(request.POST or None, initial=initial, user=request.user)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        submit = "submit" in request.POST
         try:
-            release = services.release_create(actor=request.user, **data)
-            if submit:
-                release = services.release_submit(actor=request.user, release=release)
+            release = services.release_request(
+                actor=request.user, submit="submit" in request.POST, **form.cleaned_data
+            )
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -105,34 +100,25 @@ def _act(request, pk: int, action) -> HttpResponse:
     )
 
 
-def _reauthentication_required(request, pk: int, come_back_to: str) -> HttpResponse | None:
-    """Production approvals need a fresh password (or second factor): send the browser to give
-    it, and back afterwards. None when no (further) proof is needed."""
+def _confirm_first(request, pk: int, decision: str, back_to: str) -> HttpResponse | None:
+    """A decision on production waits for a fresh password (or second factor), then is made
+    as it was posted. None when no (further) proof is needed."""
     release = get_object_or_404(selectors.release_list(), pk=pk)
-    if not release.environment.is_production or did_recently_reauthenticate(request):
+    if not decisions.needs_reauthentication(request, release):
         return None
-    target = reverse("account_reauthenticate") + "?" + urlencode({"next": come_back_to})
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    form = DecisionForm(request.POST)
+    form.is_valid()
+    return decisions.reauthenticate_then_decide(
+        request,
+        release=release,
+        decision=decision,
+        comment=form.cleaned_data.get("comment", ""),
+        back_to=back_to,
+    )
 
 
-def _approve(request):
-    def approve(release, comment):
-        services.release_approve(actor=request.user, release=release, comment=comment)
-        messages.success(request, f"You approved release #{release.pk}.")
-
-    return approve
-
-
-def _reject(request):
-    def reject(release, comment):
-        services.release_reject(actor=request.user, release=release, comment=comment)
-        messages.success(request, f"You rejected release #{release.pk}.")
-
-    return reject
+def _decision(request, decision: str):
+    return lambda release, comment: decisions.decide(request, release, decision, comment)
 
 
 @require_POST
@@ -142,15 +128,16 @@ def release_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def release_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    reauthenticate = _reauthentication_required(request, pk, reverse("releases:detail", args=[pk]))
-    if reauthenticate is not None:
-        return reauthenticate
-    return _act(request, pk, _approve(request))
+    return _confirm_first(request, pk, "approve", "detail") or _act(
+        request, pk, _decision(request, "approve")
+    )
 
 
 @require_POST
 def release_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, _reject(request))
+    return _confirm_first(request, pk, "reject", "detail") or _act(
+        request, pk, _decision(request, "reject")
+    )
 
 
 @require_POST
@@ -191,15 +178,16 @@ def _inbox_act(request, pk: int, action) -> HttpResponse:
 
 @require_POST
 def inbox_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    reauthenticate = _reauthentication_required(request, pk, reverse("releases:inbox"))
-    if reauthenticate is not None:
-        return reauthenticate
-    return _inbox_act(request, pk, _approve(request))
+    return _confirm_first(request, pk, "approve", "inbox") or _inbox_act(
+        request, pk, _decision(request, "approve")
+    )
 
 
 @require_POST
 def inbox_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _inbox_act(request, pk, _reject(request))
+    return _confirm_first(request, pk, "reject", "inbox") or _inbox_act(
+        request, pk, _decision(request, "reject")
+    )
 
 
 @require_safe

@@ -24,6 +24,20 @@ class KubeError(Exception):
 
 
 @dataclass(frozen=True)
+class PodStatus:
+    """What a pod says about its health: the signals a rollout reads besides the Deployment's."""
+
+    name: str
+    image: str
+    phase: str
+    ready: bool
+    restarts: int
+    waiting_reason: str = ""  # CrashLoopBackOff, ImagePullBackOff, ErrImagePull, ...
+    waiting_message: str = ""
+    unschedulable: str = ""  # the scheduler's message while the pod cannot be placed
+
+
+@dataclass(frozen=True)
 class DeploymentStatus:
     name: str
     generation: int
@@ -36,6 +50,7 @@ class DeploymentStatus:
     image: str
     template: dict
     conditions: dict = field(default_factory=dict)  # type -> (status, reason, message)
+    selector: dict = field(default_factory=dict)  # spec.selector.matchLabels
 
     @property
     def progress_deadline_exceeded(self) -> bool:
@@ -206,6 +221,17 @@ class Kube:
             if exc.status != 404:
                 raise
 
+    def pods(self, namespace: str, selector: dict) -> list[PodStatus]:
+        """The pods matching a Deployment's selector, as health signals."""
+        label_selector = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+        raw = _call(
+            self.core.list_namespaced_pod,
+            namespace,
+            label_selector=label_selector,
+            _request_timeout=self.timeout,
+        )
+        return [_pod(item) for item in raw.items or []]
+
     # --- Services ---------------------------------------------------------------------------
 
     def apply_service(self, namespace: str, manifest: dict) -> None:
@@ -266,4 +292,125 @@ def _status(raw) -> DeploymentStatus:
         image=containers[0].image if containers else "",
         template=template,
         conditions=conditions,
+        selector=dict(raw.spec.selector.match_labels or {}) if raw.spec.selector else {},
     )
+
+
+def _pod(raw) -> PodStatus:
+    status = raw.status
+    containers = status.container_statuses or []
+    waiting = next(
+        (c.state.waiting for c in containers if c.state and c.state.waiting),
+        None,
+    )
+    conditions = {c.type: c for c in status.conditions or []}
+    scheduled = conditions.get("PodScheduled")
+    unschedulable = ""
+    if scheduled is not None and scheduled.status == "False":
+        unschedulable = scheduled.message or scheduled.reason or "cannot be scheduled"
+    ready = conditions.get("Ready")
+    spec_containers = raw.spec.containers or []
+    return PodStatus(
+        name=raw.metadata.name,
+        image=spec_containers[0].image if spec_containers else "",
+        phase=status.phase or "",
+        ready=ready is not None and ready.status == "True",
+        restarts=sum(c.restart_count or 0 for c in containers),
+        waiting_reason=(waiting.reason or "") if waiting else "",
+        waiting_message=(waiting.message or "") if waiting else "",
+        unschedulable=unschedulable,
+    )
+
+
+def check_connection(
+    *, kubeconfig: str = "", context: str = "", in_cluster: bool = False, timeout: float = 5.0
+) -> str:
+    """Check that a cluster can be reached the way the executor will reach it, and return the
+    API server's version (its gitVersion, e.g. "v1.31.0").
+
+    Raises ValueError when the kubeconfig (or, in a cluster, the pod's service account) cannot
+    be used or the server answers with an error or not as Kubernetes does, LookupError when the
+    kubeconfig has no such context (nor a current-context), and KubeUnavailable when the API
+    server does not answer within `timeout` seconds.
+    """
+    import json
+    import os
+
+    import yaml
+
+    configuration = client.Configuration()
+    if in_cluster:
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+        except config.ConfigException as exc:
+            raise ValueError(f"Runway is not running inside a Kubernetes cluster: {exc}") from exc
+    else:
+        path = kubeconfig or settings.KUBECONFIG
+        if not os.path.isfile(path):  # a device or a FIFO could be read for ever
+            raise ValueError(f"There is no kubeconfig file at {path}.")
+        try:
+            with open(path, encoding="utf-8") as file:
+                document = yaml.safe_load(file)
+        except OSError as exc:
+            raise ValueError(f"Cannot read {path}: {exc.strerror}.") from exc
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path} is not a kubeconfig: it is not YAML.") from exc
+        sections = ("clusters", "contexts", "users")
+        if not isinstance(document, dict) or not all(
+            isinstance(document.get(key), list | None) and key in document for key in sections
+        ):
+            raise ValueError(
+                f"{path} is not a kubeconfig: it needs lists of clusters, contexts and users."
+            )
+        names = [c.get("name") for c in document["contexts"] or [] if isinstance(c, dict)]
+        listed = ", ".join(str(name) for name in names) or "none"
+        chosen = context or document.get("current-context") or ""
+        if not chosen:
+            raise LookupError(
+                f"{path} has no current-context: name one of its contexts ({listed})."
+            )
+        if chosen not in names:
+            raise LookupError(f"{path} has no context {chosen!r} (it has: {listed}).")
+        try:
+            config.load_kube_config(
+                config_file=path,
+                context=chosen,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        except (config.ConfigException, OSError, ValueError) as exc:
+            raise ValueError(f"{path} cannot be used: {exc}") from exc
+    configuration.retries = False
+    with client.ApiClient(configuration) as api:
+        try:
+            response = _call(
+                client.VersionApi(api).get_code, _preload_content=False, _request_timeout=timeout
+            )
+        except KubeUnavailable as exc:
+            cause = exc.__cause__  # the socket's own error says it best: "Connection refused"
+            while cause is not None and not getattr(cause, "strerror", None):
+                cause = cause.__cause__ or cause.__context__
+            if cause is not None:
+                reason = cause.strerror
+            elif isinstance(exc.__cause__, urllib3.exceptions.TimeoutError):
+                reason = f"timed out after {timeout:g} s"
+            else:
+                reason = str(exc)
+            raise KubeUnavailable(
+                f"The API server did not answer at {configuration.host}: {reason}."
+            ) from exc
+        except KubeError as exc:
+            raise ValueError(
+                f"The API server at {configuration.host} refused the version check: "
+                f"{exc.status} {exc.reason}."
+            ) from exc
+    try:
+        version = json.loads(response.data).get("gitVersion")
+    except (ValueError, AttributeError):
+        version = None
+    if not isinstance(version, str) or not version:
+        raise ValueError(
+            f"{configuration.host} answered, but not as a Kubernetes API server: "
+            "/version has no gitVersion."
+        )
+    return version

@@ -9,12 +9,20 @@ from django.db import transaction
 
 log = logging.getLogger(__name__)
 CHANNEL = "runway:rollouts"
+# Seconds to reach Redis, one attempt: a lost notice costs the page one poll, while a slow one
+# would hold up the answer to the change that caused it.
+TIMEOUT = 0.5
 
 
 def _redis():
     import redis
 
-    return redis.Redis.from_url(settings.LIVE_UPDATES_REDIS_URL, socket_timeout=2)
+    return redis.Redis.from_url(
+        settings.LIVE_UPDATES_REDIS_URL,
+        socket_connect_timeout=TIMEOUT,
+        socket_timeout=TIMEOUT,
+        retry=None,
+    )
 
 
 def announce(rollout_id: int) -> None:
@@ -24,8 +32,10 @@ def announce(rollout_id: int) -> None:
 
     def publish():
         try:
-            _redis().publish(CHANNEL, json.dumps({"rollout": rollout_id}))
+            with _redis() as client:
+                client.publish(CHANNEL, json.dumps({"rollout": rollout_id}))
         except Exception:  # a lost notice only delays the page until its next poll
             log.warning("could not publish rollout %s change", rollout_id, exc_info=True)
 
-    transaction.on_commit(publish)
+    # robust: the change is committed; nothing after it may turn its answer into an error.
+    transaction.on_commit(publish, robust=True)

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
@@ -97,6 +99,17 @@ class Rollout(models.Model):
         return self.state in ACTIVE_STATES
 
     @property
+    def canary_pods(self) -> dict | None:
+        """At a canary weight: the planned canary and stable pods and the canary's share of
+        all pods, which with few replicas is not the weight (1 canary beside 1 stable is 50%)."""
+        from apps.rollouts import plans
+
+        if self.strategy != Strategy.CANARY or not self.weight or self.plan_state.get("first"):
+            return None
+        canary, stable = plans.canary_split(self.replicas, self.weight)
+        return {"canary": canary, "stable": stable, "share": plans.canary_share(canary, stable)}
+
+    @property
     def progress(self) -> int:
         """Per cent of steps done; uses prefetched steps where the caller loaded them."""
         steps = list(self.steps.all()) if self.pk else []
@@ -134,17 +147,38 @@ class RolloutStep(models.Model):
     def __str__(self) -> str:
         return f"{self.index}: {self.kind}"
 
+    @property
+    def ends_at(self):
+        """When a timed pause that has begun is over."""
+        seconds = self.params.get("seconds") if self.kind == "pause" else None
+        if seconds is None or self.started_at is None:
+            return None
+        return self.started_at + timedelta(seconds=seconds)
+
 
 class RolloutEvent(models.Model):
+    """The rollout's own history. A `transition` row is written by transitions.py, and only
+    there, for every change of state; `step` rows tell what the steps did."""
+
     class Level(models.TextChoices):
         INFO = "info", "Info"
         WARNING = "warning", "Warning"
         ERROR = "error", "Error"
 
+    class Kind(models.TextChoices):
+        TRANSITION = "transition", "State change"
+        STEP = "step", "Step"
+
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.STEP)
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
     step_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    from_state = models.CharField(max_length=20, choices=RolloutState.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=RolloutState.choices, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     message = models.TextField()
 
     class Meta:

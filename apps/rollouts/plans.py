@@ -37,3 +37,21 @@ def plan(strategy: str, params: dict) -> list[tuple[str, dict]]:
     if params.get("post_deploy_analysis"):
         steps.append(("analysis", {"template": params["post_deploy_analysis"]}))
     return steps
+
+
+def canary_split(total: int, weight: int) -> tuple[int, int]:
+    """(canary, stable) pods at a weight. The stable version keeps all `total` replicas until
+    the weight is 100; the canary gets the count (1 to `total`) whose share of all pods comes
+    closest to the weight. With few replicas the share is coarse (1 beside 1 is 50%), and the
+    page shows it beside the planned weight."""
+    if weight <= 0:
+        return 0, total
+    if weight >= 100:
+        return total, 0
+    canary = min(range(1, total + 1), key=lambda n: abs(100 * n / (n + total) - weight))
+    return canary, total
+
+
+def canary_share(canary: int, stable: int) -> int:
+    """The canary's share of all pods serving, in per cent."""
+    return round(100 * canary / (canary + stable)) if canary + stable else 0

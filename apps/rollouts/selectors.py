@@ -2,13 +2,13 @@
 number of queries. Pod counts are the one read that asks the cluster, through kube.py."""
 
 import logging
-import math
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db.models import Case, Count, IntegerField, Max, Prefetch, QuerySet, Value, When
 
 from apps.catalog.models import Strategy
+from apps.rollouts import plans
 from apps.rollouts.kube import DeploymentStatus, Kube, KubeError, KubeUnavailable
 from apps.rollouts.models import (
     ACTIVE_STATES,
@@ -67,39 +67,6 @@ def service_rollouts(*, service, limit: int = 8) -> list[Rollout]:
     )
 
 
-# --- What a person may do now -------------------------------------------------------------
-
-PROMOTABLE_KINDS = ("pause", "analysis")
-SKIPPABLE_KINDS = ("pause", "analysis", "set_weight")
-
-
-def rollout_actions(rollout: Rollout) -> frozenset[str]:
-    """The steering actions the rollout's state allows now, as the services judge them (they
-    check again, and decide who may)."""
-    actions = set()
-    steerable = rollout.state in (RolloutState.RUNNING, RolloutState.PAUSED)
-    remaining = [step for step in rollout.steps.all() if step.index >= rollout.current_step]
-    if steerable and remaining and remaining[0].kind in PROMOTABLE_KINDS:
-        actions.add("promote")
-    if steerable and any(step.kind in SKIPPABLE_KINDS for step in remaining):
-        actions.add("promote_full")
-    if rollout.state == RolloutState.RUNNING:
-        actions.add("pause")
-    # Resuming at a pause-until-promoted step only pauses again at once: promoting moves on.
-    waits_for_promotion = remaining and remaining[0].kind == "pause" and not remaining[0].params
-    if rollout.state == RolloutState.PAUSED and not waits_for_promotion:
-        actions.add("resume")
-    if rollout.state in (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED):
-        actions.add("abort")
-    if (
-        rollout.state == RolloutState.SUCCEEDED
-        and not rollout.is_rollback
-        and (rollout.previous_template is not None or rollout.plan_state.get("active"))
-    ):
-        actions.add("rollback")
-    return frozenset(actions)
-
-
 # --- Versions, for the live stream ------------------------------------------------------------
 # A version changes whenever what a page shows may have changed. The page renders with its
 # version; the stream compares, so a change between rendering and connecting is not missed.
@@ -144,14 +111,6 @@ class PodCounts:
     problem: str = ""
 
 
-def _canary_split(total: int, weight: int) -> tuple[int, int]:
-    """(canary, stable) replicas at a weight, as the set_weight step scales them."""
-    if weight <= 0:
-        return 0, total
-    canary = min(total, max(1, math.ceil(total * weight / 100)))
-    return canary, (total - canary if weight < 100 else 0)
-
-
 def planned_pods(rollout: Rollout) -> list[VersionPods]:
     """The Deployments this rollout manages and the pods each should have, from its records."""
     name, total = rollout.service.name, rollout.replicas
@@ -186,7 +145,7 @@ def planned_pods(rollout: Rollout) -> list[VersionPods]:
         elif reverted or state == RolloutState.ROLLING_BACK:
             canary, stable, stable_version = 0, total, old
         else:
-            (canary, stable), stable_version = _canary_split(total, rollout.weight), old
+            (canary, stable), stable_version = plans.canary_split(total, rollout.weight), old
         return [
             VersionPods("stable", name, stable_version, stable),
             VersionPods("canary", f"{name}-canary", new, canary),

@@ -1,15 +1,22 @@
 """Starting, advancing and steering rollouts. Celery tasks call `rollout_advance` one step at a
 time; waiting is re-scheduling, never sleeping. The row lock (skip-locked) makes sure only one
-worker moves a rollout at a time, and the reconciler resumes rollouts whose worker died."""
+worker moves a rollout at a time. Every change of state goes through transitions.py.
 
-from datetime import timedelta
+Waits survive any broker: when a step is next due is kept on the rollout (`next_run_at`), and
+no task waits in the broker longer than MAX_COUNTDOWN_SECONDS (Redis's visibility timeout and
+RabbitMQ's consumer timeout redeliver longer ones). A longer wait is a chain of short hops that
+each carry the due time they were sent for; a hop for a due time that has been replaced is
+dropped, so chains never multiply. The reconciler dispatches whatever is overdue."""
+
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.audit.services import audit_record
+from apps.core import clock, outbox
+from apps.core.exceptions import Conflict
 from apps.releases import services as release_services
 from apps.releases.models import Release, ReleaseState
 from apps.rollouts import live, plans, steps
@@ -23,16 +30,33 @@ from apps.rollouts.models import (
     StepState,
 )
 from apps.rollouts.signals import deployment_recorded
+from apps.rollouts.transitions import (
+    STEER_REFUSED,
+    lock_rollout,
+    may_steer,
+    require_action,
+    rollout_transition,
+)
 
 MAX_UNREACHABLE_ATTEMPTS = 8
+MAX_COUNTDOWN_SECONDS = 60
 RUNNABLE = (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.ROLLING_BACK)
+ADVANCE_TASK = "rollouts.advance"
+
+
+def _send_hop(rollout_id: int, due: datetime) -> None:
+    """Publish the next run, at most MAX_COUNTDOWN_SECONDS ahead. A broker that is down loses
+    nothing: the due time is in the database and the reconciler sends it again."""
+    delay = min(max((due - clock.now()).total_seconds(), 0), MAX_COUNTDOWN_SECONDS)
+    outbox.send_task_quietly(ADVANCE_TASK, args=[rollout_id, due.isoformat()], countdown=delay)
 
 
 def _schedule(rollout: Rollout, delay: float) -> None:
-    from apps.rollouts.tasks import advance
-
+    """Make the rollout due in `delay` seconds, and send its hop once this transaction commits."""
+    due = clock.now() + timedelta(seconds=max(delay, 0))
+    rollout.next_run_at = due
     rollout_id = rollout.pk
-    transaction.on_commit(lambda: advance.apply_async((rollout_id,), countdown=max(delay, 0)))
+    transaction.on_commit(lambda: _send_hop(rollout_id, due))
 
 
 def _event(rollout: Rollout, message: str, *, level=RolloutEvent.Level.INFO, step=None) -> None:
@@ -48,28 +72,20 @@ def _who(actor) -> str:
     return actor.get_username() if actor is not None else "runway"
 
 
-def _require_operator(actor, rollout_or_release) -> None:
-    if actor is None:  # Runway itself: the dispatcher and the reconciler
-        return
-    permissions.require(
-        permissions.can_act_for_team(actor, rollout_or_release.service.owner_id)
-        or permissions.can_approve_releases(actor),
-        "Only the owning team, release managers and platform admins steer rollouts.",
-    )
-
-
 @transaction.atomic
 def rollout_start(*, actor, release: Release) -> Rollout:
-    """Roll out an approved release: its gates are checked (again) first."""
+    """Roll out an approved release: its gates are checked (again) first. A release rolls out
+    once: a second start, even one racing the first, is a Conflict naming the rollout."""
     release = (
         Release.objects.select_for_update(of=("self",))
         .select_related("service", "environment__cluster")
         .get(pk=release.pk)
     )
-    _require_operator(actor, release)
-    existing = release.rollouts.order_by("-id").first()
-    if existing is not None and not existing.is_rollback:
-        return existing  # starting twice is starting once
+    if actor is not None:
+        permissions.require(may_steer(actor, release), STEER_REFUSED)
+    existing = release.rollouts.filter(is_rollback=False).order_by("-id").first()
+    if existing is not None:
+        raise Conflict(f"Release #{release.pk} has already started: rollout #{existing.pk}.")
     if release.state in (ReleaseState.SCHEDULED, ReleaseState.PENDING_APPROVAL):
         started, release = release_services.release_begin(release=release, actor=actor)
         if not started:
@@ -80,7 +96,7 @@ def rollout_start(*, actor, release: Release) -> Rollout:
             "releases roll out."
         )
     service, environment = release.service, release.environment
-    now = timezone.now()
+    now = clock.now()
     rollout = Rollout(
         release=release,
         service=service,
@@ -90,36 +106,44 @@ def rollout_start(*, actor, release: Release) -> Rollout:
         strategy=service.strategy,
         image=release.version,
         replicas=environment.replicas,
-        state=RolloutState.RUNNING,
+        state=RolloutState.PENDING,
         started_at=now,
-        next_run_at=now,
         started_by=actor if actor else None,
     )
     try:
         with transaction.atomic():
             rollout.save()
     except IntegrityError:
-        raise ValidationError(
+        raise Conflict(
             f"Another rollout of {service.name} to {environment.name} is still active."
         ) from None
     RolloutStep.objects.bulk_create(
         RolloutStep(rollout=rollout, index=i, kind=kind, params=params)
         for i, (kind, params) in enumerate(plans.plan(service.strategy, service.strategy_params))
     )
-    _event(rollout, f"Started {service.get_strategy_display().lower()} of {release.version}")
     audit_record(
         actor=actor,
         action="rollout.start",
         target=rollout,
         after={"release": release.pk, "strategy": rollout.strategy, "image": rollout.image},
     )
-    live.announce(rollout.pk)
+    rollout_transition(
+        rollout=rollout,
+        to_state=RolloutState.RUNNING,
+        actor=actor,
+        reason=f"{service.get_strategy_display()} of {release.version}",
+        locked=True,
+    )
     _schedule(rollout, 0)
+    rollout.save(update_fields=["next_run_at"])
+    live.announce(rollout.pk)
     return rollout
 
 
-def rollout_advance(rollout_id: int) -> None:
-    """Run the rollout's current step once and schedule what comes next."""
+def rollout_advance(rollout_id: int, due: str | None = None) -> None:
+    """Run the rollout's current step once and schedule what comes next. `due` is the run
+    time the task was sent for: a task for a replaced due time is dropped, one that came
+    early (a hop of a long wait) sends the next hop."""
     with transaction.atomic():
         rollout = (
             Rollout.objects.select_for_update(skip_locked=True, of=("self",))
@@ -129,20 +153,19 @@ def rollout_advance(rollout_id: int) -> None:
         )
         if rollout is None or rollout.state not in RUNNABLE:
             return  # another worker holds it, or there is nothing to do
-        now = timezone.now()
+        if due is not None and datetime.fromisoformat(due) != rollout.next_run_at:
+            return  # rescheduled since this task was sent: the newer hop will come
+        now = clock.now()
         if rollout.next_run_at and rollout.next_run_at > now + timedelta(seconds=1):
-            return  # an early duplicate: the scheduled run will come
+            next_run_at = rollout.next_run_at
+            transaction.on_commit(lambda: _send_hop(rollout_id, next_run_at))
+            return
         seen_before = _visible_state(rollout)
         ctx = steps.Context(rollout, None)
         try:
             ctx.kube = Kube.for_cluster(rollout.cluster)
         except KubeUnavailable as exc:
-            _event(
-                rollout,
-                f"Cluster unreachable ({exc}); retrying in 10 s",
-                level=RolloutEvent.Level.WARNING,
-            )
-            _reschedule(rollout, 10)
+            _cluster_unusable(ctx, exc)
         else:
             if rollout.state == RolloutState.ROLLING_BACK:
                 _advance_rollback(ctx)
@@ -152,6 +175,25 @@ def rollout_advance(rollout_id: int) -> None:
         rollout.save()
         if _visible_state(rollout) != seen_before:
             live.announce(rollout.pk)
+
+
+def _cluster_unusable(ctx: steps.Context, exc: Exception) -> None:
+    """No client for the cluster (a kubeconfig gone or broken): retry a few times, then fail
+    the step with the reason, on the rollout page rather than only in the worker log."""
+    rollout = ctx.rollout
+    if rollout.state == RolloutState.ROLLING_BACK:
+        _retry_rollback_or_fail(rollout, exc)
+        return
+    step = rollout.steps.get(index=rollout.current_step)
+    outcome = _unreachable(rollout, step, exc)
+    step.message = outcome.message
+    if outcome.kind == "fail":
+        step.state, step.finished_at = StepState.FAILED, clock.now()
+        step.save()
+        _begin_rollback(rollout, outcome.message, step=step)
+        return
+    step.save()
+    _schedule(rollout, outcome.delay)
 
 
 def _visible_state(rollout: Rollout) -> tuple:
@@ -170,7 +212,7 @@ def _advance_step(ctx: steps.Context) -> None:
             return
         step = rollout.steps.get(index=rollout.current_step)
     if step.started_at is None:
-        step.started_at = timezone.now()
+        step.started_at = clock.now()
         _event(rollout, f"Step {step.index + 1}: {step.kind.replace('_', ' ')}", step=step)
     step.state = StepState.RUNNING
     try:
@@ -183,25 +225,31 @@ def _advance_step(ctx: steps.Context) -> None:
         step.attempts = 0
     step.message = outcome.message
     if outcome.kind == "done":
-        step.state, step.finished_at = StepState.SUCCEEDED, timezone.now()
+        step.state, step.finished_at = StepState.SUCCEEDED, clock.now()
         step.save()
         _event(rollout, outcome.message or f"{step.kind} done", step=step)
         rollout.current_step += 1
         if rollout.current_step >= rollout.steps.count():
             _finish(rollout, RolloutState.SUCCEEDED)
         else:
-            _reschedule(rollout, 0)
+            _schedule(rollout, 0)
     elif outcome.kind == "wait":
         step.state = StepState.WAITING
         step.save()
-        _reschedule(rollout, outcome.delay)
+        _schedule(rollout, outcome.delay)
     elif outcome.kind == "pause":
         step.state = StepState.WAITING
         step.save()
-        rollout.state, rollout.next_run_at = RolloutState.PAUSED, None
         _event(rollout, outcome.message, level=RolloutEvent.Level.WARNING, step=step)
+        rollout_transition(
+            rollout=rollout,
+            to_state=RolloutState.PAUSED,
+            actor=None,
+            reason=outcome.message,
+            locked=True,
+        )
     else:
-        step.state, step.finished_at = StepState.FAILED, timezone.now()
+        step.state, step.finished_at = StepState.FAILED, clock.now()
         step.save()
         _begin_rollback(rollout, outcome.message, step=step)
 
@@ -216,17 +264,35 @@ def _unreachable(rollout: Rollout, step: RolloutStep, exc: Exception) -> steps.O
     return steps.wait(message, delay)
 
 
-def _reschedule(rollout: Rollout, delay: float) -> None:
-    rollout.next_run_at = timezone.now() + timedelta(seconds=delay)
-    _schedule(rollout, delay)
+def _begin_rollback(rollout: Rollout, reason: str, *, step=None, actor=None) -> None:
+    rollout_transition(
+        rollout=rollout,
+        to_state=RolloutState.ROLLING_BACK,
+        actor=actor,
+        reason=reason,
+        locked=True,
+    )
+    _schedule(rollout, 0)
 
 
-def _begin_rollback(rollout: Rollout, reason: str, *, step=None) -> None:
-    rollout.state = RolloutState.ROLLING_BACK
-    rollout.failure_reason = reason
-    rollout.failure_detected_at = rollout.failure_detected_at or timezone.now()
-    _event(rollout, f"Failed: {reason}. Rolling back.", level=RolloutEvent.Level.ERROR, step=step)
-    _reschedule(rollout, 0)
+def _retry_rollback_or_fail(rollout: Rollout, exc: Exception) -> None:
+    attempts = rollout.plan_state.get("rollback_attempts", 0) + 1
+    rollout.plan_state["rollback_attempts"] = attempts
+    if attempts <= MAX_UNREACHABLE_ATTEMPTS:
+        _event(
+            rollout,
+            f"Cluster unreachable while rolling back ({exc}); retrying",
+            level=RolloutEvent.Level.WARNING,
+        )
+        _schedule(rollout, min(2**attempts, 60))
+        return
+    _rollback_failed(rollout, f"cluster unreachable: {exc}")
+
+
+def _rollback_failed(rollout: Rollout, why: str) -> None:
+    rollout.failure_reason = f"{rollout.failure_reason}; rollback failed: {why}"
+    _event(rollout, f"Rollback failed: {why}", level=RolloutEvent.Level.ERROR)
+    _finish(rollout, RolloutState.FAILED)
 
 
 def _advance_rollback(ctx: steps.Context) -> None:
@@ -234,17 +300,8 @@ def _advance_rollback(ctx: steps.Context) -> None:
     try:
         outcome = steps.roll_back(ctx)
     except KubeUnavailable as exc:
-        attempts = rollout.plan_state.get("rollback_attempts", 0) + 1
-        rollout.plan_state["rollback_attempts"] = attempts
-        if attempts <= MAX_UNREACHABLE_ATTEMPTS:
-            _event(
-                rollout,
-                f"Cluster unreachable while rolling back ({exc}); retrying",
-                level=RolloutEvent.Level.WARNING,
-            )
-            _reschedule(rollout, min(2**attempts, 60))
-            return
-        outcome = steps.fail(f"Cluster unreachable while rolling back: {exc}")
+        _retry_rollback_or_fail(rollout, exc)
+        return
     except KubeError as exc:
         outcome = steps.fail(f"Kubernetes refused the rollback: {exc}")
     if outcome.kind == "done":
@@ -256,11 +313,9 @@ def _advance_rollback(ctx: steps.Context) -> None:
         else:
             _finish(rollout, RolloutState.ROLLED_BACK)
     elif outcome.kind == "fail":
-        rollout.failure_reason = f"{rollout.failure_reason}; rollback failed: {outcome.message}"
-        _event(rollout, f"Rollback failed: {outcome.message}", level=RolloutEvent.Level.ERROR)
-        _finish(rollout, RolloutState.FAILED)
+        _rollback_failed(rollout, outcome.message)
     else:
-        _reschedule(rollout, outcome.delay)
+        _schedule(rollout, outcome.delay)
 
 
 RELEASE_OUTCOME = {
@@ -290,20 +345,8 @@ def deployment_of(rollout: Rollout) -> Deployment:
 
 
 def _finish(rollout: Rollout, state: str) -> None:
-    rollout.state, rollout.finished_at, rollout.next_run_at = state, timezone.now(), None
-    _event(
-        rollout,
-        f"Rollout {RolloutState(state).label.lower()}",
-        level=RolloutEvent.Level.INFO
-        if state == RolloutState.SUCCEEDED
-        else RolloutEvent.Level.ERROR,
-    )
-    audit_record(
-        actor=None,
-        action=f"rollout.{state}",
-        target=rollout,
-        after={"state": state, "reason": rollout.failure_reason},
-    )
+    reason = "" if state == RolloutState.SUCCEEDED else rollout.failure_reason
+    rollout_transition(rollout=rollout, to_state=state, actor=None, reason=reason, locked=True)
     if rollout.is_rollback:
         _finish_rollback_of(rollout, state)
         return
@@ -338,52 +381,35 @@ def _finish_rollback_of(rollout: Rollout, state: str) -> None:
 # --- People steering ---------------------------------------------------------------------
 
 
-def _locked(rollout: Rollout) -> Rollout:
-    return (
-        Rollout.objects.select_for_update(of=("self",))
-        .select_related("service", "release")
-        .get(pk=rollout.pk)
-    )
-
-
-def _waiting_for_a_person(rollout: Rollout, step) -> bool:
-    """Promote means "go past what you are waiting on": a pause or analysis that has begun.
-    A second click, after the first moved on, finds nothing waiting and is refused."""
-    if step is None or step.kind not in ("pause", "analysis") or step.started_at is None:
-        return False
-    return rollout.state == RolloutState.PAUSED or step.kind == "pause"
+def _steered(rollout: Rollout, actor, action: str) -> Rollout:
+    """Lock the rollout and check `action` against what `available_actions` offers now."""
+    rollout = lock_rollout(rollout.pk)
+    require_action(rollout, actor, action)
+    rollout.manual_interventions += 1
+    return rollout
 
 
 @transaction.atomic
 def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
     """Go past the current pause or inconclusive analysis; `full` skips every remaining
     weight, pause and analysis step and promotes at once."""
-    rollout = _locked(rollout)
-    _require_operator(actor, rollout)
-    if rollout.state not in (RolloutState.RUNNING, RolloutState.PAUSED):
-        raise ValidationError(
-            f"A rollout that is {rollout.get_state_display().lower()} cannot be promoted."
-        )
+    rollout = _steered(rollout, actor, "promote_full" if full else "promote")
     who = _who(actor)
     remaining = list(
         rollout.steps.filter(index__gte=rollout.current_step)
         .exclude(state=StepState.SKIPPED)
         .order_by("index")
     )
-    if full:
-        to_skip = [step for step in remaining if step.kind in ("pause", "analysis", "set_weight")]
-    elif _waiting_for_a_person(rollout, remaining[0] if remaining else None):
-        to_skip = [remaining[0]]
-    else:
-        raise ValidationError("The current step is not a pause or an analysis: nothing to skip.")
+    kinds = ("pause", "analysis", "set_weight") if full else ("pause", "analysis")
+    to_skip = [step for step in remaining if step.kind in kinds] if full else remaining[:1]
     for step in to_skip:
-        step.state, step.finished_at = StepState.SKIPPED, timezone.now()
+        step.state, step.finished_at = StepState.SKIPPED, clock.now()
         step.message = f"Promoted by {who}"
         step.save()
-    rollout.state = RolloutState.RUNNING
-    rollout.manual_interventions += 1
     _event(rollout, f"{'Fully promoted' if full else 'Promoted'} by {who}")
-    _reschedule(rollout, 0)
+    if rollout.state == RolloutState.PAUSED:
+        rollout_transition(rollout=rollout, to_state=RolloutState.RUNNING, actor=actor, locked=True)
+    _schedule(rollout, 0)
     rollout.save()
     audit_record(
         actor=actor,
@@ -397,35 +423,19 @@ def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
 
 @transaction.atomic
 def rollout_pause(*, actor, rollout: Rollout) -> Rollout:
-    rollout = _locked(rollout)
-    _require_operator(actor, rollout)
-    if rollout.state != RolloutState.RUNNING:
-        raise ValidationError(
-            f"A rollout that is {rollout.get_state_display().lower()} cannot be paused."
-        )
-    rollout.state, rollout.next_run_at = RolloutState.PAUSED, None
-    rollout.manual_interventions += 1
-    rollout.save()
-    _event(rollout, f"Paused by {_who(actor)}", level=RolloutEvent.Level.WARNING)
-    audit_record(actor=actor, action="rollout.pause", target=rollout)
+    rollout = _steered(rollout, actor, "pause")
+    rollout.save(update_fields=["manual_interventions"])
+    rollout_transition(rollout=rollout, to_state=RolloutState.PAUSED, actor=actor, locked=True)
     live.announce(rollout.pk)
     return rollout
 
 
 @transaction.atomic
 def rollout_resume(*, actor, rollout: Rollout) -> Rollout:
-    rollout = _locked(rollout)
-    _require_operator(actor, rollout)
-    if rollout.state != RolloutState.PAUSED:
-        raise ValidationError(
-            f"A rollout that is {rollout.get_state_display().lower()} cannot be resumed."
-        )
-    rollout.state = RolloutState.RUNNING
-    rollout.manual_interventions += 1
-    _reschedule(rollout, 0)
+    rollout = _steered(rollout, actor, "resume")
+    rollout_transition(rollout=rollout, to_state=RolloutState.RUNNING, actor=actor, locked=True)
+    _schedule(rollout, 0)
     rollout.save()
-    _event(rollout, f"Resumed by {_who(actor)}")
-    audit_record(actor=actor, action="rollout.resume", target=rollout)
     live.announce(rollout.pk)
     return rollout
 
@@ -433,17 +443,11 @@ def rollout_resume(*, actor, rollout: Rollout) -> Rollout:
 @transaction.atomic
 def rollout_abort(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
     """Weight back to zero and the previous version restored; the rollout ends aborted."""
-    rollout = _locked(rollout)
-    _require_operator(actor, rollout)
-    if rollout.state not in (RolloutState.RUNNING, RolloutState.PAUSED, RolloutState.PENDING):
-        raise ValidationError(
-            f"A rollout that is {rollout.get_state_display().lower()} cannot be aborted."
-        )
+    rollout = _steered(rollout, actor, "abort")
     rollout.plan_state["aborted"] = True
-    rollout.manual_interventions += 1
-    _begin_rollback(rollout, f"Aborted by {_who(actor)}" + (f": {reason}" if reason else ""))
+    why = f"Aborted by {_who(actor)}" + (f": {reason}" if reason else "")
+    _begin_rollback(rollout, why, actor=actor)
     rollout.save()
-    audit_record(actor=actor, action="rollout.abort", target=rollout, after={"reason": reason})
     live.announce(rollout.pk)
     return rollout
 
@@ -451,13 +455,9 @@ def rollout_abort(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
 @transaction.atomic
 def rollout_rollback(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
     """Roll a finished, successful rollout back to the version before it."""
-    original = _locked(rollout)
-    _require_operator(actor, original)
-    if original.state != RolloutState.SUCCEEDED or original.is_rollback:
-        raise ValidationError("Only a rollout that succeeded can be rolled back.")
-    if original.previous_template is None and not original.plan_state.get("active"):
-        raise ValidationError("This was the first deployment: there is no earlier version.")
-    now = timezone.now()
+    original = lock_rollout(rollout.pk)
+    require_action(original, actor, "rollback")
+    now = clock.now()
     rollback = Rollout(
         release=original.release,
         service=original.service,
@@ -474,18 +474,15 @@ def rollout_rollback(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
         rolls_back=original,
         started_by=actor,
         started_at=now,
-        next_run_at=now,
+        failure_detected_at=now,
+        manual_interventions=1,
         failure_reason=reason or f"Manual rollback by {_who(actor)}",
     )
     try:
         with transaction.atomic():
             rollback.save()
     except IntegrityError:
-        raise ValidationError(
-            "Another rollout of this service and environment is active."
-        ) from None
-    rollback.manual_interventions = 1
-    rollback.save(update_fields=["manual_interventions"])
+        raise Conflict("Another rollout of this service and environment is active.") from None
     _event(rollback, f"Rolling back rollout #{original.pk} to {original.previous_image}")
     audit_record(
         actor=actor,
@@ -493,8 +490,9 @@ def rollout_rollback(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
         target=original,
         after={"rollback": rollback.pk, "reason": reason},
     )
-    live.announce(rollback.pk)
     _schedule(rollback, 0)
+    rollback.save(update_fields=["next_run_at"])
+    live.announce(rollback.pk)
     return rollback
 
 
@@ -515,13 +513,13 @@ def rollouts_dispatch() -> list[int]:
 
 
 def rollouts_reconcile(*, stale_after: timedelta = timedelta(seconds=20)) -> list[int]:
-    """Resume rollouts whose next run is overdue: their worker died or their task was lost."""
-    overdue = Rollout.objects.filter(
-        state__in=RUNNABLE, next_run_at__lt=timezone.now() - stale_after
-    ).values_list("pk", flat=True)[:500]
-    from apps.rollouts.tasks import advance
-
-    resumed = list(overdue)
-    for rollout_id in resumed:
-        advance.delay(rollout_id)
-    return resumed
+    """Send again the runs that are overdue: their worker died, their task was lost, or the
+    broker was down when it was sent."""
+    overdue = list(
+        Rollout.objects.filter(
+            state__in=RUNNABLE, next_run_at__lt=clock.now() - stale_after
+        ).values_list("pk", "next_run_at")[:500]
+    )
+    for rollout_id, due in overdue:
+        _send_hop(rollout_id, due)
+    return [rollout_id for rollout_id, _ in overdue]

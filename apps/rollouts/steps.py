@@ -3,15 +3,14 @@ next: done, wait N seconds, pause for a person, or fail. Handlers are idempotent
 twice (a redelivered task, a resumed worker) does no harm, because every Kubernetes call sets a
 desired state rather than changing it relatively."""
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.utils import timezone
 
 from apps.catalog.manifests import render_manifests
-from apps.rollouts import analysis
+from apps.core import clock
+from apps.rollouts import analysis, health, plans
 from apps.rollouts.kube import Kube
 from apps.rollouts.models import AnalysisTemplate, Rollout, RolloutStep, StepState
 
@@ -49,6 +48,16 @@ class Context:
         self.service = rollout.service
         self.ns = rollout.namespace
         self.name = self.service.name
+        self.deadline = (self.service.strategy_params or {}).get(
+            "progress_deadline_seconds"
+        ) or settings.ROLLOUT_PROGRESS_DEADLINE_SECONDS
+
+    def scale_to(self, name: str, replicas: int) -> None:
+        """Scale only when the cluster is not there already, so a step run again (a poll, a
+        redelivered task) writes nothing twice."""
+        current = self.kube.deployment(self.ns, name)
+        if current is None or current.spec_replicas != replicas:
+            self.kube.scale(self.ns, name, replicas)
 
     def deployment_manifest(self, name: str, image: str, replicas: int, labels: dict) -> dict:
         deployment, _service = render_manifests(self.service, replicas=replicas)[:2]
@@ -70,7 +79,7 @@ class Context:
         """A first deployment has nothing to compare with: like Argo Rollouts, it goes straight
         to full promotion, skipping weights, pauses and analyses."""
         self.rollout.steps.filter(index__gt=step.index, kind__in=kinds).update(
-            state=StepState.SKIPPED, message=why, finished_at=timezone.now()
+            state=StepState.SKIPPED, message=why, finished_at=clock.now()
         )
 
     def remember_previous(self, name: str) -> None:
@@ -82,26 +91,39 @@ class Context:
                 self.rollout.previous_image = current.image
 
 
-def _elapsed(step: RolloutStep) -> float:
-    return (timezone.now() - step.started_at).total_seconds() if step.started_at else 0.0
+def _elapsed(since: datetime | None) -> float:
+    return (clock.now() - since).total_seconds() if since else 0.0
 
 
-def _watch(ctx: Context, name: str, what: str) -> Outcome:
+def watch(ctx: Context, name: str, what: str, *, since: datetime | None) -> Outcome:
+    """Wait for a Deployment to be rolled out, as `kubectl rollout status` does, and fail early
+    on what its pods say (crash loops, image pull errors) or when Runway's own deadline, counted
+    from `since`, has passed."""
     status = ctx.kube.deployment(ctx.ns, name)
     if status is None:
         return fail(f"{name} disappeared from the cluster")
+    late = _elapsed(since) > ctx.deadline
     if status.observed_generation < status.generation:
-        # As `kubectl rollout status` does: until the controller has seen the new spec, the
-        # status (a ProgressDeadlineExceeded of the version being replaced) is not about it.
+        # Until the controller has seen the new spec, the status (a ProgressDeadlineExceeded
+        # of the version being replaced) is not about it.
+        if late:
+            return fail(f"{name}: the cluster did not take the change in within {ctx.deadline} s")
         return wait(f"{what}: waiting for the cluster to take the change in", POLL_SECONDS / 5)
     if status.progress_deadline_exceeded:
         return fail(f"{name}: {status.conditions['Progressing'][2] or 'ProgressDeadlineExceeded'}")
     if status.rolled_out:
         return done(f"{what}: {status.available}/{status.spec_replicas} available")
-    return wait(
-        f"{what}: {status.updated}/{status.spec_replicas} updated, {status.ready} ready, "
-        f"{status.available} available"
+    pods = [pod for pod in ctx.kube.pods(ctx.ns, status.selector) if pod.image == status.image]
+    reason = health.failure(pods, restart_limit=settings.ROLLOUT_RESTART_LIMIT)
+    if reason:
+        return fail(f"{name}: {reason}")
+    progress = (
+        f"{status.updated}/{status.spec_replicas} updated, {status.available} available; "
+        f"{health.summary(pods)}"
     )
+    if late:
+        return fail(f"{name} made no progress within {ctx.deadline} s: {progress}")
+    return wait(f"{what}: {progress}")
 
 
 # --- Rolling ------------------------------------------------------------------------------
@@ -116,7 +138,7 @@ def apply(ctx: Context, step: RolloutStep) -> Outcome:
 
 
 def wait_rollout(ctx: Context, step: RolloutStep) -> Outcome:
-    return _watch(ctx, ctx.name, "Rolling out")
+    return watch(ctx, ctx.name, "Rolling out", since=step.started_at)
 
 
 # --- Canary -------------------------------------------------------------------------------
@@ -144,17 +166,25 @@ def canary_start(ctx: Context, step: RolloutStep) -> Outcome:
 
 
 def set_weight(ctx: Context, step: RolloutStep) -> Outcome:
+    """The canary surges beside a full stable: the stable version keeps every replica until
+    the canary is ready at 100%, so a weight never sends more traffic to the canary than it
+    says, and a failing canary never leaves the service short of pods."""
     weight = step.params["weight"]
     if ctx.rollout.plan_state.get("first"):
         ctx.rollout.weight = weight
-        return _watch(ctx, ctx.name, f"Weight {weight}%")
-    total = ctx.rollout.replicas
-    canary = min(total, max(1, math.ceil(total * weight / 100)))
-    stable = total - canary if weight < 100 else 0
-    ctx.kube.scale(ctx.ns, canary_name(ctx), canary)
-    ctx.kube.scale(ctx.ns, ctx.name, stable)
+        return watch(ctx, ctx.name, f"Weight {weight}%", since=step.started_at)
+    canary, stable = plans.canary_split(ctx.rollout.replicas, weight)
+    ctx.scale_to(canary_name(ctx), canary)
     ctx.rollout.weight = weight
-    outcome = _watch(ctx, canary_name(ctx), f"Weight {weight}% ({canary} canary, {stable} stable)")
+    share = plans.canary_share(canary, stable)
+    outcome = watch(
+        ctx,
+        canary_name(ctx),
+        f"Weight {weight}% ({canary} canary, {stable} stable: {share}% of pods)",
+        since=step.started_at,
+    )
+    if outcome.kind == "done" and stable < ctx.rollout.replicas:
+        ctx.scale_to(ctx.name, stable)  # all traffic to a canary that is ready
     return outcome
 
 
@@ -162,7 +192,7 @@ def canary_promote(ctx: Context, step: RolloutStep) -> Outcome:
     if not ctx.rollout.plan_state.get("first"):
         stable = ctx.deployment_manifest(ctx.name, ctx.rollout.image, ctx.rollout.replicas, STABLE)
         ctx.kube.apply_deployment(ctx.ns, stable)
-        outcome = _watch(ctx, ctx.name, "Promoting the canary to stable")
+        outcome = watch(ctx, ctx.name, "Promoting the canary to stable", since=step.started_at)
         if outcome.kind != "done":
             return outcome
         ctx.kube.delete_deployment(ctx.ns, canary_name(ctx))
@@ -201,7 +231,7 @@ def bg_preview(ctx: Context, step: RolloutStep) -> Outcome:
     if not state["active"]:
         ctx.kube.apply_service(ctx.ns, ctx.service_manifest({COLOUR: state["preview"]}))
         ctx.skip_remaining(step, {"pause", "analysis"}, "First deployment")
-    return _watch(ctx, preview, f"Preview {preview}")
+    return watch(ctx, preview, f"Preview {preview}", since=step.started_at)
 
 
 def bg_switch(ctx: Context, step: RolloutStep) -> Outcome:
@@ -216,7 +246,7 @@ def bg_scale_down(ctx: Context, step: RolloutStep) -> Outcome:
     state = ctx.rollout.plan_state
     if not state.get("active"):
         return done("First deployment: nothing to scale down")
-    remaining = step.params.get("delay", 30) - _elapsed(step)
+    remaining = step.params.get("delay", 30) - _elapsed(step.started_at)
     if remaining > 0:
         return wait(f"Old version {state['active']} kept for {remaining:.0f} s more", remaining)
     ctx.kube.scale(ctx.ns, _colour_name(ctx, state["active"]), 0)
@@ -230,9 +260,9 @@ def pause_step(ctx: Context, step: RolloutStep) -> Outcome:
     seconds = step.params.get("seconds")
     if seconds is None:
         return pause("Paused until someone promotes")
-    remaining = seconds - _elapsed(step)
+    remaining = seconds - _elapsed(step.started_at)
     if remaining > 0:
-        return wait(f"Pausing {remaining:.0f} s more", remaining)
+        return wait(f"Paused for {seconds} s, {remaining:.0f} s to go", remaining)
     return done(f"Paused {seconds} s")
 
 
@@ -251,14 +281,14 @@ def analysis_step(ctx: Context, step: RolloutStep) -> Outcome:
     if template is None:
         return fail(f"No analysis template called {step.params['template']!r}")
     if step.results:
-        since_last = timezone.now() - datetime.fromisoformat(step.results[-1]["at"])
+        since_last = clock.now() - datetime.fromisoformat(step.results[-1]["at"])
         remaining = template.interval_seconds - since_last.total_seconds()
         if remaining > 0:
             return wait(f"Next measurement of {template.name} in {remaining:.0f} s", remaining)
     measurement = analysis.measure(
         template, service=ctx.name, namespace=ctx.ns, deployment=_under_test(ctx)
     )
-    step.results = [*step.results, {**measurement.as_dict(), "at": timezone.now().isoformat()}]
+    step.results = [*step.results, {**measurement.as_dict(), "at": clock.now().isoformat()}]
     verdict = analysis.verdict(template, step.results)
     summary = (
         f"{template.name}: {len(step.results)}/{template.count} measured, last {measurement.value}"
@@ -290,27 +320,43 @@ HANDLERS = {
 
 
 def roll_back(ctx: Context) -> Outcome:
-    """Put the previous version back, the way `kubectl rollout undo` does; idempotent."""
+    """Put the previous version back, the way `kubectl rollout undo` does: the changes once,
+    then a watch until the previous version serves again."""
     rollout, state = ctx.rollout, ctx.rollout.plan_state
+    if not state.get("rollback_applied"):
+        finished = _restore_previous(ctx)
+        state["rollback_applied"] = True
+        if finished is not None:
+            return finished
+    since = rollout.failure_detected_at or rollout.started_at
+    if rollout.strategy == "blue-green":
+        active = state["active"]
+        return watch(ctx, _colour_name(ctx, active), f"Traffic back on {active}", since=since)
+    return watch(ctx, ctx.name, f"Rolling back to {rollout.previous_image}", since=since)
+
+
+def _restore_previous(ctx: Context) -> Outcome | None:
+    """The rollback's changes; an outcome when there is nothing to wait for afterwards."""
+    rollout, state = ctx.rollout, ctx.rollout.plan_state
+    rollout.weight = 0
     if rollout.strategy == "blue-green":
         if state.get("active"):
-            active = _colour_name(ctx, state["active"])
-            ctx.kube.scale(ctx.ns, active, rollout.replicas)
+            ctx.scale_to(_colour_name(ctx, state["active"]), rollout.replicas)
             selector = ctx.service_manifest({COLOUR: state["active"]})["spec"]["selector"]
             ctx.kube.set_service_selector(ctx.ns, ctx.name, selector)
             if state.get("preview"):
-                ctx.kube.scale(ctx.ns, _colour_name(ctx, state["preview"]), 0)
-            rollout.weight = 0
-            return _watch(ctx, active, f"Traffic back on {state['active']}")
+                ctx.scale_to(_colour_name(ctx, state["preview"]), 0)
+            return None
         if state.get("preview"):
-            ctx.kube.scale(ctx.ns, _colour_name(ctx, state["preview"]), 0)
+            ctx.scale_to(_colour_name(ctx, state["preview"]), 0)
         return done("First deployment: scaled to zero, nothing to go back to")
     if rollout.strategy == "canary" and not state.get("first"):
         ctx.kube.delete_deployment(ctx.ns, canary_name(ctx))
-        rollout.weight = 0
     if rollout.previous_template is None:
-        ctx.kube.scale(ctx.ns, ctx.name, 0)
+        ctx.scale_to(ctx.name, 0)
         return done("First deployment: scaled to zero, nothing to go back to")
-    ctx.kube.set_template(ctx.ns, ctx.name, rollout.previous_template)
-    ctx.kube.scale(ctx.ns, ctx.name, rollout.replicas)
-    return _watch(ctx, ctx.name, f"Rolling back to {rollout.previous_image}")
+    current = ctx.kube.deployment(ctx.ns, ctx.name)
+    if current is None or current.template != rollout.previous_template:
+        ctx.kube.set_template(ctx.ns, ctx.name, rollout.previous_template)
+    ctx.scale_to(ctx.name, rollout.replicas)
+    return None

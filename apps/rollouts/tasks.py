@@ -1,6 +1,7 @@
 """Thin Celery tasks around the executor. Each run does one step's worth of work; waiting is a
 new task with a countdown. acks_late with reject-on-worker-lost returns a task to the queue if
-its worker dies, and the reconciler resumes whatever is still overdue."""
+its worker dies, and the reconciler resumes whatever is still overdue. No countdown is longer
+than a minute: a longer wait is a chain of hops (see services.py)."""
 
 from celery import shared_task
 from celery.signals import worker_init
@@ -16,8 +17,8 @@ def _load_kubernetes_client(**_kwargs) -> None:
 @shared_task(
     name="rollouts.advance", acks_late=True, reject_on_worker_lost=True, ignore_result=True
 )
-def advance(rollout_id: int) -> None:
-    services.rollout_advance(rollout_id)
+def advance(rollout_id: int, due: str | None = None) -> None:
+    services.rollout_advance(rollout_id, due)
 
 
 @shared_task(name="rollouts.dispatch", acks_late=True, ignore_result=True)

@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from apps.accounts import permissions
 from apps.releases.models import Release
 from apps.rollouts import selectors, services
 from apps.rollouts.filters import RolloutFilter
 from apps.rollouts.models import Rollout
+from apps.rollouts.transitions import available_actions
 
 PAGE_SIZE = 50
 REASON_MAX_LENGTH = 500
@@ -49,15 +49,11 @@ def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _status_context(request: HttpRequest, rollout: Rollout) -> dict:
-    user = request.user
-    may_steer = permissions.can_act_for_team(
-        user, rollout.service.owner_id
-    ) or permissions.can_approve_releases(user)
     return {
         "rollout": rollout,
         "steps": list(rollout.steps.all()),
         "events": rollout.recent_events,
-        "actions": selectors.rollout_actions(rollout) if may_steer else frozenset(),
+        "actions": available_actions(rollout, request.user),
         "version": selectors.rollout_stamp(rollout),
     }
 

@@ -4,7 +4,8 @@
 //  - repeated errors: the parts poll every 5 s ("every 5s [runwayLive.polling(this)]") and the
 //    extension reconnects with exponential back-off; once the stream is back, polling stops;
 //  - no EventSource in this browser: poll from the start;
-//  - abort and roll back ([data-ask-reason]) ask for a reason and send it as `reason`.
+//  - abort and roll back ([data-ask-reason]) ask for a reason and send it as `reason`;
+//  - a running pause ([data-countdown]) counts down to its end every second.
 (function () {
   "use strict";
 
@@ -100,4 +101,16 @@
     }
     event.detail.parameters.reason = reason;
   });
+
+  function countdown() {
+    document.querySelectorAll("time[data-countdown]").forEach(function (elt) {
+      var left = Math.max(0, Math.round((Date.parse(elt.getAttribute("data-countdown")) - Date.now()) / 1000));
+      var hours = Math.floor(left / 3600);
+      var minutes = Math.floor((left % 3600) / 60);
+      var seconds = left % 60;
+      elt.textContent = (hours ? hours + " h " : "") + (hours || minutes ? minutes + " min " : "") + seconds + " s";
+    });
+  }
+  countdown();
+  window.setInterval(countdown, 1000);
 })();

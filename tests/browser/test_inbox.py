@@ -57,7 +57,7 @@ def test_a_release_manager_approves_from_the_inbox_without_a_reload(
     assert first.state == ReleaseState.PENDING_APPROVAL
 
 
-def test_a_production_approval_from_the_inbox_comes_back_after_reauthentication(
+def test_a_production_approval_from_the_inbox_is_made_after_reauthentication(
     page,
     sign_in,
     developer,
@@ -72,17 +72,20 @@ def test_a_production_approval_from_the_inbox_comes_back_after_reauthentication(
 
     sign_in(release_manager)
     page.goto("/releases/inbox/")
-    page.locator(f"#inbox-{release.pk}").get_by_role("button", name="Approve").click()
-    expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name=re.compile("Confirm", re.I)).click()
-    expect(page).to_have_url(re.compile(r"/releases/inbox/$"))
-
-    page.evaluate("window.__marker = 'same-page'")
     item = page.locator(f"#inbox-{release.pk}")
     item.get_by_label("Comment").fill("Second pair of eyes")
     item.get_by_role("button", name="Approve").click()
-    expect(item.get_by_test_id("inbox-outcome")).to_contain_text("Scheduled")
-    assert page.evaluate("window.__marker") == "same-page"
+    expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
+    expect(page.get_by_test_id("reauthentication-purpose")).to_have_text(
+        f"Confirm your password to approve release #{release.pk} of web to prod."
+    )
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name=re.compile("Confirm", re.I)).click()
+
+    expect(page).to_have_url(re.compile(r"/releases/inbox/$"))
+    expect(page.get_by_text(f"You approved release #{release.pk}.")).to_be_visible()
+    expect(page.locator(f"#inbox-{release.pk}")).to_have_count(0)
+    approval = release.approvals.get(approver=release_manager)
+    assert approval.comment == "Second pair of eyes"
     release.refresh_from_db()
     assert release.state == ReleaseState.SCHEDULED

@@ -47,15 +47,20 @@ def test_a_developer_submits_and_a_release_manager_approves_with_reauthenticatio
     page.get_by_role("link", name=re.compile("Open to approve")).click()
     page.get_by_label("Comment").fill("Ship it")
     page.get_by_role("button", name="Approve").click()
-    # Production: allauth asks for the password again, then brings us back.
+    # Production: allauth asks for the password again, saying what it confirms; the approval is
+    # then made as it was sent, comment and all.
     expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
+    expect(page.get_by_test_id("reauthentication-purpose")).to_have_text(
+        f"Confirm your password to approve release #{release.pk} of web to prod."
+    )
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name=re.compile("Confirm", re.I)).click()
     expect(page).to_have_url(re.compile(rf"/releases/{release.pk}/$"))
-    page.evaluate("window.__marker = 'same-page'")
-    page.get_by_role("button", name="Approve").click()
     expect(page.get_by_test_id("release-state")).to_have_text("Scheduled")
-    assert page.evaluate("window.__marker") == "same-page"  # approved in place, no reload
+    expect(page.get_by_text(f"You approved release #{release.pk}.")).to_be_visible()
+    expect(page.get_by_role("region", name="Approvals")).to_contain_text("Ship it")
+    approval = release.approvals.get(approver=release_manager)
+    assert approval.comment == "Ship it"
     release.refresh_from_db()
     assert release.state == ReleaseState.SCHEDULED
 

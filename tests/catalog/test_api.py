@@ -95,6 +95,21 @@ def test_the_owner_updates_and_an_admin_deletes(api_as, developer, platform_admi
 
 
 @pytest.mark.django_db
+def test_a_refused_update_saves_and_audits_nothing(api_as, developer, payments):
+    ServiceFactory(name="web", owner=payments, title="Old")
+    client = api_as(developer)
+    events = AuditEvent.objects.count()
+    response = client.patch(
+        "/api/v1/services/web/", {"title": "New", "depends_on": ["web"]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["depends_on"] == ["A service cannot depend on itself."]
+    service = Service.objects.get(name="web")
+    assert service.title == "Old" and not service.dependencies.exists()
+    assert AuditEvent.objects.count() == events
+
+
+@pytest.mark.django_db
 def test_a_token_acts_with_its_owners_rights(api_client, developer, search):
     _, key = account_services.api_token_create(actor=developer, name="ci")
     response = api_client.post(

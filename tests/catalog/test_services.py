@@ -124,6 +124,31 @@ def test_update_records_only_what_changed(developer, payments):
 
 
 @pytest.mark.django_db
+def test_an_update_with_its_dependencies_is_one_audit_row(developer, payments):
+    service = create(developer, payments, title="Old")
+    ledger = ServiceFactory(name="ledger")
+    services.service_update(actor=developer, service=service, title="New", depends_on=[ledger])
+    event = AuditEvent.objects.get(action="service.update")
+    assert event.before == {"depends_on": [], "title": "Old"}
+    assert event.after == {"depends_on": ["service:ledger"], "title": "New"}
+    assert not AuditEvent.objects.filter(action="service.dependencies").exists()
+
+
+@pytest.mark.django_db
+def test_an_update_depending_on_itself_changes_nothing(developer, payments):
+    service = create(developer, payments, title="Old")
+    with pytest.raises(ValidationError) as error:
+        services.service_update(
+            actor=developer, service=service, title="New", tags=["x"], depends_on=[service]
+        )
+    assert error.value.message_dict == {"depends_on": ["A service cannot depend on itself."]}
+    service.refresh_from_db()
+    assert service.title == "Old" and not service.tags.exists()
+    assert not Dependency.objects.exists()
+    assert not AuditEvent.objects.filter(action="service.update").exists()
+
+
+@pytest.mark.django_db
 def test_another_teams_developer_cannot_update(developer, other_developer, payments):
     service = create(developer, payments, title="Mine")
     with pytest.raises(PermissionDenied):

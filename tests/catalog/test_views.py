@@ -1,5 +1,6 @@
 import pytest
 
+from apps.audit.models import AuditEvent
 from apps.catalog.models import Dependency, Service, Tag
 from tests.factories import ServiceFactory, TeamFactory
 
@@ -134,6 +135,31 @@ def test_an_edit_error_is_shown_next_to_the_field(client_as, developer, payments
     errors = response.context["form"].errors
     assert "depends_on" in errors
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_refused_edit_saves_and_audits_nothing(client_as, developer, payments):
+    service = ServiceFactory(name="web", owner=payments, title="Old", tier=2)
+    ledger = ServiceFactory(name="ledger")
+    Dependency.objects.create(source=service, target_service=ledger)
+    client = client_as(developer)
+    events = AuditEvent.objects.count()
+    response = client.post(
+        "/catalog/services/web/edit/",
+        {
+            "title": "New", "owner": payments.pk, "type": "service", "lifecycle": "production",
+            "tier": 1, "container_port": 8080, "replicas": 2, "cpu": "250m", "memory": "256Mi",
+            "health_path": "/healthz", "strategy": "rolling", "tags": "web",
+            "depends_on": "ledger, web", "links": "[]", "strategy_params": "{}",
+        },
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.context["form"].errors["depends_on"] == ["A service cannot depend on itself."]
+    service.refresh_from_db()
+    assert (service.title, service.tier) == ("Old", 2)
+    assert not service.tags.exists()
+    assert [d.target_service.name for d in service.dependencies.all()] == ["ledger"]
+    assert AuditEvent.objects.count() == events
 
 
 @pytest.mark.django_db

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from apps.accounts.models import Role, User
 from apps.audit.models import AuditEvent
 from apps.catalog.models import Environment, EnvironmentKind
+from apps.core.models import OutboxMessage
 from apps.releases import services
 from apps.releases.models import (
     Approval,
@@ -41,17 +42,13 @@ def _postgresql_only():
 
 
 @pytest.fixture
-def notified(monkeypatch):
-    """Notifications queued after commit, recorded instead of sent to the broker."""
-    from apps.releases import tasks
+def notified():
+    """The notifications committed decisions queued: (release id, event) of each outbox row."""
 
-    queued, guard = [], threading.Lock()
+    def queued() -> list[tuple]:
+        rows = OutboxMessage.objects.filter(task_name="releases.notify")
+        return [(args[0], args[1]) for args in rows.values_list("args", flat=True)]
 
-    def record(release_id, event, transition_id):
-        with guard:
-            queued.append((release_id, event))
-
-    monkeypatch.setattr(tasks.notify_release, "delay", record)
     return queued
 
 
@@ -176,7 +173,7 @@ def test_two_approvers_at_the_same_moment_each_count_once_and_schedule_it_once(
         events = AuditEvent.objects.filter(target_type="releases.release", target_id=release.pk)
         assert events.filter(action="release.approve").count() == 2
         assert events.filter(action="release.scheduled").count() == 1
-        assert notified.count((release.pk, "approved")) == 1
+        assert notified().count((release.pk, "approved")) == 1
 
 
 def test_a_double_submitted_approval_counts_once_and_the_second_is_refused(
@@ -230,12 +227,12 @@ def test_an_approval_racing_a_cancel_never_lands_on_a_cancelled_release(
                 "scheduled",
                 "cancelled",
             ]
-            assert notified.count((release.pk, "approved")) == 1
+            assert notified().count((release.pk, "approved")) == 1
         else:
             outcomes.add("cancelled, approval refused")
             assert approve.status_code == 400
             assert approve.json() == {"detail": ["A release that is cancelled cannot be approved."]}
             assert list(approvals.values_list("approver__username", flat=True)) == ["robin"]
             assert [to for _, to in history(release)] == ["pending_approval", "cancelled"]
-            assert (release.pk, "approved") not in notified
+            assert (release.pk, "approved") not in notified()
     assert outcomes  # which interleavings happened is up to the scheduler

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,9 +12,12 @@ from apps.releases.models import (
     Approval,
     ApprovalPolicy,
     ApprovalRule,
+    ChangeWindow,
     Release,
+    ReleaseCommit,
     ReleaseState,
     StandardChangeTemplate,
+    WindowScope,
 )
 from apps.releases.transitions import IllegalTransition, release_transition
 from tests.factories import UserFactory
@@ -80,6 +83,59 @@ def test_without_a_policy_a_submitted_release_is_scheduled(make_release, develop
     assert release.state == ReleaseState.SCHEDULED
     states = list(release.transitions.values_list("to_state", flat=True))
     assert states == ["approved", "scheduled"]
+
+
+def request_kwargs(web, **fields) -> dict:
+    start = (timezone.now() + timedelta(days=2)).replace(hour=12, minute=0, second=0)
+    return {
+        "service": web,
+        "environment": web.environments.get(name="prod"),
+        "version": "registry/web:2.0.0",
+        "title": "Launch",
+        "planned_start": start,
+        "planned_end": start + timedelta(hours=1),
+        "commits": [{"sha": "abcdef1234", "author": "dana", "committed_at": timezone.now()}],
+        **fields,
+    }
+
+
+@pytest.mark.django_db
+def test_a_request_submitted_at_once_is_created_and_submitted_with_its_audit_rows(
+    developer, web, prod_policy
+):
+    release = services.release_request(actor=developer, submit=True, **request_kwargs(web))
+    assert release.state == ReleaseState.PENDING_APPROVAL
+    actions = list(
+        AuditEvent.objects.filter(target_id=str(release.pk))
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["release.create", "release.pending_approval"]
+
+
+@pytest.mark.django_db
+def test_a_request_refused_on_submission_leaves_nothing_behind(developer, web):
+    ChangeWindow.objects.create(
+        name="Early mornings",
+        kind=ChangeWindow.Kind.ALLOW,
+        rrule="FREQ=DAILY",
+        starts_at_local=datetime(2026, 1, 1, 5, 0, tzinfo=UTC),
+        duration_minutes=60,
+        time_zone="UTC",
+        scope=WindowScope.ORGANISATION,
+    )
+    with pytest.raises(ValidationError) as error:
+        services.release_request(actor=developer, submit=True, **request_kwargs(web))
+    assert "Outside the allowed windows" in error.value.message_dict["planned_start"][0]
+    assert not Release.objects.exists() and not ReleaseCommit.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_request_by_another_team_leaves_nothing_behind(other_developer, web):
+    with pytest.raises(PermissionDenied):
+        services.release_request(actor=other_developer, submit=True, **request_kwargs(web))
+    assert not Release.objects.exists() and not AuditEvent.objects.exists()
 
 
 @pytest.mark.django_db

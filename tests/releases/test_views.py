@@ -3,8 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from apps.releases import services
-from apps.releases.models import Release, ReleaseState
+from apps.releases.models import ChangeWindow, Release, ReleaseCommit, ReleaseState, WindowScope
 
 
 def reauthenticated(client, password):
@@ -74,28 +75,86 @@ def test_the_end_before_start_error_comes_from_the_service_and_names_the_field(
     assert "planned_end" in response.context["form"].errors
 
 
+def form_body(start, **changes) -> dict:
+    return {
+        "service": "web",
+        "version": "registry/web:2.0.0",
+        "title": "Launch",
+        "change_type": "normal",
+        "planned_start": start.strftime("%Y-%m-%dT%H:%M"),
+        "planned_end": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "commits": "abcdef1234 dana@example.com 2026-11-20T10:00:00Z Add launch banner",
+        **changes,
+    }
+
+
+@pytest.mark.django_db
+def test_submitting_into_a_freeze_from_the_form_names_it_and_leaves_no_draft(
+    client_as, developer, release_manager, web, prod
+):
+    start = timezone.now() + timedelta(days=2)
+    services.freeze_create(
+        actor=release_manager,
+        name="Black Friday",
+        starts_at=start - timedelta(days=1),
+        ends_at=start + timedelta(days=1),
+        scope=WindowScope.ORGANISATION,
+    )
+    client = client_as(developer)
+    events = AuditEvent.objects.count()
+    for _retry in range(2):
+        response = client.post("/releases/new/", form_body(start, environment=prod.pk, submit="1"))
+        assert response.status_code == 200
+        assert "Black Friday" in response.context["form"].errors["planned_start"][0]
+    assert Release.objects.count() == 0 and ReleaseCommit.objects.count() == 0
+    assert AuditEvent.objects.count() == events
+    assert "No releases" in client.get("/releases/").content.decode()
+
+
+@pytest.mark.django_db
+def test_submitting_outside_the_allowed_windows_from_the_form_leaves_no_draft(
+    client_as, developer, web, prod
+):
+    ChangeWindow.objects.create(
+        name="Never",
+        kind=ChangeWindow.Kind.DENY,
+        rrule="FREQ=DAILY",
+        starts_at_local=timezone.now().replace(hour=0, minute=0, second=0, microsecond=0),
+        duration_minutes=24 * 60,
+        time_zone="UTC",
+        scope=WindowScope.ORGANISATION,
+    )
+    start = timezone.now() + timedelta(days=2)
+    response = client_as(developer).post(
+        "/releases/new/", form_body(start, environment=prod.pk, submit="1")
+    )
+    assert "Never" in response.context["form"].errors["planned_start"][0]
+    assert not Release.objects.exists() and not ReleaseCommit.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="release.").exists()
+
+
+@pytest.mark.django_db
+def test_saving_a_draft_into_a_freeze_is_still_allowed(
+    client_as, developer, release_manager, web, prod
+):
+    start = timezone.now() + timedelta(days=2)
+    services.freeze_create(
+        actor=release_manager,
+        name="Black Friday",
+        starts_at=start - timedelta(days=1),
+        ends_at=start + timedelta(days=1),
+        scope=WindowScope.ORGANISATION,
+    )
+    response = client_as(developer).post("/releases/new/", form_body(start, environment=prod.pk))
+    release = Release.objects.get()
+    assert response["Location"] == f"/releases/{release.pk}/"
+    assert release.state == ReleaseState.DRAFT
+    assert AuditEvent.objects.filter(action="release.create", actor=developer).count() == 1
+
+
 @pytest.mark.django_db
 def test_leadership_cannot_request_releases(client_as, leadership):
     assert client_as(leadership).get("/releases/new/").status_code == 403
-
-
-@pytest.mark.django_db
-def test_production_approval_asks_for_reauthentication_first(
-    client, make_release, developer, release_manager, prod_policy, password
-):
-    release = services.release_submit(actor=developer, release=make_release())
-    client.post("/accounts/login/", {"login": release_manager.username, "password": password})
-    response = client.post(f"/releases/{release.pk}/approve/", HTTP_HX_REQUEST="true")
-    assert response.status_code == 204
-    assert response["HX-Redirect"].startswith("/accounts/reauthenticate/?next=")
-    assert not release.approvals.exists()
-    reauthenticated(client, password)
-    response = client.post(
-        f"/releases/{release.pk}/approve/", {"comment": "ok"}, HTTP_HX_REQUEST="true"
-    )
-    assert response.status_code == 200
-    assert release.approvals.get().approver == release_manager
-    assert 'id="release-body"' in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -117,10 +176,10 @@ def test_a_refused_approval_is_shown_in_place(
 
 @pytest.mark.django_db
 def test_rejecting_without_a_comment_says_so(
-    client_as, make_release, developer, release_manager, prod_policy
+    client_as, make_release, developer, release_manager, prod_policy, password
 ):
     release = services.release_submit(actor=developer, release=make_release())
-    response = client_as(release_manager).post(
+    response = reauthenticated(client_as(release_manager), password).post(
         f"/releases/{release.pk}/reject/", {"comment": ""}, HTTP_HX_REQUEST="true"
     )
     assert "Say why you reject it" in response.content.decode()

@@ -2,13 +2,16 @@
 async scenario, so the stream's database reads share the test's transaction."""
 
 import asyncio
+import time
 import uuid
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.db import transaction
 from django.test import AsyncClient
 
 from apps.rollouts import live, selectors, stream
+from tests.brokers import RedisServer
 from tests.rollouts.builders import rollout_row
 
 TIMEOUT = 5.0
@@ -282,3 +285,15 @@ def test_watchers_of_a_rollout_share_one_read_of_each_change(
             await chunks.aclose()
 
     run(scenario)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_while_redis_is_down_is_only_logged(settings, caplog):
+    redis = RedisServer().start()
+    settings.LIVE_UPDATES_REDIS_URL = redis.url
+    redis.kill()
+    started = time.monotonic()
+    with transaction.atomic():
+        live.announce(42)  # publishes once the transaction has committed
+    assert time.monotonic() - started < 1.0
+    assert "could not publish rollout 42 change" in caplog.text

@@ -167,7 +167,7 @@ def test_the_owning_team_resumes_in_place_with_a_toast(client_as, developer, rol
     assert 'data-testid="rollout-state">Running' in body
     assert f"Rollout #{rollout.pk} resumed." in body and 'hx-swap-oob="beforeend"' in body
     assert status_of(rollout) == RolloutState.RUNNING
-    assert AuditEvent.objects.filter(action="rollout.resume", target_id=str(rollout.pk)).exists()
+    assert AuditEvent.objects.filter(action="rollout.running", target_id=str(rollout.pk)).exists()
 
 
 @pytest.mark.django_db
@@ -224,8 +224,9 @@ def test_abort_records_the_reason_and_refuses_an_overlong_one(client_as, develop
     rollout.refresh_from_db()
     assert rollout.state == RolloutState.ROLLING_BACK
     assert rollout.failure_reason == "Aborted by dana: error rate"
-    event = AuditEvent.objects.get(action="rollout.abort")
-    assert event.after == {"reason": "error rate"} and event.actor_label == "dana"
+    event = AuditEvent.objects.get(action="rollout.rolling_back")
+    assert event.after == {"state": "rolling_back", "reason": "Aborted by dana: error rate"}
+    assert event.before == {"state": "paused"} and event.actor_label == "dana"
 
 
 @pytest.mark.django_db
@@ -331,7 +332,7 @@ def test_the_planned_pods_follow_the_canary_weight(rollout):
         p.role: (p.deployment, p.version, p.desired) for p in selectors.planned_pods(rollout)
     }
     assert planned == {
-        "stable": ("web", "registry/web:1.9.0", 4),
+        "stable": ("web", "registry/web:1.9.0", 5),  # the stable keeps every pod
         "canary": ("web-canary", "registry/web:2.0.0", 1),
     }
     rollout.state = RolloutState.SUCCEEDED

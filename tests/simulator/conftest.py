@@ -6,14 +6,14 @@ import pytest
 from kubernetes import client, config
 
 from apps.rollouts.simulator import start_simulator, write_kubeconfig
-from tests.simulator.helpers import Cluster
+from tests.simulator.helpers import READY_DELAY, Cluster
 
 _namespaces = itertools.count(1)
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    url, stop = start_simulator(ready_delay=0.3, tick=0.05)
+    url, stop = start_simulator(ready_delay=READY_DELAY, tick=0.05)
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig.yaml", url)
     configuration = client.Configuration()
     config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from kubernetes import client
 
+READY_DELAY = 0.3  # seconds from a pod's creation until it is ready, in the `cluster` fixture
+
 
 @dataclass
 class Cluster:

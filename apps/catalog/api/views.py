@@ -55,12 +55,7 @@ class ServiceViewSet(viewsets.ModelViewSet):
         data = dict(serializer.validated_data)
         data.pop("name", None)  # a service's name is its identity everywhere; it does not change
         data.pop("environments", None)
-        depends_on = data.pop("depends_on", None)
         service = services.service_update(actor=request.user, service=service, **data)
-        if depends_on is not None:
-            services.service_dependencies_set(
-                actor=request.user, service=service, services=depends_on
-            )
         return Response(self._detail(service))
 
     def destroy(self, request, *args, **kwargs):

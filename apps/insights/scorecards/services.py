@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.audit.services import audit_record, snapshot
+from apps.core import outbox
 from apps.insights.models import Level, ScorecardRule, ScorecardSnapshot, ServiceScore
 from apps.insights.scorecards.evaluation import Evaluation, evaluate_services
 from apps.insights.scorecards.rules import RULES_BY_KEY
@@ -88,12 +89,6 @@ def scorecard_snapshots_take(*, week: date | None = None, now: datetime | None =
     return len(evaluations)
 
 
-def _queue_refresh() -> None:
-    from apps.insights.tasks import refresh_scorecards
-
-    refresh_scorecards.delay()
-
-
 def scorecard_rule_update(*, actor, key: str, level: int, is_enabled: bool) -> ScorecardRule:
     """Move a rule to another level and switch it on or off (platform admins). Every score is
     evaluated again after the commit, by a task."""
@@ -120,5 +115,5 @@ def scorecard_rule_update(*, actor, key: str, level: int, is_enabled: bool) -> S
         audit_record(
             actor=actor, action="scorecard_rule.update", target=rule, before=before, after=after
         )
-        transaction.on_commit(_queue_refresh)
+        outbox.enqueue("insights.refresh_scorecards")
     return rule

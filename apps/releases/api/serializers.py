@@ -274,7 +274,7 @@ class ReleaseCreateSerializer(serializers.Serializer):
         return data
 
     def service_arguments(self) -> tuple[dict, bool]:
-        """Keyword arguments for `release_create`, and whether to submit."""
+        """Keyword arguments for `release_request`, and whether to submit."""
         data = dict(self.validated_data)
         submit = data.pop("submit")
         data["commits"] = [

@@ -2,7 +2,7 @@
 the API applies exactly the browser's rules; only the browser's re-authentication before a
 production approval does not apply here (a token or session is the credential)."""
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -90,10 +90,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         body = ReleaseCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         arguments, submit = body.service_arguments()
-        with transaction.atomic():
-            release = services.release_create(actor=request.user, **arguments)
-            if submit:
-                release = services.release_submit(actor=request.user, release=release)
+        release = services.release_request(actor=request.user, submit=submit, **arguments)
         return Response(self._detail_by_pk(release.pk), status=status.HTTP_201_CREATED)
 
     @_action_schema("Submit a draft for approval", request=None)

@@ -1,11 +1,13 @@
 """Input and output shapes of the rollouts and clusters API. Inputs are checked for shape here;
 every rule (who may steer, what a state allows) is the services'."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.catalog.models import Cluster
 from apps.releases.models import Release
 from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, RolloutStep, StepState
+from apps.rollouts.transitions import available_actions
 
 # --- Rollouts: output ------------------------------------------------------------------------
 
@@ -74,22 +76,50 @@ class RolloutStepSerializer(serializers.ModelSerializer):
 
 
 class RolloutEventSerializer(serializers.ModelSerializer):
+    # Plain strings: "state" already names the releases' enum in the schema.
+    kind = serializers.CharField(read_only=True, help_text="transition or step")
+    from_state = serializers.CharField(read_only=True, help_text="Transitions: the state left.")
+    to_state = serializers.CharField(read_only=True, help_text="Transitions: the state entered.")
+
     class Meta:
         model = RolloutEvent
-        fields = ["at", "level", "step_index", "message"]
+        fields = ["at", "kind", "level", "step_index", "from_state", "to_state", "message"]
         read_only_fields = fields
+
+
+class CanaryPodsSerializer(serializers.Serializer):
+    canary = serializers.IntegerField()
+    stable = serializers.IntegerField()
+    share = serializers.IntegerField(help_text="Per cent of all pods that run the canary.")
 
 
 class RolloutDetailSerializer(RolloutListSerializer):
     steps = RolloutStepSerializer(many=True, read_only=True)
     events = RolloutEventSerializer(many=True, read_only=True, help_text="Oldest first.")
+    actions = serializers.SerializerMethodField(
+        help_text="What the requesting user may do now: promote, promote_full, pause, resume, "
+        "abort, rollback."
+    )
+    canary_pods = serializers.SerializerMethodField(
+        help_text="Canary rollouts: the planned canary and stable pods at the current weight "
+        "and the canary's share of all pods, which with few replicas differs from the weight."
+    )
 
     class Meta(RolloutListSerializer.Meta):
         fields = [
             *RolloutListSerializer.Meta.fields, "previous_image", "manual_interventions",
-            "failure_detected_at", "next_run_at", "steps", "events",
+            "failure_detected_at", "next_run_at", "actions", "canary_pods", "steps", "events",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_actions(self, rollout) -> list[str]:
+        request = self.context.get("request")
+        return sorted(available_actions(rollout, request.user if request else None))
+
+    @extend_schema_field(CanaryPodsSerializer(allow_null=True))
+    def get_canary_pods(self, rollout) -> dict | None:
+        return rollout.canary_pods
 
 
 # --- Rollouts: input ---------------------------------------------------------------------------
@@ -120,12 +150,16 @@ class ReasonSerializer(serializers.Serializer):
 class ClusterSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cluster
-        fields = ["id", "name", "description", "kubeconfig_path", "context", "in_cluster"]
+        fields = [
+            "id", "name", "description", "kubeconfig_path", "context", "in_cluster",
+            "server_version",
+        ]  # fmt: skip
         read_only_fields = fields
 
 
 class ClusterInputSerializer(serializers.Serializer):
-    """Shape only: the service validates the cluster in full (unique name, DNS label, paths)."""
+    """Shape only: the service validates the cluster in full (unique name, DNS label, paths,
+    and a connection to its API server)."""
 
     name = serializers.CharField(max_length=63)
     description = serializers.CharField(required=False, allow_blank=True, default="")

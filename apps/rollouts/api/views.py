@@ -24,6 +24,7 @@ from apps.rollouts.models import Rollout
 REFUSED = OpenApiResponse(description="Refused: the body names the field and says why.")
 FORBIDDEN = OpenApiResponse(description="Your role or team may not do this.")
 NOT_FOUND = OpenApiResponse(description="No rollout with this id.")
+CONFLICT = OpenApiResponse(description="It has happened already, or something else is active.")
 
 
 def _action_schema(summary: str, request, *, description: str | None = None, created=False):
@@ -32,7 +33,7 @@ def _action_schema(summary: str, request, *, description: str | None = None, cre
         summary=summary,
         description=description,
         request=request,
-        responses={**ok, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={**ok, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT},
     )
 
 
@@ -64,27 +65,22 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(
         summary="Roll out an approved release now",
         description=(
-            "The release's gates are checked again first. A release that already has its "
-            "rollout answers 200 with that rollout: starting twice is starting once."
+            "The release's gates are checked again first. A release rolls out once: starting "
+            "one that has started (even at the same moment) answers 409 naming its rollout."
         ),
         request=RolloutCreateSerializer,
         responses={
             201: RolloutDetailSerializer,
-            200: RolloutDetailSerializer,
             400: REFUSED,
             403: FORBIDDEN,
+            409: CONFLICT,
         },
     )
     def create(self, request, *args, **kwargs):
         body = RolloutCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        release = body.validated_data["release"]
-        existed = Rollout.objects.filter(release=release, is_rollback=False).exists()
-        rollout = services.rollout_start(actor=request.user, release=release)
-        return Response(
-            self._detail(rollout.pk),
-            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
-        )
+        rollout = services.rollout_start(actor=request.user, release=body.validated_data["release"])
+        return Response(self._detail(rollout.pk), status=status.HTTP_201_CREATED)
 
     @_action_schema(
         "Promote past the current pause or analysis, or (full) all the way",
@@ -155,6 +151,12 @@ CLUSTER_NOT_FOUND = OpenApiResponse(description="No cluster with this name.")
     ),
     create=extend_schema(
         summary="Register a cluster",
+        description=(
+            "Runway first asks the cluster's API server for its version, the way rollouts will "
+            "reach it: a kubeconfig it cannot use, an unknown context or a server that does not "
+            "answer is refused naming the field. The version comes back as server_version; "
+            "changing kubeconfig_path, context or in_cluster checks again."
+        ),
         request=ClusterInputSerializer,
         responses={201: ClusterSerializer, 400: REFUSED, 403: FORBIDDEN},
     ),

@@ -66,7 +66,10 @@ The controllers (one thread, every --tick seconds)
 
     An image whose tag contains `imagepull` stays Pending (ErrImagePull / ImagePullBackOff),
     `crashloop` waits in CrashLoopBackOff with a rising restartCount, `unready` runs but is
-    never ready. None of them ever becomes ready.
+    never ready, and `unschedulable` stays Pending, bound to no node, with PodScheduled False
+    (reason Unschedulable, "0/1 nodes are available: 1 Insufficient cpu. ...") and no
+    container statuses. None of them ever becomes ready. `slowstart` runs but becomes ready
+    only after 10 times the ready delay, so a progress deadline can be met or missed.
 
 Metrics: GET or POST /prometheus/api/v1/query?query=...
     Answers like the Prometheus HTTP API: {"status": "success", "data": {"resultType":

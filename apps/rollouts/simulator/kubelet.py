@@ -1,11 +1,16 @@
 """Pods coming to life: Pending, then Running, then Ready after the ready delay.
 
-An image whose tag contains one of these words never becomes ready, so failure paths can be
-shown:
+An image whose tag contains one of these words behaves otherwise, so failure paths and
+deadlines can be shown:
 
 - `imagepull`: the pod stays Pending, its container waiting in ErrImagePull / ImagePullBackOff.
 - `crashloop`: the container keeps exiting; waiting in CrashLoopBackOff, restartCount rising.
 - `unready`: the container runs but its readiness probe never passes.
+- `slowstart`: the container runs, but its readiness probe passes only after SLOW_START times
+  the ready delay, so a progress deadline can be met or missed on purpose.
+- `unschedulable`: no node has room for the pod. The scheduler never binds it (no
+  spec.nodeName), so it stays Pending with PodScheduled False, reason Unschedulable, and no
+  container, IP or start time, as the API server reports such a pod.
 """
 
 import hashlib
@@ -17,7 +22,12 @@ from apps.rollouts.simulator.store import Store, timestamp
 
 NODE_NAME = "runway-sim-node"
 HOST_IP = "172.18.0.2"
-BAD_TAGS = ("imagepull", "crashloop", "unready")
+TAG_BEHAVIOURS = ("imagepull", "crashloop", "unready", "slowstart", "unschedulable")
+SLOW_START = 10  # times the ready delay
+UNSCHEDULABLE = (
+    "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
+    "1 No preemption victims found for incoming pod."
+)
 CONDITION_ORDER = (
     "PodReadyToStartContainers",
     "Initialized",
@@ -28,9 +38,17 @@ CONDITION_ORDER = (
 
 
 def behaviour(image: str) -> str:
-    """`imagepull`, `crashloop`, `unready`, or `ok`."""
+    """One of TAG_BEHAVIOURS, or `ok`."""
     tag = image_tag(image or "")
-    return next((word for word in BAD_TAGS if word in tag), "ok")
+    return next((word for word in TAG_BEHAVIOURS if word in tag), "ok")
+
+
+def schedulable(spec: dict) -> bool:
+    """Whether the scheduler finds a node for a pod with this spec."""
+    return not any(
+        behaviour(container.get("image", "")) == "unschedulable"
+        for container in spec.get("containers") or []
+    )
 
 
 def _digest(text: str) -> str:
@@ -129,10 +147,19 @@ class Kubelet:
             return state
         state["state"] = {"running": {"startedAt": started_at}}
         state["started"] = True
-        state["ready"] = kind == "ok" and age >= self.ready_delay
+        ready_after = self.ready_delay * (SLOW_START if kind == "slowstart" else 1)
+        state["ready"] = kind in ("ok", "slowstart") and age >= ready_after
         return state
 
-    def _condition(self, life: _PodLife, kind: str, ok: bool, now: float, why: str = "") -> dict:
+    def _condition(
+        self,
+        life: _PodLife,
+        kind: str,
+        ok: bool,
+        now: float,
+        why: str = "",
+        reason: str = "ContainersNotReady",
+    ) -> dict:
         value = "True" if ok else "False"
         previous = life.times.get(kind)
         if previous is None or previous[0] != value:
@@ -144,11 +171,20 @@ class Kubelet:
             "lastTransitionTime": previous[1],
         }
         if not ok and why:
-            condition["reason"] = "ContainersNotReady"
+            condition["reason"] = reason
             condition["message"] = why
         return condition
 
     def pod_status(self, pod: dict, life: _PodLife, now: float) -> dict:
+        if not pod["spec"].get("nodeName"):  # never scheduled: nothing runs it
+            scheduled = self._condition(
+                life, "PodScheduled", False, now, UNSCHEDULABLE, reason="Unschedulable"
+            )
+            return {
+                "phase": "Pending",
+                "conditions": [scheduled],
+                "qosClass": pod["status"].get("qosClass", "BestEffort"),
+            }
         age = now - life.seen_at
         containers = [
             self._container(c, pod, life, age) for c in pod["spec"].get("containers") or []

@@ -3,7 +3,7 @@
 import copy
 
 from apps.rollouts.simulator import errors, selectors
-from apps.rollouts.simulator.kubelet import NODE_NAME, is_ready, ready_since
+from apps.rollouts.simulator.kubelet import NODE_NAME, is_ready, ready_since, schedulable
 from apps.rollouts.simulator.resources import PODS, REPLICASETS
 from apps.rollouts.simulator.store import Store, parse_timestamp, random_suffix
 
@@ -65,7 +65,8 @@ def _new_pod(rs: dict) -> dict:
     if annotations:
         metadata["annotations"] = dict(annotations)
     spec = copy.deepcopy(template["spec"])
-    spec["nodeName"] = NODE_NAME
+    if schedulable(spec):  # the scheduler binds the pod to the node at once
+        spec["nodeName"] = NODE_NAME
     return {"metadata": metadata, "spec": spec}
 
 

@@ -1,0 +1,252 @@
+"""The outbox, against the real broker: tasks of committed changes go out once, tasks of rolled
+back ones never, and a broker that is down delays them without failing the change. A private
+redis-server plays the broker that goes down and comes back."""
+
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.utils import timezone
+
+from apps.accounts.models import Role
+from apps.core import outbox
+from apps.core.models import OutboxMessage
+from apps.core.tasks import outbox_flush as outbox_flush_task
+from apps.releases import services as release_services
+from apps.releases.models import ApprovalPolicy, ApprovalRule, NotificationDelivery
+from apps.releases.tasks import notify_release
+from portal.celery import app
+from tests.brokers import RedisServer, publishing_to
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PING = "tests.outbox.ping"  # a task nobody runs: the tests read it off the queue
+
+
+@pytest.fixture
+def queue():
+    """A queue of this test's own; the tasks these tests send are routed to it."""
+    name = f"test-outbox-{uuid.uuid4().hex[:10]}"
+    previous = app.conf.task_routes
+    app.conf.task_routes = {PING: {"queue": name}, "releases.notify": {"queue": name}}
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
+    yield name
+    app.conf.task_routes = previous
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
+    with app.connection_for_read() as broker:
+        broker.default_channel.queue_delete(name)
+
+
+@pytest.fixture
+def private_broker():
+    """A redis-server of this test's own that the test stops and starts; everything published
+    goes there meanwhile."""
+    server = RedisServer().start()
+    with publishing_to(server.url):
+        yield server
+    server.kill()
+
+
+def published(queue: str) -> list[tuple[str, list, dict]]:
+    """Take every message off the queue: (task name, args, kwargs) of each."""
+    taken = []
+    with app.connection_for_read() as broker, broker.SimpleQueue(queue, no_ack=True) as messages:
+        while True:
+            try:
+                message = messages.get(timeout=0.5)
+            except messages.Empty:
+                return taken
+            args, kwargs, _ = message.decode()
+            taken.append((message.headers["task"], args, kwargs))
+
+
+def enqueue_committed(*args, **kwargs) -> float:
+    """Enqueue in a transaction of its own; returns the seconds until it had committed."""
+    started = time.monotonic()
+    with transaction.atomic():
+        outbox.enqueue(*args, **kwargs)
+    return time.monotonic() - started
+
+
+def test_a_task_of_a_rolled_back_transaction_is_neither_kept_nor_published(queue):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.enqueue(PING, args=[1])
+        raise RuntimeError("the change fails")
+    assert not OutboxMessage.objects.exists()
+    assert published(queue) == []
+
+
+def test_a_committed_task_is_published_once_and_marked_sent(queue):
+    enqueue_committed(PING, args=[1, "two"], kwargs={"three": 3})
+    assert published(queue) == [(PING, [1, "two"], {"three": 3})]
+    assert OutboxMessage.objects.get().sent_at is not None
+    assert outbox.outbox_flush() == 0
+    assert published(queue) == []
+
+
+def test_enqueue_refuses_to_run_outside_a_transaction(queue):
+    with pytest.raises(TransactionManagementError, match="inside the transaction"):
+        outbox.enqueue(PING)
+    assert not OutboxMessage.objects.exists()
+
+
+def test_the_same_key_twice_makes_one_row_and_one_task(queue):
+    with transaction.atomic():
+        outbox.enqueue(PING, args=[1], key="ping:1")
+        outbox.enqueue(PING, args=[1], key="ping:1")
+    enqueue_committed(PING, args=[1], key="ping:1")  # and again, in a later transaction
+    assert OutboxMessage.objects.count() == 1
+    assert published(queue) == [(PING, [1], {})]
+
+
+def test_while_the_broker_is_down_the_change_commits_at_once_and_its_task_waits(
+    queue, private_broker
+):
+    enqueue_committed(PING, args=["before"])  # leaves a connection that goes stale below
+    assert published(queue) == [(PING, ["before"], {})]
+
+    private_broker.kill()
+    assert enqueue_committed(PING, args=["during"]) < 1.0
+    pending = OutboxMessage.objects.get(args=["during"])
+    assert pending.sent_at is None
+    assert outbox.outbox_flush() == 0  # beat's round while the broker is still down
+
+    private_broker.start()
+    assert outbox.outbox_flush() == 1
+    assert outbox.outbox_flush() == 0
+    assert published(queue) == [(PING, ["during"], {})]
+    pending.refresh_from_db()
+    assert pending.sent_at is not None
+
+
+def test_sending_quietly_says_false_at_once_when_the_broker_is_down(queue, private_broker):
+    assert outbox.send_task_quietly(PING, args=[1]) is True
+    private_broker.kill()
+    started = time.monotonic()
+    assert outbox.send_task_quietly(PING, args=[2], countdown=5) is False
+    assert time.monotonic() - started < 1.0
+    private_broker.start()
+    assert outbox.send_task_quietly(PING, args=[3]) is True
+    assert [args for _, args, _ in published(queue)] == [[3]]  # the restart lost [1]
+
+
+def test_two_flushers_at_once_publish_each_row_once(queue):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent flushers need PostgreSQL's row locks")
+    OutboxMessage.objects.bulk_create(OutboxMessage(task_name=PING, args=[n]) for n in range(40))
+    counts, start = [], threading.Barrier(2)
+
+    def flusher():
+        try:
+            start.wait()
+            while published_now := outbox.outbox_flush(limit=3):
+                counts.append(published_now)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=flusher) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(counts) == 40
+    assert sorted(args[0] for _, args, _ in published(queue)) == list(range(40))
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_the_flush_task_forgets_rows_sent_over_a_day_ago_and_keeps_the_rest(queue):
+    day_ago = timezone.now() - timedelta(days=1, minutes=1)
+    OutboxMessage.objects.bulk_create(
+        [
+            OutboxMessage(task_name=PING, args=["old"], sent_at=day_ago),
+            OutboxMessage(task_name=PING, args=["recent"], sent_at=timezone.now()),
+            OutboxMessage(task_name=PING, args=["pending"]),
+        ]
+    )
+    assert outbox_flush_task.apply().get() == 1
+    assert sorted(OutboxMessage.objects.values_list("args", flat=True)) == [
+        ["pending"],
+        ["recent"],
+    ]
+    assert published(queue) == [(PING, ["pending"], {})]
+
+
+# --- Through the API --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def one_approval(db):
+    policy = ApprovalPolicy.objects.create(name="Production", environment_kind="production")
+    ApprovalRule.objects.create(
+        policy=policy, name="Release managers", role=Role.RELEASE_MANAGER, required_count=1
+    )
+    return policy
+
+
+def test_an_approval_while_the_broker_is_down_succeeds_and_notifies_once_it_is_back(
+    queue, private_broker, api_client, make_release, developer, release_manager, one_approval
+):
+    release = release_services.release_submit(actor=developer, release=make_release())
+    assert [args[1] for _, args, _ in published(queue)] == ["submitted"]
+
+    private_broker.kill()
+    api_client.force_login(release_manager)
+    started = time.monotonic()
+    response = api_client.post(f"/api/v1/releases/{release.pk}/approve/", {}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["state"] == "scheduled"
+    assert time.monotonic() - started < 1.0
+    assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 1
+
+    private_broker.start()
+    outbox_flush_task.apply()  # beat's next round
+    outbox_flush_task.apply()  # and a worker starting: nothing goes out twice
+    (notification,) = published(queue)
+    name, args, kwargs = notification
+    assert (name, args[:2]) == (notify_release.name, [release.pk, "approved"])
+    for _ in range(2):  # a redelivered task sends nothing again
+        notify_release.apply(args=args, kwargs=kwargs)
+    assert [message.subject for message in mail.outbox] == [
+        f"[Runway] {release} is approved and scheduled"
+    ]
+    deliveries = NotificationDelivery.objects.filter(release=release)
+    assert sorted(deliveries.values_list("key", flat=True)) == [
+        f"{args[2]}:approved:email",
+        f"{args[2]}:approved:webhook",
+    ]
+
+
+def test_creating_and_submitting_while_the_broker_is_down_succeeds(
+    queue, private_broker, api_client, developer, web, one_approval
+):
+    private_broker.kill()
+    api_client.force_login(developer)
+    start = timezone.now() + timedelta(days=2)
+    response = api_client.post(
+        "/api/v1/releases/",
+        {
+            "service": "web",
+            "environment": "prod",
+            "version": "registry/web:1.4.0",
+            "title": "Faster checkout",
+            "planned_start": start.isoformat(),
+            "planned_end": (start + timedelta(hours=1)).isoformat(),
+            "submit": True,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["state"] == "pending_approval"
+    (pending,) = OutboxMessage.objects.all()
+    assert (pending.task_name, pending.args[1], pending.sent_at) == (
+        "releases.notify",
+        "submitted",
+        None,
+    )

@@ -1,0 +1,53 @@
+"""The cluster simulator in the test process, and services with a `dev` environment on it."""
+
+import pytest
+
+from apps.catalog.models import Environment
+from apps.rollouts.simulator import start_simulator, write_kubeconfig
+from tests.factories import ServiceFactory
+
+
+@pytest.fixture
+def cluster(tmp_path, settings):
+    running = start_simulator(ready_delay=0.2, tick=0.05)
+    settings.KUBECONFIG = str(write_kubeconfig(tmp_path / "kubeconfig", running.url))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def shop(payments):
+    def make(strategy="rolling", params=None, replicas=2):
+        service = ServiceFactory(
+            name=f"shop-{strategy}",
+            owner=payments,
+            strategy=strategy,
+            strategy_params=params or {},
+            container_port=8080,
+        )
+        Environment.objects.create(
+            service=service,
+            name="dev",
+            kind="development",
+            order=1,
+            namespace="shop",
+            replicas=replicas,
+        )
+        return service
+
+    return make
+
+
+@pytest.fixture
+def move_clock(tmp_path, settings):
+    """Move Runway's clock forward (apps/core/clock.py), in this process and in any worker
+    started with RUNWAY_CLOCK_OFFSET_FILE set to `move_clock.file`."""
+    offset = tmp_path / "clock-offset"
+    offset.write_text("0")
+    settings.RUNWAY_CLOCK_OFFSET_FILE = str(offset)
+
+    def move(seconds: float) -> None:
+        offset.write_text(str(float(offset.read_text()) + seconds))
+
+    move.file = offset
+    return move

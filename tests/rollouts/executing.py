@@ -1,0 +1,47 @@
+"""Driving the executor in the test process: the same code a Celery worker runs, through the
+real `kubernetes` client over HTTP."""
+
+import time
+from datetime import timedelta
+
+from django.utils import timezone
+
+from apps.releases import services as release_services
+from apps.releases.models import Release
+from apps.rollouts import services
+from apps.rollouts.models import Rollout, RolloutState
+
+RUNNABLE = (RolloutState.RUNNING, RolloutState.ROLLING_BACK, RolloutState.PENDING)
+
+
+def drive(rollout: Rollout, *, until=None, timeout: float = 30.0) -> Rollout:
+    """Run the executor until the rollout stops moving (or `until` holds), as workers would:
+    each call does one step's worth of work; waits are skipped by clearing next_run_at."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rollout.refresh_from_db()
+        if until is not None and until(rollout):
+            return rollout
+        if rollout.state not in RUNNABLE:
+            return rollout
+        Rollout.objects.filter(pk=rollout.pk).update(next_run_at=None)
+        services.rollout_advance(rollout.pk)
+        time.sleep(0.05)
+    raise AssertionError(
+        f"rollout {rollout.pk} still {rollout.state} at step {rollout.current_step}"
+    )
+
+
+def release_of(service, version: str, *, env: str = "dev", actor) -> Release:
+    environment = service.environments.get(name=env)
+    start = timezone.now() - timedelta(minutes=1)
+    release = release_services.release_create(
+        actor=actor,
+        service=service,
+        environment=environment,
+        version=version,
+        title=version,
+        planned_start=start,
+        planned_end=start + timedelta(hours=1),
+    )
+    return release_services.release_submit(actor=actor, release=release)

@@ -1,0 +1,214 @@
+"""A bad version is caught and rolled back by itself, whatever way it is bad and however many
+replicas run: crash loops, images that cannot be pulled, pods that never become ready, pods
+that cannot be scheduled. Against the cluster simulator, through the real client."""
+
+import pytest
+
+from apps.releases.models import Release, ReleaseState
+from apps.rollouts import services
+from apps.rollouts.kube import Kube
+from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, StepState
+from tests.rollouts.executing import drive, release_of
+
+CANARY = {
+    "steps": [
+        {"set_weight": 20},
+        {"pause": {"seconds": 0}},
+        {"set_weight": 60},
+        {"pause": {"seconds": 0}},
+        {"set_weight": 100},
+    ]
+}
+# The bad canary's image is set only for the weight where it should go wrong: a good canary up
+# to that weight, then a crash loop, is the same as a canary that goes bad later on.
+BAD_IMAGES = {
+    "crashloop": "crash-looping",
+    "imagepull": "cannot pull their image",
+    "unready": "made no progress within",
+    "unschedulable": "cannot be scheduled",
+}
+
+
+def first_version(shop, developer, strategy: str, replicas: int, params=None):
+    service = shop(strategy, params, replicas=replicas)
+    first = drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:1", actor=developer)
+        )
+    )
+    assert first.state == RolloutState.SUCCEEDED
+    return service
+
+
+def assert_stable_untouched(service, replicas: int, name: str | None = None):
+    status = Kube().deployment("shop", name or service.name)
+    assert status.image == "shop:1"
+    assert status.spec_replicas == replicas and status.available == replicas
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("replicas", [1, 3])
+@pytest.mark.parametrize("bad", sorted(BAD_IMAGES))
+def test_a_bad_canary_is_rolled_back_at_its_first_weight(
+    cluster, shop, developer, settings, replicas, bad
+):
+    settings.ROLLOUT_PROGRESS_DEADLINE_SECONDS = 3
+    service = first_version(shop, developer, "canary", replicas, CANARY)
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, f"shop:2-{bad}", actor=developer)
+    )
+    rollout = drive(rollout, timeout=40)
+    assert rollout.state == RolloutState.ROLLED_BACK
+    assert BAD_IMAGES[bad] in rollout.failure_reason
+    failed = rollout.steps.get(state=StepState.FAILED)
+    assert (failed.kind, failed.params) == ("set_weight", {"weight": 20})
+    assert_stable_untouched(service, replicas)
+    assert Kube().deployment("shop", f"{service.name}-canary") is None
+    assert Release.objects.get(pk=rollout.release_id).state == ReleaseState.ROLLED_BACK
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("replicas", [1, 3])
+def test_a_canary_that_goes_bad_at_a_later_weight_is_rolled_back(
+    cluster, shop, developer, replicas
+):
+    service = first_version(shop, developer, "canary", replicas, CANARY)
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:2", actor=developer)
+    )
+    # The canary is healthy at 20%; then its pods start crash-looping (a memory leak, say).
+    rollout = drive(rollout, until=lambda r: r.current_step == 3)
+    assert rollout.steps.get(index=1).state == StepState.SUCCEEDED
+    container = {"name": service.name, "image": "shop:2-crashloop"}
+    bad = {"spec": {"template": {"spec": {"containers": [container]}}}}
+    Kube().apps.patch_namespaced_deployment(f"{service.name}-canary", "shop", bad)
+    rollout = drive(rollout, timeout=40)
+    assert rollout.state == RolloutState.ROLLED_BACK
+    assert "crash-looping" in rollout.failure_reason
+    assert rollout.steps.get(state=StepState.FAILED).params == {"weight": 60}
+    assert_stable_untouched(service, replicas)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("replicas", [1, 3])
+@pytest.mark.parametrize("bad", ["crashloop", "imagepull"])
+def test_a_bad_blue_green_preview_never_takes_traffic(cluster, shop, developer, replicas, bad):
+    service = first_version(shop, developer, "blue-green", replicas, {"auto_promotion": True})
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, f"shop:2-{bad}", actor=developer)
+    )
+    rollout = drive(rollout, timeout=40)
+    assert rollout.state == RolloutState.ROLLED_BACK
+    assert BAD_IMAGES[bad] in rollout.failure_reason
+    active = rollout.plan_state["active"]
+    assert Kube().service_selector("shop", service.name)["runway.dev/colour"] == active
+    assert_stable_untouched(service, replicas, f"{service.name}-{active}")
+    preview = Kube().deployment("shop", f"{service.name}-{rollout.plan_state['preview']}")
+    assert preview.spec_replicas == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("replicas", [1, 3])
+def test_a_rolling_update_that_never_gets_ready_is_rolled_back_at_runways_deadline(
+    cluster, shop, developer, settings, replicas
+):
+    settings.ROLLOUT_PROGRESS_DEADLINE_SECONDS = 2
+    service = first_version(shop, developer, "rolling", replicas)
+    rollout = drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:2-unready", actor=developer)
+        ),
+        timeout=40,
+    )
+    assert rollout.state == RolloutState.ROLLED_BACK
+    # Runway's deadline and the Deployment's progressDeadlineSeconds are the same setting:
+    # whichever is read first names the failure.
+    assert (
+        "made no progress within 2 s" in rollout.failure_reason
+        or "timed out progressing" in rollout.failure_reason
+    )
+    assert_stable_untouched(service, replicas)
+
+
+@pytest.mark.django_db
+def test_a_slow_start_within_the_deadline_is_not_a_failure(cluster, shop, developer, settings):
+    settings.ROLLOUT_PROGRESS_DEADLINE_SECONDS = 30
+    service = first_version(shop, developer, "rolling", 1)
+    rollout = drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:2-slowstart", actor=developer)
+        ),
+        timeout=40,
+    )
+    assert rollout.state == RolloutState.SUCCEEDED
+
+
+# --- Canary weights that are true ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("replicas", "canary", "share"), [(1, 1, 50), (3, 1, 25), (5, 1, 17)])
+def test_a_canary_surges_beside_a_full_stable(cluster, shop, developer, replicas, canary, share):
+    service = first_version(shop, developer, "canary", replicas, CANARY)
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:2", actor=developer)
+    )
+    rollout = drive(rollout, until=lambda r: r.current_step == 2)
+    assert Kube().deployment("shop", service.name).spec_replicas == replicas
+    assert Kube().deployment("shop", f"{service.name}-canary").spec_replicas == canary
+    assert rollout.canary_pods == {"canary": canary, "stable": replicas, "share": share}
+    assert f"{share}% of pods" in rollout.steps.get(index=1).message
+    assert drive(rollout).state == RolloutState.SUCCEEDED
+    assert_promoted = Kube().deployment("shop", service.name)
+    assert assert_promoted.image == "shop:2" and assert_promoted.spec_replicas == replicas
+
+
+@pytest.mark.django_db
+def test_the_stable_version_keeps_its_pods_until_the_canary_is_ready_at_full_weight(
+    cluster, shop, developer
+):
+    service = first_version(shop, developer, "canary", 2, {"steps": [{"set_weight": 100}]})
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:2", actor=developer)
+    )
+    rollout = drive(rollout, until=lambda r: r.current_step == 1)
+    services.rollout_advance(rollout.pk)  # scales the canary up, which is not ready yet
+    assert Kube().deployment("shop", service.name).spec_replicas == 2
+    rollout = drive(rollout, until=lambda r: r.current_step == 2)
+    assert Kube().deployment("shop", service.name).spec_replicas == 0
+    assert drive(rollout).state == RolloutState.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_a_rollback_restores_the_stable_pods_a_full_weight_took(cluster, shop, developer):
+    service = first_version(shop, developer, "canary", 2, {"steps": [{"set_weight": 100}]})
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:2", actor=developer)
+    )
+    rollout = drive(rollout, until=lambda r: r.current_step == 2)
+    services.rollout_abort(actor=developer, rollout=rollout)
+    rollout = drive(rollout)
+    assert rollout.state == RolloutState.ABORTED
+    assert_stable_untouched(service, 2)
+
+
+@pytest.mark.django_db
+def test_every_state_change_is_a_transition_event(cluster, shop, developer):
+    service = first_version(shop, developer, "rolling", 1)
+    rollout = drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:2-crashloop", actor=developer)
+        ),
+        timeout=40,
+    )
+    moves = list(
+        RolloutEvent.objects.filter(rollout=rollout, kind=RolloutEvent.Kind.TRANSITION)
+        .order_by("id")
+        .values_list("from_state", "to_state")
+    )
+    assert moves == [
+        ("pending", "running"),
+        ("running", "rolling_back"),
+        ("rolling_back", "rolled_back"),
+    ]
+    assert Rollout.objects.get(pk=rollout.pk).failure_detected_at is not None
