@@ -15,6 +15,7 @@ from apps.rollouts.kube import Kube
 from apps.rollouts.models import AnalysisTemplate, Rollout, RolloutStep, StepState
 
 POLL_SECONDS = 1.0
+ROLLBACK_MIN_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -95,21 +96,26 @@ def _elapsed(since: datetime | None) -> float:
     return (clock.now() - since).total_seconds() if since else 0.0
 
 
-def watch(ctx: Context, name: str, what: str, *, since: datetime | None) -> Outcome:
+def watch(
+    ctx: Context, name: str, what: str, *, since: datetime | None, restoring: bool = False
+) -> Outcome:
     """Wait for a Deployment to be rolled out, as `kubectl rollout status` does, and fail early
     on what its pods say (crash loops, image pull errors) or when Runway's own deadline, counted
     from `since`, has passed."""
     status = ctx.kube.deployment(ctx.ns, name)
     if status is None:
         return fail(f"{name} disappeared from the cluster")
-    late = _elapsed(since) > ctx.deadline
+    # A rollback puts a known-good version back: it gets at least ROLLBACK_MIN_SECONDS, and
+    # a ProgressDeadlineExceeded left by the bad version it replaces is not about it.
+    deadline = max(ctx.deadline, ROLLBACK_MIN_SECONDS) if restoring else ctx.deadline
+    late = _elapsed(since) > deadline
     if status.observed_generation < status.generation:
         # Until the controller has seen the new spec, the status (a ProgressDeadlineExceeded
         # of the version being replaced) is not about it.
         if late:
-            return fail(f"{name}: the cluster did not take the change in within {ctx.deadline} s")
+            return fail(f"{name}: the cluster did not take the change in within {deadline} s")
         return wait(f"{what}: waiting for the cluster to take the change in", POLL_SECONDS / 5)
-    if status.progress_deadline_exceeded:
+    if status.progress_deadline_exceeded and not restoring:
         return fail(f"{name}: {status.conditions['Progressing'][2] or 'ProgressDeadlineExceeded'}")
     if status.rolled_out:
         return done(f"{what}: {status.available}/{status.spec_replicas} available")
@@ -122,7 +128,7 @@ def watch(ctx: Context, name: str, what: str, *, since: datetime | None) -> Outc
         f"{health.summary(pods)}"
     )
     if late:
-        return fail(f"{name} made no progress within {ctx.deadline} s: {progress}")
+        return fail(f"{name} made no progress within {deadline} s: {progress}")
     return wait(f"{what}: {progress}")
 
 
@@ -331,8 +337,12 @@ def roll_back(ctx: Context) -> Outcome:
     since = rollout.failure_detected_at or rollout.started_at
     if rollout.strategy == "blue-green":
         active = state["active"]
-        return watch(ctx, _colour_name(ctx, active), f"Traffic back on {active}", since=since)
-    return watch(ctx, ctx.name, f"Rolling back to {rollout.previous_image}", since=since)
+        return watch(
+            ctx, _colour_name(ctx, active), f"Traffic back on {active}", since=since, restoring=True
+        )
+    return watch(
+        ctx, ctx.name, f"Rolling back to {rollout.previous_image}", since=since, restoring=True
+    )
 
 
 def _restore_previous(ctx: Context) -> Outcome | None:

@@ -278,7 +278,9 @@ def test_a_canary_run_by_the_executor_shows_live_on_its_page(
     expect(page.get_by_test_id("canary-weight")).to_have_text("50%")
     canary = page.locator('#rollout-pods tr[data-deployment="shop-canary"]')
     expect(canary).to_contain_text("shop:2", timeout=QUICK)
-    expect(canary.locator("td").nth(4)).to_have_text("1", timeout=QUICK)  # ready, from the cluster
+    # Two canary pods beside the two stable ones: 50% of pods, ready, from the cluster.
+    expect(canary.locator("td").nth(4)).to_have_text("2", timeout=QUICK)
+    expect(page.get_by_test_id("canary-share")).to_have_text("50% of pods")
 
     page.get_by_role("button", name="Promote", exact=True).click()
     expect(page.get_by_test_id("rollout-state")).to_have_text("Running")
