@@ -1,18 +1,13 @@
-"""Rollouts executed by real Celery workers (Redis broker) against the cluster simulator in its
-own process, including a worker killed with SIGKILL in the middle of a rollout."""
+"""Rollouts executed by real Celery workers against the cluster simulator in its
+own process, including a worker killed with SIGKILL in the middle of a rollout. The `workers`
+fixture (conftest.py) runs each test on Redis and on RabbitMQ."""
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from apps.catalog.models import Environment
@@ -20,109 +15,16 @@ from apps.releases import services as release_services
 from apps.releases.models import ReleaseState
 from apps.rollouts import services
 from apps.rollouts.models import Deployment, Rollout, RolloutState
-from portal.celery import app
 from tests.factories import ServiceFactory
-from tests.integration.test_celery_worker import database_url_of_test_db, wait_for
+from tests.integration.test_celery_worker import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def simulator(tmp_path):
-    kubeconfig = tmp_path / "kubeconfig"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "apps.rollouts.simulator",
-            "--port",
-            str(free_port()),
-            "--ready-delay",
-            "0.3",
-            "--tick",
-            "0.05",
-            "--kubeconfig-out",
-            str(kubeconfig),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    assert wait_for(kubeconfig.exists, timeout=20), "the simulator did not start"
-    yield kubeconfig
-    process.terminate()
-    process.wait(timeout=10)
-
-
-@pytest.fixture
-def workers(simulator, settings):
-    """Start workers on a queue of this test's own; rollouts tasks are routed to it."""
-    if connection.vendor != "postgresql":
-        pytest.skip("worker processes need a database they can share: PostgreSQL")
-    queue = f"test-rollouts-{uuid.uuid4().hex[:10]}"
-    settings.KUBECONFIG = str(simulator)
-    previous_routes = app.conf.task_routes
-    app.conf.task_routes = {"rollouts.*": {"queue": queue}}
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_of_test_db(),
-        "KUBECONFIG": str(simulator),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_QUEUE": queue,
-        # Kubernetes gives up on a version that makes no progress for this long.
-        "ROLLOUT_PROGRESS_DEADLINE_SECONDS": "3",
-    }
-    started = []
-
-    def start():
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool=solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=WARNING",
-                "-n",
-                f"{queue}-{len(started)}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        if worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-    app.conf.task_routes = previous_routes
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
-
-
-def service_with(strategy: str, params: dict, owner):
+def service_with(strategy: str, params: dict, owner, *, name: str = ""):
     service = ServiceFactory(
-        name=f"live-{strategy}", owner=owner, strategy=strategy, strategy_params=params
+        name=name or f"live-{strategy}", owner=owner, strategy=strategy, strategy_params=params
     )
     Environment.objects.create(
         service=service, name="dev", kind="development", order=1, namespace="live", replicas=2
