@@ -21,7 +21,7 @@ from apps.catalog.models import (
 )
 from tests.factories import ServiceFactory
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "backstage"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "backstage"
 
 
 STATE_FIELDS = (

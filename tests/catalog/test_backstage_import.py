@@ -30,7 +30,7 @@ from apps.catalog.models import (
 )
 from tests.factories import ServiceFactory
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "backstage"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "backstage"
 BACKSTAGE = SAMPLES / "backstage__backstage__catalog-info.yaml"
 ROOT_LOCATION = SAMPLES / "1-Platform__one-platform__catalog-info.yaml"
 API_CATALOG = SAMPLES / "1-Platform__one-platform__packages__api-catalog-service__catalog-info.yaml"

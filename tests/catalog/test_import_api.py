@@ -13,7 +13,7 @@ from apps.catalog.backstage.loader import MAX_SOURCE_BYTES
 from apps.catalog.models import Service
 from tests.factories import ServiceFactory
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "backstage"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "backstage"
 IMPORT = "/api/v1/catalog/import"
 PAGE = "/catalog/import/"
 

@@ -16,7 +16,7 @@ from apps.insights import services
 from apps.insights.models import CommitFact, DeploymentFact, FactSource, IncidentFact, SourceKind
 from tests.factories import ServiceFactory
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "webhooks"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 DEPLOYMENTS_URL = "/api/v1/events/deployments"
 INCIDENTS_URL = "/api/v1/events/incidents"
 
