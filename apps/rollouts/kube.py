@@ -4,6 +4,9 @@ It returns plain dataclasses, so the executor does not care whether the API serv
 cluster or Runway's cluster simulator: both are reached over HTTP through a kubeconfig.
 """
 
+import copy
+import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -11,6 +14,10 @@ import urllib3
 from django.conf import settings
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+
+# Set by `apply_*` on what it writes: a fingerprint of the manifest, so applying the same manifest
+# again (a step run again after a worker died, a poll) reads and writes nothing.
+APPLIED = "runway.dev/applied"
 
 
 class KubeUnavailable(Exception):
@@ -51,6 +58,11 @@ class DeploymentStatus:
     template: dict
     conditions: dict = field(default_factory=dict)  # type -> (status, reason, message)
     selector: dict = field(default_factory=dict)  # spec.selector.matchLabels
+
+    @property
+    def applied(self) -> str:
+        """The fingerprint of the manifest that set this pod template, if Runway applied it."""
+        return (self.template.get("metadata") or {}).get("annotations", {}).get(APPLIED, "")
 
     @property
     def progress_deadline_exceeded(self) -> bool:
@@ -150,9 +162,17 @@ class Kube:
         return _status(raw)
 
     def apply_deployment(self, namespace: str, manifest: dict) -> DeploymentStatus:
-        """Create the Deployment, or patch it to this manifest (strategic merge)."""
-        name = manifest["metadata"]["name"]
-        if self.deployment(namespace, name) is None:
+        """Create the Deployment, or patch it to this manifest (strategic merge). Nothing is
+        written when the cluster already runs this manifest at its replica count."""
+        manifest = copy.deepcopy(manifest)
+        name, replicas = manifest["metadata"]["name"], manifest["spec"].get("replicas")
+        spec = {key: value for key, value in manifest["spec"].items() if key != "replicas"}
+        fingerprint = _fingerprint({**manifest, "spec": spec})
+        # On the pod template: a rollback that puts an earlier template back brings its own.
+        template_meta = manifest["spec"]["template"].setdefault("metadata", {})
+        template_meta.setdefault("annotations", {})[APPLIED] = fingerprint
+        current = self.deployment(namespace, name)
+        if current is None:
             try:
                 raw = _call(
                     self.apps.create_namespaced_deployment,
@@ -164,6 +184,10 @@ class Kube:
             except KubeError as exc:
                 if exc.status != 409:  # someone created it meanwhile: patch instead
                     raise
+        elif current.applied == fingerprint and (
+            replicas is None or current.spec_replicas == replicas
+        ):
+            return current
         raw = _call(
             self.apps.patch_namespaced_deployment,
             name,
@@ -235,9 +259,16 @@ class Kube:
     # --- Services ---------------------------------------------------------------------------
 
     def apply_service(self, namespace: str, manifest: dict) -> None:
+        """Create the Service, or patch it to this manifest; nothing is written when it already
+        has this manifest and its selector (which `set_service_selector` may have moved)."""
+        manifest = copy.deepcopy(manifest)
         name = manifest["metadata"]["name"]
+        fingerprint = _fingerprint(manifest)
+        manifest["metadata"].setdefault("annotations", {})[APPLIED] = fingerprint
         try:
-            _call(self.core.read_namespaced_service, name, namespace, _request_timeout=self.timeout)
+            raw = _call(
+                self.core.read_namespaced_service, name, namespace, _request_timeout=self.timeout
+            )
         except KubeError as exc:
             if exc.status != 404:
                 raise
@@ -247,6 +278,11 @@ class Kube:
                 manifest,
                 _request_timeout=self.timeout,
             )
+            return
+        applied = (raw.metadata.annotations or {}).get(APPLIED)
+        if applied == fingerprint and dict(raw.spec.selector or {}) == manifest["spec"].get(
+            "selector", {}
+        ):
             return
         _call(
             self.core.patch_namespaced_service,
@@ -271,6 +307,10 @@ class Kube:
             patch,
             _request_timeout=self.timeout,
         )
+
+
+def _fingerprint(manifest: dict) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _status(raw) -> DeploymentStatus:

@@ -1,7 +1,11 @@
 """What each kind of step does. A handler runs one short piece of work and says what comes
-next: done, wait N seconds, pause for a person, or fail. Handlers are idempotent: running one
-twice (a redelivered task, a resumed worker) does no harm, because every Kubernetes call sets a
-desired state rather than changing it relatively."""
+next: done, wait N seconds, pause for a person, or fail.
+
+Handlers are idempotent: a worker may die after a Kubernetes call and before its transaction
+commits, and the step then runs again. So every call sets a desired state rather than changing
+it relatively, writes only when the cluster is not there yet (a step run twice writes once),
+and what a step decides from the cluster before changing it (the version to go back to, the
+colour to deploy) is committed first, by a wait of 0 s, before the first write."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +15,7 @@ from django.conf import settings
 from apps.catalog.manifests import render_manifests
 from apps.core import clock
 from apps.rollouts import analysis, health, plans
-from apps.rollouts.kube import Kube
+from apps.rollouts.kube import Kube, KubeError
 from apps.rollouts.models import AnalysisTemplate, Rollout, RolloutStep, StepState
 
 POLL_SECONDS = 1.0
@@ -54,11 +58,18 @@ class Context:
         ) or settings.ROLLOUT_PROGRESS_DEADLINE_SECONDS
 
     def scale_to(self, name: str, replicas: int) -> None:
-        """Scale only when the cluster is not there already, so a step run again (a poll, a
-        redelivered task) writes nothing twice."""
         current = self.kube.deployment(self.ns, name)
         if current is None or current.spec_replicas != replicas:
             self.kube.scale(self.ns, name, replicas)
+
+    def remove(self, name: str) -> None:
+        if self.kube.deployment(self.ns, name) is not None:
+            self.kube.delete_deployment(self.ns, name)
+
+    def route_to(self, selector: dict) -> None:
+        """Point the Service at the pods `selector` picks."""
+        if self.kube.service_selector(self.ns, self.name) != selector:
+            self.kube.set_service_selector(self.ns, self.name, selector)
 
     def deployment_manifest(self, name: str, image: str, replicas: int, labels: dict) -> dict:
         deployment, _service = render_manifests(self.service, replicas=replicas)[:2]
@@ -83,13 +94,22 @@ class Context:
             state=StepState.SKIPPED, message=why, finished_at=clock.now()
         )
 
-    def remember_previous(self, name: str) -> None:
-        """Keep the pod template being replaced, for rollback (`kubectl rollout undo`)."""
-        if self.rollout.previous_template is None:
-            current = self.kube.deployment(self.ns, name)
-            if current is not None:
-                self.rollout.previous_template = current.template
-                self.rollout.previous_image = current.image
+    def record_previous(self, name: str) -> bool:
+        """Note the pod template about to be replaced, for rollback (as `kubectl rollout undo`
+        keeps it). True when noted just now: the step then returns RECORDED, so the note is
+        committed before the new version is written; read again after that write, the "previous"
+        version would be the new one."""
+        if self.rollout.plan_state.get("previous_recorded"):
+            return False
+        current = self.kube.deployment(self.ns, name)
+        if current is not None:
+            self.rollout.previous_template = current.template
+            self.rollout.previous_image = current.image
+        self.rollout.plan_state["previous_recorded"] = True
+        return True
+
+
+RECORDED = wait("Noted the running version, to go back to if need be", 0)
 
 
 def _elapsed(since: datetime | None) -> float:
@@ -136,7 +156,8 @@ def watch(
 
 
 def apply(ctx: Context, step: RolloutStep) -> Outcome:
-    ctx.remember_previous(ctx.name)
+    if ctx.record_previous(ctx.name):
+        return RECORDED
     ctx.kube.apply_service(ctx.ns, ctx.service_manifest())
     manifest = ctx.deployment_manifest(ctx.name, ctx.rollout.image, ctx.rollout.replicas, {})
     ctx.kube.apply_deployment(ctx.ns, manifest)
@@ -157,7 +178,8 @@ def canary_name(ctx: Context) -> str:
 
 
 def canary_start(ctx: Context, step: RolloutStep) -> Outcome:
-    ctx.remember_previous(ctx.name)
+    if ctx.record_previous(ctx.name):
+        return RECORDED
     ctx.kube.apply_service(ctx.ns, ctx.service_manifest())
     if ctx.rollout.previous_template is None:
         # Nothing runs yet: the first version goes straight to the stable track.
@@ -201,7 +223,7 @@ def canary_promote(ctx: Context, step: RolloutStep) -> Outcome:
         outcome = watch(ctx, ctx.name, "Promoting the canary to stable", since=step.started_at)
         if outcome.kind != "done":
             return outcome
-        ctx.kube.delete_deployment(ctx.ns, canary_name(ctx))
+        ctx.remove(canary_name(ctx))
     ctx.rollout.weight = 0
     return done(f"Promoted: stable runs {ctx.rollout.image}")
 
@@ -220,8 +242,10 @@ def bg_preview(ctx: Context, step: RolloutStep) -> Outcome:
     if "preview" not in state:
         try:
             active = ctx.kube.service_selector(ctx.ns, ctx.name).get(COLOUR)
-        except Exception:  # no Service yet: a first deployment
-            active = None
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            active = None  # no Service yet: a first deployment
         state["active"] = active
         state["preview"] = "green" if active == "blue" else "blue"
         if active:
@@ -229,6 +253,7 @@ def bg_preview(ctx: Context, step: RolloutStep) -> Outcome:
             if current is not None:
                 ctx.rollout.previous_template = current.template
                 ctx.rollout.previous_image = current.image
+        return RECORDED
     preview = _colour_name(ctx, state["preview"])
     manifest = ctx.deployment_manifest(
         preview, ctx.rollout.image, ctx.rollout.replicas, {COLOUR: state["preview"]}
@@ -242,8 +267,7 @@ def bg_preview(ctx: Context, step: RolloutStep) -> Outcome:
 
 def bg_switch(ctx: Context, step: RolloutStep) -> Outcome:
     state = ctx.rollout.plan_state
-    selector = ctx.service_manifest({COLOUR: state["preview"]})["spec"]["selector"]
-    ctx.kube.set_service_selector(ctx.ns, ctx.name, selector)
+    ctx.route_to(ctx.service_manifest({COLOUR: state["preview"]})["spec"]["selector"])
     state["switched"] = True
     return done(f"Traffic switched to {state['preview']}")
 
@@ -255,7 +279,7 @@ def bg_scale_down(ctx: Context, step: RolloutStep) -> Outcome:
     remaining = step.params.get("delay", 30) - _elapsed(step.started_at)
     if remaining > 0:
         return wait(f"Old version {state['active']} kept for {remaining:.0f} s more", remaining)
-    ctx.kube.scale(ctx.ns, _colour_name(ctx, state["active"]), 0)
+    ctx.scale_to(_colour_name(ctx, state["active"]), 0)
     return done(f"Old version {state['active']} scaled down")
 
 
@@ -352,8 +376,7 @@ def _restore_previous(ctx: Context) -> Outcome | None:
     if rollout.strategy == "blue-green":
         if state.get("active"):
             ctx.scale_to(_colour_name(ctx, state["active"]), rollout.replicas)
-            selector = ctx.service_manifest({COLOUR: state["active"]})["spec"]["selector"]
-            ctx.kube.set_service_selector(ctx.ns, ctx.name, selector)
+            ctx.route_to(ctx.service_manifest({COLOUR: state["active"]})["spec"]["selector"])
             if state.get("preview"):
                 ctx.scale_to(_colour_name(ctx, state["preview"]), 0)
             return None
@@ -361,7 +384,7 @@ def _restore_previous(ctx: Context) -> Outcome | None:
             ctx.scale_to(_colour_name(ctx, state["preview"]), 0)
         return done("First deployment: scaled to zero, nothing to go back to")
     if rollout.strategy == "canary" and not state.get("first"):
-        ctx.kube.delete_deployment(ctx.ns, canary_name(ctx))
+        ctx.remove(canary_name(ctx))
     if rollout.previous_template is None:
         ctx.scale_to(ctx.name, 0)
         return done("First deployment: scaled to zero, nothing to go back to")

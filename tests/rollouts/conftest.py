@@ -9,7 +9,10 @@ from tests.factories import ServiceFactory
 
 @pytest.fixture
 def cluster(tmp_path, settings):
-    running = start_simulator(ready_delay=0.2, tick=0.05)
+    """Its requests are logged to `tmp_path / "simulator-requests.log"` (see `writes_to`)."""
+    running = start_simulator(
+        ready_delay=0.2, tick=0.05, request_log=str(tmp_path / "simulator-requests.log")
+    )
     settings.KUBECONFIG = str(write_kubeconfig(tmp_path / "kubeconfig", running.url))
     yield running
     running.stop()
@@ -17,9 +20,9 @@ def cluster(tmp_path, settings):
 
 @pytest.fixture
 def shop(payments):
-    def make(strategy="rolling", params=None, replicas=2):
+    def make(strategy="rolling", params=None, replicas=2, *, name=""):
         service = ServiceFactory(
-            name=f"shop-{strategy}",
+            name=name or f"shop-{strategy}",
             owner=payments,
             strategy=strategy,
             strategy_params=params or {},

@@ -2,7 +2,9 @@
 real `kubernetes` client over HTTP."""
 
 import time
+from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 from django.utils import timezone
 
@@ -45,3 +47,27 @@ def release_of(service, version: str, *, env: str = "dev", actor) -> Release:
         planned_end=start + timedelta(hours=1),
     )
     return release_services.release_submit(actor=actor, release=release)
+
+
+def writes_to(request_log: Path, service_name: str, *, after: int = 0) -> Counter:
+    """The simulator's write calls (anything but GET) about one service's objects, from its
+    request log: (method, path with the service's name as SERVICE) -> count. `after` skips the
+    log's first lines, to count from a point on."""
+    writes = Counter()
+    for line in request_log.read_text().splitlines()[after:]:
+        _, method, target = line.split(" ", 2)
+        path = target.split("?", 1)[0]
+        if method == "GET" or service_name not in path:
+            continue
+        segments = [
+            segment.replace(service_name, "SERVICE")
+            if segment.startswith(service_name)
+            else segment
+            for segment in path.split("/")
+        ]
+        writes[(method, "/".join(segments))] += 1
+    return writes
+
+
+def log_length(request_log: Path) -> int:
+    return len(request_log.read_text().splitlines()) if request_log.exists() else 0

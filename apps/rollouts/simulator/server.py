@@ -174,9 +174,15 @@ class RunningSimulator(NamedTuple):
 
 
 def start_simulator(
-    *, host: str = "127.0.0.1", ready_delay: float = 0.3, tick: float = 0.05
+    *,
+    host: str = "127.0.0.1",
+    ready_delay: float = 0.3,
+    tick: float = 0.05,
+    request_log: str | None = None,
 ) -> RunningSimulator:
     """Start a simulator in this process on a free port: returns (url, stop)."""
-    simulator = Simulator(host=host, port=0, ready_delay=ready_delay, tick=tick)
+    simulator = Simulator(
+        host=host, port=0, ready_delay=ready_delay, tick=tick, request_log=request_log
+    )
     simulator.start()
     return RunningSimulator(simulator.url, simulator.stop)
