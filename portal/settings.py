@@ -383,6 +383,10 @@ SIMULATOR_PORT = env_int("SIMULATOR_PORT", 8701, minimum=1)
 ROLLOUT_PROGRESS_DEADLINE_SECONDS = env_int("ROLLOUT_PROGRESS_DEADLINE_SECONDS", 600, minimum=1)
 # A pod of the new version restarting this often is crash-looping: the rollout fails at once.
 ROLLOUT_RESTART_LIMIT = env_int("ROLLOUT_RESTART_LIMIT", 3, minimum=1)
+# The longest a task waits in the broker: a longer wait (a 2-hour pause) is a chain of hops this
+# long, each checking the due time kept on the rollout. It must stay well under the broker's
+# redelivery limit (Redis's visibility timeout, RabbitMQ's consumer_timeout).
+ROLLOUT_MAX_COUNTDOWN_SECONDS = env_int("ROLLOUT_MAX_COUNTDOWN_SECONDS", 60, minimum=1, maximum=300)
 # For drills only: a file holding seconds to add to Runway's clock in every process that reads
 # it, so long waits are tested by moving time rather than by waiting (apps/core/clock.py).
 RUNWAY_CLOCK_OFFSET_FILE = env_str("RUNWAY_CLOCK_OFFSET_FILE", "")

@@ -161,9 +161,9 @@ class Kube:
             raise
         return _status(raw)
 
-    def apply_deployment(self, namespace: str, manifest: dict) -> DeploymentStatus:
+    def apply_deployment(self, namespace: str, manifest: dict) -> bool:
         """Create the Deployment, or patch it to this manifest (strategic merge). Nothing is
-        written when the cluster already runs this manifest at its replica count."""
+        written when the cluster already runs this manifest at its replica count: False."""
         manifest = copy.deepcopy(manifest)
         name, replicas = manifest["metadata"]["name"], manifest["spec"].get("replicas")
         spec = {key: value for key, value in manifest["spec"].items() if key != "replicas"}
@@ -174,28 +174,28 @@ class Kube:
         current = self.deployment(namespace, name)
         if current is None:
             try:
-                raw = _call(
+                _call(
                     self.apps.create_namespaced_deployment,
                     namespace,
                     manifest,
                     _request_timeout=self.timeout,
                 )
-                return _status(raw)
+                return True
             except KubeError as exc:
                 if exc.status != 409:  # someone created it meanwhile: patch instead
                     raise
         elif current.applied == fingerprint and (
             replicas is None or current.spec_replicas == replicas
         ):
-            return current
-        raw = _call(
+            return False
+        _call(
             self.apps.patch_namespaced_deployment,
             name,
             namespace,
             manifest,
             _request_timeout=self.timeout,
         )
-        return _status(raw)
+        return True
 
     def set_image(self, namespace: str, name: str, container: str, image: str):
         patch = {
@@ -258,9 +258,10 @@ class Kube:
 
     # --- Services ---------------------------------------------------------------------------
 
-    def apply_service(self, namespace: str, manifest: dict) -> None:
+    def apply_service(self, namespace: str, manifest: dict) -> bool:
         """Create the Service, or patch it to this manifest; nothing is written when it already
-        has this manifest and its selector (which `set_service_selector` may have moved)."""
+        has this manifest and its selector (which `set_service_selector` may have moved):
+        False."""
         manifest = copy.deepcopy(manifest)
         name = manifest["metadata"]["name"]
         fingerprint = _fingerprint(manifest)
@@ -278,12 +279,12 @@ class Kube:
                 manifest,
                 _request_timeout=self.timeout,
             )
-            return
+            return True
         applied = (raw.metadata.annotations or {}).get(APPLIED)
         if applied == fingerprint and dict(raw.spec.selector or {}) == manifest["spec"].get(
             "selector", {}
         ):
-            return
+            return False
         _call(
             self.core.patch_namespaced_service,
             name,
@@ -291,6 +292,7 @@ class Kube:
             manifest,
             _request_timeout=self.timeout,
         )
+        return True
 
     def service_selector(self, namespace: str, name: str) -> dict:
         raw = _call(

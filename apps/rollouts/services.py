@@ -3,13 +3,14 @@ time; waiting is re-scheduling, never sleeping. The row lock (skip-locked) makes
 worker moves a rollout at a time. Every change of state goes through transitions.py.
 
 Waits survive any broker: when a step is next due is kept on the rollout (`next_run_at`), and
-no task waits in the broker longer than MAX_COUNTDOWN_SECONDS (Redis's visibility timeout and
-RabbitMQ's consumer timeout redeliver longer ones). A longer wait is a chain of short hops that
-each carry the due time they were sent for; a hop for a due time that has been replaced is
-dropped, so chains never multiply. The reconciler dispatches whatever is overdue."""
+no task waits in the broker longer than ROLLOUT_MAX_COUNTDOWN_SECONDS (Redis's visibility
+timeout and RabbitMQ's consumer timeout redeliver longer ones). A longer wait is a chain of
+short hops that each carry the due time they were sent for; a hop for a due time that has been
+replaced is dropped, so chains never multiply. The reconciler dispatches whatever is overdue."""
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -39,15 +40,15 @@ from apps.rollouts.transitions import (
 )
 
 MAX_UNREACHABLE_ATTEMPTS = 8
-MAX_COUNTDOWN_SECONDS = 60
 RUNNABLE = (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.ROLLING_BACK)
 ADVANCE_TASK = "rollouts.advance"
 
 
 def _send_hop(rollout_id: int, due: datetime) -> None:
-    """Publish the next run, at most MAX_COUNTDOWN_SECONDS ahead. A broker that is down loses
-    nothing: the due time is in the database and the reconciler sends it again."""
-    delay = min(max((due - clock.now()).total_seconds(), 0), MAX_COUNTDOWN_SECONDS)
+    """Publish the next run, at most ROLLOUT_MAX_COUNTDOWN_SECONDS ahead. A broker that is down
+    loses nothing: the due time is in the database and the reconciler sends it again."""
+    longest = settings.ROLLOUT_MAX_COUNTDOWN_SECONDS
+    delay = min(max((due - clock.now()).total_seconds(), 0), longest)
     outbox.send_task_quietly(ADVANCE_TASK, args=[rollout_id, due.isoformat()], countdown=delay)
 
 
@@ -514,11 +515,13 @@ def rollouts_dispatch() -> list[int]:
 
 def rollouts_reconcile(*, stale_after: timedelta = timedelta(seconds=20)) -> list[int]:
     """Send again the runs that are overdue: their worker died, their task was lost, or the
-    broker was down when it was sent."""
+    broker was down when it was sent. A hop goes with the due time it is for, so if the first
+    one was only late, whichever comes second is dropped; each run of the reconciler (beat,
+    every 30 s) adds at most one hop per overdue rollout."""
     overdue = list(
-        Rollout.objects.filter(
-            state__in=RUNNABLE, next_run_at__lt=clock.now() - stale_after
-        ).values_list("pk", "next_run_at")[:500]
+        Rollout.objects.filter(state__in=RUNNABLE, next_run_at__lt=clock.now() - stale_after)
+        .order_by("next_run_at")
+        .values_list("pk", "next_run_at")[:500]
     )
     for rollout_id, due in overdue:
         _send_hop(rollout_id, due)

@@ -56,20 +56,42 @@ class Context:
         self.deadline = (self.service.strategy_params or {}).get(
             "progress_deadline_seconds"
         ) or settings.ROLLOUT_PROGRESS_DEADLINE_SECONDS
+        # When this run last changed the cluster: a wait gives the cluster its deadline from
+        # then, not from when the step started (a step resumed by a new worker may write late).
+        self.changed_at: datetime | None = None
+
+    def _changed(self, wrote: bool = True) -> None:
+        if wrote:
+            self.changed_at = clock.now()
+
+    def apply(self, manifest: dict) -> None:
+        self._changed(self.kube.apply_deployment(self.ns, manifest))
+
+    def apply_service(self, manifest: dict) -> None:
+        self._changed(self.kube.apply_service(self.ns, manifest))
 
     def scale_to(self, name: str, replicas: int) -> None:
         current = self.kube.deployment(self.ns, name)
         if current is None or current.spec_replicas != replicas:
             self.kube.scale(self.ns, name, replicas)
+            self._changed()
 
     def remove(self, name: str) -> None:
         if self.kube.deployment(self.ns, name) is not None:
             self.kube.delete_deployment(self.ns, name)
+            self._changed()
 
     def route_to(self, selector: dict) -> None:
         """Point the Service at the pods `selector` picks."""
         if self.kube.service_selector(self.ns, self.name) != selector:
             self.kube.set_service_selector(self.ns, self.name, selector)
+            self._changed()
+
+    def restore_template(self, name: str, template: dict) -> None:
+        current = self.kube.deployment(self.ns, name)
+        if current is None or current.template != template:
+            self.kube.set_template(self.ns, name, template)
+            self._changed()
 
     def deployment_manifest(self, name: str, image: str, replicas: int, labels: dict) -> dict:
         deployment, _service = render_manifests(self.service, replicas=replicas)[:2]
@@ -128,6 +150,8 @@ def watch(
     # A rollback puts a known-good version back: it gets at least ROLLBACK_MIN_SECONDS, and
     # a ProgressDeadlineExceeded left by the bad version it replaces is not about it.
     deadline = max(ctx.deadline, ROLLBACK_MIN_SECONDS) if restoring else ctx.deadline
+    if ctx.changed_at is not None and (since is None or ctx.changed_at > since):
+        since = ctx.changed_at
     late = _elapsed(since) > deadline
     if status.observed_generation < status.generation:
         # Until the controller has seen the new spec, the status (a ProgressDeadlineExceeded
@@ -158,9 +182,9 @@ def watch(
 def apply(ctx: Context, step: RolloutStep) -> Outcome:
     if ctx.record_previous(ctx.name):
         return RECORDED
-    ctx.kube.apply_service(ctx.ns, ctx.service_manifest())
+    ctx.apply_service(ctx.service_manifest())
     manifest = ctx.deployment_manifest(ctx.name, ctx.rollout.image, ctx.rollout.replicas, {})
-    ctx.kube.apply_deployment(ctx.ns, manifest)
+    ctx.apply(manifest)
     return done(f"Applied {ctx.rollout.image}")
 
 
@@ -180,16 +204,16 @@ def canary_name(ctx: Context) -> str:
 def canary_start(ctx: Context, step: RolloutStep) -> Outcome:
     if ctx.record_previous(ctx.name):
         return RECORDED
-    ctx.kube.apply_service(ctx.ns, ctx.service_manifest())
+    ctx.apply_service(ctx.service_manifest())
     if ctx.rollout.previous_template is None:
         # Nothing runs yet: the first version goes straight to the stable track.
         ctx.rollout.plan_state["first"] = True
         stable = ctx.deployment_manifest(ctx.name, ctx.rollout.image, ctx.rollout.replicas, STABLE)
-        ctx.kube.apply_deployment(ctx.ns, stable)
+        ctx.apply(stable)
         ctx.skip_remaining(step, {"set_weight", "pause", "analysis"}, "First deployment")
         return done("First deployment: no stable version to compare with")
     canary = ctx.deployment_manifest(canary_name(ctx), ctx.rollout.image, 0, CANARY)
-    ctx.kube.apply_deployment(ctx.ns, canary)
+    ctx.apply(canary)
     return done(f"Canary {canary_name(ctx)} created with {ctx.rollout.image}")
 
 
@@ -219,7 +243,7 @@ def set_weight(ctx: Context, step: RolloutStep) -> Outcome:
 def canary_promote(ctx: Context, step: RolloutStep) -> Outcome:
     if not ctx.rollout.plan_state.get("first"):
         stable = ctx.deployment_manifest(ctx.name, ctx.rollout.image, ctx.rollout.replicas, STABLE)
-        ctx.kube.apply_deployment(ctx.ns, stable)
+        ctx.apply(stable)
         outcome = watch(ctx, ctx.name, "Promoting the canary to stable", since=step.started_at)
         if outcome.kind != "done":
             return outcome
@@ -258,9 +282,9 @@ def bg_preview(ctx: Context, step: RolloutStep) -> Outcome:
     manifest = ctx.deployment_manifest(
         preview, ctx.rollout.image, ctx.rollout.replicas, {COLOUR: state["preview"]}
     )
-    ctx.kube.apply_deployment(ctx.ns, manifest)
+    ctx.apply(manifest)
     if not state["active"]:
-        ctx.kube.apply_service(ctx.ns, ctx.service_manifest({COLOUR: state["preview"]}))
+        ctx.apply_service(ctx.service_manifest({COLOUR: state["preview"]}))
         ctx.skip_remaining(step, {"pause", "analysis"}, "First deployment")
     return watch(ctx, preview, f"Preview {preview}", since=step.started_at)
 
@@ -388,8 +412,6 @@ def _restore_previous(ctx: Context) -> Outcome | None:
     if rollout.previous_template is None:
         ctx.scale_to(ctx.name, 0)
         return done("First deployment: scaled to zero, nothing to go back to")
-    current = ctx.kube.deployment(ctx.ns, ctx.name)
-    if current is None or current.template != rollout.previous_template:
-        ctx.kube.set_template(ctx.ns, ctx.name, rollout.previous_template)
+    ctx.restore_template(ctx.name, rollout.previous_template)
     ctx.scale_to(ctx.name, rollout.replicas)
     return None

@@ -62,6 +62,15 @@ def test_env_int_names_the_variable(monkeypatch):
         env.env_int("SOME_NUMBER", 1)
 
 
+@pytest.mark.parametrize(("value", "problem"), [("0", "at least 1"), ("301", "at most 300")])
+def test_env_int_keeps_to_its_bounds(monkeypatch, value, problem):
+    monkeypatch.setenv("SOME_NUMBER", value)
+    with pytest.raises(ImproperlyConfigured, match=f"SOME_NUMBER must be {problem}, got {value}"):
+        env.env_int("SOME_NUMBER", 60, minimum=1, maximum=300)
+    monkeypatch.setenv("SOME_NUMBER", "300")
+    assert env.env_int("SOME_NUMBER", 60, minimum=1, maximum=300) == 300
+
+
 def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("from-the-file\n")

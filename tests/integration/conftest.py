@@ -12,7 +12,14 @@ from kombu import Connection
 
 from portal.celery import app
 from tests.brokers import free_port, publishing_to
-from tests.integration.workers import ROOT, database_url_of_test_db, delete_queue, wait_for
+from tests.integration.workers import (
+    ROOT,
+    delete_queue,
+    purge_queue,
+    start_worker,
+    stop_worker,
+    wait_for,
+)
 
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
@@ -43,6 +50,8 @@ def broker_url(request, settings) -> str:
 
 @pytest.fixture
 def simulator(tmp_path):
+    """The simulator in a process of its own; its requests are logged to
+    `tmp_path / "simulator-requests.log"`."""
     kubeconfig = tmp_path / "kubeconfig"
     process = subprocess.Popen(
         [
@@ -57,6 +66,8 @@ def simulator(tmp_path):
             "0.05",
             "--kubeconfig-out",
             str(kubeconfig),
+            "--request-log",
+            str(tmp_path / "simulator-requests.log"),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -69,10 +80,11 @@ def simulator(tmp_path):
 
 
 @pytest.fixture
-def workers(simulator, settings, broker_url):
+def workers(simulator, settings, broker_url, tmp_path):
     """Start workers on a queue of this test's own, on each broker; rollouts tasks are routed to
     it, and this process publishes to the same broker. `start(env={...})` adds to a worker's
-    environment."""
+    environment; each worker logs to `worker.log_path`. `start.purge()` empties the queue (of
+    hops this process sent while it ran rollouts itself)."""
     if connection.vendor != "postgresql":
         pytest.skip("worker processes need a database they can share: PostgreSQL")
     queue = f"test-rollouts-{uuid.uuid4().hex[:10]}"
@@ -82,49 +94,30 @@ def workers(simulator, settings, broker_url):
     app.amqp.flush_routes()
     app.amqp.__dict__.pop("router", None)
     base_env = {
-        **os.environ,
-        "DATABASE_URL": database_url_of_test_db(),
         "KUBECONFIG": str(simulator),
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_QUEUE": queue,
         # Kubernetes gives up on a version that makes no progress for this long.
         "ROLLOUT_PROGRESS_DEADLINE_SECONDS": "3",
     }
     started = []
 
     def start(env: dict | None = None):
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool=solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=WARNING",
-                "-n",
-                f"{queue}-{len(started)}@%h",
-            ],
-            cwd=ROOT,
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        worker = start_worker(
+            broker_url=broker_url,
+            queue=queue,
+            log=log_path,
             env={**base_env, **(env or {})},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            name=f"{queue}-{len(started)}",
         )
+        worker.log_path = log_path
         started.append(worker)
         return worker
 
+    start.purge = lambda: purge_queue(broker_url, queue)
     with publishing_to(broker_url):
         yield start
     for worker in started:
-        if worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_worker(worker)
     app.conf.task_routes = previous_routes
     app.amqp.flush_routes()
     app.amqp.__dict__.pop("router", None)

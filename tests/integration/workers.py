@@ -29,12 +29,19 @@ def wait_for(predicate, timeout=60.0):
 
 
 def start_worker(
-    *, broker_url: str, queue: str, log: Path, include: str = "", env: dict | None = None
+    *,
+    broker_url: str,
+    queue: str,
+    log: Path,
+    include: str = "",
+    env: dict | None = None,
+    name: str = "",
 ) -> subprocess.Popen:
     """A solo worker on a queue of its own, against the test database; its output goes to
     `log` (a pipe nobody reads would block it once full)."""
     command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo"]
-    command += ["--without-gossip", "--without-mingle", "--loglevel=INFO", "-n", f"{queue}@%h"]
+    command += ["--without-gossip", "--without-mingle", "--loglevel=INFO"]
+    command += ["-n", f"{name or queue}@%h"]
     if include:
         command += ["--include", include]
     with log.open("a") as output:
@@ -67,3 +74,8 @@ def delete_queue(broker_url: str, queue: str) -> None:
     """Queues are durable: remove a test's own queue from the shared broker once it is done."""
     with Connection(broker_url, connect_timeout=2) as broker:
         broker.default_channel.queue_delete(queue)
+
+
+def purge_queue(broker_url: str, queue: str) -> None:
+    with Connection(broker_url, connect_timeout=2) as broker:
+        broker.default_channel.queue_purge(queue)

@@ -39,18 +39,3 @@ def shop(payments):
         return service
 
     return make
-
-
-@pytest.fixture
-def move_clock(tmp_path, settings):
-    """Move Runway's clock forward (apps/core/clock.py), in this process and in any worker
-    started with RUNWAY_CLOCK_OFFSET_FILE set to `move_clock.file`."""
-    offset = tmp_path / "clock-offset"
-    offset.write_text("0")
-    settings.RUNWAY_CLOCK_OFFSET_FILE = str(offset)
-
-    def move(seconds: float) -> None:
-        offset.write_text(str(float(offset.read_text()) + seconds))
-
-    move.file = offset
-    return move

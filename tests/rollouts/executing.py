@@ -49,22 +49,24 @@ def release_of(service, version: str, *, env: str = "dev", actor) -> Release:
     return release_services.release_submit(actor=actor, release=release)
 
 
-def writes_to(request_log: Path, service_name: str, *, after: int = 0) -> Counter:
+def writes_to(
+    request_log: Path, service_name: str, *, namespace: str = "", after: int = 0
+) -> Counter:
     """The simulator's write calls (anything but GET) about one service's objects, from its
-    request log: (method, path with the service's name as SERVICE) -> count. `after` skips the
-    log's first lines, to count from a point on."""
+    request log: (method, path with the service's name as SERVICE and the namespace as NS) ->
+    count. `namespace` keeps to one namespace; `after` skips the log's first lines."""
     writes = Counter()
     for line in request_log.read_text().splitlines()[after:]:
         _, method, target = line.split(" ", 2)
-        path = target.split("?", 1)[0]
-        if method == "GET" or service_name not in path:
+        segments = target.split("?", 1)[0].split("/")
+        if method == "GET" or not any(s.startswith(service_name) for s in segments):
             continue
-        segments = [
-            segment.replace(service_name, "SERVICE")
-            if segment.startswith(service_name)
-            else segment
-            for segment in path.split("/")
-        ]
+        if "namespaces" in segments:
+            at = segments.index("namespaces") + 1
+            if namespace and segments[at] != namespace:
+                continue
+            segments[at] = "NS"
+        segments = [s.replace(service_name, "SERVICE", 1) for s in segments]
         writes[(method, "/".join(segments))] += 1
     return writes
 
