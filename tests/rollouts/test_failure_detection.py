@@ -2,10 +2,13 @@
 replicas run: crash loops, images that cannot be pulled, pods that never become ready, pods
 that cannot be scheduled. Against the cluster simulator, through the real client."""
 
+from datetime import timedelta
+
 import pytest
 
+from apps.core import clock
 from apps.releases.models import Release, ReleaseState
-from apps.rollouts import services
+from apps.rollouts import services, steps
 from apps.rollouts.kube import Kube
 from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, StepState
 from tests.rollouts.executing import drive, release_of
@@ -212,3 +215,24 @@ def test_every_state_change_is_a_transition_event(cluster, shop, developer):
         ("rolling_back", "rolled_back"),
     ]
     assert Rollout.objects.get(pk=rollout.pk).failure_detected_at is not None
+
+
+@pytest.mark.django_db
+def test_a_wait_counts_its_deadline_from_the_steps_last_change_to_the_cluster(
+    cluster, shop, developer, settings
+):
+    """A step resumed by a new worker long after it started may only now change the cluster:
+    the cluster gets its deadline from that change."""
+    settings.ROLLOUT_PROGRESS_DEADLINE_SECONDS = 3
+    service = first_version(shop, developer, "rolling", 2)
+    ctx = steps.Context(Rollout.objects.get(service=service), Kube())
+    manifest = ctx.deployment_manifest(service.name, "shop:2-unready", 2, {})
+    long_ago = clock.now() - timedelta(hours=1)
+
+    ctx.apply(manifest)
+    assert steps.watch(ctx, service.name, "Rolling out", since=long_ago).kind == "wait"
+    assert ctx.kube.apply_deployment("shop", manifest) is False  # applied once, written once
+
+    ctx.changed_at = None  # as in a later run, which changed nothing
+    outcome = steps.watch(ctx, service.name, "Rolling out", since=long_ago)
+    assert outcome.kind == "fail" and "within 3 s" in outcome.message
