@@ -236,3 +236,16 @@ def test_a_wait_counts_its_deadline_from_the_steps_last_change_to_the_cluster(
     ctx.changed_at = None  # as in a later run, which changed nothing
     outcome = steps.watch(ctx, service.name, "Rolling out", since=long_ago)
     assert outcome.kind == "fail" and "within 3 s" in outcome.message
+
+
+@pytest.mark.django_db
+def test_a_service_sets_its_own_progress_deadline(cluster, shop, developer, settings):
+    settings.ROLLOUT_PROGRESS_DEADLINE_SECONDS = 600  # the default would wait ten minutes
+    service = first_version(shop, developer, "rolling", 2, {"progress_deadline_seconds": 2})
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:2-unready", actor=developer)
+    )
+    rollout = drive(rollout, timeout=40)
+    assert rollout.state == RolloutState.ROLLED_BACK
+    assert "made no progress within 2 s" in rollout.failure_reason
+    assert_stable_untouched(service, 2)
