@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         type=Path,
         default=default_backstage_generator(),
         help="Backstage catalog generator (default: $BACKSTAGE_GEN or "
-        "<repo parent>/shared/benchmarks/backstage_catalog_gen.py)",
+        "benchmarks/backstage_catalog_gen.py)",
     )
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     args = parser.parse_args(argv)

@@ -1,5 +1,5 @@
 """Side by side with Backstage, on the same data: the deterministic catalog that
-shared/benchmarks/backstage_catalog_gen.py writes (10,000 Components, 200 Groups, 500 Systems,
+benchmarks/backstage_catalog_gen.py writes (10,000 Components, 200 Groups, 500 Systems,
 ~50,000 dependsOn), imported with `manage.py import_backstage` into an empty database, then the
 API equivalents of the Backstage catalog queries against a web process on that database.
 

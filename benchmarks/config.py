@@ -20,11 +20,11 @@ def _database_url(name: str) -> str:
 
 
 def default_backstage_generator() -> Path:
-    """<repo parent>/shared/benchmarks/backstage_catalog_gen.py, unless BACKSTAGE_GEN says."""
+    """benchmarks/backstage_catalog_gen.py, unless BACKSTAGE_GEN says."""
     configured = os.environ.get("BACKSTAGE_GEN")
     if configured:
         return Path(configured)
-    return ROOT.parent / "shared" / "benchmarks" / "backstage_catalog_gen.py"
+    return ROOT / "benchmarks" / "backstage_catalog_gen.py"
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Deliveries over HTTP, with the vendors' real sample payloads (../shared/samples/webhooks),
+"""Deliveries over HTTP, with the vendors' real sample payloads (tests/fixtures/webhooks),
 signed in the test with the source's secret."""
 
 import json
