@@ -273,10 +273,7 @@ def bg_preview(ctx: Context, step: RolloutStep) -> Outcome:
         state["active"] = active
         state["preview"] = "green" if active == "blue" else "blue"
         if active:
-            current = ctx.kube.deployment(ctx.ns, _colour_name(ctx, active))
-            if current is not None:
-                ctx.rollout.previous_template = current.template
-                ctx.rollout.previous_image = current.image
+            ctx.record_previous(_colour_name(ctx, active))
         return RECORDED
     preview = _colour_name(ctx, state["preview"])
     manifest = ctx.deployment_manifest(
