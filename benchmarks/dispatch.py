@@ -58,10 +58,10 @@ class Simulator:
         """The time of the first request that names each namespace."""
         first: dict[str, float] = {}
         for line in Path(self.request_log).read_text().splitlines():
-            at, _method, path = line.split(" ", 2)
+            at, _method, path, _status = line.split(" ")
             if "/namespaces/" in path:
                 namespace = path.split("/namespaces/", 1)[1].split("/", 1)[0].split("?")[0]
-                first.setdefault(namespace, float(at))
+                first[namespace] = min(first.get(namespace, float(at)), float(at))
         return first
 
     def stop(self) -> None:

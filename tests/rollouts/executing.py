@@ -52,14 +52,18 @@ def release_of(service, version: str, *, env: str = "dev", actor) -> Release:
 def writes_to(
     request_log: Path, service_name: str, *, namespace: str = "", after: int = 0
 ) -> Counter:
-    """The simulator's write calls (anything but GET) about one service's objects, from its
+    """The writes (anything but GET) the simulator took about one service's objects, from its
     request log: (method, path with the service's name as SERVICE and the namespace as NS) ->
-    count. `namespace` keeps to one namespace; `after` skips the log's first lines."""
+    count. A refused request (4xx: a body cut short by a killed client, a delete of what is
+    gone) changed nothing and is not counted. `namespace` keeps to one namespace; `after` skips
+    the log's first lines."""
     writes = Counter()
     for line in request_log.read_text().splitlines()[after:]:
-        _, method, target = line.split(" ", 2)
+        _, method, target, status = line.split(" ")
         segments = target.split("?", 1)[0].split("/")
-        if method == "GET" or not any(s.startswith(service_name) for s in segments):
+        if method == "GET" or int(status) >= 400:
+            continue
+        if not any(s.startswith(service_name) for s in segments):
             continue
         if "namespaces" in segments:
             at = segments.index("namespaces") + 1

@@ -6,7 +6,7 @@ import urllib.request
 from apps.rollouts.simulator.server import Simulator
 
 
-def test_the_request_log_has_a_line_per_request_with_its_time(tmp_path):
+def test_the_request_log_has_a_line_per_request_with_its_time_and_status(tmp_path):
     log = tmp_path / "requests.log"
     simulator = Simulator(port=0, tick=0.05, request_log=str(log))
     simulator.start()
@@ -16,12 +16,12 @@ def test_the_request_log_has_a_line_per_request_with_its_time(tmp_path):
         urllib.request.urlopen(f"{simulator.url}/api/v1/namespaces/shop/pods", timeout=5).read()
     finally:
         simulator.stop()
-    lines = [line.split(" ", 2) for line in log.read_text().splitlines()]
-    assert [(method, path) for _, method, path in lines] == [
-        ("GET", "/version"),
-        ("GET", "/api/v1/namespaces/shop/pods"),
+    lines = [line.split(" ") for line in log.read_text().splitlines()]
+    assert [(method, path, status) for _, method, path, status in lines] == [
+        ("GET", "/version", "200"),
+        ("GET", "/api/v1/namespaces/shop/pods", "200"),
     ]
-    assert all(before - 1 <= float(at) <= time.time() for at, _, _ in lines)
+    assert all(before - 1 <= float(at) <= time.time() for at, *_ in lines)
 
 
 def test_without_a_request_log_nothing_is_written(tmp_path):

@@ -26,12 +26,14 @@ class _Handler(BaseHTTPRequestHandler):
     server: "_HttpServer"
 
     def _serve(self) -> None:
-        if self.server.request_log is not None:
-            self.server.request_log.record(self.command, self.path)
+        received = time.time()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         response = self.server.api.handle(Request(self.command, self.path, headers, body))
+        if self.server.request_log is not None:
+            # Once handled: a client killed while sending its body leaves a refused write.
+            self.server.request_log.record(received, self.command, self.path, response.status)
         if response.stream is not None:
             self._stream(response)
         else:
@@ -86,16 +88,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class RequestLog:
-    """Optional: one line per request (wall-clock time, method, path) appended to a file, for
-    measuring from outside when the cluster was first called about something (the benchmark's
-    time from starting a rollout to its first Kubernetes call)."""
+    """Optional: one line per request (wall-clock time it arrived, method, path, the status it
+    was answered with) appended to a file once it is handled, for measuring from outside when
+    the cluster was first called about something (the benchmark's time from starting a rollout
+    to its first Kubernetes call) and which writes it took (the crash drills)."""
 
     def __init__(self, path: str):
         self._file = open(path, "a", buffering=1)  # noqa: SIM115 (closed in close())
         self._lock = threading.Lock()
 
-    def record(self, method: str, target: str) -> None:
-        line = f"{time.time():.6f} {method} {target}\n"
+    def record(self, received: float, method: str, target: str, status: int) -> None:
+        line = f"{received:.6f} {method} {target} {status}\n"
         with self._lock:
             self._file.write(line)
 
