@@ -70,9 +70,11 @@ class Rollout(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     failure_detected_at = models.DateTimeField(null=True, blank=True)
     # The executor's bookkeeping: when the next step is due, and the last time a worker touched
-    # it. The reconciler resumes rollouts whose worker stopped keeping time.
+    # it. The reconciler resumes rollouts whose worker stopped keeping time, and sends an
+    # overdue one again no sooner than `resend_after`.
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_worked_at = models.DateTimeField(null=True, blank=True)
+    resend_after = models.DateTimeField(null=True, blank=True)
     manual_interventions = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 

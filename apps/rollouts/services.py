@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from apps.accounts import permissions
 from apps.audit.services import audit_record
@@ -42,6 +43,7 @@ from apps.rollouts.transitions import (
 MAX_UNREACHABLE_ATTEMPTS = 8
 RUNNABLE = (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.ROLLING_BACK)
 ADVANCE_TASK = "rollouts.advance"
+RESEND_AT_MOST_EVERY = timedelta(minutes=5)
 
 
 def _send_hop(rollout_id: int, due: datetime) -> None:
@@ -55,7 +57,7 @@ def _send_hop(rollout_id: int, due: datetime) -> None:
 def _schedule(rollout: Rollout, delay: float) -> None:
     """Make the rollout due in `delay` seconds, and send its hop once this transaction commits."""
     due = clock.now() + timedelta(seconds=max(delay, 0))
-    rollout.next_run_at = due
+    rollout.next_run_at, rollout.resend_after = due, None
     rollout_id = rollout.pk
     transaction.on_commit(lambda: _send_hop(rollout_id, due))
 
@@ -136,7 +138,7 @@ def rollout_start(*, actor, release: Release) -> Rollout:
         locked=True,
     )
     _schedule(rollout, 0)
-    rollout.save(update_fields=["next_run_at"])
+    rollout.save(update_fields=["next_run_at", "resend_after"])
     live.announce(rollout.pk)
     return rollout
 
@@ -492,7 +494,7 @@ def rollout_rollback(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
         after={"rollback": rollback.pk, "reason": reason},
     )
     _schedule(rollback, 0)
-    rollback.save(update_fields=["next_run_at"])
+    rollback.save(update_fields=["next_run_at", "resend_after"])
     live.announce(rollback.pk)
     return rollback
 
@@ -516,13 +518,20 @@ def rollouts_dispatch() -> list[int]:
 def rollouts_reconcile(*, stale_after: timedelta = timedelta(seconds=20)) -> list[int]:
     """Send again the runs that are overdue: their worker died, their task was lost, or the
     broker was down when it was sent. A hop goes with the due time it is for, so if the first
-    one was only late, whichever comes second is dropped; each run of the reconciler (beat,
-    every 30 s) adds at most one hop per overdue rollout."""
+    one was only late, whichever comes second is dropped. A rollout is sent again each time
+    it has grown twice as late (20 s, 40 s, 80 s ... then every RESEND_AT_MOST_EVERY): copies
+    of a hop wait behind each other in the queue, and one per round while workers are away
+    would leave a returning worker a backlog that grows faster than it drains."""
+    now = clock.now()
     overdue = list(
-        Rollout.objects.filter(state__in=RUNNABLE, next_run_at__lt=clock.now() - stale_after)
+        Rollout.objects.filter(state__in=RUNNABLE, next_run_at__lt=now - stale_after)
+        .filter(Q(resend_after__isnull=True) | Q(resend_after__lte=now))
         .order_by("next_run_at")
         .values_list("pk", "next_run_at")[:500]
     )
     for rollout_id, due in overdue:
+        wait = min(now - due, RESEND_AT_MOST_EVERY)
+        # Only while it is still due then: a worker that has moved it on since wins.
+        Rollout.objects.filter(pk=rollout_id, next_run_at=due).update(resend_after=now + wait)
         _send_hop(rollout_id, due)
     return [rollout_id for rollout_id, _ in overdue]
