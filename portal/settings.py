@@ -342,6 +342,8 @@ CELERY_TASK_IGNORE_RESULT = True  # tasks record their outcome in the database
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Reconnects to a broker that is back within 3 s, not up to 30 s (portal/celery.py).
+CELERY_WORKER_CONSUMER = "portal.celery:Consumer"
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_ALWAYS_EAGER = False

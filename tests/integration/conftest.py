@@ -81,8 +81,8 @@ def simulator(tmp_path):
 
 @pytest.fixture
 def workers(simulator, settings, broker_url, tmp_path):
-    """Start workers on a queue of this test's own, on each broker; rollouts tasks are routed to
-    it, and this process publishes to the same broker. `start(env={...})` adds to a worker's
+    """Start workers on a queue of this test's own, on each broker; every task this process
+    sends is routed to it, on the same broker. `start(env={...})` adds to a worker's
     environment; each worker logs to `worker.log_path`. `start.purge()` empties the queue (of
     hops this process sent while it ran rollouts itself)."""
     if connection.vendor != "postgresql":
@@ -90,7 +90,7 @@ def workers(simulator, settings, broker_url, tmp_path):
     queue = f"test-rollouts-{uuid.uuid4().hex[:10]}"
     settings.KUBECONFIG = str(simulator)
     previous_routes = app.conf.task_routes
-    app.conf.task_routes = {"rollouts.*": {"queue": queue}}
+    app.conf.task_routes = {"*": {"queue": queue}}
     app.amqp.flush_routes()
     app.amqp.__dict__.pop("router", None)
     base_env = {
