@@ -126,6 +126,40 @@ def test_the_rollout_page_follows_each_step_without_reloading(
     assert page.evaluate("window.__marker") == "same-page"  # never reloaded
 
 
+def test_a_running_pause_says_when_it_began_and_ends_and_counts_down(
+    page, sign_in, developer, web, prod
+):
+    plan = [("canary_start", {}), ("set_weight", {"weight": 50}), ("pause", {"seconds": 150})]
+    rollout = rollout_row(
+        service=web, environment=prod, requester=developer, current_step=2, plan=plan
+    )
+    began = timezone.now() - timedelta(seconds=20)
+    rollout.steps.filter(index=2).update(state=StepState.WAITING, started_at=began)
+    sign_in(developer)
+    page.goto(f"/rollouts/{rollout.pk}/")
+
+    window = page.get_by_test_id("pause-window")
+    ends = began + timedelta(seconds=150)
+    expect(window).to_contain_text(
+        f"Paused since {timezone.localtime(began):%H:%M:%S}, "
+        f"until {timezone.localtime(ends):%H:%M:%S}"
+    )
+    countdown = window.locator("time[data-countdown]")
+    expect(countdown).to_have_text(re.compile(r"^2 min \d+ s$"))
+    first = seconds_in(countdown.text_content())
+    assert 120 < first <= 130
+    expect(countdown).not_to_have_text(countdown.text_content(), timeout=QUICK)
+    assert seconds_in(countdown.text_content()) < first  # by itself: the page was not reloaded
+
+
+def seconds_in(countdown: str) -> int:
+    """The seconds a countdown such as "2 min 5 s" or "1 h 0 min 3 s" shows."""
+    units = {"h": 3600, "min": 60, "s": 1}
+    return sum(
+        int(value) * units[unit] for value, unit in re.findall(r"(\d+) (h|min|s)", countdown)
+    )
+
+
 def test_the_rollouts_list_follows_without_reloading(page, sign_in, developer, rollout):
     sign_in(developer)
     page.goto("/rollouts/")
