@@ -16,6 +16,10 @@ pytest_plugins = ["tests.releases.fixtures"]
 def pytest_configure(config):
     from django.conf import settings
 
+    # Tests need a password hash, not its strength: PBKDF2's million rounds take 0.6 s a user
+    # here, and most tests make a few.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
     engine = settings.DATABASES["default"]["ENGINE"]
     if os.environ.get("CI") and "postgresql" not in engine:
         pytest.exit(
@@ -93,6 +97,17 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def api_as(api_client):
+    """The API client, signed in as the given user."""
+
+    def sign_in(user):
+        api_client.force_login(user)
+        return api_client
+
+    return sign_in
 
 
 @pytest.fixture

@@ -21,15 +21,6 @@ NEW_SERVICE = {
 }
 
 
-@pytest.fixture
-def api_as(api_client):
-    def sign_in(user):
-        api_client.force_login(user)
-        return api_client
-
-    return sign_in
-
-
 @pytest.mark.django_db
 def test_a_developer_creates_a_service_through_the_same_service_function(api_as, developer):
     response = api_as(developer).post("/api/v1/services/", NEW_SERVICE, format="json")

@@ -25,15 +25,6 @@ def component(name: str, owner: str = "payments") -> str:
     )
 
 
-@pytest.fixture
-def api_as(api_client):
-    def sign_in(user):
-        api_client.force_login(user)
-        return api_client
-
-    return sign_in
-
-
 # --- POST /api/v1/catalog/import ---------------------------------------------------------------
 
 

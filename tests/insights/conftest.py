@@ -180,15 +180,6 @@ def post_pagerduty(client, pagerduty_source):
     return post
 
 
-@pytest.fixture
-def api_as(api_client):
-    def sign_in(user):
-        api_client.force_login(user)
-        return api_client
-
-    return sign_in
-
-
 def commits(finished, *hours_before):
     return [
         {"sha": f"{finished}-{hours}", "committed_at": utc(*finished) - timedelta(hours=hours)}

@@ -33,15 +33,6 @@ START = timezone.now().replace(microsecond=0) + timedelta(days=3)
 # --- Fixtures ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def api_as(api_client):
-    def sign_in(user):
-        api_client.force_login(user)
-        return api_client
-
-    return sign_in
-
-
 def _environments(service, names):
     kinds = {
         "dev": EnvironmentKind.DEVELOPMENT,
