@@ -14,7 +14,7 @@ from pathlib import Path
 from benchmarks.config import Config, default_backstage_generator
 from benchmarks.measure import Stopwatch
 
-PHASES = ("load", "web", "dora", "scorecards", "dispatch", "fanout", "backstage")
+PHASES = ("load", "web", "dora", "scorecards", "dispatch", "fanout", "windows", "backstage")
 
 
 def parse_args(argv: list[str] | None = None) -> Config:

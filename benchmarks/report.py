@@ -165,10 +165,36 @@ def markdown(results: dict) -> str:
         lines.append("|---|---|---|:--:|---|")
         lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in other]
         lines.append("")
+    wn = results.get("windows")
+    if wn:
+        lines += _windows_markdown(wn)
     bs = results.get("backstage")
     if bs:
         lines += _backstage_markdown(bs)
     return "\n".join(lines) + "\n"
+
+
+def _windows_markdown(wn: dict) -> list[str]:
+    lines = [
+        "## Change-window checks",
+        "",
+        f"Is an instant inside a window, target p95 < 1 ms whatever the rule's age: "
+        f"{_mark(wn['target_met'])} (worst p95 {_short(wn['worst_p95_ms'])}).",
+        "",
+        "| Rule | First occurrence | How | p50 | p95 |",
+        "|---|---|---|--:|--:|",
+    ]
+    for check in wn["checks"]:
+        how = "dateutil from the start (before)" if check.get("walked") else "Runway"
+        lines.append(
+            f"| {check['rule']} | {check['since']} | {how} | {_short(check['p50_ms'])} | "
+            f"{_short(check['p95_ms'])} |"
+        )
+    return [*lines, ""]
+
+
+def _short(ms: float) -> str:
+    return f"{ms * 1000:.0f} µs" if ms < 1 else _ms(ms)
 
 
 def _backstage_markdown(bs: dict) -> list[str]:

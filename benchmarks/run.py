@@ -53,6 +53,11 @@ class Run:
 
             with self.watch.phase("live status fan-out"):
                 self.sections["fanout"] = fanout.run(self.cfg, self.meta, self.server())
+        if self.cfg.wants("windows"):
+            from benchmarks import windows
+
+            with self.watch.phase("change-window checks"):
+                self.sections["windows"] = windows.run(self.cfg)
         if self.cfg.wants("backstage"):
             from benchmarks import backstage
 

@@ -34,6 +34,10 @@ from apps.releases.transitions import lock_release, release_transition
 from apps.releases.windows import parse_rrule, when_allowed
 
 # Changing any of these changes what an approver approved.
+# The longest a release may be planned for: windows are checked across the whole of it.
+MAX_RELEASE_SPAN = timedelta(days=31)
+MAX_FREEZE_SPAN = timedelta(days=366)
+MAX_WINDOW_MINUTES = 31 * 24 * 60
 SHIPPING_FIELDS = ("version", "planned_start", "planned_end")
 RELEASE_FIELDS = (
     "title",
@@ -86,6 +90,14 @@ def _validate(release: Release) -> None:
         and release.planned_end <= release.planned_start
     ):
         errors["planned_end"] = "The end must be after the start."
+    elif (
+        release.planned_start
+        and release.planned_end
+        and release.planned_end - release.planned_start > MAX_RELEASE_SPAN
+    ):
+        errors["planned_end"] = (
+            f"A release is planned for at most {MAX_RELEASE_SPAN.days} days: split longer work."
+        )
     try:
         validate_links(release.links)
     except ValidationError as exc:
@@ -508,6 +520,10 @@ def change_window_create(*, actor, **fields) -> ChangeWindow:
         # Wall-clock time in the window's zone, kept in a UTC-labelled column.
         window.starts_at_local = window.starts_at_local.replace(tzinfo=UTC)
     validate_time_zone_field(window.time_zone)
+    if window.duration_minutes and window.duration_minutes > MAX_WINDOW_MINUTES:
+        raise ValidationError(
+            {"duration_minutes": f"A window lasts at most {MAX_WINDOW_MINUTES // 1440} days."}
+        )
     if window.starts_at_local is not None:
         parse_rrule(window.rrule or "", window.starts_at_local)
     _validate_scope(window)
@@ -531,6 +547,8 @@ def freeze_create(*, actor, **fields) -> Freeze:
     freeze = Freeze(created_by=actor, **fields)
     if freeze.starts_at and freeze.ends_at and freeze.ends_at <= freeze.starts_at:
         raise ValidationError({"ends_at": "The end must be after the start."})
+    if freeze.starts_at and freeze.ends_at and freeze.ends_at - freeze.starts_at > MAX_FREEZE_SPAN:
+        raise ValidationError({"ends_at": f"A freeze lasts at most {MAX_FREEZE_SPAN.days} days."})
     _validate_scope(freeze)
     freeze.full_clean()
     freeze.save()

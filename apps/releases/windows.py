@@ -1,49 +1,68 @@
 """Change windows and freezes: may a change to this service and environment run at this time?
 
 Windows recur by an RFC 5545 RRULE expanded in the window's own time zone, so "weekdays
-09:00-17:00 Europe/Berlin" stays 09:00-17:00 on both sides of a daylight-saving change.
+09:00-17:00 Europe/Berlin" stays 09:00-17:00 on both sides of a daylight-saving change. What a
+rule may ask for, and how it is evaluated in bounded work, is in apps/releases/rules.py.
 """
 
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from apps.catalog.models import Environment, Service
 from apps.releases.models import ChangeWindow, Freeze, WindowScope
+from apps.releases.rules import MAX_OCCURRENCES, Rule, compile_rule
 
-MAX_OCCURRENCES = 2000
-
-
-def parse_rrule(text: str, starts_at_local: datetime):
-    """The rule, or a ValidationError on `rrule` saying what is wrong with it."""
-    try:
-        rule = rrulestr(text.strip(), dtstart=starts_at_local.replace(tzinfo=None))
-    except (ValueError, TypeError) as exc:
-        raise ValidationError({"rrule": f"Not a valid RRULE: {exc}"}) from None
-    if not text.strip().upper().startswith(("FREQ=", "RRULE:")):
-        raise ValidationError({"rrule": "Start with FREQ=…, e.g. FREQ=WEEKLY;BYDAY=MO,TU"})
-    return rule
+log = logging.getLogger(__name__)
 
 
-def window_occurrences(window: ChangeWindow, start: datetime, end: datetime):
-    """(start, end) pairs in UTC of the window's occurrences that overlap [start, end)."""
+def parse_rrule(text: str, starts_at_local: datetime) -> Rule:
+    """The window's rule, checked (apps/releases/rules.py), or a ValidationError on `rrule` or
+    `starts_at_local` saying what is wrong with it."""
+    return compile_rule(text, starts_at_local.replace(tzinfo=None))
+
+
+def overlapping_spans(window: ChangeWindow, start: datetime, end: datetime) -> Iterator[tuple]:
+    """(start, end) pairs in UTC of the window's occurrences that overlap [start, end), earliest
+    first, lazily."""
     zone = ZoneInfo(window.time_zone)
     duration = timedelta(minutes=window.duration_minutes)
     rule = parse_rrule(window.rrule, window.starts_at_local)
     local_from = start.astimezone(zone).replace(tzinfo=None) - duration
     local_to = end.astimezone(zone).replace(tzinfo=None)
-    spans = []
-    for occurrence in rule.between(local_from, local_to, inc=True)[:MAX_OCCURRENCES]:
+    for occurrence in islice(rule.occurrences(local_from, local_to), MAX_OCCURRENCES):
         # Wall-clock start and end, each placed in the zone: DST shifts the UTC instants.
         begins = occurrence.replace(tzinfo=zone).astimezone(UTC)
         ends = (occurrence + duration).replace(tzinfo=zone).astimezone(UTC)
         if begins < end and ends > start:
-            spans.append((begins, ends))
-    return spans
+            yield begins, ends
+
+
+def window_occurrences(window: ChangeWindow, start: datetime, end: datetime) -> list[tuple]:
+    """Every (start, end) pair in UTC of the window's occurrences that overlap [start, end)."""
+    return list(overlapping_spans(window, start, end))
+
+
+def first_overlap(window: ChangeWindow, start: datetime, end: datetime):
+    """The window's first occurrence overlapping [start, end) as (start, end) in UTC, or None;
+    False for a stored rule that no longer passes the checks (saved before them, or written
+    around the services)."""
+    try:
+        return next(overlapping_spans(window, start, end), None)
+    except (ValidationError, ValueError) as exc:
+        log.warning("change window %s cannot be evaluated: %s", window.pk, exc)
+        return False
+
+
+def _open_at(window: ChangeWindow, instant: datetime) -> bool:
+    span = first_overlap(window, instant, instant + timedelta(seconds=1))
+    return bool(span) and span[0] <= instant
 
 
 def _in_scope(queryset: QuerySet, service: Service, environment: Environment) -> QuerySet:
@@ -81,17 +100,15 @@ def when_allowed(service: Service, environment: Environment, start, end) -> Wind
         )
     windows = list(_in_scope(ChangeWindow.objects.filter(is_active=True), service, environment))
     for window in (w for w in windows if w.kind == ChangeWindow.Kind.DENY):
-        spans = window_occurrences(window, start, end)
-        if spans:
+        span = first_overlap(window, start, end)
+        if span is False:  # a deny window that cannot be read denies: it fails closed
+            return WindowVerdict(False, f"Deny window “{window.name}” has a rule to fix")
+        if span:
             return WindowVerdict(
-                False, f"Deny window “{window.name}” from {spans[0][0]:%Y-%m-%d %H:%M} UTC"
+                False, f"Deny window “{window.name}” from {span[0]:%Y-%m-%d %H:%M} UTC"
             )
     allow = [w for w in windows if w.kind == ChangeWindow.Kind.ALLOW]
-    if allow and not any(
-        begins <= start < ends
-        for window in allow
-        for begins, ends in window_occurrences(window, start, start + timedelta(seconds=1))
-    ):
+    if allow and not any(_open_at(window, start) for window in allow):
         names = ", ".join(f"“{w.name}”" for w in allow)
         return WindowVerdict(False, f"Outside the allowed windows ({names})")
     return WindowVerdict(True)
