@@ -18,6 +18,7 @@ from apps.catalog.models import (
     System,
     Tag,
 )
+from apps.core.exceptions import Conflict, Gone
 
 EDITABLE_FIELDS = (
     "title", "description", "owner", "system", "type", "lifecycle", "tier", "language",
@@ -178,7 +179,7 @@ def service_update(
     """Edit a service, its tags and the services it depends on: one edit, one transaction and
     one audit row, so a refused part (a bad field, a service depending on itself) saves nothing.
     None for `depends_on` or `tags` leaves them as they are."""
-    service = Service.objects.select_for_update().select_related("owner").get(pk=service.pk)
+    service = _lock(service)
     _require_editor(actor, service)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -218,15 +219,30 @@ def service_delete(*, actor, service: Service) -> None:
     permissions.require(
         permissions.is_platform_admin(actor), "Only platform admins delete services."
     )
-    service = Service.objects.select_for_update().get(pk=service.pk)
+    service = _lock(service)
     before = service_snapshot(service)
     audit_record(actor=actor, action="service.delete", target=service, before=before)
     service.delete()
 
 
+def _lock(service: Service) -> Service:
+    """The service's row, locked for this transaction; Gone (404) if it was deleted meanwhile."""
+    locked = Service.objects.select_for_update(of=("self",)).select_related("owner")
+    locked = locked.filter(pk=service.pk).first()
+    if locked is None:
+        raise Gone(f"Service {service.name} was deleted meanwhile.")
+    return locked
+
+
 def _set_dependencies(service: Service, *, services: list[Service], resources: list[Resource]):
     if any(target.pk == service.pk for target in services):
         raise ValidationError({"depends_on": "A service cannot depend on itself."})
+    # Locked until commit: a delete of one of them waits, then removes our rows with it.
+    for model, targets in ((Service, services), (Resource, resources)):
+        wanted = {target.pk for target in targets}
+        found = model.objects.select_for_update(no_key=True).filter(pk__in=wanted)
+        if len(found.values_list("pk", flat=True)) < len(wanted):
+            raise Conflict({"depends_on": "Something it depends on was deleted meanwhile."})
     Dependency.objects.filter(source=service).delete()
     Dependency.objects.bulk_create(
         [Dependency(source=service, target_service=target) for target in services]
@@ -251,7 +267,7 @@ def service_dependencies_set(
     *, actor, service: Service, services: list[Service], resources: list[Resource] | None = None
 ) -> None:
     """Replace what the service depends on. Cycles are allowed (they happen); traversal copes."""
-    service = Service.objects.select_for_update().get(pk=service.pk)
+    service = _lock(service)
     _require_editor(actor, service)
     before = _dependency_labels(service)
     _set_dependencies(service, services=services, resources=resources or [])

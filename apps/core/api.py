@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, status
+from rest_framework import exceptions, parsers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.core.bounded_input import BadInput, load_json
 from apps.core.exceptions import Conflict
 
 
@@ -23,3 +25,17 @@ def exception_handler(exc, context):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)
     return drf_exception_handler(exc, context)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's, through bounded_input: a NUL byte or nesting deeper than anyone means is a 400
+    naming the field, not a 500 from the database or from Python's recursion limit."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return load_json(stream.read().decode(encoding))
+        except BadInput as exc:
+            raise exceptions.ParseError({exc.field: [exc.message]}) from None
+        except ValueError as exc:  # not JSON, or not in the encoding (UnicodeDecodeError)
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None

@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
 
+from apps.core.bounded_input import BadInput, check_text
 from apps.core.request_context import bind_request, new_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -71,3 +72,30 @@ class HtmxToastMiddleware:
                 "partials/_toasts.html", {"messages": queued, "oob": True}
             ).encode()
         return response
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class RejectNulBytesMiddleware:
+    """A NUL byte in the address, a query parameter or a posted form field is refused with a 400
+    naming it, before any view: PostgreSQL cannot store NUL in text, so a lookup or a save
+    with one fails in the database. JSON bodies are checked by the API's parser."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from apps.core.views import bad_request
+
+        try:
+            check_text("path", request.path)
+            fields = list(request.GET.lists())
+            if request.method == "POST" and request.content_type in FORM_TYPES:
+                fields += request.POST.lists()
+            for name, values in fields:
+                for value in (name, *values):
+                    check_text(name.replace("\x00", "\\0"), value)
+        except BadInput as exc:
+            return bad_request(request, exc.field, exc.message)
+        return self.get_response(request)

@@ -24,15 +24,36 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(health, status=200 if health["healthy"] else 503)
 
 
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, field: str, message: str) -> HttpResponse:
+    """A 400 naming the field: JSON under /api/ (the shape DRF gives), a page elsewhere."""
+    if _is_api(request):
+        return JsonResponse({field: [message]}, status=400)
+    return render(request, "400.html", {"field": field, "message": message}, status=400)
+
+
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": "You do not have permission to do this."}, status=403)
     return render(request, "403.html", status=403)
 
 
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
     return render(request, "404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    request_id = getattr(request, "request_id", "")
+    if _is_api(request):
+        return JsonResponse(
+            {"detail": "Server error: Runway's operators can trace it.", "request_id": request_id},
+            status=500,
+        )
     # No context processors: whatever broke may be behind them.
     from django.template import loader
 

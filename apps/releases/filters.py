@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import Q
 
 from apps.accounts import permissions
+from apps.core.filters import IsoDateTimeFilter
 from apps.releases.models import ChangeType, Release, ReleaseState
 
 
@@ -13,8 +14,8 @@ class ReleaseFilter(django_filters.FilterSet):
     environment = django_filters.CharFilter(field_name="environment__name")
     team = django_filters.CharFilter(field_name="service__owner__slug")
     change_type = django_filters.ChoiceFilter(choices=ChangeType.choices, empty_label="Any type")
-    since = django_filters.IsoDateTimeFilter(field_name="planned_end", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="planned_start", lookup_expr="lt")
+    since = IsoDateTimeFilter(field_name="planned_end", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="planned_start", lookup_expr="lt")
     mine = django_filters.BooleanFilter(method="filter_mine", label="Mine and my teams'")
 
     class Meta:

@@ -618,3 +618,17 @@ def test_a_generic_incident_for_an_unknown_service_is_refused(post_generic):
     assert response.status_code == 400
     assert "nope" in response.json()["service"][0]
     assert nothing_stored()
+
+
+def test_a_correctly_signed_body_nested_100000_deep_is_a_400_and_stores_nothing(post_generic):
+    response = post_generic(b"[" * 100_000 + b"]" * 100_000)
+    assert response.status_code == 400
+    assert "Nested more than 64 deep." in str(response.json())
+    assert not DeploymentFact.objects.exists()
+
+
+def test_a_nul_byte_in_a_signed_body_is_a_400_naming_the_field(post_generic):
+    response = post_generic(generic_deployment(environment="prod\x00"))
+    assert response.status_code == 400
+    assert "environment" in str(response.json())
+    assert not DeploymentFact.objects.exists()

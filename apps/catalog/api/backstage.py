@@ -4,8 +4,6 @@ POST /api/v1/catalog/import                       a Backstage YAML stream in, th
 GET  /api/v1/services/<name>/catalog-info.yaml    a service as a Backstage Component descriptor
 """
 
-import json
-
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -20,6 +18,7 @@ from apps.accounts import permissions
 from apps.catalog.backstage.exporter import export_queryset, service_catalog_info, to_yaml
 from apps.catalog.backstage.importer import catalog_import
 from apps.catalog.backstage.loader import MAX_SOURCE_BYTES, SourceError, SourceTooLarge
+from apps.core.bounded_input import BadInput, load_json
 
 # A JSON body escapes the YAML inside it; leave room for that before refusing to read on.
 _JSON_BODY_LIMIT = 2 * MAX_SOURCE_BYTES + 1024
@@ -77,8 +76,10 @@ class LimitedJSONParser(BaseParser):
         body = _read_limited(stream, _JSON_BODY_LIMIT)
         encoding = (parser_context or {}).get("encoding") or "utf-8"
         try:
-            return json.loads(body.decode(encoding))
-        except (UnicodeDecodeError, LookupError, ValueError) as exc:
+            return load_json(body.decode(encoding))
+        except BadInput as exc:
+            raise ParseError({exc.field: [exc.message]}) from None
+        except (LookupError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             raise ParseError(f"JSON parse error - {exc}") from None
 
 

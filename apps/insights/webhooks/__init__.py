@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from urllib.parse import parse_qs
 
+from apps.core import bounded_input
 from apps.insights.models import SourceKind
 from apps.insights.webhooks import generic, github, gitlab, pagerduty
 from apps.insights.webhooks.errors import BadPayload
@@ -41,7 +42,9 @@ def load_json(body: bytes, content_type: str = "application/json") -> dict:
     if not text.strip():
         raise BadPayload("The body is empty: send the event as a JSON object.")
     try:
-        payload = json.loads(text)
+        payload = bounded_input.load_json(text)
+    except bounded_input.BadInput as exc:
+        raise BadPayload({exc.field: [exc.message]}) from None
     except json.JSONDecodeError as exc:
         raise BadPayload(
             f"Malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
