@@ -85,6 +85,8 @@ class Recovery:
     incident_median_seconds: float | None
     rollbacks: int
     rollback_median_seconds: float | None
+    # Resolved, but never seen open and with no start from the vendor: left out of the medians.
+    incidents_unknown_start: int = 0
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,7 @@ def build_report(
     incident_median: float | None,
     rollbacks: int,
     rollback_median: float | None,
+    incidents_unknown_start: int = 0,
 ) -> DoraReport:
     deployments = sum(week.deployments for week in weekly)
     failures = sum(week.failures for week in weekly)
@@ -357,5 +360,6 @@ def build_report(
             incident_median_seconds=incident_median,
             rollbacks=rollbacks,
             rollback_median_seconds=rollback_median,
+            incidents_unknown_start=incidents_unknown_start,
         ),
     )

@@ -200,7 +200,12 @@ def _key_rows(report: dora.DoraReport) -> list[dict]:
             "value": recovery.median_seconds,
             "unit": "seconds (median)",
             "tier": recovery.tier,
-            "basis": f"{recovery.incidents} incidents, {recovery.rollbacks} rollbacks",
+            "basis": f"{recovery.incidents} incidents, {recovery.rollbacks} rollbacks"
+            + (
+                f"; {recovery.incidents_unknown_start} incidents with no known start left out"
+                if recovery.incidents_unknown_start
+                else ""
+            ),
         },
     ]
 

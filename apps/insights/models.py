@@ -319,6 +319,9 @@ class IncidentFact(models.Model):
     external_id = models.CharField(max_length=200)
     title = models.CharField(max_length=300, blank=True)
     opened_at = models.DateTimeField()
+    # False when Runway first heard of the incident as resolved, with no start from the
+    # vendor: opened_at is then the resolve time, and it counts for no recovery time.
+    start_known = models.BooleanField(default=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     recovery_seconds = models.PositiveIntegerField(null=True, blank=True)
     deployment = models.ForeignKey(

@@ -239,7 +239,7 @@ def dora_report(
     days start..end inclusive (default: the last 90 days), production only.
 
     Counts come from the daily roll-up; medians from the facts, in the database. A fixed number
-    of queries whatever the number of deployments: 5 for the organisation, 6 for a team or a
+    of queries whatever the number of deployments: 6 for the organisation, 7 for a team or a
     service (the lookup of the team or service)."""
     filters, label = scope_filters(scope, name)
     start, end = dora_window(start, end)
@@ -264,6 +264,9 @@ def dora_report(
         v=F("recovery_seconds")
     )
     incident_median, incidents = dora.median_and_count(incident_values)
+    unknown_start = IncidentFact.objects.filter(
+        resolved_at__gte=lower, resolved_at__lt=upper, start_known=False, **filters
+    ).count()
     rollback_median, rollbacks = dora.median_and_count(rollback_values)
     recovery_median, _ = dora.median_and_count(incident_values.union(rollback_values, all=True))
 
@@ -278,6 +281,7 @@ def dora_report(
         recovery_median=recovery_median,
         incidents=incidents,
         incident_median=incident_median,
+        incidents_unknown_start=unknown_start,
         rollbacks=rollbacks,
         rollback_median=rollback_median,
     )

@@ -148,6 +148,7 @@ def test_every_signed_in_user_reads_the_report(api_as, outsider, checkout, deplo
         "incident_median_seconds",
         "rollbacks",
         "rollback_median_seconds",
+        "incidents_unknown_start",
     }
 
 

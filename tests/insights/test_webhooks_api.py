@@ -620,6 +620,38 @@ def test_a_generic_incident_for_an_unknown_service_is_refused(post_generic):
     assert nothing_stored()
 
 
+def resolved_unseen(**data) -> bytes:
+    """PagerDuty's sample turned into the resolve of an incident Runway never saw open."""
+    payload = json.loads(PAGERDUTY_TRIGGERED)
+    payload["event"].update(event_type="incident.resolved", occurred_at="2021-06-04T14:05:29.781Z")
+    payload["event"]["data"].pop("created_at", None)  # the sample has none: as sent
+    payload["event"]["data"].update(data)
+    return json.dumps(payload).encode()
+
+
+def test_an_incident_resolved_but_never_seen_open_counts_for_no_recovery_time(
+    post_pagerduty, pig208, deploy, api_as, leadership
+):
+    deploy(pig208, environment="prod", started=(2021, 6, 4, 13, 0), finished=(2021, 6, 4, 13, 10))
+    assert post_pagerduty(resolved_unseen()).status_code == 201
+    incident = IncidentFact.objects.get()
+    assert (incident.start_known, incident.recovery_seconds) == (False, None)
+    assert incident.deployment is None  # no start: no deployment "before" it to blame
+    report = api_as(leadership).get(
+        "/api/v1/reports/dora?scope=service&name=pig208&from=2021-06-01&to=2021-06-30"
+    )
+    recovery = report.json()["recovery"]
+    assert recovery["median_seconds"] is None and recovery["tier"] is None
+    assert (recovery["incidents"], recovery["incidents_unknown_start"]) == (0, 1)
+
+
+def test_a_start_sent_later_gives_the_incident_its_recovery_time(post_pagerduty, pig208):
+    post_pagerduty(resolved_unseen())
+    post_pagerduty(resolved_unseen(created_at="2021-06-04T13:35:29.781Z"))
+    incident = IncidentFact.objects.get()
+    assert (incident.start_known, incident.recovery_seconds) == (True, 30 * 60)
+
+
 def test_a_correctly_signed_body_nested_100000_deep_is_a_400_and_stores_nothing(post_generic):
     response = post_generic(b"[" * 100_000 + b"]" * 100_000)
     assert response.status_code == 400

@@ -224,6 +224,10 @@ class RecoverySerializer(serializers.Serializer):
     incident_median_seconds = serializers.FloatField(allow_null=True)
     rollbacks = serializers.IntegerField()
     rollback_median_seconds = serializers.FloatField(allow_null=True)
+    incidents_unknown_start = serializers.IntegerField(
+        help_text="Incidents resolved in the window that Runway never saw open and whose vendor "
+        "sent no start: left out of the medians."
+    )
 
 
 class DoraReportSerializer(serializers.Serializer):

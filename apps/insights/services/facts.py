@@ -462,6 +462,7 @@ def incident_record(
                     external_id=external_id,
                     title=title[:300],
                     opened_at=first_seen,
+                    start_known=opened_at is not None,
                 )
                 created = True
         except IntegrityError:
@@ -470,19 +471,20 @@ def incident_record(
             )
     before = (incident.title, incident.opened_at, incident.resolved_at, incident.deployment_id)
 
-    if opened_at is not None and opened_at < incident.opened_at:
-        incident.opened_at = opened_at
+    if opened_at is not None and (opened_at < incident.opened_at or not incident.start_known):
+        incident.opened_at, incident.start_known = opened_at, True
     if reopened:
         incident.resolved_at = None
     elif resolved_at is not None:
         incident.resolved_at = max(resolved_at, incident.opened_at)
     incident.title = (title or incident.title)[:300]
+    # An incident never seen open has no recovery time: its resolve time is not its start.
     incident.recovery_seconds = (
         seconds_between(incident.opened_at, incident.resolved_at)
-        if incident.resolved_at is not None
+        if incident.resolved_at is not None and incident.start_known
         else None
     )
-    if caused_by_version or incident.deployment_id is None:
+    if caused_by_version or (incident.deployment_id is None and incident.start_known):
         cause, link = _cause(incident.service, incident.opened_at, caused_by_version.strip())
         if cause is not None and (link == IncidentLink.REPORTED or incident.deployment_id is None):
             incident.deployment, incident.link = cause, link
