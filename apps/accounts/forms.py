@@ -2,7 +2,7 @@ import zoneinfo
 
 from django import forms
 
-from apps.accounts.models import Role, Team, User
+from apps.accounts.models import Alias, Role, Team, User
 
 EXPIRY_CHOICES = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
 
@@ -48,3 +48,8 @@ class MemberAddForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class AliasForm(forms.Form):
+    kind = forms.ChoiceField(choices=Alias.Kind.choices)
+    value = forms.CharField(max_length=254, label="E-mail or login")

@@ -127,3 +127,29 @@ class ApiToken(models.Model):
         return self.revoked_at is None and (
             self.expires_at is None or self.expires_at > timezone.now()
         )
+
+
+class Alias(models.Model):
+    """Another name a person signs their work with: an e-mail address or a VCS login. Commit
+    authors are matched against these (apps/accounts/identities.py), so a person cannot approve
+    their own commits made under another address."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        LOGIN = "login", "VCS login"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="aliases"
+    )
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    value = models.CharField(max_length=254, help_text="Kept in lower case.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="alias_names_one_person")
+        ]
+
+    def __str__(self) -> str:
+        return self.value

@@ -1,12 +1,14 @@
+import re
 import secrets
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts import permissions
-from apps.accounts.models import ApiToken, Role, RoleGrant, Team, TeamMembership, User
+from apps.accounts.models import Alias, ApiToken, Role, RoleGrant, Team, TeamMembership, User
 from apps.audit.services import audit_record, snapshot
 
 TEAM_FIELDS = ("slug", "name", "description")
@@ -146,3 +148,40 @@ def user_time_zone_set(*, actor: User, time_zone: str) -> User:
         after={"time_zone": time_zone},
     )
     return user
+
+
+@transaction.atomic
+def alias_add(*, actor: User, kind: str, value: str) -> Alias:
+    """List another e-mail or VCS login as the actor's own. One alias names one person."""
+    value = value.strip().lower()
+    if kind not in Alias.Kind.values:
+        raise ValidationError({"kind": "Choose e-mail or VCS login."})
+    if kind == Alias.Kind.EMAIL:
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise ValidationError({"value": "Enter an e-mail address."}) from None
+    elif not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,99}", value):
+        raise ValidationError({"value": "A login is letters, digits, '.', '_' and '-'."})
+    if Alias.objects.filter(kind=kind, value=value).exists():
+        raise ValidationError({"value": "Someone already lists this as theirs."})
+    alias = Alias.objects.create(user=actor, kind=kind, value=value)
+    audit_record(
+        actor=actor, action="alias.add", target=alias, after={"kind": kind, "value": value}
+    )
+    return alias
+
+
+@transaction.atomic
+def alias_remove(*, actor: User, alias: Alias) -> None:
+    alias = Alias.objects.select_for_update().filter(pk=alias.pk).first()
+    if alias is None:
+        return
+    permissions.require(alias.user_id == actor.pk or permissions.is_platform_admin(actor))
+    audit_record(
+        actor=actor,
+        action="alias.remove",
+        target=alias,
+        before={"user": alias.user.username, "kind": alias.kind, "value": alias.value},
+    )
+    alias.delete()

@@ -5,7 +5,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.accounts import permissions, selectors, services
-from apps.accounts.forms import ApiTokenForm, MemberAddForm, RoleForm, TeamForm, TimeZoneForm
+from apps.accounts.forms import (
+    AliasForm,
+    ApiTokenForm,
+    MemberAddForm,
+    RoleForm,
+    TeamForm,
+    TimeZoneForm,
+)
 from apps.accounts.models import User
 from apps.core.forms import add_service_errors
 
@@ -20,8 +27,32 @@ def profile(request: HttpRequest) -> HttpResponse:
             "tokens": selectors.api_tokens_of(user=request.user),
             "token_form": ApiTokenForm(),
             "tz_form": TimeZoneForm(initial={"time_zone": request.user.time_zone}),
+            "aliases": request.user.aliases.all(),
+            "alias_form": AliasForm(),
         },
     )
+
+
+@require_POST
+def alias_add(request: HttpRequest) -> HttpResponse:
+    form = AliasForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(form.errors)
+        alias = services.alias_add(actor=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{alias.value} is listed as yours.")
+    return redirect("accounts:profile")
+
+
+@require_POST
+def alias_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    alias = get_object_or_404(request.user.aliases.all(), pk=pk)
+    services.alias_remove(actor=request.user, alias=alias)
+    messages.success(request, f"{alias.value} is no longer listed as yours.")
+    return redirect("accounts:profile")
 
 
 @require_POST

@@ -4,6 +4,7 @@ just before it starts. A failing required gate blocks the start and says which a
 from dataclasses import dataclass
 from datetime import datetime
 
+from apps.accounts.identities import unknown_authors
 from apps.catalog.models import Environment
 from apps.releases.models import ChangeType, Release, ReleaseCheck, ReleaseState
 from apps.releases.policies import ApprovalStatus, approval_status
@@ -95,6 +96,16 @@ def checks_gate(release: Release, required: list[str]) -> list[Gate]:
     return gates
 
 
+def authors_gate(release: Release, status: ApprovalStatus) -> Gate:
+    """Commit authors nobody in Runway is known by: shown always, blocking where a policy says
+    every author must be known (an unknown one could be an approver under another address)."""
+    unknown = unknown_authors([commit.author for commit in release.commits.all()])
+    detail = f"Unknown author: {', '.join(unknown)}" if unknown else "Every author is known"
+    return Gate(
+        "authors", "Commit authors", not unknown, detail, blocking=status.require_known_authors
+    )
+
+
 def readiness(release: Release, *, now: datetime, at: datetime | None = None) -> list[Gate]:
     """Every gate for starting `release` at `at` (default: now)."""
     at = at or now
@@ -110,6 +121,7 @@ def readiness(release: Release, *, now: datetime, at: datetime | None = None) ->
     return [
         promotion_gate(release),
         *approvals_gate(release, status, now),
+        authors_gate(release, status),
         window_gate,
         *checks_gate(release, status.required_checks),
     ]

@@ -222,6 +222,11 @@ class ApprovalPolicy(models.Model):
     separation_of_duties = models.BooleanField(
         default=True, help_text="Requesters and commit authors may not approve."
     )
+    require_known_authors = models.BooleanField(
+        default=False,
+        help_text="Every commit's author must be someone Runway knows (by e-mail, login, name "
+        "or a profile alias) before the release starts.",
+    )
     wait_minutes = models.PositiveIntegerField(
         default=0, help_text="Time between the last approval and the earliest start."
     )

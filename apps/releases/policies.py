@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 
 from apps.accounts import permissions
+from apps.accounts.identities import author_keys, user_keys
 from apps.releases.models import Approval, ApprovalPolicy, ApprovalRule, ChangeType, Release
 
 
@@ -51,9 +52,9 @@ def separation_of_duties_conflict(release: Release, user) -> str:
     """Why this user may not approve this release under separation of duties, or ''."""
     if release.requester_id == user.pk:
         return "You requested this release; someone else must approve it."
-    identities = {user.username.lower(), (user.email or "").lower()} - {""}
+    known_as = user_keys(user)
     for commit in release.commits.all():
-        if commit.author.lower() in identities:
+        if author_keys(commit.author) & known_as:
             return (
                 f"You wrote commit {commit.sha[:10]} in this release; someone else must approve it."
             )
@@ -102,6 +103,10 @@ class ApprovalStatus:
     @property
     def separation_of_duties(self) -> bool:
         return any(policy.separation_of_duties for policy in self.policies)
+
+    @property
+    def require_known_authors(self) -> bool:
+        return any(policy.require_known_authors for policy in self.policies)
 
     def summary(self) -> str:
         if not self.required:

@@ -609,6 +609,7 @@ def approval_policy_create(*, actor, rules: list[dict], **fields) -> ApprovalPol
                     "tier",
                     "change_type",
                     "separation_of_duties",
+                    "require_known_authors",
                     "wait_minutes",
                     "approval_ttl_hours",
                     "required_checks",

@@ -349,7 +349,8 @@ def test_the_detail_shows_commits_approvals_checks_history_gates_risk_and_confli
     for name in ("lint", "scan", "provenance", "e2e"):
         services.release_check_report(actor=developer, release=release, name=name, status="pending")
     client = api_as(leadership)
-    with django_assert_max_num_queries(20):
+    # One release: its gates include who its commit authors are (people, aliases).
+    with django_assert_max_num_queries(22):
         response = client.get(url(release))
     assert response.status_code == 200
     body = response.json()

@@ -451,7 +451,8 @@ class ApprovalPolicySerializer(serializers.ModelSerializer):
         model = ApprovalPolicy
         fields = [
             "id", "name", "description", "service", "environment", "environment_kind", "tier",
-            "change_type", "separation_of_duties", "wait_minutes", "approval_ttl_hours",
+            "change_type", "separation_of_duties", "require_known_authors", "wait_minutes",
+            "approval_ttl_hours",
             "required_checks", "retrospective_days", "is_active", "rules",
         ]  # fmt: skip
         read_only_fields = ["id"]
