@@ -412,14 +412,17 @@ LIVE_UPDATES_REDIS_URL = env_str(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "apps.core.request_context.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "apps.core.request_context.RequestIdLogFilter"},
+        "refusals_in_one_line": {"()": "apps.core.request_context.RefusalsInOneLine"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "refusals_in_one_line"],
             "formatter": "plain",
         }
     },

@@ -19,6 +19,7 @@ urlpatterns = [
     path("releases/", include("apps.releases.urls")),
     path("rollouts/", include("apps.rollouts.urls")),
     path("reports/", include("apps.insights.urls")),
+    path("admin/login/", core_views.admin_login),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -134,6 +134,22 @@ def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
 
 
 @transaction.atomic
+def api_tokens_revoke_all(*, user: User, reason: str, actor: User | None = None) -> int:
+    """Revoke every usable token of a person (deactivated, say); one audit row for them all."""
+    tokens = list(ApiToken.objects.usable().select_for_update().filter(user=user))
+    if tokens:
+        now = timezone.now()
+        ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked_at=now)
+        audit_record(
+            actor=actor,
+            action="api_token.revoke_all",
+            target=user,
+            after={"tokens": sorted(t.name for t in tokens), "reason": reason},
+        )
+    return len(tokens)
+
+
+@transaction.atomic
 def user_time_zone_set(*, actor: User, time_zone: str) -> User:
     user = User.objects.select_for_update().get(pk=actor.pk)
     before = {"time_zone": user.time_zone}

@@ -1,8 +1,11 @@
-"""Sign-in, sign-out and failed sign-in go into the audit log."""
+"""Sign-in, sign-out and failed sign-in go into the audit log; a deactivated person's API tokens
+are revoked, so reactivating them does not bring old tokens back."""
 
 from django.contrib.auth import signals
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
+from apps.accounts.models import User
 from apps.audit.services import audit_record
 
 
@@ -28,3 +31,20 @@ def _login_failed(sender, credentials, request=None, **kwargs):
         target_id="",
         target_label=str(attempted)[:255],
     )
+
+
+@receiver(pre_save, sender=User)
+def _note_deactivation(sender, instance, **kwargs):
+    instance._deactivating = (
+        instance.pk is not None
+        and not instance.is_active
+        and User.objects.filter(pk=instance.pk, is_active=True).exists()
+    )
+
+
+@receiver(post_save, sender=User)
+def _revoke_tokens_of_the_deactivated(sender, instance, **kwargs):
+    if getattr(instance, "_deactivating", False):
+        from apps.accounts.services import api_tokens_revoke_all
+
+        api_tokens_revoke_all(user=instance, reason="deactivated")

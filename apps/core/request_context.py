@@ -39,3 +39,13 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get() or "-"
         return True
+
+
+class RefusalsInOneLine(logging.Filter):
+    """A refused request (403, 404 ...) is logged by Django with the exception's traceback: keep
+    its one line (method, path, status, request id); tracebacks are for server errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", 500) < 500:
+            record.exc_info, record.exc_text = None, None
+        return True

@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -22,6 +24,13 @@ def home(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     health = system_health()
     return JsonResponse(health, status=200 if health["healthy"] else 503)
+
+
+@login_not_required
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin signs in through Runway's own sign-in, with its rate limits and second factor,
+    rather than Django's unthrottled admin form."""
+    return redirect_to_login(request.GET.get("next") or "/admin/", settings.LOGIN_URL)
 
 
 def _is_api(request: HttpRequest) -> bool:
