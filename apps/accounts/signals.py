@@ -1,6 +1,7 @@
-"""Sign-in, sign-out and failed sign-in go into the audit log; a deactivated person's API tokens
-are revoked, so reactivating them does not bring old tokens back."""
+"""Sign-in, sign-out, failed sign-in and password changes go into the audit log; a deactivated
+person's API tokens are revoked, so reactivating them does not bring old tokens back."""
 
+from allauth.account import signals as account_signals
 from django.contrib.auth import signals
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
@@ -31,6 +32,21 @@ def _login_failed(sender, credentials, request=None, **kwargs):
         target_id="",
         target_label=str(attempted)[:255],
     )
+
+
+@receiver(account_signals.password_changed)
+def _password_changed(sender, request, user, **kwargs):
+    audit_record(actor=user, action="auth.password_change", target=user)
+
+
+@receiver(account_signals.password_set)
+def _password_set(sender, request, user, **kwargs):
+    audit_record(actor=user, action="auth.password_set", target=user)
+
+
+@receiver(account_signals.password_reset)
+def _password_reset(sender, request, user, **kwargs):
+    audit_record(actor=user, action="auth.password_reset", target=user)
 
 
 @receiver(pre_save, sender=User)

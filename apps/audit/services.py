@@ -1,5 +1,7 @@
+import functools
 from typing import Any
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, models, transaction
 
 from apps.audit.chain import GENESIS, event_hash, normalise_json
@@ -65,3 +67,35 @@ def snapshot(instance: models.Model, fields: list[str] | tuple[str, ...]) -> dic
         return str(value) if isinstance(value, models.Model) else value
 
     return normalise_json({name: readable(getattr(instance, name)) for name in fields})
+
+
+def audit_refusals(action: str, *, target: str):
+    """Record a refused attempt at a service (a ValidationError or PermissionDenied: not allowed,
+    not possible now) as `<action>.refused`, naming who, on what and why. The refused change
+    rolled back with its own audit rows, so the refusal is written after it, in a transaction
+    of its own; then the refusal goes on to the caller. `target` names the keyword argument
+    that holds the object acted on."""
+
+    def decorate(service):
+        @functools.wraps(service)
+        def attempt(*, actor, **arguments):
+            try:
+                return service(actor=actor, **arguments)
+            except (ValidationError, PermissionDenied) as refusal:
+                if (
+                    actor is None
+                ):  # Runway's own attempts (the dispatcher's) are retried, not refused
+                    raise
+                reasons = getattr(refusal, "messages", None) or [str(refusal) or "Not allowed."]
+                with transaction.atomic():
+                    audit_record(
+                        actor=actor,
+                        action=f"{action}.refused",
+                        target=arguments.get(target),
+                        after={"reason": " ".join(reasons)[:1000]},
+                    )
+                raise
+
+        return attempt
+
+    return decorate

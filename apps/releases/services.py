@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import Role, validate_time_zone
-from apps.audit.services import audit_record, snapshot
+from apps.audit.services import audit_record, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
 from apps.core.validators import validate_links
 from apps.releases import notifications
@@ -311,6 +311,7 @@ def _refuse_second_decision(release: Release, actor) -> None:
         raise ValidationError("You have already decided on this release.")
 
 
+@audit_refusals("release.approve", target="release")
 @transaction.atomic
 def release_approve(*, actor, release: Release, comment: str = "") -> Approval:
     """Approve under the first rule the approver is eligible for that still needs approvals.
@@ -373,6 +374,7 @@ def release_approve(*, actor, release: Release, comment: str = "") -> Approval:
     return approval
 
 
+@audit_refusals("release.reject", target="release")
 @transaction.atomic
 def release_reject(*, actor, release: Release, comment: str) -> Approval:
     release = lock_release(release.pk)
@@ -391,6 +393,12 @@ def release_reject(*, actor, release: Release, comment: str) -> Approval:
         decision=Approval.Decision.REJECT,
         rule=rule,
         comment=comment.strip(),
+    )
+    audit_record(
+        actor=actor,
+        action="release.reject",
+        target=release,
+        after={"rule": str(rule), "policy": rule.policy.name, "comment": approval.comment},
     )
     release_transition(
         release=release,

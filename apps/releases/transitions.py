@@ -78,7 +78,7 @@ def release_transition(
     )
     audit_record(
         actor=actor,
-        action=f"release.{to_state}",
+        action="release.transition",
         target=release,
         before={"state": from_state},
         after={"state": to_state, **({"reason": reason} if reason else {})},

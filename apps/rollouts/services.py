@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from apps.accounts import permissions
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audit_refusals
 from apps.core import clock, outbox
 from apps.core.exceptions import Conflict
 from apps.releases import services as release_services
@@ -75,6 +75,7 @@ def _who(actor) -> str:
     return actor.get_username() if actor is not None else "runway"
 
 
+@audit_refusals("rollout.start", target="release")
 @transaction.atomic
 def rollout_start(*, actor, release: Release) -> Rollout:
     """Roll out an approved release: its gates are checked (again) first. A release rolls out
@@ -392,6 +393,7 @@ def _steered(rollout: Rollout, actor, action: str) -> Rollout:
     return rollout
 
 
+@audit_refusals("rollout.promote", target="rollout")
 @transaction.atomic
 def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
     """Go past the current pause or inconclusive analysis; `full` skips every remaining
@@ -424,6 +426,7 @@ def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
     return rollout
 
 
+@audit_refusals("rollout.pause", target="rollout")
 @transaction.atomic
 def rollout_pause(*, actor, rollout: Rollout) -> Rollout:
     rollout = _steered(rollout, actor, "pause")
@@ -433,6 +436,7 @@ def rollout_pause(*, actor, rollout: Rollout) -> Rollout:
     return rollout
 
 
+@audit_refusals("rollout.resume", target="rollout")
 @transaction.atomic
 def rollout_resume(*, actor, rollout: Rollout) -> Rollout:
     rollout = _steered(rollout, actor, "resume")
@@ -443,6 +447,7 @@ def rollout_resume(*, actor, rollout: Rollout) -> Rollout:
     return rollout
 
 
+@audit_refusals("rollout.abort", target="rollout")
 @transaction.atomic
 def rollout_abort(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
     """Weight back to zero and the previous version restored; the rollout ends aborted."""
@@ -455,6 +460,7 @@ def rollout_abort(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
     return rollout
 
 
+@audit_refusals("rollout.rollback", target="rollout")
 @transaction.atomic
 def rollout_rollback(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
     """Roll a finished, successful rollout back to the version before it."""

@@ -84,7 +84,7 @@ def rollout_transition(
         )
         audit_record(
             actor=actor,
-            action=f"rollout.{to_state}",
+            action="rollout.transition",
             target=rollout,
             before={"state": from_state},
             after={"state": to_state, **({"reason": reason} if reason else {})},

@@ -664,3 +664,11 @@ def test_a_nul_byte_in_a_signed_body_is_a_400_naming_the_field(post_generic):
     assert response.status_code == 400
     assert "environment" in str(response.json())
     assert not DeploymentFact.objects.exists()
+
+
+def test_what_a_webhook_records_is_audited(post_generic, checkout, generic_source):
+    post_generic(generic_deployment())
+    (event,) = AuditEvent.objects.filter(action="webhook_delivery.record")
+    assert event.actor_label == "runway"
+    assert event.after["source"] == generic_source[0].slug
+    assert "Deployment of checkout" in event.after["note"]

@@ -400,7 +400,7 @@ def test_the_evidence_pack_is_the_pages_json(api_as, make_pending, release_manag
     assert pack["approvals"][0]["policy"] == "Production"
     assert [h["to"] for h in pack["history"]] == ["pending_approval"]
     actions = [event["action"] for event in pack["audit_events"]]
-    assert actions == ["release.create", "release.pending_approval", "release.approve"]
+    assert actions == ["release.create", "release.transition", "release.approve"]
     assert all(len(event["hash"]) == 64 for event in pack["audit_events"])
 
 
@@ -537,7 +537,7 @@ def test_rejecting_after_approving_is_refused_not_a_server_error(
     assert response.status_code == 400
     assert response.json() == {"detail": ["You have already decided on this release."]}
     assert_unchanged(release, approvals=1)
-    assert not AuditEvent.objects.filter(action="release.rejected").exists()
+    assert not AuditEvent.objects.filter(action="release.reject").exists()
 
 
 @pytest.mark.django_db

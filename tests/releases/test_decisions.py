@@ -83,8 +83,8 @@ def test_a_rejection_is_made_with_its_reason_once_the_password_is_confirmed(
         Approval.Decision.REJECT,
         "Not during the sale",
     )
-    event = AuditEvent.objects.get(action="release.rejected")
-    assert event.actor == release_manager and event.after["reason"] == "Not during the sale"
+    event = AuditEvent.objects.get(action="release.reject")
+    assert event.actor == release_manager and event.after["comment"] == "Not during the sale"
 
 
 def test_from_the_inbox_the_decision_is_made_and_the_inbox_shown_again(

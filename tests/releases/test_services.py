@@ -110,7 +110,7 @@ def test_a_request_submitted_at_once_is_created_and_submitted_with_its_audit_row
         .order_by("id")
         .values_list("action", flat=True)
     )
-    assert actions == ["release.create", "release.pending_approval"]
+    assert actions == ["release.create", "release.transition"]
 
 
 @pytest.mark.django_db
@@ -425,7 +425,11 @@ def test_every_state_change_is_audited_with_before_and_after(make_release, devel
         .order_by("id")
         .values_list("action", "before", "after")
     )
-    assert [a[0] for a in actions] == ["release.create", "release.approved", "release.scheduled"]
+    assert [(a[0], a[2].get("state")) for a in actions] == [
+        ("release.create", None),
+        ("release.transition", "approved"),
+        ("release.transition", "scheduled"),
+    ]
     assert actions[1][1] == {"state": "draft"}
 
 

@@ -257,8 +257,9 @@ def test_evidence_exports_as_json_from_the_audit_log(
         ("robin", "Release managers"),
     ]
     actions = [event["action"] for event in pack["audit_events"]]
-    assert actions[:2] == ["release.create", "release.pending_approval"]
-    assert "release.scheduled" in actions
+    assert actions[:2] == ["release.create", "release.transition"]
+    transitions = [e for e in pack["audit_events"] if e["action"] == "release.transition"]
+    assert "scheduled" in [e["after"]["state"] for e in transitions]
     assert all(len(event["hash"]) == 64 for event in pack["audit_events"])
 
 

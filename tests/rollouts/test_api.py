@@ -167,14 +167,15 @@ def test_the_owning_team_steers_a_rollout(as_user, developer, rollout):
     actions = list(
         AuditEvent.objects.filter(target_id=str(rollout.pk))
         .order_by("id")
-        .values_list("action", flat=True)
+        .values_list("action", "after__state")
     )
     assert actions == [
-        "rollout.running",
-        "rollout.promote",
-        "rollout.paused",
-        "rollout.running",
-        "rollout.rolling_back",
+        ("rollout.resume.refused", None),
+        ("rollout.transition", "running"),
+        ("rollout.promote", None),
+        ("rollout.transition", "paused"),
+        ("rollout.transition", "running"),
+        ("rollout.transition", "rolling_back"),
     ]
 
 

@@ -35,7 +35,9 @@ def test_a_rolling_update_succeeds_and_records_a_deployment(cluster, shop, devel
     deployment = Deployment.objects.get(rollout=second)
     assert deployment.result == "succeeded" and deployment.version == "shop:2"
     assert [s.state for s in second.steps.all()] == [StepState.SUCCEEDED] * 2
-    assert AuditEvent.objects.filter(action="rollout.succeeded", target_id=str(second.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="rollout.transition", after__state="succeeded", target_id=str(second.pk)
+    ).exists()
 
 
 @pytest.mark.django_db

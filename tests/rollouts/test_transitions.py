@@ -86,7 +86,7 @@ def test_only_allowed_edges_are_taken(web, developer, from_state, to_state):
         rollout_transition(rollout=rollout, to_state=to_state, actor=developer, reason="why")
         event = RolloutEvent.objects.get(rollout=rollout, kind=RolloutEvent.Kind.TRANSITION)
         assert (event.from_state, event.to_state, event.actor) == (from_state, to_state, developer)
-        audit = AuditEvent.objects.get(action=f"rollout.{to_state}", target_id=str(rollout.pk))
+        audit = AuditEvent.objects.get(action="rollout.transition", target_id=str(rollout.pk))
         assert audit.before == {"state": from_state} and audit.after["state"] == to_state
         assert Rollout.objects.get(pk=rollout.pk).state == to_state
     else:

@@ -167,7 +167,9 @@ def test_the_owning_team_resumes_in_place_with_a_toast(client_as, developer, rol
     assert 'data-testid="rollout-state">Running' in body
     assert f"Rollout #{rollout.pk} resumed." in body and 'hx-swap-oob="beforeend"' in body
     assert status_of(rollout) == RolloutState.RUNNING
-    assert AuditEvent.objects.filter(action="rollout.running", target_id=str(rollout.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="rollout.transition", after__state="running", target_id=str(rollout.pk)
+    ).exists()
 
 
 @pytest.mark.django_db
@@ -190,7 +192,9 @@ def test_leadership_and_other_teams_developers_are_refused(
     response = client.post(f"/rollouts/{rollout.pk}/{action}/", **HTMX)
     assert response.status_code == 403
     assert status_of(rollout) == RolloutState.PAUSED
-    assert not AuditEvent.objects.filter(action__startswith="rollout.").exists()
+    # Only the refusal is recorded: nothing happened to the rollout.
+    audited = AuditEvent.objects.filter(action__startswith="rollout.")
+    assert list(audited.values_list("action", flat=True)) == [f"rollout.{action}.refused"]
 
 
 @pytest.mark.django_db
@@ -224,7 +228,7 @@ def test_abort_records_the_reason_and_refuses_an_overlong_one(client_as, develop
     rollout.refresh_from_db()
     assert rollout.state == RolloutState.ROLLING_BACK
     assert rollout.failure_reason == "Aborted by dana: error rate"
-    event = AuditEvent.objects.get(action="rollout.rolling_back")
+    event = AuditEvent.objects.get(action="rollout.transition", after__state="rolling_back")
     assert event.after == {"state": "rolling_back", "reason": "Aborted by dana: error rate"}
     assert event.before == {"state": "paused"} and event.actor_label == "dana"
 

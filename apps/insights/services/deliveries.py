@@ -184,6 +184,13 @@ def _apply(
         )[0]
         note = f"Incident of {service.name}."
     _finish(delivery, DeliveryStatus.RECORDED, note, keep_payload=True)
+    # What a webhook records moves the delivery figures: it is audited like a person's change.
+    audit_record(
+        actor=None,
+        action="webhook_delivery.record",
+        target=delivery,
+        after={"source": delivery.source.slug, "event": delivery.event, "note": note},
+    )
 
 
 def _record_deployment(delivery: WebhookDelivery, event: DeploymentEvent, service: Service):
