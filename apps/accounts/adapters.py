@@ -8,6 +8,13 @@ class AccountAdapter(DefaultAccountAdapter):
         # An internal portal: accounts come from admins or single sign-on, unless switched on.
         return settings.ACCOUNT_ALLOW_SIGNUP
 
+    def _get_login_attempts_cache_key(self, request, **credentials) -> str:
+        # Failed sign-ins count per account and address (allauth counts per account alone):
+        # someone guessing at an account from elsewhere slows themselves down, and cannot lock
+        # its owner out. The address is the one uvicorn believed (see TRUSTED_PROXIES).
+        account = super()._get_login_attempts_cache_key(request, **credentials)
+        return f"{account}:{request.META.get('REMOTE_ADDR', '')}"
+
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request, sociallogin) -> bool:

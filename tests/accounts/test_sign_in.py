@@ -45,6 +45,17 @@ def test_repeated_failures_are_rate_limited(client, developer, password):
 
 
 @pytest.mark.django_db
+def test_failures_from_elsewhere_do_not_lock_the_owner_out(client, developer, password):
+    for attempt in range(12):  # past both the per-address and the per-account limits
+        client.post(
+            LOGIN, {"login": "dana", "password": f"x-{attempt}"}, REMOTE_ADDR="198.51.100.7"
+        )
+    owner = client.post(LOGIN, {"login": "dana", "password": password}, REMOTE_ADDR="192.0.2.10")
+    assert owner.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
 def test_sign_up_is_closed_by_default(client):
     from apps.accounts.models import User
 
