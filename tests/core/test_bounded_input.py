@@ -194,7 +194,12 @@ def serve(path: str, chunks: list[bytes], *, length: int | None, limit: int = 10
     async def send(message):
         sent.append(message)
 
-    asyncio.run(BodyLimit(app, max_bytes=limit)(scope, receive, send))
+    # In a thread of its own: Playwright's tests leave an event loop running in this one.
+    thread = threading.Thread(
+        target=asyncio.run, args=(BodyLimit(app, max_bytes=limit)(scope, receive, send),)
+    )
+    thread.start()
+    thread.join(timeout=10)
     return app, sent, len(read)
 
 
