@@ -66,6 +66,8 @@ class Config:
             "SECRET_KEY": BENCH_SECRET_KEY,
             "RUNWAY_ENCRYPTION_KEY": BENCH_ENCRYPTION_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # The benchmark's people sign in with a password alone.
+            "MFA_REQUIRED_ROLES": "",
             "DATABASE_URL": database_url or self.database_url,
             "CELERY_BROKER_URL": self.redis_url,
             "LIVE_UPDATES_REDIS_URL": self.redis_url,

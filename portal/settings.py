@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "apps.core.middleware.RejectNulBytesMiddleware",
+    "apps.accounts.mfa.RequireSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.core.middleware.HtmxLoginRedirectMiddleware",
@@ -191,6 +192,14 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key,20/h/key")
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Roles that must set up an authenticator app before anything else (apps/accounts/mfa.py); by
+# default the approvers and administrators, outside development.
+MFA_REQUIRED_ROLES = env_list(
+    "MFA_REQUIRED_ROLES", [] if DEBUG else ["release_manager", "platform_admin"]
+)
+_ROLES = {"developer", "release_manager", "leadership", "platform_admin"}
+if set(MFA_REQUIRED_ROLES) - _ROLES:
+    raise ImproperlyConfigured(f"MFA_REQUIRED_ROLES names roles that do not exist; use {_ROLES}")
 MFA_TOTP_ISSUER = "Runway"
 
 # Single sign-on providers are switched on by giving their client credentials. A verified

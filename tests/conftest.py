@@ -19,6 +19,9 @@ def pytest_configure(config):
     # Tests need a password hash, not its strength: PBKDF2's million rounds take 0.6 s a user
     # here, and most tests make a few.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Personas sign in without an authenticator app; tests/accounts/test_mfa_required.py turns
+    # the requirement on.
+    settings.MFA_REQUIRED_ROLES = []
 
     engine = settings.DATABASES["default"]["ENGINE"]
     if os.environ.get("CI") and "postgresql" not in engine:
