@@ -99,3 +99,15 @@ class RejectNulBytesMiddleware:
         except BadInput as exc:
             return bad_request(request, exc.field, exc.message)
         return self.get_response(request)
+
+
+class PermissionsPolicyMiddleware:
+    """Switch off the browser features Runway never uses (settings.PERMISSIONS_POLICY)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response

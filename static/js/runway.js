@@ -15,6 +15,13 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");
     if (button) button.closest("[data-toast]").remove();
+    if (event.target.closest("[data-print]")) window.print();
+  });
+
+  // <form data-confirm="Sure?">: ask first (no inline handlers: the CSP allows no inline script).
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
   });
 
   function toast(text, level) {

@@ -45,13 +45,28 @@ def browser():
         chromium.close()
 
 
+def refused_by_the_csp(context) -> list[str]:
+    """Collects what the Content-Security-Policy blocked on the context's pages; a test that
+    saw any fails (see `page`)."""
+    refused = []
+    context.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return refused
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(10_000)
+    refused = refused_by_the_csp(context)
     page = context.new_page()
     yield page
     context.close()
+    assert refused == [], "the page did something its Content-Security-Policy refuses"
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from apps.catalog.models import Environment, Strategy
 from apps.rollouts import live, services, stream
 from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, StepState
+from tests.browser.conftest import refused_by_the_csp
 from tests.factories import ServiceFactory
 from tests.rollouts.builders import rollout_row
 
@@ -60,9 +61,11 @@ def asgi_server(transactional_db):
 def page(browser, asgi_server):
     context = browser.new_context(base_url=asgi_server, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(10_000)
+    refused = refused_by_the_csp(context)
     page = context.new_page()
     yield page
     context.close()
+    assert refused == [], "the page did something its Content-Security-Policy refuses"
 
 
 @pytest.fixture(autouse=True)
