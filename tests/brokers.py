@@ -78,3 +78,18 @@ def publishing_to(url: str):
     finally:
         app.conf.broker_write_url, app.conf.broker_read_url = previous
         outbox._forget_connection()
+
+
+@contextmanager
+def routed(routes: dict[str, str]):
+    """Send tasks to queues of the test's own while it runs: {task name or glob: queue}."""
+    previous = app.conf.task_routes
+    app.conf.task_routes = {task: {"queue": queue} for task, queue in routes.items()}
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)  # the router is cached: rebuild it from the routes
+    try:
+        yield
+    finally:
+        app.conf.task_routes = previous
+        app.amqp.flush_routes()
+        app.amqp.__dict__.pop("router", None)

@@ -43,44 +43,47 @@ def author_keys(author: str) -> set[str]:
     return keys | ({f"login:{text.lower()}"} if text and " " not in text else set())
 
 
-def user_keys(user) -> set[str]:
-    """The keys a person is known by; kept on the user object for the rest of the request."""
-    cached = getattr(user, "_identity_keys", None)
-    if cached is not None:
-        return cached
-    keys = {f"login:{user.username.lower()}"}
-    if user.email:
-        keys |= email_keys(user.email)
-    if user.get_full_name().strip():
-        keys.add(f"name:{_squash(user.get_full_name())}")
-    for kind, value in Alias.objects.filter(user=user).values_list("kind", "value"):
+def person_keys(login: str, email: str, full_name: str, aliases=()) -> set[str]:
+    """The keys a person is known by: their login, e-mail and full name, and their aliases
+    as (kind, value) pairs."""
+    keys = {f"login:{login.lower()}"}
+    if email:
+        keys |= email_keys(email)
+    if full_name.strip():
+        keys.add(f"name:{_squash(full_name)}")
+    for kind, value in aliases:
         keys |= email_keys(value) if kind == Alias.Kind.EMAIL else {f"login:{value}"}
-    user._identity_keys = keys
     return keys
+
+
+def user_keys(user) -> set[str]:
+    """A person's keys; kept on the user object for the rest of the request."""
+    cached = getattr(user, "_identity_keys", None)
+    if cached is None:
+        aliases = Alias.objects.filter(user=user).values_list("kind", "value")
+        cached = person_keys(user.username, user.email, user.get_full_name(), aliases)
+        user._identity_keys = cached
+    return cached
 
 
 def unknown_authors(authors: list[str]) -> list[str]:
     """The authors no active person is known by, in two queries whatever their number."""
     keys_of = {author: author_keys(author) for author in authors}
-    wanted = set().union(*keys_of.values()) if keys_of else set()
-    values = {key.split(":", 1)[1] for key in wanted}
-    if not values:
-        return sorted(author for author, keys in keys_of.items() if not keys)
+    values = {key.split(":", 1)[1] for keys in keys_of.values() for key in keys}
     known = set()
-    people = (
-        User.objects.filter(is_active=True)
-        .annotate(
-            login=Lower("username"),
-            mail=Lower("email"),
-            full_name=Lower(Trim(Concat("first_name", Value(" "), "last_name"))),
+    if values:
+        people = (
+            User.objects.filter(is_active=True)
+            .annotate(
+                login=Lower("username"),
+                mail=Lower("email"),
+                full_name=Lower(Trim(Concat("first_name", Value(" "), "last_name"))),
+            )
+            .filter(Q(login__in=values) | Q(mail__in=values) | Q(full_name__in=values))
+            .values_list("login", "mail", "full_name")
         )
-        .filter(Q(login__in=values) | Q(mail__in=values) | Q(full_name__in=values))
-        .values_list("login", "mail", "full_name")
-    )
-    for login, mail, full_name in people:
-        known |= {f"login:{login}", f"name:{_squash(full_name)}"}
-        known |= email_keys(mail) if mail else set()
-    aliases = Alias.objects.filter(user__is_active=True, value__in=values)
-    for kind, value in aliases.values_list("kind", "value"):
-        known |= email_keys(value) if kind == Alias.Kind.EMAIL else {f"login:{value}"}
+        for login, mail, full_name in people:
+            known |= person_keys(login, mail, full_name)
+        aliases = Alias.objects.filter(user__is_active=True, value__in=values)
+        known |= person_keys("", "", "", aliases.values_list("kind", "value")) - {"login:"}
     return sorted(author for author, keys in keys_of.items() if not keys & known)

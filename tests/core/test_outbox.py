@@ -21,7 +21,7 @@ from apps.releases import services as release_services
 from apps.releases.models import ApprovalPolicy, ApprovalRule, NotificationDelivery
 from apps.releases.tasks import notify_release
 from portal.celery import app
-from tests.brokers import RedisServer, publishing_to
+from tests.brokers import RedisServer, publishing_to, routed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,14 +32,8 @@ PING = "tests.outbox.ping"  # a task nobody runs: the tests read it off the queu
 def queue():
     """A queue of this test's own; the tasks these tests send are routed to it."""
     name = f"test-outbox-{uuid.uuid4().hex[:10]}"
-    previous = app.conf.task_routes
-    app.conf.task_routes = {PING: {"queue": name}, "releases.notify": {"queue": name}}
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
-    yield name
-    app.conf.task_routes = previous
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
+    with routed({PING: name, "releases.notify": name}):
+        yield name
     with app.connection_for_read() as broker:
         broker.default_channel.queue_delete(name)
 

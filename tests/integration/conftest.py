@@ -10,8 +10,7 @@ import pytest
 from django.db import connection
 from kombu import Connection
 
-from portal.celery import app
-from tests.brokers import free_port, publishing_to
+from tests.brokers import free_port, publishing_to, routed
 from tests.integration.workers import (
     ROOT,
     delete_queue,
@@ -89,10 +88,6 @@ def workers(simulator, settings, broker_url, tmp_path):
         pytest.skip("worker processes need a database they can share: PostgreSQL")
     queue = f"test-rollouts-{uuid.uuid4().hex[:10]}"
     settings.KUBECONFIG = str(simulator)
-    previous_routes = app.conf.task_routes
-    app.conf.task_routes = {"*": {"queue": queue}}
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
     base_env = {
         "KUBECONFIG": str(simulator),
         # Kubernetes gives up on a version that makes no progress for this long.
@@ -114,11 +109,8 @@ def workers(simulator, settings, broker_url, tmp_path):
         return worker
 
     start.purge = lambda: purge_queue(broker_url, queue)
-    with publishing_to(broker_url):
+    with publishing_to(broker_url), routed({"*": queue}):
         yield start
     for worker in started:
         stop_worker(worker)
-    app.conf.task_routes = previous_routes
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
     delete_queue(broker_url, queue)

@@ -11,6 +11,7 @@ from apps.core import clock
 from apps.rollouts import services
 from apps.rollouts.models import Rollout, RolloutState
 from portal.celery import app
+from tests.brokers import routed
 from tests.rollouts.builders import rollout_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,10 +21,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def hops():
     """Where this test's hops go; returns a function that takes them off: [(rollout, due)]."""
     name = f"test-reconcile-{uuid.uuid4().hex[:10]}"
-    previous = app.conf.task_routes
-    app.conf.task_routes = {services.ADVANCE_TASK: {"queue": name}}
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
 
     def taken() -> list[tuple[int, str]]:
         found = []
@@ -35,10 +32,8 @@ def hops():
                     return found
                 found.append(tuple(message.decode()[0]))
 
-    yield taken
-    app.conf.task_routes = previous
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
+    with routed({services.ADVANCE_TASK: name}):
+        yield taken
     with app.connection_for_read() as broker:
         broker.default_channel.queue_delete(name)
 
