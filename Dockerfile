@@ -34,11 +34,13 @@ COPY . .
 RUN DEBUG=0 \
     SECRET_KEY=build-only-collectstatic-key-never-used-at-runtime-0123456789 \
     RUNWAY_ENCRYPTION_KEY=build-only-encryption-key-never-used-at-runtime \
+    RUNWAY_AUDIT_KEY=build:build-only-audit-key-never-used-at-runtime \
     ALLOWED_HOSTS=build.invalid \
     DATABASE_URL=postgres://build@build.invalid/build \
     CELERY_BROKER_URL=redis://build.invalid:6379/0 \
     python manage.py collectstatic --noinput \
- && chown runway:runway var
+ && chown runway:runway var \
+ && mkdir -p /var/lib/runway-audit && chown runway:runway /var/lib/runway-audit
 
 USER runway
 

@@ -269,13 +269,14 @@ class CatalogData:
     # --- Audit -----------------------------------------------------------------------------
 
     def load_audit(self) -> None:
-        """One valid hash chain: every service's creation, by its team's first member."""
-        from apps.audit.chain import GENESIS, event_hash
-        from apps.audit.models import AuditEvent
+        """One sealed chain: every service's creation, by its team's first member."""
+        from apps.audit.chain import GENESIS, seal_mac, signing_key_id
+        from apps.audit.models import AuditEvent, AuditSeal
 
         w = self.world
         usernames = {u["id"]: u["username"] for u in w.users}
-        rows, previous = [], GENESIS
+        key_id, previous = signing_key_id(), GENESIS
+        events, seals = [], []
         for n, sv in enumerate(w.services, start=1):
             actor = w.team_members[sv["owner"]][0]
             event = AuditEvent(
@@ -291,8 +292,8 @@ class CatalogData:
                 request_id="",
                 ip=None,
             )
-            digest = event_hash(event, previous)
-            rows.append(
+            mac = seal_mac(event, seq=n, prev_mac=previous, key_id=key_id)
+            events.append(
                 (
                     n,
                     event.occurred_at,
@@ -306,11 +307,10 @@ class CatalogData:
                     json.dumps(event.after),
                     "",
                     None,
-                    previous,
-                    digest,
                 )
             )
-            previous = digest
+            seals.append((n, n, key_id, previous, mac, event.occurred_at))
+            previous = mac
         self.copy(
             AuditEvent,
             [
@@ -326,8 +326,7 @@ class CatalogData:
                 "after",
                 "request_id",
                 "ip",
-                "prev_hash",
-                "hash",
             ],
-            rows,
+            events,
         )
+        self.copy(AuditSeal, ["seq", "event", "key_id", "prev_mac", "mac", "sealed_at"], seals)

@@ -12,6 +12,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 BENCH_SECRET_KEY = "bench-only-secret-key-never-used-anywhere-else-0123456789abcdefghijk"
 BENCH_ENCRYPTION_KEY = "bench-only-encryption-key-0123456789abcdefghijkl"
+BENCH_AUDIT_KEY = "bench:bench-only-audit-key-0123456789abcdefghijklmn"
 
 
 def _database_url(name: str) -> str:
@@ -65,6 +66,7 @@ class Config:
             "DEBUG": "0",
             "SECRET_KEY": BENCH_SECRET_KEY,
             "RUNWAY_ENCRYPTION_KEY": BENCH_ENCRYPTION_KEY,
+            "RUNWAY_AUDIT_KEY": BENCH_AUDIT_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             # The benchmark's people sign in with a password alone.
             "MFA_REQUIRED_ROLES": "",

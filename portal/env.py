@@ -5,6 +5,7 @@ start-up instead of running with a silently wrong value.
 """
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -113,3 +114,31 @@ def env_time_zone(name: str, default: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ImproperlyConfigured(f"{name} is not an IANA time zone: {value!r}") from None
     return value
+
+
+def env_keyring(
+    name: str, *, min_length: int, default: str | None = None
+) -> tuple[str, dict[str, bytes]]:
+    """Keys given as `id:secret` pairs, comma- or line-separated, newest first: the first signs,
+    all of them verify, so a key is rotated by putting a new one in front of it."""
+    value = _raw(name) or default or ""
+    keys: dict[str, bytes] = {}
+    for item in value.replace("\n", ",").split(","):
+        if not item.strip():
+            continue
+        key_id, sep, secret = item.strip().partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9._-]{1,16}", key_id):
+            raise ImproperlyConfigured(
+                f"{name} must be id:secret pairs (an id of 1-16 letters, digits, . _ -), "
+                f"got an entry starting {item.strip()[:6]!r}"
+            )
+        if len(secret) < min_length:
+            raise ImproperlyConfigured(
+                f"{name}: key {key_id!r} is too weak, use {min_length}+ random characters"
+            )
+        if key_id in keys:
+            raise ImproperlyConfigured(f"{name}: key id {key_id!r} is listed twice")
+        keys[key_id] = secret.encode()
+    if not keys:
+        raise ImproperlyConfigured(f"{name} must be set (or {name}_FILE): id:secret, 32+ chars")
+    return next(iter(keys)), keys

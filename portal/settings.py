@@ -15,6 +15,7 @@ from portal.env import (
     env_database,
     env_email,
     env_int,
+    env_keyring,
     env_list,
     env_str,
     env_time_zone,
@@ -47,6 +48,20 @@ if not RUNWAY_ENCRYPTION_KEY:
     )
 if not DEBUG and any(len(k.strip()) < 32 for k in RUNWAY_ENCRYPTION_KEY.split(",") if k.strip()):
     raise ImproperlyConfigured("RUNWAY_ENCRYPTION_KEY is too weak: use 32+ random characters")
+
+# Seals the audit log (apps/audit/chain.py): `id:secret` pairs, newest first; the first seals new
+# events, the others still verify what they sealed. Required in production mode; development
+# derives one from SECRET_KEY.
+AUDIT_KEY_ID, AUDIT_KEYS = env_keyring(
+    "RUNWAY_AUDIT_KEY",
+    min_length=32,
+    default=f"dev:development-only-audit-key:{SECRET_KEY}" if DEBUG else None,
+)
+# Signed checkpoints of the chain's head, appended to a file the database cannot reach; put it
+# on storage the database's users cannot write (another volume, a write-once bucket's mount).
+AUDIT_CHECKPOINT_FILE = Path(
+    env_str("RUNWAY_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit" / "checkpoints.jsonl"))
+)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not ALLOWED_HOSTS:
@@ -401,6 +416,8 @@ CELERY_BEAT_SCHEDULE = {
     # 10 s is dropped, the next one does the same work.
     "outbox-flush": {"task": "core.outbox_flush", "schedule": 10.0, "options": {"expires": 10}},
     "start-due-releases": {"task": "releases.start_due", "schedule": 60.0},
+    "audit-seal": {"task": "audit.seal", "schedule": 60.0, "options": {"expires": 60}},
+    "audit-checkpoint": {"task": "audit.checkpoint", "schedule": 10 * 60.0},
     "dispatch-rollouts": {"task": "rollouts.dispatch", "schedule": 15.0},
     "reconcile-rollouts": {"task": "rollouts.reconcile", "schedule": 30.0},
     # Repairs the roll-up of recent days (records refresh their own day as they arrive).

@@ -1,10 +1,14 @@
-"""The hash chain over audit events: each row's hash covers its content and the previous hash,
-so altering, inserting or removing a row anywhere breaks every hash after it."""
+"""The audit chain's arithmetic. Each seal's MAC covers its event's content, its number and the
+MAC before it, keyed with a secret kept outside the database (settings.AUDIT_KEYS): altering,
+inserting, reordering or removing an event breaks every MAC after it, and someone who can write
+the table cannot compute new ones. Checkpoints sign the chain's head the same way."""
 
 import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 GENESIS = "0" * 64
@@ -24,6 +28,10 @@ HASHED_FIELDS = (
 )
 
 
+class UnknownKey(Exception):
+    """A seal or checkpoint names a key this deployment does not hold."""
+
+
 def normalise_json(value):
     """What the database will give back for `value`: plain JSON types only."""
     if value is None:
@@ -37,8 +45,30 @@ def _canonical(value):
     return value
 
 
-def event_hash(event, prev_hash: str) -> str:
-    content = {field: _canonical(getattr(event, field)) for field in HASHED_FIELDS}
-    content["prev_hash"] = prev_hash
+def _mac(key_id: str, content: dict) -> str:
+    try:
+        key = settings.AUDIT_KEYS[key_id]
+    except KeyError:
+        raise UnknownKey(key_id) from None
     encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return hmac.new(key, encoded.encode(), hashlib.sha256).hexdigest()
+
+
+def signing_key_id() -> str:
+    return settings.AUDIT_KEY_ID
+
+
+def seal_mac(event, *, seq: int, prev_mac: str, key_id: str) -> str:
+    content = {field: _canonical(getattr(event, field)) for field in HASHED_FIELDS}
+    content.update(seq=seq, prev_mac=prev_mac, key_id=key_id)
+    return _mac(key_id, content)
+
+
+def checkpoint_signature(checkpoint: dict) -> str:
+    """Signs a checkpoint's head: seq, mac, at and key_id."""
+    content = {name: checkpoint[name] for name in ("seq", "mac", "at", "key_id")}
+    return _mac(checkpoint["key_id"], content)
+
+
+def macs_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

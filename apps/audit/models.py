@@ -18,7 +18,7 @@ class AuditEventQuerySet(models.QuerySet):
         raise AuditLogIsAppendOnly("audit events cannot be updated")
 
     def bulk_create(self, objs, *args, **kwargs):
-        raise AuditLogIsAppendOnly("audit events are written one at a time by audit_record()")
+        raise AuditLogIsAppendOnly("audit rows are written only by apps.audit.services")
 
 
 class AuditEvent(models.Model):
@@ -41,8 +41,6 @@ class AuditEvent(models.Model):
     after = models.JSONField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -65,3 +63,45 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly("audit events cannot be deleted")
+
+
+class AuditSeal(models.Model):
+    """An event's place in the chain. Seals are numbered 1, 2, 3 ... in the order events were
+    committed; each one's MAC covers its event, its number and the MAC before it, keyed with a
+    secret the database does not hold. Written apart from the event, after it commits, so an
+    audited write never waits on the chain (apps/audit/services.py)."""
+
+    seq = models.BigIntegerField(primary_key=True)
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="seal")
+    key_id = models.CharField(max_length=16)
+    prev_mac = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"seal {self.seq} of event {self.event_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("audit seals cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly("audit seals cannot be deleted")
+
+
+class AuditPending(models.Model):
+    """An event committed but not sealed yet: the sealer's outbox. A crash between the commit and
+    the seal leaves the row here for the next round."""
+
+    event = models.OneToOneField(
+        AuditEvent, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"event {self.event_id}, not sealed yet"

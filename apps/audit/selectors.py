@@ -4,8 +4,8 @@ from apps.audit.models import AuditEvent
 
 
 def audit_events() -> QuerySet[AuditEvent]:
-    # actor_label is stored on the row, so listing needs no join.
-    return AuditEvent.objects.order_by("-id")
+    # actor_label is stored on the row, so listing joins only the event's seal.
+    return AuditEvent.objects.select_related("seal").order_by("-id")
 
 
 def audit_events_for(*, target_type: str, target_id: str) -> QuerySet[AuditEvent]:

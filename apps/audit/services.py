@@ -1,16 +1,19 @@
 import functools
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
-from apps.audit.chain import GENESIS, event_hash, normalise_json
-from apps.audit.models import AuditEvent
+from apps.audit.chain import GENESIS, normalise_json, seal_mac, signing_key_id
+from apps.audit.models import AuditEvent, AuditPending, AuditSeal
 from apps.core.request_context import current_client_ip, current_request_id
 
-# One chain means one writer at a time. The lock lasts until the caller's transaction commits,
-# so audited writes serialise on it; the chain's order is the order of commit.
+# One chain means one sealer at a time; audited writes themselves never take this lock.
 _CHAIN_LOCK_KEY = 0x52554E574159  # "RUNWAY"
+SEAL_BATCH = 200
+
+logger = logging.getLogger(__name__)
 
 
 def audit_record(
@@ -24,7 +27,8 @@ def audit_record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the audit log, inside the caller's transaction.
+    """Append one event to the audit log, inside the caller's transaction. It is sealed into
+    the chain once that transaction commits: no lock is held while the caller works on.
 
     `actor` is a user or None for Runway itself. `target` names the object acted on; callers
     without a model instance pass target_type / target_id instead.
@@ -33,14 +37,8 @@ def audit_record(
         target_type = target._meta.label_lower
         target_id = str(target.pk)
         target_label = target_label or str(target)[:255]
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-        prev_hash = (
-            AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
-        )
-        is_user = actor is not None and getattr(actor, "is_authenticated", False)
         event = AuditEvent(
             actor=actor if is_user else None,
             actor_label=actor.get_username() if is_user else "runway",
@@ -52,11 +50,55 @@ def audit_record(
             after=normalise_json(after),
             request_id=current_request_id() or "",
             ip=current_client_ip(),
-            prev_hash=prev_hash,
         )
-        event.hash = event_hash(event, prev_hash)
         event.save()
+        AuditPending.objects.create(event=event)
+    # After the outermost commit; beat's audit.seal picks up what a crash leaves pending.
+    transaction.on_commit(_seal_after_commit)
     return event
+
+
+def _seal_after_commit() -> None:
+    try:
+        audit_seal()
+    except Exception:  # the caller's change is committed; beat seals what is left
+        logger.exception("audit sealing after commit failed")
+
+
+def audit_seal(*, batch: int = SEAL_BATCH) -> int:
+    """Seal every committed event not sealed yet and return how many. Each round is one short
+    transaction under the chain's lock, so seals follow commits closely."""
+    sealed = 0
+    while True:
+        try:
+            count = _seal_round(batch)
+        except IntegrityError:
+            return sealed  # another sealer took the same numbers first (SQLite); it goes on
+        sealed += count
+        if count < batch:
+            return sealed
+
+
+@transaction.atomic
+def _seal_round(batch: int) -> int:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+    pending = list(AuditPending.objects.select_related("event").order_by("event_id")[:batch])
+    if not pending:
+        return 0
+    head = AuditSeal.objects.order_by("-seq").only("seq", "mac").first()
+    seq, prev_mac = (head.seq, head.mac) if head else (0, GENESIS)
+    key_id = signing_key_id()
+    for row in pending:
+        seq += 1
+        mac = seal_mac(row.event, seq=seq, prev_mac=prev_mac, key_id=key_id)
+        AuditSeal(seq=seq, event=row.event, key_id=key_id, prev_mac=prev_mac, mac=mac).save(
+            force_insert=True
+        )
+        prev_mac = mac
+    AuditPending.objects.filter(event_id__in=[row.event_id for row in pending]).delete()
+    return len(pending)
 
 
 def snapshot(instance: models.Model, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -1,17 +1,25 @@
 """The evidence pack of a release: who asked, who approved under which rule, what was checked
 and what ran when, taken from the audit log and the release's own records. Each audit event
-carries its chain hash, which `manage.py audit_verify` proves unaltered."""
+carries its seal (number and MAC), and the pack carries a signed checkpoint of the chain's head
+taken as it was exported: `manage.py audit_verify` proves both unaltered later."""
 
 from django.utils import timezone
 
+from apps.audit.checkpoints import audit_checkpoint
+from apps.audit.models import AuditSeal
 from apps.audit.selectors import audit_events_for
+from apps.audit.services import audit_seal
 from apps.releases.gates import readiness
 from apps.releases.models import Release
 
 
 def release_evidence(release: Release) -> dict:
+    audit_seal()
+    checkpoint = audit_checkpoint()
     events = list(
-        audit_events_for(target_type="releases.release", target_id=release.pk).order_by("id")
+        audit_events_for(target_type="releases.release", target_id=release.pk)
+        .select_related("seal")
+        .order_by("id")
     )
     return {
         "release": {
@@ -83,9 +91,17 @@ def release_evidence(release: Release) -> dict:
                 "before": e.before,
                 "after": e.after,
                 "request_id": e.request_id,
-                "hash": e.hash,
+                "seal": _seal(e),
             }
             for e in events
         ],
+        "audit_checkpoint": checkpoint.as_dict() if checkpoint else None,
         "generated_at": timezone.now().isoformat(),
     }
+
+
+def _seal(event) -> dict | None:
+    try:
+        return {"seq": event.seal.seq, "mac": event.seal.mac, "key_id": event.seal.key_id}
+    except AuditSeal.DoesNotExist:
+        return None  # written a moment ago by a transaction still committing

@@ -41,6 +41,7 @@ def production_env(tmp_path, **extra):
         "ALLOWED_HOSTS": "runway.example.com",
         "CSRF_TRUSTED_ORIGINS": "https://runway.example.com",
         "RUNWAY_ENCRYPTION_KEY": "production-encryption-key-0123456789abcdef",
+        "RUNWAY_AUDIT_KEY": "2026-12:production-audit-key-0123456789abcdefgh",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         "SECURE_SSL_REDIRECT": None,
         "SESSION_COOKIE_SECURE": None,
@@ -106,6 +107,35 @@ def test_production_mode_without_an_encryption_key_fails_naming_it(tmp_path):
     result = run_django("", **production_env(tmp_path, RUNWAY_ENCRYPTION_KEY=None))
     assert result.returncode != 0
     assert "RUNWAY_ENCRYPTION_KEY must be set" in result.stderr
+
+
+def test_production_mode_without_an_audit_key_fails_naming_it(tmp_path):
+    result = run_django("", **production_env(tmp_path, RUNWAY_AUDIT_KEY=None))
+    assert result.returncode != 0
+    assert "RUNWAY_AUDIT_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("no-id-here-0123456789abcdefghijklmnopqrstuvwxyz", "must be id:secret pairs"),
+        ("k1:short", "key 'k1' is too weak"),
+        ("k1:" + "a" * 40 + ",k1:" + "b" * 40, "key id 'k1' is listed twice"),
+    ],
+)
+def test_a_bad_audit_keyring_names_the_variable(monkeypatch, value, message):
+    monkeypatch.setenv("SOME_KEYS", value)
+    with pytest.raises(ImproperlyConfigured, match=f"SOME_KEYS.*{message}"):
+        env.env_keyring("SOME_KEYS", min_length=32)
+
+
+def test_the_first_audit_key_signs_and_every_key_verifies(monkeypatch, tmp_path):
+    keys = tmp_path / "audit-keys"
+    keys.write_text("2027-01:" + "n" * 40 + "\n2026-12:" + "o" * 40 + "\n")
+    monkeypatch.setenv("SOME_KEYS_FILE", str(keys))
+    current, ring = env.env_keyring("SOME_KEYS", min_length=32)
+    assert current == "2027-01"
+    assert ring == {"2027-01": b"n" * 40, "2026-12": b"o" * 40}
 
 
 def test_production_mode_without_allowed_hosts_fails_naming_it(tmp_path):

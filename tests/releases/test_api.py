@@ -401,7 +401,12 @@ def test_the_evidence_pack_is_the_pages_json(api_as, make_pending, release_manag
     assert [h["to"] for h in pack["history"]] == ["pending_approval"]
     actions = [event["action"] for event in pack["audit_events"]]
     assert actions == ["release.create", "release.transition", "release.approve"]
-    assert all(len(event["hash"]) == 64 for event in pack["audit_events"])
+    seals = [event["seal"] for event in pack["audit_events"]]
+    assert [seal["seq"] for seal in seals] == sorted(seal["seq"] for seal in seals)
+    assert all(len(seal["mac"]) == 64 for seal in seals)
+    # The pack carries a signed checkpoint covering every event in it.
+    checkpoint = pack["audit_checkpoint"]
+    assert checkpoint["seq"] >= seals[-1]["seq"] and checkpoint["signature"]
 
 
 # --- Deciding ---------------------------------------------------------------------------------

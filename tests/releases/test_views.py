@@ -260,7 +260,10 @@ def test_evidence_exports_as_json_from_the_audit_log(
     assert actions[:2] == ["release.create", "release.transition"]
     transitions = [e for e in pack["audit_events"] if e["action"] == "release.transition"]
     assert "scheduled" in [e["after"]["state"] for e in transitions]
-    assert all(len(event["hash"]) == 64 for event in pack["audit_events"])
+    assert all(len(event["seal"]["mac"]) == 64 for event in pack["audit_events"])
+    page = client_as(developer).get(f"/releases/{release.pk}/evidence/").content.decode()
+    assert "Audit chain checkpoint at export:" in page
+    assert "signed with key <code>t1</code>" in page
 
 
 @pytest.mark.django_db

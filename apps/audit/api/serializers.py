@@ -1,9 +1,19 @@
 from rest_framework import serializers
 
-from apps.audit.models import AuditEvent
+from apps.audit.models import AuditEvent, AuditSeal
+
+
+class AuditSealSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditSeal
+        fields = ["seq", "mac", "key_id"]
+        read_only_fields = fields
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
+    # Null for a moment after the event's transaction commits, until it is sealed.
+    seal = AuditSealSerializer(read_only=True, allow_null=True)
+
     class Meta:
         model = AuditEvent
         fields = [
@@ -18,6 +28,6 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "after",
             "request_id",
             "ip",
-            "hash",
+            "seal",
         ]
         read_only_fields = fields
