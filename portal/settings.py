@@ -224,11 +224,14 @@ ACCOUNT_ALLOW_SIGNUP = env_bool("ACCOUNT_ALLOW_SIGNUP", False)
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "none")
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("ACCOUNT_REAUTHENTICATION_TIMEOUT", 300, minimum=30)
-# Failed sign-ins are throttled per IP and per account (allauth keeps the counters in the cache).
 # Failed sign-ins: per address, and per account and address ("key", apps/accounts/adapters.py)
-# with a longer second window, so guessing slows down further the longer it goes on.
+# with a longer second window, so guessing slows down further the longer it goes on; the right
+# password of an account with an authenticator app still reaches its second step. All sign-in
+# posts from one address: a flood guard only, high enough that people sharing an address with
+# someone guessing still get in (counters live in the cache).
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key,20/h/key")
+    "login_failed": env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key,20/h/key"),
+    "login": env_str("LOGIN_RATE_LIMIT", "300/m/ip"),
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 # Roles that must set up an authenticator app before anything else (apps/accounts/mfa.py); by

@@ -1,6 +1,10 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.auth_backends import AuthenticationBackend
+from allauth.mfa.models import Authenticator
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.exceptions import ValidationError
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -14,6 +18,26 @@ class AccountAdapter(DefaultAccountAdapter):
         # its owner out. The address is the one uvicorn believed (see TRUSTED_PROXIES).
         account = super()._get_login_attempts_cache_key(request, **credentials)
         return f"{account}:{request.META.get('REMOTE_ADDR', '')}"
+
+    def authenticate(self, request, **credentials):
+        """While failed sign-ins are throttled, the right password still gets an account with
+        an authenticator app through to its second step, which has its own limit: guesses
+        from an address the owner shares (an office, a VPN) cannot keep the owner out, and the
+        password alone opens nothing. Without a second factor the throttle holds."""
+        try:
+            return super().authenticate(request, **credentials)
+        except ValidationError as refusal:
+            if refusal.code != "too_many_login_attempts":
+                raise
+            AuthenticationBackend.unstash_authenticated_user()
+            user = authenticate(request, **credentials)
+            user = user or AuthenticationBackend.unstash_authenticated_user()
+            second_factors = Authenticator.objects.filter(user=user).exclude(
+                type=Authenticator.Type.RECOVERY_CODES
+            )
+            if user is None or not second_factors.exists():
+                raise
+            return user
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

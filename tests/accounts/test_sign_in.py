@@ -116,3 +116,37 @@ def test_a_user_turns_on_totp_and_is_then_asked_for_a_code(client, developer, pa
     response = client.post(LOGIN, {"login": "dana", "password": password})
     assert response["Location"] == "/accounts/2fa/authenticate/"
     assert client.get("/").status_code == 302  # not signed in until the code is given
+
+
+def _with_authenticator_app(user):
+    from allauth.mfa.models import Authenticator
+
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+
+
+@pytest.mark.django_db
+def test_the_right_password_of_an_account_with_a_second_factor_gets_through_a_throttle(
+    client, developer, password
+):
+    """Someone guessing from the owner's own address (an office, a VPN) throttles it; the
+    owner's password still opens the second step, and only that."""
+    _with_authenticator_app(developer)
+    for attempt in range(12):  # past the per-address and the per-account limits
+        client.post(LOGIN, {"login": "dana", "password": f"x-{attempt}"})
+    guess = client.post(LOGIN, {"login": "dana", "password": "still-guessing"})
+    assert "Too many failed login attempts" in str(guess.context["form"].non_field_errors())
+    owner = client.post(LOGIN, {"login": "dana", "password": password})
+    assert owner.status_code == 302
+    assert owner["Location"] == "/accounts/2fa/authenticate/"
+    assert client.get("/").status_code == 302  # not signed in before the code
+
+
+@pytest.mark.django_db
+def test_without_a_second_factor_the_throttle_holds_even_for_the_right_password(
+    client, developer, password
+):
+    for attempt in range(12):
+        client.post(LOGIN, {"login": "dana", "password": f"x-{attempt}"})
+    owner = client.post(LOGIN, {"login": "dana", "password": password})
+    assert owner.status_code == 200
+    assert "Too many failed login attempts" in str(owner.context["form"].non_field_errors())
