@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from apps.accounts.models import Role
-from tests.factories import PASSWORD, TeamFactory, UserFactory
+from tests.factories import PASSWORD, ServiceAccountFactory, TeamFactory, UserFactory
 
 # Release fixtures (a service with three environments, a production policy, ...) serve the
 # release tests and the browser tests alike.
@@ -78,6 +78,12 @@ def leadership(db):
 @pytest.fixture
 def platform_admin(db):
     return UserFactory(username="ada", roles=[Role.PLATFORM_ADMIN])
+
+
+@pytest.fixture
+def ci(payments):
+    """The payments team's CI: a service account that reports checks for payments."""
+    return ServiceAccountFactory(username="ci-payments", reports_for=[payments])
 
 
 @pytest.fixture
