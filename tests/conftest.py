@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.db.backends.signals import connection_created
 
 from apps.accounts.models import Role
-from tests.factories import PASSWORD, TeamFactory, UserFactory
+from tests.factories import PASSWORD, ServiceAccountFactory, TeamFactory, UserFactory
 
 # Release fixtures (a service with three environments, a production policy, ...) serve the
 # release tests and the browser tests alike.
@@ -93,6 +93,12 @@ def leadership(db):
 @pytest.fixture
 def platform_admin(db):
     return UserFactory(username="ada", roles=[Role.PLATFORM_ADMIN])
+
+
+@pytest.fixture
+def ci(payments):
+    """The payments team's CI: a service account that reports checks for payments."""
+    return ServiceAccountFactory(username="ci-payments", reports_for=[payments])
 
 
 @pytest.fixture

@@ -29,6 +29,25 @@ class UserFactory(factory.django.DjangoModelFactory):
             TeamMembership.objects.get_or_create(user=self, team=team)
 
 
+class ServiceAccountFactory(factory.django.DjangoModelFactory):
+    """CI's identity: reports checks for the teams given as `reports_for`. Tests of creating
+    one go through apps.accounts.services.service_account_create instead."""
+
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"ci-{n}")
+    is_service_account = True
+    password = factory.PostGenerationMethodCall("set_unusable_password")
+
+    @factory.post_generation
+    def reports_for(self, create, extracted: list[Team] | None, **kwargs):
+        self.save()
+        self.reports_checks_for.add(*(extracted or []))
+
+
 class TeamFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Team

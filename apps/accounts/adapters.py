@@ -12,6 +12,16 @@ class AccountAdapter(DefaultAccountAdapter):
         # An internal portal: accounts come from admins or single sign-on, unless switched on.
         return settings.ACCOUNT_ALLOW_SIGNUP
 
+    def pre_login(self, request, user, **kwargs):
+        # A service account is CI's identity and speaks with its API token alone: nobody signs
+        # in as it, even if an admin gave it a password, so nobody is CI from a browser.
+        if getattr(user, "is_service_account", False):
+            from allauth.account.internal.stagekit import clear_login
+
+            clear_login(request)
+            return self.respond_user_inactive(request, user)
+        return super().pre_login(request, user, **kwargs)
+
     def _get_login_attempts_cache_key(self, request, **credentials) -> str:
         # Failed sign-ins count per account and address (allauth counts per account alone):
         # someone guessing at an account from elsewhere slows themselves down, and cannot lock

@@ -12,8 +12,20 @@ class RoleGrantInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(AuditedModelAdmin, BaseUserAdmin):
+    """Service accounts are made with `manage.py service_account_create` or the API (audited,
+    with their first token); here an admin sees them, rescopes their teams or deactivates one,
+    which revokes its tokens."""
+
     inlines = [RoleGrantInline]
-    fieldsets = [*BaseUserAdmin.fieldsets, ("Runway", {"fields": ["time_zone"]})]
+    list_display = [*BaseUserAdmin.list_display, "is_service_account"]
+    list_filter = [*BaseUserAdmin.list_filter, "is_service_account"]
+    readonly_fields = ["is_service_account"]
+    filter_horizontal = [*BaseUserAdmin.filter_horizontal, "reports_checks_for"]
+    fieldsets = [
+        *BaseUserAdmin.fieldsets,
+        ("Runway", {"fields": ["time_zone"]}),
+        ("CI identity", {"fields": ["is_service_account", "reports_checks_for"]}),
+    ]
 
 
 class MembershipInline(admin.TabularInline):
@@ -32,4 +44,5 @@ class TeamAdmin(AuditedModelAdmin):
 @admin.register(ApiToken)
 class ApiTokenAdmin(AuditedModelAdmin):
     list_display = ["name", "user", "key_hint", "created_at", "expires_at", "revoked_at"]
+    list_filter = ["user__is_service_account"]
     readonly_fields = ["key_hash", "key_hint", "last_used_at"]

@@ -19,6 +19,9 @@ USERS = [
     ("lead", "Lee Leadership", [Role.LEADERSHIP], []),
     ("admin", "Ada Admin", [Role.PLATFORM_ADMIN, Role.DEVELOPER], ["platform"]),
 ]
+# The demo's CI: a service account that reports checks for every demo team. It has no token;
+# `manage.py service_account_create` makes one for a real CI (see README).
+CI_ACCOUNT = "ci"
 
 
 def load() -> list[str]:
@@ -51,4 +54,12 @@ def load() -> list[str]:
             RoleGrant.objects.get_or_create(user=user, role=role)
         for slug in team_slugs:
             TeamMembership.objects.get_or_create(user=user, team=teams[slug])
+    ci, was_created = User.objects.get_or_create(
+        username=CI_ACCOUNT, defaults={"is_service_account": True}
+    )
+    if was_created:
+        ci.set_unusable_password()
+        ci.save()
+        created.append(f"service account {CI_ACCOUNT}")
+    ci.reports_checks_for.add(*teams.values())
     return created

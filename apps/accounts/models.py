@@ -25,6 +25,20 @@ class Role(models.TextChoices):
 
 class User(AbstractUser):
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # A service account is CI's identity, not a person's: its API tokens report checks for the
+    # teams it is scoped to, and nothing else. It holds no role, belongs to no team, approves
+    # nothing and cannot sign in (apps/accounts/permissions.py).
+    is_service_account = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Made by a platform admin (service_account_create), never switched later.",
+    )
+    reports_checks_for = models.ManyToManyField(
+        "Team",
+        blank=True,
+        related_name="ci_accounts",
+        help_text="Service accounts only: the teams whose releases' checks it reports.",
+    )
 
     class Meta:
         ordering = ["username"]

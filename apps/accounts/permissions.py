@@ -3,6 +3,11 @@
 Roles are granted per user (RoleGrant). Developers act for the teams they belong to, release
 managers approve changes, leadership reads and changes nothing, platform admins run the portal.
 A user may hold several roles. Results are cached on the user object for the request.
+
+Service accounts are CI's identities, not people: they hold no role and belong to no team,
+whatever rows may say, so every rule below that asks for a role or a team refuses them. What
+they may do is report checks for the teams they are scoped to (`can_report_checks`), which no
+person may do.
 """
 
 from collections.abc import Callable
@@ -17,8 +22,14 @@ from apps.accounts.models import Role
 Rule = Callable[..., bool]
 
 
+def is_service_account(user) -> bool:
+    return bool(getattr(user, "is_service_account", False))
+
+
 def roles_of(user) -> frozenset[str]:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    if is_service_account(user):
         return frozenset()
     cached = getattr(user, "_runway_roles", None)
     if cached is None:
@@ -28,7 +39,7 @@ def roles_of(user) -> frozenset[str]:
 
 
 def team_ids_of(user) -> frozenset[int]:
-    if not getattr(user, "is_authenticated", False):
+    if not getattr(user, "is_authenticated", False) or is_service_account(user):
         return frozenset()
     cached = getattr(user, "_runway_team_ids", None)
     if cached is None:
@@ -37,9 +48,20 @@ def team_ids_of(user) -> frozenset[int]:
     return cached
 
 
+def check_team_ids_of(user) -> frozenset[int]:
+    """The teams a service account reports checks for; none for anyone else."""
+    if not getattr(user, "is_authenticated", False) or not is_service_account(user):
+        return frozenset()
+    cached = getattr(user, "_runway_check_team_ids", None)
+    if cached is None:
+        cached = frozenset(user.reports_checks_for.values_list("pk", flat=True))
+        user._runway_check_team_ids = cached
+    return cached
+
+
 def forget_cached(user) -> None:
     """After changing a user's roles or teams, so the same request sees the change."""
-    for attr in ("_runway_roles", "_runway_team_ids"):
+    for attr in ("_runway_roles", "_runway_team_ids", "_runway_check_team_ids"):
         user.__dict__.pop(attr, None)
 
 
@@ -56,7 +78,11 @@ def can_read(user) -> bool:
 
 
 def is_platform_admin(user) -> bool:
-    return can_read(user) and (user.is_superuser or has_role(user, Role.PLATFORM_ADMIN))
+    return (
+        can_read(user)
+        and not is_service_account(user)
+        and (user.is_superuser or has_role(user, Role.PLATFORM_ADMIN))
+    )
 
 
 def can_view_audit(user) -> bool:
@@ -73,6 +99,11 @@ def can_view_reports(user) -> bool:
 
 def can_manage_webhooks(user) -> bool:
     """Webhook sources (their secrets) and mapping deliveries nobody could match to a service."""
+    return is_platform_admin(user)
+
+
+def can_manage_service_accounts(user) -> bool:
+    """Service accounts (CI identities) and the tokens CI uses."""
     return is_platform_admin(user)
 
 
@@ -107,6 +138,25 @@ def can_follow_calendar(user, team) -> bool:
 
 def can_approve_releases(user) -> bool:
     return can_read(user) and has_role(user, Role.RELEASE_MANAGER)
+
+
+def can_report_checks(user, team_id: int | None) -> bool:
+    """A check (tests, a scan, provenance) is CI's word about a build, so only CI says it: an
+    active service account scoped to the owning team. No person does, not even an admin: a
+    developer who could post `tests: passed` could ship untested code alone."""
+    return can_read(user) and team_id in check_team_ids_of(user)
+
+
+def can_break_glass(user, *, requester_id: int, team_id: int | None) -> bool:
+    """Who may start an emergency change to production without an independent approval: its
+    requester (still of the owning team), who is on call and may have nobody to ask at 3 a.m.,
+    and release managers, who run the change process. Not other team members, so one person
+    answers for it; not platform admins, who are paged about it rather than doing it. Breaking
+    glass pages leadership and platform admins and makes a retrospective due, so using it is
+    never quiet."""
+    if getattr(user, "pk", None) == requester_id and can_act_for_team(user, team_id):
+        return True
+    return can_approve_releases(user)
 
 
 # --- Enforcement ------------------------------------------------------------------------------

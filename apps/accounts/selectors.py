@@ -29,4 +29,14 @@ def api_tokens_of(*, user: User) -> QuerySet[ApiToken]:
 
 
 def user_list() -> QuerySet[User]:
-    return User.objects.prefetch_related("role_grants", "teams").order_by("username")
+    return User.objects.prefetch_related("role_grants", "teams", "reports_checks_for").order_by(
+        "username"
+    )
+
+
+def service_accounts() -> QuerySet[User]:
+    return (
+        User.objects.filter(is_service_account=True)
+        .prefetch_related("reports_checks_for")
+        .order_by("username")
+    )

@@ -48,6 +48,7 @@ def team_update(*, actor, team: Team, **changes) -> Team:
 @transaction.atomic
 def team_member_add(*, actor, team: Team, user: User) -> TeamMembership:
     permissions.require(permissions.can_manage_teams(actor), "Only platform admins add members.")
+    _refuse_service_account(user, "user", "A service account is no team member")
     membership, created = TeamMembership.objects.get_or_create(team=team, user=user)
     if created:
         audit_record(
@@ -73,6 +74,7 @@ def role_grant(*, actor, user: User, role: str) -> RoleGrant:
     permissions.require(permissions.is_platform_admin(actor), "Only platform admins grant roles.")
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; choose one of {Role.values}."})
+    _refuse_service_account(user, "role", "A service account holds no role")
     grant, created = RoleGrant.objects.get_or_create(user=user, role=role)
     if created:
         audit_record(actor=actor, action="user.role_grant", target=user, after={"role": role})
@@ -91,27 +93,109 @@ def role_revoke(*, actor, user: User, role: str) -> None:
         permissions.forget_cached(user)
 
 
-@transaction.atomic
-def api_token_create(*, actor: User, name: str, expires_in_days: int | None = None):
-    """Returns (token, key). The key is shown to the user once and never stored."""
-    permissions.require(permissions.can_read(actor))
+def _refuse_service_account(user: User, field: str, why: str) -> None:
+    if user.is_service_account:
+        raise ValidationError({field: f"{why}: {user.username} is CI's identity."})
+
+
+def _new_token(*, user: User, name: str, expires_in_days: int | None) -> tuple[ApiToken, str]:
     if expires_in_days is not None and not 1 <= expires_in_days <= 366:
         raise ValidationError({"expires_in_days": "Choose between 1 and 366 days, or none."})
     key = ApiToken.PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        user=actor,
-        name=name.strip(),
+        user=user,
+        name=(name or "").strip(),
         key_hash=ApiToken.hash_key(key),
         key_hint=key[: len(ApiToken.PREFIX) + 6],
         expires_at=timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     token.full_clean()
     token.save()
+    return token, key
+
+
+@transaction.atomic
+def api_token_create(*, actor: User, name: str, expires_in_days: int | None = None):
+    """Returns (token, key). The key is shown to the user once and never stored."""
+    permissions.require(permissions.can_read(actor))
+    # A leaked CI token must end when an admin revokes it, not live on in one it minted.
+    permissions.require(
+        not actor.is_service_account, "A service account's tokens are issued by platform admins."
+    )
+    token, key = _new_token(user=actor, name=name, expires_in_days=expires_in_days)
     audit_record(
         actor=actor,
         action="api_token.create",
         target=token,
         after={"name": token.name, "expires_at": token.expires_at},
+    )
+    return token, key
+
+
+# --- Service accounts: CI's identities ------------------------------------------------------
+
+
+def _require_service_account_rights(actor) -> None:
+    permissions.require(
+        permissions.can_manage_service_accounts(actor),
+        "Only platform admins manage service accounts.",
+    )
+
+
+@transaction.atomic
+def service_account_create(
+    *,
+    actor: User,
+    username: str,
+    teams: list[Team],
+    token_name: str = "ci",  # noqa: S107 (the token's label, not a secret)
+    expires_in_days: int | None = None,
+) -> tuple[User, ApiToken, str]:
+    """A CI identity that reports checks for `teams`, with its first API token. Returns
+    (account, token, key); the key is shown once, to be stored in CI's secrets."""
+    _require_service_account_rights(actor)
+    teams = list(teams)
+    if not teams:
+        raise ValidationError({"teams": "Name the teams whose checks it reports."})
+    account = User(username=(username or "").strip(), is_service_account=True)
+    account.set_unusable_password()  # CI uses its token; nobody signs in as it
+    account.full_clean(exclude=["password"])
+    account.save()
+    account.reports_checks_for.set(teams)
+    token, key = _new_token(user=account, name=token_name, expires_in_days=expires_in_days)
+    audit_record(
+        actor=actor,
+        action="service_account.create",
+        target=account,
+        after={
+            "username": account.username,
+            "reports_checks_for": sorted(team.slug for team in teams),
+            "token": token.name,
+            "expires_at": token.expires_at,
+        },
+    )
+    return account, token, key
+
+
+@transaction.atomic
+def service_account_token_issue(
+    *, actor: User, account: User, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """Another token for a service account (to rotate CI's secret). Returns (token, key)."""
+    _require_service_account_rights(actor)
+    account = User.objects.select_for_update().get(pk=account.pk)
+    if not account.is_service_account:
+        raise ValidationError(
+            {"account": f"{account.username} is a person: people make their own tokens."}
+        )
+    if not account.is_active:
+        raise ValidationError({"account": f"{account.username} is deactivated."})
+    token, key = _new_token(user=account, name=name, expires_in_days=expires_in_days)
+    audit_record(
+        actor=actor,
+        action="service_account.token_issue",
+        target=account,
+        after={"token": token.name, "expires_at": token.expires_at},
     )
     return token, key
 

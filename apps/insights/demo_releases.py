@@ -48,7 +48,7 @@ def releases_write(
     if not changes:
         return []
     _choose_stories(rng, [c for c in changes if c.production], incidents)
-    users = list(User.objects.filter(is_active=True).order_by("username"))
+    users = list(User.objects.filter(is_active=True, is_service_account=False).order_by("username"))
     writer = _ReleaseWriter(rng, users, {change.service for change in changes})
     for change in sorted(changes, key=lambda c: c.started_at):
         if change.runway_kind != STAGING_SKIPPED:
@@ -103,6 +103,14 @@ class _ReleaseWriter:
 
     def __init__(self, rng, users: list[User], services):
         self.rng, self.users, self.policies = rng, users, active_policies()
+        # Checks come from CI: the service account reporting for the owning team, if any.
+        self.ci_for = {
+            team.pk: account
+            for account in User.objects.filter(is_service_account=True, is_active=True)
+            .order_by("-username")
+            .prefetch_related("reports_checks_for")
+            for team in account.reports_checks_for.all()
+        }
         self.environments = {
             (environment.service_id, environment.kind): environment
             for environment in Environment.objects.filter(service__in=services)
@@ -196,8 +204,7 @@ class _ReleaseWriter:
             approvals.append(approval)
         return approvals
 
-    @staticmethod
-    def _checks(release: Release, change: Change, policies) -> list[ReleaseCheck]:
+    def _checks(self, release: Release, change: Change, policies) -> list[ReleaseCheck]:
         """The policies' required checks, passed; "unreported": CI never reported them;
         "pending": a security scan was still running when the release went out."""
         if not change.production or change.evidence_gap == "unreported":
@@ -210,7 +217,13 @@ class _ReleaseWriter:
         build = f"https://ci.example.com/{release.service.name}/{change.commits[-1][0][:8]}"
         checks = []
         for name, status in sorted(statuses.items()):
-            check = ReleaseCheck(release=release, name=name, status=status, details_url=build)
+            check = ReleaseCheck(
+                release=release,
+                name=name,
+                status=status,
+                details_url=build,
+                reported_by=self.ci_for.get(release.service.owner_id),
+            )
             check.reported_at = release.submitted_at - timedelta(minutes=2)
             checks.append(check)
         return checks

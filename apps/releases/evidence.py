@@ -1,7 +1,11 @@
 """The evidence pack of a release: who asked, who approved under which rule, what was checked
-and what ran when, taken from the audit log and the release's own records. Each audit event
-carries its seal (number and MAC), and the pack carries a signed checkpoint of the chain's head
-taken as it was exported: `manage.py audit_verify` proves both unaltered later."""
+and by which CI identity, how an emergency to production got its independent approval or who
+broke glass, the retrospective, and what ran when, taken from the audit log and the release's
+own records. Each audit event carries its seal (number and MAC), and the pack carries a signed
+checkpoint of the chain's head taken as it was exported: `manage.py audit_verify` proves both
+unaltered later."""
+
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -9,8 +13,35 @@ from apps.audit.checkpoints import audit_checkpoint
 from apps.audit.models import AuditSeal
 from apps.audit.selectors import audit_events_for
 from apps.audit.services import audit_seal
-from apps.releases.gates import readiness
+from apps.releases.gates import independent_approvals, readiness
 from apps.releases.models import Release
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _emergency(release: Release) -> dict | None:
+    """How an emergency to production got past the second pair of eyes: independent approvers
+    (who neither requested it nor wrote its commits) and any break glass. None otherwise."""
+    if not release.needs_independent_approval:
+        return None
+    independent, not_counted = independent_approvals(release, timezone.now())
+    glass = release.glass_broken
+    return {
+        "independent_approvals": [
+            {"approver": a.approver.username, "at": a.created_at.isoformat()} for a in independent
+        ],
+        "not_counted": not_counted,
+        "break_glass": None
+        if glass is None
+        else {
+            "by": glass.actor.username,
+            "at": glass.at.isoformat(),
+            "reason": glass.reason,
+            "paged": glass.paged,
+        },
+    }
 
 
 def release_evidence(release: Release) -> dict:
@@ -64,10 +95,19 @@ def release_evidence(release: Release) -> dict:
                 "name": c.name,
                 "status": c.status,
                 "url": c.details_url,
+                "summary": c.summary,
+                "reported_by": c.reported_by.username if c.reported_by else None,
+                "by_service_account": bool(c.reported_by and c.reported_by.is_service_account),
                 "at": c.reported_at.isoformat(),
             }
             for c in release.checks.all()
         ],
+        "emergency": _emergency(release),
+        "retrospective": {
+            "state": release.retrospective_state or "not needed",
+            "due_at": _iso(release.retrospective_due_at),
+            "done_at": _iso(release.retrospective_done_at),
+        },
         "gates_now": [
             {"gate": g.name, "passed": g.passed, "detail": g.detail, "blocking": g.blocking}
             for g in readiness(release, now=timezone.now())

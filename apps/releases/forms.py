@@ -91,3 +91,11 @@ class ReleaseForm(forms.Form):
 
 class DecisionForm(forms.Form):
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class BreakGlassForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,  # the service says what a reason needs, for the page and the API alike
+        label="Why it cannot wait for an independent approval",
+    )

@@ -6,8 +6,13 @@ from datetime import datetime
 
 from apps.accounts.identities import unknown_authors
 from apps.catalog.models import Environment
-from apps.releases.models import ChangeType, Release, ReleaseCheck, ReleaseState
-from apps.releases.policies import ApprovalStatus, approval_status
+from apps.releases.models import Approval, ChangeType, Release, ReleaseCheck, ReleaseState
+from apps.releases.policies import (
+    ApprovalStatus,
+    approval_status,
+    live_approvals,
+    separation_of_duties_conflict,
+)
 from apps.releases.windows import when_allowed
 
 
@@ -68,7 +73,7 @@ def approvals_gate(release: Release, status: ApprovalStatus, now: datetime) -> l
                 "approvals",
                 "Approvals",
                 True,
-                "Emergency: may start before approval; retrospective review due",
+                "Emergency: may start before the policy's approvals; retrospective review due",
                 blocking=False,
             )
         )
@@ -80,6 +85,59 @@ def approvals_gate(release: Release, status: ApprovalStatus, now: datetime) -> l
             Gate("wait", "Wait timer", False, f"May start from {wait_until:%Y-%m-%d %H:%M} UTC")
         )
     return gates
+
+
+def independent_approvals(release: Release, now: datetime) -> tuple[list[Approval], list[str]]:
+    """The live approvals of someone who neither requested the release nor wrote any of its
+    commits (matched by identity, apps/accounts/identities.py), and why each other one does not
+    count. Whatever the policy says about separation of duties."""
+    independent, not_counted = [], []
+    for approval in live_approvals(release, now):
+        conflict = separation_of_duties_conflict(release, approval.approver)
+        if conflict:
+            who = approval.approver.username
+            why = (
+                "requested it" if release.requester_id == approval.approver_id else "wrote a commit"
+            )
+            not_counted.append(f"{who} {why}")
+        else:
+            independent.append(approval)
+    return independent, not_counted
+
+
+def independent_approval_gate(
+    release: Release, status: ApprovalStatus, now: datetime
+) -> Gate | None:
+    """An emergency to production may skip the approval queue and the window, never the second
+    pair of eyes: before it starts, one approval from someone independent of it, or someone's
+    explicit break glass (which pages leadership and admins and makes a retrospective due).
+    None for every other release."""
+    if not release.needs_independent_approval:
+        return None
+    name = "Independent approval"
+    glass = release.glass_broken
+    if glass is not None:
+        return Gate(
+            "independent_approval",
+            name,
+            True,
+            f"Break glass by {glass.actor.username} at {glass.at:%Y-%m-%d %H:%M} UTC: "
+            f"{glass.reason} (retrospective due)",
+            blocking=False,
+        )
+    independent, not_counted = independent_approvals(release, now)
+    if independent:
+        who = ", ".join(approval.approver.username for approval in independent)
+        return Gate("independent_approval", name, True, f"Approved by {who}")
+    detail = (
+        "An emergency change to production needs an approval from someone who neither "
+        "requested it nor wrote its commits, or break glass"
+    )
+    if not_counted:
+        detail += f" (not counted: {'; '.join(not_counted)})"
+    elif not status.required:
+        detail += " (no approval policy covers it, so only break glass can start it)"
+    return Gate("independent_approval", name, False, detail)
 
 
 def checks_gate(release: Release, required: list[str]) -> list[Gate]:
@@ -118,9 +176,11 @@ def readiness(release: Release, *, now: datetime, at: datetime | None = None) ->
         verdict.reason or "Allowed",
         blocking=not (release.change_type == ChangeType.EMERGENCY and release.justification),
     )
+    independent = independent_approval_gate(release, status, now)
     return [
         promotion_gate(release),
         *approvals_gate(release, status, now),
+        *([independent] if independent else []),
         authors_gate(release, status),
         window_gate,
         *checks_gate(release, status.required_checks),

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.catalog.models import Environment, EnvironmentKind, Service, Tier
@@ -159,6 +160,45 @@ class Release(models.Model):
     @property
     def is_emergency(self) -> bool:
         return self.change_type == ChangeType.EMERGENCY
+
+    @property
+    def needs_independent_approval(self) -> bool:
+        """An emergency to production skips the approval queue, not a second pair of eyes."""
+        return self.is_emergency and self.environment.is_production
+
+    @property
+    def retrospective_state(self) -> str:
+        """Empty when no retrospective is asked for; else "done", "overdue" or "due"."""
+        if self.retrospective_due_at is None:
+            return ""
+        if self.retrospective_done_at is not None:
+            return "done"
+        return "overdue" if self.retrospective_due_at < timezone.now() else "due"
+
+    @property
+    def glass_broken(self):
+        """The release's BreakGlass, or None."""
+        try:
+            return self.break_glass
+        except BreakGlass.DoesNotExist:
+            return None
+
+
+class BreakGlass(models.Model):
+    """An emergency change to production let start without an independent approval, on one
+    person's word: who, when, why, and whom Runway paged about it. Its retrospective is due."""
+
+    release = models.OneToOneField(Release, on_delete=models.CASCADE, related_name="break_glass")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    paged = models.JSONField(default=list, help_text="Usernames of the people paged.")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "break glass"
+
+    def __str__(self) -> str:
+        return f"break glass on #{self.release_id} by {self.actor}"
 
 
 class ReleaseCommit(models.Model):

@@ -12,6 +12,7 @@ import urllib.request
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db.models import Q
 from django.urls import reverse
 
 from apps.accounts.models import Role, User
@@ -25,6 +26,7 @@ EVENTS = {
     "rejected": "{release} was rejected",
     "started": "{release} has started",
     "finished": "{release} finished: {state}",
+    "break_glass": "BREAK GLASS: {release} may start without an independent approval",
 }
 
 
@@ -37,10 +39,28 @@ def queue(release, event: str) -> None:
     )
 
 
+def pager_recipients() -> list[User]:
+    """Whom a break glass pages: leadership and platform admins (superusers too), people only."""
+    return list(
+        User.objects.filter(
+            Q(role_grants__role__in=[Role.LEADERSHIP, Role.PLATFORM_ADMIN]) | Q(is_superuser=True),
+            is_active=True,
+            is_service_account=False,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
 def recipients(release, event: str) -> list[str]:
     people = {release.requester}
     if event == "submitted":
         people |= set(User.objects.filter(role_grants__role=Role.RELEASE_MANAGER, is_active=True))
+    if event == "break_glass":
+        # Exactly the people the break glass recorded as paged.
+        glass = release.glass_broken
+        paged = glass.paged if glass is not None else []
+        people |= set(User.objects.filter(username__in=paged, is_active=True))
     return sorted({person.email for person in people if person.email})
 
 
@@ -52,6 +72,14 @@ def message(release, event: str) -> tuple[str, str]:
         f"Environment: {release.environment.name}\nVersion: {release.version}\n"
         f"Risk: {release.risk}\nPlanned: {release.planned_start:%Y-%m-%d %H:%M} UTC\n\n{url}\n"
     )
+    glass = release.glass_broken if event == "break_glass" else None
+    if glass is not None:
+        body += (
+            f"\nBroken by {glass.actor.username} at {glass.at:%Y-%m-%d %H:%M} UTC.\n"
+            f"Reason: {glass.reason}\nJustification: {release.justification}\n"
+        )
+        if release.retrospective_due_at:
+            body += f"Retrospective review due {release.retrospective_due_at:%Y-%m-%d %H:%M} UTC.\n"
     return subject, body
 
 

@@ -41,6 +41,8 @@ def applicable_policies(release: Release, policies: list[ApprovalPolicy]) -> lis
 
 
 def is_eligible(rule: ApprovalRule, user) -> bool:
+    if permissions.is_service_account(user):
+        return False  # CI reports checks; only people approve
     if rule.team_id and rule.team_id in permissions.team_ids_of(user):
         return True
     if rule.role and rule.role in permissions.roles_of(user):

@@ -42,11 +42,15 @@ def release_list() -> QuerySet[Release]:
 def release_detail_queryset() -> QuerySet[Release]:
     approvals = Approval.objects.select_related("approver", "rule__policy").order_by("created_at")
     checks = ReleaseCheck.objects.select_related("reported_by").order_by("name")
-    return release_list().prefetch_related(
-        "commits",
-        Prefetch("checks", queryset=checks),
-        Prefetch("approvals", queryset=approvals),
-        "transitions__actor",
+    return (
+        release_list()
+        .select_related("break_glass__actor")
+        .prefetch_related(
+            "commits",
+            Prefetch("checks", queryset=checks),
+            Prefetch("approvals", queryset=approvals),
+            "transitions__actor",
+        )
     )
 
 
@@ -289,6 +293,7 @@ def needing_retrospective() -> QuerySet[Release]:
     """Emergency changes that started before approval and still need their review."""
     return (
         release_list()
+        .select_related("break_glass")
         .filter(
             change_type=ChangeType.EMERGENCY,
             retrospective_due_at__isnull=False,

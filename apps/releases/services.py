@@ -3,7 +3,7 @@ the scheduler all come through here, so they apply exactly the same rules."""
 
 from datetime import UTC, datetime, timedelta
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from apps.releases.models import (
     Approval,
     ApprovalPolicy,
     ApprovalRule,
+    BreakGlass,
     ChangeType,
     ChangeWindow,
     Freeze,
@@ -30,7 +31,7 @@ from apps.releases.models import (
 )
 from apps.releases.policies import approval_status, rule_for_approver
 from apps.releases.risk import assess_risk
-from apps.releases.transitions import lock_release, release_transition
+from apps.releases.transitions import lock_release, release_transition, require_action
 from apps.releases.windows import parse_rrule, when_allowed
 
 # Changing any of these changes what an approver approved.
@@ -175,7 +176,8 @@ def release_create(
 @transaction.atomic
 def release_update(*, actor, release: Release, commits: list[dict] | None = None, **changes):
     """Edit a release. Changing what ships (version, commits, window) after any approval
-    invalidates the approvals and sends the release back for approval."""
+    invalidates the approvals and sends the release back for approval; after a break glass it
+    is refused."""
     release = lock_release(release.pk)
     _require_requester_rights(actor, release.service)
     if not release.is_open or release.state == ReleaseState.IN_PROGRESS:
@@ -201,6 +203,13 @@ def release_update(*, actor, release: Release, commits: list[dict] | None = None
     shipping_changed = after_commits != before_commits or any(
         before[field] != snapshot(release, SHIPPING_FIELDS)[field] for field in SHIPPING_FIELDS
     )
+    if shipping_changed and release.glass_broken is not None:
+        # A break glass vouches for what shipped when it was broken, like an approval, but it
+        # cannot be taken back: something else to ship is a new release, with its own.
+        raise ValidationError(
+            "Glass was broken for what this release ships: request a new release to ship "
+            "something else."
+        )
     audit_record(
         actor=actor,
         action="release.update",
@@ -256,16 +265,11 @@ def _refuse_if_window_closed(release: Release, actor) -> None:
 @transaction.atomic
 def release_submit(*, actor, release: Release) -> Release:
     release = lock_release(release.pk)
-    _require_requester_rights(actor, release.service)
-    if release.state != ReleaseState.DRAFT:
-        raise ValidationError(
-            f"Only a draft can be submitted; this one is {release.get_state_display().lower()}."
-        )
+    require_action(release, actor, "submit")
     _refuse_if_window_closed(release, actor)
     status = approval_status(release, now=timezone.now())
     if release.change_type == ChangeType.EMERGENCY:
-        days = max((policy.retrospective_days for policy in status.policies), default=2)
-        release.retrospective_due_at = timezone.now() + timedelta(days=days)
+        release.retrospective_due_at = _retrospective_due(status.policies)
         release.save(update_fields=["retrospective_due_at"])
     if status.required and not status.satisfied:
         release = release_transition(
@@ -414,26 +418,34 @@ def release_reject(*, actor, release: Release, comment: str) -> Approval:
 @transaction.atomic
 def release_cancel(*, actor, release: Release, reason: str = "") -> Release:
     release = lock_release(release.pk)
-    permissions.require(
-        permissions.can_act_for_team(actor, release.service.owner_id)
-        or permissions.can_approve_releases(actor),
-        "Only the owning team, release managers and platform admins cancel releases.",
-    )
+    require_action(release, actor, "cancel")
     return release_transition(
         release=release, to_state=ReleaseState.CANCELLED, actor=actor, reason=reason, locked=True
     )
 
 
+def _require_ci_identity(actor, release: Release) -> None:
+    if not permissions.is_service_account(actor):
+        raise PermissionDenied(
+            "Checks are reported by CI, not by people: use the token of a service account "
+            f"that reports for {release.service.owner.slug} (a platform admin creates one)."
+        )
+    permissions.require(
+        permissions.can_report_checks(actor, release.service.owner_id),
+        f"Service account {actor.username} does not report checks for "
+        f"{release.service.owner.slug}, which owns {release.service.name}.",
+    )
+
+
+@audit_refusals("release.check", target="release")
 @transaction.atomic
 def release_check_report(
     *, actor, release: Release, name: str, status: str, details_url: str = "", summary: str = ""
 ) -> ReleaseCheck:
-    """CI reports an external gate (tests, security scan, provenance). Latest report wins."""
-    permissions.require(
-        permissions.can_act_for_team(actor, release.service.owner_id),
-        "Only the owning team's CI (or a platform admin) reports checks.",
-    )
+    """CI reports an external gate (tests, security scan, provenance). Latest report wins.
+    Only a service account scoped to the owning team reports: see can_report_checks."""
     release = lock_release(release.pk)
+    _require_ci_identity(actor, release)
     if not release.is_open:
         raise ValidationError(
             f"Release #{release.pk} is {release.get_state_display().lower()}: checks are closed."
@@ -454,6 +466,53 @@ def release_check_report(
         after={"check": check.name, "status": check.status, "url": details_url},
     )
     return check
+
+
+BREAK_GLASS_MIN_REASON = 20
+
+
+@audit_refusals("release.break_glass", target="release")
+@transaction.atomic
+def release_break_glass(*, actor, release: Release, reason: str) -> Release:
+    """Let an emergency change to production start without an independent approval, on the
+    actor's word: the reason is kept, leadership and platform admins are paged (through the
+    outbox) and the retrospective review becomes due. It does not start the release: the
+    scheduler or "Start rollout now" does, through release_begin's gates as always."""
+    release = lock_release(release.pk)
+    require_action(release, actor, "break_glass")
+    reason = (reason or "").strip()
+    if len(reason) < BREAK_GLASS_MIN_REASON:
+        raise ValidationError(
+            {
+                "reason": f"Say why this cannot wait for an independent approval "
+                f"(at least {BREAK_GLASS_MIN_REASON} characters): the people paged read it."
+            }
+        )
+    paged = notifications.pager_recipients()
+    glass = BreakGlass.objects.create(
+        release=release, actor=actor, reason=reason, paged=[person.username for person in paged]
+    )
+    if release.retrospective_due_at is None:
+        policies = approval_status(release, now=timezone.now()).policies
+        release.retrospective_due_at = _retrospective_due(policies)
+        release.save(update_fields=["retrospective_due_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="release.break_glass",
+        target=release,
+        after={
+            "reason": reason,
+            "paged": glass.paged,
+            "retrospective_due_at": release.retrospective_due_at,
+        },
+    )
+    notifications.queue(release, "break_glass")
+    return release
+
+
+def _retrospective_due(policies: list[ApprovalPolicy]) -> datetime:
+    days = max((policy.retrospective_days for policy in policies), default=2)
+    return timezone.now() + timedelta(days=days)
 
 
 @transaction.atomic

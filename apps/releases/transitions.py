@@ -1,15 +1,19 @@
-"""The release state machine: the allowed edges and the one function that moves a release.
+"""The release state machine: the allowed edges, the one function that moves a release, and
+the one answer to "what may this person do with it now" that pages, API and services all read.
 
 draft → pending_approval → approved → scheduled → in_progress → succeeded | failed | rolled_back
 plus rejected and cancelled; editing what ships sends an approved release back for approval;
-an emergency may go from pending_approval straight to in_progress.
+an emergency may go from pending_approval straight to in_progress (into production only with an
+independent approval or after someone broke glass).
 """
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts import permissions
 from apps.audit.services import audit_record
+from apps.releases.gates import independent_approvals
 from apps.releases.models import Release, ReleaseState, ReleaseTransition
 
 S = ReleaseState
@@ -84,3 +88,62 @@ def release_transition(
         after={"state": to_state, **({"reason": reason} if reason else {})},
     )
     return release
+
+
+# --- What may be done now -----------------------------------------------------------------
+
+# Before the start: once a release is in progress there is no glass left to break.
+BREAKABLE_STATES = (S.PENDING_APPROVAL, S.SCHEDULED)
+REFUSED = {
+    "submit": "Only the owning team and platform admins request releases for this service.",
+    "cancel": "Only the owning team, release managers and platform admins cancel releases.",
+    "break_glass": "Only the requester and release managers break glass on a release.",
+}
+
+
+def _may(user, release: Release, action: str) -> bool:
+    team_id = release.service.owner_id
+    if action == "submit":
+        return permissions.can_act_for_team(user, team_id)
+    if action == "cancel":
+        return permissions.can_act_for_team(user, team_id) or permissions.can_approve_releases(user)
+    return permissions.can_break_glass(user, requester_id=release.requester_id, team_id=team_id)
+
+
+def _refusal(release: Release, action: str) -> str:
+    """Why `action` is not possible now, whoever asks; "" when it is."""
+    state = release.get_state_display().lower()
+    if action == "submit":
+        draft = release.state == S.DRAFT
+        return "" if draft else f"Only a draft can be submitted; this one is {state}."
+    if action == "cancel":
+        allowed = S.CANCELLED in ALLOWED[release.state]
+        return "" if allowed else f"A release that is {state} cannot become cancelled."
+    if not release.needs_independent_approval:
+        return "Only an emergency change to production breaks glass."
+    if release.state not in BREAKABLE_STATES:
+        return f"A release that is {state} has no start left to unblock."
+    glass = release.glass_broken
+    if glass is not None:
+        return f"{glass.actor.username} already broke glass on release #{release.pk}."
+    if independent_approvals(release, timezone.now())[0]:
+        return "An independent approval is already in: there is no glass to break."
+    return ""
+
+
+def available_actions(release: Release, user) -> frozenset[str]:
+    """What `user` may do with the release now: the page's buttons, the API's `actions` and
+    the services' own check (`require_action`) are this one answer."""
+    return frozenset(
+        action
+        for action in REFUSED
+        if _may(user, release, action) and not _refusal(release, action)
+    )
+
+
+def require_action(release: Release, user, action: str) -> None:
+    """Refuse what `available_actions` does not offer: 403 for who, a clear error for when."""
+    permissions.require(_may(user, release, action), REFUSED[action])
+    refusal = _refusal(release, action)
+    if refusal:
+        raise ValidationError(refusal)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:pk>/approve/", views.release_approve, name="approve"),
     path("<int:pk>/reject/", views.release_reject, name="reject"),
     path("<int:pk>/cancel/", views.release_cancel, name="cancel"),
+    path("<int:pk>/break-glass/", views.release_break_glass, name="break-glass"),
     path("<int:pk>/evidence/", views.evidence, name="evidence"),
     path("", include("apps.releases.calendar.urls")),
 ]

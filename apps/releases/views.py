@@ -13,9 +13,10 @@ from apps.core.forms import add_service_errors
 from apps.releases import decisions, selectors, services
 from apps.releases.evidence import release_evidence
 from apps.releases.filters import ReleaseFilter
-from apps.releases.forms import DecisionForm, ReleaseForm
+from apps.releases.forms import BreakGlassForm, DecisionForm, ReleaseForm
 from apps.releases.gates import readiness
 from apps.releases.policies import approval_status, is_eligible
+from apps.releases.transitions import available_actions
 
 
 @require_safe
@@ -38,11 +39,13 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "releases/release_detail.html", _detail_context(request, release))
 
 
-def _detail_context(request, release, decision_form=None) -> dict:
+def _detail_context(request, release, decision_form=None, break_glass_form=None) -> dict:
     now = timezone.now()
     status = approval_status(release, now=now)
     user = request.user
     return {
+        "actions": available_actions(release, user),
+        "break_glass_form": break_glass_form or BreakGlassForm(),
         "release": release,
         "status": status,
         "gates": readiness(release, now=now, at=max(now, release.planned_start)),
@@ -145,6 +148,31 @@ def release_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(
         request, pk, lambda r, c: services.release_cancel(actor=request.user, release=r, reason=c)
     )
+
+
+@require_POST
+def release_break_glass(request: HttpRequest, pk: int) -> HttpResponse:
+    """A plain form (no htmx): the browser asks to confirm first (data-confirm). A refusal
+    shows the page again with the reason's error next to it."""
+    release = get_object_or_404(selectors.release_list(), pk=pk)
+    form = BreakGlassForm(request.POST)
+    form.is_valid()
+    try:
+        services.release_break_glass(
+            actor=request.user, release=release, reason=form.cleaned_data.get("reason", "")
+        )
+    except ValidationError as exc:
+        add_service_errors(form, exc)
+        messages.error(request, " ".join(exc.messages))
+        release = get_object_or_404(selectors.release_detail_queryset(), pk=pk)
+        context = _detail_context(request, release, break_glass_form=form)
+        return render(request, "releases/release_detail.html", context, status=400)
+    messages.warning(
+        request,
+        f"Glass broken on release #{pk}: leadership and platform admins are paged and a "
+        "retrospective review is due.",
+    )
+    return redirect("releases:detail", pk=pk)
 
 
 @require_safe

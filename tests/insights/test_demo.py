@@ -164,6 +164,9 @@ def test_runway_history_has_rollbacks_interventions_and_evidence_gaps(seeded):
     assert approved.count() == production.count() > 10
     assert production.filter(checks__name="tests", checks__status="passed").exists()
     assert production.exclude(checks__name="tests").exists()  # evidence missing
+    # Checks are CI's word: every one comes from the demo's service account, none from a person.
+    reporters = set(ReleaseCheck.objects.values_list("reported_by__username", flat=True))
+    assert reporters == {"ci"}
     # Written directly, they still satisfy the models' own validation.
     for release in Release.objects.filter(rollouts__isnull=False).distinct():
         release.full_clean()

@@ -333,7 +333,7 @@ def test_the_list_filters_like_the_releases_page(
 
 @pytest.mark.django_db
 def test_the_detail_shows_commits_approvals_checks_history_gates_risk_and_conflicts(
-    api_as, make_pending, developer, release_manager, leadership, django_assert_max_num_queries
+    api_as, make_pending, developer, release_manager, leadership, ci, django_assert_max_num_queries
 ):
     two_release_managers = ApprovalPolicy.objects.get()
     two_release_managers.required_checks = ["tests"]
@@ -344,13 +344,14 @@ def test_the_detail_shows_commits_approvals_checks_history_gates_risk_and_confli
     overlapping = make_pending(version="registry/checkout:1.4.1")
     services.release_approve(actor=release_manager, release=release, comment="Looks good")
     services.release_check_report(
-        actor=developer, release=release, name="tests", status="passed", summary="412 passed"
+        actor=ci, release=release, name="tests", status="passed", summary="412 passed"
     )
     for name in ("lint", "scan", "provenance", "e2e"):
-        services.release_check_report(actor=developer, release=release, name=name, status="pending")
+        services.release_check_report(actor=ci, release=release, name=name, status="pending")
     client = api_as(leadership)
-    # One release: its gates include who its commit authors are (people, aliases).
-    with django_assert_max_num_queries(22):
+    # One release: its gates include who its commit authors are (people, aliases); its
+    # `actions` read the caller's roles.
+    with django_assert_max_num_queries(23):
         response = client.get(url(release))
     assert response.status_code == 200
     body = response.json()
@@ -361,7 +362,7 @@ def test_the_detail_shows_commits_approvals_checks_history_gates_risk_and_confli
     assert approval["rule"]["policy"]["name"] == "Production"
     checks = {check["name"]: check for check in body["checks"]}
     assert len(checks) == 5 and checks["tests"]["status"] == "passed"
-    assert {check["reported_by"] for check in checks.values()} == {"dana"}
+    assert {check["reported_by"] for check in checks.values()} == {"ci-payments"}
     assert [t["to_state"] for t in body["transitions"]] == ["pending_approval"]
     assert body["transitions"][0]["actor"] == "dana"
     gates = {gate["key"]: gate for gate in body["gates"]}
@@ -593,13 +594,15 @@ def test_another_team_cannot_submit(api_as, developer, other_developer, checkout
 
 
 @pytest.mark.django_db
-def test_ci_reports_checks_with_a_team_members_token(
-    api_client, make_pending, developer, two_release_managers
+def test_ci_reports_checks_with_its_service_accounts_token(
+    api_client, make_pending, platform_admin, payments, two_release_managers
 ):
     two_release_managers.required_checks = ["tests"]
     two_release_managers.save()
     release = make_pending()
-    _, key = account_services.api_token_create(actor=developer, name="ci")
+    _, _, key = account_services.service_account_create(
+        actor=platform_admin, username="ci-payments", teams=[payments], token_name="github"
+    )
     ci = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     check = {
         "name": "tests",
@@ -609,7 +612,8 @@ def test_ci_reports_checks_with_a_team_members_token(
     }
     response = api_client.post(url(release, "checks"), check, format="json", **ci)
     assert response.status_code == 200, response.json()
-    assert response.json()["status"] == "failed" and response.json()["reported_by"] == "dana"
+    assert response.json()["status"] == "failed"
+    assert response.json()["reported_by"] == "ci-payments"
     rerun = {**check, "status": "passed", "summary": "415 passed"}
     assert api_client.post(url(release, "checks"), rerun, format="json", **ci).status_code == 200
     listed = api_client.get(url(release, "checks"), **ci).json()
@@ -622,9 +626,13 @@ def test_ci_reports_checks_with_a_team_members_token(
 
 
 @pytest.mark.django_db
-def test_another_teams_token_cannot_report_checks(api_client, make_pending, other_developer):
+def test_another_teams_service_account_cannot_report_checks(
+    api_client, make_pending, platform_admin, search
+):
     release = make_pending()
-    _, key = account_services.api_token_create(actor=other_developer, name="ci")
+    _, _, key = account_services.service_account_create(
+        actor=platform_admin, username="ci-search", teams=[search]
+    )
     response = api_client.post(
         url(release, "checks"),
         {"name": "tests", "status": "passed"},
@@ -644,9 +652,9 @@ def test_another_teams_token_cannot_report_checks(api_client, make_pending, othe
         ({"name": "tests", "status": "passed", "details_url": "ci"}, "details_url"),
     ],
 )
-def test_a_malformed_check_is_refused(api_as, make_pending, developer, check, field):
+def test_a_malformed_check_is_refused(api_as, make_pending, ci, check, field):
     release = make_pending()
-    response = api_as(developer).post(url(release, "checks"), check, format="json")
+    response = api_as(ci).post(url(release, "checks"), check, format="json")
     assert response.status_code == 400 and field in response.json()
     assert not ReleaseCheck.objects.exists()
 

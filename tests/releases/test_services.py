@@ -327,8 +327,8 @@ def test_promotion_needs_the_same_version_to_succeed_before(make_release, develo
 
 
 @pytest.mark.django_db
-def test_an_emergency_may_start_before_approval_and_needs_a_retrospective(
-    make_release, developer, release_manager, prod_policy
+def test_an_emergency_may_start_before_its_policy_is_met_and_needs_a_retrospective(
+    make_release, developer, release_manager, second_release_manager, prod_policy
 ):
     release = submitted(
         make_release,
@@ -339,25 +339,29 @@ def test_an_emergency_may_start_before_approval_and_needs_a_retrospective(
     )
     assert release.state == ReleaseState.PENDING_APPROVAL
     assert release.retrospective_due_at > timezone.now() + timedelta(days=1)
+    # One independent approval of the policy's two lets an emergency to production start.
+    services.release_approve(actor=release_manager, release=release)
     ok, release = services.release_begin(release=release)
     assert ok and release.state == ReleaseState.IN_PROGRESS
     from apps.releases.selectors import needing_retrospective
 
     assert list(needing_retrospective()) == [release]
-    approval = services.release_approve(actor=release_manager, release=release)
+    approval = services.release_approve(actor=second_release_manager, release=release)
     assert approval.is_retrospective
+    release.refresh_from_db()
+    assert release.retrospective_done_at is not None
 
 
 @pytest.mark.django_db
-def test_required_checks_block_until_ci_reports_them(make_release, developer, prod_policy, web):
+def test_required_checks_block_until_ci_reports_them(make_release, ci, prod_policy, web):
     prod_policy.required_checks = ["tests", "security-scan"]
     prod_policy.save()
     release = make_release()
     gates = {gate.key: gate for gate in readiness(release, now=timezone.now())}
     assert not gates["check:tests"].passed and "Not reported" in gates["check:tests"].detail
-    services.release_check_report(actor=developer, release=release, name="tests", status="passed")
+    services.release_check_report(actor=ci, release=release, name="tests", status="passed")
     services.release_check_report(
-        actor=developer,
+        actor=ci,
         release=release,
         name="security-scan",
         status="failed",

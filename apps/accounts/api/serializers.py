@@ -65,3 +65,35 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "key"]
         read_only_fields = fields
+
+
+class ServiceAccountSerializer(serializers.ModelSerializer):
+    reports_checks_for = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "is_active", "reports_checks_for", "date_joined"]
+        read_only_fields = fields
+
+
+class ServiceAccountCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, help_text="e.g. ci-payments")
+    teams = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Team.objects.all(),
+        many=True,
+        help_text="Slugs of the teams whose releases' checks it reports.",
+        error_messages={"does_not_exist": "No team is called “{value}”."},
+    )
+    token_name = serializers.CharField(max_length=100, default="ci")
+    expires_in_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=366
+    )
+
+
+class ServiceAccountCreatedSerializer(ServiceAccountSerializer):
+    token = ApiTokenCreatedSerializer(read_only=True, help_text="Its first token, shown once.")
+
+    class Meta(ServiceAccountSerializer.Meta):
+        fields = [*ServiceAccountSerializer.Meta.fields, "token"]
+        read_only_fields = fields

@@ -10,9 +10,12 @@ from apps.accounts.api.serializers import (
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
     MeSerializer,
+    ServiceAccountCreatedSerializer,
+    ServiceAccountCreateSerializer,
+    ServiceAccountSerializer,
     TeamSerializer,
 )
-from apps.accounts.models import ApiToken
+from apps.accounts.models import ApiToken, User
 
 
 class MeView(APIView):
@@ -59,3 +62,52 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         token = permissions.get_visible_or_404(self.get_queryset(), pk=pk)
         token = services.api_token_revoke(actor=request.user, token=token)
         return Response(ApiTokenSerializer(token).data)
+
+
+class ServiceAccountViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """CI identities: platform admins create them and issue their tokens."""
+
+    permission_classes = [permissions.api_rule(permissions.can_manage_service_accounts)]
+    serializer_class = ServiceAccountSerializer
+    queryset = User.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.service_accounts()
+
+    @extend_schema(
+        summary="Create a service account for CI, with its first token (shown once)",
+        request=ServiceAccountCreateSerializer,
+        responses={201: ServiceAccountCreatedSerializer},
+    )
+    def create(self, request):
+        body = ServiceAccountCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        account, token, key = services.service_account_create(
+            actor=request.user, **body.validated_data
+        )
+        token.key = key
+        account = self.get_queryset().get(pk=account.pk)
+        account.token = token
+        return Response(
+            ServiceAccountCreatedSerializer(account).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        summary="Issue another token for a service account (shown once)",
+        request=ApiTokenCreateSerializer,
+        responses={201: ApiTokenCreatedSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def tokens(self, request, pk=None):
+        account = permissions.get_visible_or_404(self.get_queryset(), pk=pk)
+        body = ApiTokenCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        token, key = services.service_account_token_issue(
+            actor=request.user, account=account, **body.validated_data
+        )
+        token.key = key
+        return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)

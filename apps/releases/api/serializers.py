@@ -13,6 +13,7 @@ from apps.releases.models import (
     Approval,
     ApprovalPolicy,
     ApprovalRule,
+    BreakGlass,
     ChangeType,
     ChangeWindow,
     Freeze,
@@ -24,6 +25,7 @@ from apps.releases.models import (
     StandardChangeTemplate,
     WindowScope,
 )
+from apps.releases.transitions import available_actions
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -206,6 +208,15 @@ class StandardTemplateRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
+class BreakGlassSerializer(serializers.ModelSerializer):
+    by = serializers.CharField(source="actor.username", read_only=True)
+
+    class Meta:
+        model = BreakGlass
+        fields = ["by", "at", "reason", "paged"]
+        read_only_fields = fields
+
+
 class ReleaseDetailSerializer(ReleaseListSerializer):
     """A release with everything its page shows. The view attaches `approval_status`, `gates`
     and `conflicts`, evaluated when the request is answered."""
@@ -226,16 +237,34 @@ class ReleaseDetailSerializer(ReleaseListSerializer):
     conflicts = ConflictSerializer(
         many=True, read_only=True, help_text="Open releases overlapping this one."
     )
+    break_glass = BreakGlassSerializer(
+        source="glass_broken",
+        read_only=True,
+        allow_null=True,
+        help_text="Who let this emergency start without an independent approval, and why.",
+    )
+    retrospective_state = serializers.CharField(
+        read_only=True, help_text="“due”, “overdue” or “done”; empty when none is asked for."
+    )
+    actions = serializers.SerializerMethodField(
+        help_text="What the caller may do now (submit, cancel, break_glass)."
+    )
 
     class Meta(ReleaseListSerializer.Meta):
         fields = [
             *ReleaseListSerializer.Meta.fields, "description", "justification",
             "standard_template", "risk_reasons", "links", "submitted_at", "approved_at",
             "started_at", "finished_at", "hold_reason", "retrospective_due_at",
-            "retrospective_done_at", "commits", "approvals", "checks", "transitions",
-            "approval_status", "gates", "conflicts",
+            "retrospective_done_at", "retrospective_state", "break_glass", "commits",
+            "approvals", "checks", "transitions", "approval_status", "gates", "conflicts",
+            "actions",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_actions(self, release) -> list[str]:
+        request = self.context.get("request")
+        return sorted(available_actions(release, request.user if request else None))
 
 
 # --- Releases: input -------------------------------------------------------------------------
@@ -307,6 +336,15 @@ class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class BreakGlassRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required: why this cannot wait for an independent approval (20+ characters).",
+    )
+
+
 class CheckReportSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="e.g. tests, security-scan")
     status = serializers.ChoiceField(choices=ReleaseCheck.Status.choices)
@@ -351,7 +389,38 @@ class EvidenceCheckSerializer(serializers.Serializer):
     name = serializers.CharField()
     status = serializers.CharField()
     url = serializers.CharField()
+    summary = serializers.CharField()
+    reported_by = serializers.CharField(allow_null=True, help_text="The CI identity that said so.")
+    by_service_account = serializers.BooleanField()
     at = serializers.DateTimeField()
+
+
+class EvidenceApproverSerializer(serializers.Serializer):
+    approver = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class EvidenceBreakGlassSerializer(serializers.Serializer):
+    by = serializers.CharField()
+    at = serializers.DateTimeField()
+    reason = serializers.CharField()
+    paged = serializers.ListField(child=serializers.CharField(), help_text="Usernames paged.")
+
+
+class EvidenceEmergencySerializer(serializers.Serializer):
+    independent_approvals = EvidenceApproverSerializer(
+        many=True, help_text="Approvers who neither requested it nor wrote its commits."
+    )
+    not_counted = serializers.ListField(
+        child=serializers.CharField(), help_text="Approvals that are not independent, and why."
+    )
+    break_glass = EvidenceBreakGlassSerializer(allow_null=True)
+
+
+class EvidenceRetrospectiveSerializer(serializers.Serializer):
+    state = serializers.CharField(help_text="One of: not needed, due, overdue, done.")
+    due_at = serializers.DateTimeField(allow_null=True)
+    done_at = serializers.DateTimeField(allow_null=True)
 
 
 class EvidenceGateSerializer(serializers.Serializer):
@@ -394,6 +463,10 @@ class EvidenceSerializer(serializers.Serializer):
     commits = EvidenceCommitSerializer(many=True)
     approvals = EvidenceApprovalSerializer(many=True)
     checks = EvidenceCheckSerializer(many=True)
+    emergency = EvidenceEmergencySerializer(
+        allow_null=True, help_text="Emergency changes to production only."
+    )
+    retrospective = EvidenceRetrospectiveSerializer()
     gates_now = EvidenceGateSerializer(many=True)
     history = EvidenceHistorySerializer(many=True)
     audit_events = EvidenceAuditEventSerializer(many=True)

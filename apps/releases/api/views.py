@@ -16,6 +16,7 @@ from apps.releases.api.serializers import (
     ApprovalPolicyCreateSerializer,
     ApprovalPolicySerializer,
     ApproveSerializer,
+    BreakGlassRequestSerializer,
     CancelSerializer,
     ChangeWindowSerializer,
     CheckReportSerializer,
@@ -140,6 +141,25 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
         return Response(self._detail_by_pk(pk))
 
+    @_action_schema(
+        "Break glass: let an emergency to production start without an independent approval",
+        request=BreakGlassRequestSerializer,
+        description=(
+            "For the requester and release managers, before the start of an emergency change "
+            "to production that has no approval from someone who neither requested it nor "
+            "wrote its commits. Pages leadership and platform admins and makes the "
+            "retrospective review due. A missing or short `reason` is a 400 naming it."
+        ),
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], url_path="break-glass")
+    def break_glass(self, request, pk=None):
+        body = BreakGlassRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.release_break_glass(
+            actor=request.user, release=self._release(pk), **body.validated_data
+        )
+        return Response(self._detail_by_pk(pk))
+
     @extend_schema(
         methods=["GET"],
         summary="The external checks reported for a release",
@@ -149,11 +169,17 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         methods=["POST"],
         summary="Report an external check (CI: tests, security scan, provenance)",
         description=(
-            "The latest report of a check with the same name replaces the earlier one. Use a "
-            "personal token of a member of the service's owning team."
+            "The latest report of a check with the same name replaces the earlier one. Only CI "
+            "reports checks: use the token of a service account scoped to the service's owning "
+            "team (`manage.py service_account_create`). A person's token or session is a 403."
         ),
         request=CheckReportSerializer,
-        responses={200: CheckSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            200: CheckSerializer,
+            400: REFUSED,
+            403: OpenApiResponse(description="Not a service account of the owning team."),
+            404: NOT_FOUND,
+        },
     )
     @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
     def checks(self, request, pk=None):
