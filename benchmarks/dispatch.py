@@ -32,7 +32,7 @@ class Simulator:
             [
                 PYTHON,
                 "-m",
-                "apps.rollouts.simulator",
+                "simulator",
                 "--port",
                 str(free_port()),
                 "--ready-delay",

@@ -235,7 +235,7 @@ def test_when_the_stream_keeps_failing_the_page_polls(page, sign_in, developer, 
 
 @pytest.fixture
 def cluster(tmp_path, settings):
-    from apps.rollouts.simulator import start_simulator, write_kubeconfig
+    from simulator import start_simulator, write_kubeconfig
 
     running = start_simulator(ready_delay=0.2, tick=0.05)
     settings.KUBECONFIG = str(write_kubeconfig(tmp_path / "kubeconfig", running.url))

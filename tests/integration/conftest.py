@@ -56,7 +56,7 @@ def simulator(tmp_path):
         [
             sys.executable,
             "-m",
-            "apps.rollouts.simulator",
+            "simulator",
             "--port",
             str(free_port()),
             "--ready-delay",

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.catalog.models import Environment
-from apps.rollouts.simulator import start_simulator, write_kubeconfig
+from simulator import start_simulator, write_kubeconfig
 from tests.factories import ServiceFactory
 
 

@@ -13,8 +13,8 @@ import pytest
 from apps.audit.models import AuditEvent
 from apps.catalog.models import Cluster
 from apps.rollouts import kube
-from apps.rollouts.simulator.discovery import VERSION
-from apps.rollouts.simulator.kubeconfig import write_kubeconfig
+from simulator.discovery import VERSION
+from simulator.kubeconfig import write_kubeconfig
 from tests.simulator.helpers import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def simulator(tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "apps.rollouts.simulator",
+            "simulator",
             "--port",
             str(free_port()),
             "--kubeconfig-out",

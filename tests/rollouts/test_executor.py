@@ -201,7 +201,7 @@ def test_a_person_rolls_back_a_finished_rollout(cluster, shop, developer):
 def test_an_unreachable_cluster_is_retried_and_the_page_can_say_so(
     shop, developer, settings, tmp_path
 ):
-    from apps.rollouts.simulator import write_kubeconfig as write
+    from simulator import write_kubeconfig as write
 
     settings.KUBECONFIG = str(write(tmp_path / "kubeconfig", "http://127.0.0.1:9"))  # nothing there
     service = shop("rolling")

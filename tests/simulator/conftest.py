@@ -5,7 +5,7 @@ import itertools
 import pytest
 from kubernetes import client, config
 
-from apps.rollouts.simulator import start_simulator, write_kubeconfig
+from simulator import start_simulator, write_kubeconfig
 from tests.simulator.helpers import READY_DELAY, Cluster
 
 _namespaces = itertools.count(1)

@@ -1,4 +1,4 @@
-"""`python -m apps.rollouts.simulator`: its own process, as `make run` starts it."""
+"""`python -m simulator`: its own process, as `make run` starts it."""
 
 import signal
 import socket
@@ -21,7 +21,7 @@ def free_port() -> int:
 
 
 def simulator(*args: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "apps.rollouts.simulator", *args]
+    command = [sys.executable, "-m", "simulator", *args]
     return subprocess.Popen(
         command, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -88,3 +88,22 @@ def test_the_command_refuses_a_zero_tick():
 
     assert process.returncode == 2
     assert "--tick: must be greater than 0" in stderr
+
+
+def test_the_simulator_is_a_program_of_its_own_that_imports_nothing_from_runway():
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, simulator.__main__, simulator.server; "
+            "print(sorted({m.split('.')[0] for m in sys.modules}))",
+        ],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "simulator" in loaded
+    for package in ("django", "apps", "portal", "celery", "rest_framework"):
+        assert f"'{package}'" not in loaded

@@ -5,7 +5,7 @@ import json
 import time
 import urllib.request
 
-from apps.rollouts.simulator.kubelet import SLOW_START
+from simulator.kubelet import SLOW_START
 from tests.simulator.helpers import (
     READY_DELAY,
     conditions,

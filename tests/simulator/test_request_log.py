@@ -3,7 +3,7 @@
 import time
 import urllib.request
 
-from apps.rollouts.simulator.server import Simulator
+from simulator.server import Simulator
 
 
 def test_the_request_log_has_a_line_per_request_with_its_time_and_status(tmp_path):

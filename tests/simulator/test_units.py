@@ -2,10 +2,10 @@
 
 import pytest
 
-from apps.rollouts.simulator import deployments, patches, selectors
-from apps.rollouts.simulator.errors import ApiError
-from apps.rollouts.simulator.resources import DEPLOYMENTS, NAMESPACES, SERVICES
-from apps.rollouts.simulator.store import Store
+from simulator import deployments, label_selectors, patches
+from simulator.errors import ApiError
+from simulator.resources import DEPLOYMENTS, NAMESPACES, SERVICES
+from simulator.store import Store
 
 POD = {
     "metadata": {"labels": {"app": "web"}, "finalizers": ["a"]},
@@ -175,12 +175,14 @@ def test_a_patch_of_the_wrong_shape_or_type_is_refused(content_type, body, code)
     ],
 )
 def test_label_selectors_parse_equality_and_set_based_terms(text, labels, expected):
-    assert selectors.matches_all(selectors.parse_label_selector(text), labels) is expected
+    assert (
+        label_selectors.matches_all(label_selectors.parse_label_selector(text), labels) is expected
+    )
 
 
 def test_an_unparsable_label_selector_is_400():
     with pytest.raises(ApiError) as exc:
-        selectors.parse_label_selector("app in web")
+        label_selectors.parse_label_selector("app in web")
 
     assert exc.value.code == 400
 
@@ -191,7 +193,7 @@ def test_a_label_selector_object_prints_like_kubectl():
         "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}],
     }
 
-    assert selectors.selector_string(selector) == "app=web,tier in (a,b)"
+    assert label_selectors.selector_string(selector) == "app=web,tier in (a,b)"
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ Aggregated discovery is not offered: answering `/api` and `/apis` with plain `ap
 makes clients fall back to the per-group-version documents served here.
 """
 
-from apps.rollouts.simulator import resources
+from simulator import resources
 
 VERSION = {
     "major": "1",

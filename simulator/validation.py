@@ -6,8 +6,8 @@ validation.
 
 import re
 
-from apps.rollouts.simulator import errors, selectors
-from apps.rollouts.simulator.errors import FieldError
+from simulator import errors, label_selectors
+from simulator.errors import FieldError
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -209,7 +209,7 @@ def deployment(obj: dict, current: dict | None) -> list[FieldError]:
         selector_problems = [FieldError("Required", "spec.selector")]
     else:
         selector_problems = label_selector(selector, "spec.selector")
-        if not selector_problems and not selectors.from_label_selector(selector):
+        if not selector_problems and not label_selectors.from_label_selector(selector):
             selector_problems.append(
                 FieldError(
                     "Invalid", "spec.selector", "empty selector is invalid for deployment", selector
@@ -219,7 +219,7 @@ def deployment(obj: dict, current: dict | None) -> list[FieldError]:
     problems += selector_problems + template_problems
     if not selector_problems and not template_problems:
         labels = (template.get("metadata") or {}).get("labels") or {}
-        if not selectors.matches_all(selectors.from_label_selector(selector), labels):
+        if not label_selectors.matches_all(label_selectors.from_label_selector(selector), labels):
             problems.append(
                 FieldError(
                     "Invalid",

@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from apps.rollouts.simulator.errors import bad_request
+from simulator.errors import bad_request
 
 
 @dataclass(frozen=True)

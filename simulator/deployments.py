@@ -13,10 +13,10 @@ import json
 import math
 from collections.abc import Iterable
 
-from apps.rollouts.simulator import errors
-from apps.rollouts.simulator.replicasets import controller_uid, omit_zero, owner_reference
-from apps.rollouts.simulator.resources import DEPLOYMENTS, PODS, REPLICASETS
-from apps.rollouts.simulator.store import NAME_ALPHABET, Store, parse_timestamp, timestamp
+from simulator import errors
+from simulator.replicasets import controller_uid, omit_zero, owner_reference
+from simulator.resources import DEPLOYMENTS, PODS, REPLICASETS
+from simulator.store import NAME_ALPHABET, Store, parse_timestamp, timestamp
 
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"

@@ -3,7 +3,7 @@
 import json
 from dataclasses import dataclass
 
-from apps.rollouts.simulator.resources import Resource
+from simulator.resources import Resource
 
 
 class ApiError(Exception):

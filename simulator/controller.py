@@ -10,12 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from apps.rollouts.simulator import replicasets
-from apps.rollouts.simulator.deployments import DeploymentController
-from apps.rollouts.simulator.kubelet import Kubelet
-from apps.rollouts.simulator.replicasets import controller_uid
-from apps.rollouts.simulator.resources import PODS, REPLICASETS
-from apps.rollouts.simulator.store import Store
+from simulator import replicasets
+from simulator.deployments import DeploymentController
+from simulator.kubelet import Kubelet
+from simulator.replicasets import controller_uid
+from simulator.resources import PODS, REPLICASETS
+from simulator.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@
 
 import copy
 
-from apps.rollouts.simulator import errors, selectors
-from apps.rollouts.simulator.kubelet import NODE_NAME, is_ready, ready_since, schedulable
-from apps.rollouts.simulator.resources import PODS, REPLICASETS
-from apps.rollouts.simulator.store import Store, parse_timestamp, random_suffix
+from simulator import errors, label_selectors
+from simulator.kubelet import NODE_NAME, is_ready, ready_since, schedulable
+from simulator.resources import PODS, REPLICASETS
+from simulator.store import Store, parse_timestamp, random_suffix
 
 
 def controller_uid(obj: dict) -> str | None:
@@ -109,14 +109,14 @@ def update_statuses(store: Store, now: float) -> None:
 
 
 def _update_status(store: Store, rs: dict, pods: list[dict], now: float) -> None:
-    labels = selectors.from_label_selector(
+    labels = label_selectors.from_label_selector(
         {"matchLabels": rs["spec"]["template"].get("metadata", {}).get("labels") or {}}
     )
     min_ready = rs["spec"].get("minReadySeconds", 0)
     status = {
         "replicas": len(pods),
         "fullyLabeledReplicas": sum(
-            selectors.matches_all(labels, p["metadata"].get("labels")) for p in pods
+            label_selectors.matches_all(labels, p["metadata"].get("labels")) for p in pods
         ),
         "readyReplicas": sum(is_ready(p) for p in pods),
         "availableReplicas": sum(is_available(p, min_ready, now) for p in pods),

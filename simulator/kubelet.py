@@ -16,9 +16,9 @@ deadlines can be shown:
 import hashlib
 from dataclasses import dataclass, field
 
-from apps.rollouts.simulator.defaults import image_tag
-from apps.rollouts.simulator.resources import PODS
-from apps.rollouts.simulator.store import Store, timestamp
+from simulator.defaults import image_tag
+from simulator.resources import PODS
+from simulator.store import Store, timestamp
 
 NODE_NAME = "runway-sim-node"
 HOST_IP = "172.18.0.2"

@@ -4,7 +4,7 @@ Readers see the defaulted object, so a client comparing what it sent with what i
 meets the same surprises as on a real cluster (imagePullPolicy, protocol, strategy, ...).
 """
 
-from apps.rollouts.simulator.store import Store
+from simulator.store import Store
 
 
 def image_tag(image: str) -> str:

@@ -1,8 +1,8 @@
 """Server-side printing: the `meta.k8s.io/v1` Table that `kubectl get` asks for."""
 
-from apps.rollouts.simulator import selectors
-from apps.rollouts.simulator.resources import Resource
-from apps.rollouts.simulator.store import parse_timestamp
+from simulator import label_selectors
+from simulator.resources import Resource
+from simulator.store import parse_timestamp
 
 
 def human_duration(seconds: float) -> str:
@@ -52,7 +52,7 @@ def _deployment(obj: dict) -> list:
         status.get("availableReplicas", 0),
         names,
         images,
-        selectors.selector_string(spec.get("selector")),
+        label_selectors.selector_string(spec.get("selector")),
     ]
 
 
@@ -65,7 +65,7 @@ def _replicaset(obj: dict) -> list:
         status.get("readyReplicas", 0),
         names,
         images,
-        selectors.selector_string(spec.get("selector")),
+        label_selectors.selector_string(spec.get("selector")),
     ]
 
 

@@ -13,7 +13,7 @@ The API server answers 400 for a patch it cannot read and 422 for one it cannot 
 import copy
 import json
 
-from apps.rollouts.simulator import errors
+from simulator import errors
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"

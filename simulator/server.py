@@ -1,5 +1,5 @@
 """The HTTP server around `Api`, and the simulator's life cycle: in a process of its own
-(`python -m apps.rollouts.simulator`) or inside a test (`start_simulator`)."""
+(`python -m simulator`) or inside a test (`start_simulator`)."""
 
 import json
 import logging
@@ -11,11 +11,11 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 
-from apps.rollouts.simulator.api import Api, Request, Response
-from apps.rollouts.simulator.controller import Controller
-from apps.rollouts.simulator.store import Store
+from simulator.api import Api, Request, Response
+from simulator.controller import Controller
+from simulator.store import Store
 
-logger = logging.getLogger("apps.rollouts.simulator")
+logger = logging.getLogger("simulator")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -11,21 +11,20 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from apps.rollouts.simulator import (
+from simulator import (
     defaults,
     discovery,
     errors,
+    label_selectors,
     metrics,
     patches,
     resources,
-    selectors,
     tables,
     validation,
 )
-from apps.rollouts.simulator.errors import ApiError
-from apps.rollouts.simulator.resources import DEPLOYMENTS, PODS, REPLICASETS, Resource
-from apps.rollouts.simulator.selectors import selector_string
-from apps.rollouts.simulator.store import Store, random_suffix
+from simulator.errors import ApiError
+from simulator.resources import DEPLOYMENTS, PODS, REPLICASETS, Resource
+from simulator.store import Store, random_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -234,10 +233,10 @@ class Api:
         return tables.table(resource, items, rv, self.store.clock(), include)
 
     def _filter(self, request: Request):
-        labels = selectors.parse_label_selector(request.query.get("labelSelector"))
-        fields = selectors.parse_field_selector(request.query.get("fieldSelector"))
+        labels = label_selectors.parse_label_selector(request.query.get("labelSelector"))
+        fields = label_selectors.parse_field_selector(request.query.get("fieldSelector"))
         return lambda obj: (
-            selectors.matches_all(labels, obj["metadata"].get("labels")) and fields(obj)
+            label_selectors.matches_all(labels, obj["metadata"].get("labels")) and fields(obj)
         )
 
     def _list(self, request: Request, resource: Resource, namespace: str | None) -> Response:
@@ -466,7 +465,7 @@ class Api:
             "spec": {"replicas": obj["spec"].get("replicas", 0)},
             "status": {
                 "replicas": obj["status"].get("replicas", 0),
-                "selector": selector_string(obj["spec"].get("selector")),
+                "selector": label_selectors.selector_string(obj["spec"].get("selector")),
             },
         }
 

@@ -1,11 +1,11 @@
-"""Runway's cluster simulator: a small Kubernetes API server for development and CI.
+"""Runway's cluster simulator: a Kubernetes API server and controller loop for development and CI.
 
 No Kubernetes control plane can run on the development and CI machines, so the executor talks
 to this instead, through the official `kubernetes` client and a kubeconfig, exactly as it would
 talk to a real cluster. It imports nothing from Django.
 
 Running it
-    python -m apps.rollouts.simulator --host 127.0.0.1 --port 8701 \\
+    python -m simulator --host 127.0.0.1 --port 8701 \\
         [--ready-delay 1.0] [--tick 0.2] [--kubeconfig-out var/kubeconfig-simulator.yaml]
         [--request-log PATH]
 
@@ -94,7 +94,7 @@ HTTP check: GET /probe/{namespace}/{service}
     otherwise, 404 for an unknown Service; the JSON body gives the counts.
 """
 
-from apps.rollouts.simulator.kubeconfig import write_kubeconfig
-from apps.rollouts.simulator.server import RunningSimulator, Simulator, start_simulator
+from simulator.kubeconfig import write_kubeconfig
+from simulator.server import RunningSimulator, Simulator, start_simulator
 
 __all__ = ["RunningSimulator", "Simulator", "start_simulator", "write_kubeconfig"]

@@ -8,11 +8,11 @@ can rely on them. See the package docstring for the query names.
 import re
 import time
 
-from apps.rollouts.simulator import selectors
-from apps.rollouts.simulator.defaults import image_tag
-from apps.rollouts.simulator.kubelet import is_ready
-from apps.rollouts.simulator.resources import DEPLOYMENTS, PODS, SERVICES
-from apps.rollouts.simulator.store import Store
+from simulator import label_selectors
+from simulator.defaults import image_tag
+from simulator.kubelet import is_ready
+from simulator.resources import DEPLOYMENTS, PODS, SERVICES
+from simulator.store import Store
 
 GOOD_SUCCESS_RATE = 0.995
 ERRORS_SUCCESS_RATE = 0.5
@@ -96,7 +96,7 @@ def _selected(pods: list[dict], namespace: str, selector: list) -> list[dict]:
         pod
         for pod in pods
         if pod["metadata"]["namespace"] == namespace
-        and selectors.matches_all(selector, pod["metadata"].get("labels"))
+        and label_selectors.matches_all(selector, pod["metadata"].get("labels"))
     ]
 
 
@@ -117,12 +117,12 @@ def query(store: Store, text: str, at: float | None = None) -> list[dict]:
         pods, _ = store.list(PODS)
         if label == "deployment":
             owners = [
-                (d, selectors.from_label_selector(d["spec"].get("selector")))
+                (d, label_selectors.from_label_selector(d["spec"].get("selector")))
                 for d in store.list(DEPLOYMENTS)[0]
             ]
         else:
             owners = [
-                (s, selectors.from_label_selector({"matchLabels": s["spec"]["selector"]}))
+                (s, label_selectors.from_label_selector({"matchLabels": s["spec"]["selector"]}))
                 for s in store.list(SERVICES)[0]
                 if s["spec"].get("selector")
             ]
@@ -145,7 +145,9 @@ def probe(store: Store, namespace: str, name: str) -> tuple[int, dict]:
     if service is None:
         return 404, {"namespace": namespace, "service": name, "status": "not found"}
     selector = service["spec"].get("selector") or {}
-    chosen = _selected(pods, namespace, selectors.from_label_selector({"matchLabels": selector}))
+    chosen = _selected(
+        pods, namespace, label_selectors.from_label_selector({"matchLabels": selector})
+    )
     chosen = chosen if selector else []
     ready = sum(is_ready(pod) for pod in chosen)
     healthy = bool(chosen) and ready == len(chosen)

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from apps.rollouts.simulator import errors
-from apps.rollouts.simulator.resources import BY_PLURAL, NAMESPACES, Resource
+from simulator import errors
+from simulator.resources import BY_PLURAL, NAMESPACES, Resource
 
 
 def _clone(value):

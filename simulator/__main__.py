@@ -1,4 +1,4 @@
-"""`python -m apps.rollouts.simulator`: run the cluster simulator until stopped."""
+"""`python -m simulator`: run the cluster simulator until stopped."""
 
 import argparse
 import contextlib
@@ -6,8 +6,8 @@ import logging
 import signal
 import sys
 
-from apps.rollouts.simulator.kubeconfig import write_kubeconfig
-from apps.rollouts.simulator.server import Simulator
+from simulator.kubeconfig import write_kubeconfig
+from simulator.server import Simulator
 
 
 def _positive(text: str) -> float:
@@ -26,7 +26,7 @@ def _not_negative(text: str) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m apps.rollouts.simulator",
+        prog="python -m simulator",
         description="Runway's cluster simulator: a small Kubernetes API server with "
         "Deployment, ReplicaSet and pod controllers.",
     )
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         write_kubeconfig(args.kubeconfig_out, simulator.url)
     # honcho and friends stop processes with SIGTERM: leave serve_forever cleanly.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    logging.getLogger("apps.rollouts.simulator").info(
+    logging.getLogger("simulator").info(
         "cluster simulator on %s (kubeconfig: %s)", simulator.url, args.kubeconfig_out or "none"
     )
     with contextlib.suppress(KeyboardInterrupt):
