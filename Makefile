@@ -8,6 +8,7 @@ PORT ?= 8000
 # Tests use the real services this machine runs; override to point elsewhere.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/runway
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+PYTEST_WORKERS ?= 4
 
 .PHONY: run test lint format pytest browser migrate demo clean help bench
 
@@ -74,10 +75,13 @@ browser:
 		echo "!!! kubectl is missing: the simulator's kubectl tests will be SKIPPED (apt-get install kubernetes-client)."; \
 	fi
 
+# Four workers on two cores: most of the slow tests wait on processes (workers, brokers, the
+# simulator, Chromium) rather than compute. Each worker has a test database of its own;
+# PYTEST_WORKERS=0 runs in this process.
 pytest: install
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)}" \
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist load $(ARGS)
 
 test: lint browser
 	$(MAKE) --no-print-directory pytest

@@ -129,6 +129,7 @@ class Simulator:
         ready_delay: float = 1.0,
         tick: float = 0.2,
         request_log: str | None = None,
+        clock: Callable[[], float] = time.time,
     ):
         self.store = Store()
         self.http = _HttpServer((host, port))
@@ -137,7 +138,7 @@ class Simulator:
         self.port = self.http.server_address[1]
         self.url = f"http://{host}:{self.port}"
         self.http.api = Api(self.store, server_address=f"{host}:{self.port}")
-        self.controller = Controller(self.store, tick=tick, ready_delay=ready_delay)
+        self.controller = Controller(self.store, tick=tick, ready_delay=ready_delay, clock=clock)
         self._thread: threading.Thread | None = None
 
     def serve_forever(self) -> None:
@@ -182,10 +183,17 @@ def start_simulator(
     ready_delay: float = 0.3,
     tick: float = 0.05,
     request_log: str | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> RunningSimulator:
-    """Start a simulator in this process on a free port: returns (url, stop)."""
+    """Start a simulator in this process on a free port: returns (url, stop). Tests may pass
+    a clock they move, so that waits are run out rather than waited out."""
     simulator = Simulator(
-        host=host, port=0, ready_delay=ready_delay, tick=tick, request_log=request_log
+        host=host,
+        port=0,
+        ready_delay=ready_delay,
+        tick=tick,
+        request_log=request_log,
+        clock=clock,
     )
     simulator.start()
     return RunningSimulator(simulator.url, simulator.stop)

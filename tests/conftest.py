@@ -36,6 +36,30 @@ def pytest_configure(config):
         )
 
 
+# Slowest first: with several workers (`make test` runs pytest-xdist) the long drills start at
+# once, each on a worker of its own, instead of being the tail everyone waits for.
+_SLOW_FIRST = (
+    "tests/integration/test_rollout_drills.py::test_twenty_rollouts",
+    "tests/integration/test_outage_drill.py",
+    "tests/integration/test_rollout_drills.py",
+    "tests/integration/",
+    "tests/browser/",
+    "tests/rollouts/",
+    "tests/simulator/",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = item.nodeid
+        return next(
+            (n for n, prefix in enumerate(_SLOW_FIRST) if path.startswith(prefix)),
+            len(_SLOW_FIRST),
+        )
+
+    items.sort(key=rank)
+
+
 def _allow_truncating_the_audit_log(sender, connection, **kwargs):
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class InsightsConfig(AppConfig):
@@ -9,13 +10,19 @@ class InsightsConfig(AppConfig):
     def ready(self) -> None:
         from apps.catalog.filters import register_filter
         from apps.insights import receivers
-        from apps.insights.scorecards import panels  # noqa: F401  (the scorecard on service pages)
+        from apps.insights.scorecards import (
+            defaults,
+            panels,  # noqa: F401  (the scorecard on service pages)
+        )
         from apps.insights.scorecards.filters import catalog_level_filter
         from apps.rollouts.signals import deployment_recorded
 
         # Every finished rollout becomes a deployment fact for DORA as it ends.
         deployment_recorded.connect(
             receivers.rollout_deployment_recorded, dispatch_uid="insights-deployments"
+        )
+        post_migrate.connect(
+            defaults.scorecard_rules_ensure, sender=self, dispatch_uid="insights-rules"
         )
         # The catalog page and services API filter by scorecard level.
         register_filter("level", catalog_level_filter())

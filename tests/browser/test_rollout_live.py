@@ -206,6 +206,7 @@ def test_after_signing_out_elsewhere_the_page_stops_listening(
 ):
     monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.5)
     sign_in(developer)
+    page.clock.install()  # the page's timers (back-off, polling) run when the test says
     page.goto(f"/rollouts/{rollout.pk}/")
     live_region = page.locator("[data-live]")
     expect(live_region).to_have_attribute("data-live-state", "live")
@@ -217,7 +218,8 @@ def test_after_signing_out_elsewhere_the_page_stops_listening(
     Session.objects.all().delete()  # signed out in another tab
     expect(live_region).to_have_attribute("data-live-state", "stopped", timeout=QUICK)
     expect(page.get_by_text("Signed out: live updates stopped")).to_be_visible()
-    page.wait_for_timeout(3_000)  # longer than any retry hint: nothing reconnects
+    page.clock.run_for(120_000)  # two minutes of back-off and polling timers: none reconnects
+    page.evaluate("1")  # a round trip, so requests those timers made have been reported
     assert streams == []
 
 

@@ -643,3 +643,15 @@ def test_a_superuser_without_the_role_may_change_rules(queued):
     rule = ScorecardRule.objects.get(key="has_owner")
     services.scorecard_rule_update(actor=root, key=rule.key, level=2, is_enabled=True)
     assert AuditEvent.objects.filter(action="scorecard_rule.update").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_rule_in_code_has_its_row_even_after_the_database_is_emptied():
+    from django.core.management import call_command
+
+    from apps.insights.models import ScorecardRule
+    from apps.insights.scorecards.rules import RULES
+
+    call_command("flush", "--noinput")  # as a transactional test's teardown does
+    levels = dict(ScorecardRule.objects.values_list("key", "level"))
+    assert levels == {rule.key: rule.default_level for rule in RULES}

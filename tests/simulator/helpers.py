@@ -1,5 +1,6 @@
 """Helpers shared by the simulator tests: manifests, polling, and reading conditions."""
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -15,6 +16,29 @@ class Cluster:
     apps: client.AppsV1Api
     core: client.CoreV1Api
     namespace: str
+    clock: "MovableClock"
+
+
+class MovableClock:
+    """The simulator controller's clock: real time plus what a test moved it by. A test that
+    must see that something does not happen moves the clock past it and waits for two ticks
+    (one may have read the time just before the move), instead of sleeping."""
+
+    def __init__(self):
+        self._offset = 0.0
+        self._reads = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self._reads += 1
+            return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+            seen = self._reads
+        eventually(lambda: self._reads >= seen + 2, timeout=10)
 
 
 def eventually(probe, *, timeout: float = 20.0, interval: float = 0.05):

@@ -1,11 +1,15 @@
 """The Deployment and ReplicaSet controllers, observed through the API like a client would."""
 
-import time
-
 import pytest
 from kubernetes import client
 
-from tests.simulator.helpers import conditions, deployment_manifest, eventually, rolled_out
+from tests.simulator.helpers import (
+    READY_DELAY,
+    conditions,
+    deployment_manifest,
+    eventually,
+    rolled_out,
+)
 
 REVISION = "deployment.kubernetes.io/revision"
 
@@ -222,7 +226,7 @@ def test_unready_and_unpullable_images_never_become_ready(cluster, tag, phase, r
     pod = eventually(
         lambda: next((p for p in cluster.core.list_namespaced_pod(ns).items if started(p)), None)
     )
-    time.sleep(1.0)  # well past the ready delay
+    cluster.clock.advance(10 * READY_DELAY)  # well past the ready delay
 
     pod = cluster.core.read_namespaced_pod(pod.metadata.name, ns)
     (container,) = pod.status.container_statuses
@@ -255,7 +259,7 @@ def test_a_paused_deployment_rolls_out_only_once_resumed(cluster):
         )
     )
     assert conditions(d)["Progressing"] == ("Unknown", "DeploymentPaused")
-    time.sleep(0.5)
+    cluster.clock.advance(60)  # a paused Deployment waits however long it is left
     assert sorted(replica_sets(cluster)) == [1]
     cluster.apps.patch_namespaced_deployment("web", ns, {"spec": {"paused": False}})
     eventually(lambda: rolled_out(cluster, "web"))
