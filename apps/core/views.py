@@ -44,6 +44,17 @@ def bad_request(request: HttpRequest, field: str, message: str) -> HttpResponse:
     return render(request, "400.html", {"field": field, "message": message}, status=400)
 
 
+def suspicious_request(request: HttpRequest, exception=None) -> HttpResponse:
+    """Django's own 400s (a Host header not in ALLOWED_HOSTS, a body it will not read): JSON
+    under /api/, as every API error is. Rendered without the request, as Django's default does:
+    the request may be the suspicious part."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    from django.template import loader
+
+    return HttpResponse(loader.get_template("400.html").render(), status=400)
+
+
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
     if _is_api(request):
         return JsonResponse({"detail": "You do not have permission to do this."}, status=403)

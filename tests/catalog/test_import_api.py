@@ -164,7 +164,11 @@ def test_the_api_schema_documents_both_endpoints_without_warnings():
     assert not GENERATOR_STATS, "drf-spectacular warned about the Backstage endpoints"
     post = schema["paths"]["/api/v1/catalog/import"]["post"]
     assert set(post["requestBody"]["content"]) >= {"application/yaml", "application/json"}
-    assert set(post["responses"]) == {"200", "400", "403", "413"}
+    assert set(post["responses"]) == {"200", "400", "401", "403", "413", "415"}
+    # A Backstage source error, or the refusal of the request as a whole.
+    assert post["responses"]["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ImportRefusal"
+    }
     get = schema["paths"]["/api/v1/services/{name}/catalog-info.yaml"]["get"]
     assert "application/yaml" in get["responses"]["200"]["content"]
 

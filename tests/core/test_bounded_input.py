@@ -156,6 +156,18 @@ def test_api_errors_are_json_and_pages_are_html(api_as, client_as, developer):
     assert json.loads(crashed.content)["request_id"] == "r-1"
 
 
+@pytest.mark.django_db
+def test_a_host_not_allowed_is_a_json_400_under_api_and_a_page_elsewhere(api_as, developer):
+    # Django refuses it before any view (DisallowedHost): its 400 was an HTML page under /api/ too.
+    api = api_as(developer)
+    refused = api.get("/api/v1/me/", HTTP_HOST="evil.example")
+    assert refused.status_code == 400
+    assert refused["Content-Type"] == "application/json"
+    assert refused.json() == {"detail": "Bad request."}
+    page = api.get("/catalog/", HTTP_HOST="evil.example")
+    assert page.status_code == 400 and "text/html" in page["Content-Type"]
+
+
 # --- Bodies too large to read -----------------------------------------------------------------
 
 

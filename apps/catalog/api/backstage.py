@@ -6,7 +6,12 @@ GET  /api/v1/services/<name>/catalog-info.yaml    a service as a Backstage Compo
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
@@ -19,6 +24,7 @@ from apps.catalog.backstage.exporter import export_queryset, service_catalog_inf
 from apps.catalog.backstage.importer import catalog_import
 from apps.catalog.backstage.loader import MAX_SOURCE_BYTES, SourceError, SourceTooLarge
 from apps.core.bounded_input import BadInput, load_json
+from apps.core.schema import ErrorSerializer, ValidationErrorSerializer
 
 # A JSON body escapes the YAML inside it; leave room for that before refusing to read on.
 _JSON_BODY_LIMIT = 2 * MAX_SOURCE_BYTES + 1024
@@ -133,6 +139,13 @@ class SourceErrorSerializer(serializers.Serializer):
     document = serializers.IntegerField(allow_null=True)
 
 
+def _either(name: str, other) -> PolymorphicProxySerializer:
+    """A source error, or `other`: the refusal of the request as a whole."""
+    return PolymorphicProxySerializer(
+        name, [SourceErrorSerializer, other], resource_type_field_name=None
+    )
+
+
 class CatalogImportView(APIView):
     parser_classes = [
         YamlTextParser,
@@ -159,9 +172,16 @@ class CatalogImportView(APIView):
         },
         responses={
             200: ImportReportSerializer,
-            400: OpenApiResponse(SourceErrorSerializer, description="Not YAML, or unsafe YAML."),
+            400: OpenApiResponse(
+                _either("ImportRefusal", ValidationErrorSerializer),
+                description="Not YAML, or unsafe YAML (the source error says where); or the "
+                "body has no `yaml`.",
+            ),
             403: OpenApiResponse(description="Only developers in a team and platform admins."),
-            413: OpenApiResponse(SourceErrorSerializer, description="Larger than the limit."),
+            413: OpenApiResponse(
+                _either("ImportTooLarge", ErrorSerializer),
+                description="Larger than the limit: the YAML (a source error), or the body.",
+            ),
         },
         examples=[
             OpenApiExample(

@@ -46,10 +46,12 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 
 class ServiceListSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.slug", read_only=True)
-    system = serializers.CharField(source="system.name", read_only=True, default=None)
+    system = serializers.CharField(
+        source="system.name", read_only=True, allow_null=True, default=None
+    )
     # "name vN", or null: a source of template.__str__ gave a service without a template the
     # text of None's method wrapper.
-    template = serializers.StringRelatedField(read_only=True)
+    template = serializers.StringRelatedField(read_only=True, allow_null=True)
     tags = serializers.SerializerMethodField()
 
     class Meta:
@@ -131,9 +133,13 @@ class FacetValueSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class TierFacetValueSerializer(FacetValueSerializer):
+    value = serializers.IntegerField(help_text="The tier, 1 (most critical) to 3.")
+
+
 class FacetsSerializer(serializers.Serializer):
     owner = FacetValueSerializer(many=True)
     lifecycle = FacetValueSerializer(many=True)
-    tier = FacetValueSerializer(many=True)
+    tier = TierFacetValueSerializer(many=True)
     type = FacetValueSerializer(many=True)
     strategy = FacetValueSerializer(many=True)

@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -18,6 +18,9 @@ from apps.catalog.api.serializers import (
 )
 from apps.catalog.filters import ServiceFilter
 from apps.catalog.models import GoldenPathTemplate, System
+
+# _set_dependencies: a service it is to depend on was deleted while the request waited for it.
+CONFLICT = OpenApiResponse(description="Something it depends on was deleted meanwhile.")
 
 
 class ServiceViewSet(viewsets.ModelViewSet):
@@ -38,7 +41,7 @@ class ServiceViewSet(viewsets.ModelViewSet):
             return ServiceWriteSerializer
         return ServiceDetailSerializer if self.action == "retrieve" else ServiceListSerializer
 
-    @extend_schema(responses={201: ServiceDetailSerializer})
+    @extend_schema(responses={201: ServiceDetailSerializer, 409: CONFLICT})
     def create(self, request, *args, **kwargs):
         serializer = ServiceWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -46,7 +49,7 @@ class ServiceViewSet(viewsets.ModelViewSet):
         service = services.service_create(actor=request.user, **data)
         return Response(self._detail(service), status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=ServiceDetailSerializer)
+    @extend_schema(responses={200: ServiceDetailSerializer, 409: CONFLICT})
     def update(self, request, *args, **kwargs):
         service = self.get_object()
         partial = kwargs.get("partial", False)
@@ -65,8 +68,13 @@ class ServiceViewSet(viewsets.ModelViewSet):
     @extend_schema(
         parameters=[OpenApiParameter("depth", int, description="1 to 5 levels (default 3)")],
         responses=DependencyGraphSerializer,
+        methods=["GET"],
+    )
+    @extend_schema(
+        parameters=[OpenApiParameter("depth", int, description="1 to 5 levels (default 3)")],
+        responses={200: DependencyGraphSerializer, 409: CONFLICT},
         request=DependenciesWriteSerializer,
-        methods=["GET", "PUT"],
+        methods=["PUT"],
     )
     @action(detail=True, methods=["get", "put"])
     def dependencies(self, request, name=None):
@@ -89,12 +97,13 @@ class ServiceViewSet(viewsets.ModelViewSet):
         description="Every service the filters select, one JSON object per line, streamed; "
         "gzip-compressed when the client accepts it.",
     )
-    @action(detail=False, url_path="export")
+    # Not paginated: every matching service, streamed.
+    @action(detail=False, url_path="export", pagination_class=None)
     def export(self, request):
         """All of the catalog in one response, as newline-delimited JSON."""
         return export_response(request, self.filter_queryset(selectors.service_list()))
 
-    @extend_schema(responses=FacetsSerializer)
+    @extend_schema(responses=FacetsSerializer, filters=True)
     @action(detail=False)
     def facets(self, request):
         """Counts per team, lifecycle, tier, type and strategy over the filtered services."""

@@ -145,6 +145,9 @@ class CheckSerializer(serializers.ModelSerializer):
     reported_by = serializers.CharField(
         source="reported_by.username", read_only=True, allow_null=True, default=None
     )
+    # Read-only fields do not take allow_blank from the model: without it, the schema's `uri`
+    # format would refuse the empty string a check reported without a link has.
+    details_url = serializers.URLField(read_only=True, allow_blank=True)
 
     class Meta:
         model = ReleaseCheck
@@ -569,6 +572,14 @@ class ApprovalPolicyCreateSerializer(ApprovalPolicySerializer):
 # --- Change windows and freezes --------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$",
+        "description": "ISO 8601 without a UTC offset: a wall-clock time.",
+        "example": "2026-01-05T09:00:00",
+    }
+)
 class WallClockField(serializers.DateTimeField):
     """A wall-clock time in the window's own time zone: any UTC offset given is ignored. Stored
     as the naive wall-clock time (in UTC form, as the rest of Runway expects)."""
