@@ -15,6 +15,7 @@ from apps.releases.evidence import release_evidence
 from apps.releases.filters import ReleaseFilter
 from apps.releases.forms import DecisionForm, ReleaseForm
 from apps.releases.gates import readiness
+from apps.releases.page_actions import rendered_actions
 from apps.releases.policies import approval_status, is_eligible
 
 PAGE_SIZE = 50
@@ -52,6 +53,7 @@ def _detail_context(request, release, decision_form=None) -> dict:
         "decision_form": decision_form or DecisionForm(),
         "can_edit": permissions.can_act_for_team(user, release.service.owner_id),
         "can_decide": any(is_eligible(rule_status.rule, user) for rule_status in status.rules),
+        "actions": rendered_actions(request, release),
     }
 
 
