@@ -8,3 +8,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.accounts import signals  # noqa: F401  (sign-in events into the audit log)
+        from apps.core.navigation import NavItem, register_nav_item
+
+        register_nav_item(NavItem("Teams", "accounts:team-list", order=70))

@@ -1,5 +1,8 @@
 """Every write to the catalog. The wizard, the edit forms and the API all come through here."""
 
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -9,6 +12,7 @@ from apps.audit.services import audit_record, snapshot
 from apps.catalog.delivery import clean_strategy_params
 from apps.catalog.manifests import manifest_errors, render_manifests
 from apps.catalog.models import (
+    Cluster,
     Dependency,
     Environment,
     EnvironmentKind,
@@ -358,3 +362,113 @@ def service_preview(*, actor, **arguments) -> dict:
     except _DryRun:
         pass
     return preview
+
+
+# --- Clusters ---------------------------------------------------------------------------------
+# Registering and changing the Kubernetes clusters environments deploy to: platform admins only,
+# validated in full (Runway must reach the cluster's API server before it is saved), audited.
+# The catalog keeps the clusters but does not talk to them: the caller passes the
+# `check_connection` that reaches one (the rollouts app's kube.cluster_server_version). It takes
+# `kubeconfig`, `context` and `in_cluster` and returns the API server's version; it raises
+# LookupError when the kubeconfig has no such context, and ValueError when the connection cannot
+# be used, the server not answering included.
+
+ConnectionCheck = Callable[..., str]
+
+CLUSTER_FIELDS = ("name", "description", "kubeconfig_path", "context", "in_cluster")
+CLUSTER_CONNECTION_FIELDS = ("kubeconfig_path", "context", "in_cluster")
+CLUSTER_AUDITED_FIELDS = (*CLUSTER_FIELDS, "server_version")
+
+
+def _require_cluster_admin(actor) -> None:
+    permissions.require(
+        permissions.is_platform_admin(actor), "Only platform admins register and change clusters."
+    )
+
+
+def _cluster_validate(cluster: Cluster) -> None:
+    cluster.full_clean()
+    if cluster.in_cluster and cluster.kubeconfig_path:
+        raise ValidationError(
+            {
+                "in_cluster": "A cluster is reached from inside it or through a kubeconfig, "
+                "not both: leave kubeconfig_path empty."
+            }
+        )
+    if cluster.kubeconfig_path and not PurePosixPath(cluster.kubeconfig_path).is_absolute():
+        raise ValidationError(
+            {"kubeconfig_path": "Give the kubeconfig's absolute path on Runway's servers."}
+        )
+
+
+def _cluster_check_connection(cluster: Cluster, check_connection: ConnectionCheck) -> None:
+    """Ask the API server for its version the way the executor will reach it, so that a cluster
+    Runway cannot use is refused now, naming the field to fix, instead of failing rollouts."""
+    try:
+        cluster.server_version = check_connection(
+            kubeconfig=cluster.kubeconfig_path,
+            context=cluster.context,
+            in_cluster=cluster.in_cluster,
+        )
+    except LookupError as exc:
+        raise ValidationError({"context": str(exc)}) from exc
+    except ValueError as exc:
+        field = "in_cluster" if cluster.in_cluster else "kubeconfig_path"
+        raise ValidationError({field: str(exc)}) from exc
+
+
+@transaction.atomic
+def cluster_create(
+    *,
+    actor,
+    name: str,
+    description: str = "",
+    kubeconfig_path: str = "",
+    context: str = "",
+    in_cluster: bool = False,
+    check_connection: ConnectionCheck,
+) -> Cluster:
+    _require_cluster_admin(actor)
+    cluster = Cluster(
+        name=name,
+        description=description,
+        kubeconfig_path=kubeconfig_path,
+        context=context,
+        in_cluster=in_cluster,
+    )
+    _cluster_validate(cluster)
+    _cluster_check_connection(cluster, check_connection)
+    cluster.save()
+    audit_record(
+        actor=actor,
+        action="cluster.create",
+        target=cluster,
+        after=snapshot(cluster, CLUSTER_AUDITED_FIELDS),
+    )
+    return cluster
+
+
+@transaction.atomic
+def cluster_update(
+    *, actor, cluster: Cluster, check_connection: ConnectionCheck, **changes
+) -> Cluster:
+    """Change any of CLUSTER_FIELDS; an unchanged cluster writes no audit event. A changed
+    kubeconfig, context or in_cluster is checked against the cluster again."""
+    _require_cluster_admin(actor)
+    unknown = set(changes) - set(CLUSTER_FIELDS)
+    if unknown:
+        raise TypeError(f"cluster_update() got unexpected fields: {', '.join(sorted(unknown))}")
+    cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+    before = snapshot(cluster, CLUSTER_AUDITED_FIELDS)
+    for field, value in changes.items():
+        setattr(cluster, field, value)
+    _cluster_validate(cluster)
+    if any(getattr(cluster, field) != before[field] for field in CLUSTER_CONNECTION_FIELDS):
+        _cluster_check_connection(cluster, check_connection)
+    after = snapshot(cluster, CLUSTER_AUDITED_FIELDS)
+    if after != before:
+        cluster.save()
+        audit_record(
+            actor=actor, action="cluster.update", target=cluster, before=before, after=after
+        )
+    return cluster

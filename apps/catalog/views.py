@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -14,29 +13,31 @@ from apps.catalog.graph_layout import dependency_picture
 from apps.catalog.manifests import manifests_yaml
 from apps.catalog.panels import rendered_panels
 from apps.core.forms import add_service_errors
+from apps.core.lists import render_filtered_list
 
 PAGE_SIZES = (25, 50, 100)
 
 
+def _page_size(request: HttpRequest) -> int:
+    size = request.GET.get("size", "")
+    return int(size) if size.isdigit() and int(size) in PAGE_SIZES else 50
+
+
 @require_safe
 def service_list(request: HttpRequest) -> HttpResponse:
-    filterset = ServiceFilter(request.GET, queryset=selectors.service_list())
-    size = int(request.GET.get("size", 50)) if request.GET.get("size", "50").isdigit() else 50
-    page = Paginator(filterset.qs, size if size in PAGE_SIZES else 50).get_page(
-        request.GET.get("page")
+    return render_filtered_list(
+        request,
+        queryset=selectors.service_list(),
+        filterset_class=ServiceFilter,
+        page_size=_page_size(request),
+        template="catalog/service_list.html",
+        partial_template="catalog/partials/_results.html",
+        extra_context=lambda filterset: {
+            "facets": selectors.service_facets(filterset.qs),
+            "choices": selectors.filter_choices(),
+            "can_create": permissions.can_create_services(request.user),
+        },
     )
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "filter": filterset,
-        "page": page,
-        "query": query.urlencode(),
-        "facets": selectors.service_facets(filterset.qs),
-        "choices": selectors.filter_choices(),
-        "can_create": permissions.can_create_services(request.user),
-    }
-    template = "catalog/partials/_results.html" if request.htmx else "catalog/service_list.html"
-    return render(request, template, context)
 
 
 @require_safe

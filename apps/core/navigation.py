@@ -1,5 +1,9 @@
-"""The main navigation: one ordered list. An entry shows when its page is installed and the
-user may open it; each page checks the same rule on the server."""
+"""The main navigation: each app adds its entries from its AppConfig.ready(), so core names no
+app's pages. An entry shows when its page is mounted and the user may open it; each page checks
+the same rule on the server.
+
+    register_nav_item(NavItem("Releases", "releases:list", order=30))
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,27 +18,24 @@ class NavItem:
     label: str
     url_name: str
     allowed: Callable = permissions.can_read
+    # The menu's order, left to right; apps load in another order than they appear.
+    order: int = 50
 
 
-NAV_ITEMS = (
-    NavItem("Catalog", "catalog:service-list"),
-    NavItem("Onboard", "onboarding:start", permissions.can_create_services),
-    NavItem("Releases", "releases:list"),
-    NavItem("Calendar", "releases:calendar"),
-    NavItem("Rollouts", "rollouts:list"),
-    NavItem("Reports", "insights:dashboard", permissions.can_view_reports),
-    NavItem("Teams", "accounts:team-list"),
-    NavItem("Audit", "audit:event-list", permissions.can_view_audit),
-)
+_registry: dict[str, NavItem] = {}
+
+
+def register_nav_item(item: NavItem) -> None:
+    _registry[item.url_name] = item
 
 
 def navigation_for(user, current_path: str) -> list[dict]:
     items = []
-    for item in NAV_ITEMS:
+    for item in sorted(_registry.values(), key=lambda item: (item.order, item.label)):
         try:
             url = reverse(item.url_name)
         except NoReverseMatch:
-            continue  # that part of Runway is not installed
+            continue  # that part of Runway is not mounted
         if item.allowed(user):
             items.append({"label": item.label, "url": url, "active": False})
     # The most specific entry is the current one: /releases/calendar/ is Calendar, not Releases.

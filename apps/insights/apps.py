@@ -8,7 +8,9 @@ class InsightsConfig(AppConfig):
     verbose_name = "Delivery reports"
 
     def ready(self) -> None:
+        from apps.accounts import permissions
         from apps.catalog.filters import register_filter
+        from apps.core.navigation import NavItem, register_nav_item
         from apps.insights import receivers
         from apps.insights.scorecards import (
             defaults,
@@ -26,3 +28,6 @@ class InsightsConfig(AppConfig):
         )
         # The catalog page and services API filter by scorecard level.
         register_filter("level", catalog_level_filter())
+        register_nav_item(
+            NavItem("Reports", "insights:dashboard", permissions.can_view_reports, order=60)
+        )

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.accounts import permissions
+from apps.core.htmx import render_page_or_partial
 from apps.onboarding import selectors, services, steps
 from apps.onboarding.forms import STEP_FORMS, ServiceNameForm, form_redrawn
 from apps.onboarding.models import Step
@@ -19,8 +20,12 @@ onboarding_rule = permissions.rule_required(permissions.can_create_services)
 
 
 def _respond(request: HttpRequest, panel: Panel) -> HttpResponse:
-    template = "onboarding/partials/_panel.html" if request.htmx else "onboarding/wizard.html"
-    return render(request, template, {"panel": panel})
+    return render_page_or_partial(
+        request,
+        page="onboarding/wizard.html",
+        partial="onboarding/partials/_panel.html",
+        context={"panel": panel},
+    )
 
 
 def _to_start(request: HttpRequest) -> HttpResponse:

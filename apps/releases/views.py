@@ -2,7 +2,6 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -10,26 +9,28 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from apps.accounts import permissions
 from apps.core.forms import add_service_errors
+from apps.core.lists import render_filtered_list
 from apps.releases import decisions, selectors, services
 from apps.releases.evidence import release_evidence
 from apps.releases.filters import ReleaseFilter
 from apps.releases.forms import BreakGlassForm, DecisionForm, ReleaseForm
 from apps.releases.gates import readiness
+from apps.releases.page_actions import rendered_actions
 from apps.releases.policies import approval_status, is_eligible
 from apps.releases.transitions import available_actions
+
+PAGE_SIZE = 50
 
 
 @require_safe
 def release_list(request: HttpRequest) -> HttpResponse:
-    filterset = ReleaseFilter(request.GET, queryset=selectors.release_list(), request=request)
-    page = Paginator(filterset.qs.order_by("-planned_start", "-id"), 50).get_page(
-        request.GET.get("page")
-    )
-    query = request.GET.copy()
-    query.pop("page", None)
-    template = "releases/partials/_list.html" if request.htmx else "releases/release_list.html"
-    return render(
-        request, template, {"filter": filterset, "page": page, "query": query.urlencode()}
+    return render_filtered_list(
+        request,
+        queryset=selectors.release_list().order_by("-planned_start", "-id"),
+        filterset_class=ReleaseFilter,
+        page_size=PAGE_SIZE,
+        template="releases/release_list.html",
+        partial_template="releases/partials/_list.html",
     )
 
 
@@ -55,6 +56,7 @@ def _detail_context(request, release, decision_form=None, break_glass_form=None)
         "decision_form": decision_form or DecisionForm(),
         "can_edit": permissions.can_act_for_team(user, release.service.owner_id),
         "can_decide": any(is_eligible(rule_status.rule, user) for rule_status in status.rules),
+        "page_actions": rendered_actions(request, release),
     }
 
 

@@ -7,4 +7,10 @@ class RolloutsConfig(AppConfig):
     verbose_name = "Rollouts"
 
     def ready(self) -> None:
-        from apps.rollouts import panels  # noqa: F401  (the rollouts panel on service pages)
+        from apps.core.navigation import NavItem, register_nav_item
+
+        # The rollouts panel on service pages, and the rollout links and start button on
+        # release pages.
+        from apps.rollouts import panels  # noqa: F401
+
+        register_nav_item(NavItem("Rollouts", "rollouts:list", order=50))

@@ -456,3 +456,14 @@ def check_connection(
             "/version has no gitVersion."
         )
     return version
+
+
+def cluster_server_version(
+    *, kubeconfig: str = "", context: str = "", in_cluster: bool = False
+) -> str:
+    """check_connection as the catalog's cluster services take it (apps/catalog/services.py):
+    a server that does not answer makes the connection as unusable as any other fault."""
+    try:
+        return check_connection(kubeconfig=kubeconfig, context=context, in_cluster=in_cluster)
+    except KubeUnavailable as exc:
+        raise ValueError(str(exc)) from exc

@@ -1,11 +1,34 @@
-"""The rollouts panel on a service's catalog page."""
+"""What the rollouts app adds to others' pages: the rollouts panel on a service's catalog page,
+and on a release's page the links to its rollouts and the button that starts one."""
 
+from apps.accounts import permissions
 from apps.catalog.panels import Panel, register_panel
+from apps.releases.models import ReleaseState
+from apps.releases.page_actions import register_action
 from apps.rollouts import selectors
 
+STARTABLE = (ReleaseState.SCHEDULED, ReleaseState.IN_PROGRESS)
 
-def _context(request, service) -> dict:
+
+def _service_context(request, service) -> dict:
     return {"rollouts": selectors.service_rollouts(service=service)}
 
 
-register_panel(Panel("rollouts", "Rollouts", "rollouts/panels/_service.html", _context, order=30))
+def _release_context(request, release) -> dict:
+    rollouts = list(release.rollouts.all())
+    return {
+        "rollouts": rollouts,
+        "can_start": not rollouts
+        and (
+            release.state in STARTABLE
+            # an emergency may start before its approval; release_begin decides if it may now
+            or (release.state == ReleaseState.PENDING_APPROVAL and release.is_emergency)
+        )
+        and permissions.can_act_for_team(request.user, release.service.owner_id),
+    }
+
+
+register_panel(
+    Panel("rollouts", "Rollouts", "rollouts/panels/_service.html", _service_context, order=30)
+)
+register_action(Panel("rollouts", "Rollouts", "rollouts/panels/_release.html", _release_context))

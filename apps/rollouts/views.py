@@ -6,13 +6,14 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
+from apps.core.htmx import render_page_or_partial, wants_partial
+from apps.core.lists import render_filtered_list
 from apps.releases.models import Release
 from apps.rollouts import selectors, services
 from apps.rollouts.filters import RolloutFilter
@@ -26,26 +27,27 @@ REASON_MAX_LENGTH = 500
 @require_safe
 def rollout_list(request: HttpRequest) -> HttpResponse:
     # The version is read before the rows: a change in between makes the stream re-fetch.
-    version = None if request.htmx else selectors.rollouts_version()
-    filterset = RolloutFilter(
-        request.GET, queryset=selectors.rollout_list_active_first(), request=request
-    )
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    template = "rollouts/partials/_list.html" if request.htmx else "rollouts/rollout_list.html"
-    return render(
+    version = None if wants_partial(request) else selectors.rollouts_version()
+    return render_filtered_list(
         request,
-        template,
-        {"filter": filterset, "page": page, "query": query.urlencode(), "version": version},
+        queryset=selectors.rollout_list_active_first(),
+        filterset_class=RolloutFilter,
+        page_size=PAGE_SIZE,
+        template="rollouts/rollout_list.html",
+        partial_template="rollouts/partials/_list.html",
+        extra_context=lambda filterset: {"version": version},
     )
 
 
 @require_safe
 def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rollout = get_object_or_404(selectors.rollout_detail_queryset(), pk=pk)
-    template = "rollouts/partials/_status.html" if request.htmx else "rollouts/rollout_detail.html"
-    return render(request, template, _status_context(request, rollout))
+    return render_page_or_partial(
+        request,
+        page="rollouts/rollout_detail.html",
+        partial="rollouts/partials/_status.html",
+        context=_status_context(request, rollout),
+    )
 
 
 def _status_context(request: HttpRequest, rollout: Rollout) -> dict:

@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.audit.models import AuditEvent
 from apps.catalog import services
-from apps.catalog.models import Dependency, GoldenPathTemplate, Service
+from apps.catalog.models import Cluster, Dependency, GoldenPathTemplate, Service
 from tests.factories import ServiceFactory
 
 
@@ -211,3 +211,50 @@ def test_preview_shows_what_create_would_make_and_keeps_nothing(developer, payme
     assert [env["name"] for env in preview["environments"]] == ["dev", "staging", "prod"]
     assert not Service.objects.exists()
     assert not AuditEvent.objects.exists()
+
+
+# --- Clusters ---------------------------------------------------------------------------------
+
+
+def answers(version: str):
+    def check_connection(*, kubeconfig, context, in_cluster) -> str:
+        return version
+
+    return check_connection
+
+
+def has_no_context(*, kubeconfig, context, in_cluster) -> str:
+    raise LookupError(f"The kubeconfig has no context {context}.")
+
+
+@pytest.mark.django_db
+def test_a_cluster_is_registered_with_the_version_its_check_reads_and_audited(platform_admin):
+    cluster = services.cluster_create(
+        actor=platform_admin,
+        name="eu-1",
+        kubeconfig_path="/etc/runway/eu-1.yaml",
+        check_connection=answers("v1.31.0"),
+    )
+    assert cluster.server_version == "v1.31.0"
+    event = AuditEvent.objects.get(action="cluster.create")
+    assert event.actor == platform_admin and event.after["server_version"] == "v1.31.0"
+
+
+@pytest.mark.django_db
+def test_a_cluster_its_check_cannot_use_is_refused_naming_the_field(platform_admin):
+    with pytest.raises(ValidationError) as refused:
+        services.cluster_create(
+            actor=platform_admin,
+            name="eu-1",
+            kubeconfig_path="/etc/runway/eu-1.yaml",
+            context="prod-admin",
+            check_connection=has_no_context,
+        )
+    assert "context" in refused.value.message_dict
+    assert not Cluster.objects.exists() and not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_only_platform_admins_register_clusters(developer):
+    with pytest.raises(PermissionDenied):
+        services.cluster_create(actor=developer, name="eu-1", check_connection=answers("v1"))

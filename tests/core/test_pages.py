@@ -1,6 +1,7 @@
 import pytest
 
 from apps.core.models import WorkerHeartbeat
+from apps.core.navigation import navigation_for
 from apps.core.services import worker_heartbeat_record
 
 
@@ -53,6 +54,20 @@ def test_home_shows_the_users_roles_and_teams(client_as, developer):
 def test_navigation_hides_what_the_user_may_not_open(client_as, leadership, platform_admin):
     assert 'href="/audit/"' not in client_as(leadership).get("/").content.decode()
     assert 'href="/audit/"' in client_as(platform_admin).get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_menu_keeps_its_order_though_each_app_adds_its_own_entry(platform_admin, developer):
+    assert [item["label"] for item in navigation_for(platform_admin, "/")] == [
+        "Catalog", "Onboard", "Releases", "Calendar", "Rollouts", "Reports", "Teams", "Audit",
+    ]  # fmt: skip
+    assert "Audit" not in [item["label"] for item in navigation_for(developer, "/")]
+
+
+@pytest.mark.django_db
+def test_the_most_specific_menu_entry_is_the_current_one(developer):
+    menu = navigation_for(developer, "/releases/calendar/")
+    assert [item["label"] for item in menu if item["active"]] == ["Calendar"]
 
 
 @pytest.mark.django_db

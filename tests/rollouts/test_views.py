@@ -409,3 +409,40 @@ def test_the_service_page_lists_its_recent_rollouts_in_fixed_queries(
         selectors.service_rollouts(service=web)
     assert panel.count("data-rollout=") == 8
     assert "registry/web:11" in panel and 'href="/rollouts/?service=web"' in panel
+
+
+# --- What the rollouts app adds to the release page -------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_release_page_offers_its_team_to_start_the_rollout(
+    client_as, developer, leadership, scheduled_dev_release
+):
+    path = f"/releases/{scheduled_dev_release.pk}/"
+    start = f'action="/rollouts/start/{scheduled_dev_release.pk}/"'
+    assert start in client_as(developer).get(path).content.decode()
+    assert start not in client_as(leadership).get(path).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_release_page_links_its_rollouts_in_a_fixed_number_of_queries(
+    client_as, developer, rollout, django_assert_max_num_queries
+):
+    client = client_as(developer)
+    path = f"/releases/{rollout.release_id}/"
+    client.get(path)  # the session and content types settle first
+    with django_assert_max_num_queries(20) as one:
+        body = client.get(path).content.decode()
+    assert f'href="/rollouts/{rollout.pk}/">Rollout #{rollout.pk}</a>' in body
+    assert "/rollouts/start/" not in body  # it has one already
+    rollback = rollout_row(
+        service=rollout.service,
+        environment=rollout.environment,
+        requester=developer,
+        state=RolloutState.SUCCEEDED,
+        is_rollback=True,
+    )
+    Rollout.objects.filter(pk=rollback.pk).update(release=rollout.release)
+    with django_assert_max_num_queries(len(one)):
+        body = client.get(path).content.decode()
+    assert f"Rollout #{rollback.pk} (rollback)" in body

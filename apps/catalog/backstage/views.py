@@ -3,12 +3,12 @@
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from apps.accounts import permissions
 from apps.catalog.backstage.importer import catalog_import
 from apps.catalog.backstage.loader import MAX_SOURCE_BYTES, SourceError
+from apps.core.htmx import render_page_or_partial
 
 LIMIT_MIB = MAX_SOURCE_BYTES // (1024 * 1024)
 
@@ -70,7 +70,9 @@ def import_upload(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Imported without errors.")
             else:
                 messages.warning(request, f"{len(report.errors)} entities were not imported.")
-    context = {"form": form, "report": report, "limit_mib": LIMIT_MIB}
-    if request.htmx:
-        return render(request, "catalog/partials/_import_report.html", context)
-    return render(request, "catalog/import.html", context)
+    return render_page_or_partial(
+        request,
+        page="catalog/import.html",
+        partial="catalog/partials/_import_report.html",
+        context={"form": form, "report": report, "limit_mib": LIMIT_MIB},
+    )

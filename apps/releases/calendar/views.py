@@ -10,18 +10,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
-from django.views.decorators.vary import vary_on_headers
 
 from apps.accounts import permissions
 from apps.accounts.models import Team
+from apps.core.htmx import render_page_or_partial, wants_partial
 from apps.releases.calendar import ics, selectors, services
 from apps.releases.models import ReleaseState
 
 
-# One URL answers htmx with the calendar part and everyone else with the page: caches must
-# keep the two apart, and a history restore (htmx asking for a page it lost) gets the page.
 @require_safe
-@vary_on_headers("HX-Request")
 def calendar(request: HttpRequest) -> HttpResponse:
     permissions.require(permissions.can_read(request.user))
     query = selectors.CalendarQuery.from_params(request.GET)
@@ -32,9 +29,14 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "choices": selectors.calendar_filter_choices(team=query.filters.team),
         "states": ReleaseState.choices,
     }
-    if request.htmx and not request.htmx.history_restore_request:
-        return render(request, "releases/calendar/partials/_calendar.html", context)
-    return render(request, "releases/calendar/calendar.html", {**context, **_feeds(request)})
+    if not wants_partial(request):
+        context.update(_feeds(request))
+    return render_page_or_partial(
+        request,
+        page="releases/calendar/calendar.html",
+        partial="releases/calendar/partials/_calendar.html",
+        context=context,
+    )
 
 
 def _links(shown: selectors.Calendar, query: selectors.CalendarQuery) -> dict[str, str]:

@@ -7,8 +7,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.accounts import permissions
+from apps.catalog import services as catalog_services
 from apps.catalog.models import Cluster
-from apps.rollouts import cluster_services, selectors, services
+from apps.rollouts import kube, selectors, services
 from apps.rollouts.api.serializers import (
     ClusterInputSerializer,
     ClusterSerializer,
@@ -192,14 +193,21 @@ class ClusterViewSet(
     def create(self, request, *args, **kwargs):
         body = ClusterInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        cluster = cluster_services.cluster_create(actor=request.user, **body.validated_data)
+        cluster = catalog_services.cluster_create(
+            actor=request.user,
+            check_connection=kube.cluster_server_version,
+            **body.validated_data,
+        )
         return Response(ClusterSerializer(cluster).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         cluster = self.get_object()
         body = ClusterInputSerializer(data=request.data, partial=kwargs.get("partial", False))
         body.is_valid(raise_exception=True)
-        cluster = cluster_services.cluster_update(
-            actor=request.user, cluster=cluster, **body.validated_data
+        cluster = catalog_services.cluster_update(
+            actor=request.user,
+            cluster=cluster,
+            check_connection=kube.cluster_server_version,
+            **body.validated_data,
         )
         return Response(ClusterSerializer(cluster).data)

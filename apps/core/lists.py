@@ -1,0 +1,34 @@
+"""One way to show a filtered list, after NetBox's ObjectListView: the FilterSet the API shares
+narrows a selector's queryset, one page of it is shown, and htmx gets only the list part."""
+
+from collections.abc import Callable
+
+import django_filters
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from apps.core.htmx import render_page_or_partial
+
+
+def render_filtered_list(
+    request: HttpRequest,
+    *,
+    queryset: QuerySet,
+    filterset_class: type[django_filters.FilterSet],
+    page_size: int,
+    template: str,
+    partial_template: str,
+    extra_context: Callable[[django_filters.FilterSet], dict] | None = None,
+) -> HttpResponse:
+    """The page (or for htmx its partial) with `filter`, `page` and `query`: the request's query
+    string without `page`, which the pager (templates/partials/_pager.html) adds to its links.
+    `extra_context(filterset)` adds what the page shows besides, such as counts of the rows."""
+    filterset = filterset_class(request.GET, queryset=queryset, request=request)
+    page = Paginator(filterset.qs, page_size).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filter": filterset, "page": page, "query": query.urlencode()}
+    if extra_context is not None:
+        context.update(extra_context(filterset))
+    return render_page_or_partial(request, page=template, partial=partial_template, context=context)
