@@ -32,6 +32,7 @@ from apps.rollouts.models import (
     StepState,
 )
 from apps.rollouts.signals import deployment_recorded
+from apps.rollouts.tasks import rollout_advance_task
 from apps.rollouts.transitions import (
     STEER_REFUSED,
     lock_rollout,
@@ -42,7 +43,6 @@ from apps.rollouts.transitions import (
 
 MAX_UNREACHABLE_ATTEMPTS = 8
 RUNNABLE = (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.ROLLING_BACK)
-ADVANCE_TASK = "rollouts.advance"
 RESEND_AT_MOST_EVERY = timedelta(minutes=5)
 
 
@@ -51,7 +51,9 @@ def _send_hop(rollout_id: int, due: datetime) -> None:
     loses nothing: the due time is in the database and the reconciler sends it again."""
     longest = settings.ROLLOUT_MAX_COUNTDOWN_SECONDS
     delay = min(max((due - clock.now()).total_seconds(), 0), longest)
-    outbox.send_task_quietly(ADVANCE_TASK, args=[rollout_id, due.isoformat()], countdown=delay)
+    outbox.send_task_quietly(
+        rollout_advance_task.name, args=[rollout_id, due.isoformat()], countdown=delay
+    )
 
 
 def _schedule(rollout: Rollout, delay: float) -> None:
