@@ -109,6 +109,12 @@ def can_approve_releases(user) -> bool:
     return can_read(user) and has_role(user, Role.RELEASE_MANAGER)
 
 
+def can_steer_rollout(user, service) -> bool:
+    """Start, promote, pause, resume, abort and roll back a service's rollouts: its owning
+    team, release managers and platform admins."""
+    return can_act_for_team(user, service.owner_id) or can_approve_releases(user)
+
+
 # --- Enforcement ------------------------------------------------------------------------------
 
 

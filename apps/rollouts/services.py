@@ -36,7 +36,6 @@ from apps.rollouts.tasks import rollout_advance_task
 from apps.rollouts.transitions import (
     STEER_REFUSED,
     lock_rollout,
-    may_steer,
     require_action,
     rollout_transition,
 )
@@ -88,7 +87,7 @@ def rollout_start(*, actor, release: Release) -> Rollout:
         .get(pk=release.pk)
     )
     if actor is not None:
-        permissions.require(may_steer(actor, release), STEER_REFUSED)
+        permissions.require(permissions.can_steer_rollout(actor, release.service), STEER_REFUSED)
     existing = release.rollouts.filter(is_rollback=False).order_by("-id").first()
     if existing is not None:
         raise Conflict(f"Release #{release.pk} has already started: rollout #{existing.pk}.")

@@ -114,13 +114,6 @@ def _message(to_state: str, actor, reason: str) -> str:
 STEER_REFUSED = "Only the owning team, release managers and platform admins steer rollouts."
 
 
-def may_steer(user, rollout_or_release) -> bool:
-    """The owning team, release managers and platform admins steer rollouts (and start them)."""
-    return permissions.can_act_for_team(
-        user, rollout_or_release.service.owner_id
-    ) or permissions.can_approve_releases(user)
-
-
 def state_actions(rollout: Rollout) -> frozenset[str]:
     """The steering actions the rollout's state and steps allow now, whoever asks. Reads the
     steps through `rollout.steps.all()`, so a prefetch serves a list page."""
@@ -153,7 +146,7 @@ def state_actions(rollout: Rollout) -> frozenset[str]:
 def available_actions(rollout: Rollout, user) -> frozenset[str]:
     """What `user` may do with the rollout now: the page's buttons, the API's `actions`, and the
     services' own check are this one answer. `user` None is Runway itself."""
-    if user is not None and not may_steer(user, rollout):
+    if user is not None and not permissions.can_steer_rollout(user, rollout.service):
         return frozenset()
     return state_actions(rollout)
 
@@ -161,7 +154,7 @@ def available_actions(rollout: Rollout, user) -> frozenset[str]:
 def require_action(rollout: Rollout, user, action: str) -> None:
     """Refuse what `available_actions` does not offer: 403 for who, a clear error for when."""
     if user is not None:
-        permissions.require(may_steer(user, rollout), STEER_REFUSED)
+        permissions.require(permissions.can_steer_rollout(user, rollout.service), STEER_REFUSED)
     if action not in state_actions(rollout):
         raise ValidationError(_refusal(rollout, action))
 
