@@ -75,7 +75,7 @@ def release_create(request: HttpRequest) -> HttpResponse:
     return render(request, "releases/release_form.html", {"form": form})
 
 
-def _decide(request, pk: int, action) -> DecisionForm:
+def _run_with_comment(request, pk: int, action) -> DecisionForm:
     """Run a release action with the posted comment. A refusal lands on the form (next to the
     field it names, or on top) and in a toast."""
     release = get_object_or_404(selectors.release_list(), pk=pk)
@@ -89,9 +89,9 @@ def _decide(request, pk: int, action) -> DecisionForm:
     return form
 
 
-def _act(request, pk: int, action) -> HttpResponse:
+def _run_and_show_release(request, pk: int, action) -> HttpResponse:
     """Run a release action and answer with the refreshed detail body (htmx) or a redirect."""
-    form = _decide(request, pk, action)
+    form = _run_with_comment(request, pk, action)
     if not request.htmx:
         return redirect("releases:detail", pk=pk)
     release = get_object_or_404(selectors.release_detail_queryset(), pk=pk)
@@ -123,26 +123,28 @@ def _decision(request, decision: str):
 
 @require_POST
 def release_submit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda r, _: services.release_submit(actor=request.user, release=r))
+    return _run_and_show_release(
+        request, pk, lambda r, _: services.release_submit(actor=request.user, release=r)
+    )
 
 
 @require_POST
 def release_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "approve", "detail") or _act(
+    return _confirm_first(request, pk, "approve", "detail") or _run_and_show_release(
         request, pk, _decision(request, "approve")
     )
 
 
 @require_POST
 def release_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "reject", "detail") or _act(
+    return _confirm_first(request, pk, "reject", "detail") or _run_and_show_release(
         request, pk, _decision(request, "reject")
     )
 
 
 @require_POST
 def release_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
+    return _run_and_show_release(
         request, pk, lambda r, c: services.release_cancel(actor=request.user, release=r, reason=c)
     )
 
@@ -160,10 +162,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _inbox_act(request, pk: int, action) -> HttpResponse:
+def _run_and_show_inbox_item(request, pk: int, action) -> HttpResponse:
     """Decide from the inbox. htmx gets that one item back: the release's outcome, or the
     refusal shown inside the item; without JavaScript, back to the inbox."""
-    form = _decide(request, pk, action)
+    form = _run_with_comment(request, pk, action)
     if not request.htmx:
         return redirect("releases:inbox")
     release = get_object_or_404(selectors.inbox_queryset(), pk=pk)
@@ -178,14 +180,14 @@ def _inbox_act(request, pk: int, action) -> HttpResponse:
 
 @require_POST
 def inbox_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "approve", "inbox") or _inbox_act(
+    return _confirm_first(request, pk, "approve", "inbox") or _run_and_show_inbox_item(
         request, pk, _decision(request, "approve")
     )
 
 
 @require_POST
 def inbox_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "reject", "inbox") or _inbox_act(
+    return _confirm_first(request, pk, "reject", "inbox") or _run_and_show_inbox_item(
         request, pk, _decision(request, "reject")
     )
 
