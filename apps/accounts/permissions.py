@@ -132,16 +132,6 @@ def get_visible_or_404(queryset: QuerySet, **lookup) -> Model:
         raise Http404 from None
 
 
-class RuleRequiredMixin:
-    """For class-based views: `rule` decides who may open the view at all."""
-
-    rule: Rule = staticmethod(can_read)
-
-    def dispatch(self, request, *args, **kwargs):
-        require(self.rule(request.user))
-        return super().dispatch(request, *args, **kwargs)
-
-
 def rule_required(rule: Rule):
     """For function views."""
 
