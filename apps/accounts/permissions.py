@@ -124,8 +124,11 @@ def require(allowed: bool, message: str = "You do not have permission to do this
 
 
 def get_visible_or_404(queryset: QuerySet, **lookup) -> Model:
-    """Fetch from a queryset already narrowed to what the user may see. Anything outside it is
-    a 404, so a request for another team's object reveals nothing, not even that it exists."""
+    """One row of `queryset`, or a 404 for a missing row or a malformed lookup (a non-numeric
+    id). The queryset decides what may be found: everybody signed in reads the catalog,
+    releases and rollouts, so their querysets hold every row; a person's own things (API
+    tokens, calendar feeds) come from a queryset of that person's, so another person's token
+    is a 404, revealing nothing, not even that it exists."""
     try:
         return queryset.get(**lookup)
     except (queryset.model.DoesNotExist, ValueError, TypeError):

@@ -142,8 +142,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 actor=request.user, release=self._release(pk), **body.validated_data
             )
         except IntegrityError:
-            # release_reject does not check for an earlier live decision by the same person; the
-            # database's one-live-decision constraint refuses it and the service rolled back.
+            # release_reject refuses a second decision by the same person itself, under the
+            # release's row lock. Should the database's one-live-decision constraint still
+            # refuse the row, the service has rolled back: answer as the service would.
             raise ValidationError(
                 {"detail": ["You have already decided on this release."]}
             ) from None
