@@ -100,23 +100,6 @@ def _run_and_show_release(request, pk: int, action) -> HttpResponse:
     )
 
 
-def _confirm_first(request, pk: int, decision: str, back_to: str) -> HttpResponse | None:
-    """A decision on production waits for a fresh password (or second factor), then is made
-    as it was posted. None when no (further) proof is needed."""
-    release = get_object_or_404(selectors.release_list(), pk=pk)
-    if not decisions.needs_reauthentication(request, release):
-        return None
-    form = DecisionForm(request.POST)
-    form.is_valid()
-    return decisions.reauthenticate_then_decide(
-        request,
-        release=release,
-        decision=decision,
-        comment=form.cleaned_data.get("comment", ""),
-        back_to=back_to,
-    )
-
-
 def _decision(request, decision: str):
     return lambda release, comment: decisions.decide(request, release, decision, comment)
 
@@ -129,17 +112,15 @@ def release_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@decisions.confirmed_on_production("approve", back_to="detail")
 def release_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "approve", "detail") or _run_and_show_release(
-        request, pk, _decision(request, "approve")
-    )
+    return _run_and_show_release(request, pk, _decision(request, "approve"))
 
 
 @require_POST
+@decisions.confirmed_on_production("reject", back_to="detail")
 def release_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "reject", "detail") or _run_and_show_release(
-        request, pk, _decision(request, "reject")
-    )
+    return _run_and_show_release(request, pk, _decision(request, "reject"))
 
 
 @require_POST
@@ -179,17 +160,15 @@ def _run_and_show_inbox_item(request, pk: int, action) -> HttpResponse:
 
 
 @require_POST
+@decisions.confirmed_on_production("approve", back_to="inbox")
 def inbox_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "approve", "inbox") or _run_and_show_inbox_item(
-        request, pk, _decision(request, "approve")
-    )
+    return _run_and_show_inbox_item(request, pk, _decision(request, "approve"))
 
 
 @require_POST
+@decisions.confirmed_on_production("reject", back_to="inbox")
 def inbox_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "reject", "inbox") or _run_and_show_inbox_item(
-        request, pk, _decision(request, "reject")
-    )
+    return _run_and_show_inbox_item(request, pk, _decision(request, "reject"))
 
 
 @require_safe
