@@ -34,13 +34,6 @@ def env_str(name: str, default: str | None = None) -> str | None:
     return value if value else default
 
 
-def env_required(name: str, hint: str = "") -> str:
-    value = _raw(name)
-    if not value:
-        raise ImproperlyConfigured(f"{name} must be set{': ' + hint if hint else ''}")
-    return value
-
-
 def env_bool(name: str, default: bool) -> bool:
     value = _raw(name)
     if value is None:

@@ -159,6 +159,12 @@ def can_break_glass(user, *, requester_id: int, team_id: int | None) -> bool:
     return can_approve_releases(user)
 
 
+def can_steer_rollout(user, service) -> bool:
+    """Start, promote, pause, resume, abort and roll back a service's rollouts: its owning
+    team, release managers and platform admins."""
+    return can_act_for_team(user, service.owner_id) or can_approve_releases(user)
+
+
 # --- Enforcement ------------------------------------------------------------------------------
 
 
@@ -168,22 +174,15 @@ def require(allowed: bool, message: str = "You do not have permission to do this
 
 
 def get_visible_or_404(queryset: QuerySet, **lookup) -> Model:
-    """Fetch from a queryset already narrowed to what the user may see. Anything outside it is
-    a 404, so a request for another team's object reveals nothing, not even that it exists."""
+    """One row of `queryset`, or a 404 for a missing row or a malformed lookup (a non-numeric
+    id). The queryset decides what may be found: everybody signed in reads the catalog,
+    releases and rollouts, so their querysets hold every row; a person's own things (API
+    tokens, calendar feeds) come from a queryset of that person's, so another person's token
+    is a 404, revealing nothing, not even that it exists."""
     try:
         return queryset.get(**lookup)
     except (queryset.model.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
-
-
-class RuleRequiredMixin:
-    """For class-based views: `rule` decides who may open the view at all."""
-
-    rule: Rule = staticmethod(can_read)
-
-    def dispatch(self, request, *args, **kwargs):
-        require(self.rule(request.user))
-        return super().dispatch(request, *args, **kwargs)
 
 
 def rule_required(rule: Rule):

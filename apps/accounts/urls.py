@@ -14,6 +14,7 @@ urlpatterns = [
     path("teams/", views.team_list, name="team-list"),
     path("teams/new/", views.team_create, name="team-create"),
     path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
+    path("teams/<slug:slug>/edit/", views.team_edit, name="team-edit"),
     path("teams/<slug:slug>/members/", views.team_member_add, name="team-member-add"),
     path(
         "teams/<slug:slug>/members/<int:user_id>/remove/",

@@ -1,3 +1,5 @@
+from copy import copy
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -13,7 +15,7 @@ from apps.accounts.forms import (
     TeamForm,
     TimeZoneForm,
 )
-from apps.accounts.models import User
+from apps.accounts.models import Team, User
 from apps.core.forms import add_service_errors
 
 
@@ -118,6 +120,23 @@ def team_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Team {team.name} created.")
             return redirect("accounts:team-detail", slug=team.slug)
     return render(request, "accounts/team_form.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@permissions.rule_required(permissions.can_manage_teams)
+def team_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    team = get_object_or_404(Team.objects.all(), slug=slug)
+    # A copy: the form writes what was posted into its instance, the page keeps the saved name.
+    form = TeamForm(request.POST or None, instance=copy(team))
+    if request.method == "POST" and form.is_valid():
+        try:
+            team = services.team_update(actor=request.user, team=team, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Team {team.name} saved.")
+            return redirect("accounts:team-detail", slug=team.slug)
+    return render(request, "accounts/team_form.html", {"form": form, "team": team})
 
 
 @require_safe

@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from apps.core.bounded_input import BadInput, check_text
 from apps.core.request_context import bind_request, new_request_id
@@ -30,19 +31,24 @@ class RequestIdMiddleware:
 
 
 class HtmxLoginRedirectMiddleware:
-    """An htmx request from an expired session must send the whole page to sign in, not swap the
-    sign-in page into a fragment."""
+    """An htmx request from an expired session, or one that needs a fresh password first
+    (allauth's `reauthentication_required`), must send the whole page to sign in or to confirm,
+    not swap that page into a fragment."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        login_url = resolve_url(settings.LOGIN_URL)
+        prompts = (
+            resolve_url(settings.LOGIN_URL),
+            reverse("account_reauthenticate"),
+            reverse("mfa_reauthenticate"),
+        )
         if (
             getattr(request, "htmx", False)
             and response.status_code == 302
-            and response.get("Location", "").startswith(login_url)
+            and response.get("Location", "").startswith(prompts)
         ):
             redirect = HttpResponse(status=204)
             redirect["HX-Redirect"] = response["Location"]

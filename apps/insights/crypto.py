@@ -5,8 +5,10 @@ only a hash as it does for API tokens. Secrets are encrypted with Fernet (AES-12
 HMAC-SHA256, from `cryptography`) under a key derived from the RUNWAY_ENCRYPTION_KEY setting.
 
 RUNWAY_ENCRYPTION_KEY may list several keys, comma-separated, to re-key without downtime: the
-first encrypts, every one of them decrypts. Any string serves as a key (a Fernet key from
-`Fernet.generate_key()` or 32+ random characters); HKDF turns it into Fernet's 32 bytes.
+first encrypts, every one of them decrypts. Put the new key in front, run
+`manage.py reencrypt_webhook_secrets`, then remove the old key. Any string serves as a key (a
+Fernet key from `Fernet.generate_key()` or 32+ random characters); HKDF turns it into Fernet's
+32 bytes.
 """
 
 import base64
@@ -60,5 +62,11 @@ def decrypt(token: str) -> str:
 
 
 def reencrypt(token: str) -> str:
-    """The same secret under the first (newest) key, after a key was added in front."""
-    return _fernet().rotate(token.encode()).decode()
+    """The same secret under the first (newest) key, after a key was added in front
+    (`manage.py reencrypt_webhook_secrets`)."""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise SecretUnreadable(
+            "A stored webhook secret cannot be decrypted with RUNWAY_ENCRYPTION_KEY."
+        ) from None

@@ -162,8 +162,7 @@ class ScopeNotFound(Exception):
 
 def scope_filters(scope: str, name: str) -> tuple[dict, str]:
     """The filter on `service` for the scope, and the scope's display name. The keys
-    (`service__owner_id`, `service_id`) fit any model with a `service` foreign key; prefix them
-    with prefixed_filters() to reach the service through a relation."""
+    (`service__owner_id`, `service_id`) fit any model with a `service` foreign key."""
     if scope not in dora.SCOPES:
         raise ValidationError({"scope": f"Choose one of: {', '.join(dora.SCOPES)}."})
     name = (name or "").strip()
@@ -182,13 +181,6 @@ def scope_filters(scope: str, name: str) -> tuple[dict, str]:
     if service is None:
         raise ScopeNotFound(f"No service is called “{name}”.")
     return {"service_id": service.pk}, service.name
-
-
-_scope = scope_filters  # the name it had before it was public
-
-
-def prefixed_filters(filters: dict, prefix: str) -> dict:
-    return {f"{prefix}{key}": value for key, value in filters.items()}
 
 
 def production_rollups(start: date, end: date, filters: dict) -> QuerySet[DailyDeploymentRollup]:

@@ -1,59 +1,45 @@
-"""Thin periodic tasks of the reports app (scheduled by InsightsConfig)."""
+"""Thin periodic tasks of the reports app, on the beat schedule in portal/settings.py. A database
+that is briefly away (OperationalError) is waited out; each task is idempotent."""
 
 from datetime import timedelta
 
-from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from apps.insights import services
-from apps.insights.scorecards import services as scorecards
+from apps.core.retries import retried_task
+
+RETRY_ON = (OperationalError,)
+MAX_RETRIES = 3
 
 
-@shared_task(
-    name="insights.refresh_rollups",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
-)
-def refresh_rollups(days: int = 3) -> int:
+@retried_task("insights.refresh_rollups", retry_on=RETRY_ON, max_retries=MAX_RETRIES)
+def rollups_refresh_task(days: int = 3) -> int:
     """Recompute the daily roll-up of the last few days from the facts (idempotent)."""
-    return services.rollup_refresh_recent(days=days)
+    from apps.insights.services import rollup_refresh_recent
+
+    return rollup_refresh_recent(days=days)
 
 
-@shared_task(
-    name="insights.record_finished_releases",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
-)
-def record_finished_releases(hours: int = 48) -> int:
+@retried_task("insights.record_finished_releases", retry_on=RETRY_ON, max_retries=MAX_RETRIES)
+def finished_releases_record_task(hours: int = 48) -> int:
     """Record releases that finished lately as deployment facts (idempotent)."""
+    from apps.insights.services import deployment_facts_backfill_from_releases
+
     since = timezone.now() - timedelta(hours=hours)
-    return services.deployment_facts_backfill_from_releases(finished_since=since)
+    return deployment_facts_backfill_from_releases(finished_since=since)
 
 
-@shared_task(
-    name="insights.refresh_scorecards",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
-)
-def refresh_scorecards() -> int:
+@retried_task("insights.refresh_scorecards", retry_on=RETRY_ON, max_retries=MAX_RETRIES)
+def scorecards_refresh_task() -> int:
     """Evaluate every service's scorecard again (idempotent)."""
-    return scorecards.scorecards_refresh()
+    from apps.insights.scorecards.services import scorecards_refresh
+
+    return scorecards_refresh()
 
 
-@shared_task(
-    name="insights.snapshot_scorecards",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
-)
-def snapshot_scorecards() -> int:
+@retried_task("insights.snapshot_scorecards", retry_on=RETRY_ON, max_retries=MAX_RETRIES)
+def scorecards_snapshot_task() -> int:
     """Keep this week's scorecards for the trends (idempotent per service and week)."""
-    return scorecards.scorecard_snapshots_take()
+    from apps.insights.scorecards.services import scorecard_snapshots_take
+
+    return scorecard_snapshots_take()

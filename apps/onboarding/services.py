@@ -12,7 +12,7 @@ from django.db import transaction
 from apps.accounts.models import Team
 from apps.catalog.models import GoldenPathTemplate, Service, System
 from apps.catalog.services import service_create, service_preview
-from apps.onboarding import steps
+from apps.onboarding import wizard_steps
 from apps.onboarding.models import OnboardingDraft, Step
 
 # Keys of a step's values that name a row in another table, and which table.
@@ -23,7 +23,7 @@ def service_arguments(data: dict) -> dict:
     """service_create's keyword arguments from a draft's values. A step not filled in yet adds
     nothing, so the catalog's defaults stand in for it."""
     arguments: dict = {}
-    for step in steps.FORM_STEPS:
+    for step in wizard_steps.FORM_STEPS:
         arguments.update(data.get(step, {}))
     for field, model in _RELATED.items():
         if field in arguments:
@@ -40,14 +40,18 @@ def onboarding_preview(*, actor, data: dict) -> dict:
     return service_preview(actor=actor, **service_arguments(data))
 
 
-def onboarding_errors(*, actor, data: dict, up_to: Step) -> steps.StepErrors:
+def onboarding_errors(*, actor, data: dict, up_to: Step) -> wizard_steps.StepErrors:
     """The catalog's objections to the values so far, for this step and the ones before it
     (later steps still hold defaults, and get their turn)."""
     try:
         onboarding_preview(actor=actor, data=data)
     except ValidationError as exc:
-        found = steps.errors_by_step(exc)
-        return {s: e for s, e in found.items() if steps.position(s) <= steps.position(up_to)}
+        found = wizard_steps.errors_by_step(exc)
+        return {
+            s: e
+            for s, e in found.items()
+            if wizard_steps.position(s) <= wizard_steps.position(up_to)
+        }
     return {}
 
 
@@ -60,16 +64,20 @@ def _draft_save(*, actor, data: dict, step: Step) -> OnboardingDraft:
 
 def draft_step_submit(
     *, actor, step: Step, values: dict
-) -> tuple[OnboardingDraft, steps.StepErrors]:
+) -> tuple[OnboardingDraft, wizard_steps.StepErrors]:
     """Keep a step's cleaned values and move on to the next step; where the catalog objects to
     this step or an earlier one, the draft stops at the first step with an error instead."""
     draft = OnboardingDraft.objects.filter(user=actor).first()
     data = {**(draft.data if draft else {}), step: values}
     errors = onboarding_errors(actor=actor, data=data, up_to=step)
     if errors:
-        resume_at = steps.first_step_with_errors(errors)
+        resume_at = wizard_steps.first_step_with_errors(errors)
     else:  # the next step, unless an earlier one was skipped (by a hand-made request)
-        resume_at = min(steps.next_step(step), steps.first_open_step(data), key=steps.position)
+        resume_at = min(
+            wizard_steps.next_step(step),
+            wizard_steps.first_open_step(data),
+            key=wizard_steps.position,
+        )
     return _draft_save(actor=actor, data=data, step=resume_at), errors
 
 
@@ -85,7 +93,7 @@ def onboarding_complete(*, actor, draft: OnboardingDraft) -> Service:
             service = service_create(actor=actor, **service_arguments(draft.data))
             draft.delete()
     except ValidationError as exc:
-        draft.step = steps.first_step_with_errors(steps.errors_by_step(exc))
+        draft.step = wizard_steps.first_step_with_errors(wizard_steps.errors_by_step(exc))
         draft.save(update_fields=["step", "updated_at"])
         raise
     return service

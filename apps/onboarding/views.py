@@ -11,15 +11,15 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from apps.accounts import permissions
 from apps.core.htmx import render_page_or_partial
-from apps.onboarding import selectors, services, steps
+from apps.onboarding import selectors, services, wizard_steps
 from apps.onboarding.forms import STEP_FORMS, ServiceNameForm, form_redrawn
 from apps.onboarding.models import Step
-from apps.onboarding.panels import Panel, error_panel, form_panel, step_panel
+from apps.onboarding.wizard_panels import WizardPanel, error_panel, form_panel, step_panel
 
 onboarding_rule = permissions.rule_required(permissions.can_create_services)
 
 
-def _respond(request: HttpRequest, panel: Panel) -> HttpResponse:
+def _respond(request: HttpRequest, panel: WizardPanel) -> HttpResponse:
     return render_page_or_partial(
         request,
         page="onboarding/wizard.html",
@@ -94,13 +94,13 @@ def name_check(request: HttpRequest) -> HttpResponse:
 @onboarding_rule
 def create(request: HttpRequest) -> HttpResponse:
     draft = selectors.draft_for(user=request.user)
-    if draft is None or steps.first_open_step(draft.data) != Step.REVIEW:
+    if draft is None or wizard_steps.first_open_step(draft.data) != Step.REVIEW:
         messages.warning(request, "Finish every step before creating the service.")
         return _to_start(request)
     try:
         service = services.onboarding_complete(actor=request.user, draft=draft)
     except ValidationError as exc:
-        errors = steps.errors_by_step(exc)
+        errors = wizard_steps.errors_by_step(exc)
         return _respond(request, error_panel(user=request.user, draft=draft, errors=errors))
     messages.success(request, f"{service.display_title} is in the catalog.")
     url = reverse("catalog:service-detail", kwargs={"name": service.name})

@@ -1,23 +1,25 @@
 """Approving and rejecting from the browser. A decision on production needs a fresh password (or
-second factor): the decision waits in the person's session while allauth asks for it, and is
-made through the usual service once they have confirmed, so nothing is typed twice. Whether
-they may decide, and whether the release can still be decided on, is checked then."""
+second factor): allauth's `reauthentication_required` keeps the posted decision in the session
+while it asks for one and sends it again once the person has confirmed, so nothing is typed
+twice. Whether they may decide, and whether the release can still be decided on, is checked
+then, by the usual service."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import wraps
 
-from allauth.account.internal.flows.reauthentication import (
-    did_recently_reauthenticate,
-    stash_and_reauthenticate,
-)
+from allauth.account.decorators import reauthentication_required
+from allauth.core.exceptions import ReauthenticationRequired
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 
+from apps.accounts.reauthentication import purpose_forget, purpose_keep
 from apps.releases import selectors, services
+from apps.releases.forms import DecisionForm
 from apps.releases.models import Release
 from apps.releases.policies import approval_status, rule_for_approver
 
@@ -25,10 +27,11 @@ DECISIONS = {
     "approve": (services.release_approve, "approved"),
     "reject": (services.release_reject, "rejected"),
 }
-# Long enough to find a password; short enough that a decision left waiting is not made by some
-# later, unrelated re-authentication.
+# Long enough to find a password; short enough that a decision left waiting is not made long
+# after it was asked for.
 PENDING_FOR = timedelta(minutes=5)
-RESUME = "apps.releases.decisions.resume_decision"
+# The decision waiting for the password: who, which release, what, and until when.
+PENDING_SESSION_KEY = "releases_pending_decision"
 
 
 def decide(request: HttpRequest, release: Release, decision: str, comment: str) -> None:
@@ -38,67 +41,102 @@ def decide(request: HttpRequest, release: Release, decision: str, comment: str) 
     messages.success(request, f"You {done} release #{release.pk}.")
 
 
-def needs_reauthentication(request: HttpRequest, release: Release) -> bool:
-    return release.environment.is_production and not did_recently_reauthenticate(request)
+@reauthentication_required
+def _require_fresh_proof(request: HttpRequest) -> None:
+    """Raises allauth's ReauthenticationRequired unless the person confirmed their password (or
+    second factor) within ACCOUNT_REAUTHENTICATION_TIMEOUT."""
 
 
-def reauthenticate_then_decide(
-    request: HttpRequest, *, release: Release, decision: str, comment: str, back_to: str
-) -> HttpResponse:
-    """Keep the decision in the session and send the browser to confirm it; allauth calls
-    `resume_decision` after. `back_to` is "inbox" or "detail". Someone who may not decide on
-    the release at all is refused (403) before being asked for anything."""
+def _proof_is_fresh(request: HttpRequest) -> bool:
+    try:
+        _require_fresh_proof(request)
+    except ReauthenticationRequired:
+        return False
+    return True
+
+
+def confirmed_on_production(decision: str, *, back_to: str) -> Callable:
+    """For a view that approves or rejects release `pk`. On production, someone who may not
+    decide on the release is refused (403) before being asked for anything; otherwise, without a
+    fresh password, the decision is kept and allauth asks for one, then sends the same request
+    again, which makes the decision and goes back to `back_to` ("detail" or "inbox")."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request: HttpRequest, pk: int) -> HttpResponse:
+            release = get_object_or_404(selectors.release_list(), pk=pk)
+            if not release.environment.is_production:
+                return view(request, pk)
+            pending = request.session.pop(PENDING_SESSION_KEY, None)
+            if _proof_is_fresh(request):
+                if _is_this_decision(pending, release, decision):
+                    return _decide_kept(request, release, decision, pending, back_to)
+                return view(request, pk)
+            _refuse_who_may_not_decide(request, release)
+            _keep(request, release, decision)
+            # allauth's middleware keeps this request, asks for the password, then sends it again.
+            raise ReauthenticationRequired()
+
+        return wrapped
+
+    return decorator
+
+
+def _refuse_who_may_not_decide(request: HttpRequest, release: Release) -> None:
     try:
         rule_for_approver(
             release, request.user, approval_status(release, now=timezone.now()), rejecting=True
         )
     except ValidationError as exc:
         raise PermissionDenied(" ".join(exc.messages)) from None
-    state = {
+
+
+def _keep(request: HttpRequest, release: Release, decision: str) -> None:
+    request.session[PENDING_SESSION_KEY] = {
         "user": request.user.pk,
         "release": release.pk,
         "decision": decision,
-        "comment": comment,
-        "back_to": back_to,
         "expires_at": (timezone.now() + PENDING_FOR).isoformat(),
-        # The prompt says what the password confirms (templates/account/reauthenticate.html).
-        "purpose": (
-            f"{decision} release #{release.pk} of {release.service.name} "
-            f"to {release.environment.name}"
-        ),
     }
-    prompt = stash_and_reauthenticate(request, state, RESUME)
-    target = f"{prompt.url}?{urlencode({'next': _back_to(release.pk, back_to)})}"
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    purpose_keep(
+        request,
+        f"{decision} release #{release.pk} of {release.service.name} to {release.environment.name}",
+    )
 
 
-def resume_decision(request: HttpRequest, state: dict) -> HttpResponse | None:
-    """Called by allauth once the person has confirmed, with the state it has just taken out of
-    the session (so it runs once). A decision of someone else's, or of an unknown kind, is not
-    made: None lets allauth carry on to where it would have gone."""
-    if state.get("user") != request.user.pk or state.get("decision") not in DECISIONS:
-        return None
-    release = selectors.release_list().filter(pk=state.get("release")).first()
-    if release is None:
-        return None
-    if timezone.now() >= datetime.fromisoformat(state["expires_at"]):
+def _is_this_decision(pending, release: Release, decision: str) -> bool:
+    return (
+        isinstance(pending, dict)
+        and pending.get("release") == release.pk
+        and pending.get("decision") == decision
+    )
+
+
+def _decide_kept(
+    request: HttpRequest, release: Release, decision: str, pending: dict, back_to: str
+) -> HttpResponse:
+    """The kept decision, sent again once the password was confirmed: made once, by the person
+    who made it, within PENDING_FOR; the service decides whether it may still be made."""
+    purpose_forget(request)
+    back = _back_to(release.pk, back_to)
+    if pending.get("user") != request.user.pk:
+        return redirect(back)
+    if timezone.now() >= datetime.fromisoformat(pending["expires_at"]):
         minutes = int(PENDING_FOR.total_seconds() // 60)
         messages.error(
             request,
             f"Your decision on release #{release.pk} waited more than {minutes} minutes for "
             "your password and was not recorded. Decide again.",
         )
-    else:
-        try:
-            decide(request, release, state["decision"], state.get("comment", ""))
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-    return redirect(_back_to(release.pk, state.get("back_to")))
+        return redirect(back)
+    form = DecisionForm(request.POST)
+    form.is_valid()
+    try:
+        decide(request, release, decision, form.cleaned_data.get("comment", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(back)
 
 
-def _back_to(pk: int, where: str | None) -> str:
+def _back_to(pk: int, where: str) -> str:
     return reverse("releases:inbox") if where == "inbox" else reverse("releases:detail", args=[pk])

@@ -12,11 +12,14 @@ import urllib.request
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 
 from apps.accounts.models import Role, User
 from apps.core import outbox
+from apps.releases.models import NotificationDelivery, Release
+from apps.releases.tasks import release_notify_task
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ EVENTS = {
 def queue(release, event: str) -> None:
     transition_id = release.transitions.order_by("-id").values_list("id", flat=True).first()
     outbox.enqueue(
-        "releases.notify",
+        release_notify_task.name,
         args=[release.pk, event, transition_id],
         key=f"notify:{release.pk}:{event}:{transition_id}",
     )
@@ -108,3 +111,28 @@ def send_webhook(release, event: str) -> None:
 
 
 CHANNELS = {"email": send_email, "webhook": send_webhook}
+
+
+def deliver(*, release_id: int, event: str, transition_id: int | None) -> list[str]:
+    """Send each channel's message once for this transition; a retry skips what went out.
+    Returns the channels sent this time."""
+    release = (
+        Release.objects.select_related("service", "environment", "requester")
+        .filter(pk=release_id)
+        .first()
+    )
+    if release is None:
+        return []  # deleted since: nothing to tell anyone
+    sent = []
+    for channel, send in CHANNELS.items():
+        key = f"{transition_id}:{event}:{channel}"
+        if NotificationDelivery.objects.filter(release=release, key=key).exists():
+            continue
+        send(release, event)
+        try:
+            with transaction.atomic():
+                NotificationDelivery.objects.create(release=release, key=key)
+        except IntegrityError:
+            continue  # another delivery of the same task got there first
+        sent.append(channel)
+    return sent

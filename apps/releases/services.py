@@ -12,7 +12,7 @@ from apps.accounts.models import Role, validate_time_zone
 from apps.audit.services import audit_record, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
 from apps.core.validators import validate_links
-from apps.releases import notifications
+from apps.releases import notifications, selectors
 from apps.releases.gates import blocking_failures, readiness
 from apps.releases.models import (
     Approval,
@@ -555,6 +555,18 @@ def release_finish(*, release: Release, outcome: str, actor=None, reason: str = 
     release = release_transition(release=release, to_state=outcome, actor=actor, reason=reason)
     notifications.queue(release, "finished")
     return release
+
+
+def releases_due_start(*, limit: int = 200) -> list[int]:
+    """Start every due release whose gates pass; hold the others with the reason on the
+    release (release_begin, one transaction each). The rollouts app picks up releases once
+    they are in progress. Returns the ids of the releases started."""
+    started = []
+    for release_id in selectors.releases_due().values_list("pk", flat=True)[:limit]:
+        ok, _ = release_begin(release=Release(pk=release_id))
+        if ok:
+            started.append(release_id)
+    return started
 
 
 # --- Windows and freezes ------------------------------------------------------------------

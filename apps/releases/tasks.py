@@ -1,49 +1,19 @@
 from celery import shared_task
-from django.db import IntegrityError, transaction
 
-from apps.releases import notifications, selectors, services
-from apps.releases.models import NotificationDelivery, Release
+from apps.core.retries import retried_task
 
 
-@shared_task(
-    name="releases.notify",
-    acks_late=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
-def notify_release(release_id: int, event: str, transition_id: int | None) -> list[str]:
-    """Send each channel's message once for this transition; a retry skips what went out."""
-    release = (
-        Release.objects.select_related("service", "environment", "requester")
-        .filter(pk=release_id)
-        .first()
-    )
-    if release is None:
-        return []  # deleted since: nothing to tell anyone
-    sent = []
-    for channel, send in notifications.CHANNELS.items():
-        key = f"{transition_id}:{event}:{channel}"
-        if NotificationDelivery.objects.filter(release=release, key=key).exists():
-            continue
-        send(release, event)
-        try:
-            with transaction.atomic():
-                NotificationDelivery.objects.create(release=release, key=key)
-        except IntegrityError:
-            continue  # another delivery of the same task got there first
-        sent.append(channel)
-    return sent
+@retried_task("releases.notify", retry_on=(OSError,), max_retries=8)
+def release_notify_task(release_id: int, event: str, transition_id: int | None) -> list[str]:
+    """Send a release's notifications for one transition (the channels that went out)."""
+    from apps.releases.notifications import deliver
+
+    return deliver(release_id=release_id, event=event, transition_id=transition_id)
 
 
 @shared_task(name="releases.start_due", acks_late=True)
-def start_due_releases() -> list[int]:
-    """Beat, every minute: start every due release whose gates pass; hold the others with the
-    reason on the release. The rollouts app picks up releases once they are in progress."""
-    started = []
-    for release_id in selectors.releases_due().values_list("pk", flat=True)[:200]:
-        ok, _ = services.release_begin(release=Release(pk=release_id))
-        if ok:
-            started.append(release_id)
-    return started
+def releases_due_start_task() -> list[int]:
+    """Beat, every minute: start the due releases whose gates pass (see releases_due_start)."""
+    from apps.releases.services import releases_due_start
+
+    return releases_due_start()

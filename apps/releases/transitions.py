@@ -16,28 +16,48 @@ from apps.audit.services import audit_record
 from apps.releases.gates import independent_approvals
 from apps.releases.models import Release, ReleaseState, ReleaseTransition
 
-S = ReleaseState
 ALLOWED: dict[str, set[str]] = {
-    S.DRAFT: {S.PENDING_APPROVAL, S.APPROVED, S.CANCELLED},
-    S.PENDING_APPROVAL: {S.APPROVED, S.REJECTED, S.CANCELLED, S.IN_PROGRESS},
-    S.APPROVED: {S.SCHEDULED, S.PENDING_APPROVAL, S.CANCELLED},
-    S.SCHEDULED: {S.IN_PROGRESS, S.PENDING_APPROVAL, S.CANCELLED},
-    S.IN_PROGRESS: {S.SUCCEEDED, S.FAILED, S.ROLLED_BACK},
-    S.SUCCEEDED: {S.ROLLED_BACK},
-    S.FAILED: {S.ROLLED_BACK},
-    S.ROLLED_BACK: set(),
-    S.REJECTED: set(),
-    S.CANCELLED: set(),
+    ReleaseState.DRAFT: {
+        ReleaseState.PENDING_APPROVAL,
+        ReleaseState.APPROVED,
+        ReleaseState.CANCELLED,
+    },
+    ReleaseState.PENDING_APPROVAL: {
+        ReleaseState.APPROVED,
+        ReleaseState.REJECTED,
+        ReleaseState.CANCELLED,
+        ReleaseState.IN_PROGRESS,
+    },
+    ReleaseState.APPROVED: {
+        ReleaseState.SCHEDULED,
+        ReleaseState.PENDING_APPROVAL,
+        ReleaseState.CANCELLED,
+    },
+    ReleaseState.SCHEDULED: {
+        ReleaseState.IN_PROGRESS,
+        ReleaseState.PENDING_APPROVAL,
+        ReleaseState.CANCELLED,
+    },
+    ReleaseState.IN_PROGRESS: {
+        ReleaseState.SUCCEEDED,
+        ReleaseState.FAILED,
+        ReleaseState.ROLLED_BACK,
+    },
+    ReleaseState.SUCCEEDED: {ReleaseState.ROLLED_BACK},
+    ReleaseState.FAILED: {ReleaseState.ROLLED_BACK},
+    ReleaseState.ROLLED_BACK: set(),
+    ReleaseState.REJECTED: set(),
+    ReleaseState.CANCELLED: set(),
 }
 
 # When a state is entered, the moment is kept on the release.
 TIMESTAMPS = {
-    S.PENDING_APPROVAL: "submitted_at",
-    S.APPROVED: "approved_at",
-    S.IN_PROGRESS: "started_at",
-    S.SUCCEEDED: "finished_at",
-    S.FAILED: "finished_at",
-    S.ROLLED_BACK: "finished_at",
+    ReleaseState.PENDING_APPROVAL: "submitted_at",
+    ReleaseState.APPROVED: "approved_at",
+    ReleaseState.IN_PROGRESS: "started_at",
+    ReleaseState.SUCCEEDED: "finished_at",
+    ReleaseState.FAILED: "finished_at",
+    ReleaseState.ROLLED_BACK: "finished_at",
 }
 
 
@@ -93,7 +113,7 @@ def release_transition(
 # --- What may be done now -----------------------------------------------------------------
 
 # Before the start: once a release is in progress there is no glass left to break.
-BREAKABLE_STATES = (S.PENDING_APPROVAL, S.SCHEDULED)
+BREAKABLE_STATES = (ReleaseState.PENDING_APPROVAL, ReleaseState.SCHEDULED)
 REFUSED = {
     "submit": "Only the owning team and platform admins request releases for this service.",
     "cancel": "Only the owning team, release managers and platform admins cancel releases.",
@@ -114,10 +134,10 @@ def _refusal(release: Release, action: str) -> str:
     """Why `action` is not possible now, whoever asks; "" when it is."""
     state = release.get_state_display().lower()
     if action == "submit":
-        draft = release.state == S.DRAFT
+        draft = release.state == ReleaseState.DRAFT
         return "" if draft else f"Only a draft can be submitted; this one is {state}."
     if action == "cancel":
-        allowed = S.CANCELLED in ALLOWED[release.state]
+        allowed = ReleaseState.CANCELLED in ALLOWED[release.state]
         return "" if allowed else f"A release that is {state} cannot become cancelled."
     if not release.needs_independent_approval:
         return "Only an emergency change to production breaks glass."

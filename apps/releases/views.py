@@ -80,7 +80,7 @@ def release_create(request: HttpRequest) -> HttpResponse:
     return render(request, "releases/release_form.html", {"form": form})
 
 
-def _decide(request, pk: int, action) -> DecisionForm:
+def _run_with_comment(request, pk: int, action) -> DecisionForm:
     """Run a release action with the posted comment. A refusal lands on the form (next to the
     field it names, or on top) and in a toast."""
     release = get_object_or_404(selectors.release_list(), pk=pk)
@@ -94,31 +94,14 @@ def _decide(request, pk: int, action) -> DecisionForm:
     return form
 
 
-def _act(request, pk: int, action) -> HttpResponse:
+def _run_and_show_release(request, pk: int, action) -> HttpResponse:
     """Run a release action and answer with the refreshed detail body (htmx) or a redirect."""
-    form = _decide(request, pk, action)
+    form = _run_with_comment(request, pk, action)
     if not request.htmx:
         return redirect("releases:detail", pk=pk)
     release = get_object_or_404(selectors.release_detail_queryset(), pk=pk)
     return render(
         request, "releases/partials/_detail_body.html", _detail_context(request, release, form)
-    )
-
-
-def _confirm_first(request, pk: int, decision: str, back_to: str) -> HttpResponse | None:
-    """A decision on production waits for a fresh password (or second factor), then is made
-    as it was posted. None when no (further) proof is needed."""
-    release = get_object_or_404(selectors.release_list(), pk=pk)
-    if not decisions.needs_reauthentication(request, release):
-        return None
-    form = DecisionForm(request.POST)
-    form.is_valid()
-    return decisions.reauthenticate_then_decide(
-        request,
-        release=release,
-        decision=decision,
-        comment=form.cleaned_data.get("comment", ""),
-        back_to=back_to,
     )
 
 
@@ -128,26 +111,26 @@ def _decision(request, decision: str):
 
 @require_POST
 def release_submit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda r, _: services.release_submit(actor=request.user, release=r))
+    return _run_and_show_release(
+        request, pk, lambda r, _: services.release_submit(actor=request.user, release=r)
+    )
 
 
 @require_POST
+@decisions.confirmed_on_production("approve", back_to="detail")
 def release_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "approve", "detail") or _act(
-        request, pk, _decision(request, "approve")
-    )
+    return _run_and_show_release(request, pk, _decision(request, "approve"))
 
 
 @require_POST
+@decisions.confirmed_on_production("reject", back_to="detail")
 def release_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "reject", "detail") or _act(
-        request, pk, _decision(request, "reject")
-    )
+    return _run_and_show_release(request, pk, _decision(request, "reject"))
 
 
 @require_POST
 def release_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
+    return _run_and_show_release(
         request, pk, lambda r, c: services.release_cancel(actor=request.user, release=r, reason=c)
     )
 
@@ -190,10 +173,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _inbox_act(request, pk: int, action) -> HttpResponse:
+def _run_and_show_inbox_item(request, pk: int, action) -> HttpResponse:
     """Decide from the inbox. htmx gets that one item back: the release's outcome, or the
     refusal shown inside the item; without JavaScript, back to the inbox."""
-    form = _decide(request, pk, action)
+    form = _run_with_comment(request, pk, action)
     if not request.htmx:
         return redirect("releases:inbox")
     release = get_object_or_404(selectors.inbox_queryset(), pk=pk)
@@ -207,17 +190,15 @@ def _inbox_act(request, pk: int, action) -> HttpResponse:
 
 
 @require_POST
+@decisions.confirmed_on_production("approve", back_to="inbox")
 def inbox_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "approve", "inbox") or _inbox_act(
-        request, pk, _decision(request, "approve")
-    )
+    return _run_and_show_inbox_item(request, pk, _decision(request, "approve"))
 
 
 @require_POST
+@decisions.confirmed_on_production("reject", back_to="inbox")
 def inbox_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _confirm_first(request, pk, "reject", "inbox") or _inbox_act(
-        request, pk, _decision(request, "reject")
-    )
+    return _run_and_show_inbox_item(request, pk, _decision(request, "reject"))
 
 
 @require_safe

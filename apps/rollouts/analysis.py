@@ -31,11 +31,6 @@ class Measurement:
         return {"phase": self.phase, "value": self.value}
 
 
-def check_condition(condition: str) -> None:
-    if not _CONDITION.match(condition or ""):
-        raise ValueError("Write the condition as `result >= 0.95` (one comparison).")
-
-
 def _fill(text: str, *, service: str, namespace: str, deployment: str) -> str:
     return (
         text.replace("{service}", service)

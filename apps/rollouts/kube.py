@@ -197,20 +197,6 @@ class Kube:
         )
         return True
 
-    def set_image(self, namespace: str, name: str, container: str, image: str):
-        patch = {
-            "spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}
-        }
-        return _status(
-            _call(
-                self.apps.patch_namespaced_deployment,
-                name,
-                namespace,
-                patch,
-                _request_timeout=self.timeout,
-            )
-        )
-
     def set_template(self, namespace: str, name: str, template: dict) -> DeploymentStatus:
         """Put an earlier pod template back, as `kubectl rollout undo` does."""
         patch = [{"op": "replace", "path": "/spec/template", "value": template}]

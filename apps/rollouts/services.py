@@ -32,17 +32,16 @@ from apps.rollouts.models import (
     StepState,
 )
 from apps.rollouts.signals import deployment_recorded
+from apps.rollouts.tasks import rollout_advance_task
 from apps.rollouts.transitions import (
     STEER_REFUSED,
     lock_rollout,
-    may_steer,
     require_action,
     rollout_transition,
 )
 
 MAX_UNREACHABLE_ATTEMPTS = 8
 RUNNABLE = (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.ROLLING_BACK)
-ADVANCE_TASK = "rollouts.advance"
 RESEND_AT_MOST_EVERY = timedelta(minutes=5)
 
 
@@ -51,7 +50,9 @@ def _send_hop(rollout_id: int, due: datetime) -> None:
     loses nothing: the due time is in the database and the reconciler sends it again."""
     longest = settings.ROLLOUT_MAX_COUNTDOWN_SECONDS
     delay = min(max((due - clock.now()).total_seconds(), 0), longest)
-    outbox.send_task_quietly(ADVANCE_TASK, args=[rollout_id, due.isoformat()], countdown=delay)
+    outbox.send_task_quietly(
+        rollout_advance_task.name, args=[rollout_id, due.isoformat()], countdown=delay
+    )
 
 
 def _schedule(rollout: Rollout, delay: float) -> None:
@@ -86,7 +87,7 @@ def rollout_start(*, actor, release: Release) -> Rollout:
         .get(pk=release.pk)
     )
     if actor is not None:
-        permissions.require(may_steer(actor, release), STEER_REFUSED)
+        permissions.require(permissions.can_steer_rollout(actor, release.service), STEER_REFUSED)
     existing = release.rollouts.filter(is_rollback=False).order_by("-id").first()
     if existing is not None:
         raise Conflict(f"Release #{release.pk} has already started: rollout #{existing.pk}.")

@@ -6,7 +6,7 @@ than a minute: a longer wait is a chain of hops (see services.py)."""
 from celery import shared_task
 from celery.signals import worker_init
 
-from apps.rollouts import kube, services
+from apps.rollouts import kube
 
 
 @worker_init.connect
@@ -17,15 +17,21 @@ def _load_kubernetes_client(**_kwargs) -> None:
 @shared_task(
     name="rollouts.advance", acks_late=True, reject_on_worker_lost=True, ignore_result=True
 )
-def advance(rollout_id: int, due: str | None = None) -> None:
-    services.rollout_advance(rollout_id, due)
+def rollout_advance_task(rollout_id: int, due: str | None = None) -> None:
+    from apps.rollouts.services import rollout_advance
+
+    rollout_advance(rollout_id, due)
 
 
 @shared_task(name="rollouts.dispatch", acks_late=True, ignore_result=True)
-def dispatch() -> list[int]:
-    return services.rollouts_dispatch()
+def rollouts_dispatch_task() -> list[int]:
+    from apps.rollouts.services import rollouts_dispatch
+
+    return rollouts_dispatch()
 
 
 @shared_task(name="rollouts.reconcile", acks_late=True, ignore_result=True)
-def reconcile() -> list[int]:
-    return services.rollouts_reconcile()
+def rollouts_reconcile_task() -> list[int]:
+    from apps.rollouts.services import rollouts_reconcile
+
+    return rollouts_reconcile()

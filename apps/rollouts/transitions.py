@@ -14,18 +14,32 @@ from apps.accounts import permissions
 from apps.audit.services import audit_record
 from apps.rollouts.models import FINISHED_STATES, Rollout, RolloutEvent, RolloutState
 
-State = RolloutState
 ALLOWED: dict[str, set[str]] = {
-    State.PENDING: {State.RUNNING, State.ROLLING_BACK},
-    State.RUNNING: {State.PAUSED, State.ROLLING_BACK, State.SUCCEEDED, State.FAILED},
-    State.PAUSED: {State.RUNNING, State.ROLLING_BACK},
-    State.ROLLING_BACK: {State.ROLLED_BACK, State.ABORTED, State.FAILED, State.SUCCEEDED},
-    State.SUCCEEDED: set(),
-    State.FAILED: set(),
-    State.ABORTED: set(),
-    State.ROLLED_BACK: set(),
+    RolloutState.PENDING: {RolloutState.RUNNING, RolloutState.ROLLING_BACK},
+    RolloutState.RUNNING: {
+        RolloutState.PAUSED,
+        RolloutState.ROLLING_BACK,
+        RolloutState.SUCCEEDED,
+        RolloutState.FAILED,
+    },
+    RolloutState.PAUSED: {RolloutState.RUNNING, RolloutState.ROLLING_BACK},
+    RolloutState.ROLLING_BACK: {
+        RolloutState.ROLLED_BACK,
+        RolloutState.ABORTED,
+        RolloutState.FAILED,
+        RolloutState.SUCCEEDED,
+    },
+    RolloutState.SUCCEEDED: set(),
+    RolloutState.FAILED: set(),
+    RolloutState.ABORTED: set(),
+    RolloutState.ROLLED_BACK: set(),
 }
-ERROR_STATES = {State.ROLLING_BACK, State.FAILED, State.ROLLED_BACK, State.ABORTED}
+ERROR_STATES = {
+    RolloutState.ROLLING_BACK,
+    RolloutState.FAILED,
+    RolloutState.ROLLED_BACK,
+    RolloutState.ABORTED,
+}
 # Steps a person may go past (promote), and the ones a full promotion skips.
 PROMOTABLE_KINDS = ("pause", "analysis")
 SKIPPABLE_KINDS = ("pause", "analysis", "set_weight")
@@ -56,7 +70,7 @@ def rollout_transition(
         if to_state not in ALLOWED[from_state]:
             raise IllegalTransition(
                 f"A rollout that is {rollout.get_state_display().lower()} cannot become "
-                f"{State(to_state).label.lower()}."
+                f"{RolloutState(to_state).label.lower()}."
             )
         now = timezone.now()
         rollout.state = to_state
@@ -64,10 +78,10 @@ def rollout_transition(
         if to_state in FINISHED_STATES:
             rollout.finished_at, rollout.next_run_at = now, None
             fields += ["finished_at", "next_run_at"]
-        if to_state == State.PAUSED:
+        if to_state == RolloutState.PAUSED:
             rollout.next_run_at = None
             fields.append("next_run_at")
-        if to_state == State.ROLLING_BACK:
+        if to_state == RolloutState.ROLLING_BACK:
             rollout.failure_reason = reason
             rollout.failure_detected_at = rollout.failure_detected_at or now
             fields += ["failure_reason", "failure_detected_at"]
@@ -95,16 +109,16 @@ def rollout_transition(
 def _level(to_state: str) -> str:
     if to_state in ERROR_STATES:
         return RolloutEvent.Level.ERROR
-    if to_state == State.PAUSED:
+    if to_state == RolloutState.PAUSED:
         return RolloutEvent.Level.WARNING
     return RolloutEvent.Level.INFO
 
 
 def _message(to_state: str, actor, reason: str) -> str:
     who = actor.get_username() if getattr(actor, "is_authenticated", False) else "Runway"
-    if to_state == State.ROLLING_BACK:
+    if to_state == RolloutState.ROLLING_BACK:
         return f"Rolling back: {reason}" if reason else f"Rolling back ({who})"
-    text = f"Rollout {State(to_state).label.lower()} ({who})"
+    text = f"Rollout {RolloutState(to_state).label.lower()} ({who})"
     return f"{text}: {reason}" if reason else text
 
 
@@ -114,18 +128,11 @@ def _message(to_state: str, actor, reason: str) -> str:
 STEER_REFUSED = "Only the owning team, release managers and platform admins steer rollouts."
 
 
-def may_steer(user, rollout_or_release) -> bool:
-    """The owning team, release managers and platform admins steer rollouts (and start them)."""
-    return permissions.can_act_for_team(
-        user, rollout_or_release.service.owner_id
-    ) or permissions.can_approve_releases(user)
-
-
 def state_actions(rollout: Rollout) -> frozenset[str]:
     """The steering actions the rollout's state and steps allow now, whoever asks. Reads the
     steps through `rollout.steps.all()`, so a prefetch serves a list page."""
     actions = set()
-    steerable = rollout.state in (State.RUNNING, State.PAUSED)
+    steerable = rollout.state in (RolloutState.RUNNING, RolloutState.PAUSED)
     remaining = [step for step in rollout.steps.all() if step.index >= rollout.current_step]
     remaining = [step for step in remaining if step.state != "skipped"]
     current = remaining[0] if remaining else None
@@ -133,16 +140,16 @@ def state_actions(rollout: Rollout) -> frozenset[str]:
         actions.add("promote")
     if steerable and any(step.kind in SKIPPABLE_KINDS for step in remaining):
         actions.add("promote_full")
-    if rollout.state == State.RUNNING:
+    if rollout.state == RolloutState.RUNNING:
         actions.add("pause")
     # Resuming at a pause-until-promoted step only pauses again at once: promoting moves on.
     waits_for_promotion = current is not None and current.kind == "pause" and not current.params
-    if rollout.state == State.PAUSED and not waits_for_promotion:
+    if rollout.state == RolloutState.PAUSED and not waits_for_promotion:
         actions.add("resume")
-    if rollout.state in (State.PENDING, State.RUNNING, State.PAUSED):
+    if rollout.state in (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED):
         actions.add("abort")
     if (
-        rollout.state == State.SUCCEEDED
+        rollout.state == RolloutState.SUCCEEDED
         and not rollout.is_rollback
         and (rollout.previous_template is not None or rollout.plan_state.get("active"))
     ):
@@ -153,7 +160,7 @@ def state_actions(rollout: Rollout) -> frozenset[str]:
 def available_actions(rollout: Rollout, user) -> frozenset[str]:
     """What `user` may do with the rollout now: the page's buttons, the API's `actions`, and the
     services' own check are this one answer. `user` None is Runway itself."""
-    if user is not None and not may_steer(user, rollout):
+    if user is not None and not permissions.can_steer_rollout(user, rollout.service):
         return frozenset()
     return state_actions(rollout)
 
@@ -161,7 +168,7 @@ def available_actions(rollout: Rollout, user) -> frozenset[str]:
 def require_action(rollout: Rollout, user, action: str) -> None:
     """Refuse what `available_actions` does not offer: 403 for who, a clear error for when."""
     if user is not None:
-        permissions.require(may_steer(user, rollout), STEER_REFUSED)
+        permissions.require(permissions.can_steer_rollout(user, rollout.service), STEER_REFUSED)
     if action not in state_actions(rollout):
         raise ValidationError(_refusal(rollout, action))
 
@@ -171,19 +178,19 @@ def _waiting_for_a_person(rollout: Rollout, step) -> bool:
     A second click, after the first moved on, finds nothing waiting and is refused."""
     if step.kind not in PROMOTABLE_KINDS or step.started_at is None:
         return False
-    return rollout.state == State.PAUSED or step.kind == "pause"
+    return rollout.state == RolloutState.PAUSED or step.kind == "pause"
 
 
 def _refusal(rollout: Rollout, action: str) -> str:
     state = rollout.get_state_display().lower()
-    if action == "promote" and rollout.state in (State.RUNNING, State.PAUSED):
+    if action == "promote" and rollout.state in (RolloutState.RUNNING, RolloutState.PAUSED):
         return "The current step is not a pause or an analysis: nothing to skip."
-    if action == "promote_full" and rollout.state in (State.RUNNING, State.PAUSED):
+    if action == "promote_full" and rollout.state in (RolloutState.RUNNING, RolloutState.PAUSED):
         return "No weight, pause or analysis step is left to skip."
-    if action == "resume" and rollout.state == State.PAUSED:
+    if action == "resume" and rollout.state == RolloutState.PAUSED:
         return "This rollout waits for a promotion: promote it to go on."
     if action == "rollback":
-        if rollout.state == State.SUCCEEDED and not rollout.is_rollback:
+        if rollout.state == RolloutState.SUCCEEDED and not rollout.is_rollback:
             return "This was the first deployment: there is no earlier version."
         return "Only a rollout that succeeded can be rolled back."
     verb = {"promote": "promoted", "promote_full": "promoted", "pause": "paused"}.get(

@@ -62,3 +62,14 @@ def test_roles_are_read_once_per_request(developer, django_assert_num_queries):
     with django_assert_num_queries(1):
         for _ in range(5):
             permissions.has_role(developer, Role.DEVELOPER)
+
+
+@pytest.mark.django_db
+def test_the_owning_team_release_managers_and_platform_admins_steer_rollouts(
+    developer, other_developer, release_manager, platform_admin, leadership, web
+):
+    assert permissions.can_steer_rollout(developer, web)
+    assert permissions.can_steer_rollout(release_manager, web)
+    assert permissions.can_steer_rollout(platform_admin, web)
+    assert not permissions.can_steer_rollout(other_developer, web)
+    assert not permissions.can_steer_rollout(leadership, web)

@@ -48,6 +48,48 @@ def test_an_admin_creates_a_team_in_the_browser(client_as, platform_admin):
 
 
 @pytest.mark.django_db
+def test_an_admin_edits_a_team_from_its_page(client_as, platform_admin, payments):
+    client = client_as(platform_admin)
+    assert 'href="/teams/payments/edit/"' in client.get("/teams/payments/").content.decode()
+    response = client.post(
+        "/teams/payments/edit/",
+        {"slug": "payments-billing", "name": "Payments & Billing", "description": "Money in."},
+    )
+    assert response.status_code == 302 and response["Location"] == "/teams/payments-billing/"
+    payments.refresh_from_db()
+    assert (payments.slug, payments.name) == ("payments-billing", "Payments & Billing")
+    event = AuditEvent.objects.get(action="team.update")
+    assert event.actor == platform_admin
+    assert event.before["slug"] == "payments" and event.after["slug"] == "payments-billing"
+
+
+@pytest.mark.django_db
+def test_a_team_edit_error_names_the_field_and_saves_nothing(
+    client_as, platform_admin, payments, search
+):
+    client = client_as(platform_admin)
+    response = client.post("/teams/payments/edit/", {"slug": search.slug, "name": "Payments"})
+    assert response.status_code == 200
+    assert "slug" in response.context["form"].errors
+    assert "<h1>Edit Payments</h1>" in response.content.decode()
+    payments.refresh_from_db()
+    assert payments.slug == "payments"
+    assert not AuditEvent.objects.filter(action="team.update").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["developer", "release_manager", "leadership"])
+def test_only_admins_edit_teams(request, client_as, payments, persona):
+    client = client_as(request.getfixturevalue(persona))
+    assert "/teams/payments/edit/" not in client.get("/teams/payments/").content.decode()
+    assert client.get("/teams/payments/edit/").status_code == 403
+    response = client.post("/teams/payments/edit/", {"slug": "mine", "name": "Mine"})
+    assert response.status_code == 403
+    payments.refresh_from_db()
+    assert payments.slug == "payments"
+
+
+@pytest.mark.django_db
 def test_a_developer_cannot_add_members_even_by_posting_directly(client_as, developer, payments):
     response = client_as(developer).post(f"/teams/{payments.slug}/members/", {"username": "x"})
     assert response.status_code == 403

@@ -252,7 +252,9 @@ def queued(monkeypatch):
     from apps.rollouts import tasks
 
     sent = []
-    monkeypatch.setattr(tasks.advance, "apply_async", lambda *args, **kwargs: sent.append(args))
+    monkeypatch.setattr(
+        tasks.rollout_advance_task, "apply_async", lambda *args, **kwargs: sent.append(args)
+    )
     return sent
 
 

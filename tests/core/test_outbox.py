@@ -16,10 +16,10 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.core import outbox
 from apps.core.models import OutboxMessage
-from apps.core.tasks import outbox_flush as outbox_flush_task
+from apps.core.tasks import outbox_flush_task
 from apps.releases import services as release_services
 from apps.releases.models import ApprovalPolicy, ApprovalRule, NotificationDelivery
-from apps.releases.tasks import notify_release
+from apps.releases.tasks import release_notify_task
 from portal.celery import app
 from tests.brokers import RedisServer, publishing_to, routed
 
@@ -204,9 +204,9 @@ def test_an_approval_while_the_broker_is_down_succeeds_and_notifies_once_it_is_b
     outbox_flush_task.apply()  # and a worker starting: nothing goes out twice
     (notification,) = published(queue)
     name, args, kwargs = notification
-    assert (name, args[:2]) == (notify_release.name, [release.pk, "approved"])
+    assert (name, args[:2]) == (release_notify_task.name, [release.pk, "approved"])
     for _ in range(2):  # a redelivered task sends nothing again
-        notify_release.apply(args=args, kwargs=kwargs)
+        release_notify_task.apply(args=args, kwargs=kwargs)
     assert [message.subject for message in mail.outbox] == [
         f"[Runway] {release} is approved and scheduled"
     ]

@@ -434,10 +434,10 @@ def test_a_snapshot_week_must_be_a_monday(ledger):
 
 @pytest.mark.django_db
 def test_the_tasks_refresh_and_snapshot(ledger):
-    assert tasks.refresh_scorecards.apply().get() == 1
+    assert tasks.scorecards_refresh_task.apply().get() == 1
     assert ServiceScore.objects.count() == 1
-    assert tasks.snapshot_scorecards.apply().get() == 1
-    assert tasks.snapshot_scorecards.apply().get() == 1
+    assert tasks.scorecards_snapshot_task.apply().get() == 1
+    assert tasks.scorecards_snapshot_task.apply().get() == 1
     assert ScorecardSnapshot.objects.count() == 1
 
 

@@ -3,9 +3,11 @@ encrypted, rotations with a grace period, every change audited without the secre
 
 import json
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -148,3 +150,61 @@ def test_deactivating_a_source_is_audited(github_source, platform_admin, develop
     source = services.webhook_source_deactivate(actor=platform_admin, source=source)
     assert source.is_active is False
     assert AuditEvent.objects.get(action="webhook_source.deactivate").actor == platform_admin
+
+
+OLD_KEY = "old-key-of-at-least-thirty-two-characters"
+NEW_KEY = "new-key-of-at-least-thirty-two-characters"
+
+
+def audit_text_all() -> str:
+    return json.dumps(
+        [[e.before, e.after, e.target_label] for e in AuditEvent.objects.all()], default=str
+    )
+
+
+@pytest.mark.django_db
+def test_after_a_new_key_goes_in_front_the_command_moves_every_secret_to_it(
+    platform_admin, settings
+):
+    settings.RUNWAY_ENCRYPTION_KEY = OLD_KEY
+    github, first = services.webhook_source_create(
+        actor=platform_admin, name="GitHub acme", kind=SourceKind.GITHUB
+    )
+    github, second = services.webhook_source_rotate(actor=platform_admin, source=github)
+    gitlab, gitlab_secret = services.webhook_source_create(
+        actor=platform_admin, name="GitLab on premises", kind=SourceKind.GITLAB
+    )
+
+    settings.RUNWAY_ENCRYPTION_KEY = f"{NEW_KEY},{OLD_KEY}"
+    out = StringIO()
+    call_command("reencrypt_webhook_secrets", stdout=out)
+    assert out.getvalue().strip() == "Webhook sources re-encrypted: 2"
+
+    settings.RUNWAY_ENCRYPTION_KEY = NEW_KEY  # the old key is gone: every secret still reads
+    assert services.source_secrets(WebhookSource.objects.get(pk=github.pk)) == [second, first]
+    assert services.source_secrets(WebhookSource.objects.get(pk=gitlab.pk)) == [gitlab_secret]
+    events = AuditEvent.objects.filter(action="webhook_source.reencrypt").order_by("id")
+    assert [(event.actor, event.target_label) for event in events] == [
+        (None, str(github)),
+        (None, str(gitlab)),
+    ]
+    assert all(secret not in audit_text_all() for secret in (first, second, gitlab_secret))
+
+
+@pytest.mark.django_db
+def test_a_secret_no_key_reads_stops_the_command_and_changes_nothing(platform_admin, settings):
+    settings.RUNWAY_ENCRYPTION_KEY = OLD_KEY
+    services.webhook_source_create(actor=platform_admin, name="GitHub acme", kind="github")
+    stored = WebhookSource.objects.get().secret_encrypted
+    settings.RUNWAY_ENCRYPTION_KEY = NEW_KEY  # the old key was removed too early
+    with pytest.raises(CommandError, match="“github-acme” cannot be decrypted"):
+        call_command("reencrypt_webhook_secrets", stdout=StringIO())
+    assert WebhookSource.objects.get().secret_encrypted == stored
+    assert not AuditEvent.objects.filter(action="webhook_source.reencrypt").exists()
+
+
+@pytest.mark.django_db
+def test_only_platform_admins_re_encrypt_secrets_through_the_service(github_source, developer):
+    with pytest.raises(PermissionDenied):
+        services.webhook_secrets_reencrypt(actor=developer)
+    assert services.webhook_secrets_reencrypt(actor=None) == 1

@@ -14,9 +14,10 @@ from apps.releases.models import Release, ReleaseState
 
 def test_the_tasks_are_on_the_beat_schedule():
     schedule = settings.CELERY_BEAT_SCHEDULE
-    assert schedule["insights-refresh-rollups"]["task"] == tasks.refresh_rollups.name
+    assert schedule["insights-refresh-rollups"]["task"] == tasks.rollups_refresh_task.name
     assert (
-        schedule["insights-record-finished-releases"]["task"] == tasks.record_finished_releases.name
+        schedule["insights-record-finished-releases"]["task"]
+        == tasks.finished_releases_record_task.name
     )
 
 
@@ -25,7 +26,7 @@ def test_refreshing_recent_days_rebuilds_todays_rollup(checkout, deploy):
     now = timezone.now()
     deploy(checkout, started=now - timedelta(minutes=10), finished=now)
     DailyDeploymentRollup.objects.all().delete()
-    assert tasks.refresh_rollups.apply().get() == 1
+    assert tasks.rollups_refresh_task.apply().get() == 1
     assert DailyDeploymentRollup.objects.get().deployments == 1
 
 
@@ -48,8 +49,8 @@ def finished_recently(checkout, developer):
 
 @pytest.mark.django_db
 def test_recently_finished_releases_are_recorded_once(finished_recently):
-    assert tasks.record_finished_releases.apply().get() == 1
-    assert tasks.record_finished_releases.apply().get() == 0
+    assert tasks.finished_releases_record_task.apply().get() == 1
+    assert tasks.finished_releases_record_task.apply().get() == 0
     assert DeploymentFact.objects.get().external_id == f"release/{finished_recently.pk}"
 
 

@@ -23,7 +23,7 @@ from apps.core import outbox
 from apps.core.models import OutboxMessage
 from apps.releases import notifications
 from apps.releases.models import ApprovalPolicy, ApprovalRule, Release, ReleaseState
-from apps.releases.tasks import start_due_releases
+from apps.releases.tasks import releases_due_start_task
 from apps.rollouts import services
 from apps.rollouts.models import Rollout, RolloutState
 from tests.brokers import RedisServer
@@ -95,7 +95,7 @@ class Beat:
         if time.monotonic() - self.last < 1:
             return
         outbox.outbox_flush()
-        start_due_releases()
+        releases_due_start_task()
         services.rollouts_dispatch()
         services.rollouts_reconcile(stale_after=timedelta(seconds=2))
         self.last = time.monotonic()

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from apps.audit.models import AuditEvent
 from apps.catalog import services as catalog
 from apps.catalog.models import Service
-from apps.onboarding import services, steps
+from apps.onboarding import services, wizard_steps
 from apps.onboarding.forms import STEP_FORMS
 from apps.onboarding.models import OnboardingDraft, Step
 
@@ -33,14 +33,14 @@ def test_errors_land_on_the_step_that_owns_the_field():
             "depends_on": "Not asked for.",
         }
     )
-    assert steps.errors_by_step(error) == {
+    assert wizard_steps.errors_by_step(error) == {
         Step.BASICS: {"name": ["Taken."]},
         Step.RUNTIME: {"pdb_min_available": ["Too many."], "manifests": ["Invalid Deployment."]},
         Step.DELIVERY: {"strategy_params": ["No 100."]},
         Step.OPERATIONS: {"links": ["Bad link."]},
         Step.REVIEW: {"depends_on": ["Not asked for."]},
     }
-    assert steps.errors_by_step(ValidationError("Broken.")) == {
+    assert wizard_steps.errors_by_step(ValidationError("Broken.")) == {
         Step.REVIEW: {"__all__": ["Broken."]}
     }
 

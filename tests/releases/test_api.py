@@ -264,6 +264,114 @@ def test_signing_in_is_required(api_client, checkout):
     assert not Release.objects.exists()
 
 
+# --- Editing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_owning_team_edits_a_draft_and_only_what_is_sent_changes(api_as, developer, checkout):
+    client = api_as(developer)
+    release_id = client.post("/api/v1/releases/", release_body(), format="json").json()["id"]
+    response = client.patch(
+        f"/api/v1/releases/{release_id}/",
+        {"title": "Faster checkout, cached", "links": []},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["title"], body["links"], body["state"]) == ("Faster checkout, cached", [], "draft")
+    assert body["description"] == "Caches the basket."
+    assert [commit["sha"] for commit in body["commits"]] == ["9f2c1e7aa"]
+    event = AuditEvent.objects.get(action="release.update")
+    assert event.actor == developer
+    assert (event.before["title"], event.after["title"]) == (
+        "Faster checkout",
+        "Faster checkout, cached",
+    )
+
+
+@pytest.mark.django_db
+def test_changing_what_ships_after_approval_asks_for_approval_again(
+    api_as, make_pending, developer, release_manager, robin
+):
+    release = make_pending()
+    services.release_approve(actor=release_manager, release=release)
+    services.release_approve(actor=robin, release=release)
+    release.refresh_from_db()
+    assert release.state == ReleaseState.SCHEDULED
+    response = api_as(developer).patch(
+        url(release), {"version": "registry/checkout:1.4.1"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["version"], body["state"]) == ("registry/checkout:1.4.1", "pending_approval")
+    assert all(approval["invalidated_at"] for approval in body["approvals"])
+    assert AuditEvent.objects.filter(action="release.approvals_invalidated").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        (
+            {"planned_end": (START - timedelta(minutes=5)).isoformat()},
+            "planned_end",
+            "The end must be after the start.",
+        ),
+        (
+            {"change_type": "emergency", "justification": ""},
+            "justification",
+            "An emergency change needs a written justification.",
+        ),
+        ({"version": ""}, "version", None),
+        ({"commits": [{"sha": "abc", "author": "dana"}]}, "commits", None),
+        ({"service": "finder"}, "service", "This field cannot be changed here."),
+        ({"state": "approved"}, "state", "This field cannot be changed here."),
+        ({}, "non_field_errors", "Send at least one field to change."),
+    ],
+)
+def test_a_bad_edit_is_refused_naming_the_field_and_nothing_is_saved(
+    api_as, make_pending, developer, changes, field, message
+):
+    release = make_pending()
+    response = api_as(developer).patch(url(release), changes, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert field in body, body
+    if message:
+        assert body[field] == [message]
+    release.refresh_from_db()
+    assert (release.version, release.planned_end) == (
+        "registry/checkout:1.4.0",
+        START + timedelta(hours=1),
+    )
+    assert release.commits.count() == 0
+    assert not AuditEvent.objects.filter(action="release.update").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["other_developer", "release_manager", "leadership"])
+def test_only_the_owning_team_edits_a_release(api_as, request, make_pending, persona):
+    release = make_pending()
+    user = request.getfixturevalue(persona)
+    response = api_as(user).patch(url(release), {"title": "Mine now"}, format="json")
+    assert response.status_code == 403
+    release.refresh_from_db()
+    assert release.title == "Faster checkout"
+
+
+@pytest.mark.django_db
+def test_a_release_in_progress_cannot_be_edited(api_as, make_pending, developer):
+    release = make_pending()
+    Release.objects.filter(pk=release.pk).update(state=ReleaseState.IN_PROGRESS)
+    response = api_as(developer).patch(url(release), {"title": "Too late"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": ["A release that is in progress cannot be edited."]}
+    assert (
+        api_as(developer).patch("/api/v1/releases/999999/", {"title": "x"}, "json").status_code
+        == 404
+    )
+
+
 # --- Reading ----------------------------------------------------------------------------------
 
 

@@ -243,7 +243,9 @@ def test_a_production_approval_from_the_inbox_asks_for_reauthentication_first(
     client.post("/accounts/login/", {"login": release_manager.username, "password": password})
     response = client.post(f"/releases/inbox/{release.pk}/approve/", headers=HTMX)
     assert response.status_code == 204
-    assert response["HX-Redirect"] == "/accounts/reauthenticate/?next=%2Freleases%2Finbox%2F"
+    assert response["HX-Redirect"] == (
+        f"/accounts/reauthenticate/?next=%2Freleases%2Finbox%2F{release.pk}%2Fapprove%2F"
+    )
     assert not release.approvals.exists()
 
 
@@ -254,7 +256,9 @@ def test_without_javascript_a_production_approval_is_redirected_to_reauthenticat
     client.post("/accounts/login/", {"login": release_manager.username, "password": password})
     response = client.post(f"/releases/inbox/{release.pk}/approve/")
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/reauthenticate/?next=%2Freleases%2Finbox%2F"
+    assert response["Location"] == (
+        f"/accounts/reauthenticate/?next=%2Freleases%2Finbox%2F{release.pk}%2Fapprove%2F"
+    )
     assert not release.approvals.exists()
 
 

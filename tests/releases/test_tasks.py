@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from apps.releases import services
 from apps.releases.models import NotificationDelivery, Release, ReleaseState
-from apps.releases.tasks import notify_release, start_due_releases
+from apps.releases.tasks import release_notify_task, releases_due_start_task
 
 
 @pytest.mark.django_db
@@ -18,13 +18,13 @@ def test_due_releases_start_and_blocked_ones_wait_with_a_reason(make_release, de
         actor=developer, release=make_release(hours_from_now=-1, version="registry/web:9.9.9")
     )
     later = services.release_submit(actor=developer, release=make_release(hours_from_now=5))
-    assert start_due_releases() == [ready.pk]
+    assert releases_due_start_task() == [ready.pk]
     states = dict(Release.objects.values_list("pk", "state"))
     assert states[ready.pk] == ReleaseState.IN_PROGRESS
     assert states[blocked.pk] == ReleaseState.SCHEDULED
     assert states[later.pk] == ReleaseState.SCHEDULED
     assert "has not succeeded in staging" in Release.objects.get(pk=blocked.pk).hold_reason
-    assert start_due_releases() == []  # idempotent: nothing starts twice
+    assert releases_due_start_task() == []  # idempotent: nothing starts twice
 
 
 @pytest.mark.django_db
@@ -32,8 +32,8 @@ def test_a_notification_goes_out_once_per_transition(make_release, developer, se
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     release = services.release_submit(actor=developer, release=make_release())
     transition = release.transitions.last()
-    notify_release(release.pk, "approved", transition.pk)
-    notify_release(release.pk, "approved", transition.pk)  # a redelivered task
+    release_notify_task(release.pk, "approved", transition.pk)
+    release_notify_task(release.pk, "approved", transition.pk)  # a redelivered task
     assert len(mail.outbox) == 1
     assert "is approved and scheduled" in mail.outbox[0].subject
     assert mail.outbox[0].to == [developer.email]
@@ -63,7 +63,7 @@ def test_the_webhook_receives_the_event(make_release, developer, settings):
     settings.RELEASE_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hook"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     release = make_release(planned_start=timezone.now() + timedelta(hours=1))
-    notify_release(release.pk, "submitted", None)
+    release_notify_task(release.pk, "submitted", None)
     thread.join(timeout=10)
     server.server_close()
     assert received and received[0]["event"] == "submitted"

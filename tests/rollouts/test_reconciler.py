@@ -10,6 +10,7 @@ import pytest
 from apps.core import clock
 from apps.rollouts import services
 from apps.rollouts.models import Rollout, RolloutState
+from apps.rollouts.tasks import rollout_advance_task
 from portal.celery import app
 from tests.brokers import routed
 from tests.rollouts.builders import rollout_row
@@ -32,7 +33,7 @@ def hops():
                     return found
                 found.append(tuple(message.decode()[0]))
 
-    with routed({services.ADVANCE_TASK: name}):
+    with routed({rollout_advance_task.name: name}):
         yield taken
     with app.connection_for_read() as broker:
         broker.default_channel.queue_delete(name)

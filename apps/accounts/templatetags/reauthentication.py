@@ -1,9 +1,8 @@
-"""What a re-authentication prompt confirms. An action kept with allauth's
-`stash_and_reauthenticate` may name its `purpose` in the state it keeps ("approve release #12 of
-payments to prod"), and the prompt then says what the password is for."""
+"""The action a re-authentication prompt confirms, as kept by apps.accounts.reauthentication."""
 
-from allauth.account.internal.flows.reauthentication import STATE_SESSION_KEY
 from django import template
+
+from apps.accounts.reauthentication import purpose_of
 
 register = template.Library()
 
@@ -11,6 +10,4 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def reauthentication_purpose(context) -> str:
     request = context.get("request")
-    kept = request.session.get(STATE_SESSION_KEY) if request is not None else None
-    state = kept.get("state") if isinstance(kept, dict) else None
-    return str(state.get("purpose", "")) if isinstance(state, dict) else ""
+    return purpose_of(request) if request is not None else ""

@@ -17,6 +17,7 @@ from apps.insights.scorecards.evaluation import Evaluation, evaluate_services
 from apps.insights.scorecards.rules import RULES_BY_KEY
 from apps.insights.scorecards.selectors import week_of
 from apps.insights.selectors import local_day
+from apps.insights.tasks import scorecards_refresh_task
 
 # Rows per INSERT ... ON CONFLICT: 6 parameters a row stays far below PostgreSQL's 65,535.
 BATCH_SIZE = 1000
@@ -115,5 +116,5 @@ def scorecard_rule_update(*, actor, key: str, level: int, is_enabled: bool) -> S
         audit_record(
             actor=actor, action="scorecard_rule.update", target=rule, before=before, after=after
         )
-        outbox.enqueue("insights.refresh_scorecards")
+        outbox.enqueue(scorecards_refresh_task.name)
     return rule

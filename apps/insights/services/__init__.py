@@ -23,6 +23,7 @@ from apps.insights.services.rollups import (
 from apps.insights.services.sources import (
     DEFAULT_GRACE,
     source_secrets,
+    webhook_secrets_reencrypt,
     webhook_source_create,
     webhook_source_deactivate,
     webhook_source_rotate,
@@ -44,6 +45,7 @@ __all__ = [
     "rollup_refresh_recent",
     "source_secrets",
     "unmatched_delivery_map",
+    "webhook_secrets_reencrypt",
     "webhook_source_create",
     "webhook_source_deactivate",
     "webhook_source_rotate",

@@ -1,4 +1,5 @@
-"""Webhook sources: creating one and rotating its secret. The secret is returned once, to be
+"""Webhook sources: creating one, rotating its secret, and re-encrypting every secret after a
+change of encryption key. The secret is returned once, to be
 pasted into the vendor's webhook settings; only its encryption is stored, and the audit log
 records that it changed, never the secret."""
 
@@ -165,3 +166,35 @@ def webhook_source_deactivate(*, actor, source: WebhookSource) -> WebhookSource:
         actor=actor, action="webhook_source.deactivate", target=source, after={"active": False}
     )
     return source
+
+
+@transaction.atomic
+def webhook_secrets_reencrypt(*, actor=None) -> int:
+    """Every stored secret (current and previous, of active and deactivated sources) again under
+    the first key of RUNWAY_ENCRYPTION_KEY, so that a key behind it can be removed. The secrets
+    themselves do not change. A secret no configured key reads refuses the whole run, naming its
+    source, and nothing is written. `actor` None is an operator running manage.py. Returns how
+    many sources were re-encrypted."""
+    if actor is not None:
+        _require_admin(actor)
+    sources = list(WebhookSource.objects.select_for_update().order_by("pk"))
+    for source in sources:
+        try:
+            source.secret_encrypted = crypto.reencrypt(source.secret_encrypted)
+            if source.previous_secret_encrypted:
+                source.previous_secret_encrypted = crypto.reencrypt(
+                    source.previous_secret_encrypted
+                )
+        except crypto.SecretUnreadable:
+            raise ValidationError(
+                f"The secret of webhook source “{source.slug}” cannot be decrypted with any key "
+                "of RUNWAY_ENCRYPTION_KEY: put the key it was encrypted with back in the list."
+            ) from None
+        source.save(update_fields=["secret_encrypted", "previous_secret_encrypted"])
+        audit_record(
+            actor=actor,
+            action="webhook_source.reencrypt",
+            target=source,
+            after={"previous_secret": bool(source.previous_secret_encrypted)},
+        )
+    return len(sources)

@@ -42,10 +42,6 @@ def _parse_text(text: str, field: str) -> datetime:
     )
 
 
-def from_epoch(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
-
-
 def seconds_between(earlier: datetime, later: datetime) -> int:
     """Real elapsed seconds. Python subtracts two times of the *same* zone by their wall clocks,
     which is an hour off across a DST change; in UTC it is the real time."""

@@ -309,17 +309,66 @@ class ReleaseCreateSerializer(serializers.Serializer):
         """Keyword arguments for `release_request`, and whether to submit."""
         data = dict(self.validated_data)
         submit = data.pop("submit")
-        data["commits"] = [
-            {
-                "sha": commit["sha"],
-                "author": commit["author"],
-                "message": commit.get("message", ""),
-                "committed_at": commit["committed_at"],
-            }
-            for commit in data["commits"]
-        ]
+        data["commits"] = _commit_arguments(data["commits"])
         data["links"] = [dict(link) for link in data["links"]]
         return data, submit
+
+
+class ReleaseUpdateSerializer(serializers.Serializer):
+    """Only the fields sent change. Changing what ships (version, commits, planned times) after
+    an approval invalidates the approvals and sends the release back for approval."""
+
+    version = serializers.CharField(max_length=300, required=False)
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    change_type = serializers.ChoiceField(choices=ChangeType.choices, required=False)
+    justification = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Emergency changes only: why it cannot wait for approval.",
+    )
+    planned_start = serializers.DateTimeField(
+        required=False, help_text="ISO 8601, with a UTC offset."
+    )
+    planned_end = serializers.DateTimeField(
+        required=False, help_text="ISO 8601, with a UTC offset."
+    )
+    commits = CommitSerializer(
+        many=True, required=False, help_text="Replaces the release's commits when sent."
+    )
+    links = LinkSerializer(many=True, required=False, help_text="Replaces the links when sent.")
+
+    def validate(self, data):
+        # A field that cannot change here (service, environment, state...) is named, not ignored.
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {field: ["This field cannot be changed here."] for field in unknown}
+            )
+        if not data:
+            raise serializers.ValidationError("Send at least one field to change.")
+        return data
+
+    def service_arguments(self) -> dict:
+        """Keyword arguments for `release_update`."""
+        data = dict(self.validated_data)
+        if "commits" in data:
+            data["commits"] = _commit_arguments(data["commits"])
+        if "links" in data:
+            data["links"] = [dict(link) for link in data["links"]]
+        return data
+
+
+def _commit_arguments(commits: list[dict]) -> list[dict]:
+    return [
+        {
+            "sha": commit["sha"],
+            "author": commit["author"],
+            "message": commit.get("message", ""),
+            "committed_at": commit["committed_at"],
+        }
+        for commit in commits
+    ]
 
 
 class ApproveSerializer(serializers.Serializer):

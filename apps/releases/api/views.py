@@ -27,6 +27,7 @@ from apps.releases.api.serializers import (
     ReleaseCreateSerializer,
     ReleaseDetailSerializer,
     ReleaseListSerializer,
+    ReleaseUpdateSerializer,
 )
 from apps.releases.evidence import release_evidence
 from apps.releases.filters import ReleaseFilter
@@ -94,6 +95,24 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         release = services.release_request(actor=request.user, submit=submit, **arguments)
         return Response(self._detail_by_pk(release.pk), status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        summary="Edit a release that has not started",
+        description=(
+            "Only the fields sent change. Changing what ships (version, commits, planned "
+            "times) after an approval invalidates the approvals and sends the release back "
+            "for approval. A release in progress or finished cannot be edited."
+        ),
+        request=ReleaseUpdateSerializer,
+        responses={200: ReleaseDetailSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def partial_update(self, request, pk=None):
+        body = ReleaseUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.release_update(
+            actor=request.user, release=self._release(pk), **body.service_arguments()
+        )
+        return Response(self._detail_by_pk(pk))
+
     @_action_schema("Submit a draft for approval", request=None)
     @action(detail=True, methods=["post"], filter_backends=[])
     def submit(self, request, pk=None):
@@ -124,8 +143,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 actor=request.user, release=self._release(pk), **body.validated_data
             )
         except IntegrityError:
-            # release_reject does not check for an earlier live decision by the same person; the
-            # database's one-live-decision constraint refuses it and the service rolled back.
+            # release_reject refuses a second decision by the same person itself, under the
+            # release's row lock. Should the database's one-live-decision constraint still
+            # refuse the row, the service has rolled back: answer as the service would.
             raise ValidationError(
                 {"detail": ["You have already decided on this release."]}
             ) from None

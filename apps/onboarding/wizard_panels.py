@@ -4,13 +4,13 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
-from apps.onboarding import services, steps
+from apps.onboarding import services, wizard_steps
 from apps.onboarding.forms import StepForm, form_for_draft
 from apps.onboarding.models import OnboardingDraft, Step
 
 
 @dataclass
-class Panel:
+class WizardPanel:
     step: Step
     data: dict
     has_draft: bool
@@ -22,19 +22,19 @@ class Panel:
 
     @property
     def number(self) -> int:
-        return steps.position(self.step) + 1
+        return wizard_steps.position(self.step) + 1
 
     @property
     def total(self) -> int:
-        return len(steps.ORDER)
+        return len(wizard_steps.ORDER)
 
     @property
     def previous(self) -> Step | None:
-        return steps.previous_step(self.step)
+        return wizard_steps.previous_step(self.step)
 
     @property
     def progress(self) -> list[dict]:
-        furthest = steps.position(steps.first_open_step(self.data))
+        furthest = wizard_steps.position(wizard_steps.first_open_step(self.data))
         return [
             {
                 "step": step,
@@ -43,7 +43,7 @@ class Panel:
                 "done": step in self.data,
                 "reachable": index <= furthest,
             }
-            for index, step in enumerate(steps.ORDER)
+            for index, step in enumerate(wizard_steps.ORDER)
         ]
 
 
@@ -59,31 +59,33 @@ def _focus_first_error(form: StepForm) -> bool:
     return name is not None
 
 
-def step_panel(*, user, draft: OnboardingDraft | None, step: Step) -> Panel:
+def step_panel(*, user, draft: OnboardingDraft | None, step: Step) -> WizardPanel:
     """A step as the draft left it. A step the user has not reached yet opens the furthest one
     they have; the review shows the preview, or sends them to the step the catalog objects to."""
     data = _data(draft)
-    if steps.position(step) > steps.position(steps.first_open_step(data)):
-        step = steps.first_open_step(data)
+    if wizard_steps.position(step) > wizard_steps.position(wizard_steps.first_open_step(data)):
+        step = wizard_steps.first_open_step(data)
     if step == Step.REVIEW:
         try:
             preview = services.onboarding_preview(actor=user, data=data)
         except ValidationError as exc:
-            return error_panel(user=user, draft=draft, errors=steps.errors_by_step(exc))
-        return Panel(step=step, data=data, has_draft=True, preview=preview)
+            return error_panel(user=user, draft=draft, errors=wizard_steps.errors_by_step(exc))
+        return WizardPanel(step=step, data=data, has_draft=True, preview=preview)
     form = form_for_draft(step, user=user, draft_data=data)
-    return Panel(step=step, data=data, has_draft=draft is not None, form=form)
+    return WizardPanel(step=step, data=data, has_draft=draft is not None, form=form)
 
 
-def error_panel(*, user, draft: OnboardingDraft | None, errors: steps.StepErrors) -> Panel:
+def error_panel(
+    *, user, draft: OnboardingDraft | None, errors: wizard_steps.StepErrors
+) -> WizardPanel:
     """The first step the catalog's errors are about, its values checked, the errors in place."""
-    data, step = _data(draft), steps.first_step_with_errors(errors)
+    data, step = _data(draft), wizard_steps.first_step_with_errors(errors)
     if step == Step.REVIEW:
         messages = [message for found in errors[step].values() for message in found]
-        return Panel(step=step, data=data, has_draft=True, errors=messages)
+        return WizardPanel(step=step, data=data, has_draft=True, errors=messages)
     form = form_for_draft(step, user=user, draft_data=data, bound=True)
     form.add_step_errors(errors[step])
-    return Panel(
+    return WizardPanel(
         step=step,
         data=data,
         has_draft=draft is not None,
@@ -92,9 +94,11 @@ def error_panel(*, user, draft: OnboardingDraft | None, errors: steps.StepErrors
     )
 
 
-def form_panel(*, draft: OnboardingDraft | None, form: StepForm, redrawn: bool = False) -> Panel:
+def form_panel(
+    *, draft: OnboardingDraft | None, form: StepForm, redrawn: bool = False
+) -> WizardPanel:
     """A form as the user posted it: with its errors, or redrawn after adding a row."""
-    return Panel(
+    return WizardPanel(
         step=form.step,
         data=_data(draft),
         has_draft=draft is not None,
