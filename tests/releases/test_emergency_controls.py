@@ -19,7 +19,7 @@ from apps.releases.evidence import release_evidence
 from apps.releases.gates import blocking_failures, readiness
 from apps.releases.models import BreakGlass, ReleaseCheck, ReleaseState, WindowScope
 from apps.releases.selectors import needing_retrospective, releases_due
-from apps.releases.tasks import notify_release
+from apps.releases.tasks import release_notify_task
 from apps.releases.transitions import available_actions
 from tests.factories import UserFactory
 
@@ -213,7 +213,7 @@ def test_break_glass_lets_it_start_pages_leadership_and_admins_and_requires_a_re
     # The page goes out through the outbox, after commit; the task mails exactly those paged.
     (page,) = OutboxMessage.objects.filter(task_name="releases.notify", args__1="break_glass")
     assert page.args[0] == release.pk
-    notify_release(*page.args)
+    release_notify_task(*page.args)
     (message,) = mail.outbox
     assert message.subject.startswith("[Runway] BREAK GLASS:")
     assert set(message.to) == {"dana@example.com", "lee@example.com", "ada@example.com"}
