@@ -20,12 +20,17 @@ def render_filtered_list(
     template: str,
     partial_template: str,
     extra_context: Callable[[django_filters.FilterSet], dict] | None = None,
+    decorate: Callable[[list], object] | None = None,
 ) -> HttpResponse:
     """The page (or for htmx its partial) with `filter`, `page` and `query`: the request's query
     string without `page`, which the pager (templates/partials/_pager.html) adds to its links.
-    `extra_context(filterset)` adds what the page shows besides, such as counts of the rows."""
+    `extra_context(filterset)` adds what the page shows besides, such as counts of the rows;
+    `decorate(rows)` adds to the page's rows what the queryset cannot, in a few queries."""
     filterset = filterset_class(request.GET, queryset=queryset, request=request)
     page = Paginator(filterset.qs, page_size).get_page(request.GET.get("page"))
+    if decorate is not None:
+        page.object_list = list(page.object_list)
+        decorate(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"filter": filterset, "page": page, "query": query.urlencode()}

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, Prefetch, Q, QuerySet, Window
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -19,6 +19,7 @@ from apps.releases.models import (
     ChangeType,
     Release,
     ReleaseCheck,
+    ReleaseCommit,
     ReleaseState,
 )
 from apps.releases.policies import (
@@ -166,6 +167,23 @@ def previous_releases_for(releases: Iterable[Release]) -> dict[int, Release | No
 def previous_release(release: Release) -> Release | None:
     """The last release that succeeded in the same environment: what this one replaces."""
     return previous_releases_for([release])[release.pk]
+
+
+def with_what_ships(releases: Iterable[Release]) -> list[Release]:
+    """The releases, each with what an approver reads in a list row: `replaces` (the release it
+    replaces, or None) and `commit_count`, in two queries however many there are."""
+    releases = list(releases)
+    previous = previous_releases_for(releases)
+    counts = dict(
+        ReleaseCommit.objects.filter(release_id__in=[release.pk for release in releases])
+        .values_list("release_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for release in releases:
+        release.replaces = previous[release.pk]
+        release.commit_count = counts.get(release.pk, 0)
+    return releases
 
 
 def recent_history_for(releases: Iterable[Release], *, limit: int = 5) -> dict[int, list[Release]]:

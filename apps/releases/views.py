@@ -31,6 +31,7 @@ def release_list(request: HttpRequest) -> HttpResponse:
         page_size=PAGE_SIZE,
         template="releases/release_list.html",
         partial_template="releases/partials/_list.html",
+        decorate=selectors.with_what_ships,
     )
 
 

@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from apps.core.htmx import render_page_or_partial, wants_partial
 from apps.core.lists import render_filtered_list
 from apps.releases.models import Release
+from apps.releases.selectors import with_what_ships
 from apps.rollouts import selectors, services
 from apps.rollouts.filters import RolloutFilter
 from apps.rollouts.models import Rollout
@@ -36,6 +37,7 @@ def rollout_list(request: HttpRequest) -> HttpResponse:
         template="rollouts/rollout_list.html",
         partial_template="rollouts/partials/_list.html",
         extra_context=lambda filterset: {"version": version},
+        decorate=lambda rollouts: with_what_ships(rollout.release for rollout in rollouts),
     )
 
 

@@ -16,7 +16,28 @@
     var button = event.target.closest("[data-dismiss]");
     if (button) button.closest("[data-toast]").remove();
     if (event.target.closest("[data-print]")) window.print();
+    var copy = event.target.closest("[data-copy]");
+    if (copy) copyText(copy.getAttribute("data-copy"));
   });
+
+  // The clipboard API needs a secure context (https or localhost); elsewhere, a selected field.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(
+        function () { toast("Copied " + text, "info"); },
+        function () { toast("Could not copy; select the text instead.", "error"); });
+      return;
+    }
+    var field = document.createElement("textarea");
+    field.value = text;
+    field.setAttribute("readonly", "");
+    field.className = "visually-hidden";
+    document.body.appendChild(field);
+    field.select();
+    var copied = document.execCommand && document.execCommand("copy");
+    field.remove();
+    toast(copied ? "Copied " + text : "Could not copy; select the text instead.", copied ? "info" : "error");
+  }
 
   // <form data-confirm="Sure?">: ask first (no inline handlers: the CSP allows no inline script).
   document.addEventListener("submit", function (event) {

@@ -128,8 +128,10 @@ def test_the_inbox_shows_rules_risk_diff_conflicts_and_history(
     risk = section(html, release, "risk")
     assert "Risk: medium" in risk and "Tier 2 service" in risk and "Production environment" in risk
     diff = section(html, release, "diff")
-    shipped = f'<code title="release #{replaced.pk}">registry/web:1.3.0</code>'
-    assert f"{shipped} → <code>registry/web:1.4.0</code>" in diff
+    shipped = '<code title="registry/web:1.3.0">…/web:1.3.0</code>'
+    assert shipped in diff and f"(#{replaced.pk})" in diff
+    assert '→ <span class="image-ref"><code title="registry/web:1.4.0">…/web:1.4.0</code>' in diff
+    assert "1 commit<" in diff
     assert "9f2c1e7abc" in diff and "Fix rounding" in diff
     conflicts = section(html, release, "conflicts")
     assert f"#{same.pk} web → prod</a> overlaps (same service and environment)" in conflicts
@@ -147,7 +149,8 @@ def test_a_release_without_conflicts_or_predecessor_says_so(
 ):
     release = services.release_submit(actor=developer, release=make_release())
     html = client_as(release_manager).get(INBOX).content.decode()
-    assert "nothing yet</span> → <code>registry/web:1.4.0" in section(html, release, "diff")
+    diff = section(html, release, "diff")
+    assert 'nothing yet</span> → <span class="image-ref"><code title="registry/web:1.4.0">' in diff
     assert "No overlapping releases." in section(html, release, "conflicts")
     assert "No other releases to prod." in section(html, release, "history")
 

@@ -232,6 +232,28 @@ def test_the_release_list_keeps_a_query_budget(
     assert len(response.context["page"]) == 50
 
 
+def test_the_release_list_shows_what_ships_what_it_replaces_and_how_many_commits(
+    client_as, make_release, leadership
+):
+    shipped = make_release(version="ghcr.io/acme/web:1.3.0", hours_from_now=-30)
+    Release.objects.filter(pk=shipped.pk).update(
+        state=ReleaseState.SUCCEEDED, finished_at=timezone.now() - timedelta(hours=29)
+    )
+    commit = {"author": "sam@example.com", "message": "Fix", "committed_at": timezone.now()}
+    make_release(
+        version="ghcr.io/acme/web:1.4.0-rc.2",
+        commits=[{**commit, "sha": "a1b2c3d4"}, {**commit, "sha": "e5f6a7b8"}],
+    )
+    html = client_as(leadership).get("/releases/", {"state": "draft"}).content.decode()
+    row = html[html.index("Faster checkout") :]
+    row = row[: row.index("</tr>")]
+    cells = [cell.split("</td>")[0] for cell in row.split("<td>")[1:]]
+    version, replaces, commits = cells[2:5]
+    assert '<code title="ghcr.io/acme/web:1.4.0-rc.2">…/web:1.4.0-rc.2</code>' in version
+    assert '<code title="ghcr.io/acme/web:1.3.0">…/web:1.3.0</code>' in replaces
+    assert commits == "2"
+
+
 @pytest.mark.django_db
 def test_the_detail_page_shows_the_checklist_and_history(
     client_as, make_release, developer, prod_policy

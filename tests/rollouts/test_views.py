@@ -354,13 +354,13 @@ def test_the_list_keeps_a_fixed_query_count_with_50_rollouts(
     many_rollouts(50, requester=leadership)
     client = client_as(leadership)
     client.get("/rollouts/")  # the session and roles, once
-    # session, user, roles, version, count, page, steps
-    with django_assert_num_queries(7):
+    # session, user, roles, version, count, page, steps, what each replaces, commit counts
+    with django_assert_num_queries(9):
         response = client.get("/rollouts/")
     page = list(response.context["page"])
     assert len(page) == 50
     assert [r.state for r in page[:5]] == [RolloutState.RUNNING] * 5  # active first
-    with django_assert_num_queries(6):  # htmx: no version
+    with django_assert_num_queries(8):  # htmx: no version
         client.get("/rollouts/", {"state": "succeeded"}, **HTMX)
 
 

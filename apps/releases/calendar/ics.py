@@ -5,12 +5,12 @@ its own zone. UIDs are stable (release-<id>@runway), so a re-planned release mov
 subscriber's calendar instead of appearing twice.
 """
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
+from apps.core.image_refs import ImageRef
 from apps.releases.models import Freeze, Release, ReleaseState, WindowScope
 
 PRODID = "-//Runway//Release calendar//EN"
@@ -29,16 +29,10 @@ STATUS_BY_STATE = {
     ReleaseState.CANCELLED: "CANCELLED",
 }
 
-_DIGEST = re.compile(r"@sha256:([0-9a-f]{12})[0-9a-f]*$")
-
-
-def short_version(version: str) -> str:
-    """A digest is long; its first 12 hex digits identify it well enough for a title."""
-    return _DIGEST.sub(r"@sha256:\1", version)
-
 
 def release_summary(release: Release) -> str:
-    return f"{release.service.name} {short_version(release.version)} → {release.environment.name}"
+    version = ImageRef.parse(release.version).short_digest
+    return f"{release.service.name} {version} → {release.environment.name}"
 
 
 def _utc(moment: datetime) -> datetime:

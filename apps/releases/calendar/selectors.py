@@ -22,7 +22,7 @@ from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
 from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, Release, WindowScope
-from apps.releases.selectors import SERVICE_BULK, Conflict, conflicts_for
+from apps.releases.selectors import SERVICE_BULK, Conflict, conflicts_for, with_what_ships
 from apps.releases.windows import calendar_spans, parse_rrule
 
 VIEWS = ("month", "week", "agenda")
@@ -348,6 +348,8 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
     end = local_midnight(period.last + timedelta(days=1), zone)
 
     releases = list(releases_overlapping(start=start, end=end, filters=query.filters))
+    if query.view != "month":  # a month cell has no room for what ships
+        with_what_ships(releases)
     freezes = list(freezes_overlapping(start=start, end=end, filters=query.filters))
     spans = window_spans(start=start, end=end, filters=query.filters)
     # Only open releases compete for their slot: a finished or cancelled one warns of nothing.
