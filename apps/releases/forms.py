@@ -1,15 +1,40 @@
 from django import forms
+from django.urls import reverse
 
 from apps.accounts import permissions
 from apps.catalog.models import Environment, Service
 from apps.releases.models import ChangeType, StandardChangeTemplate
 
+# Search-as-you-type shows this many services; typing more narrows them.
+SERVICE_MATCHES = 20
+SERVICE_QUERY_MAX = 100
+
 
 def services_for(user):
+    """The services `user` may request releases of."""
     queryset = Service.objects.select_related("owner").order_by("name")
     if permissions.is_platform_admin(user):
         return queryset
     return queryset.filter(owner_id__in=permissions.team_ids_of(user))
+
+
+def service_matches(user, text: str) -> list[str]:
+    """Names of the services `user` may request releases of that start with, then contain,
+    `text`: the release form's suggestions, a bounded few whatever the catalog's size."""
+    text = text.strip()[:SERVICE_QUERY_MAX]
+    names = services_for(user).values_list("name", flat=True)
+    starting = list(names.filter(name__istartswith=text)[:SERVICE_MATCHES])
+    if len(starting) == SERVICE_MATCHES or not text:
+        return starting
+    containing = names.filter(name__icontains=text).exclude(name__istartswith=text)
+    return starting + list(containing[: SERVICE_MATCHES - len(starting)])
+
+
+def environments_of(user, service_name: str):
+    """The environments of one service `user` may request releases of, in promotion order."""
+    return Environment.objects.filter(
+        service__in=services_for(user), service__name=service_name
+    ).order_by("order", "name")
 
 
 class CommitsField(forms.CharField):
@@ -44,8 +69,20 @@ class CommitsField(forms.CharField):
 
 
 class ReleaseForm(forms.Form):
-    service = forms.ModelChoiceField(queryset=Service.objects.none(), to_field_name="name")
-    environment = forms.ModelChoiceField(queryset=Environment.objects.none())
+    # A text field with suggestions, not a select: a catalog may hold 10,000 services.
+    service = forms.ModelChoiceField(
+        queryset=Service.objects.none(),
+        to_field_name="name",
+        widget=forms.TextInput(
+            attrs={"list": "service-options", "autocomplete": "off", "spellcheck": "false"}
+        ),
+        error_messages={"invalid_choice": "No service of yours has that name."},
+    )
+    environment = forms.ModelChoiceField(
+        queryset=Environment.objects.none(),
+        empty_label="Choose a service first",
+        error_messages={"invalid_choice": "Pick an environment of the chosen service."},
+    )
     version = forms.CharField(
         max_length=300, help_text="Image tag or digest, e.g. registry/app@sha256:…"
     )
@@ -70,16 +107,30 @@ class ReleaseForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        services = services_for(user)
-        self.fields["service"].queryset = services
-        self.fields["environment"].queryset = (
-            Environment.objects.filter(service__in=services)
-            .select_related("service")
-            .order_by("service__name", "order")
+        self.fields["service"].queryset = services_for(user)
+        self.fields["service"].widget.attrs.update(
+            {
+                "hx-get": reverse("releases:form-services"),
+                "hx-trigger": "input changed delay:200ms, focus once",
+                "hx-target": "#service-options",
+                "hx-sync": "this:replace",
+            }
         )
-        self.fields["environment"].label_from_instance = lambda env: (
-            f"{env.service.name} / {env.name}"
+        self.fields["environment"].widget.attrs.update(
+            {
+                "hx-get": reverse("releases:form-environments"),
+                "hx-trigger": "change from:#id_service",
+                "hx-include": "#id_service",
+            }
         )
+        # Only the chosen service's environments; the page swaps them when the service changes.
+        service_name = (self.data.get("service") if self.is_bound else None) or (
+            self.initial.get("service") or ""
+        )
+        if service_name:
+            self.fields["environment"].queryset = environments_of(user, str(service_name))
+            self.fields["environment"].empty_label = "Choose an environment"
+        self.fields["environment"].label_from_instance = lambda environment: environment.name
 
     def clean(self):
         data = super().clean()

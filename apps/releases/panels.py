@@ -1,5 +1,6 @@
 """The releases panel on a service's catalog page."""
 
+from apps.accounts import permissions
 from apps.catalog.panels import Panel, register_panel
 from apps.releases.models import Release
 
@@ -10,7 +11,9 @@ def _context(request, service) -> dict:
         .select_related("environment", "requester")
         .order_by("-planned_start")[:8]
     )
-    return {"releases": list(recent)}
+    # The form offers a service to its owning team and to platform admins (forms.services_for).
+    may_request = permissions.can_act_for_team(request.user, service.owner_id)
+    return {"releases": list(recent), "can_request": may_request}
 
 
 register_panel(Panel("releases", "Releases", "releases/panels/_service.html", _context, order=20))

@@ -13,7 +13,7 @@ from apps.core.lists import render_filtered_list
 from apps.releases import decisions, selectors, services
 from apps.releases.evidence import release_evidence
 from apps.releases.filters import ReleaseFilter
-from apps.releases.forms import BreakGlassForm, DecisionForm, ReleaseForm
+from apps.releases.forms import BreakGlassForm, DecisionForm, ReleaseForm, service_matches
 from apps.releases.gates import readiness
 from apps.releases.page_actions import rendered_actions
 from apps.releases.policies import approval_status, is_eligible
@@ -32,6 +32,9 @@ def release_list(request: HttpRequest) -> HttpResponse:
         template="releases/release_list.html",
         partial_template="releases/partials/_list.html",
         decorate=selectors.with_what_ships,
+        extra_context=lambda filterset: {
+            "can_request": permissions.can_create_services(request.user)
+        },
     )
 
 
@@ -79,6 +82,22 @@ def release_create(request: HttpRequest) -> HttpResponse:
             )
             return redirect("releases:detail", pk=release.pk)
     return render(request, "releases/release_form.html", {"form": form})
+
+
+@require_safe
+@permissions.rule_required(permissions.can_create_services)
+def release_form_services(request: HttpRequest) -> HttpResponse:
+    """The release form's service suggestions for what has been typed so far."""
+    names = service_matches(request.user, request.GET.get("service", ""))
+    return render(request, "releases/partials/_service_options.html", {"names": names})
+
+
+@require_safe
+@permissions.rule_required(permissions.can_create_services)
+def release_form_environments(request: HttpRequest) -> HttpResponse:
+    """The release form's environment choices once a service is chosen."""
+    form = ReleaseForm(initial={"service": request.GET.get("service", "")}, user=request.user)
+    return render(request, "releases/partials/_environment_options.html", {"form": form})
 
 
 def _run_with_comment(request, pk: int, action) -> DecisionForm:

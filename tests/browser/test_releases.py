@@ -27,8 +27,16 @@ def test_a_developer_submits_and_a_release_manager_approves_with_reauthenticatio
     page.get_by_role("link", name="Request a release").click()
     # Mid-morning, so the hour-long release never spans midnight (one agenda entry).
     start = (timezone.now() + timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
-    page.get_by_label("Service").select_option("web")
-    page.get_by_label("Environment").select_option(label="web / prod")
+    # The service is searched as it is typed; its environments follow once it is chosen.
+    expect(page.get_by_label("Environment")).to_contain_text("Choose a service first")
+    page.get_by_label("Service").fill("we")
+    expect(page.locator("#service-options option[value=web]")).to_have_count(1)
+    page.get_by_label("Service").fill("web")
+    page.get_by_label("Service").press("Tab")
+    expect(page.get_by_label("Environment").locator("option")).to_have_text(
+        ["Choose an environment", "dev", "staging", "prod"]
+    )
+    page.get_by_label("Environment").select_option(label="prod")
     page.get_by_label("Version").fill("registry/web:3.0.0")
     page.get_by_label("Title").fill("Checkout redesign")
     page.get_by_label("Planned start").fill(start.strftime("%Y-%m-%dT%H:%M"))

@@ -1,11 +1,14 @@
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.catalog.models import Environment
 from apps.releases import services
 from apps.releases.models import ChangeWindow, Release, ReleaseCommit, ReleaseState, WindowScope
+from tests.factories import ServiceFactory
 
 
 def reauthenticated(client, password):
@@ -158,6 +161,71 @@ def test_leadership_cannot_request_releases(client_as, leadership):
 
 
 @pytest.mark.django_db
+def test_leadership_sees_no_request_button_where_a_developer_does(
+    client_as, leadership, developer, other_developer, web
+):
+    button = 'href="/releases/new/"'
+    assert button not in client_as(leadership).get("/releases/").content.decode()
+    assert button in client_as(developer).get("/releases/").content.decode()
+    link = f'href="/releases/new/?service={web.name}"'
+    service_page = reverse("catalog:service-detail", args=[web.name])
+    assert link in client_as(developer).get(service_page).content.decode()
+    assert link not in client_as(other_developer).get(service_page).content.decode()
+    assert link not in client_as(leadership).get(service_page).content.decode()
+
+
+def test_the_service_field_suggests_a_bounded_few_of_my_own_services(
+    client_as, developer, payments, search, django_assert_max_num_queries
+):
+    for index in range(30):
+        ServiceFactory(name=f"pay-{index:02}", owner=payments)
+        ServiceFactory(name=f"pay-theirs-{index:02}", owner=search)
+    ServiceFactory(name="gateway-pay", owner=payments)
+    client = client_as(developer)
+    with django_assert_max_num_queries(8):
+        html = client.get("/releases/new/services/", {"service": "PAY-1"}).content.decode()
+    assert html.count("<option") == 10 and 'value="pay-10"' in html
+    assert (
+        "theirs" not in client.get("/releases/new/services/", {"service": "pay"}).content.decode()
+    )
+    html = client.get("/releases/new/services/", {"service": "pay"}).content.decode()
+    assert html.count("<option") == 20  # bounded, however many match
+    # Names containing the text come after those starting with it.
+    html = client.get("/releases/new/services/", {"service": "way-p"}).content.decode()
+    assert 'value="gateway-pay"' in html
+    # Odd input is bounded and answered, not a 500.
+    odd = client.get("/releases/new/services/", {"service": "x" * 10_000 + "%_"})
+    assert odd.status_code == 200 and "<option" not in odd.content.decode()
+
+
+def test_the_environment_field_lists_only_the_chosen_services_environments(
+    client_as, developer, other_developer, leadership, web
+):
+    html = client_as(developer).get("/releases/new/environments/", {"service": "web"})
+    options = html.content.decode()
+    assert [part.split(">")[1].split("<")[0] for part in options.split("<option")[1:]] == [
+        "Choose an environment",
+        "dev",
+        "staging",
+        "prod",
+    ]
+    # Someone else's service offers nothing to choose, and the form refuses it.
+    theirs = client_as(other_developer).get("/releases/new/environments/", {"service": "web"})
+    assert theirs.content.decode().count("<option") == 1
+    assert client_as(leadership).get("/releases/new/environments/").status_code == 403
+    assert client_as(leadership).get("/releases/new/services/").status_code == 403
+
+
+def test_an_environment_of_another_service_is_refused_by_name(client_as, developer, payments, web):
+    other = ServiceFactory(name="api", owner=payments)
+    env = Environment.objects.create(service=other, name="prod", kind="production", order=3)
+    start = timezone.now() + timedelta(days=2)
+    response = client_as(developer).post("/releases/new/", form_body(start, environment=env.pk))
+    assert response.status_code == 200
+    assert "Pick an environment of the chosen service." in response.content.decode()
+    assert not Release.objects.exists()
+
+
 def test_a_refused_approval_is_shown_in_place(
     client, make_release, platform_admin, prod_policy, password
 ):
