@@ -8,6 +8,7 @@ from apps.accounts.demo import CI_ACCOUNT
 from apps.accounts.models import Role, Team, User
 from apps.catalog.models import Service
 from apps.releases import services
+from apps.releases.calendar import services as calendar_services
 from apps.releases.models import (
     ApprovalPolicy,
     Release,
@@ -84,7 +85,7 @@ def load() -> list[str]:
         environment_kind="staging",
         description="Feature-flag and config changes to staging.",
     )
-    office_hours = services.change_window_create(
+    office_hours = calendar_services.change_window_create(
         actor=rm,
         name="Production office hours",
         kind="allow",
@@ -96,7 +97,7 @@ def load() -> list[str]:
         environment_kind="production",
     )
     now = timezone.now()
-    services.freeze_create(
+    calendar_services.freeze_create(
         actor=rm,
         name="Year-end freeze",
         reason="Peak trading and reduced staffing.",

@@ -1,14 +1,15 @@
-"""Every write to releases, approvals, checks, windows and freezes. The browser, the API and
-the scheduler all come through here, so they apply exactly the same rules."""
+"""Every write to releases, approvals, checks and approval policies. The browser, the API and
+the scheduler all come through here, so they apply exactly the same rules. Change windows and
+freezes are written in apps/releases/calendar/services.py."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts import permissions
-from apps.accounts.models import Role, validate_time_zone
+from apps.accounts.models import Role
 from apps.audit.services import audit_record, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
 from apps.core.validators import validate_links
@@ -20,25 +21,20 @@ from apps.releases.models import (
     ApprovalRule,
     BreakGlass,
     ChangeType,
-    ChangeWindow,
-    Freeze,
     Release,
     ReleaseCheck,
     ReleaseCommit,
     ReleaseState,
     StandardChangeTemplate,
-    WindowScope,
 )
 from apps.releases.policies import approval_status, rule_for_approver
 from apps.releases.risk import assess_risk
 from apps.releases.transitions import lock_release, release_transition, require_action
-from apps.releases.windows import parse_rrule, when_allowed
+from apps.releases.windows import when_allowed
 
 # Changing any of these changes what an approver approved.
 # The longest a release may be planned for: windows are checked across the whole of it.
 MAX_RELEASE_SPAN = timedelta(days=31)
-MAX_FREEZE_SPAN = timedelta(days=366)
-MAX_WINDOW_MINUTES = 31 * 24 * 60
 SHIPPING_FIELDS = ("version", "planned_start", "planned_end")
 RELEASE_FIELDS = (
     "title",
@@ -567,84 +563,6 @@ def releases_due_start(*, limit: int = 200) -> list[int]:
         if ok:
             started.append(release_id)
     return started
-
-
-# --- Windows and freezes ------------------------------------------------------------------
-
-
-def _require_calendar_rights(actor) -> None:
-    permissions.require(
-        permissions.can_manage_change_calendar(actor),
-        "Only release managers and platform admins manage windows and freezes.",
-    )
-
-
-def _validate_scope(obj) -> None:
-    needs = {
-        WindowScope.TEAM: "team",
-        WindowScope.SERVICE: "service",
-        WindowScope.ENVIRONMENT: "environment_kind",
-    }
-    field = needs.get(obj.scope)
-    if field and not getattr(obj, field if field == "environment_kind" else f"{field}_id"):
-        scope = obj.get_scope_display().lower()
-        raise ValidationError({field: f"A {scope} window names its {field.replace('_', ' ')}."})
-
-
-@transaction.atomic
-def change_window_create(*, actor, **fields) -> ChangeWindow:
-    _require_calendar_rights(actor)
-    window = ChangeWindow(**fields)
-    if window.starts_at_local and timezone.is_naive(window.starts_at_local):
-        # Wall-clock time in the window's zone, kept in a UTC-labelled column.
-        window.starts_at_local = window.starts_at_local.replace(tzinfo=UTC)
-    validate_time_zone_field(window.time_zone)
-    if window.duration_minutes and window.duration_minutes > MAX_WINDOW_MINUTES:
-        raise ValidationError(
-            {"duration_minutes": f"A window lasts at most {MAX_WINDOW_MINUTES // 1440} days."}
-        )
-    if window.starts_at_local is not None:
-        parse_rrule(window.rrule or "", window.starts_at_local)
-    _validate_scope(window)
-    window.full_clean()
-    window.save()
-    audit_record(
-        actor=actor,
-        action="change_window.create",
-        target=window,
-        after=snapshot(
-            window,
-            ("name", "kind", "rrule", "starts_at_local", "duration_minutes", "time_zone", "scope"),
-        ),
-    )
-    return window
-
-
-@transaction.atomic
-def freeze_create(*, actor, **fields) -> Freeze:
-    _require_calendar_rights(actor)
-    freeze = Freeze(created_by=actor, **fields)
-    if freeze.starts_at and freeze.ends_at and freeze.ends_at <= freeze.starts_at:
-        raise ValidationError({"ends_at": "The end must be after the start."})
-    if freeze.starts_at and freeze.ends_at and freeze.ends_at - freeze.starts_at > MAX_FREEZE_SPAN:
-        raise ValidationError({"ends_at": f"A freeze lasts at most {MAX_FREEZE_SPAN.days} days."})
-    _validate_scope(freeze)
-    freeze.full_clean()
-    freeze.save()
-    audit_record(
-        actor=actor,
-        action="freeze.create",
-        target=freeze,
-        after=snapshot(freeze, ("name", "reason", "starts_at", "ends_at", "scope")),
-    )
-    return freeze
-
-
-def validate_time_zone_field(value: str) -> None:
-    try:
-        validate_time_zone(value)
-    except ValidationError as exc:
-        raise ValidationError({"time_zone": exc.messages}) from None
 
 
 # --- Approval policies --------------------------------------------------------------------

@@ -12,6 +12,7 @@ from apps.accounts.models import Role
 from apps.audit.models import AuditEvent
 from apps.catalog.models import Environment, EnvironmentKind
 from apps.releases import services
+from apps.releases.calendar import services as calendar_services
 from apps.releases.models import (
     Approval,
     ApprovalPolicy,
@@ -183,7 +184,7 @@ def test_a_standard_change_from_its_template_is_scheduled_without_approval(
 
 @pytest.mark.django_db
 def test_a_refused_submission_creates_nothing(api_as, developer, release_manager, checkout):
-    services.freeze_create(
+    calendar_services.freeze_create(
         actor=release_manager,
         name="Year end",
         starts_at=START - timedelta(days=1),

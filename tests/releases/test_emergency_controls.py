@@ -15,6 +15,7 @@ from apps.accounts.models import Role
 from apps.audit.models import AuditEvent
 from apps.core.models import OutboxMessage
 from apps.releases import services
+from apps.releases.calendar import services as calendar_services
 from apps.releases.evidence import release_evidence
 from apps.releases.gates import blocking_failures, readiness
 from apps.releases.models import BreakGlass, ReleaseCheck, ReleaseState, WindowScope
@@ -34,7 +35,7 @@ def url(release, action: str = "") -> str:
 def office_hours(release_manager):
     """Production changes only in one daily hour, six hours away from now: it is never now."""
     hour = (timezone.now().hour + 6) % 24
-    return services.change_window_create(
+    return calendar_services.change_window_create(
         actor=release_manager,
         name="Office hours",
         kind="allow",

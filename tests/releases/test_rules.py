@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.releases import services
+from apps.releases.calendar import services as calendar_services
 from apps.releases.models import ChangeWindow, Release, WindowScope
 from apps.releases.rules import MAX_SPAN, compile_rule
 from apps.releases.windows import when_allowed
@@ -152,7 +152,7 @@ def test_a_stored_deny_window_that_fails_the_checks_denies_rather_than_hangs(web
 @pytest.mark.django_db
 def test_a_window_lasting_over_a_month_is_refused(release_manager):
     with pytest.raises(ValidationError) as error:
-        services.change_window_create(
+        calendar_services.change_window_create(
             actor=release_manager,
             name="Forever",
             kind="deny",

@@ -7,6 +7,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.catalog.models import Environment
 from apps.releases import services
+from apps.releases.calendar import services as calendar_services
 from apps.releases.models import ChangeWindow, Release, ReleaseCommit, ReleaseState, WindowScope
 from tests.factories import ServiceFactory
 
@@ -96,7 +97,7 @@ def test_submitting_into_a_freeze_from_the_form_names_it_and_leaves_no_draft(
     client_as, developer, release_manager, web, prod
 ):
     start = timezone.now() + timedelta(days=2)
-    services.freeze_create(
+    calendar_services.freeze_create(
         actor=release_manager,
         name="Black Friday",
         starts_at=start - timedelta(days=1),
@@ -141,7 +142,7 @@ def test_saving_a_draft_into_a_freeze_is_still_allowed(
     client_as, developer, release_manager, web, prod
 ):
     start = timezone.now() + timedelta(days=2)
-    services.freeze_create(
+    calendar_services.freeze_create(
         actor=release_manager,
         name="Black Friday",
         starts_at=start - timedelta(days=1),

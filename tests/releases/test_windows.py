@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.releases import services
+from apps.releases.calendar import services as calendar_services
 from apps.releases.models import ChangeWindow, Freeze, ReleaseState, WindowScope
 from apps.releases.windows import when_allowed, window_occurrences
 
@@ -119,7 +120,7 @@ def test_a_release_planned_in_a_freeze_is_refused_with_its_name_and_end(
     make_release, developer, release_manager
 ):
     start = timezone.now() + timedelta(days=2)
-    freeze = services.freeze_create(
+    freeze = calendar_services.freeze_create(
         actor=release_manager,
         name="Black Friday",
         starts_at=start - timedelta(days=1),
@@ -146,7 +147,7 @@ def test_a_freeze_created_after_approval_still_stops_the_start(
     Release.objects.filter(pk=staging.pk).update(state=ReleaseState.SUCCEEDED)
     release = services.release_submit(actor=developer, release=make_release(hours_from_now=-1))
     assert release.state == ReleaseState.SCHEDULED
-    services.freeze_create(
+    calendar_services.freeze_create(
         actor=release_manager,
         name="Incident 4711",
         starts_at=timezone.now() - timedelta(hours=1),
@@ -204,7 +205,7 @@ def test_a_bad_window_is_refused_naming_the_field(release_manager, fields, field
         "scope": WindowScope.ORGANISATION,
     }
     with pytest.raises(ValidationError) as error:
-        services.change_window_create(actor=release_manager, **{**base, **fields})
+        calendar_services.change_window_create(actor=release_manager, **{**base, **fields})
     assert field in error.value.message_dict
     assert not ChangeWindow.objects.exists()
 
@@ -213,7 +214,7 @@ def test_a_bad_window_is_refused_naming_the_field(release_manager, fields, field
 def test_a_freeze_ending_before_it_starts_is_refused(release_manager):
     now = timezone.now()
     with pytest.raises(ValidationError) as error:
-        services.freeze_create(
+        calendar_services.freeze_create(
             actor=release_manager,
             name="F",
             starts_at=now,
@@ -229,7 +230,7 @@ def test_developers_cannot_create_freezes(developer):
 
     now = timezone.now()
     with pytest.raises(PermissionDenied):
-        services.freeze_create(
+        calendar_services.freeze_create(
             actor=developer,
             name="F",
             starts_at=now,

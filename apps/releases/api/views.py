@@ -29,6 +29,7 @@ from apps.releases.api.serializers import (
     ReleaseListSerializer,
     ReleaseUpdateSerializer,
 )
+from apps.releases.calendar import services as calendar_services
 from apps.releases.evidence import release_evidence
 from apps.releases.filters import ReleaseFilter
 from apps.releases.gates import readiness
@@ -296,7 +297,7 @@ class _CalendarViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 class ChangeWindowViewSet(_CalendarViewSet):
     serializer_class = ChangeWindowSerializer
     queryset = ChangeWindow.objects.select_related("team", "service").order_by("name", "id")
-    create_service = staticmethod(services.change_window_create)
+    create_service = staticmethod(calendar_services.change_window_create)
 
 
 @extend_schema_view(
@@ -313,4 +314,4 @@ class FreezeViewSet(_CalendarViewSet):
     queryset = Freeze.objects.select_related("team", "service", "created_by").order_by(
         "starts_at", "id"
     )
-    create_service = staticmethod(services.freeze_create)
+    create_service = staticmethod(calendar_services.freeze_create)
