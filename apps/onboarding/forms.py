@@ -29,6 +29,7 @@ from apps.catalog.services import DEFAULT_ENVIRONMENTS
 from apps.core.forms import add_service_errors
 from apps.onboarding import selectors
 from apps.onboarding.models import Step
+from apps.onboarding.wizard_steps import LEFT_KEY
 
 
 class HttpUrlField(forms.URLField):
@@ -52,6 +53,13 @@ def _template(pk) -> GoldenPathTemplate | None:
 # --- Rows -------------------------------------------------------------------------------------
 
 
+def say_what_is_too_long(form: forms.Form) -> None:
+    """A browser's `maxlength` cuts a pasted name without a word; without it, the field's own
+    message says how long is too long, and the value typed is kept to be corrected."""
+    for field in form.fields.values():
+        field.widget.attrs.pop("maxlength", None)
+
+
 class RowForm(forms.Form):
     """One row of a table: each input is labelled with its row, as the table has no labels."""
 
@@ -59,6 +67,7 @@ class RowForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        say_what_is_too_long(self)
         index = (self.prefix or "").rsplit("-", 1)[-1]
         number = int(index) + 1 if index.isdigit() else ""
         for field in self.fields.values():
@@ -171,6 +180,7 @@ class StepForm(forms.Form):
 
     def __init__(self, data=None, *, user, initial=None, **kwargs):
         super().__init__(data, initial=initial, **kwargs)
+        say_what_is_too_long(self)
         self.user = user
         self.section_errors: dict[str, list[str]] = {}
         self.rows = {
@@ -271,6 +281,10 @@ class ServiceNameForm(forms.Form):
         max_length=63,
         validators=[dns_label_validator],
         help_text="Lowercase letters, digits and '-': it names the Kubernetes objects too.",
+        error_messages={
+            "max_length": "A name has at most %(limit_value)d characters, as Kubernetes names "
+            "its objects with it; this one has %(show_value)d."
+        },
         widget=forms.TextInput(
             attrs={
                 "autocomplete": "off",
@@ -283,6 +297,10 @@ class ServiceNameForm(forms.Form):
             }
         ),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].widget.attrs.pop("maxlength", None)  # the check at typing says it
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
@@ -601,6 +619,9 @@ def form_for_draft(step: Step, *, user, draft_data: dict, bound: bool = False) -
     """The step's form showing what the draft holds (or its defaults). Bound, it is checked and
     ready to carry the catalog's errors."""
     form_class = STEP_FORMS[step]
+    left = draft_data.get(LEFT_KEY, {}).get(step)
+    if left is not None and not bound:  # left by Back, not yet valid: shown as it was typed
+        return form_class(user=user, initial=left)
     initial = form_class.initial_from_values(draft_data.get(step), draft_data=draft_data)
     if bound:
         form = form_class(form_class.post_from_initial(initial), user=user)

@@ -68,7 +68,8 @@ def draft_step_submit(
     """Keep a step's cleaned values and move on to the next step; where the catalog objects to
     this step or an earlier one, the draft stops at the first step with an error instead."""
     draft = OnboardingDraft.objects.filter(user=actor).first()
-    data = {**(draft.data if draft else {}), step: values}
+    data = _without_left(draft.data if draft else {}, step)
+    data[step] = values
     errors = onboarding_errors(actor=actor, data=data, up_to=step)
     if errors:
         resume_at = wizard_steps.first_step_with_errors(errors)
@@ -79,6 +80,27 @@ def draft_step_submit(
             key=wizard_steps.position,
         )
     return _draft_save(actor=actor, data=data, step=resume_at), errors
+
+
+def draft_step_leave(*, actor, step: Step, values: dict | None, typed: dict) -> OnboardingDraft:
+    """Back: the step's checked `values` are kept as Next keeps them; a step not valid yet keeps
+    what was `typed`, shown again when the user comes back. Nothing is checked against the
+    catalog until Next."""
+    draft = OnboardingDraft.objects.filter(user=actor).first()
+    data = _without_left(draft.data if draft else {}, step)
+    if values is not None:
+        data[step] = values
+    else:
+        data[wizard_steps.LEFT_KEY] = {**data.get(wizard_steps.LEFT_KEY, {}), step: typed}
+    back_to = wizard_steps.previous_step(step) or step
+    return _draft_save(actor=actor, data=data, step=back_to)
+
+
+def _without_left(data: dict, step: Step) -> dict:
+    """The draft's data without what `step` left typed (it is being saved again now)."""
+    left = {s: typed for s, typed in data.get(wizard_steps.LEFT_KEY, {}).items() if s != step}
+    data = {key: value for key, value in data.items() if key != wizard_steps.LEFT_KEY}
+    return {**data, wizard_steps.LEFT_KEY: left} if left else data
 
 
 def draft_discard(*, actor) -> None:

@@ -74,6 +74,24 @@ def step_submit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @onboarding_rule
+def step_back(request: HttpRequest, slug: str) -> HttpResponse:
+    """Back to the previous step, keeping what this one holds, valid or not."""
+    step = _form_step(slug)
+    form_class = STEP_FORMS[step]
+    form = form_class(request.POST, user=request.user)
+    draft = services.draft_step_leave(
+        actor=request.user,
+        step=step,
+        values=form.values() if form.is_valid() else None,
+        typed=form_class.initial_from_post(request.POST),
+    )
+    if not request.htmx:
+        return redirect("onboarding:step", slug=draft.step)
+    return _respond(request, step_panel(user=request.user, draft=draft, step=Step(draft.step)))
+
+
+@require_POST
+@onboarding_rule
 def step_redraw(request: HttpRequest, slug: str) -> HttpResponse:
     """Add or remove a row, or follow a choice (template, strategy), without checking yet."""
     form = form_redrawn(_form_step(slug), request.POST, user=request.user)

@@ -27,6 +27,10 @@ FIELD_STEP: dict[str, Step] = {
 
 StepErrors = dict[Step, dict[str, list[str]]]
 
+# A draft's data: {step: its checked values} and, under this key, {step: what was typed} for a
+# step left with Back before it was valid, so coming back to it shows what was typed.
+LEFT_KEY = "left"
+
 
 def position(step: str) -> int:
     return ORDER.index(Step(step))

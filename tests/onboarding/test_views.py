@@ -61,6 +61,44 @@ def test_a_step_with_errors_shows_them_next_to_the_fields_and_saves_nothing(wiza
     assert not OnboardingDraft.objects.exists()
 
 
+def test_a_name_over_63_characters_is_refused_with_its_length_not_cut(wizard):
+    name = "a" * 70
+    response = wizard.submit("basics", name=name)
+    assert current_step(response) == "Basics"
+    assert "at most 63 characters" in errors_of(response, "name")
+    assert "this one has 70" in errors_of(response, "name")
+    body = text(response)
+    assert f'value="{name}"' in body and 'maxlength="63"' not in body
+
+
+def test_back_keeps_what_the_step_being_left_holds_even_before_it_is_valid(wizard, developer):
+    wizard.complete("basics")
+    back = wizard.client.post(
+        "/onboard/steps/runtime/back/",
+        {**wizard.answers["runtime"], "image": "registry.example.com/ledger:2.0.0", "cpu": "lots"},
+        **HTMX,
+    )
+    assert current_step(back) == "Basics"
+    assert OnboardingDraft.objects.get(user=developer).step == Step.BASICS
+    runtime = wizard.client.get("/onboard/steps/runtime/", **HTMX)
+    body = text(runtime)
+    # As typed, the invalid value too, and not checked until Next.
+    assert 'value="registry.example.com/ledger:2.0.0"' in body and 'value="lots"' in body
+    assert "errorlist" not in body
+    # Next checks it then, and a valid submit forgets what was left.
+    assert errors_of(wizard.submit("runtime", cpu="lots"), "cpu")
+    wizard.submit("runtime")
+    assert "left" not in OnboardingDraft.objects.get(user=developer).data
+
+
+def test_back_from_a_valid_step_saves_it_as_next_would(wizard, developer):
+    wizard.complete("basics")
+    wizard.client.post("/onboard/steps/runtime/back/", wizard.answers["runtime"], **HTMX)
+    data = OnboardingDraft.objects.get(user=developer).data
+    assert data["runtime"]["image"] == "registry.example.com/ledger:1.0.0"
+    assert "left" not in data
+
+
 def test_another_teams_id_is_refused_with_an_error_on_owner(wizard, search):
     response = wizard.submit("basics", owner=str(search.pk))
     assert errors_of(response, "owner") == "Choose one of your own teams."
