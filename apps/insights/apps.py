@@ -31,3 +31,6 @@ class InsightsConfig(AppConfig):
         register_nav_item(
             NavItem("Reports", "insights:dashboard", permissions.can_view_reports, order=60)
         )
+        register_nav_item(
+            NavItem("Webhooks", "insights:webhooks", permissions.can_manage_webhooks, order=90)
+        )

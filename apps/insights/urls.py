@@ -1,5 +1,5 @@
-from apps.insights.views import reports, scorecards
+from apps.insights.views import reports, scorecards, webhooks
 
 app_name = "insights"
 
-urlpatterns = [*reports.urlpatterns, *scorecards.urlpatterns]
+urlpatterns = [*reports.urlpatterns, *scorecards.urlpatterns, *webhooks.urlpatterns]
