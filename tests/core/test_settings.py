@@ -205,3 +205,22 @@ def test_a_pool_and_persistent_connections_are_refused_together(tmp_path):
     result = run_django("", **env)
     assert result.returncode != 0
     assert "DATABASE_POOL_SIZE" in result.stderr and "DATABASE_CONN_MAX_AGE" in result.stderr
+
+
+READ_BASE_URL = "from django.conf import settings; print(settings.RUNWAY_BASE_URL)"
+
+
+def test_the_base_url_follows_the_port_unless_it_is_set(tmp_path):
+    database = f"sqlite:///{tmp_path / 'dev.sqlite3'}"
+    on_9000 = run_django(
+        READ_BASE_URL, DEBUG="1", PORT="9000", RUNWAY_BASE_URL=None, DATABASE_URL=database
+    )
+    assert on_9000.stdout.strip() == "http://127.0.0.1:9000", on_9000.stderr
+    given = run_django(
+        READ_BASE_URL,
+        DEBUG="1",
+        PORT="9000",
+        RUNWAY_BASE_URL="https://runway.example.com",
+        DATABASE_URL=database,
+    )
+    assert given.stdout.strip() == "https://runway.example.com", given.stderr
