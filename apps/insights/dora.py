@@ -15,6 +15,10 @@ Definitions (production deployments only; a window is whole days in TIME_ZONE):
 - Failed deployment recovery time: the median over incidents resolved inside the window
   (resolved - opened) and rollbacks finished inside it (rollback finished - deployment
   started); each of the two medians is reported too.
+- A rollback, here and in the platform KPIs: a production deployment returned to the version
+  before it, counted in the window its rollback finished. Recovery counts the rollbacks that
+  returned it (by Runway or another tool); the KPI "rollback success" counts Runway's own,
+  those that failed too.
 DORA 2023 tiers: lead time < 1 day elite, ≤ 1 week high, ≤ 1 month (30 days) medium, else low;
 recovery < 1 hour elite, < 1 day high, ≤ 1 week medium, else low; change failure rate ≤ 5%
 elite, ≤ 10% high, ≤ 15% medium, else low; frequency daily (on demand) elite, weekly high,

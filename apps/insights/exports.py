@@ -238,7 +238,12 @@ def _audit_basis(audit: kpis.AuditCompleteness) -> str:
 
 
 KPIS = (
-    Kpi("rollback_success_rate", "Rollback success rate", PERCENT, _of("succeeded", "rollbacks")),
+    Kpi(
+        "rollback_success_rate",
+        "Rollback success rate",
+        PERCENT,
+        _of("succeeded", "Runway rollbacks in production"),
+    ),
     Kpi(
         "latest_template_share",
         "Services on the latest template",

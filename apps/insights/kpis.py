@@ -6,8 +6,12 @@ None where a week has nothing to measure. Windows and weeks are TIME_ZONE days, 
 report. Rollout figures cover rollouts into every environment; audit completeness covers
 production releases.
 
-- rollback_success_rate: rollback rollouts (is_rollback) that finished in the window:
-  succeeded / finished (any finished state).
+- rollback_success_rate: Runway's rollbacks in production (rollouts with is_rollback into a
+  production environment) that finished in the window: succeeded / finished (any finished
+  state). A rollback is one definition across the reports (apps/insights/dora.py): a production
+  deployment returned to the version before it, counted when the rollback finishes. Each one
+  that succeeded is also a rollback of the four keys' recovery time, which counts other tools'
+  rollbacks too.
 - latest_template_share, progressive_delivery_share, verification_gate_share: services passing
   the scorecard rule of that key / services with a scorecard evaluation (whether the rule is
   enabled or not: the results hold every rule). Services never evaluated are not counted. The
@@ -175,7 +179,11 @@ def _rollouts(
     """Rollback success, manual interventions and failure detection: four queries."""
     tz = timezone.get_default_timezone()
     finished = Rollout.objects.filter(finished_at__gte=lower, finished_at__lt=upper, **filters)
-    rollback = Q(is_rollback=True, state__in=FINISHED_STATES)
+    rollback = Q(
+        is_rollback=True,
+        state__in=FINISHED_STATES,
+        environment__kind=EnvironmentKind.PRODUCTION,
+    )
     weekly = list(
         finished.values(week=TruncWeek("finished_at", tzinfo=tz))
         .annotate(

@@ -327,6 +327,24 @@ def test_rollback_success_rate(month):
 
 
 @pytest.mark.django_db
+def test_a_rollback_outside_production_is_not_one_of_the_reports_rollbacks(
+    month, checkout, developer
+):
+    staging = release(checkout, developer, kind=STAGING)
+    first = rollout(staging, state=RolloutState.SUCCEEDED, started=(2025, 3, 5, 9))
+    rollout(
+        staging,
+        state=RolloutState.FAILED,
+        started=(2025, 3, 6, 9),
+        finished=(2025, 3, 6, 9, 10),
+        is_rollback=True,
+        rolls_back=first,
+    )
+    # Still R4 and R6b only: the staging rollback counts for neither the KPI nor recovery.
+    assert kpis().rollback_success_rate == Ratio(0.5, 1, 2, trend(None, 1.0, 0.0, None))
+
+
+@pytest.mark.django_db
 def test_scorecard_shares(month):
     found = kpis()
     # Now: checkout and finder are evaluated (payments-api is not, and is not counted).
