@@ -44,15 +44,20 @@ def _emergency(release: Release) -> dict | None:
     }
 
 
-def release_evidence(release: Release) -> dict:
-    audit_seal()
-    checkpoint = audit_checkpoint()
-    events = list(
-        audit_events_for(target_type="releases.release", target_id=release.pk)
-        .select_related("seal")
-        .order_by("id")
-    )
-    return {
+def release_evidence(
+    release: Release, *, events: list | None = None, checkpoint=None, gates_now: bool = True
+) -> dict:
+    """The pack of one release. An export of many passes each release's audit `events` and one
+    `checkpoint` for them all, and leaves out the gates as they would be evaluated now."""
+    if events is None:
+        audit_seal()
+        checkpoint = audit_checkpoint()
+        events = list(
+            audit_events_for(target_type="releases.release", target_id=release.pk)
+            .select_related("seal")
+            .order_by("id")
+        )
+    pack = {
         "release": {
             "id": release.pk,
             "title": release.title,
@@ -108,10 +113,6 @@ def release_evidence(release: Release) -> dict:
             "due_at": _iso(release.retrospective_due_at),
             "done_at": _iso(release.retrospective_done_at),
         },
-        "gates_now": [
-            {"gate": g.name, "passed": g.passed, "detail": g.detail, "blocking": g.blocking}
-            for g in readiness(release, now=timezone.now())
-        ],
         "history": [
             {
                 "from": t.from_state,
@@ -138,6 +139,12 @@ def release_evidence(release: Release) -> dict:
         "audit_checkpoint": checkpoint.as_dict() if checkpoint else None,
         "generated_at": timezone.now().isoformat(),
     }
+    if gates_now:
+        pack["gates_now"] = [
+            {"gate": g.name, "passed": g.passed, "detail": g.detail, "blocking": g.blocking}
+            for g in readiness(release, now=timezone.now())
+        ]
+    return pack
 
 
 def _seal(event) -> dict | None:

@@ -2,6 +2,7 @@ from django import forms
 from django.urls import reverse
 
 from apps.accounts import permissions
+from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
 from apps.releases.models import ChangeType, StandardChangeTemplate
 
@@ -150,3 +151,14 @@ class BreakGlassForm(forms.Form):
         required=False,  # the service says what a reason needs, for the page and the API alike
         label="Why it cannot wait for an independent approval",
     )
+
+
+class EvidencePeriodForm(forms.Form):
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="The whole organisation",
+    )
+    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Included.")

@@ -10,6 +10,7 @@ urlpatterns = [
     path("new/services/", views.release_form_services, name="form-services"),
     path("new/environments/", views.release_form_environments, name="form-environments"),
     path("inbox/", views.inbox, name="inbox"),
+    path("evidence/", views.evidence_export, name="evidence-export"),
     path("inbox/<int:pk>/approve/", views.inbox_approve, name="inbox-approve"),
     path("inbox/<int:pk>/reject/", views.inbox_reject, name="inbox-reject"),
     path("<int:pk>/", views.release_detail, name="detail"),

@@ -12,8 +12,15 @@ from apps.core.forms import add_service_errors
 from apps.core.lists import render_filtered_list
 from apps.releases import decisions, selectors, services
 from apps.releases.evidence import release_evidence
+from apps.releases.evidence_export import EvidencePeriod, evidence_zip
 from apps.releases.filters import ReleaseFilter
-from apps.releases.forms import BreakGlassForm, DecisionForm, ReleaseForm, service_matches
+from apps.releases.forms import (
+    BreakGlassForm,
+    DecisionForm,
+    EvidencePeriodForm,
+    ReleaseForm,
+    service_matches,
+)
 from apps.releases.gates import readiness
 from apps.releases.page_actions import rendered_actions
 from apps.releases.policies import approval_status, is_eligible
@@ -219,6 +226,24 @@ def inbox_approve(request: HttpRequest, pk: int) -> HttpResponse:
 @decisions.confirmed_on_production("reject", back_to="inbox")
 def inbox_reject(request: HttpRequest, pk: int) -> HttpResponse:
     return _run_and_show_inbox_item(request, pk, _decision(request, "reject"))
+
+
+@require_safe
+def evidence_export(request: HttpRequest) -> HttpResponse:
+    """The page to export a period's evidence; with a period asked for, the ZIP itself."""
+    form = EvidencePeriodForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        period = EvidencePeriod(**form.cleaned_data)
+        try:
+            content, _ = evidence_zip(period)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            response = HttpResponse(content, content_type="application/zip")
+            response["Content-Disposition"] = f'attachment; filename="{period.name}.zip"'
+            return response
+    status = 400 if form.is_bound else 200
+    return render(request, "releases/evidence_export.html", {"form": form}, status=status)
 
 
 @require_safe

@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from apps.releases.api import views
+from apps.releases.api import evidence, views
 
 router = SimpleRouter(trailing_slash=True)
 router.register("releases", views.ReleaseViewSet, basename="release")
@@ -8,4 +9,7 @@ router.register("approval-policies", views.ApprovalPolicyViewSet, basename="appr
 router.register("change-windows", views.ChangeWindowViewSet, basename="change-window")
 router.register("freezes", views.FreezeViewSet, basename="freeze")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("evidence-exports/", evidence.EvidenceExportView.as_view(), name="evidence-export"),
+]
