@@ -82,6 +82,7 @@ class ApprovalStatus:
     policies: list[ApprovalPolicy]
     rules: list[RuleStatus] = field(default_factory=list)
     last_approval_at: datetime | None = None
+    pre_approved: bool = False  # a standard change made from its template
 
     @property
     def required(self) -> bool:
@@ -111,8 +112,10 @@ class ApprovalStatus:
         return any(policy.require_known_authors for policy in self.policies)
 
     def summary(self) -> str:
+        if self.pre_approved:
+            return "No approval needed (standard change)"
         if not self.required:
-            return "No approval needed"
+            return "No approval needed (no policy applies)"
         missing = [f"{s.missing} from {s.rule.name}" for s in self.rules if not s.satisfied]
         return "Approved" if not missing else "Waiting for " + ", ".join(missing)
 
@@ -133,7 +136,8 @@ def approval_status(
     applicable = applicable_policies(release, active_policies() if policies is None else policies)
     status = ApprovalStatus(policies=applicable)
     if release.change_type == ChangeType.STANDARD and release.standard_template_id:
-        return status  # pre-approved
+        status.pre_approved = True
+        return status
     approvals = live_approvals(release, now)
     for policy in applicable:
         for rule in policy.rules.all():

@@ -11,6 +11,7 @@ from apps.accounts import permissions
 from apps.core.forms import add_service_errors
 from apps.core.lists import render_filtered_list
 from apps.releases import decisions, selectors, services
+from apps.releases.calendar.selectors import zone_of
 from apps.releases.evidence import release_evidence
 from apps.releases.evidence_export import EvidencePeriod, evidence_zip
 from apps.releases.filters import ReleaseFilter
@@ -254,4 +255,5 @@ def evidence(request: HttpRequest, pk: int) -> HttpResponse:
         response = HttpResponse(json.dumps(pack, indent=2), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="release-{pk}-evidence.json"'
         return response
-    return render(request, "releases/evidence.html", {"release": release, "pack": pack})
+    with timezone.override(zone_of(request.user)):  # an auditor reads their own time
+        return render(request, "releases/evidence.html", {"release": release, "pack": pack})

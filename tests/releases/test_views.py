@@ -1,4 +1,5 @@
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -355,6 +356,31 @@ def test_evidence_exports_as_json_from_the_audit_log(
     page = client_as(developer).get(f"/releases/{release.pk}/evidence/").content.decode()
     assert "Audit chain checkpoint at export:" in page
     assert "signed with key <code>t1</code>" in page
+
+
+@pytest.mark.django_db
+def test_the_evidence_page_reads_in_words_and_in_the_viewers_time_zone(
+    client_as, make_release, developer, leadership
+):
+    from apps.releases.models import StandardChangeTemplate
+
+    start = timezone.now().replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=3)
+    release = make_release(
+        planned_start=start,
+        planned_end=start + timedelta(hours=1),
+        change_type="standard",
+        standard_template=StandardChangeTemplate.objects.create(name="Config tweak"),
+    )
+    services.release_submit(actor=developer, release=release)
+    leadership.time_zone = "Asia/Kolkata"
+    leadership.save(update_fields=["time_zone"])
+    page = client_as(leadership).get(f"/releases/{release.pk}/evidence/").content.decode()
+    local = timezone.localtime(start, ZoneInfo("Asia/Kolkata"))
+    assert f"{local:%Y-%m-%d} 15:30 IST" in page  # 10:00 UTC, to the minute, in their zone
+    assert f"{start:%H:%M:%S}." not in page and "+00:00" not in page  # no raw ISO instants
+    assert "No approval needed (standard change)." in page
+    assert "Draft → Approved (No approval needed (standard change)), by dana" in page
+    assert "Standard (pre-approved)" in page and "Scheduled" in page
 
 
 @pytest.mark.django_db
