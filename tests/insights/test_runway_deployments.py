@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.core.models import OutboxMessage
 from apps.insights import services, tasks
 from apps.insights.models import DailyDeploymentRollup, DeploymentFact, RecordedReleaseTransition
+from apps.insights.services import runway
 from apps.insights.services.runway import MISSED_LOOK_BACK
 from apps.releases.models import Release, ReleaseCommit, ReleaseState, ReleaseTransition
 from apps.releases.transitions import release_transition
@@ -242,6 +243,29 @@ def test_a_transition_that_cannot_become_a_fact_is_logged_and_not_retried(moved,
     assert f"Release transition {finish.pk} not recorded" in caplog.text
     assert not facts().exists()
     assert services.release_transitions_record_missed() == 0
+
+
+@pytest.mark.django_db
+def test_a_transition_that_fails_does_not_stop_the_repair_job(moved, monkeypatch, caplog):
+    now = timezone.now()
+    broken, _ = moved((ReleaseState.SUCCEEDED, now - timedelta(hours=2)))
+    fine, _ = moved((ReleaseState.SUCCEEDED, now - timedelta(hours=1)))
+    record = runway._fact_record
+
+    def failing_for_broken(transition):
+        if transition.release_id == broken.pk:
+            raise RuntimeError("a bug")
+        return record(transition)
+
+    monkeypatch.setattr(runway, "_fact_record", failing_for_broken)
+    with caplog.at_level(logging.ERROR, logger="apps.insights.services.runway"):
+        assert services.release_transitions_record_missed() == 1
+    assert "could not be recorded" in caplog.text
+    assert facts().get().external_id == f"release/{fine.pk}"
+
+    monkeypatch.undo()
+    assert services.release_transitions_record_missed() == 1  # tried again, and recorded
+    assert facts().count() == 2
 
 
 @pytest.mark.django_db

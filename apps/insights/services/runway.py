@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -115,16 +115,24 @@ def release_transitions_record_missed(
     """Record at most `limit` of the finishing transitions of the last `look_back` that no task
     recorded, oldest first, one transaction each. Returns how many were recorded now."""
     since = timezone.now() - look_back
-    return sum(
-        release_transition_record(transition_id=transition_id)
-        for transition_id in list(_missed(since=since)[:limit])
-    )
+    return _record_each(list(_missed(since=since)[:limit]))
 
 
 def release_transitions_record_all() -> int:
-    """Record every finishing transition not recorded yet, however old, a batch at a time (the
-    backfill command, the demo). Returns how many were recorded."""
+    """Record every finishing transition not recorded yet, however old (the backfill command,
+    the demo). Returns how many were recorded now."""
+    return _record_each(list(_missed(since=None)))
+
+
+def _record_each(transition_ids: list[int]) -> int:
+    """One transition that fails does not stop the others (it is tried again next time); a
+    database that is away stops the run, for the task to wait it out."""
     recorded = 0
-    while batch := list(_missed(since=None)[:MISSED_BATCH]):
-        recorded += sum(release_transition_record(transition_id=pk) for pk in batch)
+    for transition_id in transition_ids:
+        try:
+            recorded += release_transition_record(transition_id=transition_id)
+        except OperationalError:
+            raise
+        except Exception:
+            logger.exception("Release transition %s could not be recorded", transition_id)
     return recorded
