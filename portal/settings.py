@@ -426,9 +426,9 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-rollouts": {"task": "rollouts.reconcile", "schedule": 30.0},
     # Repairs the roll-up of recent days (records refresh their own day as they arrive).
     "insights-refresh-rollups": {"task": "insights.refresh_rollups", "schedule": 15 * 60.0},
-    # Releases finished outside a rollout (recorded by hand, or before rollouts existed).
-    "insights-record-finished-releases": {
-        "task": "insights.record_finished_releases",
+    # Finished releases whose recording task was lost (apps/insights/services/runway.py).
+    "insights-record-missed-deployments": {
+        "task": "insights.record_missed_deployments",
         "schedule": 10 * 60.0,
     },
     "insights-refresh-scorecards": {"task": "insights.refresh_scorecards", "schedule": 60 * 60.0},

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 
 class InsightsConfig(AppConfig):
@@ -17,11 +17,13 @@ class InsightsConfig(AppConfig):
             panels,  # noqa: F401  (the scorecard on service pages)
         )
         from apps.insights.scorecards.filters import catalog_level_filter
-        from apps.rollouts.signals import deployment_recorded
+        from apps.releases.models import ReleaseTransition
 
-        # Every finished rollout becomes a deployment fact for DORA as it ends.
-        deployment_recorded.connect(
-            receivers.rollout_deployment_recorded, dispatch_uid="insights-deployments"
+        # Every finished release becomes a deployment fact for DORA (see receivers.py).
+        post_save.connect(
+            receivers.release_transition_saved,
+            sender=ReleaseTransition,
+            dispatch_uid="insights-deployments",
         )
         post_migrate.connect(
             defaults.scorecard_rules_ensure, sender=self, dispatch_uid="insights-rules"

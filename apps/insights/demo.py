@@ -10,9 +10,9 @@ mean something at first sight.
 
 The facts are written in bulk with the recording service's own rules for lead time, recovery
 and failure. Incidents go through incident_record, which finds their causes as for real ones;
-Runway's releases through deployment_fact_record_for_release, keyed `release/<id>` as the
-backfill seed_demo runs next keys them, so that backfill finds them recorded and nothing counts
-twice. The daily roll-up is rebuilt once at the end."""
+Runway's releases by recording their finishing transitions, the road live releases take
+(apps.insights.services.runway), before the incidents look for the deployments they blame. The
+daily roll-up is rebuilt once at the end."""
 
 import math
 import random
@@ -40,10 +40,10 @@ from apps.insights.services.facts import (
     _is_failure,
     _lead_time,
     _recovery,
-    deployment_fact_record_for_release,
     incident_record,
 )
 from apps.insights.services.rollups import rollup_refresh
+from apps.insights.services.runway import release_transitions_record_all
 from apps.releases.models import ChangeType, Release
 
 SEED = 2026
@@ -211,9 +211,7 @@ def load() -> list[str]:
         incidents=history.incidents,
         now=now,
     )
-    for release in releases:
-        if release.finished_at is not None:
-            deployment_fact_record_for_release(release=release)
+    release_transitions_record_all()
     PipelineRun.objects.bulk_create(history.runs, batch_size=500)
     for number, incident in enumerate(sorted(history.incidents, key=_opened), start=1):
         incident_record(

@@ -1,6 +1,7 @@
 """Runway's own releases in the demo history (apps.insights.demo): the changes that went through
 Runway become releases with their commits, approvals under the active policies, CI checks,
-state transitions, rollouts (with their steps) and the rollouts app's deployment rows.
+state transitions and rollouts (with their steps). The finishing transitions are what the
+reports record (apps.insights.services.runway), as for live releases.
 
 They are history, written directly with the models rather than through the workflow (which
 would stamp every row with today), and consistent with the models' constraints. The stories
@@ -28,8 +29,7 @@ from apps.releases.models import (
 )
 from apps.releases.policies import active_policies, applicable_policies, is_eligible
 from apps.rollouts import plans
-from apps.rollouts.models import Deployment, Rollout, RolloutState, RolloutStep, StepState
-from apps.rollouts.services import deployment_of
+from apps.rollouts.models import Rollout, RolloutState, RolloutStep, StepState
 
 if TYPE_CHECKING:
     from apps.insights.demo import Change, Incident
@@ -44,7 +44,7 @@ def releases_write(
     *, rng, changes: list[Change], incidents: list[Incident], now: datetime
 ) -> list[Release]:
     """The releases of `changes` (staging and production), with everything that hangs off
-    them. Returns them with service, environment and commits loaded, oldest finish first."""
+    them."""
     if not changes:
         return []
     _choose_stories(rng, [c for c in changes if c.production], incidents)
@@ -304,19 +304,7 @@ class _ReleaseWriter:
             [step for rollout, steps in self.steps for step in _attached(rollout, steps)],
             batch_size=500,
         )
-        rolled_back_at = {
-            r.rolls_back_id: r.finished_at for r in rollbacks if r.state == RolloutState.SUCCEEDED
-        }
-        deployments = [deployment_of(rollout) for rollout in originals]
-        for deployment in deployments:
-            deployment.rolled_back_at = rolled_back_at.get(deployment.rollout.pk)
-        Deployment.objects.bulk_create(deployments, batch_size=500)
-        return list(
-            Release.objects.filter(pk__in=[release.pk for release in self.releases])
-            .select_related("service", "environment")
-            .prefetch_related("commits")
-            .order_by("finished_at", "pk")
-        )
+        return self.releases
 
 
 def _rollout(release: Release, **fields) -> Rollout:

@@ -3,7 +3,7 @@
 Deliveries come in through webhooks (WebhookSource, WebhookDelivery). What they say becomes
 facts: DeploymentFact with its CommitFacts, IncidentFact, PipelineRun. DORA reads only the facts
 and the daily roll-up. Runway's own releases become DeploymentFacts through the same service
-function as the vendors' events.
+function as the vendors' events, one finishing transition at a time (RecordedReleaseTransition).
 """
 
 from django.conf import settings
@@ -236,6 +236,21 @@ class DeploymentFact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.version} → {self.environment} ({self.result})"
+
+
+class RecordedReleaseTransition(models.Model):
+    """A finishing transition of a Runway release (into succeeded, failed or rolled back) that
+    the reports have taken in. It is written in the same transaction as the deployment fact the
+    transition made or changed, so taking the same transition in again does nothing, and the
+    repair job finds the transitions still without one (services/runway.py)."""
+
+    transition = models.OneToOneField(
+        "releases.ReleaseTransition", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"transition {self.transition_id}"
 
 
 class CommitFact(models.Model):

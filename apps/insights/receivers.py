@@ -1,33 +1,22 @@
 """Where Runway's own deployments enter the reports.
 
-The rollouts app sends `apps.rollouts.signals.deployment_recorded(sender, deployment=...)` after
-a rollout's Deployment row is written or changes result (a later rollback sets its
-`rolled_back_at`). To record those as they happen, connect this receiver in
-InsightsConfig.ready() once that signal is part of the rollouts app:
-
-    from apps.rollouts.signals import deployment_recorded
-    deployment_recorded.connect(
-        receivers.rollout_deployment_recorded, dispatch_uid="insights.rollout_deployment"
-    )
-
-Until then the beat task `insights.record_finished_releases` records finished releases every ten
-minutes. Both key the fact by the release (`release/<id>`), so running both never counts a
-deployment twice.
+A release's history row, `releases.ReleaseTransition`, is the event: InsightsConfig.ready()
+connects `release_transition_saved` to its post_save. A transition into succeeded, failed or
+rolled back queues `insights.record_deployment` through the outbox, in the transaction that
+moved the release, so the task goes out once that commits (later, if the broker is down). The
+releases app knows nothing of this. What the task does, and the repair job behind it, are in
+apps/insights/services/runway.py.
 """
 
-from apps.insights.services import deployment_fact_record_for_release
-from apps.releases.models import Release
+from apps.core import outbox
+from apps.insights.services.runway import is_finishing
+from apps.insights.tasks import deployment_record_task
 
 
-def rollout_deployment_recorded(sender, *, deployment, **kwargs) -> None:
-    """`deployment` needs `release_id` and `rolled_back_at` (the rollouts app's Deployment)."""
-    release = (
-        Release.objects.select_related("service", "environment")
-        .prefetch_related("commits")
-        .get(pk=deployment.release_id)
-    )
-    if release.started_at is None or release.finished_at is None:
-        return  # the release is not finished yet: the finishing transition sends it again
-    deployment_fact_record_for_release(
-        release=release, rolled_back_at=getattr(deployment, "rolled_back_at", None)
-    )
+def release_transition_saved(sender, *, instance, created: bool, raw: bool = False, **kwargs):
+    if created and not raw and is_finishing(instance):
+        outbox.enqueue(
+            deployment_record_task.name,
+            args=[instance.pk],
+            key=f"{deployment_record_task.name}:{instance.pk}",
+        )

@@ -1,10 +1,8 @@
-"""Thin periodic tasks of the reports app, on the beat schedule in portal/settings.py. A database
-that is briefly away (OperationalError) is waited out; each task is idempotent."""
-
-from datetime import timedelta
+"""Thin tasks of the reports app: the periodic ones on the beat schedule in portal/settings.py,
+and the recording of a finished release, queued through the outbox. A database that is briefly
+away (OperationalError) is waited out; each task is idempotent."""
 
 from django.db import OperationalError
-from django.utils import timezone
 
 from apps.core.retries import retried_task
 
@@ -20,13 +18,21 @@ def rollups_refresh_task(days: int = 3) -> int:
     return rollup_refresh_recent(days=days)
 
 
-@retried_task("insights.record_finished_releases", retry_on=RETRY_ON, max_retries=MAX_RETRIES)
-def finished_releases_record_task(hours: int = 48) -> int:
-    """Record releases that finished lately as deployment facts (idempotent)."""
-    from apps.insights.services import deployment_facts_backfill_from_releases
+@retried_task("insights.record_deployment", retry_on=RETRY_ON, max_retries=MAX_RETRIES)
+def deployment_record_task(transition_id: int) -> bool:
+    """Record a release's finishing transition as its deployment fact (queued through the
+    outbox as the transition commits; a second run changes nothing)."""
+    from apps.insights.services import release_transition_record
 
-    since = timezone.now() - timedelta(hours=hours)
-    return deployment_facts_backfill_from_releases(finished_since=since)
+    return release_transition_record(transition_id=transition_id)
+
+
+@retried_task("insights.record_missed_deployments", retry_on=RETRY_ON, max_retries=MAX_RETRIES)
+def deployments_record_missed_task() -> int:
+    """Record the recent finishing transitions whose task was lost, a bounded batch per run."""
+    from apps.insights.services import release_transitions_record_missed
+
+    return release_transitions_record_missed()
 
 
 @retried_task("insights.refresh_scorecards", retry_on=RETRY_ON, max_retries=MAX_RETRIES)

@@ -190,36 +190,6 @@ class RolloutEvent(models.Model):
         return self.message[:60]
 
 
-class Deployment(models.Model):
-    """What ran where and how it ended: one row per finished rollout, for DORA."""
-
-    class Result(models.TextChoices):
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        ROLLED_BACK = "rolled_back", "Rolled back"
-
-    rollout = models.OneToOneField(Rollout, on_delete=models.PROTECT, related_name="deployment")
-    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="deployments")
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="deployments")
-    environment = models.ForeignKey(
-        Environment, on_delete=models.PROTECT, related_name="deployments"
-    )
-    version = models.CharField(max_length=300)
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField()
-    result = models.CharField(max_length=20, choices=Result.choices)
-    rolled_back_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a later rollback of this deployment finished."
-    )
-
-    class Meta:
-        ordering = ["-finished_at"]
-        indexes = [models.Index(fields=["service", "-finished_at"], name="deployment_service_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.service.name} {self.version} {self.result}"
-
-
 class AnalysisTemplate(models.Model):
     """A verification gate, as Argo Rollouts defines one: a measurement taken `count` times,
     `interval_seconds` apart; more than `failure_limit` failures fail the rollout (and roll it

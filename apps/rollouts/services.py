@@ -24,14 +24,12 @@ from apps.releases.models import Release, ReleaseState
 from apps.rollouts import live, plans, steps
 from apps.rollouts.kube import Kube, KubeError, KubeUnavailable
 from apps.rollouts.models import (
-    Deployment,
     Rollout,
     RolloutEvent,
     RolloutState,
     RolloutStep,
     StepState,
 )
-from apps.rollouts.signals import deployment_recorded
 from apps.rollouts.tasks import rollout_advance_task
 from apps.rollouts.transitions import (
     STEER_REFUSED,
@@ -331,24 +329,6 @@ RELEASE_OUTCOME = {
 }
 
 
-def deployment_of(rollout: Rollout) -> Deployment:
-    """The record of what a finished rollout deployed (unsaved): its result from the rollout's
-    final state, anything other than succeeded or failed being a rollback."""
-    return Deployment(
-        rollout=rollout,
-        release=rollout.release,
-        service=rollout.service,
-        environment=rollout.environment,
-        version=rollout.image,
-        started_at=rollout.started_at,
-        finished_at=rollout.finished_at,
-        result={
-            RolloutState.SUCCEEDED: Deployment.Result.SUCCEEDED,
-            RolloutState.FAILED: Deployment.Result.FAILED,
-        }.get(rollout.state, Deployment.Result.ROLLED_BACK),
-    )
-
-
 def _finish(rollout: Rollout, state: str) -> None:
     reason = "" if state == RolloutState.SUCCEEDED else rollout.failure_reason
     rollout_transition(rollout=rollout, to_state=state, actor=None, reason=reason, locked=True)
@@ -357,11 +337,6 @@ def _finish(rollout: Rollout, state: str) -> None:
         return
     release_services.release_finish(
         release=rollout.release, outcome=RELEASE_OUTCOME[state], reason=rollout.failure_reason
-    )
-    deployment = deployment_of(rollout)
-    deployment.save()
-    transaction.on_commit(
-        lambda: deployment_recorded.send(sender=Deployment, deployment=deployment)
     )
 
 
@@ -374,13 +349,6 @@ def _finish_rollback_of(rollout: Rollout, state: str) -> None:
         outcome=ReleaseState.ROLLED_BACK,
         reason=f"Rolled back by rollout #{rollout.pk}",
     )
-    deployment = Deployment.objects.filter(rollout=original).first()
-    if deployment is not None:
-        deployment.rolled_back_at = rollout.finished_at
-        deployment.save(update_fields=["rolled_back_at"])
-        transaction.on_commit(
-            lambda: deployment_recorded.send(sender=Deployment, deployment=deployment)
-        )
 
 
 # --- People steering ---------------------------------------------------------------------

@@ -18,7 +18,9 @@ AUDITING = {"audit_record", "release_transition", "rollout_transition"}
 # Writes that are not a person's change, or whose audit row is written by their caller.
 NOT_AUDITED = {
     "apps/insights/services/facts.py": "facts, recorded from audited webhook deliveries "
-    "(webhook_delivery.record) and from rollouts, whose transitions are audited",
+    "(webhook_delivery.record) and from release transitions, which are audited",
+    "apps/insights/services/runway.py": "Runway's releases as facts, each from a release "
+    "transition that wrote its own audit row (release.transition)",
     "apps/insights/services/rollups.py": "roll-ups recomputed from the facts",
     "apps/core/services.py:worker_heartbeat_record": "a worker saying it is alive",
     "apps/insights/scorecards/services.py:scorecards_refresh": "scores derived from the catalog",

@@ -11,7 +11,8 @@ from django.db import OperationalError
 from apps.core.retries import RETRY_BACKOFF_MAX_SECONDS
 from apps.core.tasks import outbox_flush_task, worker_heartbeat_record_task
 from apps.insights.tasks import (
-    finished_releases_record_task,
+    deployment_record_task,
+    deployments_record_missed_task,
     rollups_refresh_task,
     scorecards_refresh_task,
     scorecards_snapshot_task,
@@ -36,7 +37,8 @@ def test_each_task_keeps_its_wire_name():
         rollouts_dispatch_task: "rollouts.dispatch",
         rollouts_reconcile_task: "rollouts.reconcile",
         rollups_refresh_task: "insights.refresh_rollups",
-        finished_releases_record_task: "insights.record_finished_releases",
+        deployment_record_task: "insights.record_deployment",
+        deployments_record_missed_task: "insights.record_missed_deployments",
         scorecards_refresh_task: "insights.refresh_scorecards",
         scorecards_snapshot_task: "insights.snapshot_scorecards",
     }
@@ -62,7 +64,8 @@ def test_retried_tasks_wait_out_their_own_errors_with_one_backoff():
     assert policy(worker_heartbeat_record_task) == (True, (Exception,), True, backoff, 3)
     for task in (
         rollups_refresh_task,
-        finished_releases_record_task,
+        deployment_record_task,
+        deployments_record_missed_task,
         scorecards_refresh_task,
         scorecards_snapshot_task,
     ):

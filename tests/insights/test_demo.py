@@ -20,13 +20,14 @@ from apps.insights.models import (
     FactSource,
     IncidentFact,
     PipelineRun,
+    RecordedReleaseTransition,
     ScorecardRule,
     ScorecardSnapshot,
 )
 from apps.insights.selectors import dora_report, local_day
-from apps.insights.services import deployment_facts_backfill_from_releases
-from apps.releases.models import Approval, Release, ReleaseCheck, ReleaseState
-from apps.rollouts.models import Deployment, Rollout, RolloutState
+from apps.insights.services import release_transitions_record_all
+from apps.releases.models import Approval, Release, ReleaseCheck, ReleaseState, ReleaseTransition
+from apps.rollouts.models import Rollout, RolloutState
 
 HISTORY_MODELS = (
     DeploymentFact,
@@ -39,7 +40,7 @@ HISTORY_MODELS = (
     Approval,
     ReleaseCheck,
     Rollout,
-    Deployment,
+    RecordedReleaseTransition,
 )
 
 
@@ -131,12 +132,14 @@ def test_the_rollup_agrees_with_the_facts(seeded):
 
 
 @pytest.mark.django_db
-def test_the_backfill_finds_runway_releases_already_recorded(seeded):
-    finished = Release.objects.filter(
-        state__in=[ReleaseState.SUCCEEDED, ReleaseState.FAILED, ReleaseState.ROLLED_BACK]
-    )
+def test_every_finished_runway_release_is_recorded_once(seeded):
+    finishes = [ReleaseState.SUCCEEDED, ReleaseState.FAILED, ReleaseState.ROLLED_BACK]
+    finished = Release.objects.filter(state__in=finishes)
 
-    assert deployment_facts_backfill_from_releases() == 0
+    assert release_transitions_record_all() == 0
+    assert RecordedReleaseTransition.objects.count() == (
+        ReleaseTransition.objects.filter(to_state__in=finishes).count()
+    )
     assert DeploymentFact.objects.filter(source=FactSource.RUNWAY).count() == finished.count()
     assert set(
         DeploymentFact.objects.filter(source=FactSource.RUNWAY).values_list(

@@ -1,15 +1,14 @@
 """Recording facts: idempotent by (source, external id), rollbacks, incidents and their causes,
-the daily roll-up kept in step, and Runway's own releases."""
+and the daily roll-up kept in step. Runway's own releases: test_runway_deployments.py."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from apps.insights import receivers, services
+from apps.insights import services
 from apps.insights.models import DailyDeploymentRollup, DeploymentFact, IncidentFact, LeadTime
 from apps.insights.selectors import counted_commits
-from apps.releases.models import Release, ReleaseCommit, ReleaseState
 from tests.insights.conftest import utc
 
 pytestmark = pytest.mark.django_db
@@ -263,98 +262,6 @@ def test_naming_the_cause_later_moves_the_failure(checkout, deploy):
     assert a.is_failure and not b.is_failure
     assert rollup(checkout, date(2025, 3, 12)).failures == 0
     assert rollup(checkout, date(2025, 3, 10)).failures == 1
-
-
-# --- Runway's own releases --------------------------------------------------------------------
-
-
-@pytest.fixture
-def finished_release(checkout, developer):
-    production = checkout.environments.get(name="production")
-
-    def make(state, *, started, finished, commits=()):
-        release = Release.objects.create(
-            service=checkout,
-            environment=production,
-            version="registry/checkout:2.0",
-            title="Faster checkout",
-            planned_start=started - timedelta(hours=1),
-            planned_end=finished + timedelta(hours=1),
-            requester=developer,
-            state=state,
-            started_at=started,
-            finished_at=finished,
-        )
-        for sha, at in commits:
-            ReleaseCommit.objects.create(
-                release=release, sha=sha, author="dana@example.com", committed_at=at
-            )
-        return release
-
-    return make
-
-
-def test_finished_releases_are_backfilled_once(finished_release, checkout, developer):
-    release = finished_release(
-        ReleaseState.SUCCEEDED,
-        started=utc(2025, 3, 12, 9),
-        finished=utc(2025, 3, 12, 9, 20),
-        commits=[("c1", utc(2025, 3, 11, 9, 20)), ("c2", utc(2025, 3, 12, 8, 20))],
-    )
-    finished_release(
-        ReleaseState.FAILED, started=utc(2025, 3, 13, 9), finished=utc(2025, 3, 13, 9, 5)
-    )
-    # Not finished, or never started: not deployments.
-    Release.objects.create(
-        service=checkout,
-        environment=checkout.environments.get(name="production"),
-        version="v",
-        title="t",
-        planned_start=utc(2025, 3, 14),
-        planned_end=utc(2025, 3, 14, 1),
-        requester=developer,
-        state=ReleaseState.CANCELLED,
-    )
-    assert services.deployment_facts_backfill_from_releases() == 2
-    assert services.deployment_facts_backfill_from_releases() == 0
-    fact = DeploymentFact.objects.get(external_id=f"release/{release.pk}")
-    assert (fact.source, fact.is_production, fact.commit_count) == ("runway", True, 2)
-    assert sorted(fact.commits.values_list("lead_time_seconds", flat=True)) == [3600, 86400]
-
-
-def test_a_release_rolled_back_after_its_backfill_becomes_a_rollback(finished_release):
-    release = finished_release(
-        ReleaseState.FAILED, started=utc(2025, 3, 12, 9), finished=utc(2025, 3, 12, 9, 5)
-    )
-    services.deployment_facts_backfill_from_releases()
-    Release.objects.filter(pk=release.pk).update(
-        state=ReleaseState.ROLLED_BACK, finished_at=utc(2025, 3, 12, 9, 45)
-    )
-    assert services.deployment_facts_backfill_from_releases() == 1
-    fact = DeploymentFact.objects.get()
-    assert (fact.result, fact.finished_at, fact.rolled_back_at) == (
-        "rolled_back",
-        utc(2025, 3, 12, 9, 5),
-        utc(2025, 3, 12, 9, 45),
-    )
-    assert fact.recovery_seconds == 45 * 60
-
-
-def test_the_rollouts_signal_receiver_records_under_the_releases_id(finished_release):
-    """The documented entry point for the rollouts app's deployment_recorded signal."""
-    release = finished_release(
-        ReleaseState.SUCCEEDED, started=utc(2025, 3, 12, 9), finished=utc(2025, 3, 12, 9, 5)
-    )
-
-    class RolloutDeployment:  # the attributes the receiver reads of the rollouts' Deployment
-        release_id = release.pk
-        rolled_back_at = utc(2025, 3, 12, 10)
-
-    receivers.rollout_deployment_recorded(sender=None, deployment=RolloutDeployment())
-    services.deployment_facts_backfill_from_releases()  # the same fact, not a second one
-    fact = DeploymentFact.objects.get()
-    assert fact.external_id == f"release/{release.pk}"
-    assert fact.is_failure and fact.recovery_seconds == 3600
 
 
 def _lead_times() -> dict[str, tuple]:

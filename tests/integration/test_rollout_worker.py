@@ -11,12 +11,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.catalog.models import Environment
+from apps.insights.models import DeploymentFact
 from apps.releases import services as release_services
 from apps.releases.models import ReleaseState
 from apps.rollouts import services
-from apps.rollouts.models import Deployment, Rollout, RolloutState
+from apps.rollouts.models import Rollout, RolloutState
 from tests.factories import ServiceFactory
 from tests.integration.test_celery_worker import wait_for
+from tests.rollouts.executing import finishes
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -57,7 +59,9 @@ def test_a_worker_runs_a_rolling_update_to_the_end(workers, developer, payments)
     assert wait_for(lambda: state_of(rollout) == RolloutState.SUCCEEDED, timeout=60)
     rollout.refresh_from_db()
     assert rollout.release.state == ReleaseState.SUCCEEDED
-    assert Deployment.objects.filter(rollout=rollout, result="succeeded").count() == 1
+    # The worker records the finished release for the reports, from the task it queued.
+    recorded = DeploymentFact.objects.filter(external_id=f"release/{rollout.release_id}")
+    assert wait_for(lambda: recorded.filter(result="succeeded").count() == 1, timeout=30)
 
 
 def test_a_rollout_survives_its_worker_being_killed(workers, developer, payments):
@@ -86,7 +90,9 @@ def test_a_rollout_survives_its_worker_being_killed(workers, developer, payments
     rollout.refresh_from_db()
     assert rollout.state == RolloutState.SUCCEEDED
     assert rollout.release.state == ReleaseState.SUCCEEDED
-    assert Deployment.objects.filter(rollout=rollout).count() == 1
+    assert finishes(rollout.release_id) == [("in_progress", "succeeded")]
+    recorded = DeploymentFact.objects.filter(external_id=f"release/{rollout.release_id}")
+    assert wait_for(lambda: recorded.count() == 1, timeout=30)
     assert [step.state for step in rollout.steps.all()] == ["succeeded"] * rollout.steps.count()
     from apps.rollouts.kube import Kube
 

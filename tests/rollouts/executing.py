@@ -9,7 +9,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from apps.releases import services as release_services
-from apps.releases.models import Release
+from apps.releases.models import Release, ReleaseState, ReleaseTransition
 from apps.rollouts import services
 from apps.rollouts.models import Rollout, RolloutState
 
@@ -47,6 +47,17 @@ def release_of(service, version: str, *, env: str = "dev", actor) -> Release:
         planned_end=start + timedelta(hours=1),
     )
     return release_services.release_submit(actor=actor, release=release)
+
+
+def finishes(release_id: int) -> list[tuple[str, str]]:
+    """The release's finishing transitions as (from, to), in order: the events the reports
+    record as its deployment."""
+    finished = (ReleaseState.SUCCEEDED, ReleaseState.FAILED, ReleaseState.ROLLED_BACK)
+    return list(
+        ReleaseTransition.objects.filter(release_id=release_id, to_state__in=finished)
+        .order_by("at", "id")
+        .values_list("from_state", "to_state")
+    )
 
 
 def writes_to(

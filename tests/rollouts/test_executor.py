@@ -9,12 +9,12 @@ from apps.core.exceptions import Conflict
 from apps.releases.models import Release, ReleaseState
 from apps.rollouts import services
 from apps.rollouts.kube import Kube
-from apps.rollouts.models import AnalysisTemplate, Deployment, Rollout, RolloutState, StepState
-from tests.rollouts.executing import drive, release_of
+from apps.rollouts.models import AnalysisTemplate, Rollout, RolloutState, StepState
+from tests.rollouts.executing import drive, finishes, release_of
 
 
 @pytest.mark.django_db
-def test_a_rolling_update_succeeds_and_records_a_deployment(cluster, shop, developer):
+def test_a_rolling_update_succeeds_and_finishes_its_release_once(cluster, shop, developer):
     service = shop("rolling")
     first = services.rollout_start(
         actor=developer, release=release_of(service, "shop:1", actor=developer)
@@ -32,8 +32,7 @@ def test_a_rolling_update_succeeds_and_records_a_deployment(cluster, shop, devel
     assert (
         second.release.__class__.objects.get(pk=second.release_id).state == ReleaseState.SUCCEEDED
     )
-    deployment = Deployment.objects.get(rollout=second)
-    assert deployment.result == "succeeded" and deployment.version == "shop:2"
+    assert finishes(second.release_id) == [("in_progress", "succeeded")]
     assert [s.state for s in second.steps.all()] == [StepState.SUCCEEDED] * 2
     assert AuditEvent.objects.filter(
         action="rollout.transition", after__state="succeeded", target_id=str(second.pk)
@@ -56,7 +55,7 @@ def test_a_bad_image_is_rolled_back_automatically(cluster, shop, developer, sett
     assert "crash-looping" in bad.failure_reason
     assert Kube().deployment("shop", service.name).image == "shop:1"
     assert Release.objects.get(pk=bad.release_id).state == ReleaseState.ROLLED_BACK
-    assert Deployment.objects.get(rollout=bad).result == "rolled_back"
+    assert finishes(bad.release_id) == [("in_progress", "rolled_back")]
     assert bad.failure_detected_at is not None
 
 
@@ -194,7 +193,10 @@ def test_a_person_rolls_back_a_finished_rollout(cluster, shop, developer):
     assert rollback.state == RolloutState.SUCCEEDED and rollback.is_rollback
     assert Kube().deployment("shop", service.name).image == "shop:1"
     assert Release.objects.get(pk=done.release_id).state == ReleaseState.ROLLED_BACK
-    assert Deployment.objects.get(rollout=done).rolled_back_at is not None
+    assert finishes(done.release_id) == [
+        ("in_progress", "succeeded"),
+        ("succeeded", "rolled_back"),
+    ]
 
 
 @pytest.mark.django_db
@@ -214,7 +216,7 @@ def test_an_unreachable_cluster_is_retried_and_the_page_can_say_so(
     assert rollout.state == RolloutState.RUNNING
     assert step.attempts == 1 and "unreachable" in step.message
     assert rollout.next_run_at > timezone.now()
-    assert not Deployment.objects.exists()
+    assert finishes(rollout.release_id) == []
 
 
 @pytest.mark.django_db

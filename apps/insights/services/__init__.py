@@ -8,8 +8,6 @@ from apps.insights.services.deliveries import (
 )
 from apps.insights.services.facts import (
     deployment_fact_record,
-    deployment_fact_record_for_release,
-    deployment_facts_backfill_from_releases,
     environment_is_production,
     incident_record,
     pipeline_run_record,
@@ -19,6 +17,11 @@ from apps.insights.services.rollups import (
     rollup_refresh,
     rollup_refresh_days,
     rollup_refresh_recent,
+)
+from apps.insights.services.runway import (
+    release_transition_record,
+    release_transitions_record_all,
+    release_transitions_record_missed,
 )
 from apps.insights.services.sources import (
     DEFAULT_GRACE,
@@ -34,12 +37,13 @@ __all__ = [
     "DeliveryOutcome",
     "delivery_receive",
     "deployment_fact_record",
-    "deployment_fact_record_for_release",
-    "deployment_facts_backfill_from_releases",
     "environment_is_production",
     "incident_record",
     "pipeline_run_record",
     "pushed_commits_record",
+    "release_transition_record",
+    "release_transitions_record_all",
+    "release_transitions_record_missed",
     "rollup_refresh",
     "rollup_refresh_days",
     "rollup_refresh_recent",

@@ -1,12 +1,11 @@
 """Recording facts: deployments with their commits, incidents, pipeline runs, pushed commits.
 
-Facts are machine input (webhooks, Runway's own releases), idempotent by (source, external id),
-and many: they are not written to the audit log, whose one chain would make every delivery wait
-for every other. Each delivery is its own record (WebhookDelivery, with its payload); what people
-do (sources, secrets, mapping) is audited.
+Facts are machine input (webhooks; Runway's own releases through services/runway.py), idempotent
+by (source, external id), and many: they are not written to the audit log, whose one chain would
+make every delivery wait for every other. Each delivery is its own record (WebhookDelivery, with
+its payload); what people do (sources, secrets, mapping) is audited.
 """
 
-import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -30,9 +29,6 @@ from apps.insights.models import (
 from apps.insights.selectors import local_day
 from apps.insights.services.rollups import rollup_refresh_days
 from apps.insights.webhooks.timestamps import seconds_between
-from apps.releases.models import Release, ReleaseState
-
-logger = logging.getLogger(__name__)
 
 # Names that mean production when the catalog has no environment of that name for the service
 # and the vendor gives no hint.
@@ -40,11 +36,6 @@ PRODUCTION_NAMES = frozenset({"production", "prod", "prd", "live"})
 # An incident without a named cause is pinned on the latest production deployment that started
 # before it opened, if one started within this long before it.
 INCIDENT_LINK_LOOKBACK = timedelta(days=30)
-RELEASE_OUTCOMES = {
-    ReleaseState.SUCCEEDED: DeploymentResult.SUCCEEDED,
-    ReleaseState.FAILED: DeploymentResult.FAILED,
-    ReleaseState.ROLLED_BACK: DeploymentResult.ROLLED_BACK,
-}
 
 CommitRows = dict[str, datetime | None]  # sha → commit time (None: unknown)
 
@@ -338,60 +329,6 @@ def pushed_commits_record(*, service: Service, head_sha: str, commits: Iterable)
         _, changed = _deployment_update(fact, values, rows)
         updated += changed
     return updated
-
-
-# --- Runway's own releases --------------------------------------------------------------------
-
-
-def deployment_fact_record_for_release(
-    *, release: Release, rolled_back_at: datetime | None = None
-) -> tuple[DeploymentFact, bool]:
-    """A finished Runway release as a fact (source runway, external id `release/<id>`).
-
-    This is the entry point for Runway's own deployments: the periodic backfill calls it, and so
-    will the receiver of the rollouts app's signal (apps.insights.receivers). Both key the fact
-    by the release, so one deployment is never counted twice. `release` needs its environment
-    and commits (select_related / prefetch_related them for many)."""
-    return deployment_fact_record(
-        source=FactSource.RUNWAY,
-        external_id=f"release/{release.pk}",
-        service=release.service,
-        environment=release.environment.name,
-        is_production=release.environment.kind == EnvironmentKind.PRODUCTION,
-        version=release.version,
-        started_at=release.started_at,
-        finished_at=release.finished_at,
-        result=RELEASE_OUTCOMES[release.state],
-        rolled_back_at=rolled_back_at,
-        commits=[{"sha": c.sha, "committed_at": c.committed_at} for c in release.commits.all()],
-    )
-
-
-def deployment_facts_backfill_from_releases(*, finished_since: datetime | None = None) -> int:
-    """Record every finished release (succeeded, failed or rolled back, with its start and
-    finish) as a fact. Idempotent: a second run changes nothing. Returns how many facts were
-    created or changed. One transaction per release: one bad release does not stop the rest."""
-    releases = (
-        Release.objects.filter(
-            state__in=list(RELEASE_OUTCOMES),
-            started_at__isnull=False,
-            finished_at__isnull=False,
-        )
-        .select_related("service", "environment")
-        .prefetch_related("commits")
-        .order_by("finished_at", "pk")
-    )
-    if finished_since is not None:
-        releases = releases.filter(finished_at__gte=finished_since)
-    changed = 0
-    for release in releases.iterator(chunk_size=200):
-        try:
-            _, did_change = deployment_fact_record_for_release(release=release)
-        except ValidationError as exc:
-            logger.warning("Release %s not recorded for the reports: %s", release.pk, exc)
-            continue
-        changed += did_change
-    return changed
 
 
 # --- Incidents --------------------------------------------------------------------------------

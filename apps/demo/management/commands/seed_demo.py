@@ -8,7 +8,7 @@ from apps.audit.services import audit_record
 from apps.catalog import demo as catalog_demo
 from apps.insights import demo as insights_demo
 from apps.insights.scorecards.services import scorecard_snapshots_take
-from apps.insights.services.facts import deployment_facts_backfill_from_releases
+from apps.insights.services.runway import release_transitions_record_all
 from apps.releases import demo as releases_demo
 from apps.rollouts import demo as rollouts_demo
 
@@ -25,8 +25,9 @@ class Command(BaseCommand):
         created += catalog_demo.load()
         created += releases_demo.load()
         created += rollouts_demo.load()
-        created += insights_demo.load()  # months of history, before the backfill adds the rest
-        deployment_facts_backfill_from_releases()  # the reports see the demo's finished releases
+        created += insights_demo.load()  # months of history
+        # The other demos' finished releases: their tasks go out only after this commits.
+        release_transitions_record_all()
         scorecard_snapshots_take()  # today's scores, kept as this week's snapshot
         if created:
             audit_record(

@@ -11,13 +11,14 @@ from apps.insights.selectors import local_day
 
 class Command(BaseCommand):
     help = (
-        "Record every finished Runway release as a deployment fact, then rebuild the daily "
-        "roll-up over all facts. Idempotent: run it after installing the reports app."
+        "Record every finishing transition of a Runway release not recorded yet as a deployment "
+        "fact, then rebuild the daily roll-up over all facts. Idempotent: run it after installing "
+        "the reports app."
     )
 
     def handle(self, *args, **options):
-        changed = services.deployment_facts_backfill_from_releases()
-        self.stdout.write(f"Deployment facts created or changed: {changed}")
+        recorded = services.release_transitions_record_all()
+        self.stdout.write(f"Release transitions recorded: {recorded}")
         span = DeploymentFact.objects.aggregate(first=Min("finished_at"), last=Max("finished_at"))
         if span["first"] is None:
             self.stdout.write("No deployment facts yet: nothing to roll up.")
