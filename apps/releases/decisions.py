@@ -20,8 +20,10 @@ from django.utils import timezone
 from apps.accounts.reauthentication import purpose_forget, purpose_keep
 from apps.releases import selectors, services
 from apps.releases.forms import DecisionForm
+from apps.releases.gates import readiness, risks_of_approving
 from apps.releases.models import Release
-from apps.releases.policies import approval_status, rule_for_approver
+from apps.releases.policies import approval_status
+from apps.releases.transitions import available_actions, require_decider
 
 DECISIONS = {
     "approve": (services.release_approve, "approved"),
@@ -34,10 +36,16 @@ PENDING_FOR = timedelta(minutes=5)
 PENDING_SESSION_KEY = "releases_pending_decision"
 
 
-def decide(request: HttpRequest, release: Release, decision: str, comment: str) -> None:
-    """Record the decision and say so in a toast. Raises the service's ValidationError."""
+def decide(request: HttpRequest, release: Release, decision: str, data: dict) -> None:
+    """Record the decision (DecisionForm's `data`) and say so in a toast. Raises the service's
+    ValidationError."""
     service, done = DECISIONS[decision]
-    service(actor=request.user, release=release, comment=comment)
+    options = {"confirm_risks": bool(data.get("confirm_risks"))} if decision == "approve" else {}
+    try:
+        service(actor=request.user, release=release, comment=data.get("comment", ""), **options)
+    except PermissionDenied as exc:
+        # The API answers 403; a page says why in place, beside what was typed.
+        raise ValidationError(str(exc)) from None
     messages.success(request, f"You {done} release #{release.pk}.")
 
 
@@ -57,9 +65,10 @@ def _proof_is_fresh(request: HttpRequest) -> bool:
 
 def confirmed_on_production(decision: str, *, back_to: str) -> Callable:
     """For a view that approves or rejects release `pk`. On production, someone who may not
-    decide on the release is refused (403) before being asked for anything; otherwise, without a
-    fresh password, the decision is kept and allauth asks for one, then sends the same request
-    again, which makes the decision and goes back to `back_to` ("detail" or "inbox")."""
+    decide on the release is refused (403) before being asked for anything, and a decision that
+    would be refused anyway is refused without a password; otherwise, without a fresh password,
+    the decision is kept and allauth asks for one, then sends the same request again, which
+    makes the decision and goes back to `back_to` ("detail" or "inbox")."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -72,7 +81,8 @@ def confirmed_on_production(decision: str, *, back_to: str) -> Callable:
                 if _is_this_decision(pending, release, decision):
                     return _decide_kept(request, release, decision, pending, back_to)
                 return view(request, pk)
-            _refuse_who_may_not_decide(request, release)
+            if not _worth_a_password(request, release, decision):
+                return view(request, pk)  # refused in place by the service, no password asked
             _keep(request, release, decision)
             # allauth's middleware keeps this request, asks for the password, then sends it again.
             raise ReauthenticationRequired()
@@ -82,13 +92,20 @@ def confirmed_on_production(decision: str, *, back_to: str) -> Callable:
     return decorator
 
 
-def _refuse_who_may_not_decide(request: HttpRequest, release: Release) -> None:
-    try:
-        rule_for_approver(
-            release, request.user, approval_status(release, now=timezone.now()), rejecting=True
-        )
-    except ValidationError as exc:
-        raise PermissionDenied(" ".join(exc.messages)) from None
+def _worth_a_password(request: HttpRequest, release: Release, decision: str) -> bool:
+    """Whether the decision could be made once the password is confirmed. Someone who may not
+    decide is refused (403) here; a decision refused for another reason (the release's state,
+    failing gates not confirmed yet) is left to the service to say why, without asking for a
+    password first."""
+    now = timezone.now()
+    status = approval_status(release, now=now)
+    require_decider(release, request.user, status=status)
+    if decision not in available_actions(release, request.user, status=status):
+        return False
+    if decision == "approve" and request.POST.get("confirm_risks") != "on":
+        gates = readiness(release, now=now, at=max(now, release.planned_start), status=status)
+        return not risks_of_approving(gates)
+    return True
 
 
 def _keep(request: HttpRequest, release: Release, decision: str) -> None:
@@ -132,7 +149,7 @@ def _decide_kept(
     form = DecisionForm(request.POST)
     form.is_valid()
     try:
-        decide(request, release, decision, form.cleaned_data.get("comment", ""))
+        decide(request, release, decision, form.cleaned_data)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect(back)

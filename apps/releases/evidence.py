@@ -140,10 +140,7 @@ def release_evidence(
         "generated_at": timezone.now().isoformat(),
     }
     if gates_now:
-        pack["gates_now"] = [
-            {"gate": g.name, "passed": g.passed, "detail": g.detail, "blocking": g.blocking}
-            for g in readiness(release, now=timezone.now())
-        ]
+        pack["gates_now"] = [gate.as_dict() for gate in readiness(release, now=timezone.now())]
     return pack
 
 

@@ -143,6 +143,7 @@ class ReleaseForm(forms.Form):
 
 class DecisionForm(forms.Form):
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    confirm_risks = forms.BooleanField(required=False, label="Approve although these gates fail")
 
 
 class BreakGlassForm(forms.Form):

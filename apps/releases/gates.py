@@ -23,6 +23,18 @@ class Gate:
     passed: bool
     detail: str
     blocking: bool = True
+    # Not passed yet, but not failed either: a check CI has not reported, a version still on
+    # its way through the earlier environment. Time may settle it; an approver need not.
+    pending: bool = False
+
+    def as_dict(self) -> dict:
+        """As kept with a decision or a start: what was evaluated then, not recomputed later."""
+        return {
+            "gate": self.name,
+            "passed": self.passed,
+            "detail": self.detail,
+            "blocking": self.blocking,
+        }
 
 
 def promotion_gate(release: Release) -> Gate:
@@ -56,6 +68,7 @@ def promotion_gate(release: Release) -> Gate:
         "Promotion order",
         False,
         f"{release.version} has not succeeded in {previous.name} yet",
+        pending=True,
     )
 
 
@@ -146,11 +159,16 @@ def checks_gate(release: Release, required: list[str]) -> list[Gate]:
     for name in required:
         check = reported.get(name)
         if check is None:
-            gates.append(Gate(f"check:{name}", f"Check: {name}", False, "Not reported by CI yet"))
+            gates.append(
+                Gate(
+                    f"check:{name}", f"Check: {name}", False, "Not reported by CI yet", pending=True
+                )
+            )
         else:
             passed = check.status == ReleaseCheck.Status.PASSED
             detail = check.summary or check.get_status_display()
-            gates.append(Gate(f"check:{name}", f"Check: {name}", passed, detail))
+            pending = check.status == ReleaseCheck.Status.PENDING
+            gates.append(Gate(f"check:{name}", f"Check: {name}", passed, detail, pending=pending))
     return gates
 
 
@@ -164,10 +182,17 @@ def authors_gate(release: Release, status: ApprovalStatus) -> Gate:
     )
 
 
-def readiness(release: Release, *, now: datetime, at: datetime | None = None) -> list[Gate]:
-    """Every gate for starting `release` at `at` (default: now)."""
+def readiness(
+    release: Release,
+    *,
+    now: datetime,
+    at: datetime | None = None,
+    status: ApprovalStatus | None = None,
+) -> list[Gate]:
+    """Every gate for starting `release` at `at` (default: now). `status`, the release's
+    approval status, is read when not given."""
     at = at or now
-    status = approval_status(release, now=now)
+    status = status or approval_status(release, now=now)
     verdict = when_allowed(release.service, release.environment, at, max(at, release.planned_end))
     window_gate = Gate(
         "window",
@@ -189,3 +214,18 @@ def readiness(release: Release, *, now: datetime, at: datetime | None = None) ->
 
 def blocking_failures(gates: list[Gate]) -> list[Gate]:
     return [gate for gate in gates if gate.blocking and not gate.passed]
+
+
+# Gates that an approval settles (or that wait on approvals) are not risks of approving.
+SETTLED_BY_APPROVING = ("approvals", "wait", "independent_approval")
+
+
+def risks_of_approving(gates: list[Gate]) -> list[Gate]:
+    """The blocking gates that have failed (not merely pending) and that approving would not
+    settle (a freeze, a failed check, an unknown author ...): an approver confirms them by
+    name."""
+    return [
+        gate
+        for gate in blocking_failures(gates)
+        if gate.key not in SETTLED_BY_APPROVING and not gate.pending
+    ]

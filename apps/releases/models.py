@@ -228,6 +228,9 @@ class ReleaseTransition(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reason = models.TextField(blank=True)
+    gates = models.JSONField(
+        default=list, blank=True, help_text="The gates as evaluated for this move (a start)."
+    )
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -332,6 +335,12 @@ class Approval(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     invalidated_at = models.DateTimeField(null=True, blank=True)
     invalidated_reason = models.CharField(max_length=200, blank=True)
+    gates = models.JSONField(
+        default=list, blank=True, help_text="The gates as evaluated when the decision was made."
+    )
+    risks_confirmed = models.JSONField(
+        default=list, blank=True, help_text="Failing gates the approver confirmed by name."
+    )
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -8,7 +8,7 @@ invalidated by a change to what ships.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 
 from apps.accounts import permissions
@@ -111,6 +111,13 @@ class ApprovalStatus:
     def require_known_authors(self) -> bool:
         return any(policy.require_known_authors for policy in self.policies)
 
+    def count(self, approval: Approval) -> None:
+        """Count a live approval just made, so the status need not be read again."""
+        for rule_status in self.rules:
+            if rule_status.rule.pk == approval.rule_id:
+                rule_status.approvers.append(approval.approver.username)
+        self.last_approval_at = approval.created_at
+
     def summary(self) -> str:
         if self.pre_approved:
             return "No approval needed (standard change)"
@@ -148,22 +155,35 @@ def approval_status(
     return status
 
 
+def not_a_decider(release: Release, user, status: ApprovalStatus) -> str:
+    """Why this user may not decide on this release at all, whatever its state: not in a group
+    that approves it, or a separation-of-duties conflict (requester, commit author). "" when
+    they may. A release that needs no approval has no deciders."""
+    if not status.required:
+        return ""
+    if status.separation_of_duties:
+        conflict = separation_of_duties_conflict(release, user)
+        if conflict:
+            return conflict
+    if not any(is_eligible(s.rule, user) for s in status.rules):
+        groups = ", ".join(s.rule.name for s in status.rules)
+        return f"You are not in a group that approves this release ({groups})."
+    return ""
+
+
 def rule_for_approver(
     release: Release, user, status: ApprovalStatus, *, rejecting: bool = False
 ) -> ApprovalRule:
     """The rule this user's approval counts for: the first one still short of approvals that
     the user is eligible for (a rejection may come under any rule the user is eligible for).
-    Raises ValidationError saying why the user cannot decide."""
+    Raises PermissionDenied for someone who may not decide (not_a_decider) and ValidationError
+    when there is nothing left to decide."""
     if not status.required:
         raise ValidationError("This release needs no approval.")
-    if status.separation_of_duties:
-        conflict = separation_of_duties_conflict(release, user)
-        if conflict:
-            raise ValidationError(conflict)
+    refusal = not_a_decider(release, user, status)
+    if refusal:
+        raise PermissionDenied(refusal)
     eligible = [s for s in status.rules if is_eligible(s.rule, user)]
-    if not eligible:
-        groups = ", ".join(s.rule.name for s in status.rules)
-        raise ValidationError(f"You are not in a group that approves this release ({groups}).")
     if rejecting:
         return eligible[0].rule
     for rule_status in eligible:

@@ -14,7 +14,7 @@ from apps.audit.services import audit_record, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
-from apps.releases.gates import blocking_failures, readiness
+from apps.releases.gates import Gate, blocking_failures, readiness, risks_of_approving
 from apps.releases.models import (
     Approval,
     ApprovalPolicy,
@@ -27,9 +27,14 @@ from apps.releases.models import (
     ReleaseState,
     StandardChangeTemplate,
 )
-from apps.releases.policies import approval_status, rule_for_approver
+from apps.releases.policies import ApprovalStatus, approval_status, rule_for_approver
 from apps.releases.risk import assess_risk
-from apps.releases.transitions import lock_release, release_transition, require_action
+from apps.releases.transitions import (
+    awaits_retrospective,
+    lock_release,
+    release_transition,
+    require_action,
+)
 from apps.releases.windows import when_allowed
 
 # Changing any of these changes what an approver approved.
@@ -306,36 +311,33 @@ def release_request(*, actor, submit: bool, **arguments) -> Release:
     return release
 
 
-def _refuse_second_decision(release: Release, actor) -> None:
-    if release.approvals.filter(approver=actor, invalidated_at__isnull=True).exists():
-        raise ValidationError("You have already decided on this release.")
+def _gates_for_start(release: Release, status: ApprovalStatus, now: datetime) -> list[Gate]:
+    """The gates as a decision sees them: for the planned start (or now, if that is past)."""
+    return readiness(release, now=now, at=max(now, release.planned_start), status=status)
 
 
 @audit_refusals("release.approve", target="release")
 @transaction.atomic
-def release_approve(*, actor, release: Release, comment: str = "") -> Approval:
+def release_approve(
+    *, actor, release: Release, comment: str = "", confirm_risks: bool = False
+) -> Approval:
     """Approve under the first rule the approver is eligible for that still needs approvals.
-    Concurrent approvers serialise on the release row; the database refuses a second live
-    approval by the same person."""
+    Someone who may not decide is refused (403) before anything else. Approving with failing
+    gates (a freeze, a failing check ...) needs `confirm_risks`, and the approval records the
+    gates as they were. Concurrent approvers serialise on the release row; the database
+    refuses a second live approval by the same person."""
     release = lock_release(release.pk)
     now = timezone.now()
-    retrospective = (
-        release.is_emergency
-        and release.state
-        in (
-            ReleaseState.IN_PROGRESS,
-            ReleaseState.SUCCEEDED,
-            ReleaseState.FAILED,
-            ReleaseState.ROLLED_BACK,
-        )
-        and release.retrospective_done_at is None
-    )
-    if release.state != ReleaseState.PENDING_APPROVAL and not retrospective:
-        raise ValidationError(
-            f"A release that is {release.get_state_display().lower()} cannot be approved."
-        )
-    _refuse_second_decision(release, actor)
     status = approval_status(release, now=now)
+    require_action(release, actor, "approve", status=status)
+    retrospective = awaits_retrospective(release)
+    gates = _gates_for_start(release, status, now)
+    risks = [] if retrospective else risks_of_approving(gates)
+    if risks and not confirm_risks:
+        named = "; ".join(f"{gate.name}: {gate.detail}" for gate in risks)
+        raise ValidationError(
+            {"confirm_risks": f"Approving while gates fail ({named}). Confirm to approve anyway."}
+        )
     rule = rule_for_approver(release, actor, status)
     ttl = max((policy.approval_ttl_hours for policy in status.policies), default=72)
     try:
@@ -348,6 +350,8 @@ def release_approve(*, actor, release: Release, comment: str = "") -> Approval:
                 comment=comment.strip(),
                 is_retrospective=retrospective,
                 expires_at=now + timedelta(hours=ttl),
+                gates=[gate.as_dict() for gate in gates],
+                risks_confirmed=[gate.name for gate in risks],
             )
     except IntegrityError:
         raise ValidationError("You have already decided on this release.") from None
@@ -360,9 +364,11 @@ def release_approve(*, actor, release: Release, comment: str = "") -> Approval:
             "policy": rule.policy.name,
             "comment": approval.comment,
             "retrospective": retrospective,
+            **({"risks_confirmed": approval.risks_confirmed} if risks else {}),
         },
     )
-    if approval_status(release, now=now).satisfied:
+    status.count(approval)
+    if status.satisfied:
         if retrospective:
             release.retrospective_done_at = now
             release.save(update_fields=["retrospective_done_at"])
@@ -378,14 +384,11 @@ def release_approve(*, actor, release: Release, comment: str = "") -> Approval:
 @transaction.atomic
 def release_reject(*, actor, release: Release, comment: str) -> Approval:
     release = lock_release(release.pk)
-    if release.state != ReleaseState.PENDING_APPROVAL:
-        raise ValidationError(
-            f"A release that is {release.get_state_display().lower()} cannot be rejected."
-        )
+    now = timezone.now()
+    status = approval_status(release, now=now)
+    require_action(release, actor, "reject", status=status)
     if not comment or not comment.strip():
         raise ValidationError({"comment": "Say why you reject it: the requester needs to know."})
-    _refuse_second_decision(release, actor)
-    status = approval_status(release, now=timezone.now())
     rule = rule_for_approver(release, actor, status, rejecting=True)
     approval = Approval.objects.create(
         release=release,
@@ -393,6 +396,7 @@ def release_reject(*, actor, release: Release, comment: str) -> Approval:
         decision=Approval.Decision.REJECT,
         rule=rule,
         comment=comment.strip(),
+        gates=[gate.as_dict() for gate in _gates_for_start(release, status, now)],
     )
     audit_record(
         actor=actor,
@@ -525,7 +529,8 @@ def release_begin(
         release.is_emergency and release.justification
     ):
         return False, release
-    failures = blocking_failures(readiness(release, now=now))
+    gates = readiness(release, now=now)
+    failures = blocking_failures(gates)
     if failures:
         reason = "; ".join(f"{gate.name}: {gate.detail}" for gate in failures)[:300]
         if reason != release.hold_reason:
@@ -538,7 +543,11 @@ def release_begin(
     release.hold_reason = ""
     release.save(update_fields=["hold_reason", "updated_at"])
     release = release_transition(
-        release=release, to_state=ReleaseState.IN_PROGRESS, actor=actor, locked=True
+        release=release,
+        to_state=ReleaseState.IN_PROGRESS,
+        actor=actor,
+        locked=True,
+        gates=[gate.as_dict() for gate in gates],
     )
     notifications.queue(release, "started")
     return True, release

@@ -7,7 +7,7 @@ an emergency may go from pending_approval straight to in_progress (into producti
 independent approval or after someone broke glass).
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +15,12 @@ from apps.accounts import permissions
 from apps.audit.services import audit_record
 from apps.releases.gates import independent_approvals
 from apps.releases.models import Release, ReleaseState, ReleaseTransition
+from apps.releases.policies import (
+    ApprovalStatus,
+    approval_status,
+    not_a_decider,
+    rule_for_approver,
+)
 
 ALLOWED: dict[str, set[str]] = {
     ReleaseState.DRAFT: {
@@ -75,10 +81,17 @@ def lock_release(release_id: int) -> Release:
 
 @transaction.atomic
 def release_transition(
-    *, release: Release, to_state: str, actor, reason: str = "", locked: bool = False
+    *,
+    release: Release,
+    to_state: str,
+    actor,
+    reason: str = "",
+    locked: bool = False,
+    gates: list[dict] | None = None,
 ) -> Release:
     """Move a release to `to_state`, or refuse with a clear error. Locks the row unless the
-    caller already holds the lock, records a history row and an audit event."""
+    caller already holds the lock, records a history row (with the `gates` evaluated for the
+    move, if any) and an audit event."""
     if not locked:
         release = lock_release(release.pk)
     from_state = release.state
@@ -99,6 +112,7 @@ def release_transition(
         to_state=to_state,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         reason=reason,
+        gates=gates or [],
     )
     audit_record(
         actor=actor,
@@ -151,18 +165,97 @@ def _refusal(release: Release, action: str) -> str:
     return ""
 
 
-def available_actions(release: Release, user) -> frozenset[str]:
-    """What `user` may do with the release now: the page's buttons, the API's `actions` and
-    the services' own check (`require_action`) are this one answer."""
-    return frozenset(
-        action
-        for action in REFUSED
-        if _may(user, release, action) and not _refusal(release, action)
+# --- Deciding: approve and reject -----------------------------------------------------------
+
+DECISIONS = ("approve", "reject")
+# An emergency's retrospective review: approved after it started, once.
+RETROSPECTIVE_STATES = (
+    ReleaseState.IN_PROGRESS,
+    ReleaseState.SUCCEEDED,
+    ReleaseState.FAILED,
+    ReleaseState.ROLLED_BACK,
+)
+
+
+def awaits_retrospective(release: Release) -> bool:
+    return (
+        release.is_emergency
+        and release.state in RETROSPECTIVE_STATES
+        and release.retrospective_done_at is None
     )
 
 
-def require_action(release: Release, user, action: str) -> None:
+def _decision_refusal(
+    release: Release, user, action: str, status: ApprovalStatus
+) -> tuple[bool, str]:
+    """(forbidden, why) for a decision `user` cannot make now; (False, "") when they can.
+    Who is asked before when: someone who may not decide is told so (403), not what state the
+    release is in."""
+    who = not_a_decider(release, user, status)
+    if who:
+        return True, who
+    state = release.get_state_display().lower()
+    open_to_it = release.state == ReleaseState.PENDING_APPROVAL or (
+        action == "approve" and awaits_retrospective(release)
+    )
+    if not open_to_it:
+        verb = "approved" if action == "approve" else "rejected"
+        return False, f"A release that is {state} cannot be {verb}."
+    if any(a.approver_id == user.pk and a.invalidated_at is None for a in release.approvals.all()):
+        return False, "You have already decided on this release."
+    try:
+        rule_for_approver(release, user, status, rejecting=action == "reject")
+    except ValidationError as exc:
+        return False, " ".join(exc.messages)
+    return False, ""
+
+
+def require_decider(release: Release, user, *, status: ApprovalStatus | None = None) -> None:
+    """Refuse (403) someone who may not decide on the release at all, before anything else is
+    asked of them: a body to validate, a password to confirm."""
+    who = not_a_decider(release, user, status or approval_status(release, now=timezone.now()))
+    if who:
+        raise PermissionDenied(who)
+
+
+def decision_refusals(release: Release, user, status: ApprovalStatus) -> dict[str, str]:
+    """Why each decision is not open to `user` now, for the page to say in place."""
+    refusals = {action: _decision_refusal(release, user, action, status)[1] for action in DECISIONS}
+    return {action: why for action, why in refusals.items() if why}
+
+
+def available_actions(
+    release: Release, user, *, status: ApprovalStatus | None = None
+) -> frozenset[str]:
+    """What `user` may do with the release now: the page's buttons, the API's `actions` and
+    the services' own check (`require_action`) are this one answer. `status`, the release's
+    approval status, is read when not given."""
+    actions = {
+        action
+        for action in REFUSED
+        if _may(user, release, action) and not _refusal(release, action)
+    }
+    if status is None:
+        status = approval_status(release, now=timezone.now())
+    actions.update(
+        action for action in DECISIONS if not _decision_refusal(release, user, action, status)[1]
+    )
+    return frozenset(actions)
+
+
+def require_action(
+    release: Release, user, action: str, *, status: ApprovalStatus | None = None
+) -> None:
     """Refuse what `available_actions` does not offer: 403 for who, a clear error for when."""
+    if action in DECISIONS:
+        forbidden, why = _decision_refusal(
+            release, user, action, status or approval_status(release, now=timezone.now())
+        )
+        if forbidden:
+            raise PermissionDenied(why)
+        if why:
+            raise ValidationError(why)
+        return
     permissions.require(_may(user, release, action), REFUSED[action])
     refusal = _refusal(release, action)
     if refusal:

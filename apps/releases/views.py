@@ -22,10 +22,11 @@ from apps.releases.forms import (
     ReleaseForm,
     service_matches,
 )
-from apps.releases.gates import readiness
+from apps.releases.gates import readiness, risks_of_approving
+from apps.releases.models import Release, ReleaseState
 from apps.releases.page_actions import rendered_actions
-from apps.releases.policies import approval_status, is_eligible
-from apps.releases.transitions import available_actions
+from apps.releases.policies import approval_status
+from apps.releases.transitions import available_actions, awaits_retrospective, decision_refusals
 
 PAGE_SIZE = 50
 
@@ -54,22 +55,30 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _detail_context(request, release, decision_form=None, break_glass_form=None) -> dict:
     now = timezone.now()
-    status = approval_status(release, now=now)
+    status = approval_status(release, now=now)  # once: the gates and the actions read it
     user = request.user
+    actions = available_actions(release, user, status=status)
+    gates = readiness(release, now=now, at=max(now, release.planned_start), status=status)
     return {
-        "actions": available_actions(release, user),
+        "actions": actions,
+        # Why a decision is not open to this person, said in place, to those it concerns.
+        "refusals": decision_refusals(release, user, status) if _open_to_decisions(release) else {},
+        "risks": risks_of_approving(gates) if "approve" in actions else [],
         "break_glass_form": break_glass_form or BreakGlassForm(),
         "release": release,
         "status": status,
-        "gates": readiness(release, now=now, at=max(now, release.planned_start)),
+        "gates": gates,
         "conflicts": selectors.release_conflicts(release),
         "history": selectors.recent_history(release),
         "previous": selectors.previous_release(release),
         "decision_form": decision_form or DecisionForm(),
         "can_edit": permissions.can_act_for_team(user, release.service.owner_id),
-        "can_decide": any(is_eligible(rule_status.rule, user) for rule_status in status.rules),
         "page_actions": rendered_actions(request, release),
     }
+
+
+def _open_to_decisions(release: Release) -> bool:
+    return release.state == ReleaseState.PENDING_APPROVAL or awaits_retrospective(release)
 
 
 @require_http_methods(["GET", "POST"])
@@ -109,13 +118,14 @@ def release_form_environments(request: HttpRequest) -> HttpResponse:
 
 
 def _run_with_comment(request, pk: int, action) -> DecisionForm:
-    """Run a release action with the posted comment. A refusal lands on the form (next to the
-    field it names, or on top) and in a toast."""
+    """Run a release action with the posted comment (and, for an approval, the confirmation of
+    failing gates). A refusal lands on the form (next to the field it names, or on top) and in
+    a toast."""
     release = get_object_or_404(selectors.release_list(), pk=pk)
     form = DecisionForm(request.POST)
     form.is_valid()
     try:
-        action(release, form.cleaned_data.get("comment", ""))
+        action(release, form.cleaned_data)
     except ValidationError as exc:
         add_service_errors(form, exc)
         messages.error(request, " ".join(exc.messages))
@@ -134,7 +144,7 @@ def _run_and_show_release(request, pk: int, action) -> HttpResponse:
 
 
 def _decision(request, decision: str):
-    return lambda release, comment: decisions.decide(request, release, decision, comment)
+    return lambda release, data: decisions.decide(request, release, decision, data)
 
 
 @require_POST
@@ -159,7 +169,11 @@ def release_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def release_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _run_and_show_release(
-        request, pk, lambda r, c: services.release_cancel(actor=request.user, release=r, reason=c)
+        request,
+        pk,
+        lambda r, data: services.release_cancel(
+            actor=request.user, release=r, reason=data.get("comment", "")
+        ),
     )
 
 

@@ -6,7 +6,7 @@ so."""
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from apps.accounts import services as account_services
@@ -63,7 +63,7 @@ def test_an_approver_who_wrote_a_commit_under_any_of_their_names_may_not_approve
     make_release, developer, prod_policy, riley, author
 ):
     release = with_commit(make_release, developer, author)
-    with pytest.raises(ValidationError, match="You wrote commit c0ffee1234"):
+    with pytest.raises(PermissionDenied, match="You wrote commit c0ffee1234"):
         services.release_approve(actor=riley, release=release)
     assert not release.approvals.exists()
 
@@ -81,7 +81,7 @@ def test_an_alias_on_the_profile_counts_as_the_approver(
 ):
     account_services.alias_add(actor=riley, kind=kind, value=alias)
     release = with_commit(make_release, developer, author)
-    with pytest.raises(ValidationError, match="You wrote commit"):
+    with pytest.raises(PermissionDenied, match="You wrote commit"):
         services.release_approve(actor=riley, release=release)
 
 
@@ -130,8 +130,19 @@ def test_a_policy_requiring_known_authors_holds_the_release(
     prod_policy.require_known_authors = True
     prod_policy.save()
     release = with_commit(make_release, developer, "Ghost <ghost@example.org>")
+    # Approving with that gate failing asks for a confirmation that names it ...
+    with pytest.raises(ValidationError) as refused:
+        services.release_approve(actor=riley, release=release)
+    assert "Commit authors: Unknown author: Ghost" in refused.value.message_dict["confirm_risks"][0]
+    assert not release.approvals.exists()
+    # ... and the approvals made with it record what was confirmed and the gates as they were.
     for approver in (riley, second_release_manager):
-        services.release_approve(actor=approver, release=release)
+        services.release_approve(actor=approver, release=release, confirm_risks=True)
+    approval = release.approvals.get(approver=riley)
+    assert approval.risks_confirmed == ["Commit authors"]
+    assert {"gate": "Commit authors", "passed": False}.items() <= next(
+        gate for gate in approval.gates if gate["gate"] == "Commit authors"
+    ).items()
     started, release = services.release_begin(
         release=release, now=release.planned_start + timedelta(minutes=1)
     )

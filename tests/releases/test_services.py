@@ -168,7 +168,7 @@ def test_the_requester_cannot_approve_their_own_release(make_release, platform_a
         actor=platform_admin, user=platform_admin, role=Role.RELEASE_MANAGER
     )
     release = submitted(make_release, platform_admin, actor=platform_admin)
-    with pytest.raises(ValidationError, match="You requested this release"):
+    with pytest.raises(PermissionDenied, match="You requested this release"):
         services.release_approve(actor=platform_admin, release=release)
     assert not Approval.objects.exists()
 
@@ -187,7 +187,7 @@ def test_a_commit_author_cannot_approve(make_release, developer, release_manager
             }
         ],
     )
-    with pytest.raises(ValidationError, match="You wrote commit a1b2c3d4e5"):
+    with pytest.raises(PermissionDenied, match="You wrote commit a1b2c3d4e5"):
         services.release_approve(actor=release_manager, release=release)
 
 
@@ -209,7 +209,7 @@ def test_someone_outside_the_eligible_group_cannot_approve(
     make_release, developer, other_developer, prod_policy
 ):
     release = submitted(make_release, developer)
-    with pytest.raises(ValidationError, match="not in a group that approves"):
+    with pytest.raises(PermissionDenied, match="not in a group that approves"):
         services.release_approve(actor=other_developer, release=release)
 
 

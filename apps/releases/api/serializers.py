@@ -136,7 +136,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
         model = Approval
         fields = [
             "id", "approver", "decision", "rule", "comment", "is_retrospective", "created_at",
-            "expires_at", "invalidated_at", "invalidated_reason",
+            "expires_at", "invalidated_at", "invalidated_reason", "gates", "risks_confirmed",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -250,7 +250,7 @@ class ReleaseDetailSerializer(ReleaseListSerializer):
         read_only=True, help_text="“due”, “overdue” or “done”; empty when none is asked for."
     )
     actions = serializers.SerializerMethodField(
-        help_text="What the caller may do now (submit, cancel, break_glass)."
+        help_text="What the caller may do now (submit, cancel, break_glass, approve, reject)."
     )
 
     class Meta(ReleaseListSerializer.Meta):
@@ -267,7 +267,9 @@ class ReleaseDetailSerializer(ReleaseListSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_actions(self, release) -> list[str]:
         request = self.context.get("request")
-        return sorted(available_actions(release, request.user if request else None))
+        user = request.user if request else None
+        status = getattr(release, "approval_status", None)  # read once by the view
+        return sorted(available_actions(release, user, status=status))
 
 
 # --- Releases: input -------------------------------------------------------------------------
@@ -373,6 +375,12 @@ def _commit_arguments(commits: list[dict]) -> list[dict]:
 
 class ApproveSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
+    confirm_risks = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Approve although gates fail (a freeze, a failing check ...): the refusal "
+        "without it names them, and the approval records them.",
+    )
 
 
 class RejectSerializer(serializers.Serializer):

@@ -35,6 +35,7 @@ from apps.releases.filters import ReleaseFilter
 from apps.releases.gates import readiness
 from apps.releases.models import ChangeWindow, Freeze, Release
 from apps.releases.policies import approval_status
+from apps.releases.transitions import require_decider
 
 REFUSED = OpenApiResponse(description="Refused: the body names the field and says why.")
 FORBIDDEN = OpenApiResponse(description="Your role or team may not do this.")
@@ -127,6 +128,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def approve(self, request, pk=None):
+        require_decider(self._release(pk), request.user)  # 403 before the body is read
         body = ApproveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.release_approve(
@@ -137,6 +139,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @_action_schema("Reject a release, saying why", request=RejectSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])
     def reject(self, request, pk=None):
+        require_decider(self._release(pk), request.user)
         body = RejectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -234,7 +237,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         # What the release page shows, evaluated now: the same functions as the page.
         now = timezone.now()
         release.approval_status = approval_status(release, now=now)
-        release.gates = readiness(release, now=now, at=max(now, release.planned_start))
+        release.gates = readiness(
+            release, now=now, at=max(now, release.planned_start), status=release.approval_status
+        )
         release.conflicts = selectors.release_conflicts(release)
         return ReleaseDetailSerializer(release, context=self.get_serializer_context()).data
 
