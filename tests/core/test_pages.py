@@ -59,9 +59,11 @@ def test_navigation_hides_what_the_user_may_not_open(client_as, leadership, plat
 @pytest.mark.django_db
 def test_the_menu_keeps_its_order_though_each_app_adds_its_own_entry(platform_admin, developer):
     assert [item["label"] for item in navigation_for(platform_admin, "/")] == [
-        "Catalog", "Onboard", "Releases", "Calendar", "Rollouts", "Reports", "Teams", "Audit",
+        "Catalog", "Onboard", "Releases", "Calendar", "Windows & freezes", "Rollouts", "Reports",
+        "Teams", "Audit",
     ]  # fmt: skip
     assert "Audit" not in [item["label"] for item in navigation_for(developer, "/")]
+    assert "Windows & freezes" not in [item["label"] for item in navigation_for(developer, "/")]
 
 
 @pytest.mark.django_db
