@@ -211,7 +211,7 @@ def _preview(request, form, build, original, *, noun: str) -> HttpResponse:
         shown = preview.refused(exc, rule_zone=zone, viewer=request.user)
     else:
         shown = preview.preview(candidate=candidate, original=original, viewer=request.user)
-    labels = {name: field.label or name for name, field in form.fields.items()}
+    labels = {name: form[name].label for name in form.fields}
     errors = [(labels.get(name, ""), messages) for name, messages in shown.errors.items()]
     context = {"preview": shown, "errors": errors, "noun": noun}
     return render(request, "releases/change_calendar/partials/_preview.html", context)
