@@ -3,6 +3,7 @@ API. Unless asked, a list holds what is in force: deleted rows, and inactive win
 request (`status`)."""
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 
 from apps.catalog.models import EnvironmentKind
@@ -15,7 +16,7 @@ class _RuleFilter(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="team__slug", label="Team (slug)")
     service = django_filters.CharFilter(field_name="service__name", label="Service")
     environment_kind = django_filters.ChoiceFilter(
-        choices=EnvironmentKind.choices, empty_label="Any environment kind"
+        choices=EnvironmentKind.choices, empty_label="Any", label="Environment kind"
     )
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
@@ -25,10 +26,12 @@ class _RuleFilter(django_filters.FilterSet):
 
 
 class ChangeWindowFilter(_RuleFilter):
-    kind = django_filters.ChoiceFilter(choices=ChangeWindow.Kind.choices, empty_label="Any kind")
+    kind = django_filters.ChoiceFilter(
+        choices=ChangeWindow.Kind.choices, empty_label="Allow or deny", label="Allow or deny"
+    )
     status = django_filters.ChoiceFilter(
         choices=[("inactive", "Inactive"), ("deleted", "Deleted"), ("all", "All, deleted too")],
-        empty_label="Active (not switched off)",
+        empty_label="In force",
         method=lambda queryset, name, value: queryset,  # by_status, also when not given
         label="Status",
     )
@@ -47,7 +50,13 @@ class ChangeWindowFilter(_RuleFilter):
 
 
 class FreezeFilter(_RuleFilter):
-    recurring = django_filters.BooleanFilter(method="filter_recurring", label="Recurring")
+    recurring = django_filters.BooleanFilter(
+        method="filter_recurring",
+        label="Recurring",
+        widget=forms.Select(
+            choices=[("", "One-off or recurring"), ("true", "Recurring"), ("false", "One-off")]
+        ),
+    )
     status = django_filters.ChoiceFilter(
         choices=[("deleted", "Deleted"), ("all", "All, deleted too")],
         empty_label="Not deleted",

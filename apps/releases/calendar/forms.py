@@ -77,7 +77,7 @@ class _ScopedForm(forms.Form):
 
 class ChangeWindowForm(_ScopedForm):
     name = forms.CharField(max_length=100)
-    kind = forms.ChoiceField(choices=ChangeWindow.Kind.choices)
+    kind = forms.ChoiceField(choices=ChangeWindow.Kind.choices, label="Allow or deny")
     rrule = forms.CharField(max_length=500, label="Rule (RRULE)", help_text=RULE_HELP)
     starts_at_local = WallClockField(
         label="First occurrence", help_text="Wall-clock time in the window's time zone."
