@@ -23,7 +23,7 @@ from apps.releases.calendar.forms import (
     FreezeForm,
 )
 from apps.releases.calendar.selectors import zone_of
-from apps.releases.calendar.transitions import available_actions
+from apps.releases.calendar.transitions import available_actions, require_action
 from apps.releases.models import ChangeWindow, Freeze
 
 PAGE_SIZE = 50
@@ -119,6 +119,16 @@ def _form_page(request, form, *, rule=None, noun: str) -> HttpResponse:
     return render(request, f"releases/change_calendar/{noun}_form.html", context)
 
 
+def _not_editable(request, rule, page: str) -> HttpResponse | None:
+    """Back to the rule's page, saying why, when it may not be edited now (an ended freeze)."""
+    try:
+        require_action(rule, request.user, "edit")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(page, pk=rule.pk)
+    return None
+
+
 def _save(request, form, save, *, noun: str, done: str):
     """Run the service with the form's data: the saved window or freeze, or None with the
     refusal next to the field it names."""
@@ -153,6 +163,8 @@ def window_create(request: HttpRequest) -> HttpResponse:
 @managers_only
 def window_edit(request: HttpRequest, pk: int) -> HttpResponse:
     window = get_object_or_404(manage_selectors.window_list().filter(deleted_at=None), pk=pk)
+    if refused := _not_editable(request, window, "releases:window-detail"):
+        return refused
     form = ChangeWindowForm(request.POST or None, initial=ChangeWindowForm.initial_for(window))
     saved = _save(
         request,
@@ -186,6 +198,8 @@ def freeze_create(request: HttpRequest) -> HttpResponse:
 @managers_only
 def freeze_edit(request: HttpRequest, pk: int) -> HttpResponse:
     freeze = get_object_or_404(manage_selectors.freeze_list().filter(deleted_at=None), pk=pk)
+    if refused := _not_editable(request, freeze, "releases:freeze-detail"):
+        return refused
     form = FreezeForm(request.POST or None, initial=FreezeForm.initial_for(freeze))
     saved = _save(
         request,

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import dateformat, timezone
 
@@ -24,7 +23,7 @@ from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
 from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, Release, WindowScope
 from apps.releases.selectors import SERVICE_BULK, Conflict, conflicts_for, with_what_ships
-from apps.releases.windows import calendar_spans, freeze_occurrences, parse_rrule
+from apps.releases.windows import UNREADABLE, calendar_spans, freeze_occurrences, parse_rrule
 
 VIEWS = ("month", "week", "agenda")
 AGENDA_DAYS = 30
@@ -216,7 +215,7 @@ def _expandable(window: ChangeWindow) -> bool:
     try:
         ZoneInfo(window.time_zone)
         parse_rrule(window.rrule, window.starts_at_local)
-    except (ValidationError, ZoneInfoNotFoundError, ValueError):
+    except UNREADABLE:
         return False
     return True
 

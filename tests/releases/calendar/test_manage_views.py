@@ -494,3 +494,20 @@ def test_deactivating_and_deleting_a_window_from_its_page(client_as, release_man
     window.refresh_from_db()
     assert window.deleted_at is not None
     assert client.get(reverse("releases:window-edit", args=[window.pk])).status_code == 404
+
+
+def test_an_ended_freeze_is_not_offered_for_editing(client_as, release_manager):
+    now = timezone.now()
+    ended = services.freeze_create(
+        actor=release_manager,
+        name="Last week",
+        starts_at=now - timedelta(days=8),
+        ends_at=now - timedelta(days=7),
+        scope=WindowScope.ORGANISATION,
+    )
+    client = client_as(release_manager)
+    page = text(client.get(reverse("releases:freeze-detail", args=[ended.pk])))
+    assert reverse("releases:freeze-edit", args=[ended.pk]) not in page
+    response = client.get(reverse("releases:freeze-edit", args=[ended.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("releases:freeze-detail", args=[ended.pk])
+    assert "has ended and is kept as it was" in text(response)
