@@ -111,8 +111,10 @@ CALENDAR = """
             WHERE r.planned_start < %(end)s AND r.planned_end > %(start)s AND o.slug = %(team)s
         ) r),
         (SELECT json_agg(f) FROM releases_freeze f
-         WHERE f.starts_at < %(end)s AND f.ends_at > %(start)s),
-        (SELECT json_agg(w) FROM releases_changewindow w WHERE w.is_active),
+         WHERE f.deleted_at IS NULL AND f.starts_at < %(end)s
+           AND (f.ends_at > %(start)s OR f.rrule <> '')),
+        (SELECT json_agg(w) FROM releases_changewindow w
+         WHERE w.is_active AND w.deleted_at IS NULL),
         (SELECT json_agg(s.name ORDER BY s.name) FROM catalog_service s
          JOIN accounts_team o ON o.id = s.owner_id WHERE o.slug = %(team)s),
         (SELECT json_agg(json_build_array(slug, name) ORDER BY name) FROM accounts_team)

@@ -373,6 +373,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Choice sets that share a field name with another get a name of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "StateEnum": "apps.releases.models.ReleaseState",
+        "RuleStateEnum": "apps.releases.calendar.transitions.RuleState",
+    },
 }
 
 # --- Background work --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.utils import timezone
 def validate_time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a folder
         raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin).") from None
 
 

@@ -392,9 +392,16 @@ class WindowScope(models.TextChoices):
     ENVIRONMENT = "environment", "Environment kind"
 
 
+class ChangeWindowQuerySet(models.QuerySet):
+    def in_force(self):
+        """The windows that decide: active and not deleted."""
+        return self.filter(is_active=True, deleted_at__isnull=True)
+
+
 class ChangeWindow(models.Model):
     """A recurring window (RFC 5545 RRULE in its own time zone) when changes are allowed or
-    denied. No allow window in scope means allowed; a deny window wins over any allow window."""
+    denied. No allow window in scope means allowed; a deny window wins over any allow window.
+    A deleted window is kept, with who deleted it and when, and no longer decides anything."""
 
     class Kind(models.TextChoices):
         ALLOW = "allow", "Allow"
@@ -414,6 +421,12 @@ class ChangeWindow(models.Model):
     service = models.ForeignKey(Service, on_delete=models.CASCADE, null=True, blank=True)
     environment_kind = models.CharField(max_length=20, choices=EnvironmentKind.choices, blank=True)
     is_active = models.BooleanField(default=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = ChangeWindowQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -422,13 +435,37 @@ class ChangeWindow(models.Model):
         return self.name
 
 
+class FreezeQuerySet(models.QuerySet):
+    def in_force(self):
+        """The freezes that stop releases: those not deleted."""
+        return self.filter(deleted_at__isnull=True)
+
+    def overlapping(self, start, end):
+        """Freezes that may have an occurrence in [start, end): a one-off freeze by its period,
+        a recurring one by its first occurrence (apps/releases/windows.py expands it)."""
+        return self.filter(
+            models.Q(rrule="", starts_at__lt=end, ends_at__gt=start)
+            | (~models.Q(rrule="") & models.Q(starts_at__lt=end))
+        )
+
+
 class Freeze(models.Model):
-    """A one-off period when nothing in scope may start (a holiday freeze, an incident)."""
+    """A period when nothing in scope may start (a holiday freeze, an incident). It may recur
+    (an RRULE in its own time zone, e.g. every quarter end): `starts_at` and `ends_at` are then
+    its first occurrence, and each occurrence starts at the same wall-clock time and lasts as
+    long. Ending one early cuts the occurrence under way at `ended_early_at`. A deleted freeze
+    is kept, with who deleted it and when, and stops nothing."""
 
     name = models.CharField(max_length=100)
     reason = models.TextField(blank=True)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
+    rrule = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Empty for a one-off freeze; else RFC 5545, e.g. FREQ=MONTHLY;INTERVAL=3.",
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
     scope = models.CharField(max_length=20, choices=WindowScope.choices)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True)
     service = models.ForeignKey(Service, on_delete=models.CASCADE, null=True, blank=True)
@@ -436,6 +473,14 @@ class Freeze(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
+    ended_early_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.TextField(blank=True, help_text="Why it was ended early.")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = FreezeQuerySet.as_manager()
 
     class Meta:
         ordering = ["starts_at"]
@@ -448,6 +493,10 @@ class Freeze(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_recurring(self) -> bool:
+        return bool(self.rrule)
 
 
 class CalendarFeed(models.Model):

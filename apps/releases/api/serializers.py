@@ -9,6 +9,8 @@ from rest_framework import serializers
 
 from apps.accounts.models import Role, Team, User
 from apps.catalog.models import Environment, EnvironmentKind, Service
+from apps.releases.calendar.transitions import RuleState, state_of
+from apps.releases.calendar.transitions import available_actions as rule_actions
 from apps.releases.models import (
     Approval,
     ApprovalPolicy,
@@ -663,7 +665,33 @@ class _ScopedSerializer(serializers.ModelSerializer):
     )
 
 
-class ChangeWindowSerializer(_ScopedSerializer):
+@extend_schema_field(serializers.ChoiceField(choices=RuleState.choices))
+class RuleStateField(serializers.Field):
+    """When the window or freeze stands now: active now, upcoming, ended, inactive (a window
+    switched off), invalid (a stored rule that no longer passes the checks) or deleted."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, rule) -> str:
+        return str(state_of(rule))
+
+
+class _RuleSerializer(_ScopedSerializer):
+    state = RuleStateField()
+    actions = serializers.SerializerMethodField(
+        help_text="What you may do with it now: edit, deactivate, reactivate, end_now, extend, "
+        "delete."
+    )
+    deleted_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def get_actions(self, rule) -> list[str]:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return sorted(rule_actions(rule, user))
+
+
+class ChangeWindowSerializer(_RuleSerializer):
     starts_at_local = WallClockField(
         help_text="First occurrence, as wall-clock time in `time_zone`, e.g. 2026-01-05T09:00:00."
     )
@@ -675,22 +703,47 @@ class ChangeWindowSerializer(_ScopedSerializer):
         model = ChangeWindow
         fields = [
             "id", "name", "kind", "rrule", "starts_at_local", "duration_minutes", "time_zone",
-            "scope", "team", "service", "environment_kind", "is_active",
+            "scope", "team", "service", "environment_kind", "is_active", "state", "actions",
+            "deleted_at",
         ]  # fmt: skip
         read_only_fields = ["id"]
         # The RRULE is checked by the service, which names `rrule` in a clear message.
         extra_kwargs = {"rrule": {"help_text": "RFC 5545, e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH"}}
 
 
-class FreezeSerializer(_ScopedSerializer):
+class FreezeSerializer(_RuleSerializer):
     created_by = serializers.CharField(
         source="created_by.username", read_only=True, allow_null=True, default=None
     )
+    rrule = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Empty for a one-off freeze. Else RFC 5545, e.g. FREQ=MONTHLY;INTERVAL=3: each "
+        "occurrence starts at `starts_at`'s wall-clock time in `time_zone` and lasts as long as "
+        "the first (`starts_at` to `ends_at`), 31 days at most.",
+    )
+    time_zone = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="UTC",
+        help_text="An IANA name: Europe/Berlin. Where a recurring freeze keeps its wall-clock "
+        "times.",
+    )
+    ended_early_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Freeze
         fields = [
-            "id", "name", "reason", "starts_at", "ends_at", "scope", "team", "service",
-            "environment_kind", "created_by",
+            "id", "name", "reason", "starts_at", "ends_at", "rrule", "time_zone", "scope", "team",
+            "service", "environment_kind", "created_by", "ended_early_at", "end_reason", "state",
+            "actions", "deleted_at",
         ]  # fmt: skip
-        read_only_fields = ["id", "created_by"]
+        read_only_fields = ["id", "created_by", "end_reason"]
+
+
+class FreezeEndNowSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=1000, allow_blank=True, help_text="Why the freeze ends early; required."
+    )

@@ -22,6 +22,7 @@ from apps.releases.api.serializers import (
     CheckReportSerializer,
     CheckSerializer,
     EvidenceSerializer,
+    FreezeEndNowSerializer,
     FreezeSerializer,
     RejectSerializer,
     ReleaseCreateSerializer,
@@ -30,6 +31,7 @@ from apps.releases.api.serializers import (
     ReleaseUpdateSerializer,
 )
 from apps.releases.calendar import services as calendar_services
+from apps.releases.calendar.filters import ChangeWindowFilter, FreezeFilter
 from apps.releases.evidence import release_evidence
 from apps.releases.filters import ReleaseFilter
 from apps.releases.gates import readiness
@@ -276,12 +278,21 @@ class ApprovalPolicyViewSet(
 
 
 class _CalendarViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Everybody signed in reads; release managers and platform admins create."""
+    """Everybody signed in reads; release managers and platform admins create, edit and delete,
+    through the same services as the pages."""
 
     permission_classes = [
         permissions.api_rule(permissions.can_manage_change_calendar, safe_rule=permissions.can_read)
     ]
-    create_service = None
+    create_service = update_service = delete_service = None
+    target = ""  # the services' keyword for the object acted on
+
+    def filter_queryset(self, queryset):
+        # The list's filter (what is in force, unless asked) is the list's alone: a deleted or
+        # inactive one is still found by its id.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
 
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
@@ -289,10 +300,50 @@ class _CalendarViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         instance = self.create_service(actor=request.user, **body.validated_data)
         return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)
 
+    def partial_update(self, request, pk=None):
+        instance = self.get_object()
+        body = self.get_serializer(instance, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        self.update_service(actor=request.user, **{self.target: instance}, **body.validated_data)
+        return Response(self._fresh(instance.pk))
 
+    def destroy(self, request, pk=None):
+        self.delete_service(actor=request.user, **{self.target: self.get_object()})
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _fresh(self, pk) -> dict:
+        return self.get_serializer(self.get_queryset().get(pk=pk)).data
+
+
+def _calendar_schema(noun: str, serializer, *, patch: str, delete: str):
+    return extend_schema_view(
+        list=extend_schema(
+            summary=f"{noun}s: what is in force unless `status` asks for more",
+            description="Deleted ones (and inactive windows) are listed only with `status`.",
+        ),
+        retrieve=extend_schema(summary=f"A {noun.lower()}, deleted or not"),
+        partial_update=extend_schema(
+            summary=f"Edit a {noun.lower()}",
+            description=patch,
+            responses={200: serializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        ),
+        destroy=extend_schema(
+            summary=f"Delete a {noun.lower()}",
+            description=delete,
+            responses={204: None, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        ),
+    )
+
+
+@_calendar_schema(
+    "Change window",
+    ChangeWindowSerializer,
+    patch="Only the fields sent change, checked as on creation. `is_active: false` switches the "
+    "window off (it decides nothing until switched on again). A deleted window is a 404.",
+    delete="The window stops deciding at once. It is kept, with who deleted it and when "
+    "(`?status=deleted` lists it), and the audit log records it.",
+)
 @extend_schema_view(
-    list=extend_schema(summary="Change windows"),
-    retrieve=extend_schema(summary="A change window"),
     create=extend_schema(
         summary="Create a recurring change window",
         description="A bad RRULE is a 400 on `rrule`; an unknown time zone a 400 on `time_zone`.",
@@ -301,22 +352,56 @@ class _CalendarViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 )
 class ChangeWindowViewSet(_CalendarViewSet):
     serializer_class = ChangeWindowSerializer
+    filterset_class = ChangeWindowFilter
     queryset = ChangeWindow.objects.select_related("team", "service").order_by("name", "id")
     create_service = staticmethod(calendar_services.change_window_create)
+    update_service = staticmethod(calendar_services.change_window_update)
+    delete_service = staticmethod(calendar_services.change_window_delete)
+    target = "window"
 
 
+@_calendar_schema(
+    "Freeze",
+    FreezeSerializer,
+    patch="Only the fields sent change, checked as on creation; a later `ends_at` extends a "
+    "one-off freeze (366 days at most from its start). An ended freeze is kept as it was (a "
+    "400 on `ends_at`); a deleted one is a 404.",
+    delete="The freeze stops no release from then on. It is kept, with who deleted it and when "
+    "(`?status=deleted` lists it), and the audit log records it.",
+)
 @extend_schema_view(
-    list=extend_schema(summary="Freezes, earliest first"),
-    retrieve=extend_schema(summary="A freeze"),
     create=extend_schema(
-        summary="Create a freeze",
-        description="An end at or before the start is a 400 on `ends_at`.",
+        summary="Create a freeze, one-off or recurring",
+        description="An end at or before the start is a 400 on `ends_at`; a bad `rrule` a 400 "
+        "on `rrule`.",
         responses={201: FreezeSerializer, 400: REFUSED, 403: FORBIDDEN},
     ),
 )
 class FreezeViewSet(_CalendarViewSet):
     serializer_class = FreezeSerializer
+    filterset_class = FreezeFilter
     queryset = Freeze.objects.select_related("team", "service", "created_by").order_by(
         "starts_at", "id"
     )
     create_service = staticmethod(calendar_services.freeze_create)
+    update_service = staticmethod(calendar_services.freeze_update)
+    delete_service = staticmethod(calendar_services.freeze_delete)
+    target = "freeze"
+
+    @extend_schema(
+        summary="End a freeze now, saying why",
+        description="For a freeze under way: a one-off freeze ends now; a recurring one's current "
+        "occurrence ends now and its later ones still stop releases. A missing or blank "
+        "`reason` is a 400 naming it; a freeze not under way a 400 on `ends_at`.",
+        request=FreezeEndNowSerializer,
+        responses={200: FreezeSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"], url_path="end-now", filter_backends=[])
+    def end_now(self, request, pk=None):
+        freeze = self.get_object()
+        body = FreezeEndNowSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        calendar_services.freeze_end_now(
+            actor=request.user, freeze=freeze, reason=body.validated_data["reason"]
+        )
+        return Response(self._fresh(freeze.pk))

@@ -2,7 +2,9 @@
 
 Every time is written in UTC, so the feed needs no VTIMEZONE and each client shows the events in
 its own zone. UIDs are stable (release-<id>@runway), so a re-planned release moves in the
-subscriber's calendar instead of appearing twice.
+subscriber's calendar instead of appearing twice. A recurring freeze is written as its
+occurrences in the feed's range, each an event of its own (freeze-<id>-<start>@runway): an
+RRULE in UTC would drift by an hour across the freeze zone's daylight-saving changes.
 """
 
 from collections.abc import Callable, Iterable
@@ -11,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from icalendar import Calendar, Event
 
 from apps.core.image_refs import ImageRef
-from apps.releases.models import Freeze, Release, ReleaseState, WindowScope
+from apps.releases.calendar.manage_selectors import scope_label
+from apps.releases.models import Freeze, Release, ReleaseState
 
 PRODID = "-//Runway//Release calendar//EN"
 REFRESH = timedelta(hours=1)
@@ -71,26 +74,20 @@ def release_event(release: Release, url: str) -> Event:
     return event
 
 
-def freeze_scope(freeze: Freeze) -> str:
-    if freeze.scope == WindowScope.TEAM and freeze.team_id:
-        return f"Team {freeze.team.name}"
-    if freeze.scope == WindowScope.SERVICE and freeze.service_id:
-        return f"Service {freeze.service.name}"
-    if freeze.scope == WindowScope.ENVIRONMENT:
-        return f"Every {freeze.get_environment_kind_display().lower()} environment"
-    return "Whole organisation"
-
-
-def freeze_event(freeze: Freeze, generated_at: datetime) -> Event:
+def freeze_event(freeze: Freeze, starts: datetime, ends: datetime, generated_at: datetime) -> Event:
+    """One occurrence of a freeze (the whole of a one-off one) as an event."""
     event = Event()
-    event.add("uid", f"freeze-{freeze.pk}@runway")
+    occurrence = f"-{_utc(starts):%Y%m%dT%H%M%SZ}" if freeze.rrule else ""
+    event.add("uid", f"freeze-{freeze.pk}{occurrence}@runway")
     event.add("dtstamp", _utc(generated_at))  # a freeze keeps no modification time
-    event.add("dtstart", _utc(freeze.starts_at))
-    event.add("dtend", _utc(freeze.ends_at))
+    event.add("dtstart", _utc(starts))
+    event.add("dtend", _utc(ends))
     event.add("summary", f"Change freeze: {freeze.name}")
-    lines = [f"Scope: {freeze_scope(freeze)}"]
+    lines = [f"Scope: {scope_label(freeze)}"]
     if freeze.reason:
         lines.append(freeze.reason)
+    if freeze.ended_early_at is not None and starts <= freeze.ended_early_at <= ends:
+        lines.append(f"Ended early: {freeze.end_reason}")
     event.add("description", "\n".join(lines))
     event.add("status", "CONFIRMED")
     event.add("categories", ["Freeze"])
@@ -102,7 +99,7 @@ def feed_calendar(
     *,
     name: str,
     releases: Iterable[Release],
-    freezes: Iterable[Freeze],
+    freezes: Iterable[tuple[Freeze, datetime, datetime]],
     release_url: Callable[[Release], str],
     generated_at: datetime,
 ) -> bytes:
@@ -117,6 +114,6 @@ def feed_calendar(
     calendar.add("x-published-ttl", "PT1H")
     for release in releases:
         calendar.add_component(release_event(release, release_url(release)))
-    for freeze in freezes:
-        calendar.add_component(freeze_event(freeze, generated_at))
+    for freeze, starts, ends in freezes:
+        calendar.add_component(freeze_event(freeze, starts, ends, generated_at))
     return calendar.to_ical()

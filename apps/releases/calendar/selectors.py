@@ -1,8 +1,9 @@
 """Reads for the release calendar and its feeds.
 
 A calendar page costs the same few queries however many releases it shows: one for the
-releases (service, owner, environment and requester joined), one for freezes, one for change
-windows, whose occurrences are expanded in Python by apps.releases.windows, and two for the
+releases (service, owner, environment and requester joined), one for freezes and one for change
+windows, whose occurrences (a recurring freeze's too) are expanded in Python by
+apps.releases.windows, and two for the
 conflicts of the open releases among them (apps.releases.selectors.conflicts_for). Day
 boundaries are the viewer's local midnights, so a release at 23:30 UTC falls on the next day in
 Berlin.
@@ -14,7 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import dateformat, timezone
 
@@ -23,7 +23,7 @@ from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
 from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, Release, WindowScope
 from apps.releases.selectors import SERVICE_BULK, Conflict, conflicts_for, with_what_ships
-from apps.releases.windows import calendar_spans, parse_rrule
+from apps.releases.windows import UNREADABLE, calendar_spans, freeze_occurrences, parse_rrule
 
 VIEWS = ("month", "week", "agenda")
 AGENDA_DAYS = 30
@@ -127,7 +127,7 @@ def _span_title(first: date, last: date) -> str:
 def zone_of(user) -> ZoneInfo:
     try:
         return ZoneInfo(getattr(user, "time_zone", "") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return ZoneInfo("UTC")
 
 
@@ -200,8 +200,10 @@ def _scope_filter(filters: CalendarFilters) -> Q:
 def freezes_overlapping(
     *, start: datetime, end: datetime, filters: CalendarFilters = CalendarFilters()
 ) -> QuerySet[Freeze]:
+    """Freezes in force that may occur between two instants (freeze_occurrences says when)."""
     return (
-        Freeze.objects.filter(starts_at__lt=end, ends_at__gt=start)
+        Freeze.objects.in_force()
+        .overlapping(start, end)
         .filter(_scope_filter(filters))
         .select_related("team", "service")
         .order_by("starts_at", "pk")
@@ -213,7 +215,7 @@ def _expandable(window: ChangeWindow) -> bool:
     try:
         ZoneInfo(window.time_zone)
         parse_rrule(window.rrule, window.starts_at_local)
-    except (ValidationError, ZoneInfoNotFoundError, ValueError):
+    except UNREADABLE:
         return False
     return True
 
@@ -222,7 +224,7 @@ def window_spans(
     *, start: datetime, end: datetime, filters: CalendarFilters = CalendarFilters()
 ) -> list[dict]:
     """Occurrences of the active change windows between two instants, in UTC, sorted."""
-    windows = ChangeWindow.objects.filter(is_active=True).filter(_scope_filter(filters))
+    windows = ChangeWindow.objects.in_force().filter(_scope_filter(filters))
     return calendar_spans([w for w in windows if _expandable(w)], start, end)
 
 
@@ -268,10 +270,25 @@ class WindowEntry:
 
 
 @dataclass(frozen=True)
+class FreezeOccurrence:
+    """A freeze once: the whole of a one-off freeze, or one occurrence of a recurring one."""
+
+    freeze: Freeze
+    starts: datetime  # in the viewer's zone
+    ends: datetime
+
+    @property
+    def name(self) -> str:
+        return self.freeze.name
+
+
+@dataclass(frozen=True)
 class FreezeBand:
     """A freeze across the days of one week it covers: grid column (1 = Monday), span, lane."""
 
     freeze: Freeze
+    starts: datetime  # this occurrence, in the viewer's zone
+    ends: datetime
     column: int
     span: int
     lane: int
@@ -286,7 +303,7 @@ class CalendarDay:
     in_period: bool  # False for the days of the neighbouring months that fill the grid
     releases: list[ReleaseEntry] = field(default_factory=list)
     windows: list[WindowEntry] = field(default_factory=list)
-    freezes: list[Freeze] = field(default_factory=list)
+    freezes: list[FreezeOccurrence] = field(default_factory=list)
 
     @property
     def has_entries(self) -> bool:
@@ -350,7 +367,12 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
     releases = list(releases_overlapping(start=start, end=end, filters=query.filters))
     if query.view != "month":  # a month cell has no room for what ships
         with_what_ships(releases)
-    freezes = list(freezes_overlapping(start=start, end=end, filters=query.filters))
+    freezes = [
+        FreezeOccurrence(freeze, begins.astimezone(zone), ends.astimezone(zone))
+        for freeze, begins, ends in freeze_occurrences(
+            freezes_overlapping(start=start, end=end, filters=query.filters), start, end
+        )
+    ]
     spans = window_spans(start=start, end=end, filters=query.filters)
     # Only open releases compete for their slot: a finished or cancelled one warns of nothing.
     conflicts = conflicts_for(release for release in releases if release.is_open)
@@ -387,10 +409,10 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
                     ends=span["end"].astimezone(zone),
                 )
             )
-    for freeze in freezes:
-        first, last = _local_days(freeze.starts_at, freeze.ends_at, zone)
+    for occurrence in freezes:
+        first, last = _local_days(occurrence.starts, occurrence.ends, zone)
         for day in _days(max(first, period.first), min(last, period.last)):
-            days[day].freezes.append(freeze)
+            days[day].freezes.append(occurrence)
 
     ordered = list(days.values())
     weeks = []
@@ -411,13 +433,15 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
     )
 
 
-def _bands(freezes: list[Freeze], week: list[CalendarDay], zone: ZoneInfo) -> list[FreezeBand]:
+def _bands(
+    freezes: list[FreezeOccurrence], week: list[CalendarDay], zone: ZoneInfo
+) -> list[FreezeBand]:
     """Lay the week's freezes out as bands, each in the first lane free over its days."""
     monday, sunday = week[0].date, week[-1].date
     lane_ends: list[date] = []  # the last day taken in each lane so far
     bands = []
-    for freeze in freezes:
-        first, last = _local_days(freeze.starts_at, freeze.ends_at, zone)
+    for occurrence in freezes:
+        first, last = _local_days(occurrence.starts, occurrence.ends, zone)
         if last < monday or first > sunday:
             continue
         begins, ends = max(first, monday), min(last, sunday)
@@ -428,7 +452,9 @@ def _bands(freezes: list[Freeze], week: list[CalendarDay], zone: ZoneInfo) -> li
             lane_ends[lane] = ends
         bands.append(
             FreezeBand(
-                freeze=freeze,
+                freeze=occurrence.freeze,
+                starts=occurrence.starts,
+                ends=occurrence.ends,
                 column=(begins - monday).days + 1,
                 span=(ends - begins).days + 1,
                 lane=lane,
@@ -487,13 +513,15 @@ def feed_releases(*, feed: CalendarFeed, now: datetime) -> QuerySet[Release]:
     )
 
 
-def feed_freezes(*, feed: CalendarFeed, now: datetime) -> QuerySet[Freeze]:
-    """Freezes that stop the feed's teams: organisation-wide, environment-wide, theirs."""
+def feed_freezes(*, feed: CalendarFeed, now: datetime) -> list[tuple]:
+    """(freeze, start, end) of each occurrence in the feed's range of the freezes that stop the
+    feed's teams: organisation-wide, environment-wide, theirs."""
     start, end = feed_range(now)
     team_ids = _feed_team_ids(feed)
-    return freezes_overlapping(start=start, end=end).filter(
+    freezes = freezes_overlapping(start=start, end=end).filter(
         Q(scope=WindowScope.ORGANISATION)
         | Q(scope=WindowScope.ENVIRONMENT)
         | Q(scope=WindowScope.TEAM, team_id__in=team_ids)
         | Q(scope=WindowScope.SERVICE, service__owner_id__in=team_ids)
     )
+    return freeze_occurrences(freezes, start, end)

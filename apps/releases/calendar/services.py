@@ -1,5 +1,9 @@
 """Writes for the release calendar: change windows, freezes and calendar feeds.
 
+A window or a freeze is checked by apps/releases/calendar/validation.py, and what may be done
+with one now is apps/releases/calendar/transitions.py's answer. Deleting one keeps the row,
+with who and when, and takes it out of every check.
+
 A calendar feed is a secret URL that calendar clients subscribe to. Its token is the only
 credential a calendar client has, so it is long and random. It is kept as it is (not hashed)
 because the calendar page shows each feed's URL again whenever asked; revoking a feed is how a
@@ -7,21 +11,25 @@ leaked URL is stopped.
 """
 
 import secrets
-from datetime import UTC, timedelta
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts import permissions
-from apps.accounts.models import Team, validate_time_zone
+from apps.accounts.models import Team
 from apps.audit.services import audit_record, snapshot
-from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, WindowScope
-from apps.releases.windows import parse_rrule
+from apps.releases.calendar.transitions import (
+    REFUSED,
+    lock_freeze,
+    lock_window,
+    require_action,
+)
+from apps.releases.calendar.validation import MAX_FREEZE_SPAN, clean_freeze, clean_window
+from apps.releases.models import CalendarFeed, ChangeWindow, Freeze
 
 TOKEN_BYTES = 32  # 43 URL-safe characters, within CalendarFeed.token's 64
-MAX_FREEZE_SPAN = timedelta(days=366)
-MAX_WINDOW_MINUTES = 31 * 24 * 60
 
 
 @transaction.atomic
@@ -65,42 +73,54 @@ def calendar_feed_revoke(*, actor, feed: CalendarFeed) -> CalendarFeed:
 
 # --- Change windows and freezes -------------------------------------------------------------
 
+WINDOW_FIELDS = (
+    "name", "kind", "rrule", "starts_at_local", "duration_minutes", "time_zone", "scope", "team",
+    "service", "environment_kind",
+)  # fmt: skip
+FREEZE_FIELDS = (
+    "name", "reason", "starts_at", "ends_at", "rrule", "time_zone", "scope", "team", "service",
+    "environment_kind",
+)  # fmt: skip
+
 
 def _require_calendar_rights(actor) -> None:
-    permissions.require(
-        permissions.can_manage_change_calendar(actor),
-        "Only release managers and platform admins manage windows and freezes.",
+    permissions.require(permissions.can_manage_change_calendar(actor), REFUSED)
+
+
+def _edit(obj, fields: dict, editable: tuple[str, ...], clean) -> tuple[dict, dict]:
+    """Set `fields` on the locked `obj`, check it whole and return the changed fields as they
+    were and as they are (the scope's cleared fields too); nothing is saved."""
+    unknown = set(fields) - set(editable)
+    if unknown:
+        raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
+    before = snapshot(obj, editable)
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    clean(obj)
+    after = snapshot(obj, editable)
+    changed = [name for name in editable if before[name] != after[name]]
+    return {name: before[name] for name in changed}, {name: after[name] for name in changed}
+
+
+def _soft_delete(obj, *, actor, action: str):
+    obj.deleted_at = timezone.now()
+    obj.deleted_by = actor
+    obj.save(update_fields=["deleted_at", "deleted_by"])
+    audit_record(
+        actor=actor,
+        action=action,
+        target=obj,
+        before={"deleted_at": None},
+        after={"deleted_at": obj.deleted_at, "deleted_by": actor.get_username()},
     )
-
-
-def _validate_scope(obj) -> None:
-    needs = {
-        WindowScope.TEAM: "team",
-        WindowScope.SERVICE: "service",
-        WindowScope.ENVIRONMENT: "environment_kind",
-    }
-    field = needs.get(obj.scope)
-    if field and not getattr(obj, field if field == "environment_kind" else f"{field}_id"):
-        scope = obj.get_scope_display().lower()
-        raise ValidationError({field: f"A {scope} window names its {field.replace('_', ' ')}."})
+    return obj
 
 
 @transaction.atomic
 def change_window_create(*, actor, **fields) -> ChangeWindow:
     _require_calendar_rights(actor)
     window = ChangeWindow(**fields)
-    if window.starts_at_local and timezone.is_naive(window.starts_at_local):
-        # Wall-clock time in the window's zone, kept in a UTC-labelled column.
-        window.starts_at_local = window.starts_at_local.replace(tzinfo=UTC)
-    validate_time_zone_field(window.time_zone)
-    if window.duration_minutes and window.duration_minutes > MAX_WINDOW_MINUTES:
-        raise ValidationError(
-            {"duration_minutes": f"A window lasts at most {MAX_WINDOW_MINUTES // 1440} days."}
-        )
-    if window.starts_at_local is not None:
-        parse_rrule(window.rrule or "", window.starts_at_local)
-    _validate_scope(window)
-    window.full_clean()
+    clean_window(window)
     window.save()
     audit_record(
         actor=actor,
@@ -115,27 +135,161 @@ def change_window_create(*, actor, **fields) -> ChangeWindow:
 
 
 @transaction.atomic
+def change_window_update(*, actor, window: ChangeWindow, **fields) -> ChangeWindow:
+    """Change the fields given (an API PATCH sends some); `is_active` switches the window as
+    change_window_deactivate and _reactivate do. Nothing changed, nothing written."""
+    _require_calendar_rights(actor)
+    window = lock_window(window.pk)
+    is_active = fields.pop("is_active", None)
+    if fields:
+        require_action(window, actor, "edit")
+        before, after = _edit(window, fields, WINDOW_FIELDS, clean_window)
+        if after:
+            window.save()
+            audit_record(
+                actor=actor,
+                action="change_window.update",
+                target=window,
+                before=before,
+                after=after,
+            )
+    if is_active is not None and is_active != window.is_active:
+        window = _window_switch(actor=actor, window=window, is_active=is_active)
+    return window
+
+
+def _window_switch(*, actor, window: ChangeWindow, is_active: bool) -> ChangeWindow:
+    action = "reactivate" if is_active else "deactivate"
+    require_action(window, actor, action)
+    window.is_active = is_active
+    window.save(update_fields=["is_active"])
+    audit_record(
+        actor=actor,
+        action=f"change_window.{action}",
+        target=window,
+        before={"is_active": not is_active},
+        after={"is_active": is_active},
+    )
+    return window
+
+
+@transaction.atomic
+def change_window_deactivate(*, actor, window: ChangeWindow) -> ChangeWindow:
+    """The window stops deciding until it is reactivated; it stays listed as inactive."""
+    _require_calendar_rights(actor)
+    return _window_switch(actor=actor, window=lock_window(window.pk), is_active=False)
+
+
+@transaction.atomic
+def change_window_reactivate(*, actor, window: ChangeWindow) -> ChangeWindow:
+    _require_calendar_rights(actor)
+    return _window_switch(actor=actor, window=lock_window(window.pk), is_active=True)
+
+
+@transaction.atomic
+def change_window_delete(*, actor, window: ChangeWindow) -> ChangeWindow:
+    _require_calendar_rights(actor)
+    window = lock_window(window.pk)
+    require_action(window, actor, "delete")
+    return _soft_delete(window, actor=actor, action="change_window.delete")
+
+
+@transaction.atomic
 def freeze_create(*, actor, **fields) -> Freeze:
     _require_calendar_rights(actor)
     freeze = Freeze(created_by=actor, **fields)
-    if freeze.starts_at and freeze.ends_at and freeze.ends_at <= freeze.starts_at:
-        raise ValidationError({"ends_at": "The end must be after the start."})
-    if freeze.starts_at and freeze.ends_at and freeze.ends_at - freeze.starts_at > MAX_FREEZE_SPAN:
-        raise ValidationError({"ends_at": f"A freeze lasts at most {MAX_FREEZE_SPAN.days} days."})
-    _validate_scope(freeze)
-    freeze.full_clean()
+    clean_freeze(freeze)
     freeze.save()
     audit_record(
         actor=actor,
         action="freeze.create",
         target=freeze,
-        after=snapshot(freeze, ("name", "reason", "starts_at", "ends_at", "scope")),
+        after=snapshot(
+            freeze, ("name", "reason", "starts_at", "ends_at", "rrule", "time_zone", "scope")
+        ),
     )
     return freeze
 
 
-def validate_time_zone_field(value: str) -> None:
-    try:
-        validate_time_zone(value)
-    except ValidationError as exc:
-        raise ValidationError({"time_zone": exc.messages}) from None
+@transaction.atomic
+def freeze_update(*, actor, freeze: Freeze, **fields) -> Freeze:
+    """Change the fields given. An ended freeze stays as it was."""
+    _require_calendar_rights(actor)
+    freeze = lock_freeze(freeze.pk)
+    require_action(freeze, actor, "edit")
+    before, after = _edit(freeze, fields, FREEZE_FIELDS, clean_freeze)
+    if after:
+        freeze.save()
+        audit_record(actor=actor, action="freeze.update", target=freeze, before=before, after=after)
+    return freeze
+
+
+@transaction.atomic
+def freeze_end_now(*, actor, freeze: Freeze, reason: str) -> Freeze:
+    """End the freeze under way now, saying why. A recurring freeze's current occurrence ends;
+    its later occurrences still stop changes."""
+    _require_calendar_rights(actor)
+    freeze = lock_freeze(freeze.pk)
+    now = timezone.now()
+    require_action(freeze, actor, "end_now", now)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the freeze ends early."})
+    if not freeze.rrule and freeze.starts_at >= now:
+        raise ValidationError({"ends_at": f"Freeze “{freeze.name}” has only just started."})
+    fields = ("ends_at", "ended_early_at", "end_reason")
+    before = snapshot(freeze, fields)
+    if not freeze.rrule:
+        freeze.ends_at = now
+    freeze.ended_early_at = now
+    freeze.end_reason = reason
+    freeze.save(update_fields=list(fields))
+    audit_record(
+        actor=actor,
+        action="freeze.end_now",
+        target=freeze,
+        before=before,
+        after=snapshot(freeze, fields),
+    )
+    return freeze
+
+
+@transaction.atomic
+def freeze_extend(*, actor, freeze: Freeze, ends_at: datetime | None) -> Freeze:
+    """Move a one-off freeze's end later, within the longest a freeze may last."""
+    _require_calendar_rights(actor)
+    freeze = lock_freeze(freeze.pk)
+    require_action(freeze, actor, "extend")
+    if ends_at is None:
+        raise ValidationError({"ends_at": "Give the new end."})
+    if ends_at <= freeze.ends_at:
+        current = f"{freeze.ends_at:%Y-%m-%d %H:%M} UTC"
+        raise ValidationError({"ends_at": f"The new end must be after the current one, {current}."})
+    latest = freeze.starts_at + MAX_FREEZE_SPAN
+    if ends_at > latest:
+        raise ValidationError(
+            {
+                "ends_at": f"A freeze lasts at most {MAX_FREEZE_SPAN.days} days: this one can "
+                f"end by {latest:%Y-%m-%d %H:%M} UTC."
+            }
+        )
+    before = {"ends_at": freeze.ends_at}
+    freeze.ends_at = ends_at
+    freeze.save(update_fields=["ends_at"])
+    audit_record(
+        actor=actor,
+        action="freeze.extend",
+        target=freeze,
+        before=before,
+        after={"ends_at": ends_at},
+    )
+    return freeze
+
+
+@transaction.atomic
+def freeze_delete(*, actor, freeze: Freeze) -> Freeze:
+    """The freeze stops nothing from now on; the row stays, with who deleted it and when."""
+    _require_calendar_rights(actor)
+    freeze = lock_freeze(freeze.pk)
+    require_action(freeze, actor, "delete")
+    return _soft_delete(freeze, actor=actor, action="freeze.delete")

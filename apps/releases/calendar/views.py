@@ -28,6 +28,8 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "links": _links(shown, query),
         "choices": selectors.calendar_filter_choices(team=query.filters.team),
         "states": ReleaseState.choices,
+        # Windows and freezes link to their pages for those who manage them.
+        "can_manage": permissions.can_manage_change_calendar(request.user),
     }
     if not wants_partial(request):
         context.update(_feeds(request))

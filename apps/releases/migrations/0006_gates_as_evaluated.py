@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releases", "0004_break_glass"),
+        ("releases", "0005_freeze_recurrence_and_soft_delete"),
     ]
 
     operations = [
