@@ -1,4 +1,4 @@
-"""Runway's own releases in the demo history (apps.insights.demo): the changes that went through
+"""Runway's own releases in the demo history (apps.demo.history): the changes that went through
 Runway become releases with their commits, approvals under the active policies, CI checks,
 state transitions, rollouts (with their steps) and the rollouts app's deployment rows.
 
@@ -32,7 +32,7 @@ from apps.rollouts.models import Deployment, Rollout, RolloutState, RolloutStep,
 from apps.rollouts.services import deployment_of
 
 if TYPE_CHECKING:
-    from apps.insights.demo import Change, Incident
+    from apps.demo.history_plan import Change, Incident
 
 AUTO, MANUAL, FAILED_FIRST = "auto_rollback", "manual_rollback", "failed_rollback"
 STAGING_SKIPPED = "skipped"
