@@ -276,101 +276,28 @@ CLUSTER_ENVIRONMENTS = [(name, kind, f"{name}-eu") for name, kind in DEFAULT_ENV
 
 def _grown(demo: Organisation, r: random.Random, size: Size) -> Organisation:
     team_count = size.teams - len(demo.teams)
-    team_weights = zipf(team_count, 0.9, 0.35)
     teams = [TeamSpec(f"team-{i}", f"Team {i}") for i in range(team_count)]
-    team_cum = cumulative(team_weights)
+    team_cum = cumulative(zipf(team_count, 0.9, 0.35))
 
     def weighted_team() -> str:
         return teams[bisect_left(team_cum, r.random() * team_cum[-1])].slug
 
-    memberships = [
-        team.slug for team in teams for _ in range(max(2, round(r.gauss(size.people_per_team, 2))))
-    ]
-    usernames = [f"user{n}" for n in range(1, len(memberships) + 1)]
-    managers = set(r.sample(usernames, min(size.release_managers, len(usernames))))
-    people = [
-        PersonSpec(
-            username,
-            roles=(Role.DEVELOPER, Role.RELEASE_MANAGER)
-            if username in managers
-            else (Role.DEVELOPER,),
-            teams=(slug,),
-        )
-        for username, slug in zip(usernames, memberships, strict=True)
-    ]
+    people = _people(r, teams, size)
     systems = [
         SystemSpec(f"system-{n}", f"System {n}", weighted_team(), r.choice(DOMAINS))
         for n in range(1, size.systems - len(demo.systems) + 1)
     ]
-
-    count = size.services - len(demo.services)
-    drawn = []
-    for index in range(count):
+    drawn = []  # (name, title, role, owner, domain)
+    for index in range(size.services - len(demo.services)):
         word, role = WORDS[index % len(WORDS)], ROLES[(index // len(WORDS)) % len(ROLES)]
-        drawn.append((index, word, role, weighted_team(), r.choice(DOMAINS)))
-    names = [spec.name for spec in demo.services] + [f"{w}-{ro}-{i}" for i, w, ro, *_ in drawn]
-    # Popular services are depended on by many. The demo's services keep their own
-    # dependencies (they count towards the total); the generated ones depend on any.
-    target_cum = cumulative(zipf(len(names), 1.0, 0.2))
-    edges = {(s.name, d) for s in demo.services for d in s.depends_on}
-    depends_on: dict[str, list[str]] = {}
-    while len(edges) < size.dependencies:
-        source = names[r.randrange(len(demo.services), len(names))]
-        target = names[bisect_left(target_cum, r.random() * target_cum[-1])]
-        if source != target and (source, target) not in edges:
-            edges.add((source, target))
-            depends_on.setdefault(source, []).append(target)
-
-    templates = [(t.name, t.version) for t in demo.templates]
-    generated = []
-    for (index, word, role, owner, domain), name in zip(
-        drawn, names[len(demo.services) :], strict=True
-    ):
-        generated.append(
-            ServiceSpec(
-                name=name,
-                title=f"{word.title()} {role.replace('-', ' ')} {index}",
-                description=f"The {role} of the {domain} domain: {r.choice(WORDS)} and "
-                f"{r.choice(WORDS)} for {r.choice(DOMAINS)}.",
-                owner=owner,
-                system=r.choice(systems).name if r.random() < 0.85 else None,
-                tier=r.choices([1, 2, 3], [0.15, 0.35, 0.5])[0],
-                lifecycle=r.choices(
-                    [Lifecycle.PRODUCTION, Lifecycle.EXPERIMENTAL, Lifecycle.DEPRECATED],
-                    [0.65, 0.25, 0.1],
-                )[0],
-                type=r.choices(
-                    [
-                        ServiceType.SERVICE,
-                        ServiceType.WEBSITE,
-                        ServiceType.WORKER,
-                        ServiceType.CRONJOB,
-                        ServiceType.LIBRARY,
-                    ],
-                    [0.6, 0.12, 0.15, 0.08, 0.05],
-                )[0],
-                strategy=r.choices(
-                    [Strategy.ROLLING, Strategy.CANARY, Strategy.BLUE_GREEN], [0.7, 0.2, 0.1]
-                )[0],
-                depends_on=tuple(depends_on.get(name, ())),
-                language=r.choice(LANGUAGES),
-                tags=tuple(r.sample(TAGS, r.choice([0, 1, 1, 2, 2, 3]))),
-                template=r.choice([None, *templates]),
-                repository_url=f"https://git.example.com/{domain}/{name}",
-                runbook_url=f"https://runbooks.example.com/{name}" if r.random() < 0.6 else "",
-                on_call=f"#oncall-{domain}" if r.random() < 0.7 else "",
-                environments=tuple(
-                    EnvironmentSpec(
-                        env,
-                        kind,
-                        r.choice([2, 3, 4]) if kind == EnvironmentKind.PRODUCTION else 1,
-                        namespace=name,
-                        cluster=cluster,
-                    )
-                    for env, kind, cluster in CLUSTER_ENVIRONMENTS
-                ),
-            )
-        )
+        title = f"{word.title()} {role.replace('-', ' ')} {index}"
+        drawn.append((f"{word}-{role}-{index}", title, role, weighted_team(), r.choice(DOMAINS)))
+    depends_on = _dependencies(r, demo, [name for name, *_ in drawn], size.dependencies)
+    templates = [None, *((t.name, t.version) for t in demo.templates)]
+    generated = [
+        _service(r, name, title, role, owner, domain, systems, templates, depends_on.get(name, []))
+        for name, title, role, owner, domain in drawn
+    ]
     services = demo.services + generated
     weights = zipf(len(services), 1.05, 0.3)
     ranks = list(range(len(services)))
@@ -384,4 +311,86 @@ def _grown(demo: Organisation, r: random.Random, size: Size) -> Organisation:
         resources=demo.resources,
         clusters=sorted({cluster for *_, cluster in CLUSTER_ENVIRONMENTS}),
         busyness={s.name: weights[rank] for s, rank in zip(services, ranks, strict=True)},
+    )
+
+
+def _people(r: random.Random, teams: list[TeamSpec], size: Size) -> list[PersonSpec]:
+    """A few developers in every team, some of them release managers too."""
+    memberships = [
+        team.slug for team in teams for _ in range(max(2, round(r.gauss(size.people_per_team, 2))))
+    ]
+    usernames = [f"user{n}" for n in range(1, len(memberships) + 1)]
+    managers = set(r.sample(usernames, min(size.release_managers, len(usernames))))
+    return [
+        PersonSpec(
+            username,
+            roles=(Role.DEVELOPER, Role.RELEASE_MANAGER)
+            if username in managers
+            else (Role.DEVELOPER,),
+            teams=(slug,),
+        )
+        for username, slug in zip(usernames, memberships, strict=True)
+    ]
+
+
+def _dependencies(
+    r: random.Random, demo: Organisation, names: list[str], total: int
+) -> dict[str, list[str]]:
+    """What each generated service depends on: any service, popular ones by many. The demo's
+    services keep their own dependencies, which count towards the total."""
+    everyone = [s.name for s in demo.services] + names
+    target_cum = cumulative(zipf(len(everyone), 1.0, 0.2))
+    edges = {(s.name, d) for s in demo.services for d in s.depends_on}
+    depends_on: dict[str, list[str]] = {}
+    while len(edges) < total:
+        source = r.choice(names)
+        target = everyone[bisect_left(target_cum, r.random() * target_cum[-1])]
+        if source != target and (source, target) not in edges:
+            edges.add((source, target))
+            depends_on.setdefault(source, []).append(target)
+    return depends_on
+
+
+def _service(r, name, title, role, owner, domain, systems, templates, depends_on) -> ServiceSpec:
+    return ServiceSpec(
+        name=name,
+        title=title,
+        description=f"The {role} of the {domain} domain: {r.choice(WORDS)} and "
+        f"{r.choice(WORDS)} for {r.choice(DOMAINS)}.",
+        owner=owner,
+        system=r.choice(systems).name if r.random() < 0.85 else None,
+        tier=r.choices([1, 2, 3], [0.15, 0.35, 0.5])[0],
+        lifecycle=r.choices(
+            [Lifecycle.PRODUCTION, Lifecycle.EXPERIMENTAL, Lifecycle.DEPRECATED], [0.65, 0.25, 0.1]
+        )[0],
+        type=r.choices(
+            [
+                ServiceType.SERVICE,
+                ServiceType.WEBSITE,
+                ServiceType.WORKER,
+                ServiceType.CRONJOB,
+                ServiceType.LIBRARY,
+            ],
+            [0.6, 0.12, 0.15, 0.08, 0.05],
+        )[0],
+        strategy=r.choices(
+            [Strategy.ROLLING, Strategy.CANARY, Strategy.BLUE_GREEN], [0.7, 0.2, 0.1]
+        )[0],
+        depends_on=tuple(depends_on),
+        language=r.choice(LANGUAGES),
+        tags=tuple(r.sample(TAGS, r.choice([0, 1, 1, 2, 2, 3]))),
+        template=r.choice(templates),
+        repository_url=f"https://git.example.com/{domain}/{name}",
+        runbook_url=f"https://runbooks.example.com/{name}" if r.random() < 0.6 else "",
+        on_call=f"#oncall-{domain}" if r.random() < 0.7 else "",
+        environments=tuple(
+            EnvironmentSpec(
+                env,
+                kind,
+                r.choice([2, 3, 4]) if kind == EnvironmentKind.PRODUCTION else 1,
+                namespace=name,
+                cluster=cluster,
+            )
+            for env, kind, cluster in CLUSTER_ENVIRONMENTS
+        ),
     )
