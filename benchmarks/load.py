@@ -67,7 +67,6 @@ class World:
     team_members: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     release_managers: list[int] = field(default_factory=list)
     teams: list[dict] = field(default_factory=list)
-    systems: list[int] = field(default_factory=list)
     services: list[dict] = field(default_factory=list)
     service_weights: list[float] = field(default_factory=list)  # busyness, sums to 1
     environments: dict[int, dict[str, int]] = field(default_factory=dict)  # service -> name -> id
