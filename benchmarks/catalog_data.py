@@ -1,12 +1,14 @@
-"""The people and the catalog of the benchmark's organisation: teams, users and roles, systems,
-10,000 services (busyness drawn with Zipf weights), 50,000 dependencies (popular services are
-depended on by many), three environments each, and the audit chain of their creation."""
+"""The people and the catalog of the benchmark's organisation: apps.demo.world's organisation at
+the run's scale (the demo's, with a generated one around it), copied in bulk with ids of their
+own; API tokens for the demo's sign-ins; and the audit chain of the services' creation."""
 
 import json
-from bisect import bisect_left
 from datetime import timedelta
 
-from benchmarks.skew import DAY, DOMAINS, LANGUAGES, ROLES, TAGS, WORDS, cumulative, zipf
+DAY = timedelta(days=1)
+
+# The demo's people the benchmark signs in as, each with an API token.
+PERSONAS = ("admin", "rm", "dev", "lead")
 
 
 class CatalogData:
@@ -14,61 +16,70 @@ class CatalogData:
 
     def load_accounts(self) -> None:
         from apps.accounts.models import ApiToken, Role, RoleGrant, Team, TeamMembership, User
+        from apps.demo.world import organisation
 
-        r, w, s = self.random, self.world, self.sizes
-        team_weights = zipf(s.teams, 0.9, 0.35)
-        w.teams = [
-            {"id": i + 1, "slug": f"team-{i}", "weight": team_weights[i]} for i in range(s.teams)
-        ]
+        w = self.world
+        org = w.organisation = organisation(scale=self.cfg.scale, rng=self.random)
+        w.teams = [{"id": n, "slug": team.slug} for n, team in enumerate(org.teams, start=1)]
+        team_ids = {team["slug"]: team["id"] for team in w.teams}
         self.copy(
             Team,
             ["id", "slug", "name", "description", "created_at"],
             (
-                (t["id"], t["slug"], f"Team {t['slug'][5:]}", "", self.now - 400 * DAY)
-                for t in w.teams
+                (team_ids[t.slug], t.slug, t.name, t.description, self.now - 400 * DAY)
+                for t in org.teams
             ),
         )
-        users, memberships, grants = [], [], []
-        personas = {
-            "bench-admin": Role.PLATFORM_ADMIN,
-            "bench-rm": Role.RELEASE_MANAGER,
-            "bench-dev": Role.DEVELOPER,
-            "bench-lead": Role.LEADERSHIP,
-        }
-        for name, role in personas.items():
-            uid = len(users) + 1
-            users.append((uid, name, f"{name}@bench.example.com"))
-            w.personas[name] = uid
-            grants.append((uid, role))
-        for team in w.teams:
-            for _ in range(max(2, round(r.gauss(s.users_per_team, 2)))):
-                uid = len(users) + 1
-                users.append((uid, f"user{uid}", f"user{uid}@bench.example.com"))
-                memberships.append((team["id"], uid))
-                w.team_members[team["id"]].append(uid)
-                grants.append((uid, Role.DEVELOPER))
-        busiest = w.teams[0]["id"]
-        memberships.append((busiest, w.personas["bench-dev"]))
-        w.team_members[busiest].append(w.personas["bench-dev"])
-        w.release_managers = [w.personas["bench-rm"]]
-        for uid, *_ in r.sample(users[4:], s.release_managers):
-            grants.append((uid, Role.RELEASE_MANAGER))
-            w.release_managers.append(uid)
+        users, memberships, grants, reports = [], [], [], []
+        for uid, person in enumerate(org.people, start=1):
+            first, last = person.first_and_last_name
+            admin = Role.PLATFORM_ADMIN in person.roles
+            users.append(
+                (
+                    uid,
+                    person.username,
+                    person.email,
+                    "!bench-unusable",
+                    first,
+                    last,
+                    admin,
+                    admin,
+                    person.is_service_account,
+                    self.now - 400 * DAY,
+                )
+            )
+            grants += [(uid, role) for role in person.roles]
+            for slug in person.teams:
+                memberships.append((team_ids[slug], uid))
+                w.team_members[team_ids[slug]].append(uid)
+            reports += [(uid, team_ids[slug]) for slug in person.reports_checks_for]
+            if Role.RELEASE_MANAGER in person.roles:
+                w.release_managers.append(uid)
+        w.users = [{"id": row[0], "username": row[1], "email": row[2]} for row in users]
+        w.personas = {u["username"]: u["id"] for u in w.users if u["username"] in PERSONAS}
         self.copy(
             User,
-            ["id", "username", "email", "password", "first_name", "last_name", "date_joined"],
-            (
-                (uid, name, email, "!bench-unusable", "", "", self.now - 400 * DAY)
-                for uid, name, email in users
-            ),
+            [
+                "id",
+                "username",
+                "email",
+                "password",
+                "first_name",
+                "last_name",
+                "is_staff",
+                "is_superuser",
+                "is_service_account",
+                "date_joined",
+            ],
+            users,
         )
-        w.users = [{"id": uid, "username": name, "email": email} for uid, name, email in users]
         self.copy(
             TeamMembership,
             ["team", "user", "joined_at"],
             ((t, u, self.now - 300 * DAY) for t, u in memberships),
         )
         self.copy(RoleGrant, ["user", "role", "granted_at"], ((u, g, self.now) for u, g in grants))
+        self.copy(User.reports_checks_for.through, ["user", "team"], reports)
         tokens = []
         for name, uid in w.personas.items():
             key = f"{ApiToken.PREFIX}bench-{name}-{self.cfg.seed}"
@@ -86,96 +97,117 @@ class CatalogData:
             Dependency,
             Environment,
             GoldenPathTemplate,
+            Resource,
             Service,
             System,
             Tag,
         )
+        from apps.catalog.services import default_namespace
 
-        r, w, s = self.random, self.world, self.sizes
-        clusters = ["dev-eu", "staging-eu", "prod-eu"]
-        w.clusters = {name: i + 1 for i, name in enumerate(clusters)}
+        r, w, org = self.random, self.world, self.world.organisation
+        team_ids = {team["slug"]: team["id"] for team in w.teams}
+        w.clusters = {name: n for n, name in enumerate(org.clusters, start=1)}
         self.copy(
             Cluster,
             ["id", "name", "description"],
-            ((i, name, "") for name, i in w.clusters.items()),
+            ((n, name, "") for name, n in w.clusters.items()),
         )
+        templates = {(t.name, t.version): (n, t) for n, t in enumerate(org.templates, start=1)}
         self.copy(
             GoldenPathTemplate,
-            ["id", "name", "version", "title", "language", "created_at"],
             [
-                (i * 3 + v + 1, name, v + 1, f"{name} v{v + 1}", lang, self.now - 300 * DAY)
-                for i, (name, lang) in enumerate(
-                    [("python-web", "python"), ("go-service", "go"), ("java-spring", "java")]
+                "id",
+                "name",
+                "version",
+                "title",
+                "language",
+                "container_port",
+                "strategy",
+                "required_gates",
+                "created_at",
+            ],
+            [
+                (
+                    n,
+                    t.name,
+                    t.version,
+                    t.title,
+                    t.language,
+                    t.container_port,
+                    t.strategy,
+                    json.dumps(list(t.required_gates)),
+                    self.now - 300 * DAY,
                 )
-                for v in range(3)
+                for n, t in templates.values()
             ],
         )
-        team_cum = cumulative([t["weight"] for t in w.teams])
-        w.systems = list(range(1, s.systems + 1))
-        system_owner = {
-            sid: w.teams[bisect_left(team_cum, r.random() * team_cum[-1])]["id"]
-            for sid in w.systems
-        }
+        system_ids = {system.name: n for n, system in enumerate(org.systems, start=1)}
         self.copy(
             System,
             ["id", "name", "title", "description", "owner", "domain"],
             (
-                (sid, f"system-{sid}", f"System {sid}", "", system_owner[sid], r.choice(DOMAINS))
-                for sid in w.systems
+                (system_ids[s.name], s.name, s.title, "", team_ids[s.owner], s.domain)
+                for s in org.systems
             ),
         )
-        self.copy(Tag, ["id", "name"], ((i + 1, name) for i, name in enumerate(TAGS)))
+        self.copy(Resource, ["name", "type"], org.resources)
+        tag_ids = {
+            name: n
+            for n, name in enumerate(sorted({tag for s in org.services for tag in s.tags}), 1)
+        }
+        self.copy(Tag, ["id", "name"], ((n, name) for name, n in tag_ids.items()))
 
-        weights = zipf(s.services, 1.05, 0.3)
-        order = list(range(s.services))
-        r.shuffle(order)  # busyness is not alphabetical
-        w.service_weights = [0.0] * s.services
-        services, tags = [], []
+        service_ids = {spec.name: n for n, spec in enumerate(org.services, start=1)}
+        even = 1 / len(org.services)
+        w.service_weights = [org.busyness.get(spec.name, even) for spec in org.services]
+        w.services = [
+            {"id": service_ids[s.name], "name": s.name, "owner": team_ids[s.owner], "tier": s.tier}
+            for s in org.services
+        ]
         team_objects = {t["id"]: Team(id=t["id"], slug=t["slug"]) for t in w.teams}
-        for index in range(s.services):
-            sid = index + 1
-            word, role = WORDS[index % len(WORDS)], ROLES[(index // len(WORDS)) % len(ROLES)]
-            owner = w.teams[bisect_left(team_cum, r.random() * team_cum[-1])]["id"]
-            domain = r.choice(DOMAINS)
-            service = {
-                "id": sid,
-                "name": f"{word}-{role}-{index}",
-                "owner": owner,
-                "system": r.choice(w.systems) if r.random() < 0.85 else None,
-                "tier": r.choices([1, 2, 3], [0.15, 0.35, 0.5])[0],
-                "lifecycle": r.choices(
-                    ["production", "experimental", "deprecated"], [0.65, 0.25, 0.1]
-                )[0],
-                "type": r.choices(
-                    ["service", "website", "worker", "cronjob", "library"],
-                    [0.6, 0.12, 0.15, 0.08, 0.05],
-                )[0],
-                "strategy": r.choices(["rolling", "canary", "blue-green"], [0.7, 0.2, 0.1])[0],
-                "domain": domain,
-                "updated": self.now - timedelta(minutes=r.randrange(0, 400 * 24 * 60)),
-            }
-            service["title"] = f"{word.title()} {role.replace('-', ' ')} {index}"
-            service["description"] = (
-                f"The {role} of the {domain} domain: {r.choice(WORDS)} and "
-                f"{r.choice(WORDS)} for {r.choice(DOMAINS)}."
-            )
-            w.service_weights[sid - 1] = weights[order[index]]
-            services.append(service)
-            for tag in r.sample(range(1, len(TAGS) + 1), r.choice([0, 1, 1, 2, 2, 3])):
-                tags.append((sid, tag))
-        w.services = services
 
-        def manifests(service: dict) -> str:
+        def manifests(spec) -> str:
             model = Service(
-                name=service["name"],
-                owner=team_objects[service["owner"]],
-                system=System(name=f"system-{service['system']}") if service["system"] else None,
-                strategy=service["strategy"],
+                name=spec.name,
+                owner=team_objects[team_ids[spec.owner]],
+                system=System(name=spec.system) if spec.system else None,
+                strategy=spec.strategy,
+                strategy_params=spec.strategy_params,
+                image=spec.image,
             )
             return json.dumps(render_manifests(model))
 
-        system_ids = set(w.systems)
-        assert all(sv["system"] in system_ids for sv in services if sv["system"])
+        def row(spec) -> tuple:
+            template_id, template = templates[spec.template] if spec.template else (None, None)
+            updated = self.now - timedelta(minutes=r.randrange(0, 400 * 24 * 60))
+            return (
+                service_ids[spec.name],
+                spec.name,
+                spec.title,
+                spec.description,
+                team_ids[spec.owner],
+                system_ids[spec.system] if spec.system else None,
+                spec.type,
+                spec.lifecycle,
+                spec.tier,
+                spec.language or (template.language if template else ""),
+                spec.repository_url,
+                spec.runbook_url,
+                spec.on_call,
+                spec.image,
+                spec.autoscale_max,
+                spec.pdb_min_available,
+                spec.strategy,
+                json.dumps(spec.strategy_params),
+                template_id,
+                manifests(spec),
+                "[]",
+                "{}",
+                "{}",
+                updated - 200 * DAY,
+                updated,
+            )
+
         self.copy(
             Service,
             [
@@ -192,6 +224,9 @@ class CatalogData:
                 "repository_url",
                 "runbook_url",
                 "on_call",
+                "image",
+                "autoscale_max",
+                "pdb_min_available",
                 "strategy",
                 "strategy_params",
                 "template",
@@ -202,64 +237,43 @@ class CatalogData:
                 "created_at",
                 "updated_at",
             ],
-            (
-                (
-                    sv["id"],
-                    sv["name"],
-                    sv["title"],
-                    sv["description"],
-                    sv["owner"],
-                    sv["system"],
-                    sv["type"],
-                    sv["lifecycle"],
-                    sv["tier"],
-                    r.choice(LANGUAGES),
-                    f"https://git.bench.example.com/{sv['domain']}/{sv['name']}",
-                    f"https://runbooks.bench.example.com/{sv['name']}" if r.random() < 0.6 else "",
-                    f"#oncall-{sv['domain']}" if r.random() < 0.7 else "",
-                    sv["strategy"],
-                    "{}",
-                    r.choice([None, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
-                    manifests(sv),
-                    "[]",
-                    "{}",
-                    "{}",
-                    sv["updated"] - 200 * DAY,
-                    sv["updated"],
-                )
-                for sv in services
+            (row(spec) for spec in org.services),
+        )
+        self.copy(
+            Service.tags.through,
+            ["service", "tag"],
+            ((service_ids[s.name], tag_ids[tag]) for s in org.services for tag in s.tags),
+        )
+        self.copy(
+            Dependency,
+            ["source", "target_service"],
+            sorted(
+                (service_ids[s.name], service_ids[target])
+                for s in org.services
+                for target in s.depends_on
             ),
         )
-        self.copy(Service.tags.through, ["service", "tag"], tags)
 
-        # Dependencies: any service may depend on others; popular ones are depended on by many.
-        cum = cumulative(zipf(s.services, 1.0, 0.2))
-        edges: set[tuple[int, int]] = set()
-        while len(edges) < s.dependencies:
-            source = r.randrange(1, s.services + 1)
-            target = bisect_left(cum, r.random() * cum[-1]) + 1
-            if source != target:
-                edges.add((source, target))
-        self.copy(Dependency, ["source", "target_service"], sorted(edges))
-
+        default_replicas = Service._meta.get_field("replicas").default
         environments = []
-        for sv in services:
+        for spec in org.services:
             ids = {}
-            for order_, (name, kind, cluster) in enumerate(
-                (
-                    ("dev", "development", "dev-eu"),
-                    ("staging", "staging", "staging-eu"),
-                    ("production", "production", "prod-eu"),
-                ),
-                start=1,
-            ):
+            for order, env in enumerate(spec.environments, start=1):
                 eid = len(environments) + 1
-                replicas = 1 if kind != "production" else r.choice([2, 3, 4])
                 environments.append(
-                    (eid, sv["id"], name, kind, order_, w.clusters[cluster], sv["name"], replicas)
+                    (
+                        eid,
+                        service_ids[spec.name],
+                        env.name,
+                        env.kind,
+                        order,
+                        w.clusters[env.cluster] if env.cluster else None,
+                        env.namespace or default_namespace(spec.owner, env.name),
+                        env.replicas or default_replicas,
+                    )
                 )
-                ids[name] = eid
-            w.environments[sv["id"]] = ids
+                ids[env.name] = eid
+            w.environments[service_ids[spec.name]] = ids
         self.copy(
             Environment,
             ["id", "service", "name", "kind", "order", "cluster", "namespace", "replicas"],
@@ -275,6 +289,7 @@ class CatalogData:
 
         w = self.world
         usernames = {u["id"]: u["username"] for u in w.users}
+        slugs = {t["id"]: t["slug"] for t in w.teams}
         key_id, previous = signing_key_id(), GENESIS
         events, seals = [], []
         for n, sv in enumerate(w.services, start=1):
@@ -288,7 +303,7 @@ class CatalogData:
                 target_id=str(sv["id"]),
                 target_label=sv["name"],
                 before=None,
-                after={"name": sv["name"], "owner": f"team-{sv['owner'] - 1}"},
+                after={"name": sv["name"], "owner": slugs[sv["owner"]]},
                 request_id="",
                 ip=None,
             )

@@ -1,20 +1,33 @@
 """Delivery data of the benchmark's organisation: releases with approvals, commits and history;
-a year of deployment, commit and incident facts with the daily roll-up; a year of scorecard
+a year of deployment, commit and incident facts, planned service by service as the demo's
+history plans them (apps.demo.history_plan), with the daily roll-up; a year of scorecard
 snapshots."""
 
 import json
 import time
 from bisect import bisect_left
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 from psycopg import sql
 
-from benchmarks.skew import DAY, cumulative
+from apps.demo.skew import cumulative
+
+DAY = timedelta(days=1)
+HISTORY_WEEKS = 52
+# Deployments in all per production deployment: each comes with its staging deployment, and
+# now and then a failed attempt there (as apps.demo.history_plan plans them).
+DEPLOYMENTS_PER_PRODUCTION = 2.2
 
 
 class DeliveryData:
+    def read_before_loading(self) -> None:
+        """What the load reads through Django, read before its transaction locks the tables."""
+        from apps.insights.scorecards.evaluation import rule_settings
+
+        self.scorecard_rules = [rule for rule in rule_settings() if rule.is_enabled]
+
     # --- Releases --------------------------------------------------------------------------
 
     def load_releases(self) -> None:
@@ -115,7 +128,7 @@ class DeliveryData:
         for i in range(total):
             rid = i + 1
             sv = services[bisect_left(cum, r.random() * cum[-1])]
-            env_name = r.choices(["production", "staging", "dev"], [0.5, 0.3, 0.2])[0]
+            env_name = r.choices(["prod", "staging", "dev"], [0.5, 0.3, 0.2])[0]
             env_id = w.environments[sv["id"]][env_name]
             members = w.team_members[sv["owner"]]
             requester = r.choice(members)
@@ -134,7 +147,7 @@ class DeliveryData:
             start = start.replace(minute=(start.minute // 15) * 15, second=0)
             end = start + timedelta(minutes=r.choice([30, 60, 60, 90, 120]))
             submitted = start - timedelta(hours=r.randrange(2, 72)) if state != "draft" else None
-            needs_approval = env_name == "production" and change != "standard"
+            needs_approval = env_name == "prod" and change != "standard"
             approved = None
             if state in ("succeeded", "failed", "rolled_back", "approved", "scheduled"):
                 approved = submitted + timedelta(minutes=r.randrange(5, 600))
@@ -195,7 +208,7 @@ class DeliveryData:
                     f"{sv['name']} release {rid}",
                     change,
                     "Customer impact" if change == "emergency" else "",
-                    "high" if sv["tier"] == 1 and env_name == "production" else "low",
+                    "high" if sv["tier"] == 1 and env_name == "prod" else "low",
                     start,
                     end,
                     requester,
@@ -269,111 +282,95 @@ class DeliveryData:
     # --- Insights --------------------------------------------------------------------------
 
     def load_insights(self) -> None:
-        from apps.insights.models import CommitFact, DeploymentFact, IncidentFact
+        """A year of each service's deployments, as the demo's history plans them
+        (apps.demo.history_plan) at the service's own pace: production deployments with their
+        staging ones and commits, failures, rollbacks and incidents. Ids follow the start."""
+        from apps.demo.history_plan import History, personality_at_pace, plan_service
+        from apps.insights.models import (
+            CommitFact,
+            DeploymentFact,
+            IncidentFact,
+            IncidentLink,
+            IncidentSource,
+        )
+        from apps.insights.scorecards.selectors import week_of
+        from apps.insights.services.facts import (
+            INCIDENT_LINK_LOOKBACK,
+            _is_failure,
+            _lead_time,
+            _recovery,
+        )
 
         r, w, s = self.random, self.world, self.sizes
-        year = 365 * 86400
-        start = self.now - timedelta(seconds=year)
-        counts = Counter(
-            r.choices(
-                range(len(w.services)), cum_weights=cumulative(w.service_weights), k=s.deployments
-            )
-        )
-        events = []  # (offset seconds, service index)
-        for index, n in counts.items():
-            for _ in range(n):
-                offset = r.randrange(0, year - 3600)
-                if (start + timedelta(seconds=offset)).weekday() >= 5 and r.random() < 0.7:
-                    offset = r.randrange(0, year - 3600)  # fewer deployments at weekends
-                events.append((offset, index))
-        events.sort()
-
-        staged: dict[int, deque] = defaultdict(deque)
-        reship: dict[int, list[str]] = {}
-        production_by_service: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        deployments, commits = [], []
-        rollback_ids = []
-        commit_choices = [1, 1, 1, 2, 2, 3, 3, 4, 5, 8]
-        mean_lead = {t["id"]: r.choice([3, 8, 24, 72, 200]) * 3600 for t in w.teams}
-        for did, (offset, index) in enumerate(events, start=1):
+        first_monday = week_of(self.now.date()) - timedelta(weeks=HISTORY_WEEKS - 1)
+        per_week = s.deployments / DEPLOYMENTS_PER_PRODUCTION / HISTORY_WEEKS
+        # [id, service, environment, ..., recovery_seconds, commits]: the copied columns, then
+        # the commits (sha, committed_at) the commit facts are copied from.
+        facts: list[list] = []
+        causes: list[tuple] = []  # (service index, incident, its cause's fact row or None)
+        production: dict[int, list[tuple]] = defaultdict(list)  # index → [(started, row)]
+        for index, spec in enumerate(w.organisation.services):
             sv = w.services[index]
-            environment = r.choices(["production", "staging", "dev"], [0.6, 0.25, 0.15])[0]
-            production = environment == "production"
-            started = start + timedelta(seconds=offset)
-            finished = started + timedelta(seconds=r.randrange(60, 1500))
-            result = r.choices(["succeeded", "failed", "rolled_back"], [0.93, 0.04, 0.03])[0]
-            rolled_back_at = recovery = None
-            if result == "rolled_back":
-                rolled_back_at = finished + timedelta(seconds=r.randrange(120, 7200))
-                recovery = int((rolled_back_at - started).total_seconds())
-                rollback_ids.append(did)
-            shas: list[str] = []
-            if production:
-                shas.extend(reship.pop(index, ()))
-                if staged[index]:
-                    shas.extend(staged[index].popleft())
-            if not shas:
-                shas = [f"{r.getrandbits(160):040x}" for _ in range(r.choice(commit_choices))]
-            if production and result != "succeeded":
-                reship[index] = shas
-            elif environment == "staging":
-                staged[index].append(shas)
-                if len(staged[index]) > 3:
-                    staged[index].popleft()
-            lead = mean_lead[sv["owner"]]
-            shas = list(dict.fromkeys(shas))
-            for sha in shas:
-                committed = finished - timedelta(seconds=int(r.expovariate(1 / lead)) + 60)
-                commits.append((did, sha, committed, int((finished - committed).total_seconds())))
-            if production:
-                production_by_service[index].append((offset, did))
-            deployments.append(
-                [
-                    did,
-                    sv["id"],
-                    environment,
-                    production,
-                    f"{sv['name']}:{did}",
-                    "github",
-                    f"gh-{did}",
-                    started,
-                    finished,
-                    result,
-                    len(shas),
-                    result != "succeeded",
-                    rolled_back_at,
-                    recovery,
-                ]
+            habits = personality_at_pace(r, per_week * w.service_weights[index])
+            history = History()
+            plan_service(
+                r, history, spec, habits, first_monday, self.now, weeks=HISTORY_WEEKS, ci_runs=False
             )
+            names = {env.kind: env.name for env in spec.environments}
+            rows = {}
+            for change in history.changes:
+                row = [
+                    None,
+                    sv["id"],
+                    names[change.environment_kind],
+                    change.production,
+                    change.version,
+                    habits.source,
+                    None,
+                    change.started_at,
+                    change.finished_at,
+                    change.result,
+                    len(change.commits),
+                    _is_failure(change.result, change.rolled_back_at, caused_incident=False),
+                    change.rolled_back_at,
+                    _recovery(change.started_at, change.rolled_back_at),
+                    change.commits,
+                ]
+                facts.append(row)
+                rows[id(change)] = row
+                if change.production:
+                    production[index].append((change.started_at, row))
+            causes += [
+                (index, incident, rows[id(incident.cause)] if incident.cause else None)
+                for incident in history.incidents
+            ]
+        facts.sort(key=lambda row: (row[7], row[1]))
+        for did, row in enumerate(facts, start=1):
+            row[0], row[6] = did, f"bench/{did}"
 
-        # Incidents: the latest production deployment before the incident (within 30 days)
-        # becomes its cause, and a failure.
         incidents = []
-        incident_cum = cumulative(w.service_weights)
-        for iid in range(1, s.incidents + 1):
-            index = bisect_left(incident_cum, r.random() * incident_cum[-1])
-            offset = r.randrange(3600, year - 7200)
-            opened = start + timedelta(seconds=offset)
-            resolved = opened + timedelta(seconds=int(r.expovariate(1 / 14400)) + 300)
-            if resolved > self.now:
-                resolved = None
-            history = production_by_service.get(index, [])
-            at = bisect_left(history, (offset, 0)) - 1
-            cause = None
-            if at >= 0 and offset - history[at][0] < 30 * 86400:
-                cause = history[at][1]
-                deployments[cause - 1][11] = True
+        causes.sort(key=lambda item: item[1].opened_at)
+        for iid, (index, incident, cause) in enumerate(causes, start=1):
+            link = IncidentLink.REPORTED if cause else ""
+            if cause is None:  # the latest production deployment before it, as recorded ones
+                history = production[index]
+                at = bisect_left(history, incident.opened_at, key=lambda item: item[0]) - 1
+                if at >= 0 and incident.opened_at - history[at][0] <= INCIDENT_LINK_LOOKBACK:
+                    cause, link = history[at][1], IncidentLink.INFERRED
+            if cause is not None:
+                cause[11] = True
+            resolved = incident.resolved_at
             incidents.append(
                 (
                     w.services[index]["id"],
-                    "pagerduty",
+                    IncidentSource.PAGERDUTY,
                     f"PD-{iid}",
-                    f"Incident {iid}",
-                    opened,
+                    incident.title,
+                    incident.opened_at,
                     resolved,
-                    int((resolved - opened).total_seconds()) if resolved else None,
-                    cause,
-                    "inferred" if cause else "",
+                    _recovery(incident.opened_at, resolved),
+                    cause[0] if cause else None,
+                    link,
                 )
             )
 
@@ -395,9 +392,17 @@ class DeliveryData:
                 "rolled_back_at",
                 "recovery_seconds",
             ],
-            (tuple(row) for row in deployments),
+            (tuple(row[:-1]) for row in facts),
         )
-        self.copy(CommitFact, ["deployment", "sha", "committed_at", "lead_time_seconds"], commits)
+        self.copy(
+            CommitFact,
+            ["deployment", "sha", "committed_at", "lead_time_seconds"],
+            (
+                (row[0], sha, committed_at, _lead_time(row[8], committed_at))
+                for row in facts
+                for sha, committed_at in row[-1]
+            ),
+        )
         self.copy(
             IncidentFact,
             [
@@ -413,9 +418,10 @@ class DeliveryData:
             ],
             incidents,
         )
-        busiest = max(range(len(w.services)), key=lambda i: counts.get(i, 0))
-        self.world.facts["busiest_service"] = w.services[busiest]["name"]
-        self.world.facts["busiest_service_deployments"] = counts[busiest]
+        counts = Counter(row[1] for row in facts)
+        busiest = max(w.services, key=lambda sv: counts[sv["id"]])
+        self.world.facts["busiest_service"] = busiest["name"]
+        self.world.facts["busiest_service_deployments"] = counts[busiest["id"]]
         self._rollup()
         self._lead_times()
         self._scorecards()
@@ -522,29 +528,23 @@ class DeliveryData:
         self.rows[LeadTime._meta.db_table] = cursor.rowcount
 
     def _scorecards(self) -> None:
-        """A year of weekly snapshots and the current score of every service, with the rule keys
-        the scorecard migration seeded."""
-        from apps.insights.models import ScorecardRule, ScorecardSnapshot, ServiceScore
+        """A year of weekly snapshots and the current score of every service, with the rules
+        the scorecard migration seeded, levelled as the scorecards level them."""
+        from apps.insights.models import ScorecardSnapshot, ServiceScore
+        from apps.insights.scorecards.evaluation import tally
 
         r, w, s = self.random, self.world, self.sizes
-        rules = self.conn.execute(
-            sql.SQL("SELECT key, level FROM {} WHERE is_enabled ORDER BY level, key").format(
-                sql.Identifier(ScorecardRule._meta.db_table)
-            )
-        ).fetchall()
-        w.scorecard_keys = rules
+        rules = self.scorecard_rules
+        w.scorecard_keys = [(rule.key, rule.level) for rule in rules]
         if not rules:
             return
         encoded: dict[int, tuple[str, int, int]] = {}
 
         def describe(mask: int) -> tuple[str, int, int]:
             if mask not in encoded:
-                results = {key: bool(mask >> n & 1) for n, (key, _) in enumerate(rules)}
-                level = 0
-                for candidate in (1, 2, 3):
-                    if all(results[k] for k, lv in rules if lv <= candidate):
-                        level = candidate
-                encoded[mask] = (json.dumps(results), level, sum(results.values()))
+                results = {rule.key: bool(mask >> n & 1) for n, rule in enumerate(rules)}
+                level, passed, _ = tally(results, rules)
+                encoded[mask] = (json.dumps(results), level, passed)
             return encoded[mask]
 
         monday = (self.now - timedelta(days=self.now.weekday())).date()

@@ -140,7 +140,7 @@ def _releases(meta: dict, count: int) -> list:
         .order_by("?")[:count]
     )
     Environment.objects.filter(pk__in=[e.pk for e in environments]).update(replicas=1)
-    requester = get_user_model().objects.get(username="bench-dev")
+    requester = get_user_model().objects.get(username="dev")
     now = timezone.now()
     stamp = int(now.timestamp())
     return Release.objects.bulk_create(

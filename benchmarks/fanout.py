@@ -41,7 +41,7 @@ def _rollout_to_watch():
         title="fan-out benchmark",
         planned_start=now - timedelta(minutes=5),
         planned_end=now + timedelta(hours=1),
-        requester=get_user_model().objects.get(username="bench-dev"),
+        requester=get_user_model().objects.get(username="dev"),
         state=ReleaseState.IN_PROGRESS,
     )
     return Rollout.objects.create(
@@ -139,7 +139,7 @@ async def _scenario(url: str, cookie: str, rollout_id: int, watchers: int, chang
 
 def run(cfg: Config, meta: dict, server: WebServer, *, watchers: int = WATCHERS) -> dict:
     rollout = _rollout_to_watch()
-    cookie = f"sessionid={session_for('bench-dev')}"
+    cookie = f"sessionid={session_for('dev')}"
     url = f"{server.url}/rollouts/{rollout.pk}/stream/"
     connected, samples, expected, failed = asyncio.run(
         _scenario(url, cookie, rollout.pk, watchers, CHANGES)

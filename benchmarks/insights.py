@@ -29,7 +29,7 @@ def dora_probes(meta: dict) -> list[Probe]:
             probe = Probe(
                 f"DORA API, {title}, {label}",
                 f"/api/v1/reports/dora?scope={scope}&name={name}&{window}",
-                "bench-lead",
+                "lead",
                 api=True,
                 sql=sql.dora(scope),
                 params=sql.dora_params(scope, name, first, today),
@@ -48,9 +48,7 @@ def dashboard_probe() -> Probe | None:
         path = reverse("insights:dashboard")
     except NoReverseMatch:
         return None
-    return Probe(
-        "Leadership dashboard page (/reports/, default window)", path, "bench-lead", api=False
-    )
+    return Probe("Leadership dashboard page (/reports/, default window)", path, "lead", api=False)
 
 
 def run_dora(cfg: Config, meta: dict, server: WebServer) -> dict:

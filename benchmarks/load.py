@@ -6,9 +6,12 @@ dependency order; the secondary indexes and foreign keys of the big tables are d
 rebuilt afterwards, as a bulk load should. The daily deployment roll-up is computed from the
 facts by one INSERT ... SELECT ... GROUP BY, with the same rules as the application.
 
-Skew like real life: services and teams are drawn with Zipf weights mixed with a uniform share,
-so a few services deploy many times a day and most deploy a few times a month; popular services
-are depended on by many.
+The organisation is the demo's world (apps.demo.world) at the run's scale: the demo's teams,
+people and services with a generated organisation around them. Skew like real life: services
+and teams are drawn with Zipf weights mixed with a uniform share, so a few services deploy many
+times a day and most deploy a few times a month; popular services are depended on by many. Each
+service's year of deployments is planned as the demo's history plans its services'
+(apps.demo.history_plan), at the service's own pace.
 """
 
 import hashlib
@@ -19,6 +22,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -28,20 +32,17 @@ from benchmarks.config import PYTHON, ROOT, Config
 from benchmarks.delivery_data import DeliveryData
 from benchmarks.tables import Table
 
+if TYPE_CHECKING:
+    from apps.demo.world import Organisation
+
 
 @dataclass
 class Sizes:
-    teams: int
-    services: int
-    dependencies: int
+    """The delivery's sizes; the organisation's are apps.demo.world.Size's."""
+
     releases: int
-    deployments: int
-    commits_per_deployment: float
-    incidents: int
+    deployments: int  # about: each service's pace comes from its share
     snapshot_weeks: int
-    systems: int
-    users_per_team: int = 6
-    release_managers: int = 40
 
     @classmethod
     def at(cls, scale: float) -> "Sizes":
@@ -49,15 +50,9 @@ class Sizes:
             return max(minimum, round(value * scale))
 
         return cls(
-            teams=n(500, 8),
-            services=n(10_000, 60),
-            dependencies=n(50_000, 200),
             releases=n(100_000, 400),
             deployments=n(1_000_000, 2_000),
-            commits_per_deployment=3.0,
-            incidents=n(20_000, 40),
             snapshot_weeks=52,
-            systems=n(1_000, 10),
         )
 
 
@@ -66,12 +61,12 @@ class World:
     """What later tables need to know of earlier ones (ids and a few attributes)."""
 
     now: datetime
+    organisation: "Organisation | None" = None
     users: list[dict] = field(default_factory=list)
     personas: dict[str, int] = field(default_factory=dict)
     team_members: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     release_managers: list[int] = field(default_factory=list)
     teams: list[dict] = field(default_factory=list)
-    systems: list[int] = field(default_factory=list)
     services: list[dict] = field(default_factory=list)
     service_weights: list[float] = field(default_factory=list)  # busyness, sums to 1
     environments: dict[int, dict[str, int]] = field(default_factory=dict)  # service -> name -> id
@@ -219,6 +214,7 @@ class Loader(CatalogData, DeliveryData):
             and not m._meta.proxy
             and m._meta.managed
         ]
+        self.read_before_loading()
         started = time.perf_counter()
         with self.conn.transaction():
             self.conn.execute("SET LOCAL synchronous_commit = off")
@@ -248,7 +244,9 @@ class Loader(CatalogData, DeliveryData):
 
 def fingerprint(cfg: Config, today: date) -> str:
     """Identifies a load: a kept database is reused only if it was made the same way."""
-    text = f"{cfg.scale}:{cfg.seed}:{today.isoformat()}:{Sizes.at(cfg.scale)}"
+    from apps.demo.world import Size
+
+    text = f"{cfg.scale}:{cfg.seed}:{today.isoformat()}:{Size.at(cfg.scale)}:{Sizes.at(cfg.scale)}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -36,7 +36,7 @@ def catalog_probes(meta: dict) -> list[Probe]:
         Probe(
             "Catalog list page: search + 2 filters + sort, page of 50",
             f"/catalog/?{query}",
-            "bench-dev",
+            "dev",
             api=False,
             sql=sql.CATALOG_PAGE,
             params=sql.catalog_params(SEARCH_TERM),
@@ -44,7 +44,7 @@ def catalog_probes(meta: dict) -> list[Probe]:
         Probe(
             "Catalog list API: same query, page of 50",
             f"/api/v1/services/?{query}",
-            "bench-dev",
+            "dev",
             api=True,
             sql=sql.CATALOG_API,
             params=sql.catalog_params(SEARCH_TERM),
@@ -52,7 +52,7 @@ def catalog_probes(meta: dict) -> list[Probe]:
         Probe(
             f"Service detail page (busiest service, {service})",
             f"/catalog/services/{service}/",
-            "bench-dev",
+            "dev",
             api=False,
             sql=sql.SERVICE_DETAIL,
             params={"name": service},
@@ -66,7 +66,7 @@ def release_probes(meta: dict) -> list[Probe]:
         Probe(
             f"Release calendar, month view, busy team ({BUSY_TEAM})",
             f"/releases/calendar/?view=month&team={BUSY_TEAM}",
-            "bench-dev",
+            "dev",
             api=False,
             sql=sql.CALENDAR,
             params=sql.calendar_params(BUSY_TEAM, today),
@@ -74,7 +74,7 @@ def release_probes(meta: dict) -> list[Probe]:
         Probe(
             f"Approver inbox ({meta['facts'].get('pending_releases', '?')} pending releases)",
             "/releases/inbox/",
-            "bench-rm",
+            "rm",
             api=False,
             sql=sql.INBOX,
         ),

@@ -89,6 +89,11 @@ def _generate_manifests(service: Service) -> None:
     service.manifests = manifests
 
 
+def default_namespace(team_slug: str, environment: str) -> str:
+    """An environment's namespace when its spec names none."""
+    return f"{team_slug}-{environment}"[:63].strip("-")
+
+
 def _environment_rows(service: Service, environments: list[dict] | None) -> list[Environment]:
     specs = environments or [
         {"name": name, "kind": kind, "replicas": 1 if kind != EnvironmentKind.PRODUCTION else None}
@@ -105,7 +110,7 @@ def _environment_rows(service: Service, environments: list[dict] | None) -> list
             name=name,
             kind=spec.get("kind") or EnvironmentKind.DEVELOPMENT,
             order=order,
-            namespace=spec.get("namespace") or f"{service.owner.slug}-{name}"[:63].strip("-"),
+            namespace=spec.get("namespace") or default_namespace(service.owner.slug, name),
             replicas=spec.get("replicas") or service.replicas,
             cluster=spec.get("cluster"),
         )

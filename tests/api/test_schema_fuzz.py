@@ -27,17 +27,15 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from apps.accounts import demo as accounts_demo
 from apps.accounts import services as account_services
 from apps.accounts.models import User
-from apps.catalog import demo as catalog_demo
 from apps.catalog.models import Cluster, Service
+from apps.demo import organisation, releases_in_flight, rollouts_to_dev
+from apps.demo.world import CI_ACCOUNT
 from apps.insights import services as insight_services
 from apps.insights import webhooks
-from apps.releases import demo as releases_demo
 from apps.releases import services as release_services
 from apps.releases.models import Release
-from apps.rollouts import demo as rollouts_demo
 from apps.rollouts.models import RolloutState
 from tests.rollouts.builders import rollout_row
 
@@ -63,10 +61,9 @@ def _seed() -> None:
     """The demo's teams, users, catalog, policies, windows, freezes and releases, plus what the
     demo leaves to a worker or a vendor: rollouts, a cluster, a check with no link, a webhook
     source with a delivery no service matches, and a bare service (no system or template)."""
-    accounts_demo.load()
-    catalog_demo.load()
-    releases_demo.load()
-    rollouts_demo.load()
+    organisation.load()
+    releases_in_flight.load()
+    rollouts_to_dev.load()
     admin, dev = User.objects.get(username="admin"), User.objects.get(username="dev")
     Cluster.objects.create(name="local", description="The cluster simulator")
     Service.objects.create(name="bare", owner=dev.teams.first())
@@ -80,7 +77,7 @@ def _seed() -> None:
             version=f"registry.example.com/payments/ledger:{state}",
         )
     release = Release.objects.filter(requester=dev).first()
-    ci = User.objects.get(username=accounts_demo.CI_ACCOUNT)  # checks come from CI
+    ci = User.objects.get(username=CI_ACCOUNT)  # checks come from CI
     release_services.release_check_report(actor=ci, release=release, name="lint", status="passed")
     source, secret = insight_services.webhook_source_create(
         actor=admin, name="GitHub", kind="github"

@@ -1,55 +1,22 @@
-"""Demo history for `make run`: seven months of delivery for the demo services, so the reports
-mean something at first sight.
-
-- Deployments to staging and production, with their commits, failures, rollbacks, incidents and
-  CI runs, for teams with different habits (PERSONALITIES). The history ends today, so the last
-  90 days are always full, and it is the same on every run (one seeded random.Random).
-- The last weeks of some services went through Runway: releases with approvals, checks,
-  rollouts and deployments, written directly as history, not through the workflow.
-- A scorecard snapshot per service for each of the last 26 weeks (STORY).
-
-The facts are written in bulk with the recording service's own rules for lead time, recovery
-and failure. Incidents go through incident_record, which finds their causes as for real ones;
-Runway's releases by recording their finishing transitions, the road live releases take
-(apps.insights.services.runway), before the incidents look for the deployments they blame. The
-daily roll-up is rebuilt once at the end."""
+"""The plan of a service's delivery history: production deployments week by week for a team's
+habits (a Personality), with their versions, commits, staging deployments, failures, rollbacks,
+incidents and CI runs, as plain objects. The demo plans its services' seven months with it
+(apps.demo.history), and the benchmark each of its services' year (benchmarks/delivery_data.py),
+at the service's own pace (personality_at_pace)."""
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
-from apps.catalog.models import Environment, EnvironmentKind, Service, Strategy
-from apps.insights.demo_releases import releases_write
-from apps.insights.models import (
-    CommitFact,
-    DeploymentFact,
-    DeploymentResult,
-    FactSource,
-    IncidentSource,
-    PipelineRun,
-    PipelineStatus,
-    ScorecardSnapshot,
-)
-from apps.insights.scorecards.evaluation import evaluate_services, rule_settings, tally
-from apps.insights.scorecards.selectors import week_of
-from apps.insights.selectors import local_day
-from apps.insights.services.facts import (
-    _is_failure,
-    _lead_time,
-    _recovery,
-    incident_record,
-)
-from apps.insights.services.rollups import rollup_refresh
-from apps.insights.services.runway import release_transitions_record_all
-from apps.releases.models import ChangeType, Release
+from apps.catalog.models import EnvironmentKind, Service, Strategy
+from apps.demo.world import ServiceSpec
+from apps.insights.models import DeploymentResult, FactSource, PipelineRun, PipelineStatus
 
-SEED = 2026
 PREFIX = "demo/"  # the external ids of the generated facts
 HISTORY_WEEKS = 30  # of deployments: the first snapshot looks back four weeks
-SNAPSHOT_WEEKS = 26
 DURATION_MINUTES = {
     Strategy.CANARY: (15, 35),
     Strategy.BLUE_GREEN: (8, 20),
@@ -122,18 +89,14 @@ PERSONALITIES = {
     ),
 }  # fmt: skip
 
-# The scorecard's story: a rule the catalog decides that passes today has passed since this
-# many weeks ago (else all along); one that fails today has failed all along. The rules the
-# facts decide follow the history.
-STORY = {
-    "payments-api": {"latest_template": 20, "verification_gate": 20},
-    "checkout-web": {"has_runbook": 16, "progressive_delivery": 8},  # canary: Silver → Gold
-    "ledger": {"verification_gate": 8},
-    "fraud-check": {"has_on_call": 22, "has_runbook": 18},
-    "search-api": {"has_runbook": 6, "verification_gate": 12},
-    "search-indexer": {"has_on_call": 10},
-}
-SECOND = timedelta(seconds=1)
+
+def personality_at_pace(rng: random.Random, per_week: float) -> Personality:
+    """A generated service's habits (the benchmark's): one of the demo services', at its own
+    pace of production deployments a week, and none of its changes through Runway."""
+    habit = rng.choice(list(PERSONALITIES.values()))
+    factor = per_week / (sum(habit.per_week) / 2)
+    first, last = habit.per_week
+    return replace(habit, per_week=(first * factor, last * factor), runway_weeks=0)
 
 
 @dataclass(eq=False)
@@ -151,7 +114,7 @@ class Change:
     semver: str = ""
     staged: "Change | None" = None  # production: the staging deployment of the same version
     previous: "Change | None" = None  # production: the version it replaced
-    # Through Runway (apps.insights.demo_releases): how a production change's rollout went, or
+    # Through Runway (apps.demo.history_releases): how a production change's rollout went, or
     # "skipped" for the staging deployment of an emergency that went straight to production.
     runway_kind: str = ""
     emergency: bool = False
@@ -184,70 +147,10 @@ class History:
     runs: list[PipelineRun] = field(default_factory=list)
 
 
-def load() -> list[str]:
-    if DeploymentFact.objects.filter(external_id__startswith=PREFIX).exists():
-        return []
-    services = {
-        service.name: service
-        for service in Service.objects.filter(name__in=PERSONALITIES).select_related("owner")
-    }
-    if not services:
-        return []
-    now = timezone.now()
-    this_monday = week_of(local_day(now))
-    first_monday = this_monday - timedelta(weeks=HISTORY_WEEKS - 1)
-    rng = random.Random(SEED)  # noqa: S311 - demo data, the same on every run
-    history = History()
-    for name, personality in PERSONALITIES.items():
-        if name in services:
-            _plan(rng, history, services[name], personality, first_monday, now)
-    if not history.changes:
-        return []
-
-    facts = _write_facts([c for c in history.changes if not c.through_runway])
-    releases = releases_write(
-        rng=rng,
-        changes=[c for c in history.changes if c.through_runway],
-        incidents=history.incidents,
-        now=now,
-    )
-    release_transitions_record_all()
-    PipelineRun.objects.bulk_create(history.runs, batch_size=500)
-    for number, incident in enumerate(sorted(history.incidents, key=_opened), start=1):
-        incident_record(
-            source=IncidentSource.PAGERDUTY,
-            external_id=f"{PREFIX}{incident.service.name}/INC-{number}",
-            service=incident.service,
-            title=incident.title,
-            opened_at=incident.opened_at,
-            resolved_at=incident.resolved_at,
-            caused_by_version=incident.cause.version if incident.cause else "",
-        )
-    rollup_refresh(
-        start=local_day(min(change.finished_at for change in history.changes)),
-        end=local_day(now),
-        service_ids=[service.pk for service in services.values()],
-    )
-    snapshots = _write_snapshots(list(services.values()), this_monday)
-    return [
-        f"{len(facts)} demo deployments with their commits",
-        f"{len(releases)} historical Runway releases with rollouts",
-        f"{len(history.incidents)} demo incidents",
-        f"{len(history.runs)} demo CI runs",
-        f"{len(snapshots)} scorecard snapshots",
-    ]
-
-
-# --- The plan ---------------------------------------------------------------------------------
-
-
-def _at(day: date, hours: float) -> datetime:
+def local_time(day: date, hours: float) -> datetime:
+    """`hours` after the day's midnight, in the default time zone."""
     midnight = datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
     return midnight + timedelta(hours=hours)
-
-
-def _opened(incident: Incident) -> datetime:
-    return incident.opened_at
 
 
 def _between(pair: tuple[float, float], t: float, *, geometric: bool = False) -> float:
@@ -259,21 +162,33 @@ def _sha(rng: random.Random) -> str:
     return f"{rng.getrandbits(160):040x}"
 
 
-def _plan(rng, history: History, service: Service, p: Personality, first_monday, now) -> None:
+def plan_service(
+    rng,
+    history: History,
+    service: Service | ServiceSpec,
+    p: Personality,
+    first_monday: date,
+    now: datetime,
+    *,
+    weeks: int = HISTORY_WEEKS,
+    ci_runs: bool = True,
+) -> None:
     """The service's production changes week by week, then their versions, their staging
-    deployments and their CI runs."""
+    deployments and their CI runs (model rows, left out at the benchmark's size)."""
     weekdays = 4 if p.runway_weeks else 5  # Runway's production window: Monday to Thursday
     shortest, longest = DURATION_MINUTES.get(service.strategy, (5, 15))
     production: list[Change] = []
-    for week in range(HISTORY_WEEKS):
-        t = week / (HISTORY_WEEKS - 1)
+    for week in range(weeks):
+        t = week / (weeks - 1)
         per_day = _between(p.per_week, t) / weekdays
         for weekday in range(weekdays):
-            day = first_monday + timedelta(weeks=week, days=weekday)
             count = int(per_day) + (rng.random() < per_day % 1)
-            not_before = _at(day, 9)
+            if not count:
+                continue  # most days of most of the benchmark's services
+            day = first_monday + timedelta(weeks=week, days=weekday)
+            not_before = local_time(day, 9)
             for hours in sorted(rng.uniform(9, 15.5) for _ in range(count)):
-                started = max(_at(day, hours), not_before)
+                started = max(local_time(day, hours), not_before)
                 minutes = rng.uniform(shortest, longest)
                 finished = started + timedelta(minutes=minutes)
                 not_before = finished + timedelta(minutes=10)
@@ -285,7 +200,7 @@ def _plan(rng, history: History, service: Service, p: Personality, first_monday,
                     started_at=started,
                     finished_at=finished,
                     commits=_commits(rng, p, t, finished, minutes),
-                    through_runway=week >= HISTORY_WEEKS - p.runway_weeks,
+                    through_runway=week >= weeks - p.runway_weeks,
                 )
                 _maybe_fail(rng, history, change, p, t, now)
                 production.append(change)
@@ -294,7 +209,8 @@ def _plan(rng, history: History, service: Service, p: Personality, first_monday,
         _stage(rng, history, change, shortest)
     history.changes += production
     _incidents_without_cause(rng, history, service, p, first_monday, now)
-    _ci_runs(rng, history, service, p, production, now)
+    if ci_runs:
+        _ci_runs(rng, history, service, p, production, now)
 
 
 def _commits(rng, p: Personality, t: float, finished: datetime, minutes: float) -> list:
@@ -383,7 +299,7 @@ def _stage(rng, history: History, change: Change, shortest: float) -> None:
 
 
 def _incidents_without_cause(rng, history: History, service, p: Personality, first_monday, now):
-    begin = _at(first_monday, 0)
+    begin = local_time(first_monday, 0)
     for _ in range(p.stray_incidents):
         opened = begin + (now - begin) * rng.uniform(0.1, 0.95)
         took = timedelta(minutes=_between(p.recovery_minutes, 0.5, geometric=True) * 2)
@@ -433,100 +349,3 @@ def _ci_runs(rng, history: History, service, p: Personality, production, now) ->
                 if status == PipelineStatus.SUCCEEDED:
                     break
                 started = finished + timedelta(minutes=rng.uniform(5, 40))
-
-
-# --- Facts ------------------------------------------------------------------------------------
-
-
-def _write_facts(changes: list[Change]) -> list[DeploymentFact]:
-    """The vendors' deployments, in bulk, with the recording service's rules for the computed
-    fields. An incident's cause becomes a failure when the incident is recorded."""
-    environments = {
-        (service_id, kind): name
-        for service_id, kind, name in Environment.objects.filter(
-            service__in={c.service for c in changes}
-        ).values_list("service_id", "kind", "name")
-    }
-    facts = [
-        DeploymentFact(
-            service=change.service,
-            environment=environments.get(
-                (change.service.pk, change.environment_kind),
-                "prod" if change.production else "staging",
-            ),
-            is_production=change.production,
-            version=change.version,
-            source=PERSONALITIES[change.service.name].source,
-            external_id=f"{PREFIX}{change.service.name}/{number}",
-            started_at=change.started_at,
-            finished_at=change.finished_at,
-            result=change.result,
-            commit_count=len(change.commits),
-            rolled_back_at=change.rolled_back_at,
-            recovery_seconds=_recovery(change.started_at, change.rolled_back_at),
-            is_failure=_is_failure(change.result, change.rolled_back_at, caused_incident=False),
-        )
-        for number, change in enumerate(changes, start=1)
-    ]
-    DeploymentFact.objects.bulk_create(facts, batch_size=500)
-    CommitFact.objects.bulk_create(
-        [
-            CommitFact(
-                deployment=fact,
-                sha=sha,
-                committed_at=committed_at,
-                lead_time_seconds=_lead_time(fact.finished_at, committed_at),
-            )
-            for fact, change in zip(facts, changes, strict=True)
-            for sha, committed_at in change.commits
-        ],
-        batch_size=1000,
-    )
-    return facts
-
-
-# --- Scorecards -------------------------------------------------------------------------------
-
-
-def _write_snapshots(services: list[Service], this_monday: date) -> list[ScorecardSnapshot]:
-    """Each service's scorecard as each of the last SNAPSHOT_WEEKS weeks began, by the
-    scorecard's own evaluation as of then: the rules the facts decide follow the history; the
-    ones the catalog decides say what the catalog says today, since the week STORY gives."""
-    settings = rule_settings()
-    emergencies = list(
-        Release.objects.filter(
-            service__in=services, change_type=ChangeType.EMERGENCY, started_at__isnull=False
-        ).values_list("service_id", "started_at", "retrospective_done_at")
-    )
-    names = {service.pk: service.name for service in services}
-    snapshots = []
-    for weeks_ago in range(SNAPSHOT_WEEKS - 1, -1, -1):
-        week = this_monday - timedelta(weeks=weeks_ago)
-        began = _at(week, 0)
-        for evaluation in evaluate_services(service_ids=list(names), now=began - SECOND):
-            results = dict(evaluation.results)
-            for key, since in STORY.get(names[evaluation.service_id], {}).items():
-                results[key] = results[key] and weeks_ago <= since
-            # The review queue as it stood then, not as it stands today.
-            results["no_open_emergency"] = not any(
-                service_id == evaluation.service_id
-                and started < began
-                and (reviewed is None or reviewed > began)
-                for service_id, started, reviewed in emergencies
-            )
-            level, passed, total = tally(results, settings)
-            snapshots.append(
-                ScorecardSnapshot(
-                    service_id=evaluation.service_id,
-                    team_id=evaluation.owner_id,
-                    week=week,
-                    level=level,
-                    results=results,
-                    passed=passed,
-                    total=total,
-                    taken_at=began,
-                )
-            )
-    # A week the scorecards already took (an older demo database) keeps its real snapshot.
-    ScorecardSnapshot.objects.bulk_create(snapshots, batch_size=500, ignore_conflicts=True)
-    return snapshots

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
-from apps.accounts.demo import CI_ACCOUNT
 from apps.accounts.models import Role, Team, User
 from apps.catalog.models import Service
+from apps.demo.world import CI_ACCOUNT
 from apps.releases import services
 from apps.releases.calendar import services as calendar_services
 from apps.releases.models import (

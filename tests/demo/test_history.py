@@ -1,4 +1,4 @@
-"""The demo's history (apps.insights.demo, loaded by seed_demo): loaded once, nothing added the
+"""The demo's history (apps.demo.history, loaded by seed_demo): loaded once, nothing added the
 second time, and every report has something to show. The demo is seeded once for the module
 and rolled back at its end."""
 
@@ -12,7 +12,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from apps.catalog.models import Service
-from apps.insights import demo
+from apps.demo import history
 from apps.insights.models import (
     CommitFact,
     DailyDeploymentRollup,
@@ -70,7 +70,7 @@ def test_seeding_twice_adds_nothing_the_second_time(seeded):
 
     assert {model: model.objects.count() for model in HISTORY_MODELS} == before
     assert "(0 new records)" in out.getvalue()
-    assert demo.load() == []
+    assert history.load() == []
 
 
 @pytest.mark.django_db

@@ -1,9 +1,5 @@
-"""Word lists and the skew of the benchmark's organisation: Zipf weights mixed with a uniform
-share, so a few services are very busy and most are quiet."""
-
-from datetime import timedelta
-
-DAY = timedelta(days=1)
+"""Word lists and the skew of the generated organisation (apps.demo.world): Zipf weights mixed
+with a uniform share, so a few services are very busy and most are quiet."""
 
 WORDS = """
 falcon badger otter heron lynx marten osprey puffin quokka raven salmon tapir urchin vulture

@@ -1,4 +1,4 @@
-"""Runway's own releases in the demo history (apps.insights.demo): the changes that went through
+"""Runway's own releases in the demo history (apps.demo.history): the changes that went through
 Runway become releases with their commits, approvals under the active policies, CI checks,
 state transitions and rollouts (with their steps). The finishing transitions are what the
 reports record (apps.insights.services.runway), as for live releases.
@@ -32,7 +32,7 @@ from apps.rollouts import plans
 from apps.rollouts.models import Rollout, RolloutState, RolloutStep, StepState
 
 if TYPE_CHECKING:
-    from apps.insights.demo import Change, Incident
+    from apps.demo.history_plan import Change, Incident
 
 AUTO, MANUAL, FAILED_FIRST = "auto_rollback", "manual_rollback", "failed_rollback"
 STAGING_SKIPPED = "skipped"
