@@ -92,6 +92,8 @@ def release_evidence(
                 "at": a.created_at.isoformat(),
                 "retrospective": a.is_retrospective,
                 "invalidated": a.invalidated_reason or None,
+                "gates": a.gates,
+                "risks_confirmed": a.risks_confirmed,
             }
             for a in release.approvals.all()
         ],
@@ -120,6 +122,7 @@ def release_evidence(
                 "by": t.actor.username if t.actor else "runway",
                 "at": t.at.isoformat(),
                 "reason": t.reason,
+                "gates": t.gates,
             }
             for t in release.transitions.all()
         ],

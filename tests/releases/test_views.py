@@ -359,6 +359,30 @@ def test_evidence_exports_as_json_from_the_audit_log(
 
 
 @pytest.mark.django_db
+def test_evidence_keeps_the_gates_as_they_were_at_each_decision_and_at_the_start(
+    client_as, make_release, developer, release_manager, second_release_manager, prod_policy
+):
+    release = services.release_submit(actor=developer, release=make_release())
+    services.release_approve(actor=release_manager, release=release)
+    services.release_approve(actor=second_release_manager, release=release)
+    started, _ = services.release_begin(
+        release=release, now=release.planned_start + timedelta(minutes=1)
+    )
+    assert started
+    pack = client_as(developer).get(f"/releases/{release.pk}/evidence/", {"format": "json"}).json()
+    first, second = pack["approvals"]
+    approvals_gate = lambda gates: next(g for g in gates if g["gate"] == "Approvals")  # noqa: E731
+    # Riley saw the release still waiting; Robin's view was taken before their own approval.
+    assert not approvals_gate(first["gates"])["passed"]
+    assert "1 from Release managers" in approvals_gate(second["gates"])["detail"]
+    start = next(h for h in pack["history"] if h["to"] == "in_progress")
+    assert approvals_gate(start["gates"])["passed"]
+    assert all(h["gates"] == [] for h in pack["history"] if h["to"] != "in_progress")
+    page = client_as(developer).get(f"/releases/{release.pk}/evidence/").content.decode()
+    assert "At riley's approval" in page and "At the start" in page
+
+
+@pytest.mark.django_db
 def test_the_evidence_page_reads_in_words_and_in_the_viewers_time_zone(
     client_as, make_release, developer, leadership
 ):

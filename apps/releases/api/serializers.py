@@ -436,6 +436,13 @@ class EvidenceCommitSerializer(serializers.Serializer):
     committed_at = serializers.DateTimeField()
 
 
+class EvidenceGateSerializer(serializers.Serializer):
+    gate = serializers.CharField()
+    passed = serializers.BooleanField()
+    detail = serializers.CharField()
+    blocking = serializers.BooleanField()
+
+
 class EvidenceApprovalSerializer(serializers.Serializer):
     approver = serializers.CharField()
     decision = serializers.CharField()
@@ -445,6 +452,10 @@ class EvidenceApprovalSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     retrospective = serializers.BooleanField()
     invalidated = serializers.CharField(allow_null=True, help_text="Why, if it no longer counts.")
+    gates = EvidenceGateSerializer(many=True, help_text="The gates as evaluated at the decision.")
+    risks_confirmed = serializers.ListField(
+        child=serializers.CharField(), help_text="Failing gates the approver confirmed by name."
+    )
 
 
 class EvidenceCheckSerializer(serializers.Serializer):
@@ -485,13 +496,6 @@ class EvidenceRetrospectiveSerializer(serializers.Serializer):
     done_at = serializers.DateTimeField(allow_null=True)
 
 
-class EvidenceGateSerializer(serializers.Serializer):
-    gate = serializers.CharField()
-    passed = serializers.BooleanField()
-    detail = serializers.CharField()
-    blocking = serializers.BooleanField()
-
-
 # "from" is a keyword, so this one is built rather than declared.
 EvidenceHistorySerializer = type(
     "EvidenceHistorySerializer",
@@ -502,8 +506,25 @@ EvidenceHistorySerializer = type(
         "by": serializers.CharField(help_text="“runway” when the scheduler moved it."),
         "at": serializers.DateTimeField(),
         "reason": serializers.CharField(),
+        "gates": EvidenceGateSerializer(
+            many=True, help_text="The gates as evaluated for the move (a start)."
+        ),
     },
 )
+
+
+class EvidenceSealSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    mac = serializers.CharField()
+    key_id = serializers.CharField()
+
+
+class EvidenceCheckpointSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(help_text="How many events the chain held.")
+    mac = serializers.CharField(help_text="The chain's head then.")
+    at = serializers.DateTimeField()
+    key_id = serializers.CharField()
+    signature = serializers.CharField()
 
 
 class EvidenceAuditEventSerializer(serializers.Serializer):
@@ -514,7 +535,11 @@ class EvidenceAuditEventSerializer(serializers.Serializer):
     before = serializers.JSONField(allow_null=True)
     after = serializers.JSONField(allow_null=True)
     request_id = serializers.CharField()
-    hash = serializers.CharField(help_text="Its audit chain hash (manage.py audit_verify).")
+    seal = EvidenceSealSerializer(
+        allow_null=True,
+        help_text="Its place in the audit chain (manage.py audit_verify); null for a moment "
+        "after it is written, until it is sealed.",
+    )
 
 
 class EvidenceSerializer(serializers.Serializer):
@@ -529,9 +554,12 @@ class EvidenceSerializer(serializers.Serializer):
         allow_null=True, help_text="Emergency changes to production only."
     )
     retrospective = EvidenceRetrospectiveSerializer()
-    gates_now = EvidenceGateSerializer(many=True)
+    gates_now = EvidenceGateSerializer(many=True, help_text="The gates if it started now.")
     history = EvidenceHistorySerializer(many=True)
     audit_events = EvidenceAuditEventSerializer(many=True)
+    audit_checkpoint = EvidenceCheckpointSerializer(
+        allow_null=True, help_text="The signed head of the audit chain at export."
+    )
     generated_at = serializers.DateTimeField()
 
 
