@@ -1,6 +1,10 @@
 """Kubernetes manifests generated from a service's catalog entry, and their validation against
 the Kubernetes schemas (kubernetes-validate ships them; no cluster is needed)."""
 
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
 import kubernetes_validate
 import yaml
 
@@ -10,12 +14,32 @@ KUBERNETES_VERSION = "1.30"
 DEFAULT_IMAGE = "registry.example.com/{name}:latest"
 
 
-def _labels(service: Service) -> dict:
+@dataclass(frozen=True)
+class _Names:
+    """The names a service's manifests carry: its own, its team's and its system's."""
+
+    name: str
+    team: str
+    part_of: str
+
+    @classmethod
+    def of(cls, service: Service) -> "_Names":
+        part_of = service.system.name if service.system_id else service.name
+        return cls(name=service.name, team=service.owner.slug, part_of=part_of)
+
+
+# Stand-in names for checking manifests: the Kubernetes schemas take any string where a
+# service's, team's or system's name appears, so manifests that differ only in those names pass
+# or fail the schemas alike, and one check serves them all.
+_STAND_IN = _Names(name="service", team="team", part_of="system")
+
+
+def _labels(names: _Names) -> dict:
     return {
-        "app.kubernetes.io/name": service.name,
-        "app.kubernetes.io/part-of": service.system.name if service.system_id else service.name,
+        "app.kubernetes.io/name": names.name,
+        "app.kubernetes.io/part-of": names.part_of,
         "app.kubernetes.io/managed-by": "runway",
-        "runway.dev/team": service.owner.slug,
+        "runway.dev/team": names.team,
     }
 
 
@@ -25,15 +49,19 @@ def _probe(service: Service) -> dict:
 
 def render_manifests(service: Service, *, replicas: int | None = None) -> list[dict]:
     """Deployment and Service always; an HPA and a PodDisruptionBudget where the service asks."""
-    labels = _labels(service)
-    selector = {"app.kubernetes.io/name": service.name}
+    return _render(service, _Names.of(service), replicas=replicas)
+
+
+def _render(service: Service, names: _Names, *, replicas: int | None = None) -> list[dict]:
+    labels = _labels(names)
+    selector = {"app.kubernetes.io/name": names.name}
     resources = {"cpu": service.cpu, "memory": service.memory}
     rolling = service.strategy_params if service.strategy == Strategy.ROLLING else {}
     manifests = [
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": service.name, "labels": labels},
+            "metadata": {"name": names.name, "labels": labels},
             "spec": {
                 "replicas": replicas or service.replicas,
                 "selector": {"matchLabels": selector},
@@ -50,8 +78,8 @@ def render_manifests(service: Service, *, replicas: int | None = None) -> list[d
                     "spec": {
                         "containers": [
                             {
-                                "name": service.name,
-                                "image": service.image or DEFAULT_IMAGE.format(name=service.name),
+                                "name": names.name,
+                                "image": service.image or DEFAULT_IMAGE.format(name=names.name),
                                 "ports": [
                                     {"name": "http", "containerPort": service.container_port}
                                 ],
@@ -70,7 +98,7 @@ def render_manifests(service: Service, *, replicas: int | None = None) -> list[d
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {"name": service.name, "labels": labels},
+            "metadata": {"name": names.name, "labels": labels},
             "spec": {
                 "selector": selector,
                 "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
@@ -82,12 +110,12 @@ def render_manifests(service: Service, *, replicas: int | None = None) -> list[d
             {
                 "apiVersion": "autoscaling/v2",
                 "kind": "HorizontalPodAutoscaler",
-                "metadata": {"name": service.name, "labels": labels},
+                "metadata": {"name": names.name, "labels": labels},
                 "spec": {
                     "scaleTargetRef": {
                         "apiVersion": "apps/v1",
                         "kind": "Deployment",
-                        "name": service.name,
+                        "name": names.name,
                     },
                     "minReplicas": replicas or service.replicas,
                     "maxReplicas": service.autoscale_max,
@@ -108,7 +136,7 @@ def render_manifests(service: Service, *, replicas: int | None = None) -> list[d
             {
                 "apiVersion": "policy/v1",
                 "kind": "PodDisruptionBudget",
-                "metadata": {"name": service.name, "labels": labels},
+                "metadata": {"name": names.name, "labels": labels},
                 "spec": {
                     "minAvailable": service.pdb_min_available,
                     "selector": {"matchLabels": selector},
@@ -116,6 +144,23 @@ def render_manifests(service: Service, *, replicas: int | None = None) -> list[d
             }
         )
     return manifests
+
+
+def checked_manifests(service: Service) -> tuple[list[dict], list[str]]:
+    """The service's manifests, and what the Kubernetes schemas find wrong with them (nothing
+    when they are valid). Every service, created one by one or imported by the thousand, gets
+    its manifests here. A schema check takes tens of milliseconds, so each layout (the manifests
+    with stand-in names) is checked once per process."""
+    manifests = render_manifests(service)
+    layout = json.dumps(_render(service, _STAND_IN))  # rendered in one order: a fair key
+    if _layout_is_valid(layout):
+        return manifests, []
+    return manifests, manifest_errors(manifests)  # the messages name the service's own values
+
+
+@lru_cache(maxsize=1024)
+def _layout_is_valid(layout: str) -> bool:
+    return not manifest_errors(json.loads(layout))
 
 
 def manifest_errors(manifests: list[dict]) -> list[str]:

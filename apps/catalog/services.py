@@ -10,7 +10,7 @@ from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.audit.services import audit_record, snapshot
 from apps.catalog.delivery import clean_strategy_params
-from apps.catalog.manifests import manifest_errors, render_manifests
+from apps.catalog.manifests import checked_manifests
 from apps.catalog.models import (
     Cluster,
     Dependency,
@@ -82,8 +82,7 @@ def _set_tags(service: Service, tags: list[str]) -> None:
 
 
 def _generate_manifests(service: Service) -> None:
-    manifests = render_manifests(service)
-    errors = manifest_errors(manifests)
+    manifests, errors = checked_manifests(service)
     if errors:
         raise ValidationError({"manifests": errors})
     service.manifests = manifests
@@ -94,7 +93,9 @@ def default_namespace(team_slug: str, environment: str) -> str:
     return f"{team_slug}-{environment}"[:63].strip("-")
 
 
-def _environment_rows(service: Service, environments: list[dict] | None) -> list[Environment]:
+def environment_rows(service: Service, environments: list[dict] | None = None) -> list[Environment]:
+    """The service's environments, checked and unsaved: those given, or by default dev, staging
+    and prod in the team's namespaces. The catalog's import gives new services the defaults."""
     specs = environments or [
         {"name": name, "kind": kind, "replicas": 1 if kind != EnvironmentKind.PRODUCTION else None}
         for name, kind in DEFAULT_ENVIRONMENTS
@@ -115,7 +116,9 @@ def _environment_rows(service: Service, environments: list[dict] | None) -> list
             cluster=spec.get("cluster"),
         )
         try:
-            row.full_clean(exclude=["service"])
+            # Both unique constraints name the service, which may not be saved yet: a name
+            # listed twice is refused above, and the orders are numbered in turn.
+            row.full_clean(exclude=["service"], validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             details = "; ".join(
                 f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()
@@ -167,7 +170,7 @@ def service_create(
             {"name": f"A service called {service.name!r} already exists."}
         ) from None
     _set_tags(service, clean_tags)
-    Environment.objects.bulk_create(_environment_rows(service, environments))
+    Environment.objects.bulk_create(environment_rows(service, environments))
     if depends_on:
         _set_dependencies(service, services=depends_on, resources=[])
     audit_record(

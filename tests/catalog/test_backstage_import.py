@@ -18,16 +18,19 @@ from apps.catalog.backstage.loader import (
     UnsafeYaml,
     load_documents,
 )
+from apps.catalog.manifests import render_manifests
 from apps.catalog.models import (
     Api,
     ApiRelation,
     Dependency,
+    Environment,
     ImportedEntity,
     Resource,
     Service,
     System,
     Tier,
 )
+from apps.catalog.services import service_create
 from tests.factories import ServiceFactory
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "backstage"
@@ -686,6 +689,102 @@ def test_runway_itself_imports_only_when_it_says_so(payments):
     assert AuditEvent.objects.get(action="catalog.import").actor_label == "runway"
 
 
+# --- Environments and manifests: as the catalog's services make them -------------------------
+
+
+def environment_specs(service: Service) -> list[tuple]:
+    return [
+        (env.name, env.kind, env.order, env.namespace, env.replicas, env.cluster_id)
+        for env in service.environments.order_by("order")
+    ]
+
+
+@pytest.mark.django_db
+def test_an_imported_service_gets_the_environments_and_manifests_a_created_one_gets(
+    platform_admin, developer, payments
+):
+    created = service_create(actor=developer, name="ledger", owner=payments)
+
+    catalog_import(actor=platform_admin, sources=[("a.yaml", stream(component("checkout")))])
+
+    imported = Service.objects.select_related("owner").get(name="checkout")
+    assert (
+        environment_specs(imported)
+        == environment_specs(created)
+        == [
+            ("dev", "development", 1, "payments-dev", 1, None),
+            ("staging", "staging", 2, "payments-staging", 1, None),
+            ("prod", "production", 3, "payments-prod", 2, None),
+        ]
+    )
+    assert [manifest["kind"] for manifest in imported.manifests] == ["Deployment", "Service"]
+    assert imported.manifests == render_manifests(imported)
+    assert imported.manifests[0]["metadata"]["labels"]["runway.dev/team"] == "payments"
+
+
+@pytest.mark.django_db
+def test_reimporting_keeps_the_environments_and_makes_the_manifests_again_from_the_whole_row(
+    platform_admin, payments
+):
+    catalog_import(actor=platform_admin, sources=[("a.yaml", stream(component("checkout")))])
+    checkout = Service.objects.get(name="checkout")
+    checkout.environments.filter(name="staging").delete()
+    Service.objects.filter(pk=checkout.pk).update(cpu="2", replicas=4, autoscale_max=8)
+
+    document = component("checkout", system="payments-platform")
+    document["metadata"]["annotations"] = {"runway.dev/strategy": "canary"}
+    catalog_import(actor=platform_admin, sources=[("b.yaml", stream(document))])
+
+    checkout = Service.objects.select_related("owner", "system").get(name="checkout")
+    assert [env.name for env in checkout.environments.all()] == ["dev", "prod"]
+    assert (checkout.cpu, checkout.replicas, checkout.strategy) == ("2", 4, "canary")
+    assert checkout.manifests == render_manifests(checkout)
+    deployment = checkout.manifests[0]
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/part-of"] == "payments-platform"
+    assert deployment["spec"]["replicas"] == 4
+    assert [manifest["kind"] for manifest in checkout.manifests][-1] == "HorizontalPodAutoscaler"
+
+
+@pytest.mark.django_db
+def test_a_service_imported_before_imports_made_environments_gets_them_on_the_next_import(
+    platform_admin, payments
+):
+    ServiceFactory(name="checkout", owner=payments)
+    assert not Environment.objects.exists()
+
+    catalog_import(actor=platform_admin, sources=[("a.yaml", stream(component("checkout")))])
+    catalog_import(actor=platform_admin, sources=[("a.yaml", stream(component("checkout")))])
+
+    checkout = Service.objects.get()
+    assert [env.name for env in checkout.environments.all()] == ["dev", "staging", "prod"]
+    assert checkout.manifests == render_manifests(checkout)
+
+
+@pytest.mark.django_db
+def test_a_service_whose_manifests_would_be_invalid_is_reported_and_not_written(
+    platform_admin, payments, monkeypatch
+):
+    from apps.catalog.backstage import writer
+
+    def checked(service):
+        if service.name == "bad":
+            return [], ["Deployment spec.replicas: 'three' is not of type 'integer', 'null'"]
+        return render_manifests(service), []
+
+    monkeypatch.setattr(writer, "checked_manifests", checked)
+    text = stream(component("first"), component("bad"))
+
+    report = catalog_import(actor=platform_admin, sources=[("a.yaml", text)])
+
+    assert [(e.document, e.field) for e in report.errors] == [(2, "")]
+    assert report.errors[0].message == (
+        "Its Kubernetes manifests would be invalid: "
+        "Deployment spec.replicas: 'three' is not of type 'integer', 'null'"
+    )
+    assert list(Service.objects.values_list("name", flat=True)) == ["first"]
+    assert Environment.objects.filter(service__name="bad").count() == 0
+
+
 # --- Audit and scale ---------------------------------------------------------------------------
 
 
@@ -735,6 +834,8 @@ def test_importing_300_components_with_900_dependencies_takes_a_bounded_number_o
     assert Service.objects.count() == 300
     assert Dependency.objects.count() == 900 == report.relations["dependsOn"]
     assert Service.tags.through.objects.count() == 600
+    assert Environment.objects.count() == 900
+    assert not Service.objects.filter(manifests=[]).exists()
 
 
 @pytest.mark.django_db

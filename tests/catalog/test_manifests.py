@@ -80,3 +80,33 @@ def test_canary_pauses_keep_their_meaning():
     )
     assert params["steps"][1] == {"pause": {}}
     assert params["steps"][2] == {"pause": {"seconds": 30}}
+
+
+def test_services_that_differ_only_in_their_names_are_checked_against_the_schemas_once(
+    monkeypatch,
+):
+    from apps.catalog import manifests
+
+    checked = []
+    monkeypatch.setattr(manifests, "manifest_errors", lambda found: checked.append(found) or [])
+    manifests._layout_is_valid.cache_clear()
+    for name, team in (("web", "payments"), ("api", "search"), ("worker", "search")):
+        service = Service(name=name, owner=TeamFactory.build(slug=team), cpu="750m")
+        rendered, errors = manifests.checked_manifests(service)
+        assert (rendered, errors) == (render_manifests(service), [])
+    assert len(checked) == 1
+
+    manifests.checked_manifests(unsaved_service(cpu="1"))
+    assert len(checked) == 2  # another layout, checked in its turn
+
+
+def test_a_service_whose_manifests_the_schema_rejects_is_told_so_in_its_own_terms():
+    from apps.catalog.manifests import _layout_is_valid, checked_manifests
+
+    _layout_is_valid.cache_clear()
+    service = unsaved_service(replicas="three", image="registry/web:1.2")
+
+    rendered, errors = checked_manifests(service)
+
+    assert rendered[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "registry/web:1.2"
+    assert errors == ["Deployment spec.replicas: 'three' is not of type 'integer', 'null'"]
