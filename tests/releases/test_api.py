@@ -561,9 +561,10 @@ def test_it_rejects_self_approval(api_as, payments, checkout, two_release_manage
     )
     release = services.release_submit(actor=both, release=release)
     response = api_as(both).post(url(release, "approve"), {}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 403
+    # Who may not decide is told so first, as a 403 (apps/releases/transitions.py).
     assert response.json() == {
-        "detail": ["You requested this release; someone else must approve it."]
+        "detail": "You requested this release; someone else must approve it."
     }
     assert_unchanged(release)
 
@@ -574,8 +575,8 @@ def test_it_rejects_approval_by_a_commit_author(api_as, make_pending, release_ma
         commits=[{"sha": "bbb222", "author": "riley@example.com", "timestamp": START}]
     )
     response = api_as(release_manager).post(url(release, "approve"), {}, format="json")
-    assert response.status_code == 400
-    assert "You wrote commit bbb222" in response.json()["detail"][0]
+    assert response.status_code == 403
+    assert "You wrote commit bbb222" in response.json()["detail"]
     assert_unchanged(release)
 
 
@@ -586,8 +587,8 @@ def test_it_refuses_approval_from_outside_the_eligible_group(
 ):
     release = make_pending()
     response = api_as(request.getfixturevalue(persona)).post(url(release, "approve"), format="json")
-    assert response.status_code == 400
-    assert response.json()["detail"][0] in (
+    assert response.status_code == 403
+    assert response.json()["detail"] in (
         "You are not in a group that approves this release (Release managers).",
         "You requested this release; someone else must approve it.",
     )
@@ -659,7 +660,7 @@ def test_rejecting_after_approving_is_refused_not_a_server_error(
 def test_rejecting_from_outside_the_group_is_refused(api_as, make_pending, leadership):
     release = make_pending()
     response = api_as(leadership).post(url(release, "reject"), {"comment": "no"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert_unchanged(release)
 
 

@@ -360,8 +360,10 @@ def test_evidence_exports_as_json_from_the_audit_log(
 
 @pytest.mark.django_db
 def test_evidence_keeps_the_gates_as_they_were_at_each_decision_and_at_the_start(
-    client_as, make_release, developer, release_manager, second_release_manager, prod_policy
+    client_as, make_release, developer, release_manager, second_release_manager, prod_policy, web
 ):
+    shipped = make_release(web.environments.get(name="staging"))  # promotion order: passed
+    Release.objects.filter(pk=shipped.pk).update(state=ReleaseState.SUCCEEDED)
     release = services.release_submit(actor=developer, release=make_release())
     services.release_approve(actor=release_manager, release=release)
     services.release_approve(actor=second_release_manager, release=release)
