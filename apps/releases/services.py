@@ -34,6 +34,7 @@ from apps.releases.transitions import (
     lock_release,
     release_transition,
     require_action,
+    require_decider,
 )
 from apps.releases.windows import when_allowed
 
@@ -314,6 +315,17 @@ def release_request(*, actor, submit: bool, **arguments) -> Release:
 def _gates_for_start(release: Release, status: ApprovalStatus, now: datetime) -> list[Gate]:
     """The gates as a decision sees them: for the planned start (or now, if that is past)."""
     return readiness(release, now=now, at=max(now, release.planned_start), status=status)
+
+
+def release_decider_require(*, actor, release: Release, decision: str) -> None:
+    """The API's first question, before it reads a body: may `actor` decide on the release at
+    all? A refusal (403) is audited as the decision's own refusal would be."""
+    check = audit_refusals(f"release.{decision}", target="release")(_decider_require)
+    check(actor=actor, release=release)
+
+
+def _decider_require(*, actor, release: Release) -> None:
+    require_decider(release, actor)
 
 
 @audit_refusals("release.approve", target="release")

@@ -24,7 +24,7 @@ def refusals() -> list[tuple]:
 
 def test_a_refused_approval_is_recorded_with_who_and_why(make_release, developer, prod_policy):
     release = release_services.release_submit(actor=developer, release=make_release())
-    with pytest.raises(ValidationError):
+    with pytest.raises(PermissionDenied):
         release_services.release_approve(actor=developer, release=release)
     ((action, who, target, after),) = refusals()
     assert (action, who, target) == ("release.approve.refused", "dana", str(release.pk))

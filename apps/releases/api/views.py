@@ -37,7 +37,6 @@ from apps.releases.filters import ReleaseFilter
 from apps.releases.gates import readiness
 from apps.releases.models import ChangeWindow, Freeze, Release
 from apps.releases.policies import approval_status
-from apps.releases.transitions import require_decider
 
 REFUSED = OpenApiResponse(description="Refused: the body names the field and says why.")
 FORBIDDEN = OpenApiResponse(description="Your role or team may not do this.")
@@ -130,7 +129,10 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def approve(self, request, pk=None):
-        require_decider(self._release(pk), request.user)  # 403 before the body is read
+        # 403 before the body is read, audited like the service's own refusals.
+        services.release_decider_require(
+            actor=request.user, release=self._release(pk), decision="approve"
+        )
         body = ApproveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.release_approve(
@@ -141,7 +143,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @_action_schema("Reject a release, saying why", request=RejectSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])
     def reject(self, request, pk=None):
-        require_decider(self._release(pk), request.user)
+        services.release_decider_require(
+            actor=request.user, release=self._release(pk), decision="reject"
+        )
         body = RejectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
