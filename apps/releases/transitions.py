@@ -185,6 +185,11 @@ def awaits_retrospective(release: Release) -> bool:
     )
 
 
+def open_to_decisions(release: Release) -> bool:
+    """Waiting for approvers: pending approval, or an emergency awaiting its retrospective."""
+    return release.state == ReleaseState.PENDING_APPROVAL or awaits_retrospective(release)
+
+
 def _decision_refusal(
     release: Release, user, action: str, status: ApprovalStatus
 ) -> tuple[bool, str]:
@@ -195,10 +200,10 @@ def _decision_refusal(
     if who:
         return True, who
     state = release.get_state_display().lower()
-    open_to_it = release.state == ReleaseState.PENDING_APPROVAL or (
-        action == "approve" and awaits_retrospective(release)
-    )
-    if not open_to_it:
+    # A retrospective review approves; there is nothing left to reject.
+    if not open_to_decisions(release) or (
+        action == "reject" and release.state != ReleaseState.PENDING_APPROVAL
+    ):
         verb = "approved" if action == "approve" else "rejected"
         return False, f"A release that is {state} cannot be {verb}."
     if any(a.approver_id == user.pk and a.invalidated_at is None for a in release.approvals.all()):

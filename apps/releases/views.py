@@ -23,10 +23,9 @@ from apps.releases.forms import (
     service_matches,
 )
 from apps.releases.gates import readiness, risks_of_approving
-from apps.releases.models import Release, ReleaseState
 from apps.releases.page_actions import rendered_actions
 from apps.releases.policies import approval_status
-from apps.releases.transitions import available_actions, awaits_retrospective, decision_refusals
+from apps.releases.transitions import available_actions, decision_refusals, open_to_decisions
 
 PAGE_SIZE = 50
 
@@ -62,7 +61,7 @@ def _detail_context(request, release, decision_form=None, break_glass_form=None)
     return {
         "actions": actions,
         # Why a decision is not open to this person, said in place, to those it concerns.
-        "refusals": decision_refusals(release, user, status) if _open_to_decisions(release) else {},
+        "refusals": decision_refusals(release, user, status) if open_to_decisions(release) else {},
         "risks": risks_of_approving(gates) if "approve" in actions else [],
         "break_glass_form": break_glass_form or BreakGlassForm(),
         "release": release,
@@ -75,10 +74,6 @@ def _detail_context(request, release, decision_form=None, break_glass_form=None)
         "can_edit": permissions.can_act_for_team(user, release.service.owner_id),
         "page_actions": rendered_actions(request, release),
     }
-
-
-def _open_to_decisions(release: Release) -> bool:
-    return release.state == ReleaseState.PENDING_APPROVAL or awaits_retrospective(release)
 
 
 @require_http_methods(["GET", "POST"])

@@ -4,10 +4,13 @@ the database (the services that create releases are not what these tests are abo
 from datetime import datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.catalog.models import Environment, EnvironmentKind
-from apps.releases.models import Release, ReleaseState
+from apps.releases.calendar import services
+from apps.releases.models import ChangeWindow, Freeze, Release, ReleaseState, WindowScope
 from tests.factories import ServiceFactory
+from tests.releases.calendar.helpers import utc
 
 
 def _with_environments(service):
@@ -58,3 +61,31 @@ def release_at(developer):
         )
 
     return make
+
+
+# A deny window every Friday afternoon in Berlin, and a freeze in force now, both made through
+# the services: the pages and the API that manage them start from these.
+@pytest.fixture
+def window(release_manager) -> ChangeWindow:
+    return services.change_window_create(
+        actor=release_manager,
+        name="Friday afternoons",
+        kind="deny",
+        rrule="FREQ=WEEKLY;BYDAY=FR",
+        starts_at_local=utc(2026, 1, 2, 14),
+        duration_minutes=180,
+        time_zone="Europe/Berlin",
+        scope=WindowScope.ORGANISATION,
+    )
+
+
+@pytest.fixture
+def freeze(release_manager) -> Freeze:
+    now = timezone.now()
+    return services.freeze_create(
+        actor=release_manager,
+        name="Incident 4711",
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=5),
+        scope=WindowScope.ORGANISATION,
+    )

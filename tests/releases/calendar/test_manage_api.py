@@ -12,37 +12,10 @@ from rest_framework.test import APIClient
 from apps.accounts.models import User
 from apps.audit.models import AuditEvent
 from apps.releases.calendar import services
-from apps.releases.models import ChangeWindow, Freeze, WindowScope
+from apps.releases.models import WindowScope
 from apps.releases.windows import when_allowed
-from tests.releases.calendar.helpers import utc
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def window(release_manager) -> ChangeWindow:
-    return services.change_window_create(
-        actor=release_manager,
-        name="Friday afternoons",
-        kind="deny",
-        rrule="FREQ=WEEKLY;BYDAY=FR",
-        starts_at_local=utc(2026, 1, 2, 14),
-        duration_minutes=180,
-        time_zone="Europe/Berlin",
-        scope=WindowScope.ORGANISATION,
-    )
-
-
-@pytest.fixture
-def freeze(release_manager) -> Freeze:
-    now = timezone.now()
-    return services.freeze_create(
-        actor=release_manager,
-        name="Incident 4711",
-        starts_at=now - timedelta(hours=1),
-        ends_at=now + timedelta(hours=5),
-        scope=WindowScope.ORGANISATION,
-    )
 
 
 def window_url(window, suffix="") -> str:

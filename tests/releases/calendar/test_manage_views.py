@@ -35,32 +35,6 @@ def in_zone(user, zone: str):
     return user
 
 
-@pytest.fixture
-def window(release_manager) -> ChangeWindow:
-    return services.change_window_create(
-        actor=release_manager,
-        name="Friday afternoons",
-        kind="deny",
-        rrule="FREQ=WEEKLY;BYDAY=FR",
-        starts_at_local=utc(2026, 1, 2, 14),
-        duration_minutes=180,
-        time_zone="Europe/Berlin",
-        scope=WindowScope.ORGANISATION,
-    )
-
-
-@pytest.fixture
-def freeze(release_manager) -> Freeze:
-    now = timezone.now()
-    return services.freeze_create(
-        actor=release_manager,
-        name="Incident 4711",
-        starts_at=now - timedelta(hours=1),
-        ends_at=now + timedelta(hours=5),
-        scope=WindowScope.ORGANISATION,
-    )
-
-
 def text(response) -> str:
     return re.sub(r"\s+", " ", response.content.decode())
 
