@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.db.backends.signals import connection_created
 
 from apps.accounts.models import Role
+from tests import databases
 from tests.factories import PASSWORD, ServiceAccountFactory, TeamFactory, UserFactory
 
 # Release fixtures (a service with three environments, a production policy, ...) serve the
@@ -58,6 +59,16 @@ def pytest_collection_modifyitems(config, items):
         )
 
     items.sort(key=rank)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Test databases on PostgreSQL are copies of one migrated template (tests/databases.py)."""
+    from django.db import connections
+
+    database = connections["default"].settings_dict
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["TEST"]["TEMPLATE"] = databases.migrated_template(database)
 
 
 def _allow_truncating_the_audit_log(sender, connection, **kwargs):
