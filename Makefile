@@ -81,7 +81,7 @@ browser:
 pytest: install
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)}" \
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist load $(ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(ARGS)
 
 test: lint browser
 	$(MAKE) --no-print-directory pytest
