@@ -59,7 +59,13 @@ def _rolling(d: dict) -> dict | None:
 
 
 def resolve_fenceposts(d: dict) -> tuple[int, int]:
+    """maxSurge and maxUnavailable as numbers of pods, for a RollingUpdate Deployment."""
     rolling, replicas = _rolling(d), d["spec"]["replicas"]
+    if rolling is None:
+        raise ValueError(
+            f"a {d['spec']['strategy']['type']} Deployment has no fenceposts: "
+            "only RollingUpdate surges or leaves pods unavailable"
+        )
     surge = scaled_value(rolling["maxSurge"], replicas, round_up=True)
     unavailable = scaled_value(rolling["maxUnavailable"], replicas, round_up=False)
     if surge == 0 and unavailable == 0:

@@ -6,6 +6,7 @@ a new dict, so the change log can share them, and readers get deep copies.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import secrets
 import threading
@@ -130,7 +131,7 @@ class Store:
         with self.lock:
             return {obj["metadata"]["uid"] for obj in self._objects.values()}
 
-    def _service_specs(self) -> list[dict]:
+    def _service_specs(self) -> builtins.list[dict]:
         return [obj["spec"] for key, obj in self._objects.items() if key[0] == "services"]
 
     def allocate_cluster_ip(self) -> str:
@@ -285,7 +286,7 @@ class Store:
 
     def events_after(
         self, resource: Resource, revision: int, timeout: float
-    ) -> tuple[list[Event], int]:
+    ) -> tuple[builtins.list[Event], int]:
         """Changes to this resource after `revision`, waiting up to `timeout` for the first one,
         and the revision the caller has now seen everything up to.
 
