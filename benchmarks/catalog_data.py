@@ -123,6 +123,8 @@ class CatalogData:
                 "language",
                 "container_port",
                 "strategy",
+                "strategy_params",
+                "is_default",
                 "required_gates",
                 "created_at",
             ],
@@ -135,6 +137,8 @@ class CatalogData:
                     t.language,
                     t.container_port,
                     t.strategy,
+                    json.dumps(t.strategy_params),
+                    t.is_default,
                     json.dumps(list(t.required_gates)),
                     self.now - 300 * DAY,
                 )

@@ -69,7 +69,8 @@ class System(models.Model):
 
 
 class GoldenPathTemplate(models.Model):
-    """A versioned recipe for new services (e.g. python-web v3): the defaults it brings."""
+    """A versioned recipe for new services (e.g. python-web v3): the defaults it brings. One
+    version at most is the default: the golden path the onboarding wizard starts from."""
 
     name = models.CharField(max_length=63, validators=[dns_label_validator])
     version = models.PositiveIntegerField(validators=[MinValueValidator(1)])
@@ -83,13 +84,27 @@ class GoldenPathTemplate(models.Model):
     cpu = models.CharField(max_length=20, default="250m", validators=[quantity_validator])
     memory = models.CharField(max_length=20, default="256Mi", validators=[quantity_validator])
     strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.ROLLING)
+    strategy_params = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The strategy's parameters new services start from (apps/catalog/delivery.py): "
+        "a canary's steps, a verification gate.",
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="The golden path: the version new services start from."
+    )
     required_gates = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["name", "version"], name="template_version_unique")
+            models.UniqueConstraint(fields=["name", "version"], name="template_version_unique"),
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="template_one_default",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -155,6 +155,9 @@ def service_create(
     if template is not None:
         for field in TEMPLATE_DEFAULTS:
             fields.setdefault(field, getattr(template, field))
+        # The template's canary steps or verification gate, for its own strategy only.
+        if fields["strategy"] == template.strategy:
+            fields.setdefault("strategy_params", template.strategy_params)
     strategy = fields.get("strategy") or "rolling"
     fields["strategy_params"] = clean_strategy_params(strategy, fields.get("strategy_params"))
     service = Service(name=(name or "").strip(), owner=owner, **fields)
@@ -323,9 +326,34 @@ def system_create(
     return system
 
 
+TEMPLATE_AUDITED = (
+    "name", "version", "title", "strategy", "strategy_params", "is_default", "required_gates",
+)  # fmt: skip
+
+
+def _take_default(template: GoldenPathTemplate) -> dict | None:
+    """Make `template` the default (unsaved); the version that was stops being it. Returns the
+    audit row's `before`."""
+    previous = (
+        GoldenPathTemplate.objects.select_for_update()
+        .filter(is_default=True)
+        .exclude(pk=template.pk)
+        .first()
+    )
+    template.is_default = True
+    if previous is None:
+        return None
+    previous.is_default = False
+    previous.save(update_fields=["is_default"])
+    return {"default": str(previous)}
+
+
 @transaction.atomic
-def template_create(*, actor: User, name: str, title: str, **fields) -> GoldenPathTemplate:
-    """A new version of a golden-path template: the next number after the latest."""
+def template_create(
+    *, actor: User, name: str, title: str, is_default: bool = False, **fields
+) -> GoldenPathTemplate:
+    """A new version of a golden-path template: the next number after the latest. Made the
+    default, it takes over from the version that was (one default at most)."""
     permissions.require(permissions.is_platform_admin(actor), "Only platform admins add templates.")
     latest = (
         GoldenPathTemplate.objects.select_for_update()
@@ -337,12 +365,36 @@ def template_create(*, actor: User, name: str, title: str, **fields) -> GoldenPa
         name=name, title=title, version=(latest.version + 1) if latest else 1, **fields
     )
     template.full_clean()
+    template.strategy_params = clean_strategy_params(template.strategy, template.strategy_params)
+    before = _take_default(template) if is_default else None
     template.save()
     audit_record(
         actor=actor,
         action="template.create",
         target=template,
-        after=snapshot(template, ("name", "version", "title", "strategy", "required_gates")),
+        before=before,
+        after=snapshot(template, TEMPLATE_AUDITED),
+    )
+    return template
+
+
+@transaction.atomic
+def template_make_default(*, actor, template: GoldenPathTemplate) -> GoldenPathTemplate:
+    """Make an existing version the golden path new services start from."""
+    permissions.require(
+        permissions.is_platform_admin(actor), "Only platform admins choose the default template."
+    )
+    template = GoldenPathTemplate.objects.select_for_update().get(pk=template.pk)
+    if template.is_default:
+        return template
+    before = _take_default(template)
+    template.save(update_fields=["is_default"])
+    audit_record(
+        actor=actor,
+        action="template.make_default",
+        target=template,
+        before=before,
+        after={"default": str(template)},
     )
     return template
 

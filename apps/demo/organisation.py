@@ -63,14 +63,23 @@ def _catalog(world: Organisation) -> list[str]:
             version=spec.version,
             defaults={
                 "title": spec.title,
+                "description": spec.description,
                 "language": spec.language,
                 "container_port": spec.container_port,
                 "strategy": spec.strategy,
+                "strategy_params": spec.strategy_params,
                 "required_gates": list(spec.required_gates),
             },
         )
         if was_created:
             created.append(f"template {spec.name} v{spec.version}")
+    golden = next((spec for spec in world.templates if spec.is_default), None)
+    if golden is not None and not GoldenPathTemplate.objects.filter(is_default=True).exists():
+        services.template_make_default(
+            actor=admin,
+            template=GoldenPathTemplate.objects.get(name=golden.name, version=golden.version),
+        )
+        created.append(f"default template {golden.name} v{golden.version}")
     for spec in world.systems:
         if not System.objects.filter(name=spec.name).exists():
             services.system_create(

@@ -62,6 +62,9 @@ class TemplateSpec:
     container_port: int
     strategy: str
     required_gates: tuple[str, ...] = ()
+    strategy_params: dict = field(default_factory=dict)
+    is_default: bool = False
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,12 +150,27 @@ PEOPLE = [
     ),
 ]
 
+# Verification gates, with the analysis templates apps.demo.rollouts_to_dev creates (they ask
+# the cluster simulator); the other services verify nothing after deploying.
+VERIFIED_CANARY = {
+    "steps": [
+        {"set_weight": 20},
+        {"analysis": {"template": "success-rate"}},
+        {"set_weight": 50},
+        {"pause": {"seconds": 60}},
+        {"set_weight": 100},
+    ]
+}
+
 TEMPLATES = [
     TemplateSpec("python-web", 1, "Python web service", "python", 8000, "rolling"),
     TemplateSpec("python-web", 2, "Python web service", "python", 8000, "rolling", ("tests",)),
+    # The golden path, the wizard's default: a canary verified by an analysis. Its services
+    # pass the scorecard's Silver rules given a runbook and an on-call, which the wizard asks for.
     TemplateSpec(
         "python-web", 3, "Python web service", "python", 8080, "canary",
-        ("tests", "security-scan"),
+        ("tests", "security-scan"), VERIFIED_CANARY, is_default=True,
+        description="Canary in steps of 20% and 50%, verified by the success-rate analysis.",
     ),
     TemplateSpec("go-grpc", 1, "Go gRPC service", "go", 9090, "blue-green", ("tests",)),
 ]  # fmt: skip
@@ -179,17 +197,6 @@ SERVICES = [
      ("python-web", 3), "rolling", ["search-api"]),
 ]  # fmt: skip
 
-# Verification gates, with the analysis templates apps.demo.rollouts_to_dev creates (they ask
-# the cluster simulator); the other services verify nothing after deploying.
-VERIFIED_CANARY = {
-    "steps": [
-        {"set_weight": 20},
-        {"analysis": {"template": "success-rate"}},
-        {"set_weight": 50},
-        {"pause": {"seconds": 60}},
-        {"set_weight": 100},
-    ]
-}
 STRATEGY_PARAMS = {
     "payments-api": VERIFIED_CANARY,
     "checkout-web": VERIFIED_CANARY,

@@ -16,7 +16,7 @@ from django.forms import BaseFormSet, formset_factory
 from django.urls import reverse_lazy
 
 from apps.accounts.models import Team
-from apps.catalog.delivery import DEFAULT_PARAMS
+from apps.catalog.delivery import ANALYSIS_KEYS, DEFAULT_PARAMS
 from apps.catalog.models import (
     EnvironmentKind,
     GoldenPathTemplate,
@@ -436,6 +436,12 @@ class RuntimeForm(StepForm):
         help_text="Empty: no PodDisruptionBudget.",
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].label_from_instance = lambda t: (
+            f"{t.title} ({t}{', the golden path' if t.is_default else ''})"
+        )
+
     def clean_health_path(self) -> str:
         path = self.cleaned_data["health_path"]
         if not path.startswith("/"):
@@ -454,7 +460,12 @@ class RuntimeForm(StepForm):
         if values is not None:
             return dict(values)
         fields = ("container_port", "replicas", "cpu", "memory", "health_path")
-        return {field: _service_default(field) for field in fields}
+        initial = {field: _service_default(field) for field in fields}
+        template = selectors.default_template()
+        if template is not None:  # the golden path, unless the developer chooses otherwise
+            initial["template"] = template.pk
+            initial.update({field: getattr(template, field) for field in cls.TEMPLATE_FIELDS})
+        return initial
 
     def redraw(self, operation: str) -> dict:
         initial = super().redraw(operation)
@@ -474,14 +485,17 @@ class DeliveryForm(StepForm):
     formsets = {"canary": CanaryStepFormSet, "environments": EnvironmentFormSet}
     sections = ("strategy_params", "environments")
     PARAMS: dict[str, tuple[str, ...]] = {
-        Strategy.ROLLING: ("max_surge", "max_unavailable"),
+        Strategy.ROLLING: ("max_surge", "max_unavailable", "post_deploy_analysis"),
         Strategy.CANARY: (),
         Strategy.BLUE_GREEN: (
             "auto_promotion",
             "auto_promotion_seconds",
             "scale_down_delay_seconds",
+            "pre_promotion_analysis",
+            "post_promotion_analysis",
         ),
     }
+    OPTIONAL = ("auto_promotion", *ANALYSIS_KEYS)
 
     strategy = forms.ChoiceField(
         label="Strategy",
@@ -512,6 +526,24 @@ class DeliveryForm(StepForm):
         min_value=0,
         max_value=86_400,
     )
+    post_deploy_analysis = forms.CharField(
+        label="Verify after deploying (analysis template)",
+        required=False,
+        max_length=63,
+        help_text="Empty: nothing is verified.",
+    )
+    pre_promotion_analysis = forms.CharField(
+        label="Verify the preview (analysis template)",
+        required=False,
+        max_length=63,
+        help_text="Run before traffic switches. Empty: nothing.",
+    )
+    post_promotion_analysis = forms.CharField(
+        label="Verify after switching (analysis template)",
+        required=False,
+        max_length=63,
+        help_text="A failure switches back. Empty: nothing.",
+    )
 
     def strategy_choice(self) -> str:
         source = self.data if self.is_bound else self.initial
@@ -529,13 +561,17 @@ class DeliveryForm(StepForm):
         data = self.cleaned_data
         strategy = data.get("strategy") or ""
         for field in self.PARAMS.get(strategy, ()):
-            if field != "auto_promotion" and data.get(field) in (None, ""):
+            if field not in self.OPTIONAL and data.get(field) in (None, ""):
                 self.add_error(field, "Required for this strategy.")
         return data
 
     def values(self) -> dict:
         data, strategy = self.cleaned_data, self.cleaned_data["strategy"]
-        params = {field: data[field] for field in self.PARAMS[strategy]}
+        params = {
+            field: data[field]
+            for field in self.PARAMS[strategy]
+            if field not in ANALYSIS_KEYS or data[field]  # an empty one verifies nothing
+        }
         if strategy == Strategy.CANARY:
             params["steps"] = [row.step() for row in self.rows["canary"].forms if row.cleaned_data]
         environments = [row.cleaned_data for row in self.rows["environments"].forms]
@@ -551,7 +587,11 @@ class DeliveryForm(StepForm):
             replicas = runtime.get("replicas") or _service_default("replicas")
             values = {
                 "strategy": strategy,
-                "strategy_params": DEFAULT_PARAMS[strategy],
+                # The template's canary steps and verification gates, else the strategy's own.
+                "strategy_params": {
+                    **DEFAULT_PARAMS[strategy],
+                    **(template.strategy_params if template else {}),
+                },
                 "environments": [
                     {
                         "name": name,
@@ -600,9 +640,14 @@ class OperationsForm(StepForm):
     formsets = {"links": LinkFormSet}
     sections = ("links",)
 
-    runbook_url = HttpUrlField(label="Runbook URL", required=False)
+    runbook_url = HttpUrlField(
+        label="Runbook URL", required=False, help_text="The scorecard's Bronze level asks for it."
+    )
     on_call = forms.CharField(
-        label="On call", required=False, max_length=200, help_text="A rota, pager or channel."
+        label="On call",
+        required=False,
+        max_length=200,
+        help_text="A rota, pager or channel. The scorecard's Bronze level asks for it.",
     )
 
     def values(self) -> dict:

@@ -31,5 +31,11 @@ def latest_templates() -> QuerySet[GoldenPathTemplate]:
     return GoldenPathTemplate.objects.filter(version=Subquery(newest)).order_by("name")
 
 
+def default_template() -> GoldenPathTemplate | None:
+    """The golden path the wizard starts from: the default version, while it is its template's
+    newest (an older one would not be on the latest golden path)."""
+    return latest_templates().filter(is_default=True).first()
+
+
 def service_name_taken(*, name: str) -> bool:
     return Service.objects.filter(name=name).exists()

@@ -3,7 +3,8 @@ and by which CI identity, how an emergency to production got its independent app
 broke glass, the retrospective, and what ran when, taken from the audit log and the release's
 own records. Each audit event carries its seal (number and MAC), and the pack carries a signed
 checkpoint of the chain's head taken as it was exported: `manage.py audit_verify` proves both
-unaltered later."""
+unaltered later. The apps after releases add their sections (the rollout record) through
+evidence_sections.py."""
 
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from apps.audit.checkpoints import audit_checkpoint
 from apps.audit.models import AuditSeal
 from apps.audit.selectors import audit_events_for
 from apps.audit.services import audit_seal
+from apps.releases import evidence_sections
 from apps.releases.gates import independent_approvals, readiness
 from apps.releases.models import Release
 
@@ -45,10 +47,16 @@ def _emergency(release: Release) -> dict | None:
 
 
 def release_evidence(
-    release: Release, *, events: list | None = None, checkpoint=None, gates_now: bool = True
+    release: Release,
+    *,
+    events: list | None = None,
+    checkpoint=None,
+    sections: dict | None = None,
+    gates_now: bool = True,
 ) -> dict:
-    """The pack of one release. An export of many passes each release's audit `events` and one
-    `checkpoint` for them all, and leaves out the gates as they would be evaluated now."""
+    """The pack of one release. An export of many passes each release's audit `events`, its
+    contributed `sections` and one `checkpoint` for them all, and leaves out the gates as they
+    would be evaluated now."""
     if events is None:
         audit_seal()
         checkpoint = audit_checkpoint()
@@ -57,6 +65,8 @@ def release_evidence(
             .select_related("seal")
             .order_by("id")
         )
+    if sections is None:
+        sections = evidence_sections.collect([release])[release.pk]
     pack = {
         "release": {
             "id": release.pk,
@@ -126,25 +136,28 @@ def release_evidence(
             }
             for t in release.transitions.all()
         ],
-        "audit_events": [
-            {
-                "id": e.id,
-                "at": e.occurred_at.isoformat(),
-                "actor": e.actor_label,
-                "action": e.action,
-                "before": e.before,
-                "after": e.after,
-                "request_id": e.request_id,
-                "seal": _seal(e),
-            }
-            for e in events
-        ],
+        "audit_events": [audit_event_entry(e) for e in events],
         "audit_checkpoint": checkpoint.as_dict() if checkpoint else None,
         "generated_at": timezone.now().isoformat(),
+        **sections,
     }
     if gates_now:
         pack["gates_now"] = [gate.as_dict() for gate in readiness(release, now=timezone.now())]
     return pack
+
+
+def audit_event_entry(event) -> dict:
+    """An audit event as evidence carries it, with its place in the chain."""
+    return {
+        "id": event.id,
+        "at": event.occurred_at.isoformat(),
+        "actor": event.actor_label,
+        "action": event.action,
+        "before": event.before,
+        "after": event.after,
+        "request_id": event.request_id,
+        "seal": _seal(event),
+    }
 
 
 def _seal(event) -> dict | None:

@@ -19,6 +19,7 @@ from apps.audit.checkpoints import audit_checkpoint
 from apps.audit.selectors import audit_events
 from apps.audit.services import audit_seal
 from apps.catalog.models import EnvironmentKind
+from apps.releases import evidence_sections
 from apps.releases.evidence import release_evidence
 from apps.releases.models import ChangeType, Release, ReleaseState
 from apps.releases.selectors import release_detail_queryset
@@ -91,29 +92,48 @@ def evidence_zip(period: EvidencePeriod) -> tuple[bytes, int]:
         .order_by("id")
     ):
         events[event.target_id].append(event)
+    contributed = evidence_sections.collect(releases)
+    summarised = [section for section in evidence_sections.sections() if section.summary]
 
     buffer = io.BytesIO()
     index = io.StringIO()
     writer = csv.writer(index)
-    writer.writerow(INDEX_COLUMNS)
+    writer.writerow([*INDEX_COLUMNS, *(section.title.lower() for section in summarised)])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for release in releases:
             pack = release_evidence(
-                release, events=events[str(release.pk)], checkpoint=checkpoint, gates_now=False
+                release,
+                events=events[str(release.pk)],
+                checkpoint=checkpoint,
+                sections=contributed[release.pk],
+                gates_now=False,
             )
             file_name = f"releases/release-{release.pk}.json"
             archive.writestr(file_name, json.dumps(pack, indent=2, sort_keys=True))
-            writer.writerow(_index_row(release, pack, file_name))
+            writer.writerow(
+                [
+                    *_index_row(release, pack, file_name),
+                    *(section.summary(pack[section.key]) for section in summarised),
+                ]
+            )
         archive.writestr("index.csv", index.getvalue())
         archive.writestr(
             "README.txt",
             f"Runway evidence: production releases of {period.team or 'the organisation'} "
-            f"planned {period.start} to {period.end} ({len(releases)}).\\n"
-            "index.csv lists them; releases/ holds each release's evidence pack. Each audit "
-            "event carries its seal, and audit_checkpoint the signed head of the chain at "
-            "export: `manage.py audit_verify` proves them unaltered.\\n",
+            f"planned {period.start} to {period.end} ({len(releases)}).\n"
+            "index.csv lists them; releases/ holds each release's evidence pack"
+            f"{_with_sections()}. Each audit event carries its seal, and audit_checkpoint the "
+            "signed head of the chain at export: `manage.py audit_verify` proves them "
+            "unaltered.\n",
         )
     return buffer.getvalue(), len(releases)
+
+
+def _with_sections() -> str:
+    titles = [
+        f"{section.title.lower()} ({section.key})" for section in evidence_sections.sections()
+    ]
+    return f", with its {', '.join(titles)}" if titles else ""
 
 
 def _index_row(release: Release, pack: dict, file_name: str) -> list[str]:

@@ -11,7 +11,7 @@ from apps.accounts import permissions
 from apps.core.forms import add_service_errors
 from apps.core.http import AuthenticatedRequest
 from apps.core.lists import render_filtered_list
-from apps.releases import decisions, selectors, services
+from apps.releases import decisions, evidence_sections, selectors, services
 from apps.releases.calendar.selectors import zone_of
 from apps.releases.evidence import release_evidence
 from apps.releases.evidence_export import EvidencePeriod, evidence_zip
@@ -266,4 +266,6 @@ def evidence(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="release-{pk}-evidence.json"'
         return response
     with timezone.override(zone_of(request.user)):  # an auditor reads their own time
-        return render(request, "releases/evidence.html", {"release": release, "pack": pack})
+        sections = evidence_sections.rendered(request, release, pack)
+        context = {"release": release, "pack": pack, "sections": sections}
+        return render(request, "releases/evidence.html", context)

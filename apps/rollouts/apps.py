@@ -14,3 +14,23 @@ class RolloutsConfig(AppConfig):
         from apps.rollouts import panels  # noqa: F401
 
         register_nav_item(NavItem("Rollouts", "rollouts:list", order=50))
+        _register_evidence()
+
+
+def _register_evidence() -> None:
+    """The rollout record in every release's evidence: page, JSON, API and the period's ZIP."""
+    from apps.releases.evidence_sections import EvidenceSection, register_section
+    from apps.rollouts.api.serializers import RolloutRecordSerializer
+    from apps.rollouts.evidence import rollout_records, rollout_summary
+
+    register_section(
+        EvidenceSection(
+            key="rollouts",
+            title="Rollouts",
+            collect=rollout_records,
+            template="rollouts/evidence/_rollouts.html",
+            serializer=RolloutRecordSerializer,
+            many=True,
+            summary=rollout_summary,
+        )
+    )

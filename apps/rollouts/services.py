@@ -362,6 +362,21 @@ def _steered(rollout: Rollout, actor, action: str) -> Rollout:
     return rollout
 
 
+def _steering_record(
+    rollout: Rollout, actor, action: str, *, before: str, reason: str = ""
+) -> None:
+    """The audit row of a person steering a rollout: what they did, at which step, and its
+    state before and after."""
+    after = {"state": rollout.state, "step": rollout.current_step}
+    audit_record(
+        actor=actor,
+        action=f"rollout.{action}",
+        target=rollout,
+        before={"state": before},
+        after={**after, "reason": reason} if reason else after,
+    )
+
+
 @audit_refusals("rollout.promote", target="rollout")
 @transaction.atomic
 def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
@@ -399,8 +414,10 @@ def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
 @transaction.atomic
 def rollout_pause(*, actor, rollout: Rollout) -> Rollout:
     rollout = _steered(rollout, actor, "pause")
+    before = rollout.state
     rollout.save(update_fields=["manual_interventions"])
     rollout_transition(rollout=rollout, to_state=RolloutState.PAUSED, actor=actor, locked=True)
+    _steering_record(rollout, actor, "pause", before=before)
     live.announce(rollout.pk)
     return rollout
 
@@ -409,9 +426,11 @@ def rollout_pause(*, actor, rollout: Rollout) -> Rollout:
 @transaction.atomic
 def rollout_resume(*, actor, rollout: Rollout) -> Rollout:
     rollout = _steered(rollout, actor, "resume")
+    before = rollout.state
     rollout_transition(rollout=rollout, to_state=RolloutState.RUNNING, actor=actor, locked=True)
     _schedule(rollout, 0)
     rollout.save()
+    _steering_record(rollout, actor, "resume", before=before)
     live.announce(rollout.pk)
     return rollout
 
@@ -421,10 +440,12 @@ def rollout_resume(*, actor, rollout: Rollout) -> Rollout:
 def rollout_abort(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
     """Weight back to zero and the previous version restored; the rollout ends aborted."""
     rollout = _steered(rollout, actor, "abort")
+    before = rollout.state
     rollout.plan_state["aborted"] = True
     why = f"Aborted by {_who(actor)}" + (f": {reason}" if reason else "")
     _begin_rollback(rollout, why, actor=actor)
     rollout.save()
+    _steering_record(rollout, actor, "abort", before=before, reason=reason)
     live.announce(rollout.pk)
     return rollout
 

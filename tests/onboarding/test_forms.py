@@ -146,6 +146,22 @@ def test_blue_green_keeps_its_promotion_and_delays(developer):
     }
 
 
+def test_blue_green_keeps_the_verification_gates_it_is_given(developer):
+    data = {
+        **DELIVERY,
+        "strategy": "blue-green",
+        "auto_promotion_seconds": "0",
+        "scale_down_delay_seconds": "30",
+        "pre_promotion_analysis": "http-smoke",
+        "post_promotion_analysis": "",
+    }
+    form = DeliveryForm(data, user=developer)
+    assert form.is_valid(), form.errors
+    params = form.values()["strategy_params"]
+    assert params["pre_promotion_analysis"] == "http-smoke"
+    assert "post_promotion_analysis" not in params
+
+
 def test_an_environment_row_is_checked_field_by_field(developer):
     data = {**DELIVERY, "environments-1-name": "Prod!", "environments-1-replicas": "0"}
     form = DeliveryForm(data, user=developer)

@@ -174,8 +174,11 @@ def test_the_owning_team_steers_a_rollout(as_user, developer, rollout):
         ("rollout.transition", "running"),
         ("rollout.promote", None),
         ("rollout.transition", "paused"),
+        ("rollout.pause", "paused"),
         ("rollout.transition", "running"),
+        ("rollout.resume", "running"),
         ("rollout.transition", "rolling_back"),
+        ("rollout.abort", "rolling_back"),
     ]
 
 

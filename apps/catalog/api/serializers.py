@@ -28,9 +28,19 @@ class TemplateSerializer(serializers.ModelSerializer):
         model = GoldenPathTemplate
         fields = [
             "id", "name", "version", "title", "description", "language", "container_port",
-            "health_path", "cpu", "memory", "strategy", "required_gates", "created_at",
+            "health_path", "cpu", "memory", "strategy", "strategy_params", "is_default",
+            "required_gates", "created_at",
         ]  # fmt: skip
         read_only_fields = ["id", "version", "created_at"]
+        extra_kwargs = {
+            "is_default": {
+                "help_text": "Make this version the golden path new services start from; the "
+                "version that was the default stops being it."
+            },
+            "strategy_params": {
+                "help_text": "As a service's: a canary's steps, a verification gate (analysis)."
+            },
+        }
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):

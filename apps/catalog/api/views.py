@@ -149,3 +149,13 @@ class TemplateViewSet(
         serializer.instance = services.template_create(
             actor=signed_in_user(self.request), **serializer.validated_data
         )
+
+    @extend_schema(
+        request=None,
+        responses={200: TemplateSerializer},
+        summary="Make this version the golden path new services start from",
+    )
+    @action(detail=True, methods=["post"], url_path="make-default", filter_backends=[])
+    def make_default(self, request, pk=None):
+        template = services.template_make_default(actor=request.user, template=self.get_object())
+        return Response(TemplateSerializer(template).data)

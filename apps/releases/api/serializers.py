@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from apps.accounts.models import Role, Team, User
 from apps.catalog.models import Environment, EnvironmentKind, Service
+from apps.releases import evidence_sections
 from apps.releases.calendar.transitions import RuleState, state_of
 from apps.releases.calendar.transitions import available_actions as rule_actions
 from apps.releases.models import (
@@ -562,6 +563,16 @@ class EvidenceSerializer(serializers.Serializer):
         allow_null=True, help_text="The signed head of the audit chain at export."
     )
     generated_at = serializers.DateTimeField()
+
+    def get_fields(self):
+        """Plus the sections later apps contribute (apps/releases/evidence_sections.py), known
+        once every app is ready, as the schema is drawn."""
+        fields = super().get_fields()
+        for section in evidence_sections.sections():
+            fields[section.key] = section.serializer(
+                many=section.many, allow_null=not section.many, help_text=section.title
+            )
+        return fields
 
 
 # --- Approval policies -----------------------------------------------------------------------

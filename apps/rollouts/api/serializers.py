@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.catalog.models import Cluster
+from apps.releases.api.serializers import EvidenceAuditEventSerializer
 from apps.releases.models import Release
 from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, RolloutStep, StepState
 from apps.rollouts.transitions import available_actions
@@ -120,6 +121,68 @@ class RolloutDetailSerializer(RolloutListSerializer):
     @extend_schema_field(CanaryPodsSerializer(allow_null=True))
     def get_canary_pods(self, rollout) -> dict | None:
         return rollout.canary_pods
+
+
+# --- The rollout record in a release's evidence (apps/rollouts/evidence.py) ------------------
+
+
+class EvidenceAnalysisSerializer(serializers.Serializer):
+    template = serializers.CharField()
+    missing = serializers.BooleanField(help_text="The template no longer exists.")
+    kind = serializers.CharField(required=False, help_text="http or prometheus")
+    measures = serializers.CharField(required=False, help_text="The PromQL query, if any.")
+    url = serializers.CharField(required=False)
+    success_condition = serializers.CharField(required=False)
+    count = serializers.IntegerField(required=False)
+    interval_seconds = serializers.IntegerField(required=False)
+    failure_limit = serializers.IntegerField(required=False)
+    inconclusive_limit = serializers.IntegerField(required=False)
+
+
+class EvidenceRolloutStepSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    kind = serializers.CharField()
+    params = serializers.DictField()
+    state = serializers.CharField(help_text=_choices_help(StepState.choices))
+    message = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    analysis = EvidenceAnalysisSerializer(
+        allow_null=True, help_text="Verification steps: what was measured and what passed."
+    )
+    results = MeasurementSerializer(many=True, help_text="Each measurement taken.")
+
+
+class EvidenceSteeringSerializer(serializers.Serializer):
+    action = serializers.CharField(
+        help_text="started, paused, resumed, promoted, aborted or rolled back"
+    )
+    by = serializers.CharField(help_text="“runway” when Runway itself did it.")
+    at = serializers.DateTimeField()
+    reason = serializers.CharField()
+    step = serializers.IntegerField(allow_null=True, help_text="The step it was at (0-based).")
+
+
+class RolloutRecordSerializer(serializers.Serializer):
+    """Documents `apps.rollouts.evidence.rollout_records`: one rollout of the release."""
+
+    id = serializers.IntegerField()
+    strategy = serializers.CharField()
+    image = serializers.CharField()
+    previous_image = serializers.CharField()
+    namespace = serializers.CharField()
+    cluster = serializers.CharField(allow_null=True)
+    state = serializers.CharField(help_text=_choices_help(RolloutState.choices))
+    is_rollback = serializers.BooleanField()
+    rolls_back = serializers.IntegerField(allow_null=True)
+    started_by = serializers.CharField(help_text="“runway” when Runway started it when due.")
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    failure_reason = serializers.CharField()
+    manual_interventions = serializers.IntegerField()
+    steps = EvidenceRolloutStepSerializer(many=True)
+    steering = EvidenceSteeringSerializer(many=True, help_text="Who steered it and when.")
+    audit_events = EvidenceAuditEventSerializer(many=True, help_text="The rollout's own.")
 
 
 # --- Rollouts: input ---------------------------------------------------------------------------
