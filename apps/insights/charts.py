@@ -300,10 +300,14 @@ def stacked_bars(
     *,
     title: str,
     unit_label: str = "",
+    row_label: str = "Row",
     width: int = WIDTH,
 ) -> SafeString:
     """One horizontal bar per row, its segments in the order of `segments`, all bars on one
-    scale (the largest total spans the width). A row's label links to `href` when it has one."""
+    scale (the largest total spans the width). A row's label links to `href` when it has one:
+    the chart is then a group of those links (an image may hold no control), and the drawing
+    around them is hidden from screen readers, which read the figures in the table instead.
+    `row_label` heads the table's column of row names."""
     bars = [row if isinstance(row, Bar) else Bar(label=row[0], values=row[1]) for row in rows]
     totals = [sum(bar.values.get(s.key, 0) or 0 for s in segments) for bar in bars]
     if not bars or not any(totals):
@@ -313,12 +317,14 @@ def stacked_bars(
     area = width - LABEL_WIDTH - 48
     largest = max(totals)
     noun = f" {unit_label}" if unit_label else ""
+    linked = any(bar.href for bar in bars)
+    drawing = ' aria-hidden="true"' if linked else ""
     parts = [
-        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(title)}: {len(bars)} rows" xmlns="http://www.w3.org/2000/svg" '
-        f"{FONT}>",
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="{"group" if linked else "img"}" aria-label="{escape(title)}: {len(bars)} rows" '
+        f'xmlns="http://www.w3.org/2000/svg" {FONT}>',
         f"<title>{escape(title)}</title>",
-        '<g class="chart-legend">',
+        f'<g class="chart-legend"{drawing}>',
     ]
     x = LABEL_WIDTH
     for segment in segments:
@@ -341,7 +347,9 @@ def stacked_bars(
         )
         if bar.href:
             label = f'<a href="{escape(bar.href)}">{label}</a>'
-        parts.append(f'<g class="chart-bar" data-row="{escape(bar.label)}">{label}')
+        elif linked:
+            label = f"<g{drawing}>{label}</g>"
+        parts.append(f'<g class="chart-bar" data-row="{escape(bar.label)}">{label}<g{drawing}>')
         x = float(LABEL_WIDTH)
         for segment in segments:
             value = bar.values.get(segment.key, 0) or 0
@@ -364,13 +372,13 @@ def stacked_bars(
             x += w
         parts.append(
             f'<text x="{_num(x + 6)}" y="{middle}" dominant-baseline="middle" fill="{MUTED}">'
-            f"{format_number(total)}</text></g>"
+            f"{format_number(total)}</text></g></g>"
         )
     parts.append("</svg>")
 
     table = _hidden_table(
         title,
-        ["", *(s.label for s in segments), "Total"],
+        [row_label, *(s.label for s in segments), "Total"],
         [
             [bar.label, *(format_number(bar.values.get(s.key, 0) or 0) for s in segments), total]
             for bar, total in zip(bars, totals, strict=True)
@@ -397,9 +405,13 @@ def _legend(entries: list[tuple[str, str]]) -> str:
 
 
 def _hidden_table(caption: str, headers: list[str], rows: list[list]) -> str:
+    """The chart's figures for screen readers: each row headed by its first cell."""
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+        f'<tr><th scope="row">{escape(row[0])}</th>'
+        + "".join(f"<td>{escape(cell)}</td>" for cell in row[1:])
+        + "</tr>"
+        for row in rows
     )
     return (
         f'<table class="visually-hidden"><caption>{escape(caption)}</caption>'

@@ -1,4 +1,4 @@
-// Small behaviours shared by every page: toasts and htmx error reporting.
+// Small behaviours shared by every page: toasts, htmx error reporting, scrolling tables.
 (function () {
   "use strict";
 
@@ -57,8 +57,46 @@
   }
   window.runwayToast = toast;
 
-  document.addEventListener("DOMContentLoaded", function () { armToasts(); });
-  document.addEventListener("htmx:afterSettle", function () { armToasts(); });
+  // A table wider than its card scrolls inside its .table-wrap. While it does, the wrap is a
+  // named region in the tab order, so a keyboard can scroll it too; a template that makes one
+  // so itself (tabindex in the markup) is left as it is.
+  function regionName(wrap) {
+    var words = function (element) { return element.textContent.trim().replace(/\s+/g, " "); };
+    var caption = wrap.querySelector("caption");
+    if (caption) return words(caption);
+    // Named after the heading of its section, told apart from the section itself.
+    var holder = wrap.closest("section, .card, form");
+    var heading = holder && holder.querySelector("h1, h2, h3, legend");
+    return heading ? words(heading) + " table" : "Table";
+  }
+
+  function markScrollRegions(root) {
+    (root || document).querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var ours = wrap.hasAttribute("data-scrolls");
+      if (wrap.hasAttribute("tabindex") && !ours) return;
+      if (wrap.scrollWidth > wrap.clientWidth) {
+        if (ours) return;
+        wrap.setAttribute("data-scrolls", "");
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", regionName(wrap));
+      } else if (ours) {
+        ["data-scrolls", "tabindex", "role", "aria-label"].forEach(function (name) {
+          wrap.removeAttribute(name);
+        });
+      }
+    });
+  }
+
+  var resizing = false;
+  window.addEventListener("resize", function () {
+    if (resizing) return;
+    resizing = true;
+    window.requestAnimationFrame(function () { resizing = false; markScrollRegions(); });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { armToasts(); markScrollRegions(); });
+  document.addEventListener("htmx:afterSettle", function () { armToasts(); markScrollRegions(); });
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
     var text = status === 403 ? "You are not allowed to do that."

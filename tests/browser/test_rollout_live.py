@@ -2,14 +2,11 @@
 ASGI application, as in production: pytest-django's WSGI live server cannot stream."""
 
 import re
-import socket
-import threading
 import time
 import uuid
 from datetime import timedelta
 
 import pytest
-import uvicorn
 from django.db import transaction
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -17,7 +14,7 @@ from playwright.sync_api import expect
 from apps.catalog.models import Environment, Strategy
 from apps.rollouts import live, services, stream
 from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, StepState
-from tests.browser.conftest import refused_by_the_csp
+from tests.browser.conftest import refused_by_the_csp, serving_asgi
 from tests.factories import ServiceFactory
 from tests.rollouts.builders import rollout_row
 
@@ -32,29 +29,8 @@ QUICK = 3_000  # ms: "by itself, within a few seconds"
 
 @pytest.fixture
 def asgi_server(transactional_db):
-    """Runway under uvicorn in a thread of this process, on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            "portal.asgi:application",
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving_asgi() as url:
+        yield url
 
 
 @pytest.fixture

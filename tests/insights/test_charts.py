@@ -130,7 +130,13 @@ def test_the_chart_is_an_image_with_a_name_and_its_figures_as_a_table():
     assert "25% in the week of 13 Jan 2025" in svg.get("aria-label")
     table = parse(chart).find("table")
     assert table.get("class") == "visually-hidden"
-    assert [td.text for td in table.iter("td")] == ["2025-01-06", "10%", "2025-01-13", "25%"]
+    assert [th.text for th in table.iter("th")] == [
+        "Week",
+        "Change failure rate",
+        "2025-01-06",
+        "2025-01-13",
+    ]
+    assert [td.text for td in table.iter("td")] == ["10%", "25%"]
 
 
 def test_several_series_get_their_own_colours_and_a_legend():
@@ -218,7 +224,10 @@ def test_bars_stack_their_segments_in_order_on_one_scale():
 
 def test_bars_have_a_legend_links_and_a_table():
     chart = charts.stacked_bars(
-        [Bar("Payments", {1: 2}, href="/reports/teams/payments/")], LEVELS, title="Levels"
+        [Bar("Payments", {1: 2}, href="/reports/teams/payments/")],
+        LEVELS,
+        title="Levels",
+        row_label="Team",
     )
     svg = svg_of(chart)
     assert [t.text for t in svg.find(f"{SVG}g").iter(f"{SVG}text")] == [
@@ -228,8 +237,43 @@ def test_bars_have_a_legend_links_and_a_table():
         "Gold",
     ]
     assert svg.find(f".//{SVG}a").get("href") == "/reports/teams/payments/"
-    cells = [td.text for td in parse(chart).iter("td")]
-    assert cells == ["Payments", "0", "2", "0", "0", "2"]
+    table = parse(chart).find("table")
+    assert [th.text for th in table.iter("th")] == [
+        "Team",
+        "None",
+        "Bronze",
+        "Silver",
+        "Gold",
+        "Total",
+        "Payments",
+    ]
+    assert [td.text for td in table.iter("td")] == ["0", "2", "0", "0", "2"]
+
+
+def test_bars_with_links_are_a_group_of_links_whose_drawing_screen_readers_skip():
+    linked = svg_of(
+        charts.stacked_bars(
+            [Bar("Payments", {1: 2}, href="/reports/teams/payments/"), Bar("Search", {2: 1})],
+            LEVELS,
+            title="Levels",
+        )
+    )
+    # An image may hold no link: a reader could never reach it.
+    assert linked.get("role") == "group"
+    assert linked.get("aria-label") == "Levels: 2 rows"
+    links = list(linked.iter(f"{SVG}a"))
+    assert [a.find(f"{SVG}text").text for a in links] == ["Payments"]
+    hidden = {
+        id(e) for g in linked.iter(f"{SVG}g") if g.get("aria-hidden") == "true" for e in g.iter()
+    }
+    in_links = {id(e) for a in links for e in a.iter()}
+    drawn = [e for e in linked.iter() if e.tag in (f"{SVG}rect", f"{SVG}text")]
+    assert all(id(e) in hidden or id(e) in in_links for e in drawn)
+    assert not hidden & in_links
+
+    unlinked = svg_of(charts.stacked_bars([Bar("Search", {2: 1})], LEVELS, title="Levels"))
+    assert unlinked.get("role") == "img"
+    assert not [g for g in unlinked.iter(f"{SVG}g") if g.get("aria-hidden")]
 
 
 def test_bars_without_data_say_so():

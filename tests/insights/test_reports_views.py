@@ -377,7 +377,7 @@ def test_the_level_distribution_is_drawn_as_stacked_bars_and_exported(client_as,
     html = body(client.get(DASHBOARD))
     distribution = scorecards.level_distribution()
     bars = re.search(r'data-testid="level-bars".*?</figure>', html, re.S).group(0)
-    assert 'role="img"' in bars
+    assert 'role="group" aria-label="Services at each scorecard level: ' in bars  # of team links
     assert "<title>Payments · No level: 1 of 1 services</title>" in bars
     assert f'href="/reports/teams/payments/?{WINDOW.replace("&", "&amp;")}"' in bars
     rows = csv_rows(client.get(f"/reports/levels.csv?{WINDOW}"))

@@ -157,7 +157,11 @@ def level_bars(distribution, window) -> SafeString:
         for row in distribution
     ]
     return charts.stacked_bars(
-        bars, LEVEL_SEGMENTS, title="Services at each scorecard level", unit_label="services"
+        bars,
+        LEVEL_SEGMENTS,
+        title="Services at each scorecard level",
+        unit_label="services",
+        row_label="Team",
     )
 
 
