@@ -46,7 +46,7 @@ class HttpUrlField(forms.URLField):
 
 class TemplateChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: GoldenPathTemplate) -> str:
-        return f"{obj.title} ({obj})"
+        return f"{obj.title} ({obj}{', the golden path' if obj.is_default else ''})"
 
 
 def _service_default(field: str) -> Any:
@@ -435,12 +435,6 @@ class RuntimeForm(StepForm):
         max_value=1000,
         help_text="Empty: no PodDisruptionBudget.",
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["template"].label_from_instance = lambda t: (
-            f"{t.title} ({t}{', the golden path' if t.is_default else ''})"
-        )
 
     def clean_health_path(self) -> str:
         path = self.cleaned_data["health_path"]
