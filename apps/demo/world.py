@@ -190,7 +190,7 @@ VERIFIED_CANARY = {
         {"set_weight": 100},
     ]
 }
-STRATEGY_PARAMS = {
+STRATEGY_PARAMS: dict[str, dict] = {
     "payments-api": VERIFIED_CANARY,
     "checkout-web": VERIFIED_CANARY,
     "ledger": {"pre_promotion_analysis": "http-smoke"},
