@@ -215,7 +215,8 @@ def line_chart(
 
     colours = [escape(s.colour or PALETTE[i % len(PALETTE)]) for i, s in enumerate(all_series)]
     for index, (one, colour) in enumerate(zip(all_series, colours, strict=True)):
-        segments, current = [], []
+        segments: list[list[tuple[float, float]]] = []
+        current: list[tuple[float, float]] = []
         for week, value in sorted(one.points, key=lambda point: point[0]):
             if value is None:
                 if current:
@@ -326,7 +327,7 @@ def stacked_bars(
         f"<title>{escape(title)}</title>",
         f'<g class="chart-legend"{drawing}>',
     ]
-    x = LABEL_WIDTH
+    x: float = LABEL_WIDTH
     for segment in segments:
         parts.append(
             f'<rect x="{x}" y="6" width="12" height="12" rx="2" fill="{escape(segment.colour)}" '
