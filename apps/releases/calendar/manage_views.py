@@ -261,7 +261,7 @@ def freeze_preview(request: AuthenticatedRequest, pk: int | None = None) -> Http
 # --- Actions -----------------------------------------------------------------------------------
 
 
-def _act(request, run, *, success: str, done: str, back: str) -> HttpResponse:
+def _run_action(request, run, *, success: str, done: str, back: str) -> HttpResponse:
     """Run a window's or freeze's action and go to `done`; a refusal comes back as a message
     on the page at `back`."""
     try:
@@ -276,7 +276,7 @@ def _act(request, run, *, success: str, done: str, back: str) -> HttpResponse:
 def _window_action(request, pk: int, service, success: str, done: str = "") -> HttpResponse:
     window = get_object_or_404(ChangeWindow.objects.all(), pk=pk)
     page = reverse("releases:window-detail", args=[pk])
-    return _act(
+    return _run_action(
         request,
         lambda: service(actor=request.user, window=window),
         success=success.format(name=window.name),
@@ -320,7 +320,7 @@ def window_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @managers_only
 def freeze_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     freeze = get_object_or_404(Freeze.objects.all(), pk=pk)
-    return _act(
+    return _run_action(
         request,
         lambda: services.freeze_delete(actor=request.user, freeze=freeze),
         success=f"Freeze “{freeze.name}” deleted: it no longer stops releases.",
