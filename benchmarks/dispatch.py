@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections import defaultdict
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from benchmarks.config import PYTHON, ROOT, Config
@@ -106,6 +107,10 @@ class Workers:
         self._log.close()
 
 
+def _note_commit(committed: dict[int, float], pk: int) -> None:
+    committed[pk] = time.time()
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -180,7 +185,7 @@ def run(cfg: Config, meta: dict) -> dict:
             # Registered first, so it runs first after the commit: the moment the start is
             # durable, before the task is queued.
             with transaction.atomic():
-                transaction.on_commit(lambda pk=release.pk: committed.__setitem__(pk, time.time()))
+                transaction.on_commit(partial(_note_commit, committed, release.pk))
                 rollout = rollout_start(actor=None, release=release)
             namespaces[release.pk] = rollout.namespace
         all_started = time.time() - started
