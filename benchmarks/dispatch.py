@@ -9,6 +9,7 @@ import os
 import time
 from collections import defaultdict
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from benchmarks.config import Config
@@ -72,6 +73,10 @@ class Workers:
 
     def stop(self) -> None:
         processes.stop(self.process)
+
+
+def _note_commit(committed: dict[int, float], pk: int) -> None:
+    committed[pk] = time.time()
 
 
 def _flush_redis(cfg: Config) -> None:
@@ -138,7 +143,7 @@ def run(cfg: Config, meta: dict) -> dict:
             # Registered first, so it runs first after the commit: the moment the start is
             # durable, before the task is queued.
             with transaction.atomic():
-                transaction.on_commit(lambda pk=release.pk: committed.__setitem__(pk, time.time()))
+                transaction.on_commit(partial(_note_commit, committed, release.pk))
                 rollout = rollout_start(actor=None, release=release)
             namespaces[release.pk] = rollout.namespace
         all_started = time.time() - started
