@@ -3,14 +3,11 @@ violation, in the light colour scheme and in the dark one. axe-core is vendored 
 tests/fixtures/vendor/axe-core (SOURCES.md says which version) and evaluated into the page
 through the browser's debugging protocol, so the page's Content-Security-Policy stays as it is."""
 
-from pathlib import Path
-
 import pytest
 
 from tests.browser.conftest import persona_pages
 from tests.browser.main_pages import MAIN_PAGES
 
-AXE = Path(__file__).parents[1] / "fixtures" / "vendor" / "axe-core" / "axe.min.js"
 BLOCKING = {"serious", "critical"}
 # WCAG 2.2 A and AA, and axe's best practices (landmarks, headings, nested controls...).
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
@@ -19,11 +16,6 @@ pytestmark = pytest.mark.filterwarnings(
     # WhiteNoise serves static files with a synchronous iterator, which ASGI warns about.
     "ignore:StreamingHttpResponse must consume synchronous iterators"
 )
-
-
-@pytest.fixture(scope="module")
-def axe_source() -> str:
-    return AXE.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
