@@ -87,11 +87,13 @@
   var SCROLL_BOXES = ".table-wrap, figure.chart, .depgraph-picture";
   function regionName(wrap) {
     var words = function (element) { return element.textContent.trim().replace(/\s+/g, " "); };
-    var caption = wrap.querySelector("caption, svg > title");
-    if (caption) return words(caption);
-    // Named after the heading of its section, told apart from the section itself.
+    if (!wrap.matches(".table-wrap")) {
+      var title = wrap.querySelector("svg > title");
+      return title ? words(title) : "Chart";
+    }
+    // A table is named after its caption or its section's heading, told apart from the section.
     var holder = wrap.closest("section, .card, form");
-    var heading = holder && holder.querySelector("h1, h2, h3, legend");
+    var heading = wrap.querySelector("caption") || (holder && holder.querySelector("h1, h2, h3, legend"));
     return heading ? words(heading) + " table" : "Table";
   }
 

@@ -9,13 +9,10 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-# Deque's accessibility engine, vendored as a test tool (its SOURCES.md says which version).
-AXE = Path(__file__).parents[1] / "fixtures" / "vendor" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -210,6 +207,6 @@ def persona_pages(browser, base_url: str, **options) -> Iterator[PersonaPages]:
 
 @pytest.fixture(scope="session")
 def axe_source() -> str:
-    """axe-core's source, to evaluate into a page through the browser's debugging protocol:
-    no script tag, so the page's Content-Security-Policy stays as it is."""
-    return AXE.read_text(encoding="utf-8")
+    from tests.browser import axe
+
+    return axe.SOURCE.read_text(encoding="utf-8")
