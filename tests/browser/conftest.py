@@ -173,6 +173,8 @@ class PersonaPages:
 
     @contextmanager
     def open(self, main_page, *, color_scheme: str = "light"):
+        """The page loaded and settled; once the `with` is done, it fails if anything on it
+        tripped the Content-Security-Policy."""
         context = self.context(main_page.persona)
         page = context.new_page()
         try:
@@ -188,7 +190,8 @@ class PersonaPages:
             yield page
         finally:
             page.close()
-        refused, self.refused[main_page.persona][:] = list(self.refused[main_page.persona]), []
+            refused = list(self.refused[main_page.persona])
+            self.refused[main_page.persona].clear()
         assert refused == [], f"{main_page.name} did something its Content-Security-Policy refuses"
 
     def close(self) -> None:
