@@ -173,6 +173,8 @@ class PersonaPages:
 
     @contextmanager
     def open(self, main_page, *, color_scheme: str = "light"):
+        """The page loaded and settled; once the `with` is done, it fails if anything on it
+        tripped the Content-Security-Policy."""
         context = self.context(main_page.persona)
         page = context.new_page()
         try:
@@ -188,7 +190,8 @@ class PersonaPages:
             yield page
         finally:
             page.close()
-        refused, self.refused[main_page.persona][:] = list(self.refused[main_page.persona]), []
+            refused = list(self.refused[main_page.persona])
+            self.refused[main_page.persona].clear()
         assert refused == [], f"{main_page.name} did something its Content-Security-Policy refuses"
 
     def close(self) -> None:
@@ -203,3 +206,10 @@ def persona_pages(browser, base_url: str, **options) -> Iterator[PersonaPages]:
         yield pages
     finally:
         pages.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    from tests.browser import axe
+
+    return axe.SOURCE.read_text(encoding="utf-8")

@@ -141,7 +141,7 @@ def trend_chart(
         charts.Series(name=name, points=[(_get(p, "week"), _get(p, field)) for p in points])
         for field, name in zip(fields.split(","), names, strict=True)
     ]
-    dimensions = {"width": 400, "height": 160} if size == "small" else {}
+    dimensions = {"width": 300, "height": 140} if size == "small" else {}
     return charts.line_chart(series, title=title, unit=unit, **dimensions)
 
 
