@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/runway
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 PYTEST_WORKERS ?= 4
 
-.PHONY: run test lint format pytest browser migrate demo clean help bench
+.PHONY: run processes test lint format pytest browser migrate demo clean help bench
 
 help:
 	@echo "make run    start web, Celery worker and beat, and the cluster simulator, with demo data"
@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/activate
 install: $(VENV)/.installed
 
 migrate: install
-	mkdir -p var
+	mkdir -p "$${RUNWAY_VAR_DIR:-var}/celery"  # the beat schedule, whatever the broker
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
@@ -46,7 +46,15 @@ run: demo
 	@echo "  Database: $${DATABASE_URL:-SQLite under var/}   Broker: $${CELERY_BROKER_URL:-file system under var/}"
 	@echo "  Ctrl-C stops everything."
 	@echo ""
-	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho start -f Procfile
+	@$(MAKE) --no-print-directory processes
+
+# honcho gives each process a PORT of its own (the web's, then 100 more for each next one):
+# every process gets the web's address as RUNWAY_BASE_URL, so the worker's links point there.
+PROCFILE ?= Procfile
+processes:
+	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) \
+	RUNWAY_BASE_URL="$${RUNWAY_BASE_URL:-http://127.0.0.1:$(PORT)}" \
+	$(BIN)/honcho start -f $(PROCFILE)
 
 # mypy's Django plugin imports the settings: development mode needs no secrets to do so.
 lint: install

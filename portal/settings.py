@@ -335,7 +335,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 globals().update(env_email("EMAIL_URL", "consolemail://"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Runway <runway@localhost>")
-# Unset, it is where `make run` serves: the Procfile's web process listens on PORT.
+# Unset, it is where `make run` serves: the Procfile's web process listens on PORT. (honcho
+# gives every process a PORT of its own, so `make run` sets this for all of them.)
 RUNWAY_BASE_URL = env_str("RUNWAY_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}")
 RELEASE_WEBHOOK_URL = env_str("RELEASE_WEBHOOK_URL", "")  # Slack-compatible incoming webhook
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

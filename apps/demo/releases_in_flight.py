@@ -42,6 +42,20 @@ def _release(service_name: str, env: str, version: str, start, *, actor: User, *
     )
 
 
+# The demo's own releases are planned up to a week after it is loaded.
+DEMO_RELEASES_AHEAD = timedelta(days=7)
+
+
+def year_end_freeze(now: datetime) -> tuple[datetime, datetime]:
+    """The year-end freeze (20 December to 4 January): this year's, or next year's when this
+    year's would cover the demo's own releases, which it would refuse. In the first days of
+    January, last year's has not ended yet: it is not made, for the same reason."""
+    year = now.year
+    if datetime(year, 12, 20, tzinfo=UTC) < now + DEMO_RELEASES_AHEAD:
+        year += 1
+    return datetime(year, 12, 20, tzinfo=UTC), datetime(year + 1, 1, 4, tzinfo=UTC)
+
+
 def _next_allowed(service, environment, window, after):
     """The first hour inside the window, and outside any freeze, from a day after `after`."""
     for begins, _ in window_occurrences(
@@ -97,12 +111,13 @@ def load() -> list[str]:
         environment_kind="production",
     )
     now = timezone.now()
+    starts_at, ends_at = year_end_freeze(now)
     calendar_services.freeze_create(
         actor=rm,
         name="Year-end freeze",
         reason="Peak trading and reduced staffing.",
-        starts_at=datetime(now.year, 12, 20, tzinfo=UTC),
-        ends_at=datetime(now.year + 1, 1, 4, tzinfo=UTC),
+        starts_at=starts_at,
+        ends_at=ends_at,
         scope=WindowScope.ORGANISATION,
     )
     created = []

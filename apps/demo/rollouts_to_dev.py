@@ -1,5 +1,11 @@
 """Demo rollouts: analysis templates that ask the cluster simulator, and releases to dev that
-start by themselves a minute after `make run` (and one to start by hand)."""
+start by themselves in the minutes after the demo is loaded (DEV_RELEASES; the README's "Demo
+rollouts that start by themselves" says what each does), and one due later that its team may
+start by hand sooner.
+
+The simulator keeps nothing between runs, so each service's first rollout is a first
+deployment (nothing to compare with: straight to the new version, its pauses and analyses
+skipped); the second release of payments-api and of ledger shows the verification steps."""
 
 from datetime import timedelta
 
@@ -12,6 +18,14 @@ from apps.releases import services as release_services
 from apps.rollouts.models import AnalysisTemplate
 
 SIMULATOR = f"http://127.0.0.1:{settings.SIMULATOR_PORT}"
+# (service, version, minutes after loading it is due): Runway starts each when due.
+DEV_RELEASES = (
+    ("payments-api", "1.0.0", 1),  # first deployment of a canary: straight to stable
+    ("ledger", "2.4.0", 2),  # first deployment of a blue/green: the preview is made active
+    ("payments-api", "1.1.0", 3),  # 20%, success-rate analysis, 50%, a 60 s pause, 100%
+    ("ledger", "2.5.0", 5),  # preview, http-smoke analysis, then waits for a person to promote
+    ("fraud-check", "1.9.1", 30),  # a rolling update; "Start rollout now" starts it sooner
+)
 
 
 def load() -> list[str]:
@@ -40,11 +54,7 @@ def load() -> list[str]:
     dev = User.objects.get(username="dev")
     now = timezone.now()
     created = []
-    for name, version, minutes in (
-        ("payments-api", "1.1.0", 1),
-        ("ledger", "2.4.0", 2),
-        ("fraud-check", "1.9.1", 30),
-    ):
+    for name, version, minutes in DEV_RELEASES:
         service = Service.objects.get(name=name)
         start = now + timedelta(minutes=minutes)
         release = release_services.release_create(
@@ -54,7 +64,7 @@ def load() -> list[str]:
             version=f"registry.example.com/{service.owner.slug}/{name}:{version}",
             title=f"{name} {version} to dev",
             planned_start=start,
-            planned_end=start + timedelta(hours=1),
+            planned_end=start + timedelta(minutes=2),  # a service's next one starts after
         )
         release_services.release_submit(actor=dev, release=release)
         created.append(f"release #{release.pk} to dev")

@@ -502,11 +502,12 @@ def rollout_rollback(*, actor: User, rollout: Rollout, reason: str = "") -> Roll
 
 
 def rollouts_dispatch() -> list[int]:
-    """Start a rollout for every release that has begun and has none yet."""
+    """Start a rollout for every release that has begun and has none yet, in the order they
+    were planned: of two releases of one service to one environment, the earlier ships first
+    and the later waits for the next round."""
     started = []
-    for release in Release.objects.filter(state=ReleaseState.IN_PROGRESS, rollouts__isnull=True)[
-        :200
-    ]:
+    begun = Release.objects.filter(state=ReleaseState.IN_PROGRESS, rollouts__isnull=True)
+    for release in begun.order_by("planned_start", "id")[:200]:
         try:
             started.append(rollout_start(actor=None, release=release).pk)
         except ValidationError:

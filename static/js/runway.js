@@ -12,8 +12,29 @@
     setTimeout(function () { toast.remove(); }, toast.classList.contains("toast-error") ? 12000 : 6000);
   }
 
+  function toastText(toast) {
+    return toast.firstChild ? toast.firstChild.textContent.trim() : "";
+  }
+
+  // A toast just shown replaces the same message shown before (no duplicates), and one that
+  // is not an error clears the errors before it: the later action succeeded.
+  function settleToast(toast) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var isError = toast.classList.contains("toast-error");
+    box.querySelectorAll("[data-toast]").forEach(function (other) {
+      if (other === toast || !other.dataset.timer) return;
+      var same = other.className === toast.className && toastText(other) === toastText(toast);
+      if (same || (!isError && other.classList.contains("toast-error"))) other.remove();
+    });
+  }
+
   function armToasts(root) {
-    (root || document).querySelectorAll("[data-toast]").forEach(dismissLater);
+    (root || document).querySelectorAll("[data-toast]").forEach(function (toast) {
+      if (toast.dataset.timer) return;
+      settleToast(toast);
+      dismissLater(toast);
+    });
   }
 
   document.addEventListener("click", function (event) {
@@ -76,7 +97,7 @@
     item.setAttribute("data-toast", "");
     item.textContent = text;
     box.appendChild(item);
-    dismissLater(item);
+    armToasts(box);
   }
   window.runwayToast = toast;
 

@@ -224,3 +224,45 @@ def test_the_base_url_follows_the_port_unless_it_is_set(tmp_path):
         DATABASE_URL=database,
     )
     assert given.stdout.strip() == "https://runway.example.com", given.stderr
+
+
+REPORT_BASE_URL = """
+import sys, time
+from pathlib import Path
+import django
+django.setup()
+from django.conf import settings
+here = Path(sys.argv[1])
+(here / sys.argv[2]).write_text(settings.RUNWAY_BASE_URL)
+deadline = time.monotonic() + 60
+while len(list(here.glob("*.url"))) < 2 and time.monotonic() < deadline:
+    time.sleep(0.1)  # honcho stops every process once one ends: wait for the other's answer
+"""
+
+
+def test_every_process_make_run_starts_links_to_the_web_port(tmp_path):
+    """honcho gives each process its own PORT (the worker's is 100 more); the worker's
+    notifications must still link to where the web process listens."""
+    script = tmp_path / "report.py"
+    script.write_text(REPORT_BASE_URL)
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        f"web: python {script} {tmp_path} web.url\nworker: python {script} {tmp_path} worker.url\n"
+    )
+    environ = clean_environ()
+    environ.pop("RUNWAY_BASE_URL", None)
+    environ.pop("PORT", None)
+    environ.update(DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'dev.sqlite3'}")
+    result = subprocess.run(
+        ["make", "-s", "processes", f"PROCFILE={procfile}", "PORT=9123"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    urls = {path.name: path.read_text() for path in tmp_path.glob("*.url")}
+    assert urls == {
+        "web.url": "http://127.0.0.1:9123",
+        "worker.url": "http://127.0.0.1:9123",
+    }, result.stdout + result.stderr

@@ -205,3 +205,31 @@ def test_scorecards_change_over_the_months(seeded):
     assert levels[-10] == 2
     assert levels[-8] == 3
     assert len(set(ScorecardSnapshot.objects.values_list("level", flat=True))) == 4
+
+
+@pytest.mark.django_db
+def test_the_demo_schedules_its_dev_releases_for_the_minutes_after_loading_it(seeded):
+    loaded = Release.objects.filter(environment__name="dev", state=ReleaseState.SCHEDULED)
+    scheduled = list(loaded.order_by("planned_start").select_related("service"))
+    first = scheduled[0].planned_start
+    assert [
+        (r.service.name, r.version.rsplit(":", 1)[1], round((r.planned_start - first).seconds / 60))
+        for r in scheduled
+    ] == [
+        ("payments-api", "1.0.0", 0),
+        ("ledger", "2.4.0", 1),
+        ("payments-api", "1.1.0", 2),
+        ("ledger", "2.5.0", 4),
+        ("fraud-check", "1.9.1", 29),
+    ]
+    assert 0 < (first - timezone.now()).total_seconds() <= 60
+    assert all(r.requester.username == "dev" for r in scheduled)
+
+
+@pytest.mark.django_db
+def test_the_demos_golden_path_is_python_web_v3_a_verified_canary(seeded):
+    from apps.catalog.models import GoldenPathTemplate
+
+    golden = GoldenPathTemplate.objects.get(is_default=True)
+    assert (golden.name, golden.version, golden.strategy) == ("python-web", 3, "canary")
+    assert {"analysis": {"template": "success-rate"}} in golden.strategy_params["steps"]

@@ -302,6 +302,50 @@ def test_the_release_list_keeps_a_query_budget(
     assert len(response.context["page"]) == 50
 
 
+@pytest.mark.django_db
+def test_the_release_list_filters_by_state_chips_a_mine_switch_and_labels_in_words(
+    client_as, make_release, developer, other_developer, search, leadership
+):
+    draft = make_release(title="Ours, a draft")
+    submitted = services.release_submit(actor=developer, release=make_release(title="Ours, due"))
+    theirs_service = ServiceFactory(name="finder", owner=search)
+    env = Environment.objects.create(
+        service=theirs_service, name="prod", kind="production", order=1, namespace="finder"
+    )
+    services.release_create(
+        actor=other_developer,
+        service=theirs_service,
+        environment=env,
+        version="registry/finder:2",
+        title="Theirs, a draft",
+        planned_start=timezone.now() + timedelta(hours=2),
+        planned_end=timezone.now() + timedelta(hours=3),
+    )
+    client = client_as(developer)
+
+    page = client.get("/releases/").content.decode()
+    assert '<fieldset class="chips wide"><legend>State</legend>' in page
+    assert (
+        'type="checkbox" name="state" value="draft"' in page and '<select name="state"' not in page
+    )
+    assert '<label for="id_team">Team:</label>' in page and "Service owner slug" not in page
+    assert 'type="checkbox" name="mine"' in page and "Unknown" not in page
+
+    def titles(**query) -> set[str]:
+        response = client.get("/releases/", query)
+        return {release.title for release in response.context["page"]}
+
+    assert titles(state=["draft"]) == {"Ours, a draft", "Theirs, a draft"}
+    assert titles(state=["draft", submitted.state]) == {
+        "Ours, a draft", "Ours, due", "Theirs, a draft"
+    }  # fmt: skip
+    assert titles(state=["draft"], mine="on") == {draft.title}
+    assert titles(team="search") == {"Theirs, a draft"}
+    # In a query string the switch also reads true/false, 1/0.
+    assert titles(mine="0") == titles(mine="false") == titles()
+    assert client_as(leadership).get("/api/v1/releases/", {"mine": "1"}).json()["count"] == 0
+
+
 def test_the_release_list_shows_what_ships_what_it_replaces_and_how_many_commits(
     client_as, make_release, leadership
 ):

@@ -112,7 +112,8 @@ class ServiceViewSet(viewsets.ModelViewSet):
         return Response(selectors.service_facets(queryset))
 
     def _detail(self, service):
-        fresh = selectors.service_detail_queryset().get(pk=service.pk)
+        # A delete may commit between the write and this read: the service is gone, a 404.
+        fresh = get_object_or_404(selectors.service_detail_queryset(), pk=service.pk)
         return ServiceDetailSerializer(fresh, context=self.get_serializer_context()).data
 
 
