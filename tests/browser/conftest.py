@@ -120,8 +120,26 @@ def serving_asgi() -> Iterator[str]:
         thread.join(10)
 
 
+@pytest.fixture(scope="session")
+def test_database(django_db_setup, django_db_blocker):
+    """pytest-django makes the test database only when a selected test asks for one (a `db`
+    fixture or mark); the demo site's tests share a database per module and ask for none, so
+    run alone (`-k`, one file) they make it here."""
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    if connection.settings_dict["NAME"].startswith("test_"):
+        yield
+        return
+    with django_db_blocker.unblock():
+        made = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(made, verbosity=0)
+
+
 @pytest.fixture(scope="module")
-def demo_site(django_db_setup, django_db_blocker, tmp_path_factory):
+def demo_site(test_database, django_db_blocker, tmp_path_factory):
     """The demo organisation (`manage.py seed_demo`, plus tests/browser/main_pages.py's extras)
     served by uvicorn, loaded once for a module of tests that only read pages; the database is
     emptied again when the module is done. Its tests use no `db` fixture of their own."""
