@@ -56,9 +56,11 @@ processes:
 	RUNWAY_BASE_URL="$${RUNWAY_BASE_URL:-http://127.0.0.1:$(PORT)}" \
 	$(BIN)/honcho start -f $(PROCFILE)
 
+# mypy's Django plugin imports the settings: development mode needs no secrets to do so.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DEBUG=1 $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -89,7 +91,7 @@ browser:
 pytest: install
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)}" \
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist load $(ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(ARGS)
 
 test: lint browser
 	$(MAKE) --no-print-directory pytest
@@ -100,4 +102,4 @@ bench: install
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

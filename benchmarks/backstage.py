@@ -10,6 +10,7 @@ import json
 import subprocess
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
@@ -19,7 +20,7 @@ from benchmarks.measure import timed
 from benchmarks.server import WebServer, api_client
 from benchmarks.tables import Table
 
-BACKSTAGE = {
+BACKSTAGE: dict[str, Any] = {
     "import_seconds": (182, 254),
     "a": 42.0,
     "b": 6.0,
@@ -66,7 +67,7 @@ def _queryable(cfg: Config) -> dict:
     with psycopg.connect(cfg.backstage_database_url) as conn:
 
         def count(table: str) -> int:
-            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]  # noqa: S608
 
         return {
             "services": count("catalog_service"),

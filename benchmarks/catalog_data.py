@@ -3,7 +3,16 @@ the run's scale (the demo's, with a generated one around it), copied in bulk wit
 own; API tokens for the demo's sign-ins; and the audit chain of the services' creation."""
 
 import json
-from datetime import timedelta
+import random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+    from benchmarks.config import Config
+    from benchmarks.load import World
 
 DAY = timedelta(days=1)
 
@@ -12,6 +21,17 @@ PERSONAS = ("admin", "rm", "dev", "lead")
 
 
 class CatalogData:
+    """The people and catalog part of benchmarks.load.Loader, which provides these:"""
+
+    cfg: "Config"
+    random: random.Random
+    now: datetime
+    world: "World"
+
+    if TYPE_CHECKING:
+
+        def copy(self, model: type[Model], fields: list[str], rows: Iterable) -> int: ...
+
     # --- Accounts --------------------------------------------------------------------------
 
     def load_accounts(self) -> None:
@@ -259,7 +279,7 @@ class CatalogData:
         )
 
         default_replicas = Service._meta.get_field("replicas").default
-        environments = []
+        environments: list[tuple] = []
         for spec in org.services:
             ids = {}
             for order, env in enumerate(spec.environments, start=1):

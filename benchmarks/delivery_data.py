@@ -9,10 +9,20 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from psycopg import sql
 
 from apps.demo.skew import cumulative
+
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Iterable
+
+    from django.db.models import Model
+    from psycopg import Connection
+
+    from benchmarks.load import Sizes, World
 
 DAY = timedelta(days=1)
 HISTORY_WEEKS = 52
@@ -22,6 +32,20 @@ DEPLOYMENTS_PER_PRODUCTION = 2.2
 
 
 class DeliveryData:
+    """The delivery part of benchmarks.load.Loader, which provides these:"""
+
+    conn: "Connection"
+    sizes: "Sizes"
+    random: "random.Random"
+    now: datetime
+    world: "World"
+    rows: dict[str, int]
+    timings: dict[str, float]
+
+    if TYPE_CHECKING:
+
+        def copy(self, model: type[Model], fields: list[str], rows: Iterable) -> int: ...
+
     def read_before_loading(self) -> None:
         """What the load reads through Django, read before its transaction locks the tables."""
         from apps.insights.scorecards.evaluation import rule_settings
@@ -286,6 +310,7 @@ class DeliveryData:
         (apps.demo.history_plan) at the service's own pace: production deployments with their
         staging ones and commits, failures, rollbacks and incidents. Ids follow the start."""
         from apps.demo.history_plan import History, personality_at_pace, plan_service
+        from apps.demo.world import ServiceSpec
         from apps.insights.models import (
             CommitFact,
             DeploymentFact,
@@ -312,7 +337,7 @@ class DeliveryData:
         for index, spec in enumerate(w.organisation.services):
             sv = w.services[index]
             habits = personality_at_pace(r, per_week * w.service_weights[index])
-            history = History()
+            history = History[ServiceSpec]()
             plan_service(
                 r, history, spec, habits, first_monday, self.now, weeks=HISTORY_WEEKS, ci_runs=False
             )
@@ -353,10 +378,10 @@ class DeliveryData:
         for iid, (index, incident, cause) in enumerate(causes, start=1):
             link = IncidentLink.REPORTED if cause else ""
             if cause is None:  # the latest production deployment before it, as recorded ones
-                history = production[index]
-                at = bisect_left(history, incident.opened_at, key=lambda item: item[0]) - 1
-                if at >= 0 and incident.opened_at - history[at][0] <= INCIDENT_LINK_LOOKBACK:
-                    cause, link = history[at][1], IncidentLink.INFERRED
+                deployed = production[index]
+                at = bisect_left(deployed, incident.opened_at, key=lambda item: item[0]) - 1
+                if at >= 0 and incident.opened_at - deployed[at][0] <= INCIDENT_LINK_LOOKBACK:
+                    cause, link = deployed[at][1], IncidentLink.INFERRED
             if cause is not None:
                 cause[11] = True
             resolved = incident.resolved_at

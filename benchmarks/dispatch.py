@@ -6,15 +6,16 @@ Rolling updates of one replica, no analysis, a simulator whose pods are ready af
 time is the platform's (queueing, tasks, database, Kubernetes calls), not waiting."""
 
 import os
-import subprocess
 import time
 from collections import defaultdict
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
-from benchmarks.config import PYTHON, ROOT, Config
+from benchmarks.config import Config
 from benchmarks.measure import Timing
 from benchmarks.server import free_port
+from portal import processes
 
 ROLLOUTS = 200
 FIRST_CALL_LIMIT_MS = 500.0
@@ -25,34 +26,16 @@ class Simulator:
     def __init__(self, cfg: Config):
         self.kubeconfig = cfg.var_dir / "kubeconfig-bench.yaml"
         self.request_log = cfg.var_dir / "simulator-requests.log"
-        for path in (self.kubeconfig, self.request_log):
-            path.unlink(missing_ok=True)
-        self._log = open(cfg.var_dir / "simulator.log", "w")  # noqa: SIM115
-        self.process = subprocess.Popen(  # noqa: S603
-            [
-                PYTHON,
-                "-m",
-                "simulator",
-                "--port",
-                str(free_port()),
-                "--ready-delay",
-                "0.3",
-                "--tick",
-                "0.2",
-                "--kubeconfig-out",
-                str(self.kubeconfig),
-                "--request-log",
-                str(self.request_log),
-            ],
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+        self.request_log.unlink(missing_ok=True)
+        (cfg.var_dir / "simulator.log").unlink(missing_ok=True)
+        self.process = processes.simulator(
+            kubeconfig=self.kubeconfig,
+            port=free_port(),
+            tick=0.2,
+            ready_delay=0.3,
+            log=cfg.var_dir / "simulator.log",
+            request_log=self.request_log,
         )
-        deadline = time.monotonic() + 30
-        while not self.kubeconfig.exists():
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError("the cluster simulator did not start")
-            time.sleep(0.1)
 
     def first_calls(self) -> dict[str, float]:
         """The time of the first request that names each namespace."""
@@ -65,55 +48,35 @@ class Simulator:
         return first
 
     def stop(self) -> None:
-        _stop(self.process)
-        self._log.close()
+        processes.stop(self.process)
 
 
 class Workers:
     """The Procfile's worker: one Celery worker, prefork, two processes."""
 
     def __init__(self, cfg: Config, kubeconfig: Path):
-        self._log = open(cfg.var_dir / "worker.log", "w")  # noqa: SIM115
-        self.process = subprocess.Popen(  # noqa: S603
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                f"--loglevel={os.environ.get('BENCH_WORKER_LOGLEVEL', 'WARNING')}",
-                "--concurrency=2",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                "bench@%h",
-            ],
-            cwd=ROOT,
+        log = cfg.var_dir / "worker.log"
+        log.unlink(missing_ok=True)
+        self.process = processes.celery_worker(
+            log=log,
             env=cfg.env(KUBECONFIG=str(kubeconfig)),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            name="bench",
+            concurrency=2,
+            loglevel=os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
         )
         from portal.celery import app
 
         deadline = time.monotonic() + 60
         while not app.control.ping(timeout=0.5):
             if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(f"the Celery worker did not start; see {self._log.name}")
+                raise RuntimeError(f"the Celery worker did not start; see {log}")
 
     def stop(self) -> None:
-        _stop(self.process)
-        self._log.close()
+        processes.stop(self.process)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def _note_commit(committed: dict[int, float], pk: int) -> None:
+    committed[pk] = time.time()
 
 
 def _flush_redis(cfg: Config) -> None:
@@ -180,7 +143,7 @@ def run(cfg: Config, meta: dict) -> dict:
             # Registered first, so it runs first after the commit: the moment the start is
             # durable, before the task is queued.
             with transaction.atomic():
-                transaction.on_commit(lambda pk=release.pk: committed.__setitem__(pk, time.time()))
+                transaction.on_commit(partial(_note_commit, committed, release.pk))
                 rollout = rollout_start(actor=None, release=release)
             namespaces[release.pk] = rollout.namespace
         all_started = time.time() - started

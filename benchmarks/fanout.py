@@ -33,6 +33,8 @@ def _rollout_to_watch():
     environment = (
         Environment.objects.filter(name="staging").exclude(pk__in=busy).select_related("service")
     ).first()
+    if environment is None:
+        raise RuntimeError("every staging environment has an active rollout: none to watch")
     now = timezone.now()
     release = Release.objects.create(
         service=environment.service,

@@ -3,10 +3,14 @@
 import platform
 import subprocess
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from benchmarks import load
 from benchmarks.config import ROOT, Config
 from benchmarks.measure import Stopwatch
+
+if TYPE_CHECKING:
+    from benchmarks.server import WebServer
 
 
 class Run:
@@ -15,7 +19,7 @@ class Run:
         self.meta: dict = {}
         self.sections: dict[str, object] = {}
         self.cleanup: list = []
-        self._server = None
+        self._server: WebServer | None = None
 
     def server(self):
         """The web process on the bench database, started once for the phases that need it."""
@@ -108,8 +112,8 @@ def machine_facts(cfg: Config) -> dict:
     import psycopg
 
     with psycopg.connect(cfg.server_url) as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
-        settings = dict(
+        version = conn.execute("SHOW server_version").fetchall()[0][0]
+        settings: dict[str, str] = dict(
             conn.execute(
                 "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
                 "('shared_buffers', 'work_mem', 'jit', 'max_connections')"

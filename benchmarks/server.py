@@ -97,6 +97,8 @@ def session_for(username: str) -> str:
     store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()
+    if store.session_key is None:
+        raise RuntimeError(f"no session was made for {username}")
     return store.session_key
 
 

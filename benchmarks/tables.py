@@ -14,6 +14,18 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 
+def _column_field(field: object) -> models.Field:
+    if not isinstance(field, models.Field):
+        raise ValueError(f"{field} is a relation seen from the other side, not a column")
+    return field
+
+
+def _column(field: models.Field) -> str:
+    if field.column is None:
+        raise ValueError(f"{field} has no column of its own")
+    return field.column
+
+
 class MissingValue(Exception):
     pass
 
@@ -40,13 +52,13 @@ class Table:
         meta = model._meta
         self.model = model
         self.name = meta.db_table
-        given = [meta.get_field(name) for name in fields]
+        given = [_column_field(meta.get_field(name)) for name in fields]
         rest = [
             f
             for f in meta.concrete_fields
             if f not in given and not (f.primary_key and isinstance(f, models.AutoField))
         ]
-        self.columns = [f.column for f in given] + [f.column for f in rest]
+        self.columns = [_column(f) for f in given] + [_column(f) for f in rest]
         self.tail = tuple(_default_for(f, now) for f in rest)
         self.rows = 0
 

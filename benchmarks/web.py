@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
@@ -108,7 +109,7 @@ def count_queries(probe: Probe, meta: dict) -> int:
     from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="127.0.0.1")
-    headers = {}
+    headers: dict[str, Any] = {}
     if probe.api:
         headers["HTTP_AUTHORIZATION"] = f"Bearer {meta['tokens'][probe.persona]}"
     else:

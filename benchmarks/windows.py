@@ -4,6 +4,7 @@ checks it (its first occurrence from one window length before the instant), and
 beside dateutil walking the same rule from its start, the way windows were evaluated before."""
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from dateutil.rrule import rrulestr
 
@@ -41,9 +42,7 @@ def run(cfg: Config) -> dict:
             figures.append({"rule": label, "since": start.year, **timing.as_dict()})
         walked = rrulestr(text, dtstart=STARTS[-1])
         timing, _ = timed(
-            lambda walked=walked, length=length: walked.between(
-                NOW - length, NOW + timedelta(seconds=1), inc=True
-            ),
+            partial(walked.between, NOW - length, NOW + timedelta(seconds=1), inc=True),
             warmup=1,
             samples=min(cfg.samples, 5),
         )

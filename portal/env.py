@@ -7,6 +7,7 @@ start-up instead of running with a silently wrong value.
 import os
 import re
 from pathlib import Path
+from typing import Any, overload
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +29,10 @@ def _raw(name: str) -> str | None:
     return os.environ.get(name)
 
 
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
     """An empty value counts as unset, so `FOO=` in a compose file means "use the default"."""
     value = _raw(name)
@@ -68,7 +73,7 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def env_database(name: str, default: str) -> dict:
+def env_database(name: str, default: str) -> dict[str, Any]:
     url = env_str(name, default)
     scheme = url.partition("://")[0]
     if scheme not in environ.Env.DB_SCHEMES:
@@ -82,7 +87,7 @@ def env_database(name: str, default: str) -> dict:
         raise ImproperlyConfigured(f"{name} is not a database URL we understand: {exc}") from None
 
 
-def env_cache(name: str, default: str) -> dict:
+def env_cache(name: str, default: str) -> dict[str, Any]:
     url = env_str(name, default)
     try:
         return environ.Env.cache_url_config(url)
@@ -90,7 +95,7 @@ def env_cache(name: str, default: str) -> dict:
         raise ImproperlyConfigured(f"{name} is not a cache URL we understand: {exc}") from None
 
 
-def env_email(name: str, default: str) -> dict:
+def env_email(name: str, default: str) -> dict[str, Any]:
     url = env_str(name, default)
     try:
         return environ.Env.email_url_config(url)

@@ -78,5 +78,5 @@ class RestoreUnackedOnReconnect(bootsteps.StartStopStep):
 
 
 def install(app) -> None:
-    kombu_redis.QoS.restore_unacked = _restore_unacked_or_note
+    kombu_redis.QoS.restore_unacked = _restore_unacked_or_note  # type: ignore[method-assign]
     app.steps["consumer"].add(RestoreUnackedOnReconnect)

@@ -23,10 +23,13 @@ logger = logging.getLogger(__name__)
 def collect_garbage(store: Store) -> None:
     """Delete what a deleted owner left behind (background cascading deletion)."""
     uids = store.uids()
+
+    def orphaned(obj: dict) -> bool:
+        owner = controller_uid(obj)
+        return owner is not None and owner not in uids
+
     for resource in (REPLICASETS, PODS):
-        orphans, _ = store.list(
-            resource, None, lambda obj: controller_uid(obj) not in (None, *uids)
-        )
+        orphans, _ = store.list(resource, None, orphaned, shared=True)
         for obj in orphans:
             store.delete(resource, obj["metadata"]["namespace"], obj["metadata"]["name"])
 

@@ -59,7 +59,13 @@ def _rolling(d: dict) -> dict | None:
 
 
 def resolve_fenceposts(d: dict) -> tuple[int, int]:
+    """maxSurge and maxUnavailable as numbers of pods, for a RollingUpdate Deployment."""
     rolling, replicas = _rolling(d), d["spec"]["replicas"]
+    if rolling is None:
+        raise ValueError(
+            f"a {d['spec']['strategy']['type']} Deployment has no fenceposts: "
+            "only RollingUpdate surges or leaves pods unavailable"
+        )
     surge = scaled_value(rolling["maxSurge"], replicas, round_up=True)
     unavailable = scaled_value(rolling["maxUnavailable"], replicas, round_up=False)
     if surge == 0 and unavailable == 0:
@@ -97,10 +103,13 @@ def template_hash(template: dict, collision_count: int | None) -> str:
 
 
 def _without_hash(template: dict) -> dict:
-    template = copy.deepcopy(template)
+    """The template as the Deployment wrote it, for comparing: a shallow copy, as it is read
+    for every ReplicaSet of every Deployment on every tick."""
     labels = template.get("metadata", {}).get("labels") or {}
-    labels.pop(HASH_LABEL, None)
-    return template
+    if HASH_LABEL not in labels:
+        return template
+    kept = {key: value for key, value in labels.items() if key != HASH_LABEL}
+    return {**template, "metadata": {**template["metadata"], "labels": kept}}
 
 
 def revision(rs: dict) -> int:
@@ -213,15 +222,17 @@ class DeploymentController:
         self.store = store
 
     def sync_all(self, now: float) -> None:
+        # One listing of the ReplicaSets for all Deployments: a sync only writes the
+        # ReplicaSets of its own Deployment.
         deployments, _ = self.store.list(DEPLOYMENTS)
+        replica_sets, _ = self.store.list(REPLICASETS)
+        owned: dict[str | None, list[dict]] = {}
+        for rs in replica_sets:
+            owned.setdefault(controller_uid(rs), []).append(rs)
         for d in deployments:
-            self.sync(d, now)
+            self.sync(d, now, owned.get(d["metadata"]["uid"], []))
 
-    def sync(self, d: dict, now: float) -> None:
-        uid = d["metadata"]["uid"]
-        rss, _ = self.store.list(
-            REPLICASETS, d["metadata"]["namespace"], lambda rs: controller_uid(rs) == uid
-        )
+    def sync(self, d: dict, now: float, rss: list[dict]) -> None:
         self._check_paused_conditions(d, now)
         if d["spec"].get("paused") or self._is_scaling_event(d, rss, now):
             self._sync_scale(d, rss, now)

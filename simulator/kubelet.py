@@ -74,7 +74,7 @@ class Kubelet:
         return f"10.244.{(n // 250) % 250}.{n % 250 + 2}"
 
     def sync(self, now: float) -> None:
-        pods, _ = self.store.list(PODS)
+        pods, _ = self.store.list(PODS, shared=True)
         live = {pod["metadata"]["uid"] for pod in pods}
         for uid in set(self._pods) - live:
             del self._pods[uid]
@@ -85,8 +85,7 @@ class Kubelet:
                 life = self._pods[uid] = _PodLife(seen_at=now, ip=self._allocate_ip())
             status = self.pod_status(pod, life, now)
             if status != pod["status"]:
-                pod["status"] = status
-                self.store.update(PODS, pod, status_only=True)
+                self.store.update(PODS, {**pod, "status": status}, status_only=True)
 
     def _container(self, container: dict, pod: dict, life: _PodLife, age: float) -> dict:
         name, image = container["name"], container.get("image", "")

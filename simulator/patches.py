@@ -82,7 +82,7 @@ def merge_patch(target, patch):
 # --- JSON Patch ---------------------------------------------------------------------------
 
 
-def _pointer(path) -> list[str]:
+def _pointer(path: object) -> list[str]:
     if not isinstance(path, str) or (path and not path.startswith("/")):
         raise errors.unprocessable(f"invalid JSON pointer: {path!r}")
     if path == "":
@@ -101,7 +101,7 @@ def _index(container: list, token: str, *, appending: bool) -> int:
     return index
 
 
-def _parent(doc, tokens: list[str], op: str, path: str):
+def _parent(doc, tokens: list[str], op: str, path: object):
     node = doc
     for token in tokens[:-1]:
         if isinstance(node, dict) and token in node:
@@ -115,7 +115,7 @@ def _parent(doc, tokens: list[str], op: str, path: str):
     return node
 
 
-def _get(doc, path: str, op: str):
+def _get(doc, path: object, op: str):
     tokens = _pointer(path)
     if not tokens:
         return doc
@@ -129,7 +129,7 @@ def _get(doc, path: str, op: str):
     )
 
 
-def _add(doc, path: str, value, op: str = "add"):
+def _add(doc, path: object, value, op: str = "add"):
     tokens = _pointer(path)
     if not tokens:
         return copy.deepcopy(value)
@@ -143,7 +143,7 @@ def _add(doc, path: str, value, op: str = "add"):
     return doc
 
 
-def _remove(doc, path: str, op: str = "remove"):
+def _remove(doc, path: object, op: str = "remove"):
     tokens = _pointer(path)
     if not tokens:
         raise errors.unprocessable(f"{op} operation does not apply: cannot remove the root")

@@ -84,11 +84,11 @@ def _create_pod(store: Store, rs: dict) -> None:
 
 def manage_pods(store: Store) -> None:
     """Create or delete pods until each ReplicaSet has spec.replicas of them."""
-    pods, _ = store.list(PODS)
+    pods, _ = store.list(PODS, shared=True)
     owned: dict[str, list[dict]] = {}
     for pod in pods:
         owned.setdefault(controller_uid(pod) or "", []).append(pod)
-    replica_sets, _ = store.list(REPLICASETS)
+    replica_sets, _ = store.list(REPLICASETS, shared=True)
     for rs in replica_sets:
         mine = owned.get(rs["metadata"]["uid"], [])
         want = rs["spec"].get("replicas", 1)
@@ -99,11 +99,11 @@ def manage_pods(store: Store) -> None:
 
 
 def update_statuses(store: Store, now: float) -> None:
-    pods, _ = store.list(PODS)
+    pods, _ = store.list(PODS, shared=True)
     owned: dict[str, list[dict]] = {}
     for pod in pods:
         owned.setdefault(controller_uid(pod) or "", []).append(pod)
-    replica_sets, _ = store.list(REPLICASETS)
+    replica_sets, _ = store.list(REPLICASETS, shared=True)
     for rs in replica_sets:
         _update_status(store, rs, owned.get(rs["metadata"]["uid"], []), now)
 
@@ -124,5 +124,4 @@ def _update_status(store: Store, rs: dict, pods: list[dict], now: float) -> None
     }
     status = omit_zero(status, ("fullyLabeledReplicas", "readyReplicas", "availableReplicas"))
     if status != rs["status"]:
-        rs["status"] = status
-        store.update(REPLICASETS, rs, status_only=True)
+        store.update(REPLICASETS, {**rs, "status": status}, status_only=True)

@@ -7,7 +7,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 
@@ -35,7 +35,7 @@ class _Handler(BaseHTTPRequestHandler):
             # Once handled: a client killed while sending its body leaves a refused write.
             self.server.request_log.record(received, self.command, self.path, response.status)
         if response.stream is not None:
-            self._stream(response)
+            self._stream(response.stream)
         else:
             self._send(response)
 
@@ -53,14 +53,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def _stream(self, response: Response) -> None:
+    def _stream(self, stream: Iterator[dict | None]) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.close_connection = True
         try:
-            for event in response.stream:
+            for event in stream:
                 if self.server.stopping.is_set():
                     break
                 if event is None:

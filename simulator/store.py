@@ -6,6 +6,7 @@ a new dict, so the change log can share them, and readers get deep copies.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import secrets
 import threading
@@ -104,8 +105,12 @@ class Store:
         resource: Resource,
         namespace: str | None = None,
         where: Callable[[dict], bool] | None = None,
+        *,
+        shared: bool = False,
     ) -> tuple[list[dict], str]:
-        """Matching objects sorted by namespace and name (etcd's key order), and the revision."""
+        """Matching objects sorted by namespace and name (etcd's key order), and the revision.
+        `shared` hands out the stored objects themselves, not copies: for the controllers'
+        readers, which hold the lock and change nothing they are given."""
         with self.lock:
             # Narrowed before sorting and copied by _clone: the controllers list every kind
             # several times a tick, and sorting and deep-copying everything made a tick grow
@@ -118,13 +123,15 @@ class Store:
             items = [self._objects[key] for key in keys]
             if where is not None:
                 items = [obj for obj in items if where(obj)]
+            if shared:
+                return items, str(self._revision)
             return [_clone(obj) for obj in items], str(self._revision)
 
     def uids(self) -> set[str]:
         with self.lock:
             return {obj["metadata"]["uid"] for obj in self._objects.values()}
 
-    def _service_specs(self) -> list[dict]:
+    def _service_specs(self) -> builtins.list[dict]:
         return [obj["spec"] for key, obj in self._objects.items() if key[0] == "services"]
 
     def allocate_cluster_ip(self) -> str:
@@ -279,7 +286,7 @@ class Store:
 
     def events_after(
         self, resource: Resource, revision: int, timeout: float
-    ) -> tuple[list[Event], int]:
+    ) -> tuple[builtins.list[Event], int]:
         """Changes to this resource after `revision`, waiting up to `timeout` for the first one,
         and the revision the caller has now seen everything up to.
 

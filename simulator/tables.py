@@ -1,5 +1,7 @@
 """Server-side printing: the `meta.k8s.io/v1` Table that `kubectl get` asks for."""
 
+from typing import Any
+
 from simulator import label_selectors
 from simulator.resources import Resource
 from simulator.store import parse_timestamp
@@ -192,7 +194,7 @@ def table(
                 "apiVersion": "meta.k8s.io/v1",
                 "metadata": obj["metadata"],
             }
-        row = {"cells": values}
+        row: dict[str, Any] = {"cells": values}
         if embedded is not None:
             row["object"] = embedded
         rows.append(row)

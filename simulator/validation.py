@@ -217,7 +217,7 @@ def deployment(obj: dict, current: dict | None) -> list[FieldError]:
             )
     template_problems = pod_template(template, "spec.template")
     problems += selector_problems + template_problems
-    if not selector_problems and not template_problems:
+    if not selector_problems and not template_problems and isinstance(template, dict):
         labels = (template.get("metadata") or {}).get("labels") or {}
         if not label_selectors.matches_all(label_selectors.from_label_selector(selector), labels):
             problems.append(

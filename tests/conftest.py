@@ -7,11 +7,12 @@ from django.core.cache import cache
 from django.db.backends.signals import connection_created
 
 from apps.accounts.models import Role
+from tests import databases
 from tests.factories import PASSWORD, ServiceAccountFactory, TeamFactory, UserFactory
 
-# Release fixtures (a service with three environments, a production policy, ...) serve the
-# release tests and the browser tests alike.
-pytest_plugins = ["tests.releases.fixtures"]
+# Release fixtures (a service with three environments, a production policy, ...) and real
+# processes (brokers, the simulator, Celery workers) serve several test packages alike.
+pytest_plugins = ["tests.releases.fixtures", "tests.processes"]
 
 
 def pytest_configure(config):
@@ -36,28 +37,52 @@ def pytest_configure(config):
         )
 
 
-# Slowest first: with several workers (`make test` runs pytest-xdist) the long drills start at
-# once, each on a worker of its own, instead of being the tail everyone waits for.
-_SLOW_FIRST = (
-    "tests/integration/test_rollout_drills.py::test_twenty_rollouts",
-    "tests/integration/test_outage_drill.py",
-    "tests/integration/test_rollout_drills.py",
-    "tests/integration/",
-    "tests/browser/",
-    "tests/rollouts/",
-    "tests/simulator/",
-)
+# Under pytest-xdist (`make test` runs `--dist worksteal`) each worker first takes an equal,
+# contiguous share of the collection, and a worker that runs dry takes pending tests from the
+# end of another's share. The long tests (seconds each, as measured on a quiet machine) go to
+# the front of the shares, one heavy share per worker, so that they start at once instead of
+# queueing behind each other on one worker.
+_LONG_TESTS = {
+    "tests/integration/test_rollout_drills.py::test_twenty_rollouts": 150,
+    "tests/integration/test_outage_drill.py": 60,
+    "tests/api/test_schema_fuzz.py": 25,
+    "tests/integration/test_rollout_drills.py": 15,
+    "tests/integration/test_broker_restart.py": 13,
+    "tests/integration/": 6,
+}
+
+
+def _expected_seconds(item) -> int:
+    return next((s for prefix, s in _LONG_TESTS.items() if item.nodeid.startswith(prefix)), 0)
 
 
 def pytest_collection_modifyitems(config, items):
-    def rank(item) -> int:
-        path = item.nodeid
-        return next(
-            (n for n, prefix in enumerate(_SLOW_FIRST) if path.startswith(prefix)),
-            len(_SLOW_FIRST),
-        )
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    long_tests = sorted((i for i in items if _expected_seconds(i)), key=_expected_seconds)
+    others = [i for i in items if not _expected_seconds(i)]
+    # Longest first, each to the share with the least long work so far.
+    shares: list[list] = [[] for _ in range(workers)]
+    for item in reversed(long_tests):
+        min(shares, key=lambda share: sum(map(_expected_seconds, share))).append(item)
+    # xdist's first split: the i-th worker takes len(pending) // (workers - i) of what is left.
+    ordered, left = [], len(items)
+    for index, share in enumerate(shares):
+        size = left // (workers - index)
+        left -= size
+        fill = max(0, size - len(share))
+        ordered += share + others[:fill]
+        others = others[fill:]
+    items[:] = ordered + others
 
-    items.sort(key=rank)
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Test databases on PostgreSQL are copies of one migrated template (tests/databases.py)."""
+    from django.db import connections
+
+    database = connections["default"].settings_dict
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["TEST"]["TEMPLATE"] = databases.migrated_template(database)
 
 
 def _allow_truncating_the_audit_log(sender, connection, **kwargs):

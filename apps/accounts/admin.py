@@ -17,12 +17,13 @@ class UserAdmin(AuditedModelAdmin, BaseUserAdmin):
     which revokes its tokens."""
 
     inlines = [RoleGrantInline]
-    list_display = [*BaseUserAdmin.list_display, "is_service_account"]
+    # The stubs leave list_display an instance variable, so reading it from the class is flagged.
+    list_display = [*BaseUserAdmin.list_display, "is_service_account"]  # type: ignore[misc]
     list_filter = [*BaseUserAdmin.list_filter, "is_service_account"]
     readonly_fields = ["is_service_account"]
     filter_horizontal = [*BaseUserAdmin.filter_horizontal, "reports_checks_for"]
     fieldsets = [
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         ("Runway", {"fields": ["time_zone"]}),
         ("CI identity", {"fields": ["is_service_account", "reports_checks_for"]}),
     ]

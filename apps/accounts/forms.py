@@ -1,4 +1,5 @@
 import zoneinfo
+from functools import cache
 
 from django import forms
 
@@ -19,13 +20,13 @@ class ApiTokenForm(forms.Form):
     )
 
 
-class TimeZoneForm(forms.Form):
-    time_zone = forms.ChoiceField(choices=[])
+@cache
+def _time_zone_choices() -> list[tuple[str, str]]:
+    return [(zone, zone) for zone in sorted(zoneinfo.available_timezones())]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        zones = sorted(zoneinfo.available_timezones())
-        self.fields["time_zone"].choices = [(zone, zone) for zone in zones]
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(choices=_time_zone_choices)
 
 
 class TeamForm(forms.ModelForm):

@@ -1,5 +1,6 @@
 import hashlib
 import zoneinfo
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -33,7 +34,7 @@ class User(AbstractUser):
         editable=False,
         help_text="Made by a platform admin (service_account_create), never switched later.",
     )
-    reports_checks_for = models.ManyToManyField(
+    reports_checks_for: "models.ManyToManyField[Team, Any]" = models.ManyToManyField(
         "Team",
         blank=True,
         related_name="ci_accounts",
@@ -58,7 +59,7 @@ class Team(models.Model):
     slug = models.CharField(max_length=63, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    members = models.ManyToManyField(
+    members: "models.ManyToManyField[User, TeamMembership]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams"
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -125,6 +126,9 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
+
+    # The plain key, set only on a token just made, for the one answer that shows it.
+    key: str
 
     class Meta:
         ordering = ["-created_at"]

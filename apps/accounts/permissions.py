@@ -11,8 +11,9 @@ person may do.
 """
 
 from collections.abc import Callable
+from typing import Any, TypeVar
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from rest_framework.permissions import BasePermission
@@ -20,6 +21,7 @@ from rest_framework.permissions import BasePermission
 from apps.accounts.models import Role
 
 Rule = Callable[..., bool]
+_M = TypeVar("_M", bound=Model)
 
 
 def is_service_account(user) -> bool:
@@ -173,7 +175,7 @@ def require(allowed: bool, message: str = "You do not have permission to do this
         raise PermissionDenied(message)
 
 
-def get_visible_or_404(queryset: QuerySet, **lookup) -> Model:
+def get_visible_or_404(queryset: QuerySet[_M], **lookup: Any) -> _M:
     """One row of `queryset`, or a 404 for a missing row or a malformed lookup (a non-numeric
     id). The queryset decides what may be found: everybody signed in reads the catalog,
     releases and rollouts, so their querysets hold every row; a person's own things (API
@@ -181,7 +183,7 @@ def get_visible_or_404(queryset: QuerySet, **lookup) -> Model:
     is a 404, revealing nothing, not even that it exists."""
     try:
         return queryset.get(**lookup)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404 from None
 
 

@@ -15,7 +15,7 @@ TEAM_FIELDS = ("slug", "name", "description")
 
 
 @transaction.atomic
-def team_create(*, actor, slug: str, name: str, description: str = "") -> Team:
+def team_create(*, actor: User, slug: str, name: str, description: str = "") -> Team:
     permissions.require(permissions.can_manage_teams(actor), "Only platform admins create teams.")
     team = Team(slug=slug, name=name, description=description)
     team.full_clean()
@@ -25,7 +25,7 @@ def team_create(*, actor, slug: str, name: str, description: str = "") -> Team:
 
 
 @transaction.atomic
-def team_update(*, actor, team: Team, **changes) -> Team:
+def team_update(*, actor: User, team: Team, **changes) -> Team:
     permissions.require(permissions.can_manage_teams(actor), "Only platform admins edit teams.")
     team = Team.objects.select_for_update().get(pk=team.pk)
     before = snapshot(team, TEAM_FIELDS)
@@ -46,7 +46,7 @@ def team_update(*, actor, team: Team, **changes) -> Team:
 
 
 @transaction.atomic
-def team_member_add(*, actor, team: Team, user: User) -> TeamMembership:
+def team_member_add(*, actor: User, team: Team, user: User) -> TeamMembership:
     permissions.require(permissions.can_manage_teams(actor), "Only platform admins add members.")
     _refuse_service_account(user, "user", "A service account is no team member")
     membership, created = TeamMembership.objects.get_or_create(team=team, user=user)
@@ -59,7 +59,7 @@ def team_member_add(*, actor, team: Team, user: User) -> TeamMembership:
 
 
 @transaction.atomic
-def team_member_remove(*, actor, team: Team, user: User) -> None:
+def team_member_remove(*, actor: User, team: Team, user: User) -> None:
     permissions.require(permissions.can_manage_teams(actor), "Only platform admins remove members.")
     deleted, _ = TeamMembership.objects.filter(team=team, user=user).delete()
     if deleted:
@@ -70,7 +70,7 @@ def team_member_remove(*, actor, team: Team, user: User) -> None:
 
 
 @transaction.atomic
-def role_grant(*, actor, user: User, role: str) -> RoleGrant:
+def role_grant(*, actor: User, user: User, role: str) -> RoleGrant:
     permissions.require(permissions.is_platform_admin(actor), "Only platform admins grant roles.")
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; choose one of {Role.values}."})
@@ -83,7 +83,7 @@ def role_grant(*, actor, user: User, role: str) -> RoleGrant:
 
 
 @transaction.atomic
-def role_revoke(*, actor, user: User, role: str) -> bool:
+def role_revoke(*, actor: User, user: User, role: str) -> bool:
     """Take a role away; False when the user did not hold it (nothing changes)."""
     permissions.require(permissions.is_platform_admin(actor), "Only platform admins revoke roles.")
     if actor.pk == user.pk and role == Role.PLATFORM_ADMIN:
@@ -117,7 +117,9 @@ def _new_token(*, user: User, name: str, expires_in_days: int | None) -> tuple[A
 
 
 @transaction.atomic
-def api_token_create(*, actor: User, name: str, expires_in_days: int | None = None):
+def api_token_create(
+    *, actor: User, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
     """Returns (token, key). The key is shown to the user once and never stored."""
     permissions.require(permissions.can_read(actor))
     # A leaked CI token must end when an admin revokes it, not live on in one it minted.
@@ -137,7 +139,7 @@ def api_token_create(*, actor: User, name: str, expires_in_days: int | None = No
 # --- Service accounts: CI's identities ------------------------------------------------------
 
 
-def _require_service_account_rights(actor) -> None:
+def _require_service_account_rights(actor: User) -> None:
     permissions.require(
         permissions.can_manage_service_accounts(actor),
         "Only platform admins manage service accounts.",
@@ -276,9 +278,10 @@ def alias_add(*, actor: User, kind: str, value: str) -> Alias:
 
 @transaction.atomic
 def alias_remove(*, actor: User, alias: Alias) -> None:
-    alias = Alias.objects.select_for_update().filter(pk=alias.pk).first()
-    if alias is None:
+    locked = Alias.objects.select_for_update().filter(pk=alias.pk).first()
+    if locked is None:
         return
+    alias = locked
     permissions.require(alias.user_id == actor.pk or permissions.is_platform_admin(actor))
     audit_record(
         actor=actor,

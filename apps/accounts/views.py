@@ -2,7 +2,7 @@ from copy import copy
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -17,10 +17,11 @@ from apps.accounts.forms import (
 )
 from apps.accounts.models import Role, Team, User
 from apps.core.forms import add_service_errors
+from apps.core.http import AuthenticatedRequest
 
 
 @require_safe
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "accounts/profile.html",
@@ -36,7 +37,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def alias_add(request: HttpRequest) -> HttpResponse:
+def alias_add(request: AuthenticatedRequest) -> HttpResponse:
     form = AliasForm(request.POST)
     try:
         if not form.is_valid():
@@ -50,7 +51,7 @@ def alias_add(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def alias_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def alias_remove(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     alias = get_object_or_404(request.user.aliases.all(), pk=pk)
     services.alias_remove(actor=request.user, alias=alias)
     messages.success(request, f"{alias.value} is no longer listed as yours.")
@@ -58,7 +59,7 @@ def alias_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def time_zone_update(request: HttpRequest) -> HttpResponse:
+def time_zone_update(request: AuthenticatedRequest) -> HttpResponse:
     form = TimeZoneForm(request.POST)
     if form.is_valid():
         services.user_time_zone_set(actor=request.user, time_zone=form.cleaned_data["time_zone"])
@@ -69,7 +70,7 @@ def time_zone_update(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: AuthenticatedRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST)
     new_key = None
     if form.is_valid():
@@ -87,7 +88,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     token = permissions.get_visible_or_404(selectors.api_tokens_of(user=request.user), pk=pk)
     services.api_token_revoke(actor=request.user, token=token)
     messages.success(request, f"Token “{token.name}” revoked.")
@@ -99,7 +100,7 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_safe
-def team_list(request: HttpRequest) -> HttpResponse:
+def team_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "accounts/team_list.html",
@@ -109,7 +110,7 @@ def team_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @permissions.rule_required(permissions.can_manage_teams)
-def team_create(request: HttpRequest) -> HttpResponse:
+def team_create(request: AuthenticatedRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -124,7 +125,7 @@ def team_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @permissions.rule_required(permissions.can_manage_teams)
-def team_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def team_edit(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     team = get_object_or_404(Team.objects.all(), slug=slug)
     # A copy: the form writes what was posted into its instance, the page keeps the saved name.
     form = TeamForm(request.POST or None, instance=copy(team))
@@ -140,14 +141,14 @@ def team_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
-def team_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def team_detail(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     team = get_object_or_404(selectors.team_detail_queryset(), slug=slug)
     return render(request, "accounts/team_detail.html", _team_context(request, team))
 
 
 @require_POST
 @permissions.rule_required(permissions.can_manage_teams)
-def team_member_add(request: HttpRequest, slug: str) -> HttpResponse:
+def team_member_add(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     team = get_object_or_404(selectors.team_detail_queryset(), slug=slug)
     form = MemberAddForm(request.POST)
     if form.is_valid():
@@ -162,7 +163,7 @@ def team_member_add(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @permissions.rule_required(permissions.can_manage_teams)
-def team_member_remove(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+def team_member_remove(request: AuthenticatedRequest, slug: str, user_id: int) -> HttpResponse:
     team = get_object_or_404(selectors.team_detail_queryset(), slug=slug)
     user = get_object_or_404(User, pk=user_id)
     services.team_member_remove(actor=request.user, team=team, user=user)
@@ -181,7 +182,7 @@ def _team_context(request, team, member_form=None) -> dict:
 
 @require_safe
 @permissions.rule_required(permissions.is_platform_admin)
-def people(request: HttpRequest) -> HttpResponse:
+def people(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request, "accounts/people.html", {"users": selectors.user_list(), "role_form": RoleForm()}
     )
@@ -189,7 +190,7 @@ def people(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @permissions.rule_required(permissions.is_platform_admin)
-def user_role_change(request: HttpRequest, user_id: int, action: str) -> HttpResponse:
+def user_role_change(request: AuthenticatedRequest, user_id: int, action: str) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
     form = RoleForm(request.POST)
     chosen = ""

@@ -89,7 +89,7 @@ def recent_checkpoints(limit: int = 10, path: Path | None = None) -> list[Checkp
         return []
     if start:
         tail = tail[1:]  # the first line read may be cut
-    found = []
+    found: list[Checkpoint] = []
     for text in reversed(tail):
         if len(found) == limit:
             break

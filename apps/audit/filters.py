@@ -29,7 +29,7 @@ class AuditEventFilter(django_filters.FilterSet):
 
     class Meta:
         model = AuditEvent
-        fields = []
+        fields: list[str] = []
 
     def filter_action(self, queryset, name, value):
         if value.endswith("."):

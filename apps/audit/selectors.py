@@ -8,5 +8,5 @@ def audit_events() -> QuerySet[AuditEvent]:
     return AuditEvent.objects.select_related("seal").order_by("-id")
 
 
-def audit_events_for(*, target_type: str, target_id: str) -> QuerySet[AuditEvent]:
+def audit_events_for(*, target_type: str, target_id: str | int) -> QuerySet[AuditEvent]:
     return audit_events().filter(target_type=target_type, target_id=str(target_id))

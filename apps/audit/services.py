@@ -1,6 +1,7 @@
 import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, models, transaction
@@ -8,6 +9,14 @@ from django.db import IntegrityError, connection, models, transaction
 from apps.audit.chain import GENESIS, normalise_json, seal_mac, signing_key_id
 from apps.audit.models import AuditEvent, AuditPending, AuditSeal
 from apps.core.request_context import current_client_ip, current_request_id
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from apps.accounts.models import User
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 # One chain means one sealer at a time; audited writes themselves never take this lock.
 _CHAIN_LOCK_KEY = 0x52554E574159  # "RUNWAY"
@@ -18,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def audit_record(
     *,
-    actor,
+    actor: "User | AnonymousUser | None",
     action: str,
     target: models.Model | None = None,
     target_type: str = "",
@@ -37,11 +46,11 @@ def audit_record(
         target_type = target._meta.label_lower
         target_id = str(target.pk)
         target_label = target_label or str(target)[:255]
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    user = actor if actor is not None and actor.is_authenticated else None
     with transaction.atomic():
         event = AuditEvent(
-            actor=actor if is_user else None,
-            actor_label=actor.get_username() if is_user else "runway",
+            actor=user,
+            actor_label=user.get_username() if user is not None else "runway",
             action=action,
             target_type=target_type,
             target_id=target_id,
@@ -111,29 +120,29 @@ def snapshot(instance: models.Model, fields: list[str] | tuple[str, ...]) -> dic
     return normalise_json({name: readable(getattr(instance, name)) for name in fields})
 
 
-def audit_refusals(action: str, *, target: str):
+def audit_refusals(action: str, *, target: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Record a refused attempt at a service (a ValidationError or PermissionDenied: not allowed,
     not possible now) as `<action>.refused`, naming who, on what and why. The refused change
     rolled back with its own audit rows, so the refusal is written after it, in a transaction
     of its own; then the refusal goes on to the caller. `target` names the keyword argument
     that holds the object acted on."""
 
-    def decorate(service):
+    def decorate(service: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(service)
-        def attempt(*, actor, **arguments):
+        def attempt(*args: _P.args, **arguments: _P.kwargs) -> _R:
             try:
-                return service(actor=actor, **arguments)
+                return service(*args, **arguments)
             except (ValidationError, PermissionDenied) as refusal:
-                if (
-                    actor is None
-                ):  # Runway's own attempts (the dispatcher's) are retried, not refused
+                actor = cast("User | None", arguments.get("actor"))
+                # Runway's own attempts (the dispatcher's) are retried, not refused.
+                if actor is None:
                     raise
                 reasons = getattr(refusal, "messages", None) or [str(refusal) or "Not allowed."]
                 with transaction.atomic():
                     audit_record(
                         actor=actor,
                         action=f"{action}.refused",
-                        target=arguments.get(target),
+                        target=cast("models.Model | None", arguments.get(target)),
                         after={"reason": " ".join(reasons)[:1000]},
                     )
                 raise

@@ -5,6 +5,7 @@ Canary steps follow Argo Rollouts: `{"set_weight": 20}`, `{"pause": {"seconds": 
 """
 
 import re
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
@@ -17,7 +18,7 @@ _PERCENT_OR_COUNT = re.compile(r"^(\d{1,3}%|\d{1,4})$")
 # the rollout fails and rolls back (ROLLOUT_PROGRESS_DEADLINE_SECONDS when not given).
 COMMON_KEYS = {"progress_deadline_seconds"}
 
-DEFAULT_PARAMS = {
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     Strategy.ROLLING: {"max_surge": "25%", "max_unavailable": "25%", "post_deploy_analysis": ""},
     Strategy.CANARY: {
         "steps": [
@@ -51,7 +52,8 @@ def _seconds(value, what: str) -> int:
 def _canary_steps(steps) -> list[dict]:
     if not isinstance(steps, list) or not steps:
         raise _error("A canary needs a list of steps.")
-    clean, last_weight = [], 0
+    clean: list[dict[str, Any]] = []
+    last_weight = 0
     for number, step in enumerate(steps, start=1):
         if not isinstance(step, dict) or len(step) != 1:
             raise _error(f"Step {number}: use one of set_weight, pause or analysis.")

@@ -1,3 +1,5 @@
+from collections import OrderedDict
+
 import django_filters
 from django.db.models import Exists, OuterRef, Q
 
@@ -29,7 +31,7 @@ class ServiceFilter(django_filters.FilterSet):
 
     class Meta:
         model = Service
-        fields = []
+        fields: list[str] = []
 
     def search(self, queryset, name, value):
         """Name, title, description and tags, case-insensitive."""
@@ -60,4 +62,4 @@ def register_filter(name: str, filter_: django_filters.Filter) -> None:
     filter_.field_name = filter_.field_name or name
     filters = dict(ServiceFilter.base_filters)
     ordering = filters.pop("ordering")
-    ServiceFilter.base_filters = {**filters, name: filter_, "ordering": ordering}
+    ServiceFilter.base_filters = OrderedDict({**filters, name: filter_, "ordering": ordering})

@@ -3,6 +3,7 @@ from django import forms
 from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Service, System
+from apps.core.forms import model_choice_field
 
 
 def teams_for(user):
@@ -12,9 +13,11 @@ def teams_for(user):
     return Team.objects.filter(pk__in=permissions.team_ids_of(user)).order_by("name")
 
 
-class CommaSeparatedField(forms.CharField):
-    def to_python(self, value) -> list[str]:
-        text = super().to_python(value)
+class CommaSeparatedField(forms.Field):
+    """Words separated by commas or lines, as a list."""
+
+    def to_python(self, value: object) -> list[str]:
+        text = "" if value in self.empty_values else str(value)
         return [item.strip() for item in text.replace("\n", ",").split(",") if item.strip()]
 
     def prepare_value(self, value):
@@ -47,8 +50,8 @@ class ServiceForm(forms.ModelForm):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = teams_for(user)
-        self.fields["system"].queryset = System.objects.order_by("name")
+        model_choice_field(self, "owner").queryset = teams_for(user)
+        model_choice_field(self, "system").queryset = System.objects.order_by("name")
         if self.instance.pk:
             self.initial["tags"] = [tag.name for tag in self.instance.tags.all()]
             self.initial["depends_on"] = list(

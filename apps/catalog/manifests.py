@@ -24,7 +24,7 @@ class _Names:
 
     @classmethod
     def of(cls, service: Service) -> "_Names":
-        part_of = service.system.name if service.system_id else service.name
+        part_of = service.system.name if service.system is not None else service.name
         return cls(name=service.name, team=service.owner.slug, part_of=part_of)
 
 

@@ -195,7 +195,7 @@ class Service(models.Model):
         return self.name
 
     def clean(self) -> None:
-        errors = {}
+        errors: dict[str, str | list[str]] = {}
         try:
             validate_links(self.links)
         except ValidationError as exc:

@@ -157,12 +157,12 @@ def _walk(service: Service, direction: str, max_depth: int, limit: int):
                 for sid, name, title, owner, rid, r_name, r_title, r_owner in rows
             ]
         else:
-            rows = (
+            sources = (
                 Dependency.objects.filter(target_service_id__in=frontier)
                 .order_by("source__name")
                 .values_list("source_id", "source__name", "source__title", "source__owner__slug")
             )
-            pairs = [(sid, "service", name, title, owner) for sid, name, title, owner in rows]
+            pairs = [(sid, "service", name, title, owner) for sid, name, title, owner in sources]
         next_frontier = []
         for key, kind, name, title, owner in pairs:
             if key in seen:

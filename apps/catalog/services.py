@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from apps.accounts import permissions
-from apps.accounts.models import Team
+from apps.accounts.models import Team, User
 from apps.audit.services import audit_record, snapshot
 from apps.catalog.delivery import clean_strategy_params
 from apps.catalog.manifests import checked_manifests
@@ -44,20 +44,20 @@ TEMPLATE_DEFAULTS = ("container_port", "health_path", "cpu", "memory", "strategy
 def service_snapshot(service: Service) -> dict:
     data = snapshot(service, AUDITED_FIELDS)
     data["owner"] = service.owner.slug if service.owner_id else None
-    data["system"] = service.system.name if service.system_id else None
+    data["system"] = service.system.name if service.system is not None else None
     data["template"] = str(service.template) if service.template_id else None
     data["tags"] = sorted(service.tags.values_list("name", flat=True)) if service.pk else []
     return data
 
 
-def _require_owner(actor, owner: Team | None) -> None:
+def _require_owner(actor: User, owner: Team | None) -> None:
     if owner is None:
         raise ValidationError({"owner": "Choose the team that owns the service."})
     if not permissions.can_act_for_team(actor, owner.pk):
         raise ValidationError({"owner": f"You are not a member of team {owner.slug}."})
 
 
-def _require_editor(actor, service: Service) -> None:
+def _require_editor(actor: User, service: Service) -> None:
     permissions.require(
         permissions.can_act_for_team(actor, service.owner_id),
         "Only the owning team and platform admins change a service.",
@@ -135,7 +135,7 @@ def environment_rows(service: Service, environments: list[dict] | None = None) -
 @transaction.atomic
 def service_create(
     *,
-    actor,
+    actor: User,
     name: str,
     owner: Team | None,
     tags: list[str] | None = None,
@@ -185,7 +185,7 @@ def service_create(
 @transaction.atomic(durable=True)
 def service_update(
     *,
-    actor,
+    actor: User,
     service: Service,
     depends_on: list[Service] | None = None,
     tags: list[str] | None = None,
@@ -230,7 +230,7 @@ def service_update(
 
 
 @transaction.atomic
-def service_delete(*, actor, service: Service) -> None:
+def service_delete(*, actor: User, service: Service) -> None:
     permissions.require(
         permissions.is_platform_admin(actor), "Only platform admins delete services."
     )
@@ -242,8 +242,12 @@ def service_delete(*, actor, service: Service) -> None:
 
 def _lock(service: Service) -> Service:
     """The service's row, locked for this transaction; Gone (404) if it was deleted meanwhile."""
-    locked = Service.objects.select_for_update(of=("self",)).select_related("owner")
-    locked = locked.filter(pk=service.pk).first()
+    locked = (
+        Service.objects.select_for_update(of=("self",))
+        .select_related("owner")
+        .filter(pk=service.pk)
+        .first()
+    )
     if locked is None:
         raise Gone(f"Service {service.name} was deleted meanwhile.")
     return locked
@@ -269,17 +273,22 @@ def _dependency_labels(service: Service) -> list[str]:
     rows = Dependency.objects.filter(source=service).select_related(
         "target_service", "target_resource"
     )
-    return sorted(
-        f"service:{row.target_service.name}"
-        if row.target_service_id
-        else f"resource:{row.target_resource.name}"
-        for row in rows
-    )
+    labels = []
+    for row in rows:  # one of the two targets, as the table's check constraint says
+        if row.target_service is not None:
+            labels.append(f"service:{row.target_service.name}")
+        elif row.target_resource is not None:
+            labels.append(f"resource:{row.target_resource.name}")
+    return sorted(labels)
 
 
 @transaction.atomic
 def service_dependencies_set(
-    *, actor, service: Service, services: list[Service], resources: list[Resource] | None = None
+    *,
+    actor: User,
+    service: Service,
+    services: list[Service],
+    resources: list[Resource] | None = None,
 ) -> None:
     """Replace what the service depends on. Cycles are allowed (they happen); traversal copes."""
     service = _lock(service)
@@ -299,7 +308,7 @@ def service_dependencies_set(
 
 @transaction.atomic
 def system_create(
-    *, actor, name: str, title: str = "", description: str = "", owner=None
+    *, actor: User, name: str, title: str = "", description: str = "", owner=None
 ) -> System:
     if owner is not None:
         _require_owner(actor, owner)
@@ -341,7 +350,7 @@ def _take_default(template: GoldenPathTemplate) -> dict | None:
 
 @transaction.atomic
 def template_create(
-    *, actor, name: str, title: str, is_default: bool = False, **fields
+    *, actor: User, name: str, title: str, is_default: bool = False, **fields
 ) -> GoldenPathTemplate:
     """A new version of a golden-path template: the next number after the latest. Made the
     default, it takes over from the version that was (one default at most)."""
@@ -394,7 +403,7 @@ class _DryRun(Exception):
     """Unwinds a preview's transaction."""
 
 
-def service_preview(*, actor, **arguments) -> dict:
+def service_preview(*, actor: User, **arguments) -> dict:
     """What service_create would make, without keeping it: the same checks, the generated
     Kubernetes manifests and the catalog-info.yaml. Raises the same ValidationError."""
     from apps.catalog.backstage.exporter import service_catalog_info_yaml
@@ -440,7 +449,7 @@ CLUSTER_CONNECTION_FIELDS = ("kubeconfig_path", "context", "in_cluster")
 CLUSTER_AUDITED_FIELDS = (*CLUSTER_FIELDS, "server_version")
 
 
-def _require_cluster_admin(actor) -> None:
+def _require_cluster_admin(actor: User) -> None:
     permissions.require(
         permissions.is_platform_admin(actor), "Only platform admins register and change clusters."
     )
@@ -480,7 +489,7 @@ def _cluster_check_connection(cluster: Cluster, check_connection: ConnectionChec
 @transaction.atomic
 def cluster_create(
     *,
-    actor,
+    actor: User,
     name: str,
     description: str = "",
     kubeconfig_path: str = "",
@@ -510,7 +519,7 @@ def cluster_create(
 
 @transaction.atomic
 def cluster_update(
-    *, actor, cluster: Cluster, check_connection: ConnectionCheck, **changes
+    *, actor: User, cluster: Cluster, check_connection: ConnectionCheck, **changes
 ) -> Cluster:
     """Change any of CLUSTER_FIELDS; an unchanged cluster writes no audit event. A changed
     kubeconfig, context or in_cluster is checked against the cluster again."""

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -13,18 +13,19 @@ from apps.catalog.graph_layout import dependency_picture
 from apps.catalog.manifests import manifests_yaml
 from apps.catalog.panels import rendered_panels
 from apps.core.forms import add_service_errors
+from apps.core.http import AuthenticatedRequest
 from apps.core.lists import render_filtered_list
 
 PAGE_SIZES = (25, 50, 100)
 
 
-def _page_size(request: HttpRequest) -> int:
+def _page_size(request: AuthenticatedRequest) -> int:
     size = request.GET.get("size", "")
     return int(size) if size.isdigit() and int(size) in PAGE_SIZES else 50
 
 
 @require_safe
-def service_list(request: HttpRequest) -> HttpResponse:
+def service_list(request: AuthenticatedRequest) -> HttpResponse:
     return render_filtered_list(
         request,
         queryset=selectors.service_list(),
@@ -41,7 +42,7 @@ def service_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def service_detail(request: HttpRequest, name: str) -> HttpResponse:
+def service_detail(request: AuthenticatedRequest, name: str) -> HttpResponse:
     service = get_object_or_404(selectors.service_detail_queryset(), name=name)
     graph = selectors.dependency_graph(service)
     return render(
@@ -63,7 +64,7 @@ def service_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def service_edit(request: HttpRequest, name: str) -> HttpResponse:
+def service_edit(request: AuthenticatedRequest, name: str) -> HttpResponse:
     service = get_object_or_404(selectors.service_detail_queryset(), name=name)
     permissions.require(permissions.can_act_for_team(request.user, service.owner_id))
     form = ServiceForm(request.POST or None, instance=service, user=request.user)
@@ -79,7 +80,7 @@ def service_edit(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_POST
-def service_delete(request: HttpRequest, name: str) -> HttpResponse:
+def service_delete(request: AuthenticatedRequest, name: str) -> HttpResponse:
     service = get_object_or_404(selectors.service_list(), name=name)
     services.service_delete(actor=request.user, service=service)
     messages.success(request, f"{name} deleted from the catalog.")

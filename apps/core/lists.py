@@ -6,13 +6,14 @@ from collections.abc import Callable
 import django_filters
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 
 from apps.core.htmx import render_page_or_partial
+from apps.core.http import RunwayRequest
 
 
 def render_filtered_list(
-    request: HttpRequest,
+    request: RunwayRequest,
     *,
     queryset: QuerySet,
     filterset_class: type[django_filters.FilterSet],

@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -6,6 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from apps.core.bounded_input import BadInput, check_text
+from apps.core.http import RunwayRequest
 from apps.core.request_context import bind_request, new_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -16,10 +19,10 @@ class RequestIdMiddleware:
     response. An incoming X-Request-ID (from a proxy, or a client tracing its own calls) is kept
     when it is short and plain."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: RunwayRequest) -> HttpResponse:
         request.request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
         bind_request(request_id=request.request_id, ip=request.META.get("REMOTE_ADDR"))
         try:
@@ -35,7 +38,7 @@ class HtmxLoginRedirectMiddleware:
     (allauth's `reauthentication_required`), must send the whole page to sign in or to confirm,
     not swap that page into a fragment."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -60,7 +63,7 @@ class HtmxToastMiddleware:
     """Full pages render queued messages as toasts in the layout; htmx responses carry them as an
     out-of-band swap into the same toast area."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -88,7 +91,7 @@ class RejectNulBytesMiddleware:
     naming it, before any view: PostgreSQL cannot store NUL in text, so a lookup or a save
     with one fails in the database. JSON bodies are checked by the API's parser."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -110,7 +113,7 @@ class RejectNulBytesMiddleware:
 class PermissionsPolicyMiddleware:
     """Switch off the browser features Runway never uses (settings.PERMISSIONS_POLICY)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

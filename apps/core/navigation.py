@@ -7,6 +7,7 @@ the same rule on the server.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from django.urls import NoReverseMatch, reverse
 
@@ -22,6 +23,12 @@ class NavItem:
     order: int = 50
 
 
+class NavEntry(TypedDict):
+    label: str
+    url: str
+    active: bool
+
+
 _registry: dict[str, NavItem] = {}
 
 
@@ -29,8 +36,8 @@ def register_nav_item(item: NavItem) -> None:
     _registry[item.url_name] = item
 
 
-def navigation_for(user, current_path: str) -> list[dict]:
-    items = []
+def navigation_for(user, current_path: str) -> list[NavEntry]:
+    items: list[NavEntry] = []
     for item in sorted(_registry.values(), key=lambda item: (item.order, item.label)):
         try:
             url = reverse(item.url_name)

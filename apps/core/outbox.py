@@ -14,12 +14,15 @@ Tasks are sent by name, so an app queues another app's work without importing it
 import logging
 import os
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
+from kombu import Connection
 
 from apps.core.models import OutboxMessage
 
@@ -34,7 +37,7 @@ KEEP_SENT = timedelta(days=1)
 _local = threading.local()
 
 
-def _bounded_connection():
+def _bounded_connection() -> Connection:
     from portal.celery import app
 
     return app.connection_for_write(
@@ -52,7 +55,7 @@ def _bounded_connection():
     )
 
 
-def _own_connection():
+def _own_connection() -> Connection | None:
     """This thread's connection, unless it was inherited from a parent process through fork."""
     if getattr(_local, "pid", None) != os.getpid():
         _local.connection, _local.pid = None, os.getpid()
@@ -77,21 +80,31 @@ def _timed_out(exc: BaseException | None) -> bool:
     return False
 
 
-def _send(task_name: str, *, args, kwargs=None, countdown: float = 0) -> None:
+def _send(
+    task_name: str,
+    *,
+    args: Iterable[Any],
+    kwargs: dict[str, Any] | None = None,
+    countdown: float = 0,
+) -> None:
     """Publish on this thread's own connection, opened with short timeouts. A connection kept
     from an earlier publish may have gone stale (the broker restarted): then one fresh try."""
     from portal.celery import app
 
-    options = {
-        "args": list(args),
-        "kwargs": kwargs or {},
-        "countdown": countdown or None,
-        "retry": False,
-    }
+    def publish(connection: Connection) -> None:
+        app.send_task(
+            task_name,
+            args=list(args),
+            kwargs=kwargs or {},
+            countdown=countdown or None,
+            retry=False,
+            connection=connection,
+        )
+
     connection = _own_connection()
     if connection is not None:
         try:
-            app.send_task(task_name, connection=connection, **options)
+            publish(connection)
             return
         except Exception as exc:
             _forget_connection()
@@ -100,7 +113,7 @@ def _send(task_name: str, *, args, kwargs=None, countdown: float = 0) -> None:
             log.info("outbox: the broker connection went stale (%s); reconnecting", exc)
     _local.connection = _bounded_connection()
     try:
-        app.send_task(task_name, connection=_local.connection, **options)
+        publish(_local.connection)
     except Exception:
         _forget_connection()
         raise

@@ -39,7 +39,7 @@ class _ValidationErrorExtension(OpenApiSerializerExtension):
     def map_serializer(self, auto_schema, direction):
         return {
             "type": "object",
-            "description": " ".join(ValidationErrorSerializer.__doc__.split()),
+            "description": " ".join((ValidationErrorSerializer.__doc__ or "").split()),
             "additionalProperties": {
                 "anyOf": [{"type": "string"}, {"type": "array", "items": {}}, {"type": "object"}]
             },

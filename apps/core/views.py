@@ -5,11 +5,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from apps.core.http import AuthenticatedRequest
 from apps.core.selectors import system_health
 
 
 @require_safe
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     from apps.accounts.selectors import user_profile_summary
 
     return render(

@@ -61,7 +61,7 @@ def load() -> list[str]:
     this_monday = week_of(local_day(now))
     first_monday = this_monday - timedelta(weeks=HISTORY_WEEKS - 1)
     rng = random.Random(SEED)  # noqa: S311 - demo data, the same on every run
-    history = History()
+    history = History[Service]()
     for name, personality in PERSONALITIES.items():
         if name in services:
             plan_service(rng, history, services[name], personality, first_monday, now)
@@ -102,14 +102,14 @@ def load() -> list[str]:
     ]
 
 
-def _opened(incident: Incident) -> datetime:
+def _opened(incident: Incident[Service]) -> datetime:
     return incident.opened_at
 
 
 # --- Facts ------------------------------------------------------------------------------------
 
 
-def _write_facts(changes: list[Change]) -> list[DeploymentFact]:
+def _write_facts(changes: list[Change[Service]]) -> list[DeploymentFact]:
     """The vendors' deployments, in bulk, with the recording service's rules for the computed
     fields. An incident's cause becomes a failure when the incident is recorded."""
     environments = {

@@ -8,6 +8,7 @@ import math
 import random
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from typing import Generic, TypeVar
 
 from django.utils import timezone
 
@@ -15,9 +16,11 @@ from apps.catalog.models import EnvironmentKind, Service, Strategy
 from apps.demo.world import ServiceSpec
 from apps.insights.models import DeploymentResult, FactSource, PipelineRun, PipelineStatus
 
+# The demo plans from its services' rows, the benchmark from their specs.
+S = TypeVar("S", Service, ServiceSpec)
 PREFIX = "demo/"  # the external ids of the generated facts
 HISTORY_WEEKS = 30  # of deployments: the first snapshot looks back four weeks
-DURATION_MINUTES = {
+DURATION_MINUTES: dict[str, tuple[int, int]] = {
     Strategy.CANARY: (15, 35),
     Strategy.BLUE_GREEN: (8, 20),
     Strategy.ROLLING: (3, 10),
@@ -100,10 +103,10 @@ def personality_at_pace(rng: random.Random, per_week: float) -> Personality:
 
 
 @dataclass(eq=False)
-class Change:
+class Change(Generic[S]):
     """One deployment of the generated history, before it becomes a fact or a release."""
 
-    service: Service
+    service: S
     production: bool
     started_at: datetime
     finished_at: datetime
@@ -112,8 +115,8 @@ class Change:
     result: str = DeploymentResult.SUCCEEDED
     rolled_back_at: datetime | None = None
     semver: str = ""
-    staged: "Change | None" = None  # production: the staging deployment of the same version
-    previous: "Change | None" = None  # production: the version it replaced
+    staged: "Change[S] | None" = None  # production: the staging deployment of the same version
+    previous: "Change[S] | None" = None  # production: the version it replaced
     # Through Runway (apps.demo.history_releases): how a production change's rollout went, or
     # "skipped" for the staging deployment of an emergency that went straight to production.
     runway_kind: str = ""
@@ -128,22 +131,24 @@ class Change:
     def version(self) -> str:
         if not self.through_runway:
             return self.semver
-        return f"registry.example.com/{self.service.owner.slug}/{self.service.name}:{self.semver}"
+        service = self.service
+        team = service.owner if isinstance(service, ServiceSpec) else service.owner.slug
+        return f"registry.example.com/{team}/{service.name}:{self.semver}"
 
 
 @dataclass
-class Incident:
-    service: Service
+class Incident(Generic[S]):
+    service: S
     title: str
     opened_at: datetime
     resolved_at: datetime | None
-    cause: Change | None = None  # named by version; else incident_record infers one
+    cause: Change[S] | None = None  # named by version; else incident_record infers one
 
 
 @dataclass
-class History:
-    changes: list[Change] = field(default_factory=list)
-    incidents: list[Incident] = field(default_factory=list)
+class History(Generic[S]):
+    changes: list[Change[S]] = field(default_factory=list)
+    incidents: list[Incident[S]] = field(default_factory=list)
     runs: list[PipelineRun] = field(default_factory=list)
 
 
@@ -164,8 +169,8 @@ def _sha(rng: random.Random) -> str:
 
 def plan_service(
     rng,
-    history: History,
-    service: Service | ServiceSpec,
+    history: History[S],
+    service: S,
     p: Personality,
     first_monday: date,
     now: datetime,
@@ -177,7 +182,7 @@ def plan_service(
     deployments and their CI runs (model rows, left out at the benchmark's size)."""
     weekdays = 4 if p.runway_weeks else 5  # Runway's production window: Monday to Thursday
     shortest, longest = DURATION_MINUTES.get(service.strategy, (5, 15))
-    production: list[Change] = []
+    production: list[Change[S]] = []
     for week in range(weeks):
         t = week / (weeks - 1)
         per_day = _between(p.per_week, t) / weekdays
@@ -209,7 +214,7 @@ def plan_service(
         _stage(rng, history, change, shortest)
     history.changes += production
     _incidents_without_cause(rng, history, service, p, first_monday, now)
-    if ci_runs:
+    if ci_runs and isinstance(service, Service):  # model rows: the demo's services only
         _ci_runs(rng, history, service, p, production, now)
 
 
@@ -222,7 +227,7 @@ def _commits(rng, p: Personality, t: float, finished: datetime, minutes: float) 
     return [(_sha(rng), finished - timedelta(seconds=lead)) for lead in sorted(leads, reverse=True)]
 
 
-def _maybe_fail(rng, history: History, change: Change, p: Personality, t: float, now) -> None:
+def _maybe_fail(rng, history: History[S], change: Change[S], p: Personality, t: float, now) -> None:
     if rng.random() >= _between(p.failure, t):
         return
     how = rng.choices(("rolled_back", "failed", "incident"), weights=(5, 2, 3))[0]
@@ -249,7 +254,7 @@ def _maybe_fail(rng, history: History, change: Change, p: Personality, t: float,
             change.result, change.rolled_back_at = DeploymentResult.ROLLED_BACK, rolled_back_at
 
 
-def _number(production: list[Change], upcoming: tuple[int, int]) -> None:
+def _number(production: list[Change[S]], upcoming: tuple[int, int]) -> None:
     """Versions counting up to the one the other demos ship next: x.0.0, x.0.1, ... x.(m-1).n."""
     major, next_minor = upcoming
     minors = max(next_minor, 1)
@@ -262,7 +267,7 @@ def _number(production: list[Change], upcoming: tuple[int, int]) -> None:
         previous = change
 
 
-def _stage(rng, history: History, change: Change, shortest: float) -> None:
+def _stage(rng, history: History[S], change: Change[S], shortest: float) -> None:
     """Staging first: the same version and commits, between the last commit and production.
     Now and then an earlier attempt failed there."""
     last_commit = change.commits[-1][1]
@@ -298,7 +303,9 @@ def _stage(rng, history: History, change: Change, shortest: float) -> None:
         )
 
 
-def _incidents_without_cause(rng, history: History, service, p: Personality, first_monday, now):
+def _incidents_without_cause(
+    rng, history: History[S], service: S, p: Personality, first_monday, now
+):
     begin = local_time(first_monday, 0)
     for _ in range(p.stray_incidents):
         opened = begin + (now - begin) * rng.uniform(0.1, 0.95)
@@ -311,7 +318,9 @@ def _incidents_without_cause(rng, history: History, service, p: Personality, fir
         history.incidents.append(Incident(service, p.incident_titles[0], opened, None))
 
 
-def _ci_runs(rng, history: History, service, p: Personality, production, now) -> None:
+def _ci_runs(
+    rng, history: History[Service], service: Service, p: Personality, production, now
+) -> None:
     """A pipeline run per commit pushed; a failed or cancelled run is run again."""
     first = production[0].started_at if production else now
     for change in production:

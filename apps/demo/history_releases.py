@@ -14,9 +14,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from django.db.models import Model
+
 from apps.accounts.models import User
 from apps.accounts.permissions import team_ids_of
-from apps.catalog.models import Environment, Strategy
+from apps.catalog.models import Environment, Service, Strategy
 from apps.insights.models import DeploymentResult
 from apps.releases.models import (
     Approval,
@@ -41,7 +43,7 @@ MOMENTS = {Approval: "created_at", ReleaseCheck: "reported_at", ReleaseTransitio
 
 
 def releases_write(
-    *, rng, changes: list[Change], incidents: list[Incident], now: datetime
+    *, rng, changes: list[Change[Service]], incidents: list[Incident[Service]], now: datetime
 ) -> list[Release]:
     """The releases of `changes` (staging and production), with everything that hangs off
     them."""
@@ -56,7 +58,9 @@ def releases_write(
     return writer.save()
 
 
-def _choose_stories(rng, production: list[Change], incidents: list[Incident]) -> None:
+def _choose_stories(
+    rng, production: list[Change[Service]], incidents: list[Incident[Service]]
+) -> None:
     if not production:
         return
     for change in production:
@@ -116,13 +120,13 @@ class _ReleaseWriter:
             for environment in Environment.objects.filter(service__in=services)
         }
         self.releases: list[Release] = []
-        self.rows: dict[type, list] = {
+        self.rows: dict[type[Model], list] = {
             model: [] for model in (ReleaseCommit, Approval, ReleaseCheck, ReleaseTransition)
         }
         self.rollouts: list[Rollout] = []
         self.steps: list[tuple[Rollout, list[RolloutStep]]] = []
 
-    def add(self, change: Change, now: datetime) -> None:
+    def add(self, change: Change[Service], now: datetime) -> None:
         service = change.service
         requester = self._requester(service)
         created = change.started_at - timedelta(
@@ -204,7 +208,7 @@ class _ReleaseWriter:
             approvals.append(approval)
         return approvals
 
-    def _checks(self, release: Release, change: Change, policies) -> list[ReleaseCheck]:
+    def _checks(self, release: Release, change: Change[Service], policies) -> list[ReleaseCheck]:
         """The policies' required checks, passed; "unreported": CI never reported them;
         "pending": a security scan was still running when the release went out."""
         if not change.production or change.evidence_gap == "unreported":
@@ -228,7 +232,7 @@ class _ReleaseWriter:
             checks.append(check)
         return checks
 
-    def _rollouts(self, release: Release, change: Change, requester: User) -> None:
+    def _rollouts(self, release: Release, change: Change[Service], requester: User) -> None:
         service = release.service
         steps = plans.plan(service.strategy, service.strategy_params)
         rollout = _rollout(
@@ -368,8 +372,9 @@ def _bulk_create_dated(model, rows: list, name: str) -> None:
     model.objects.bulk_update(rows, [name], batch_size=500)
 
 
-def _transitions(release: Release, change: Change, approvals: list[Approval]) -> list:
+def _transitions(release: Release, change: Change[Service], approvals: list[Approval]) -> list:
     S, requester = ReleaseState, release.requester
+    edges: list[tuple[str, str, datetime, User | None]]
     if change.emergency:
         edges = [
             (S.DRAFT, S.PENDING_APPROVAL, release.submitted_at, requester),

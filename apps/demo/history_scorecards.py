@@ -48,6 +48,7 @@ def snapshots_write(services: list[Service], this_monday: date) -> list[Scorecar
             # The review queue as it stood then, not as it stands today.
             results["no_open_emergency"] = not any(
                 service_id == evaluation.service_id
+                and started is not None
                 and started < began
                 and (reviewed is None or reviewed > began)
                 for service_id, started, reviewed in emergencies

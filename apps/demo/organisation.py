@@ -80,41 +80,45 @@ def _catalog(world: Organisation) -> list[str]:
             template=GoldenPathTemplate.objects.get(name=golden.name, version=golden.version),
         )
         created.append(f"default template {golden.name} v{golden.version}")
-    for spec in world.systems:
-        if not System.objects.filter(name=spec.name).exists():
+    for system in world.systems:
+        if not System.objects.filter(name=system.name).exists():
             services.system_create(
                 actor=admin,
-                name=spec.name,
-                title=spec.title,
-                owner=Team.objects.get(slug=spec.owner),
+                name=system.name,
+                title=system.title,
+                owner=Team.objects.get(slug=system.owner),
             )
-            created.append(f"system {spec.name}")
+            created.append(f"system {system.name}")
     for name, kind in world.resources:
         Resource.objects.get_or_create(name=name, defaults={"type": kind})
     # Services that others depend on first, so dependencies resolve.
-    for spec in sorted(world.services, key=lambda spec: len(spec.depends_on)):
-        if Service.objects.filter(name=spec.name).exists():
+    for service_spec in sorted(
+        world.services, key=lambda service_spec: len(service_spec.depends_on)
+    ):
+        if Service.objects.filter(name=service_spec.name).exists():
             continue
         services.service_create(
             actor=admin,
-            name=spec.name,
-            title=spec.title,
-            owner=Team.objects.get(slug=spec.owner),
-            system=System.objects.get(name=spec.system) if spec.system else None,
-            tier=spec.tier,
-            lifecycle=spec.lifecycle,
-            template=GoldenPathTemplate.objects.get(name=spec.template[0], version=spec.template[1])
-            if spec.template
+            name=service_spec.name,
+            title=service_spec.title,
+            owner=Team.objects.get(slug=service_spec.owner),
+            system=System.objects.get(name=service_spec.system) if service_spec.system else None,
+            tier=service_spec.tier,
+            lifecycle=service_spec.lifecycle,
+            template=GoldenPathTemplate.objects.get(
+                name=service_spec.template[0], version=service_spec.template[1]
+            )
+            if service_spec.template
             else None,
-            strategy=spec.strategy,
-            strategy_params=spec.strategy_params,
-            image=spec.image,
-            repository_url=spec.repository_url,
-            runbook_url=spec.runbook_url,
-            on_call=spec.on_call,
-            tags=list(spec.tags),
-            autoscale_max=spec.autoscale_max,
-            pdb_min_available=spec.pdb_min_available,
+            strategy=service_spec.strategy,
+            strategy_params=service_spec.strategy_params,
+            image=service_spec.image,
+            repository_url=service_spec.repository_url,
+            runbook_url=service_spec.runbook_url,
+            on_call=service_spec.on_call,
+            tags=list(service_spec.tags),
+            autoscale_max=service_spec.autoscale_max,
+            pdb_min_available=service_spec.pdb_min_available,
             # The demo's services run on no cluster in particular (the cluster simulator's).
             environments=[
                 {
@@ -123,16 +127,16 @@ def _catalog(world: Organisation) -> list[str]:
                     "replicas": env.replicas,
                     "namespace": env.namespace,
                 }
-                for env in spec.environments
+                for env in service_spec.environments
             ],
         )
-        created.append(f"service {spec.name}")
-    for spec in world.services:
-        service = Service.objects.get(name=spec.name)
-        if spec.depends_on and not service.dependencies.exists():
+        created.append(f"service {service_spec.name}")
+    for service_spec in world.services:
+        service = Service.objects.get(name=service_spec.name)
+        if service_spec.depends_on and not service.dependencies.exists():
             services.service_dependencies_set(
                 actor=admin,
                 service=service,
-                services=list(Service.objects.filter(name__in=spec.depends_on)),
+                services=list(Service.objects.filter(name__in=service_spec.depends_on)),
             )
     return created

@@ -19,7 +19,7 @@ from apps.releases.models import (
 from apps.releases.windows import when_allowed, window_occurrences
 
 
-def _release(service_name: str, env: str, version: str, start, *, actor, **fields) -> Release:
+def _release(service_name: str, env: str, version: str, start, *, actor: User, **fields) -> Release:
     service = Service.objects.get(name=service_name)
     return services.release_create(
         actor=actor,

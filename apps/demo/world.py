@@ -197,7 +197,7 @@ SERVICES = [
      ("python-web", 3), "rolling", ["search-api"]),
 ]  # fmt: skip
 
-STRATEGY_PARAMS = {
+STRATEGY_PARAMS: dict[str, dict] = {
     "payments-api": VERIFIED_CANARY,
     "checkout-web": VERIFIED_CANARY,
     "ledger": {"pre_promotion_analysis": "http-smoke"},

@@ -8,6 +8,9 @@ Each returns a <figure> holding the SVG (role="img" with an aria-label) and the 
 as a visually hidden table for screen readers. All text is escaped; colours are presentation
 attributes that the stylesheet may override (dark mode, print).
 
+A chart is drawn at most at its own size and at least so large that its labels stay
+SMALLEST_LABEL pixels tall; in a narrower space (a phone) it scrolls sideways in its figure.
+
 The value formatters below are also the page's: a duration reads "3 h 20 min" in a chart's
 tooltip and in the table beside it.
 """
@@ -28,10 +31,13 @@ PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00")
 MUTED = "#6b7080"
 GRID = "#d8dae3"
 
-WIDTH, HEIGHT = 640, 220
+# Two charts side by side fit a laptop's report at their size (.chart-grid in runway.css).
+WIDTH, HEIGHT = 560, 220
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 16, 14, 30
 MAX_X_LABELS = 7
-FONT = 'font-family="system-ui, sans-serif" font-size="11"'
+X_LABEL_SPACING = 56  # a week's label ("28 Sep") and room around it
+FONT_SIZE, SMALLEST_LABEL = 11, 10
+FONT = f'font-family="system-ui, sans-serif" font-size="{FONT_SIZE}"'
 
 
 # --- Formatting -------------------------------------------------------------------------------
@@ -144,16 +150,25 @@ def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+def _svg(width: int, height: int, role: str, label: str) -> str:
+    """The opening tag: scaled to its figure between SMALLEST_LABEL-pixel labels and its size."""
+    smallest = math.ceil(width * SMALLEST_LABEL / FONT_SIZE)
+    return (
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'style="min-width: {smallest}px; max-width: {width}px" role="{role}" '
+        f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg" {FONT}>'
+    )
+
+
 def _no_data(title: str, width: int, height: int, css_class: str) -> SafeString:
     return _safe(
         f'<figure class="chart {escape(css_class)} chart-empty">'
-        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(title)}: no data" xmlns="http://www.w3.org/2000/svg">'
+        f"{_svg(width, height, 'img', f'{title}: no data')}"
         f"<title>{escape(title)}</title>"
         f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 1}" rx="6" fill="none" '
         f'stroke="{GRID}" stroke-dasharray="4 4" class="chart-frame"/>'
         f'<text x="{width / 2:g}" y="{height / 2:g}" text-anchor="middle" '
-        f'dominant-baseline="middle" {FONT} fill="{MUTED}" class="chart-note">No data</text>'
+        f'dominant-baseline="middle" fill="{MUTED}" class="chart-note">No data</text>'
         "</svg></figure>"
     )
 
@@ -191,9 +206,7 @@ def line_chart(
         return MARGIN_TOP + plot_h * (1 - value / top)
 
     parts = [
-        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(_line_summary(title, all_series, fmt))}" '
-        f'xmlns="http://www.w3.org/2000/svg" {FONT}>',
+        _svg(width, height, "img", _line_summary(title, all_series, fmt)),
         f"<title>{escape(title)}</title>",
         '<g class="chart-axis">',
     ]
@@ -205,7 +218,8 @@ def line_chart(
             f'<text x="{MARGIN_LEFT - 6}" y="{y}" text-anchor="end" dominant-baseline="middle" '
             f'fill="{MUTED}">{escape(fmt(tick) if tick else "0")}</text>'
         )
-    every = max(1, math.ceil(len(weeks) / MAX_X_LABELS))
+    most = max(2, min(MAX_X_LABELS, plot_w // X_LABEL_SPACING))
+    every = max(1, math.ceil(len(weeks) / most))
     for week in weeks[::every]:
         parts.append(
             f'<text x="{_num(x_of[week])}" y="{height - 10}" text-anchor="middle" '
@@ -215,7 +229,8 @@ def line_chart(
 
     colours = [escape(s.colour or PALETTE[i % len(PALETTE)]) for i, s in enumerate(all_series)]
     for index, (one, colour) in enumerate(zip(all_series, colours, strict=True)):
-        segments, current = [], []
+        segments: list[list[tuple[float, float]]] = []
+        current: list[tuple[float, float]] = []
         for week, value in sorted(one.points, key=lambda point: point[0]):
             if value is None:
                 if current:
@@ -300,10 +315,14 @@ def stacked_bars(
     *,
     title: str,
     unit_label: str = "",
+    row_label: str = "Row",
     width: int = WIDTH,
 ) -> SafeString:
     """One horizontal bar per row, its segments in the order of `segments`, all bars on one
-    scale (the largest total spans the width). A row's label links to `href` when it has one."""
+    scale (the largest total spans the width). A row's label links to `href` when it has one:
+    the chart is then a group of those links (an image may hold no control), and the drawing
+    around them is hidden from screen readers, which read the figures in the table instead.
+    `row_label` heads the table's column of row names."""
     bars = [row if isinstance(row, Bar) else Bar(label=row[0], values=row[1]) for row in rows]
     totals = [sum(bar.values.get(s.key, 0) or 0 for s in segments) for bar in bars]
     if not bars or not any(totals):
@@ -313,14 +332,14 @@ def stacked_bars(
     area = width - LABEL_WIDTH - 48
     largest = max(totals)
     noun = f" {unit_label}" if unit_label else ""
+    linked = any(bar.href for bar in bars)
+    drawing = ' aria-hidden="true"' if linked else ""
     parts = [
-        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(title)}: {len(bars)} rows" xmlns="http://www.w3.org/2000/svg" '
-        f"{FONT}>",
+        _svg(width, height, "group" if linked else "img", f"{title}: {len(bars)} rows"),
         f"<title>{escape(title)}</title>",
-        '<g class="chart-legend">',
+        f'<g class="chart-legend"{drawing}>',
     ]
-    x = LABEL_WIDTH
+    x: float = LABEL_WIDTH
     for segment in segments:
         parts.append(
             f'<rect x="{x}" y="6" width="12" height="12" rx="2" fill="{escape(segment.colour)}" '
@@ -341,7 +360,9 @@ def stacked_bars(
         )
         if bar.href:
             label = f'<a href="{escape(bar.href)}">{label}</a>'
-        parts.append(f'<g class="chart-bar" data-row="{escape(bar.label)}">{label}')
+        elif linked:
+            label = f"<g{drawing}>{label}</g>"
+        parts.append(f'<g class="chart-bar" data-row="{escape(bar.label)}">{label}<g{drawing}>')
         x = float(LABEL_WIDTH)
         for segment in segments:
             value = bar.values.get(segment.key, 0) or 0
@@ -364,13 +385,13 @@ def stacked_bars(
             x += w
         parts.append(
             f'<text x="{_num(x + 6)}" y="{middle}" dominant-baseline="middle" fill="{MUTED}">'
-            f"{format_number(total)}</text></g>"
+            f"{format_number(total)}</text></g></g>"
         )
     parts.append("</svg>")
 
     table = _hidden_table(
         title,
-        ["", *(s.label for s in segments), "Total"],
+        [row_label, *(s.label for s in segments), "Total"],
         [
             [bar.label, *(format_number(bar.values.get(s.key, 0) or 0) for s in segments), total]
             for bar, total in zip(bars, totals, strict=True)
@@ -397,11 +418,16 @@ def _legend(entries: list[tuple[str, str]]) -> str:
 
 
 def _hidden_table(caption: str, headers: list[str], rows: list[list]) -> str:
+    """The chart's figures for screen readers: each row headed by its first cell."""
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+        f'<tr><th scope="row">{escape(row[0])}</th>'
+        + "".join(f"<td>{escape(cell)}</td>" for cell in row[1:])
+        + "</tr>"
+        for row in rows
     )
+    # Hidden in a box of its own: a table is never narrower than its cells.
     return (
-        f'<table class="visually-hidden"><caption>{escape(caption)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f'<div class="visually-hidden"><table><caption>{escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
     )

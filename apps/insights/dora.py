@@ -343,7 +343,7 @@ def build_report(
             weeks=len(weekly),
             per_week=round(deployments / len(weekly), 2) if deployments else None,
             bucket=bucket,
-            tier=FREQUENCY_TIERS.get(bucket),
+            tier=FREQUENCY_TIERS.get(bucket) if bucket is not None else None,
             weekly=weekly,
         ),
         lead_time=LeadTime(

@@ -45,9 +45,9 @@ class Scope:
     @property
     def name(self) -> str:
         """The name dora_report and friends take: "" for the organisation."""
-        if self.level == SERVICE:
+        if self.level == SERVICE and self.service is not None:
             return self.service.name
-        if self.level == TEAM:
+        if self.level == TEAM and self.team is not None:
             return self.team.slug
         return ""
 
@@ -117,6 +117,8 @@ def _changes(scope: Scope) -> list[dict]:
 
 
 def _scorecard(scope: Scope) -> dict:
+    if scope.service is None:
+        raise ValueError("a scorecard is exported for one service")
     return scorecards.service_scorecard(scope.service)
 
 
@@ -329,6 +331,15 @@ def _get(key: str) -> Callable[[Any], Any]:
     return value
 
 
+def _get_if_any(key: str) -> Callable[[dict], Any]:
+    """A column value read from a dict row that may not have it (None then)."""
+
+    def value(row: dict) -> Any:
+        return row.get(key)
+
+    return value
+
+
 def _level_count(level: Level) -> Callable[[dict], int]:
     return lambda row: row["levels"].get(level, 0)
 
@@ -523,7 +534,7 @@ TABLES: dict[str, Table] = {
             rows=_kpi_trend_rows,
             columns=(
                 Column("week", "Week of", _get("week"), DATE),
-                *(Column(k.key, k.title, lambda row, k=k: row.get(k.key), k.unit) for k in KPIS),
+                *(Column(k.key, k.title, _get_if_any(k.key), k.unit) for k in KPIS),
             ),
         ),
         Table(

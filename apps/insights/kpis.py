@@ -115,7 +115,7 @@ class SecondsBetween(Func):
     arity = 2
     output_field = FloatField()
 
-    def as_sql(self, compiler, connection, **extra_context):  # PostgreSQL
+    def as_postgresql(self, compiler, connection, **extra_context):
         return super().as_sql(
             compiler,
             connection,

@@ -40,7 +40,7 @@ def webhook_source_by_ref(ref: str) -> WebhookSource | None:
     ref = (ref or "").strip()
     if not ref or len(ref) > 63:
         return None
-    lookup = {"pk": int(ref)} if ref.isdigit() else {"slug": ref.lower()}
+    lookup: dict[str, int | str] = {"pk": int(ref)} if ref.isdigit() else {"slug": ref.lower()}
     return WebhookSource.objects.filter(is_active=True, **lookup).first()
 
 

@@ -1,5 +1,7 @@
 """Serializer fields shared by the webhook shapes and the API."""
 
+from datetime import datetime
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -25,11 +27,15 @@ class PlainChoiceField(serializers.ChoiceField):
 class AwareDateTimeField(serializers.Field):
     """ISO 8601 with a time zone; a time without one is refused rather than guessed."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> datetime:
+        field = self.field_name or ""
         try:
-            return parse_time(data, self.field_name)
+            return parse_time(data, field)
         except BadPayload as exc:
-            raise serializers.ValidationError(exc.detail[self.field_name]) from None
+            detail = exc.detail
+            raise serializers.ValidationError(
+                detail[field] if isinstance(detail, dict) else detail
+            ) from None
 
-    def to_representation(self, value):
+    def to_representation(self, value: datetime) -> str:
         return value.isoformat()

@@ -219,11 +219,11 @@ def _service_rows(team_slug: str | None, start: date, end: date) -> list[tuple[i
     """(service id, row) for the services of a team or all, by name: four queries, five for a
     team (its lookup)."""
     filters, _ = scope_filters("team", team_slug) if team_slug else ({}, "")
-    services = Service.objects.all()
+    in_scope = Service.objects.all()
     if filters:
-        services = services.filter(owner_id=filters["service__owner_id"])
+        in_scope = in_scope.filter(owner_id=filters["service__owner_id"])
     services = list(
-        services.order_by("name").values(
+        in_scope.order_by("name").values(
             "pk",
             "name",
             "title",

@@ -6,9 +6,12 @@ environments, links) are formsets nested in the step form. Field names are the c
 so the catalog's errors land on the field they name.
 """
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.db import models
 from django.forms import BaseFormSet, formset_factory
 from django.urls import reverse_lazy
 
@@ -26,7 +29,7 @@ from apps.catalog.models import (
     quantity_validator,
 )
 from apps.catalog.services import DEFAULT_ENVIRONMENTS
-from apps.core.forms import add_service_errors
+from apps.core.forms import add_service_errors, model_choice_field
 from apps.onboarding import selectors
 from apps.onboarding.models import Step
 from apps.onboarding.wizard_steps import LEFT_KEY
@@ -41,8 +44,16 @@ class HttpUrlField(forms.URLField):
         super().__init__(assume_scheme="https", max_length=500, **kwargs)
 
 
-def _service_default(field: str):
-    return Service._meta.get_field(field).default
+class TemplateChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: GoldenPathTemplate) -> str:
+        return f"{obj.title} ({obj}{', the golden path' if obj.is_default else ''})"
+
+
+def _service_default(field: str) -> Any:
+    model_field = Service._meta.get_field(field)
+    if not isinstance(model_field, models.Field):
+        raise TypeError(f"Service.{field} is a relation, not a column")
+    return model_field.default
 
 
 def _template(pk) -> GoldenPathTemplate | None:
@@ -96,8 +107,9 @@ class CanaryStepForm(RowForm):
     value = forms.CharField(label="Value", required=False, max_length=100)
 
     def clean(self):
-        data = super().clean()
-        kind, value = data.get("type"), (data.get("value") or "").strip()
+        super().clean()
+        data = self.cleaned_data
+        kind, value = data.get("type") or "", (data.get("value") or "").strip()
         not_a_number = kind in ("set_weight", "pause") and value and not value.isdigit()
         missing = kind in ("set_weight", "analysis") and not value
         if not_a_number or missing:
@@ -145,7 +157,8 @@ class LinkForm(RowForm):
     url = HttpUrlField(label="URL", required=False)
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors or self.is_blank():
             return data
         if not data.get("title"):
@@ -314,7 +327,7 @@ class ServiceNameForm(forms.Form):
             return "available", f"{self.cleaned_data['name']} is available"
         if self.has_error("name", code="taken"):
             return "taken", f"{self.data.get('name', '').strip()} is taken"
-        return "invalid", " ".join(self.errors.get("name", []))
+        return "invalid", " ".join(map(str, self.errors.get("name", [])))
 
 
 class BasicsForm(ServiceNameForm, StepForm):
@@ -348,7 +361,7 @@ class BasicsForm(ServiceNameForm, StepForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         teams = selectors.owner_teams(user=self.user)
-        self.fields["owner"].queryset = teams
+        model_choice_field(self, "owner").queryset = teams
         if not self.is_bound and not self.initial.get("owner") and len(teams) == 1:
             self.initial["owner"] = teams[0].pk
 
@@ -384,7 +397,7 @@ class RuntimeForm(StepForm):
     sections = ("manifests",)
     TEMPLATE_FIELDS = ("container_port", "health_path", "cpu", "memory")
 
-    template = forms.ModelChoiceField(
+    template = TemplateChoiceField(
         label="Golden-path template",
         queryset=selectors.latest_templates(),
         required=False,
@@ -422,12 +435,6 @@ class RuntimeForm(StepForm):
         max_value=1000,
         help_text="Empty: no PodDisruptionBudget.",
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["template"].label_from_instance = lambda t: (
-            f"{t.title} ({t}{', the golden path' if t.is_default else ''})"
-        )
 
     def clean_health_path(self) -> str:
         path = self.cleaned_data["health_path"]
@@ -471,7 +478,7 @@ class DeliveryForm(StepForm):
     step = Step.DELIVERY
     formsets = {"canary": CanaryStepFormSet, "environments": EnvironmentFormSet}
     sections = ("strategy_params", "environments")
-    PARAMS = {
+    PARAMS: dict[str, tuple[str, ...]] = {
         Strategy.ROLLING: ("max_surge", "max_unavailable", "post_deploy_analysis"),
         Strategy.CANARY: (),
         Strategy.BLUE_GREEN: (
@@ -544,8 +551,9 @@ class DeliveryForm(StepForm):
         }
 
     def clean(self):
-        data = super().clean()
-        strategy = data.get("strategy")
+        super().clean()
+        data = self.cleaned_data
+        strategy = data.get("strategy") or ""
         for field in self.PARAMS.get(strategy, ()):
             if field not in self.OPTIONAL and data.get(field) in (None, ""):
                 self.add_error(field, "Required for this strategy.")

@@ -9,7 +9,7 @@ transaction ends.
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from apps.accounts.models import Team
+from apps.accounts.models import Team, User
 from apps.catalog.models import GoldenPathTemplate, Service, System
 from apps.catalog.services import service_create, service_preview
 from apps.onboarding import wizard_steps
@@ -28,19 +28,19 @@ def service_arguments(data: dict) -> dict:
     for field, model in _RELATED.items():
         if field in arguments:
             pk = arguments[field]
-            arguments[field] = model.objects.filter(pk=pk).first() if pk else None
+            arguments[field] = model._default_manager.filter(pk=pk).first() if pk else None
     arguments.setdefault("name", "")
     arguments.setdefault("owner", None)
     return arguments
 
 
-def onboarding_preview(*, actor, data: dict) -> dict:
+def onboarding_preview(*, actor: User, data: dict) -> dict:
     """What the wizard would create: manifests, catalog-info.yaml, environments. Raises the
     catalog's ValidationError."""
     return service_preview(actor=actor, **service_arguments(data))
 
 
-def onboarding_errors(*, actor, data: dict, up_to: Step) -> wizard_steps.StepErrors:
+def onboarding_errors(*, actor: User, data: dict, up_to: Step) -> wizard_steps.StepErrors:
     """The catalog's objections to the values so far, for this step and the ones before it
     (later steps still hold defaults, and get their turn)."""
     try:
@@ -55,7 +55,7 @@ def onboarding_errors(*, actor, data: dict, up_to: Step) -> wizard_steps.StepErr
     return {}
 
 
-def _draft_save(*, actor, data: dict, step: Step) -> OnboardingDraft:
+def _draft_save(*, actor: User, data: dict, step: Step) -> OnboardingDraft:
     draft, _ = OnboardingDraft.objects.update_or_create(
         user=actor, defaults={"data": data, "step": step}
     )
@@ -63,7 +63,7 @@ def _draft_save(*, actor, data: dict, step: Step) -> OnboardingDraft:
 
 
 def draft_step_submit(
-    *, actor, step: Step, values: dict
+    *, actor: User, step: Step, values: dict
 ) -> tuple[OnboardingDraft, wizard_steps.StepErrors]:
     """Keep a step's cleaned values and move on to the next step; where the catalog objects to
     this step or an earlier one, the draft stops at the first step with an error instead."""
@@ -82,7 +82,9 @@ def draft_step_submit(
     return _draft_save(actor=actor, data=data, step=resume_at), errors
 
 
-def draft_step_leave(*, actor, step: Step, values: dict | None, typed: dict) -> OnboardingDraft:
+def draft_step_leave(
+    *, actor: User, step: Step, values: dict | None, typed: dict
+) -> OnboardingDraft:
     """Back: the step's checked `values` are kept as Next keeps them; a step not valid yet keeps
     what was `typed`, shown again when the user comes back. Nothing is checked against the
     catalog until Next."""
@@ -103,11 +105,11 @@ def _without_left(data: dict, step: Step) -> dict:
     return {**data, wizard_steps.LEFT_KEY: left} if left else data
 
 
-def draft_discard(*, actor) -> None:
+def draft_discard(*, actor: User) -> None:
     OnboardingDraft.objects.filter(user=actor).delete()
 
 
-def onboarding_complete(*, actor, draft: OnboardingDraft) -> Service:
+def onboarding_complete(*, actor: User, draft: OnboardingDraft) -> Service:
     """Create the service from the draft and drop the draft, in one transaction. On a catalog
     error the draft resumes at the step that owns the field, and the error is raised."""
     try:

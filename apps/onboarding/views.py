@@ -3,7 +3,7 @@ endpoint answers with the whole page, so the wizard works with plain form posts 
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
@@ -11,6 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from apps.accounts import permissions
 from apps.core.htmx import render_page_or_partial
+from apps.core.http import AuthenticatedRequest
 from apps.onboarding import selectors, services, wizard_steps
 from apps.onboarding.forms import STEP_FORMS, ServiceNameForm, form_redrawn
 from apps.onboarding.models import Step
@@ -19,7 +20,7 @@ from apps.onboarding.wizard_panels import WizardPanel, error_panel, form_panel, 
 onboarding_rule = permissions.rule_required(permissions.can_create_services)
 
 
-def _respond(request: HttpRequest, panel: WizardPanel) -> HttpResponse:
+def _respond(request: AuthenticatedRequest, panel: WizardPanel) -> HttpResponse:
     return render_page_or_partial(
         request,
         page="onboarding/wizard.html",
@@ -28,7 +29,7 @@ def _respond(request: HttpRequest, panel: WizardPanel) -> HttpResponse:
     )
 
 
-def _to_start(request: HttpRequest) -> HttpResponse:
+def _to_start(request: AuthenticatedRequest) -> HttpResponse:
     url = reverse("onboarding:start")
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -41,7 +42,7 @@ def _form_step(slug: str) -> Step:
 
 @require_safe
 @onboarding_rule
-def start(request: HttpRequest) -> HttpResponse:
+def start(request: AuthenticatedRequest) -> HttpResponse:
     draft = selectors.draft_for(user=request.user)
     step = Step(draft.step) if draft else Step.BASICS
     return _respond(request, step_panel(user=request.user, draft=draft, step=step))
@@ -49,7 +50,7 @@ def start(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @onboarding_rule
-def step_show(request: HttpRequest, slug: str) -> HttpResponse:
+def step_show(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     if slug not in Step.values:
         raise Http404("No such step.")
     draft = selectors.draft_for(user=request.user)
@@ -58,7 +59,7 @@ def step_show(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @onboarding_rule
-def step_submit(request: HttpRequest, slug: str) -> HttpResponse:
+def step_submit(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     step = _form_step(slug)
     form = STEP_FORMS[step](request.POST, user=request.user)
     if not form.is_valid():
@@ -74,7 +75,7 @@ def step_submit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @onboarding_rule
-def step_back(request: HttpRequest, slug: str) -> HttpResponse:
+def step_back(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     """Back to the previous step, keeping what this one holds, valid or not."""
     step = _form_step(slug)
     form_class = STEP_FORMS[step]
@@ -92,7 +93,7 @@ def step_back(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @onboarding_rule
-def step_redraw(request: HttpRequest, slug: str) -> HttpResponse:
+def step_redraw(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     """Add or remove a row, or follow a choice (template, strategy), without checking yet."""
     form = form_redrawn(_form_step(slug), request.POST, user=request.user)
     draft = selectors.draft_for(user=request.user)
@@ -101,7 +102,7 @@ def step_redraw(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_safe
 @onboarding_rule
-def name_check(request: HttpRequest) -> HttpResponse:
+def name_check(request: AuthenticatedRequest) -> HttpResponse:
     form = ServiceNameForm(request.GET)
     status, message = form.availability() if request.GET.get("name") else ("", "")
     context = {"status": status, "message": message}
@@ -110,7 +111,7 @@ def name_check(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @onboarding_rule
-def create(request: HttpRequest) -> HttpResponse:
+def create(request: AuthenticatedRequest) -> HttpResponse:
     draft = selectors.draft_for(user=request.user)
     if draft is None or wizard_steps.first_open_step(draft.data) != Step.REVIEW:
         messages.warning(request, "Finish every step before creating the service.")
@@ -127,7 +128,7 @@ def create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @onboarding_rule
-def discard(request: HttpRequest) -> HttpResponse:
+def discard(request: AuthenticatedRequest) -> HttpResponse:
     services.draft_discard(actor=request.user)
     if not request.htmx:
         return redirect("onboarding:start")

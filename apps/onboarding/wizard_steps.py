@@ -1,6 +1,8 @@
 """The wizard's steps in order, and which step owns each field of a service, so that an error
 the catalog finds anywhere sends the user back to the step where that field is edited."""
 
+from collections.abc import Iterable
+
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from apps.onboarding.models import Step
@@ -52,6 +54,7 @@ def first_open_step(data: dict) -> Step:
 def errors_by_step(error: ValidationError) -> StepErrors:
     """A service's ValidationError sorted by the step owning each field, in step order. What no
     step owns (non-field errors, fields the wizard does not ask for) shows on the review step."""
+    items: Iterable[tuple[str, list[str]]]
     if hasattr(error, "error_dict"):
         items = error.message_dict.items()
     else:

@@ -12,12 +12,13 @@ from allauth.account.decorators import reauthentication_required
 from allauth.core.exceptions import ReauthenticationRequired
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.reauthentication import purpose_forget, purpose_keep
+from apps.core.http import AuthenticatedRequest
 from apps.releases import selectors, services
 from apps.releases.forms import DecisionForm
 from apps.releases.gates import readiness, risks_of_approving
@@ -25,7 +26,7 @@ from apps.releases.models import Release
 from apps.releases.policies import approval_status
 from apps.releases.transitions import available_actions, require_decider
 
-DECISIONS = {
+DECISIONS: dict[str, tuple[Callable[..., object], str]] = {
     "approve": (services.release_approve, "approved"),
     "reject": (services.release_reject, "rejected"),
 }
@@ -36,7 +37,7 @@ PENDING_FOR = timedelta(minutes=5)
 PENDING_SESSION_KEY = "releases_pending_decision"
 
 
-def decide(request: HttpRequest, release: Release, decision: str, data: dict) -> None:
+def decide(request: AuthenticatedRequest, release: Release, decision: str, data: dict) -> None:
     """Record the decision (DecisionForm's `data`) and say so in a toast. Raises the service's
     ValidationError."""
     service, done = DECISIONS[decision]
@@ -50,12 +51,12 @@ def decide(request: HttpRequest, release: Release, decision: str, data: dict) ->
 
 
 @reauthentication_required
-def _require_fresh_proof(request: HttpRequest) -> None:
+def _require_fresh_proof(request: AuthenticatedRequest) -> None:
     """Raises allauth's ReauthenticationRequired unless the person confirmed their password (or
     second factor) within ACCOUNT_REAUTHENTICATION_TIMEOUT."""
 
 
-def _proof_is_fresh(request: HttpRequest) -> bool:
+def _proof_is_fresh(request: AuthenticatedRequest) -> bool:
     try:
         _require_fresh_proof(request)
     except ReauthenticationRequired:
@@ -72,7 +73,7 @@ def confirmed_on_production(decision: str, *, back_to: str) -> Callable:
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
-        def wrapped(request: HttpRequest, pk: int) -> HttpResponse:
+        def wrapped(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             release = get_object_or_404(selectors.release_list(), pk=pk)
             if not release.environment.is_production:
                 return view(request, pk)
@@ -92,7 +93,7 @@ def confirmed_on_production(decision: str, *, back_to: str) -> Callable:
     return decorator
 
 
-def _worth_a_password(request: HttpRequest, release: Release, decision: str) -> bool:
+def _worth_a_password(request: AuthenticatedRequest, release: Release, decision: str) -> bool:
     """Whether the decision could be made once the password is confirmed. Someone who may not
     decide is refused (403) here; a decision refused for another reason (the release's state,
     failing gates not confirmed yet) is left to the service to say why, without asking for a
@@ -108,7 +109,7 @@ def _worth_a_password(request: HttpRequest, release: Release, decision: str) -> 
     return True
 
 
-def _keep(request: HttpRequest, release: Release, decision: str) -> None:
+def _keep(request: AuthenticatedRequest, release: Release, decision: str) -> None:
     request.session[PENDING_SESSION_KEY] = {
         "user": request.user.pk,
         "release": release.pk,
@@ -130,7 +131,7 @@ def _is_this_decision(pending, release: Release, decision: str) -> bool:
 
 
 def _decide_kept(
-    request: HttpRequest, release: Release, decision: str, pending: dict, back_to: str
+    request: AuthenticatedRequest, release: Release, decision: str, pending: dict, back_to: str
 ) -> HttpResponse:
     """The kept decision, sent again once the password was confirmed: made once, by the person
     who made it, within PENDING_FOR; the service decides whether it may still be made."""

@@ -93,12 +93,16 @@ def evidence_zip(period: EvidencePeriod) -> tuple[bytes, int]:
     ):
         events[event.target_id].append(event)
     contributed = evidence_sections.collect(releases)
-    summarised = [section for section in evidence_sections.sections() if section.summary]
+    summarised = [
+        (section, section.summary)
+        for section in evidence_sections.sections()
+        if section.summary is not None
+    ]
 
     buffer = io.BytesIO()
     index = io.StringIO()
     writer = csv.writer(index)
-    writer.writerow([*INDEX_COLUMNS, *(section.title.lower() for section in summarised)])
+    writer.writerow([*INDEX_COLUMNS, *(section.title.lower() for section, _ in summarised)])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for release in releases:
             pack = release_evidence(
@@ -113,7 +117,7 @@ def evidence_zip(period: EvidencePeriod) -> tuple[bytes, int]:
             writer.writerow(
                 [
                     *_index_row(release, pack, file_name),
-                    *(section.summary(pack[section.key]) for section in summarised),
+                    *(summary(pack[section.key]) for section, summary in summarised),
                 ]
             )
         archive.writestr("index.csv", index.getvalue())

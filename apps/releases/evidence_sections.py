@@ -53,7 +53,7 @@ def collect(releases: Sequence[Any]) -> dict[int, dict[str, Any]]:
     found: dict[int, dict[str, Any]] = {release.pk: {} for release in releases}
     for section in sections():
         data = section.collect(releases) if releases else {}
-        empty = [] if section.many else None
+        empty: list | None = [] if section.many else None
         for release in releases:
             found[release.pk][section.key] = data.get(release.pk, empty)
     return found

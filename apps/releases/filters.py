@@ -41,10 +41,10 @@ class ReleaseFilter(django_filters.FilterSet):
 
     class Meta:
         model = Release
-        fields = []
+        fields: list[str] = []
 
     def filter_mine(self, queryset, name, value):
-        if not value:
+        if not value or self.request is None:
             return queryset
         user = self.request.user
         return queryset.filter(

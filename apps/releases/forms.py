@@ -4,6 +4,7 @@ from django.urls import reverse
 from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
+from apps.core.forms import model_choice_field
 from apps.releases.models import ChangeType, StandardChangeTemplate
 
 # Search-as-you-type shows this many services; typing more narrows them.
@@ -38,7 +39,7 @@ def environments_of(user, service_name: str):
     ).order_by("order", "name")
 
 
-class CommitsField(forms.CharField):
+class CommitsField(forms.Field):
     """One commit per line: `sha author timestamp message`, as `git log --format='%H %ae %aI %s'`
     prints them."""
 
@@ -49,7 +50,7 @@ class CommitsField(forms.CharField):
         }
     )
 
-    def to_python(self, value) -> list[dict]:
+    def to_python(self, value: str | None) -> list[dict]:
         commits = []
         for number, line in enumerate((value or "").splitlines(), start=1):
             if not line.strip():
@@ -69,6 +70,11 @@ class CommitsField(forms.CharField):
         return commits
 
 
+class EnvironmentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Environment) -> str:
+        return obj.name
+
+
 class ReleaseForm(forms.Form):
     # A text field with suggestions, not a select: a catalog may hold 10,000 services.
     service = forms.ModelChoiceField(
@@ -79,7 +85,7 @@ class ReleaseForm(forms.Form):
         ),
         error_messages={"invalid_choice": "No service of yours has that name."},
     )
-    environment = forms.ModelChoiceField(
+    environment = EnvironmentChoiceField(
         queryset=Environment.objects.none(),
         empty_label="Choose a service first",
         error_messages={"invalid_choice": "Pick an environment of the chosen service."},
@@ -108,7 +114,7 @@ class ReleaseForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["service"].queryset = services_for(user)
+        model_choice_field(self, "service").queryset = services_for(user)
         self.fields["service"].widget.attrs.update(
             {
                 "hx-get": reverse("releases:form-services"),
@@ -129,12 +135,13 @@ class ReleaseForm(forms.Form):
             self.initial.get("service") or ""
         )
         if service_name:
-            self.fields["environment"].queryset = environments_of(user, str(service_name))
-            self.fields["environment"].empty_label = "Choose an environment"
-        self.fields["environment"].label_from_instance = lambda environment: environment.name
+            environment = model_choice_field(self, "environment")
+            environment.queryset = environments_of(user, str(service_name))
+            environment.empty_label = "Choose an environment"
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         service, environment = data.get("service"), data.get("environment")
         if service and environment and environment.service_id != service.pk:
             self.add_error("environment", f"Pick an environment of {service.name}.")

@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -5,6 +7,11 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.catalog.models import Environment, EnvironmentKind, Service, Tier
+
+if TYPE_CHECKING:
+    from apps.releases.gates import Gate
+    from apps.releases.policies import ApprovalStatus
+    from apps.releases.selectors import Conflict
 
 
 class ChangeType(models.TextChoices):
@@ -112,6 +119,14 @@ class Release(models.Model):
     retrospective_done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Worked out for one page or answer, never stored: set on the releases shown by the
+    # selectors (with_lineage) and the API's detail.
+    replaces: "Release | None"
+    commit_count: int
+    approval_status: "ApprovalStatus"
+    gates: "list[Gate]"
+    conflicts: "list[Conflict]"
 
     class Meta:
         ordering = ["-planned_start", "-id"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import islice
+from typing import Any, NoReturn
 
 from dateutil import parser
 from dateutil.relativedelta import relativedelta
@@ -37,17 +38,16 @@ HORIZON = relativedelta(years=10)
 MAX_SPAN = timedelta(days=500)
 MAX_OCCURRENCES = 2000
 
-_PERIOD = {
-    HOURLY: lambda n: timedelta(hours=n),
-    DAILY: lambda n: timedelta(days=n),
-    WEEKLY: lambda n: timedelta(weeks=n),
-    MONTHLY: lambda n: relativedelta(months=n),
-    YEARLY: lambda n: relativedelta(years=n),
+_FIXED_PERIOD = {HOURLY: timedelta(hours=1), DAILY: timedelta(days=1), WEEKLY: timedelta(weeks=1)}
+_PERIOD: dict[int, timedelta | relativedelta] = {
+    **_FIXED_PERIOD,
+    MONTHLY: relativedelta(months=1),
+    YEARLY: relativedelta(years=1),
 }
 _DAY_SELECTORS = ("BYMONTHDAY", "BYDAY", "BYYEARDAY", "BYWEEKNO")
 
 
-def _refuse(message: str, field: str = "rrule"):
+def _refuse(message: str, field: str = "rrule") -> NoReturn:
     raise ValidationError({field: message})
 
 
@@ -101,9 +101,9 @@ class Rule:
             periods = (near.year - self.start.year) * (12 if self.freq == MONTHLY else 1)
             periods += near.month - self.start.month if self.freq == MONTHLY else 0
         else:
-            periods = (near - self.start) // _PERIOD[self.freq](1)
+            periods = (near - self.start) // _FIXED_PERIOD[self.freq]
         steps = max(periods // self.interval - 1, 0)
-        return self.start + _PERIOD[self.freq](steps * self.interval)
+        return self.start + _PERIOD[self.freq] * (steps * self.interval)
 
     def occurrences(self, after: datetime, before: datetime) -> Iterator[datetime]:
         """Occurrences in [after, before] (naive wall-clock times), earliest first, lazily: a
@@ -113,9 +113,8 @@ class Rule:
         until = before if self.until is None else min(before, self.until)
         if until < self.start:
             return iter(())
-        bounded = self.rule.replace(
-            dtstart=self.anchor(after), count=None, until=until, **dict(self.fixed)
-        )
+        fixed: dict[str, Any] = dict(self.fixed)
+        bounded = self.rule.replace(dtstart=self.anchor(after), count=None, until=until, **fixed)
         return (occurrence for occurrence in bounded if occurrence >= after)
 
     def between(self, after: datetime, before: datetime) -> list[datetime]:
@@ -159,6 +158,8 @@ def compile_rule(text: str, start: datetime) -> Rule:
         until = parser.parse(parts["UNTIL"]).replace(tzinfo=None) if "UNTIL" in parts else None
     except (ValueError, TypeError, OverflowError) as exc:
         _refuse(f"Not a valid RRULE: {exc}")
+    if not isinstance(rule, rrule):  # a set of rules: _parts lets one rule only through
+        _refuse("One rule only, e.g. FREQ=WEEKLY;BYDAY=MO,TU (no DTSTART or other lines).")
     fixed = _fixed(freq, parts, start)
     horizon = start + HORIZON
     within = rule.replace(count=None, until=horizon if until is None else min(until, horizon))

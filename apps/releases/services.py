@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts import permissions
-from apps.accounts.models import Role
+from apps.accounts.models import Role, User
 from apps.audit.services import audit_record, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
 from apps.core.validators import validate_links
@@ -54,7 +54,7 @@ RELEASE_FIELDS = (
 )
 
 
-def _require_requester_rights(actor, service: Service) -> None:
+def _require_requester_rights(actor: User, service: Service) -> None:
     permissions.require(
         permissions.can_act_for_team(actor, service.owner_id),
         "Only the owning team and platform admins request releases for this service.",
@@ -82,7 +82,7 @@ def _clean_commits(commits) -> list[ReleaseCommit]:
 
 
 def _validate(release: Release) -> None:
-    errors = {}
+    errors: dict[str, str | list[str]] = {}
     if release.environment.service_id != release.service_id:
         errors["environment"] = (
             f"{release.environment.name} is not an environment of {release.service.name}."
@@ -134,7 +134,7 @@ def _validate(release: Release) -> None:
 @transaction.atomic
 def release_create(
     *,
-    actor,
+    actor: User,
     service: Service,
     environment: Environment,
     version: str,
@@ -176,7 +176,7 @@ def release_create(
 
 
 @transaction.atomic
-def release_update(*, actor, release: Release, commits: list[dict] | None = None, **changes):
+def release_update(*, actor: User, release: Release, commits: list[dict] | None = None, **changes):
     """Edit a release. Changing what ships (version, commits, window) after any approval
     invalidates the approvals and sends the release back for approval; after a break glass it
     is refused."""
@@ -224,7 +224,7 @@ def release_update(*, actor, release: Release, commits: list[dict] | None = None
     return release
 
 
-def _invalidate_approvals(release: Release, actor, reason: str) -> None:
+def _invalidate_approvals(release: Release, actor: User, reason: str) -> None:
     invalidated = release.approvals.filter(invalidated_at__isnull=True).update(
         invalidated_at=timezone.now(), invalidated_reason=reason
     )
@@ -245,7 +245,7 @@ def _invalidate_approvals(release: Release, actor, reason: str) -> None:
         )
 
 
-def _refuse_if_window_closed(release: Release, actor) -> None:
+def _refuse_if_window_closed(release: Release, actor: User) -> None:
     """At submission: a freeze or closed window over the planned time refuses the release,
     naming the freeze and its end. An emergency may override, with its justification audited."""
     verdict = when_allowed(
@@ -265,7 +265,7 @@ def _refuse_if_window_closed(release: Release, actor) -> None:
 
 
 @transaction.atomic
-def release_submit(*, actor, release: Release) -> Release:
+def release_submit(*, actor: User, release: Release) -> Release:
     release = lock_release(release.pk)
     require_action(release, actor, "submit")
     _refuse_if_window_closed(release, actor)
@@ -289,7 +289,7 @@ def release_submit(*, actor, release: Release) -> Release:
     return _schedule(release, actor)
 
 
-def _schedule(release: Release, actor) -> Release:
+def _schedule(release: Release, actor: User) -> Release:
     release = release_transition(
         release=release,
         to_state=ReleaseState.SCHEDULED,
@@ -302,7 +302,7 @@ def _schedule(release: Release, actor) -> Release:
 
 
 @transaction.atomic(durable=True)
-def release_request(*, actor, submit: bool, **arguments) -> Release:
+def release_request(*, actor: User, submit: bool, **arguments) -> Release:
     """What a person asks for on the form or through the API: a release, submitted right away
     when `submit` is set. One transaction, so a refused submission (a freeze, a closed window)
     leaves no draft, commits or audit rows behind. `arguments` are release_create's."""
@@ -317,21 +317,21 @@ def _gates_for_start(release: Release, status: ApprovalStatus, now: datetime) ->
     return readiness(release, now=now, at=max(now, release.planned_start), status=status)
 
 
-def release_decider_require(*, actor, release: Release, decision: str) -> None:
+def release_decider_require(*, actor: User, release: Release, decision: str) -> None:
     """The API's first question, before it reads a body: may `actor` decide on the release at
     all? A refusal (403) is audited as the decision's own refusal would be."""
     check = audit_refusals(f"release.{decision}", target="release")(_decider_require)
     check(actor=actor, release=release)
 
 
-def _decider_require(*, actor, release: Release) -> None:
+def _decider_require(*, actor: User, release: Release) -> None:
     require_decider(release, actor)
 
 
 @audit_refusals("release.approve", target="release")
 @transaction.atomic
 def release_approve(
-    *, actor, release: Release, comment: str = "", confirm_risks: bool = False
+    *, actor: User, release: Release, comment: str = "", confirm_risks: bool = False
 ) -> Approval:
     """Approve under the first rule the approver is eligible for that still needs approvals.
     Someone who may not decide is refused (403) before anything else. Approving with failing
@@ -394,7 +394,7 @@ def release_approve(
 
 @audit_refusals("release.reject", target="release")
 @transaction.atomic
-def release_reject(*, actor, release: Release, comment: str) -> Approval:
+def release_reject(*, actor: User, release: Release, comment: str) -> Approval:
     release = lock_release(release.pk)
     now = timezone.now()
     status = approval_status(release, now=now)
@@ -428,7 +428,7 @@ def release_reject(*, actor, release: Release, comment: str) -> Approval:
 
 
 @transaction.atomic
-def release_cancel(*, actor, release: Release, reason: str = "") -> Release:
+def release_cancel(*, actor: User, release: Release, reason: str = "") -> Release:
     release = lock_release(release.pk)
     require_action(release, actor, "cancel")
     return release_transition(
@@ -436,7 +436,7 @@ def release_cancel(*, actor, release: Release, reason: str = "") -> Release:
     )
 
 
-def _require_ci_identity(actor, release: Release) -> None:
+def _require_ci_identity(actor: User, release: Release) -> None:
     if not permissions.is_service_account(actor):
         raise PermissionDenied(
             "Checks are reported by CI, not by people: use the token of a service account "
@@ -452,7 +452,13 @@ def _require_ci_identity(actor, release: Release) -> None:
 @audit_refusals("release.check", target="release")
 @transaction.atomic
 def release_check_report(
-    *, actor, release: Release, name: str, status: str, details_url: str = "", summary: str = ""
+    *,
+    actor: User,
+    release: Release,
+    name: str,
+    status: str,
+    details_url: str = "",
+    summary: str = "",
 ) -> ReleaseCheck:
     """CI reports an external gate (tests, security scan, provenance). Latest report wins.
     Only a service account scoped to the owning team reports: see can_report_checks."""
@@ -485,7 +491,7 @@ BREAK_GLASS_MIN_REASON = 20
 
 @audit_refusals("release.break_glass", target="release")
 @transaction.atomic
-def release_break_glass(*, actor, release: Release, reason: str) -> Release:
+def release_break_glass(*, actor: User, release: Release, reason: str) -> Release:
     """Let an emergency change to production start without an independent approval, on the
     actor's word: the reason is kept, leadership and platform admins are paged (through the
     outbox) and the retrospective review becomes due. It does not start the release: the
@@ -529,7 +535,7 @@ def _retrospective_due(policies: list[ApprovalPolicy]) -> datetime:
 
 @transaction.atomic
 def release_begin(
-    *, release: Release, actor=None, now: datetime | None = None
+    *, release: Release, actor: User | None = None, now: datetime | None = None
 ) -> tuple[bool, Release]:
     """Start a due release if every gate passes now; otherwise hold it and say why. The gates
     are evaluated again here, so a freeze created after approval still stops it."""
@@ -566,7 +572,9 @@ def release_begin(
 
 
 @transaction.atomic
-def release_finish(*, release: Release, outcome: str, actor=None, reason: str = "") -> Release:
+def release_finish(
+    *, release: Release, outcome: str, actor: User | None = None, reason: str = ""
+) -> Release:
     if outcome not in (ReleaseState.SUCCEEDED, ReleaseState.FAILED, ReleaseState.ROLLED_BACK):
         raise ValidationError(f"{outcome!r} is not how a release finishes.")
     release = release_transition(release=release, to_state=outcome, actor=actor, reason=reason)
@@ -590,7 +598,7 @@ def releases_due_start(*, limit: int = 200) -> list[int]:
 
 
 @transaction.atomic
-def approval_policy_create(*, actor, rules: list[dict], **fields) -> ApprovalPolicy:
+def approval_policy_create(*, actor: User, rules: list[dict], **fields) -> ApprovalPolicy:
     """A policy with its rules: each rule {name, required_count, team, role, users}."""
     permissions.require(
         permissions.is_platform_admin(actor), "Only platform admins define approval policies."

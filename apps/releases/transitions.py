@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts import permissions
+from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.releases.gates import independent_approvals
 from apps.releases.models import Release, ReleaseState, ReleaseTransition
@@ -57,7 +58,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 # When a state is entered, the moment is kept on the release.
-TIMESTAMPS = {
+TIMESTAMPS: dict[str, str] = {
     ReleaseState.PENDING_APPROVAL: "submitted_at",
     ReleaseState.APPROVED: "approved_at",
     ReleaseState.IN_PROGRESS: "started_at",
@@ -84,7 +85,7 @@ def release_transition(
     *,
     release: Release,
     to_state: str,
-    actor,
+    actor: User | None,
     reason: str = "",
     locked: bool = False,
     gates: list[dict] | None = None,

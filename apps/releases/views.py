@@ -2,13 +2,14 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.accounts import permissions
 from apps.core.forms import add_service_errors
+from apps.core.http import AuthenticatedRequest
 from apps.core.lists import render_filtered_list
 from apps.releases import decisions, evidence_sections, selectors, services
 from apps.releases.calendar.selectors import zone_of
@@ -31,7 +32,7 @@ PAGE_SIZE = 50
 
 
 @require_safe
-def release_list(request: HttpRequest) -> HttpResponse:
+def release_list(request: AuthenticatedRequest) -> HttpResponse:
     return render_filtered_list(
         request,
         queryset=selectors.release_list().order_by("-planned_start", "-id"),
@@ -47,7 +48,7 @@ def release_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def release_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     release = get_object_or_404(selectors.release_detail_queryset(), pk=pk)
     return render(request, "releases/release_detail.html", _detail_context(request, release))
 
@@ -78,7 +79,7 @@ def _detail_context(request, release, decision_form=None, break_glass_form=None)
 
 @require_http_methods(["GET", "POST"])
 @permissions.rule_required(permissions.can_create_services)
-def release_create(request: HttpRequest) -> HttpResponse:
+def release_create(request: AuthenticatedRequest) -> HttpResponse:
     initial = {"service": request.GET.get("service")} if request.GET.get("service") else None
     form = ReleaseForm(request.POST or None, initial=initial, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -98,7 +99,7 @@ def release_create(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @permissions.rule_required(permissions.can_create_services)
-def release_form_services(request: HttpRequest) -> HttpResponse:
+def release_form_services(request: AuthenticatedRequest) -> HttpResponse:
     """The release form's service suggestions for what has been typed so far."""
     names = service_matches(request.user, request.GET.get("service", ""))
     return render(request, "releases/partials/_service_options.html", {"names": names})
@@ -106,7 +107,7 @@ def release_form_services(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @permissions.rule_required(permissions.can_create_services)
-def release_form_environments(request: HttpRequest) -> HttpResponse:
+def release_form_environments(request: AuthenticatedRequest) -> HttpResponse:
     """The release form's environment choices once a service is chosen."""
     form = ReleaseForm(initial={"service": request.GET.get("service", "")}, user=request.user)
     return render(request, "releases/partials/_environment_options.html", {"form": form})
@@ -143,7 +144,7 @@ def _decision(request, decision: str):
 
 
 @require_POST
-def release_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def release_submit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _run_and_show_release(
         request, pk, lambda r, _: services.release_submit(actor=request.user, release=r)
     )
@@ -151,18 +152,18 @@ def release_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @decisions.confirmed_on_production("approve", back_to="detail")
-def release_approve(request: HttpRequest, pk: int) -> HttpResponse:
+def release_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _run_and_show_release(request, pk, _decision(request, "approve"))
 
 
 @require_POST
 @decisions.confirmed_on_production("reject", back_to="detail")
-def release_reject(request: HttpRequest, pk: int) -> HttpResponse:
+def release_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _run_and_show_release(request, pk, _decision(request, "reject"))
 
 
 @require_POST
-def release_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def release_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _run_and_show_release(
         request,
         pk,
@@ -173,7 +174,7 @@ def release_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def release_break_glass(request: HttpRequest, pk: int) -> HttpResponse:
+def release_break_glass(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """A plain form (no htmx): the browser asks to confirm first (data-confirm). A refusal
     shows the page again with the reason's error next to it."""
     release = get_object_or_404(selectors.release_list(), pk=pk)
@@ -198,7 +199,7 @@ def release_break_glass(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_safe
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "releases/inbox.html",
@@ -228,18 +229,18 @@ def _run_and_show_inbox_item(request, pk: int, action) -> HttpResponse:
 
 @require_POST
 @decisions.confirmed_on_production("approve", back_to="inbox")
-def inbox_approve(request: HttpRequest, pk: int) -> HttpResponse:
+def inbox_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _run_and_show_inbox_item(request, pk, _decision(request, "approve"))
 
 
 @require_POST
 @decisions.confirmed_on_production("reject", back_to="inbox")
-def inbox_reject(request: HttpRequest, pk: int) -> HttpResponse:
+def inbox_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _run_and_show_inbox_item(request, pk, _decision(request, "reject"))
 
 
 @require_safe
-def evidence_export(request: HttpRequest) -> HttpResponse:
+def evidence_export(request: AuthenticatedRequest) -> HttpResponse:
     """The page to export a period's evidence; with a period asked for, the ZIP itself."""
     form = EvidencePeriodForm(request.GET or None)
     if form.is_bound and form.is_valid():
@@ -257,7 +258,7 @@ def evidence_export(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def evidence(request: HttpRequest, pk: int) -> HttpResponse:
+def evidence(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     release = get_object_or_404(selectors.release_detail_queryset(), pk=pk)
     pack = release_evidence(release)
     if request.GET.get("format") == "json":

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 UNREADABLE = (ValidationError, ValueError, ZoneInfoNotFoundError, OSError, OverflowError)
 # How far ahead "the next occurrences" are looked for.
 LOOKAHEAD = timedelta(days=400)
+_Rules = TypeVar("_Rules", bound=QuerySet)
 
 
 def parse_rrule(text: str, starts_at_local: datetime) -> Rule:
@@ -119,7 +121,7 @@ def _open_at(window: ChangeWindow, instant: datetime) -> bool:
 # The same rule twice, side by side: as a query, and for rows already loaded (the preview).
 
 
-def _in_scope(queryset: QuerySet, service: Service, environment: Environment) -> QuerySet:
+def _in_scope(queryset: _Rules, service: Service, environment: Environment) -> _Rules:
     return queryset.filter(
         Q(scope=WindowScope.ORGANISATION)
         | Q(scope=WindowScope.TEAM, team_id=service.owner_id)
@@ -239,8 +241,9 @@ def next_spans(rule: ChangeWindow | Freeze, now: datetime, count: int) -> list[t
     if isinstance(rule, Freeze) and not rule.rrule:
         return list(islice(freeze_spans(rule, now, datetime.max.replace(tzinfo=UTC)), count))
     start = max(now, first_start(rule))  # nothing occurs before the first occurrence
-    spans = freeze_spans if isinstance(rule, Freeze) else overlapping_spans
-    return list(islice(spans(rule, start, start + LOOKAHEAD), count))
+    if isinstance(rule, Freeze):
+        return list(islice(freeze_spans(rule, start, start + LOOKAHEAD), count))
+    return list(islice(overlapping_spans(rule, start, start + LOOKAHEAD), count))
 
 
 def has_ended(rule: ChangeWindow | Freeze, now: datetime) -> bool:
@@ -267,7 +270,7 @@ def calendar_spans(windows, start: datetime, end: datetime) -> list[dict]:
 def freeze_occurrences(freezes, start: datetime, end: datetime) -> list[tuple]:
     """(freeze, start, end) for each occurrence of the freezes between two instants, earliest
     first, for the calendar and its feeds; a freeze whose rule cannot be read is left out."""
-    found = []
+    found: list[tuple] = []
     for freeze in freezes:
         try:
             found.extend(

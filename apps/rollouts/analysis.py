@@ -81,8 +81,19 @@ def _measure_prometheus(template: AnalysisTemplate, url: str) -> Measurement:
         return Measurement(INCONCLUSIVE, f"no usable answer: {exc}")
     if value is None:
         return Measurement(INCONCLUSIVE, "empty result")
-    op, threshold = _CONDITION.match(template.success_condition).groups()
-    passed = _OPERATORS[op](value, float(threshold))
+    condition = _CONDITION.match(template.success_condition)
+    try:
+        if condition is None:
+            raise ValueError
+        op, threshold = condition.group(1), float(condition.group(2))
+    except ValueError:
+        # A person must fix the template: judging the version by it is impossible, not failed.
+        return Measurement(
+            INCONCLUSIVE,
+            f"{value:g}, but the success condition {template.success_condition!r} is not "
+            "readable (e.g. result >= 0.95)",
+        )
+    passed = _OPERATORS[op](value, threshold)
     return Measurement(SUCCESSFUL if passed else FAILED, f"{value:g}")
 
 

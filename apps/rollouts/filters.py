@@ -12,4 +12,4 @@ class RolloutFilter(django_filters.FilterSet):
 
     class Meta:
         model = Rollout
-        fields = []
+        fields: list[str] = []

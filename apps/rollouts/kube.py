@@ -350,6 +350,16 @@ def _pod(raw) -> PodStatus:
     )
 
 
+def _first_strerror(error: BaseException | None) -> str | None:
+    """The first operating-system reason in an error's chain of causes."""
+    while error is not None:
+        strerror = getattr(error, "strerror", None)
+        if strerror:
+            return str(strerror)
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def check_connection(
     *, kubeconfig: str = "", context: str = "", in_cluster: bool = False, timeout: float = 5.0
 ) -> str:
@@ -415,11 +425,10 @@ def check_connection(
                 client.VersionApi(api).get_code, _preload_content=False, _request_timeout=timeout
             )
         except KubeUnavailable as exc:
-            cause = exc.__cause__  # the socket's own error says it best: "Connection refused"
-            while cause is not None and not getattr(cause, "strerror", None):
-                cause = cause.__cause__ or cause.__context__
-            if cause is not None:
-                reason = cause.strerror
+            # The socket's own error says it best: "Connection refused".
+            strerror = _first_strerror(exc.__cause__)
+            if strerror is not None:
+                reason = strerror
             elif isinstance(exc.__cause__, urllib3.exceptions.TimeoutError):
                 reason = f"timed out after {timeout:g} s"
             else:

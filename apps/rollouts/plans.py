@@ -5,7 +5,7 @@ from apps.catalog.models import Strategy
 
 def plan(strategy: str, params: dict) -> list[tuple[str, dict]]:
     if strategy == Strategy.CANARY:
-        steps = [("canary_start", {})]
+        steps: list[tuple[str, dict]] = [("canary_start", {})]
         for step in params.get("steps", []):
             ((kind, value),) = step.items()
             if kind == "set_weight":

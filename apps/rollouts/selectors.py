@@ -4,6 +4,7 @@ number of queries. Pod counts are the one read that asks the cluster, through ku
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
 from django.db.models import Case, Count, IntegerField, Max, Prefetch, QuerySet, Value, When
 
@@ -17,6 +18,14 @@ from apps.rollouts.models import (
     RolloutState,
     RolloutStep,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _RecentEvents(TypedDict):
+        recent_events: list[RolloutEvent]
+
+    RolloutWithEvents: TypeAlias = WithAnnotations[Rollout, _RecentEvents]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +50,9 @@ def rollout_list_active_first() -> QuerySet[Rollout]:
     return rollout_list().order_by(finished_last, "-created_at", "-id")
 
 
-def rollout_detail_queryset(*, event_limit: int | None = EVENT_LIMIT) -> QuerySet[Rollout]:
+def rollout_detail_queryset(
+    *, event_limit: int | None = EVENT_LIMIT
+) -> "QuerySet[RolloutWithEvents]":
     """A rollout with its steps and events, newest event first in `recent_events`."""
     events = RolloutEvent.objects.order_by("-at", "-id")
     if event_limit is not None:

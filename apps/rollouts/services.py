@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from apps.accounts import permissions
+from apps.accounts.models import User
 from apps.audit.services import audit_record, audit_refusals
 from apps.core import clock, outbox
 from apps.core.exceptions import Conflict
@@ -70,13 +71,13 @@ def _event(rollout: Rollout, message: str, *, level=RolloutEvent.Level.INFO, ste
     )
 
 
-def _who(actor) -> str:
+def _who(actor: User | None) -> str:
     return actor.get_username() if actor is not None else "runway"
 
 
 @audit_refusals("rollout.start", target="release")
 @transaction.atomic
-def rollout_start(*, actor, release: Release) -> Rollout:
+def rollout_start(*, actor: User | None, release: Release) -> Rollout:
     """Roll out an approved release: its gates are checked (again) first. A release rolls out
     once: a second start, even one racing the first, is a Conflict naming the rollout."""
     release = (
@@ -164,12 +165,12 @@ def rollout_advance(rollout_id: int, due: str | None = None) -> None:
             transaction.on_commit(lambda: _send_hop(rollout_id, next_run_at))
             return
         seen_before = _visible_state(rollout)
-        ctx = steps.Context(rollout, None)
         try:
-            ctx.kube = Kube.for_cluster(rollout.cluster)
+            kube = Kube.for_cluster(rollout.cluster)
         except KubeUnavailable as exc:
-            _cluster_unusable(ctx, exc)
+            _cluster_unusable(rollout, exc)
         else:
+            ctx = steps.Context(rollout, kube)
             if rollout.state == RolloutState.ROLLING_BACK:
                 _advance_rollback(ctx)
             else:
@@ -180,10 +181,9 @@ def rollout_advance(rollout_id: int, due: str | None = None) -> None:
             live.announce(rollout.pk)
 
 
-def _cluster_unusable(ctx: steps.Context, exc: Exception) -> None:
+def _cluster_unusable(rollout: Rollout, exc: Exception) -> None:
     """No client for the cluster (a kubeconfig gone or broken): retry a few times, then fail
     the step with the reason, on the rollout page rather than only in the worker log."""
-    rollout = ctx.rollout
     if rollout.state == RolloutState.ROLLING_BACK:
         _retry_rollback_or_fail(rollout, exc)
         return
@@ -267,7 +267,9 @@ def _unreachable(rollout: Rollout, step: RolloutStep, exc: Exception) -> steps.O
     return steps.wait(message, delay)
 
 
-def _begin_rollback(rollout: Rollout, reason: str, *, step=None, actor=None) -> None:
+def _begin_rollback(
+    rollout: Rollout, reason: str, *, step: RolloutStep | None = None, actor: User | None = None
+) -> None:
     rollout_transition(
         rollout=rollout,
         to_state=RolloutState.ROLLING_BACK,
@@ -321,7 +323,7 @@ def _advance_rollback(ctx: steps.Context) -> None:
         _schedule(rollout, outcome.delay)
 
 
-RELEASE_OUTCOME = {
+RELEASE_OUTCOME: dict[str, str] = {
     RolloutState.SUCCEEDED: ReleaseState.SUCCEEDED,
     RolloutState.ROLLED_BACK: ReleaseState.ROLLED_BACK,
     RolloutState.ABORTED: ReleaseState.ROLLED_BACK,
@@ -343,9 +345,10 @@ def _finish(rollout: Rollout, state: str) -> None:
 def _finish_rollback_of(rollout: Rollout, state: str) -> None:
     if state != RolloutState.SUCCEEDED:
         return
-    original = rollout.rolls_back
+    # The rollback carries the release it rolls back, so it finishes that release even when the
+    # rollout it undid is gone (an admin deleted it: rolls_back is then empty).
     release_services.release_finish(
-        release=original.release,
+        release=rollout.release,
         outcome=ReleaseState.ROLLED_BACK,
         reason=f"Rolled back by rollout #{rollout.pk}",
     )
@@ -354,7 +357,7 @@ def _finish_rollback_of(rollout: Rollout, state: str) -> None:
 # --- People steering ---------------------------------------------------------------------
 
 
-def _steered(rollout: Rollout, actor, action: str) -> Rollout:
+def _steered(rollout: Rollout, actor: User, action: str) -> Rollout:
     """Lock the rollout and check `action` against what `available_actions` offers now."""
     rollout = lock_rollout(rollout.pk)
     require_action(rollout, actor, action)
@@ -379,7 +382,7 @@ def _steering_record(
 
 @audit_refusals("rollout.promote", target="rollout")
 @transaction.atomic
-def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
+def rollout_promote(*, actor: User, rollout: Rollout, full: bool = False) -> Rollout:
     """Go past the current pause or inconclusive analysis; `full` skips every remaining
     weight, pause and analysis step and promotes at once."""
     rollout = _steered(rollout, actor, "promote_full" if full else "promote")
@@ -412,7 +415,7 @@ def rollout_promote(*, actor, rollout: Rollout, full: bool = False) -> Rollout:
 
 @audit_refusals("rollout.pause", target="rollout")
 @transaction.atomic
-def rollout_pause(*, actor, rollout: Rollout) -> Rollout:
+def rollout_pause(*, actor: User, rollout: Rollout) -> Rollout:
     rollout = _steered(rollout, actor, "pause")
     before = rollout.state
     rollout.save(update_fields=["manual_interventions"])
@@ -424,7 +427,7 @@ def rollout_pause(*, actor, rollout: Rollout) -> Rollout:
 
 @audit_refusals("rollout.resume", target="rollout")
 @transaction.atomic
-def rollout_resume(*, actor, rollout: Rollout) -> Rollout:
+def rollout_resume(*, actor: User, rollout: Rollout) -> Rollout:
     rollout = _steered(rollout, actor, "resume")
     before = rollout.state
     rollout_transition(rollout=rollout, to_state=RolloutState.RUNNING, actor=actor, locked=True)
@@ -437,7 +440,7 @@ def rollout_resume(*, actor, rollout: Rollout) -> Rollout:
 
 @audit_refusals("rollout.abort", target="rollout")
 @transaction.atomic
-def rollout_abort(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
+def rollout_abort(*, actor: User, rollout: Rollout, reason: str = "") -> Rollout:
     """Weight back to zero and the previous version restored; the rollout ends aborted."""
     rollout = _steered(rollout, actor, "abort")
     before = rollout.state
@@ -452,7 +455,7 @@ def rollout_abort(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
 
 @audit_refusals("rollout.rollback", target="rollout")
 @transaction.atomic
-def rollout_rollback(*, actor, rollout: Rollout, reason: str = "") -> Rollout:
+def rollout_rollback(*, actor: User, rollout: Rollout, reason: str = "") -> Rollout:
     """Roll a finished, successful rollout back to the version before it."""
     original = lock_rollout(rollout.pk)
     require_action(original, actor, "rollback")
@@ -527,6 +530,8 @@ def rollouts_reconcile(*, stale_after: timedelta = timedelta(seconds=20)) -> lis
         .values_list("pk", "next_run_at")[:500]
     )
     for rollout_id, due in overdue:
+        if due is None:  # not due at all: the filter above leaves none of these
+            continue
         wait = min(now - due, RESEND_AT_MOST_EVERY)
         # Only while it is still due then: a worker that has moved it on since wins.
         Rollout.objects.filter(pk=rollout_id, next_run_at=due).update(resend_after=now + wait)

@@ -28,6 +28,7 @@ from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
@@ -120,7 +121,8 @@ class _Hub:
         self.loop = loop
         self.feeds: dict[object, set[_HubFeed]] = defaultdict(set)
         self.task: asyncio.Task | None = None
-        self.ready: asyncio.Future | None = None
+        # Resolved once the subscription of the current task is live.
+        self.ready: asyncio.Future[bool] = loop.create_future()
 
     async def join(self, feed: "_HubFeed") -> None:
         """Returns once the subscription is live (raises if Redis cannot be reached)."""
@@ -129,7 +131,9 @@ class _Hub:
             self.ready = self.loop.create_future()
             # A context of its own: the task outlives the request that happened to start it,
             # and must not run its reads in that request's thread.
-            self.task = self.loop.create_task(self._listen(), context=contextvars.Context())
+            self.task = self.loop.create_task(
+                self._listen(self.ready), context=contextvars.Context()
+            )
         try:
             await asyncio.shield(self.ready)
         except BaseException:
@@ -144,7 +148,7 @@ class _Hub:
             self.task.cancel()
             self.task = None
 
-    async def _listen(self) -> None:
+    async def _listen(self, ready: "asyncio.Future[bool]") -> None:
         import redis.asyncio
 
         client = redis.asyncio.Redis.from_url(
@@ -155,9 +159,9 @@ class _Hub:
             try:
                 await pubsub.subscribe(live.CHANNEL)
             except BaseException as exc:
-                self.ready.set_exception(exc)
+                ready.set_exception(exc)
                 raise
-            self.ready.set_result(True)
+            ready.set_result(True)
             while True:
                 keys = _keys(await pubsub.get_message(timeout=HEARTBEAT_SECONDS))
                 if not keys:
@@ -252,12 +256,12 @@ class _HubFeed:
 async def _open_feed(version, key):
     """Redis when configured and reachable; otherwise (or if Redis is down) polling."""
     if settings.LIVE_UPDATES_REDIS_URL:
-        feed = _HubFeed(version, key)
+        hub_feed = _HubFeed(version, key)
         try:
-            return feed, await feed.open()
+            return hub_feed, await hub_feed.open()
         except (RedisError, OSError):
             log.warning("live updates: Redis unreachable, polling instead", exc_info=True)
-            await feed.close()
+            await hub_feed.close()
     feed = _PollingFeed(version)
     return feed, await feed.open()
 
@@ -325,7 +329,7 @@ def _baseline(request: HttpRequest) -> str:
 # An EventSource cannot follow a redirect to the sign-in page: anonymous requests get a 401.
 @login_not_required
 @require_safe
-async def rollout_stream(request: HttpRequest, pk: int) -> HttpResponse:
+async def rollout_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
     """`changed` (data: the rollout id) whenever this rollout changes."""
     user = await request.auser()
     if not permissions.can_read(user):
@@ -347,7 +351,7 @@ async def rollout_stream(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_not_required
 @require_safe
-async def rollouts_stream(request: HttpRequest) -> HttpResponse:
+async def rollouts_stream(request: HttpRequest) -> HttpResponseBase:
     """`changed` whenever any rollout changes or starts: the list re-fetches its page."""
     user = await request.auser()
     if not permissions.can_read(user):

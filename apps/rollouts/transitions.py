@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts import permissions
+from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.rollouts.models import FINISHED_STATES, Rollout, RolloutEvent, RolloutState
 
@@ -58,7 +59,7 @@ def lock_rollout(rollout_id: int) -> Rollout:
 
 
 def rollout_transition(
-    *, rollout: Rollout, to_state: str, actor, reason: str = "", locked: bool = False
+    *, rollout: Rollout, to_state: str, actor: User | None, reason: str = "", locked: bool = False
 ) -> Rollout:
     """Move a rollout to `to_state`, or refuse. Locks the row unless the caller holds the lock
     already; records a transition event and an audit row. The caller saves the rollout's other
@@ -114,8 +115,8 @@ def _level(to_state: str) -> str:
     return RolloutEvent.Level.INFO
 
 
-def _message(to_state: str, actor, reason: str) -> str:
-    who = actor.get_username() if getattr(actor, "is_authenticated", False) else "Runway"
+def _message(to_state: str, actor: User | None, reason: str) -> str:
+    who = actor.get_username() if actor is not None and actor.is_authenticated else "Runway"
     if to_state == RolloutState.ROLLING_BACK:
         return f"Rolling back: {reason}" if reason else f"Rolling back ({who})"
     text = f"Rollout {RolloutState(to_state).label.lower()} ({who})"

@@ -3,16 +3,18 @@ starting a release's rollout. Every write is a service call: the services decide
 (PermissionDenied, a 403) and what the state allows (ValidationError, shown as a toast)."""
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.core.htmx import render_page_or_partial, wants_partial
+from apps.core.http import AuthenticatedRequest
 from apps.core.lists import render_filtered_list
 from apps.releases.models import Release
 from apps.releases.selectors import with_what_ships
@@ -21,12 +23,15 @@ from apps.rollouts.filters import RolloutFilter
 from apps.rollouts.models import Rollout
 from apps.rollouts.transitions import available_actions
 
+if TYPE_CHECKING:
+    from apps.rollouts.selectors import RolloutWithEvents
+
 PAGE_SIZE = 50
 REASON_MAX_LENGTH = 500
 
 
 @require_safe
-def rollout_list(request: HttpRequest) -> HttpResponse:
+def rollout_list(request: AuthenticatedRequest) -> HttpResponse:
     # The version is read before the rows: a change in between makes the stream re-fetch.
     version = None if wants_partial(request) else selectors.rollouts_version()
     return render_filtered_list(
@@ -42,7 +47,7 @@ def rollout_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def rollout_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     rollout = get_object_or_404(selectors.rollout_detail_queryset(), pk=pk)
     return render_page_or_partial(
         request,
@@ -52,7 +57,7 @@ def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _status_context(request: HttpRequest, rollout: Rollout) -> dict:
+def _status_context(request: AuthenticatedRequest, rollout: "RolloutWithEvents") -> dict:
     return {
         "rollout": rollout,
         "steps": list(rollout.steps.all()),
@@ -63,7 +68,7 @@ def _status_context(request: HttpRequest, rollout: Rollout) -> dict:
 
 
 @require_safe
-def rollout_pods(request: HttpRequest, pk: int) -> HttpResponse:
+def rollout_pods(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Pods per version: a fragment of its own, so a slow cluster never holds up the page."""
     rollout = get_object_or_404(Rollout.objects.select_related("service", "cluster"), pk=pk)
     return render(
@@ -77,7 +82,7 @@ def rollout_pods(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _steer(
-    request: HttpRequest, pk: int, action: Callable[[Rollout], Rollout], done: str
+    request: AuthenticatedRequest, pk: int, action: Callable[[Rollout], Rollout], done: str
 ) -> HttpResponse:
     """Run a steering service. htmx gets the refreshed status part back, with the outcome as a
     toast; a service that answers with another rollout (a rollback) sends the browser there."""
@@ -97,7 +102,7 @@ def _steer(
     return render(request, "rollouts/partials/_status.html", _status_context(request, rollout))
 
 
-def _reason(request: HttpRequest) -> str:
+def _reason(request: AuthenticatedRequest) -> str:
     """The optional reason for an abort or rollback (live.js asks for it in a prompt)."""
     reason = request.POST.get("reason", "").strip()
     if len(reason) > REASON_MAX_LENGTH:
@@ -106,7 +111,7 @@ def _reason(request: HttpRequest) -> str:
 
 
 @require_POST
-def rollout_promote(request: HttpRequest, pk: int) -> HttpResponse:
+def rollout_promote(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     full = request.POST.get("full") in ("1", "true", "on")
     return _steer(
         request,
@@ -117,7 +122,7 @@ def rollout_promote(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def rollout_pause(request: HttpRequest, pk: int) -> HttpResponse:
+def rollout_pause(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _steer(
         request,
         pk,
@@ -127,7 +132,7 @@ def rollout_pause(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def rollout_resume(request: HttpRequest, pk: int) -> HttpResponse:
+def rollout_resume(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _steer(
         request,
         pk,
@@ -137,7 +142,7 @@ def rollout_resume(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def rollout_abort(request: HttpRequest, pk: int) -> HttpResponse:
+def rollout_abort(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _steer(
         request,
         pk,
@@ -149,7 +154,7 @@ def rollout_abort(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def rollout_rollback(request: HttpRequest, pk: int) -> HttpResponse:
+def rollout_rollback(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _steer(
         request,
         pk,
@@ -161,7 +166,7 @@ def rollout_rollback(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def rollout_start(request: HttpRequest, release_id: int) -> HttpResponse:
+def rollout_start(request: AuthenticatedRequest, release_id: int) -> HttpResponse:
     """Start an approved release's rollout now (the release page links here)."""
     release = get_object_or_404(Release.objects.all(), pk=release_id)
     try:

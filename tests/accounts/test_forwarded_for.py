@@ -14,7 +14,7 @@ from django.db import connection
 from apps.accounts import services
 from apps.audit.models import AuditEvent
 from tests.brokers import free_port
-from tests.integration.workers import ROOT, database_url_of_test_db, wait_for
+from tests.processes import ROOT, database_url_of_test_db, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -170,3 +170,10 @@ def test_nobody_signs_in_as_a_service_account_even_with_a_password(client, ci, p
     client.post("/accounts/login/", {"login": "ci-payments", "password": password})
     assert "_auth_user_id" not in client.session
     assert not AuditEvent.objects.filter(action="auth.login").exists()
+
+
+@pytest.mark.django_db
+def test_a_session_of_a_service_account_is_not_honoured(client, ci):
+    client.force_login(ci)  # as if it had been signed in before it became a service account
+    response = client.get("/releases/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]

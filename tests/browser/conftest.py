@@ -1,8 +1,14 @@
 """Playwright for Python drives Debian's Chromium against pytest-django's live server."""
 
+import io
 import os
 import shutil
+import socket
+import threading
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -80,3 +86,130 @@ def sign_in(page, password):
         return page
 
     return _sign_in
+
+
+@contextmanager
+def serving_asgi() -> Iterator[str]:
+    """Runway under uvicorn in a thread of this process, on a free port, as in production
+    (pytest-django's WSGI live server cannot stream)."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            "portal.asgi:application",
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def demo_site(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The demo organisation (`manage.py seed_demo`, plus tests/browser/main_pages.py's extras)
+    served by uvicorn, loaded once for a module of tests that only read pages; the database is
+    emptied again when the module is done. Its tests use no `db` fixture of their own."""
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from tests.browser.main_pages import demo_extras
+
+    checkpoints = tmp_path_factory.mktemp("audit") / "checkpoints.jsonl"
+    with django_db_blocker.unblock(), override_settings(AUDIT_CHECKPOINT_FILE=checkpoints):
+        try:
+            call_command("seed_demo", stdout=io.StringIO())
+            demo_extras()
+            with serving_asgi() as url:
+                yield url
+        finally:
+            call_command("flush", interactive=False, verbosity=0)
+
+
+class PersonaPages:
+    """One browser context per demo persona, signed in once, all with the same options (a
+    phone's viewport, say); `open(main_page)` loads a main page as its persona sees it."""
+
+    def __init__(self, browser, base_url: str, **options):
+        self.browser, self.base_url, self.options = browser, base_url, options
+        self.contexts: dict = {}
+        self.refused: dict = {}
+
+    def context(self, persona: str):
+        if persona not in self.contexts:
+            context = self.browser.new_context(base_url=self.base_url, **self.options)
+            context.set_default_timeout(10_000)
+            self.refused[persona] = refused_by_the_csp(context)
+            if persona:
+                context.add_cookies([self._session_cookie(persona)])
+            self.contexts[persona] = context
+        return self.contexts[persona]
+
+    def _session_cookie(self, persona: str) -> dict:
+        from django.conf import settings
+        from django.test import Client
+
+        from apps.accounts.models import User
+
+        client = Client()
+        client.force_login(User.objects.get(username=persona))
+        session = client.cookies[settings.SESSION_COOKIE_NAME].value
+        return {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": self.base_url}
+
+    @contextmanager
+    def open(self, main_page, *, color_scheme: str = "light"):
+        """The page loaded and settled; once the `with` is done, it fails if anything on it
+        tripped the Content-Security-Policy."""
+        context = self.context(main_page.persona)
+        page = context.new_page()
+        try:
+            page.emulate_media(color_scheme=color_scheme)
+            response = page.goto(main_page.path)
+            assert response is not None and response.ok, (main_page.name, response)
+            if main_page.persona:
+                assert "/accounts/login/" not in page.url, f"{main_page.name}: not signed in"
+            # Parts that htmx loads once the page is there (a preview, the pods) are part of it.
+            page.wait_for_function(
+                "() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')"
+            )
+            yield page
+        finally:
+            page.close()
+            refused = list(self.refused[main_page.persona])
+            self.refused[main_page.persona].clear()
+        assert refused == [], f"{main_page.name} did something its Content-Security-Policy refuses"
+
+    def close(self) -> None:
+        for context in self.contexts.values():
+            context.close()
+
+
+@contextmanager
+def persona_pages(browser, base_url: str, **options) -> Iterator[PersonaPages]:
+    pages = PersonaPages(browser, base_url, **options)
+    try:
+        yield pages
+    finally:
+        pages.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    from tests.browser import axe
+
+    return axe.SOURCE.read_text(encoding="utf-8")

@@ -2,14 +2,10 @@
 ASGI application, as in production: pytest-django's WSGI live server cannot stream."""
 
 import re
-import socket
-import threading
-import time
 import uuid
 from datetime import timedelta
 
 import pytest
-import uvicorn
 from django.db import transaction
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -17,8 +13,9 @@ from playwright.sync_api import expect
 from apps.catalog.models import Environment, Strategy
 from apps.rollouts import live, services, stream
 from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, StepState
-from tests.browser.conftest import refused_by_the_csp
+from tests.browser.conftest import refused_by_the_csp, serving_asgi
 from tests.factories import ServiceFactory
+from tests.processes import wait_for
 from tests.rollouts.builders import rollout_row
 
 pytestmark = [
@@ -28,33 +25,13 @@ pytestmark = [
 ]
 
 QUICK = 3_000  # ms: "by itself, within a few seconds"
+WORKER = 30_000  # ms: a worker process on a shared machine, waiting for pods to be ready
 
 
 @pytest.fixture
 def asgi_server(transactional_db):
-    """Runway under uvicorn in a thread of this process, on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            "portal.asgi:application",
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving_asgi() as url:
+        yield url
 
 
 @pytest.fixture
@@ -232,30 +209,15 @@ def test_when_the_stream_keeps_failing_the_page_polls(page, sign_in, developer, 
     expect(step_state(page, 1)).to_have_text("Succeeded", timeout=8_000)  # polls every 5 s
 
 
-# --- Real steps against the cluster simulator ------------------------------------------------
+# --- A real worker against the cluster simulator ---------------------------------------------
 
 
 @pytest.fixture
-def cluster(tmp_path, settings):
-    from simulator import start_simulator, write_kubeconfig
-
-    running = start_simulator(ready_delay=0.2, tick=0.05)
-    settings.KUBECONFIG = str(write_kubeconfig(tmp_path / "kubeconfig", running.url))
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    """The executor's tasks, kept here: the test drives the executor itself, as a worker
-    would, instead of sending them to the shared broker."""
-    from apps.rollouts import tasks
-
-    sent = []
-    monkeypatch.setattr(
-        tasks.rollout_advance_task, "apply_async", lambda *args, **kwargs: sent.append(args)
-    )
-    return sent
+def worker(workers, monkeypatch):
+    """A Celery worker process (tests/processes.py, on Redis) executing against the simulator.
+    It announces changes on Runway's own channel, so this page listens there."""
+    monkeypatch.setattr(live, "CHANNEL", "runway:rollouts")
+    return workers()
 
 
 def release_to_dev(service, version, actor):
@@ -274,21 +236,9 @@ def release_to_dev(service, version, actor):
     return release_services.release_submit(actor=actor, release=release)
 
 
-def advance_until(rollout: Rollout, done, timeout: float = 20.0) -> Rollout:
-    """Run the executor step by step until `done(rollout)`; waits are not waited out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rollout.refresh_from_db()
-        if done(rollout):
-            return rollout
-        Rollout.objects.filter(pk=rollout.pk).update(next_run_at=None)
-        services.rollout_advance(rollout.pk)
-        time.sleep(0.1)
-    raise AssertionError(f"rollout {rollout.pk} still {rollout.state}, step {rollout.current_step}")
-
-
-def test_a_canary_run_by_the_executor_shows_live_on_its_page(
-    page, sign_in, developer, payments, cluster, queued
+@pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
+def test_a_canary_run_by_a_worker_shows_live_on_its_page(
+    page, sign_in, developer, payments, worker
 ):
     service = ServiceFactory(
         name="shop",
@@ -300,11 +250,10 @@ def test_a_canary_run_by_the_executor_shows_live_on_its_page(
     Environment.objects.create(
         service=service, name="dev", kind="development", order=1, namespace="shop", replicas=2
     )
-    finished = {RolloutState.SUCCEEDED, RolloutState.FAILED, RolloutState.ROLLED_BACK}
     first = services.rollout_start(
         actor=developer, release=release_to_dev(service, "shop:1", developer)
     )
-    assert advance_until(first, lambda r: r.state in finished).state == RolloutState.SUCCEEDED
+    assert wait_for(lambda: Rollout.objects.get(pk=first.pk).state == RolloutState.SUCCEEDED)
 
     rollout = services.rollout_start(
         actor=developer, release=release_to_dev(service, "shop:2", developer)
@@ -314,18 +263,15 @@ def test_a_canary_run_by_the_executor_shows_live_on_its_page(
     expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "live")
     page.evaluate("window.__marker = 'same-page'")
 
-    advance_until(rollout, lambda r: r.state == RolloutState.PAUSED)
-    expect(page.get_by_test_id("rollout-state")).to_have_text("Paused", timeout=QUICK)
+    expect(page.get_by_test_id("rollout-state")).to_have_text("Paused", timeout=WORKER)
     expect(page.get_by_test_id("canary-weight")).to_have_text("50%")
     canary = page.locator('#rollout-pods tr[data-deployment="shop-canary"]')
     expect(canary).to_contain_text("shop:2", timeout=QUICK)
     # Two canary pods beside the two stable ones: 50% of pods, ready, from the cluster.
-    expect(canary.locator("td").nth(4)).to_have_text("2", timeout=QUICK)
+    expect(canary.locator("td").nth(4)).to_have_text("2", timeout=WORKER)
     expect(page.get_by_test_id("canary-share")).to_have_text("50% of pods")
 
     page.get_by_role("button", name="Promote", exact=True).click()
-    expect(page.get_by_test_id("rollout-state")).to_have_text("Running")
-    advance_until(rollout, lambda r: r.state in finished)
-    expect(page.get_by_test_id("rollout-state")).to_have_text("Succeeded", timeout=QUICK)
+    expect(page.get_by_test_id("rollout-state")).to_have_text("Succeeded", timeout=WORKER)
     expect(step_state(page, 2)).to_have_text("Skipped")
     assert page.evaluate("window.__marker") == "same-page"

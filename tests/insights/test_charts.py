@@ -3,6 +3,7 @@
 import re
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 from django.utils.safestring import SafeString
@@ -128,9 +129,16 @@ def test_the_chart_is_an_image_with_a_name_and_its_figures_as_a_table():
     assert svg.get("role") == "img"
     assert svg.get("aria-label").startswith("Change failure rate, weekly: ")
     assert "25% in the week of 13 Jan 2025" in svg.get("aria-label")
-    table = parse(chart).find("table")
-    assert table.get("class") == "visually-hidden"
-    assert [td.text for td in table.iter("td")] == ["2025-01-06", "10%", "2025-01-13", "25%"]
+    hidden = parse(chart).find("div")
+    assert hidden.get("class") == "visually-hidden"
+    table = hidden.find("table")
+    assert [th.text for th in table.iter("th")] == [
+        "Week",
+        "Change failure rate",
+        "2025-01-06",
+        "2025-01-13",
+    ]
+    assert [td.text for td in table.iter("td")] == ["10%", "25%"]
 
 
 def test_several_series_get_their_own_colours_and_a_legend():
@@ -148,11 +156,36 @@ def test_several_series_get_their_own_colours_and_a_legend():
 
 def test_week_labels_are_thinned_to_a_few():
     chart = charts.line_chart([Series("Deployments", weeks(*range(26)))], title="D", unit="count")
-    labels = [
-        t.text for t in svg_of(chart).iter(f"{SVG}text") if re.fullmatch(r"\d+ \w{3}", t.text or "")
-    ]
+    labels = [t.text for t in week_labels(chart)]
     assert 2 <= len(labels) <= charts.MAX_X_LABELS
     assert labels[0] == "6 Jan"
+
+
+def week_labels(chart: SafeString) -> list[ET.Element]:
+    return [t for t in svg_of(chart).iter(f"{SVG}text") if re.fullmatch(r"\d+ \w{3}", t.text or "")]
+
+
+def test_a_narrow_chart_labels_fewer_weeks_and_keeps_them_apart():
+    data = [Series("Deployments", weeks(*range(26)))]
+    wide = charts.line_chart(data, title="D", unit="count")
+    narrow = charts.line_chart(data, title="D", unit="count", width=300, height=140)
+    assert 2 <= len(week_labels(narrow)) < len(week_labels(wide))
+    xs = [float(label.get("x")) for label in week_labels(narrow)]
+    assert min(b - a for a, b in pairwise(xs)) >= charts.X_LABEL_SPACING
+
+
+@pytest.mark.parametrize("width", [charts.WIDTH, 300])
+def test_a_chart_is_never_drawn_so_small_that_its_labels_fall_under_ten_pixels(width):
+    for chart in (
+        charts.line_chart({"D": weeks(1, 2)}, title="D", unit="count", width=width),
+        charts.line_chart([], title="D", unit="count", width=width),
+        charts.stacked_bars([Bar("Payments", {1: 2})], LEVELS, title="Levels", width=width),
+    ):
+        style = svg_of(chart).get("style")
+        smallest = int(re.search(r"min-width: (\d+)px", style).group(1))
+        assert smallest * charts.FONT_SIZE / width >= charts.SMALLEST_LABEL == 10
+        assert smallest < width
+        assert f"max-width: {width}px" in style  # and never larger than drawn for
 
 
 @pytest.mark.parametrize(
@@ -218,7 +251,10 @@ def test_bars_stack_their_segments_in_order_on_one_scale():
 
 def test_bars_have_a_legend_links_and_a_table():
     chart = charts.stacked_bars(
-        [Bar("Payments", {1: 2}, href="/reports/teams/payments/")], LEVELS, title="Levels"
+        [Bar("Payments", {1: 2}, href="/reports/teams/payments/")],
+        LEVELS,
+        title="Levels",
+        row_label="Team",
     )
     svg = svg_of(chart)
     assert [t.text for t in svg.find(f"{SVG}g").iter(f"{SVG}text")] == [
@@ -228,8 +264,43 @@ def test_bars_have_a_legend_links_and_a_table():
         "Gold",
     ]
     assert svg.find(f".//{SVG}a").get("href") == "/reports/teams/payments/"
-    cells = [td.text for td in parse(chart).iter("td")]
-    assert cells == ["Payments", "0", "2", "0", "0", "2"]
+    table = parse(chart).find(".//table")
+    assert [th.text for th in table.iter("th")] == [
+        "Team",
+        "None",
+        "Bronze",
+        "Silver",
+        "Gold",
+        "Total",
+        "Payments",
+    ]
+    assert [td.text for td in table.iter("td")] == ["0", "2", "0", "0", "2"]
+
+
+def test_bars_with_links_are_a_group_of_links_whose_drawing_screen_readers_skip():
+    linked = svg_of(
+        charts.stacked_bars(
+            [Bar("Payments", {1: 2}, href="/reports/teams/payments/"), Bar("Search", {2: 1})],
+            LEVELS,
+            title="Levels",
+        )
+    )
+    # An image may hold no link: a reader could never reach it.
+    assert linked.get("role") == "group"
+    assert linked.get("aria-label") == "Levels: 2 rows"
+    links = list(linked.iter(f"{SVG}a"))
+    assert [a.find(f"{SVG}text").text for a in links] == ["Payments"]
+    hidden = {
+        id(e) for g in linked.iter(f"{SVG}g") if g.get("aria-hidden") == "true" for e in g.iter()
+    }
+    in_links = {id(e) for a in links for e in a.iter()}
+    drawn = [e for e in linked.iter() if e.tag in (f"{SVG}rect", f"{SVG}text")]
+    assert all(id(e) in hidden or id(e) in in_links for e in drawn)
+    assert not hidden & in_links
+
+    unlinked = svg_of(charts.stacked_bars([Bar("Search", {2: 1})], LEVELS, title="Levels"))
+    assert unlinked.get("role") == "img"
+    assert not [g for g in unlinked.iter(f"{SVG}g") if g.get("aria-hidden")]
 
 
 def test_bars_without_data_say_so():

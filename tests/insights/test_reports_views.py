@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.insights import exports, kpis, selectors, services, tables, trends
-from apps.insights.charts import format_duration, format_percent
+from apps.insights.charts import HEIGHT, WIDTH, format_duration, format_percent
 from apps.insights.models import Level, PipelineRun, PipelineStatus, ScorecardSnapshot
 from apps.insights.scorecards import selectors as scorecards
 from tests.factories import ServiceFactory, TeamFactory
@@ -276,7 +276,8 @@ def test_the_trend_charts_plot_the_weekly_trends(client_as, leadership, march):
     client = client_as(leadership)
     html = body(client.get(DASHBOARD))
     weeks = trends.dora_trends(scope="org", start=START, end=END)
-    assert html.count('<svg viewBox="0 0 640 220"') >= 4  # deployments, lead time, CFR, recovery
+    # Deployments, lead time, change failure rate, recovery.
+    assert html.count(f'<svg viewBox="0 0 {WIDTH} {HEIGHT}"') >= 4
     for week in weeks:
         deployments = re.search(
             rf'data-series="Deployments">.*?data-week="{week.week}" data-value="(\d+)"', html, re.S
@@ -377,7 +378,7 @@ def test_the_level_distribution_is_drawn_as_stacked_bars_and_exported(client_as,
     html = body(client.get(DASHBOARD))
     distribution = scorecards.level_distribution()
     bars = re.search(r'data-testid="level-bars".*?</figure>', html, re.S).group(0)
-    assert 'role="img"' in bars
+    assert 'role="group" aria-label="Services at each scorecard level: ' in bars  # of team links
     assert "<title>Payments · No level: 1 of 1 services</title>" in bars
     assert f'href="/reports/teams/payments/?{WINDOW.replace("&", "&amp;")}"' in bars
     rows = csv_rows(client.get(f"/reports/levels.csv?{WINDOW}"))

@@ -11,8 +11,7 @@ from django.db import connection
 
 from portal.celery import app
 from tests.brokers import RedisServer
-from tests.integration.conftest import RABBITMQ_URL, broker_answers
-from tests.integration.workers import start_worker, stop_worker, wait_for
+from tests.processes import RABBITMQ_URL, broker_answers, start_worker, stop_worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

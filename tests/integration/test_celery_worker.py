@@ -7,7 +7,7 @@ from django.db import connection
 
 from apps.core.models import OutboxMessage, WorkerHeartbeat
 from portal.celery import app
-from tests.integration.workers import (  # noqa: F401 (database_url_of_test_db: shared)
+from tests.processes import (  # noqa: F401 (database_url_of_test_db: shared)
     database_url_of_test_db,
     delete_queue,
     start_worker,

@@ -31,7 +31,7 @@ from apps.rollouts.models import Rollout, RolloutState
 from tests.brokers import RedisServer
 from tests.factories import ServiceFactory
 from tests.integration.test_rollout_drills import ended, run_here, start_all
-from tests.integration.workers import wait_for
+from tests.processes import wait_for
 from tests.rollouts.executing import release_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

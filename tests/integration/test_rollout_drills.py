@@ -15,7 +15,7 @@ from apps.rollouts import services
 from apps.rollouts.kube import Kube
 from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, StepState
 from tests.factories import ServiceFactory
-from tests.integration.workers import wait_for
+from tests.processes import wait_for
 from tests.rollouts.executing import RUNNABLE, finishes, log_length, release_of, writes_to
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

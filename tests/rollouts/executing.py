@@ -87,4 +87,5 @@ def writes_to(
 
 
 def log_length(request_log: Path) -> int:
-    return len(request_log.read_text().splitlines()) if request_log.exists() else 0
+    # Counted in bytes: the drills ask many times a second of a log of thousands of lines.
+    return request_log.read_bytes().count(b"\n") if request_log.exists() else 0

@@ -2,8 +2,6 @@
 own process, as `make run` starts it, and against files and ports that are no cluster."""
 
 import socket
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,11 +11,10 @@ import pytest
 from apps.audit.models import AuditEvent
 from apps.catalog.models import Cluster
 from apps.rollouts import kube
+from portal import processes
 from simulator.discovery import VERSION
 from simulator.kubeconfig import write_kubeconfig
-from tests.simulator.helpers import eventually
 
-ROOT = Path(__file__).resolve().parents[2]
 SIMULATOR_VERSION = VERSION["gitVersion"]
 
 
@@ -31,26 +28,11 @@ def free_port() -> int:
 def simulator(tmp_path_factory):
     """The simulator's kubeconfig, written by the simulator once it listens."""
     kubeconfig = tmp_path_factory.mktemp("simulator") / "kubeconfig.yaml"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simulator",
-            "--port",
-            str(free_port()),
-            "--kubeconfig-out",
-            str(kubeconfig),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process = processes.simulator(
+        kubeconfig=kubeconfig, port=free_port(), tick=0.2, ready_delay=1.0
     )
-    try:
-        eventually(kubeconfig.exists, timeout=30)
-        yield str(kubeconfig)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    yield str(kubeconfig)
+    processes.stop(process, timeout=10)
 
 
 @pytest.fixture

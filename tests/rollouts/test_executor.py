@@ -132,6 +132,40 @@ def test_a_canary_analysis_failure_aborts_to_stable(cluster, shop, developer):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("condition", ["", "result is high", "result >= 0..5"])
+def test_an_analysis_whose_success_condition_cannot_be_read_is_inconclusive_and_pauses(
+    cluster, shop, developer, condition
+):
+    AnalysisTemplate.objects.create(
+        name="success-rate",
+        kind="prometheus",
+        url=cluster.url + "/prometheus",
+        query='runway_request_success_rate{namespace="{namespace}",deployment="{deployment}"}',
+        success_condition=condition,
+        interval_seconds=0,
+        count=2,
+        inconclusive_limit=0,
+    )
+    params = {"steps": [{"set_weight": 50}, {"analysis": {"template": "success-rate"}}]}
+    service = shop("canary", params)
+    drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:1", actor=developer)
+        )
+    )
+    second = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:2", actor=developer)
+    )
+
+    second = drive(second)
+
+    assert second.state == RolloutState.PAUSED
+    measured = second.steps.get(kind="analysis").results[0]
+    assert measured["phase"] == "inconclusive"
+    assert f"success condition {condition!r} is not readable" in measured["value"]
+
+
+@pytest.mark.django_db
 def test_blue_green_switches_the_service_and_scales_the_old_colour_down(cluster, shop, developer):
     params = {"auto_promotion": True, "auto_promotion_seconds": 0, "scale_down_delay_seconds": 0}
     service = shop("blue-green", params)
@@ -192,6 +226,34 @@ def test_a_person_rolls_back_a_finished_rollout(cluster, shop, developer):
     rollback = drive(services.rollout_rollback(actor=developer, rollout=done, reason="bug"))
     assert rollback.state == RolloutState.SUCCEEDED and rollback.is_rollback
     assert Kube().deployment("shop", service.name).image == "shop:1"
+    assert Release.objects.get(pk=done.release_id).state == ReleaseState.ROLLED_BACK
+    assert finishes(done.release_id) == [
+        ("in_progress", "succeeded"),
+        ("succeeded", "rolled_back"),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_rollback_finishes_its_release_after_the_rollout_it_undoes_was_deleted(
+    cluster, shop, developer
+):
+    service = shop("rolling")
+    drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:1", actor=developer)
+        )
+    )
+    done = drive(
+        services.rollout_start(
+            actor=developer, release=release_of(service, "shop:2", actor=developer)
+        )
+    )
+    rollback = services.rollout_rollback(actor=developer, rollout=done, reason="bug")
+    Rollout.objects.filter(pk=done.pk).delete()
+
+    rollback = drive(rollback)
+
+    assert rollback.state == RolloutState.SUCCEEDED and rollback.rolls_back_id is None
     assert Release.objects.get(pk=done.release_id).state == ReleaseState.ROLLED_BACK
     assert finishes(done.release_id) == [
         ("in_progress", "succeeded"),

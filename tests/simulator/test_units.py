@@ -223,6 +223,15 @@ def test_max_surge_rounds_up_and_max_unavailable_rounds_down(
     assert deployments.max_unavailable(d) == min(expected[1], replicas)
 
 
+def test_a_recreate_deployment_has_no_fenceposts_and_resolving_them_says_so():
+    d = {"spec": {"replicas": 3, "strategy": {"type": "Recreate"}}}
+
+    with pytest.raises(ValueError, match="a Recreate Deployment has no fenceposts"):
+        deployments.resolve_fenceposts(d)
+    assert deployments.max_surge(d) == 0
+    assert deployments.max_unavailable(d) == 0
+
+
 def test_a_template_hash_is_stable_and_short():
     template = POD
 

@@ -68,7 +68,9 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 
 class ServiceAccountSerializer(serializers.ModelSerializer):
-    reports_checks_for = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    reports_checks_for: "serializers.SlugRelatedField[Team]" = serializers.SlugRelatedField(
+        slug_field="slug", many=True, read_only=True
+    )
 
     class Meta:
         model = User

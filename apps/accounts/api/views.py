@@ -16,6 +16,7 @@ from apps.accounts.api.serializers import (
     TeamSerializer,
 )
 from apps.accounts.models import ApiToken, User
+from apps.core.http import signed_in_user
 
 
 class MeView(APIView):
@@ -46,7 +47,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return selectors.api_tokens_of(user=self.request.user)
+        return selectors.api_tokens_of(user=signed_in_user(self.request))
 
     @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
     def create(self, request):

@@ -107,7 +107,7 @@ class ImportRequestSerializer(serializers.Serializer):
 
 
 class IssueSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.source
     document = serializers.IntegerField(allow_null=True, help_text="1-based")
     field = serializers.CharField(help_text="The Backstage field at fault, e.g. spec.owner")
     message = serializers.CharField()
@@ -127,14 +127,16 @@ class ImportReportSerializer(serializers.Serializer):
     created = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
     updated = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
     relations = serializers.DictField(child=serializers.IntegerField())
-    errors = IssueSerializer(many=True, help_text="Entities not imported; the others were.")
+    errors = IssueSerializer(  # type: ignore[assignment]  # a field, not Serializer.errors
+        many=True, help_text="Entities not imported; the others were."
+    )
     warnings = IssueSerializer(many=True)
     skipped_documents = serializers.IntegerField()
 
 
 class SourceErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.source
     line = serializers.IntegerField(allow_null=True)
     document = serializers.IntegerField(allow_null=True)
 

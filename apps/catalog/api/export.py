@@ -12,6 +12,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from itertools import islice
+from typing import TypeVar
 
 from asgiref.sync import sync_to_async
 from django.contrib.postgres.expressions import ArraySubquery
@@ -33,6 +34,8 @@ COLUMNS = (
     "updated_at",
 )  # fmt: skip
 
+_T = TypeVar("_T")
+
 
 def _stamp(value) -> str:
     """As the list API writes a time: ISO 8601, UTC as Z."""
@@ -40,7 +43,7 @@ def _stamp(value) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _batched(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
+def _batched(rows: Iterator[_T], size: int) -> Iterator[list[_T]]:
     while chunk := list(islice(rows, size)):
         yield chunk
 

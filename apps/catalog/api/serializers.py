@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from apps.accounts.models import Team
@@ -61,7 +63,9 @@ class ServiceListSerializer(serializers.ModelSerializer):
     )
     # "name vN", or null: a source of template.__str__ gave a service without a template the
     # text of None's method wrapper.
-    template = serializers.StringRelatedField(read_only=True, allow_null=True)
+    template: "serializers.StringRelatedField[GoldenPathTemplate]" = serializers.StringRelatedField(
+        read_only=True, allow_null=True
+    )
     tags = serializers.SerializerMethodField()
 
     class Meta:
@@ -114,7 +118,7 @@ class ServiceWriteSerializer(serializers.ModelSerializer):
             "environments", "depends_on",
         ]  # fmt: skip
         # Uniqueness and formats are checked by the service layer, once, for every entry point.
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
 
 
 class DependencyNodeSerializer(serializers.Serializer):
@@ -138,8 +142,10 @@ class DependenciesWriteSerializer(serializers.Serializer):
 
 
 class FacetValueSerializer(serializers.Serializer):
-    value = serializers.CharField()
-    label = serializers.CharField()
+    value: serializers.Field = serializers.CharField()
+    # The stubs see Field.label (DRF moves declared fields off the class): same below for
+    # `source` and `errors`.
+    label = serializers.CharField()  # type: ignore[assignment]
     count = serializers.IntegerField()
 
 

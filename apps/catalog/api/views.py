@@ -18,6 +18,7 @@ from apps.catalog.api.serializers import (
 )
 from apps.catalog.filters import ServiceFilter
 from apps.catalog.models import GoldenPathTemplate, System
+from apps.core.http import signed_in_user
 
 # _set_dependencies: a service it is to depend on was deleted while the request waited for it.
 CONFLICT = OpenApiResponse(description="Something it depends on was deleted meanwhile.")
@@ -129,7 +130,7 @@ class SystemViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = services.system_create(
-            actor=self.request.user, **serializer.validated_data
+            actor=signed_in_user(self.request), **serializer.validated_data
         )
 
 
@@ -147,7 +148,7 @@ class TemplateViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = services.template_create(
-            actor=self.request.user, **serializer.validated_data
+            actor=signed_in_user(self.request), **serializer.validated_data
         )
 
     @extend_schema(

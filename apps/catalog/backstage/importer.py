@@ -24,6 +24,7 @@ import uuid
 from django.db import transaction
 
 from apps.accounts import permissions
+from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.catalog.backstage.loader import Issue, SourceList, collect_from_paths, load_documents
 from apps.catalog.backstage.planner import plan_import
@@ -36,7 +37,7 @@ NAMES_IN_AUDIT = 200
 
 
 def catalog_import(
-    *, actor, sources: list[tuple[str, str]], as_system: bool = False
+    *, actor: User | None, sources: list[tuple[str, str]], as_system: bool = False
 ) -> ImportReport:
     """Import Backstage YAML sources, (label, text) pairs; see the module docstring.
 

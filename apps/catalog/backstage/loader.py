@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
@@ -26,7 +26,10 @@ MAX_ALIASES_PER_DOCUMENT = 100  # a catalog entity rarely uses one
 MAX_NODES_PER_DOCUMENT = 100_000  # counted with every alias expanded
 
 # libyaml, where installed, is several times faster and caps nesting depth itself.
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:  # both have the same interface; a base class must be one class to mypy
+    _BaseLoader = yaml.SafeLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _LOCATION_HINT = re.compile(r"""kind["']?\s*:\s*["']?location\b""", re.IGNORECASE)
 
 
@@ -274,9 +277,13 @@ def _location_targets(label: str, path: Path, text: str, warnings: list[Issue]) 
         data = doc.data
         if not isinstance(data, dict) or str(data.get("kind", "")).lower() != "location":
             continue
-        spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+        spec = data.get("spec")
+        if not isinstance(spec, dict):
+            spec = {}
         targets = [("spec.target", spec["target"])] if spec.get("target") else []
-        many = spec.get("targets") if isinstance(spec.get("targets"), list) else []
+        many = spec.get("targets")
+        if not isinstance(many, list):
+            many = []
         targets += [(f"spec.targets[{i}]", target) for i, target in enumerate(many)]
         for where, target in targets:
             problem = None

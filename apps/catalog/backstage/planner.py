@@ -108,6 +108,11 @@ class _Planner:
     def error(self, entity: PlannedEntity, where: str, message: str) -> None:
         self.plan.error(entity, where, message)
 
+    def refused(self, entity: PlannedEntity, where: str, message: str) -> PlannedEntity | None:
+        """An entity that cannot be planned at all: its error, and nothing to plan."""
+        self.error(entity, where, message)
+        return None
+
     def warn(self, entity: PlannedEntity, where: str, message: str) -> None:
         self.plan.warn(entity, where, message)
 
@@ -127,11 +132,12 @@ class _Planner:
 
     def _classify(self, documents: list[LoadedDocument]) -> list[PlannedEntity]:
         entities: list[PlannedEntity] = []
-        seen: dict[tuple, PlannedEntity] = {}
+        seen: dict[tuple[str, ...], PlannedEntity] = {}
         for doc in documents:
             entity = self._entity(doc)
             if entity is None or entity.failed:
                 continue
+            key: tuple[str, ...]
             if entity.kind == OTHER:
                 key = (OTHER, entity.label.lower(), entity.namespace.lower(), entity.name.lower())
             else:
@@ -167,17 +173,18 @@ class _Planner:
         )
         if isinstance(name, int) and not isinstance(name, bool):
             name = str(name)
-        problems = [
-            ("kind", not isinstance(kind, str) or not kind.strip(), "Every entity needs a kind."),
-            ("apiVersion", not isinstance(api_version, str), "Every entity needs an apiVersion."),
-            ("metadata", not isinstance(metadata, dict), "Every entity needs metadata."),
-            ("metadata.name", not isinstance(name, str) or not name.strip(), "A name is needed."),
-            ("metadata.namespace", not isinstance(namespace, str), "Namespaces are text."),
-            ("spec", spec is not None and not isinstance(spec, dict), "A spec is a mapping."),
-        ]
-        for where, failed, message in problems:
-            if failed:
-                return self.error(entity, where, message)
+        if not isinstance(kind, str) or not kind.strip():
+            return self.refused(entity, "kind", "Every entity needs a kind.")
+        if not isinstance(api_version, str):
+            return self.refused(entity, "apiVersion", "Every entity needs an apiVersion.")
+        if not isinstance(metadata, dict):
+            return self.refused(entity, "metadata", "Every entity needs metadata.")
+        if not isinstance(name, str) or not name.strip():
+            return self.refused(entity, "metadata.name", "A name is needed.")
+        if not isinstance(namespace, str):
+            return self.refused(entity, "metadata.namespace", "Namespaces are text.")
+        if spec is not None and not isinstance(spec, dict):
+            return self.refused(entity, "spec", "A spec is a mapping.")
         entity.label, entity.api_version = kind.strip(), api_version.strip()
         entity.name, entity.namespace = name.strip(), namespace.strip() or DEFAULT_NAMESPACE
         entity.metadata, entity.spec = metadata, spec or {}

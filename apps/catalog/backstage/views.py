@@ -2,13 +2,14 @@
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_http_methods
 
 from apps.accounts import permissions
 from apps.catalog.backstage.importer import catalog_import
 from apps.catalog.backstage.loader import MAX_SOURCE_BYTES, SourceError
 from apps.core.htmx import render_page_or_partial
+from apps.core.http import AuthenticatedRequest
 
 LIMIT_MIB = MAX_SOURCE_BYTES // (1024 * 1024)
 
@@ -36,7 +37,8 @@ class ImportForm(forms.Form):
         return upload
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         empty = not cleaned.get("file") and not (cleaned.get("text") or "").strip()
         if empty and not self.errors:
             raise forms.ValidationError("Choose a file or paste some YAML.")
@@ -57,7 +59,7 @@ class ImportForm(forms.Form):
 
 @require_http_methods(["GET", "POST"])
 @permissions.rule_required(permissions.can_create_services)
-def import_upload(request: HttpRequest) -> HttpResponse:
+def import_upload(request: AuthenticatedRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():

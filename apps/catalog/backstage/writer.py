@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 
 from apps.accounts import permissions
-from apps.accounts.models import Team
+from apps.accounts.models import Team, User
 from apps.catalog.backstage.exporter import RUNWAY_ANNOTATIONS
 from apps.catalog.backstage.planner import KNOWN_SPEC, OTHER, RELATION_FIELDS, Plan, PlannedEntity
 from apps.catalog.backstage.refs import EntityRef, dns_label_problem, runway_name
@@ -53,14 +53,14 @@ SERVICE_COLUMNS = tuple(
 BATCH = 1000
 
 
-def write_import(plan: Plan, *, actor, admin: bool, report: ImportReport) -> None:
+def write_import(plan: Plan, *, actor: User | None, admin: bool, report: ImportReport) -> None:
     """Write what `plan` says into the catalog, recording what was created and updated, and the
     issues found on the way, in `report`. The caller holds the transaction."""
     _Writer(actor=actor, admin=admin, report=report).write(plan)
 
 
 class _Writer:
-    def __init__(self, *, actor, admin: bool, report: ImportReport):
+    def __init__(self, *, actor: User | None, admin: bool, report: ImportReport):
         self.actor = actor
         self.admin = admin
         self.report = report
@@ -177,7 +177,7 @@ class _Writer:
             if self._clean(entity, team, exclude=[]):
                 rows.append(team)
                 self.report.record("Group", team.slug, team.slug in teams)
-        declared, new = {team.slug for team in rows}, {}
+        declared, new = {team.slug for team in rows}, dict[str, str]()
         for entity in owned:
             entity.row["owner"] = self._owner_slug(entity, teams, declared, new)
         created = [Team(slug=slug, name=name) for slug, name in new.items()]
@@ -199,7 +199,7 @@ class _Writer:
         declared = [entity for entity in entities if entity.kind == "system"]
         linked = [entity for entity in entities if entity.system is not None]
         names = {entity.runway for entity in declared}
-        names |= {runway_name(entity.system.name) for entity in linked}
+        names |= {runway_name(e.system.name) for e in entities if e.system is not None}
         existing = _lookup(System.objects, "name", names, "id", "extra")
         rows = []
         for entity in declared:
@@ -210,7 +210,7 @@ class _Writer:
             if self._clean(entity, system, exclude=["owner"]):
                 rows.append(system)
                 self.report.record("System", system.name, previous is not None)
-        known, new = existing.keys() | {system.name for system in rows}, {}
+        known, new = existing.keys() | {system.name for system in rows}, dict[str, EntityRef]()
         for entity in linked:
             entity.row["system"] = self._system_name(entity, known, new)
         created = [
@@ -294,7 +294,9 @@ class _Writer:
             values.update(self._row_values(entity, teams, systems))
             values["name"] = entity.runway
             service = Service(**values)
-            service.owner = team_of.get(service.owner_id)
+            owner = team_of.get(service.owner_id)
+            if owner is not None:
+                service.owner = owner
             service.system = system_of.get(service.system_id)
             if self._clean(
                 entity, service, exclude=["owner", "system", "template"]
@@ -340,7 +342,7 @@ class _Writer:
         """The default environments for each imported service that has none: every new one,
         and any imported before imports made them."""
         ids = [service.pk for service in services]
-        equipped = set()
+        equipped: set[int] = set()
         for start in range(0, len(ids), 5000):
             rows = Environment.objects.filter(service_id__in=ids[start : start + 5000])
             equipped.update(rows.values_list("service_id", flat=True).distinct())

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from rest_framework import serializers
 
+from apps.accounts.models import User
 from apps.catalog.models import Service
 from apps.insights import dora
 from apps.insights.models import ServiceScore, SourceKind, WebhookDelivery, WebhookSource
@@ -17,7 +18,9 @@ from apps.insights.services.sources import MAX_GRACE, MAX_SECRET_LENGTH
 
 
 class WebhookSourceSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: "serializers.SlugRelatedField[User]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     kind = PlainChoiceField(SourceKind.choices, read_only=True)
     endpoint = serializers.SerializerMethodField(
         help_text="The URL to give the vendor as the webhook's payload URL."
@@ -96,7 +99,10 @@ class WebhookSourceRotateSerializer(serializers.Serializer):
 
 
 class UnmatchedDeliverySerializer(serializers.ModelSerializer):
-    source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # A field, not Field.source: the stubs see the attribute DRF moves declared fields off.
+    source: "serializers.SlugRelatedField[WebhookSource]" = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )  # type: ignore[assignment]
     source_kind = serializers.CharField(source="source.kind", read_only=True)
 
     class Meta:

@@ -300,5 +300,8 @@ class ScorecardRuleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filter_backends = []
 
     def list(self, request):
-        page = self.paginate_queryset(scorecard_selectors.rule_summaries())
+        # Pages of a list as of a queryset (Django's Paginator takes both); the stubs ask for
+        # a queryset.
+        rules: list = scorecard_selectors.rule_summaries()
+        page: list | None = self.paginate_queryset(rules)  # type: ignore[arg-type]
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

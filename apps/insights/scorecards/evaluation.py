@@ -115,7 +115,7 @@ def _production_rollups(service_ids: Collection[int] | None, today: date) -> dic
         f"week_{index}": Sum("deployments", filter=Q(day__gte=start, day__lte=end))
         for index, (start, end) in enumerate(weeks)
     }
-    rows = (
+    per_service = (
         rows.values("service_id")
         .annotate(
             production_deployments=Sum("deployments", filter=Q(day__gte=failure_start)),
@@ -124,7 +124,7 @@ def _production_rollups(service_ids: Collection[int] | None, today: date) -> dic
         )
         .order_by()
     )
-    return {row["service_id"]: row for row in rows}
+    return {row["service_id"]: row for row in per_service}
 
 
 def _services(service_ids: Collection[int] | None):

@@ -33,4 +33,4 @@ class ScorecardFilter(django_filters.FilterSet):
 
     class Meta:
         model = ServiceScore
-        fields = []
+        fields: list[str] = []

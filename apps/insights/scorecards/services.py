@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts import permissions
+from apps.accounts.models import User
 from apps.audit.services import audit_record, snapshot
 from apps.core import outbox
 from apps.insights.models import Level, ScorecardRule, ScorecardSnapshot, ServiceScore
@@ -90,7 +91,7 @@ def scorecard_snapshots_take(*, week: date | None = None, now: datetime | None =
     return len(evaluations)
 
 
-def scorecard_rule_update(*, actor, key: str, level: int, is_enabled: bool) -> ScorecardRule:
+def scorecard_rule_update(*, actor: User, key: str, level: int, is_enabled: bool) -> ScorecardRule:
     """Move a rule to another level and switch it on or off (platform admins). Every score is
     evaluated again after the commit, by a task."""
     permissions.require(

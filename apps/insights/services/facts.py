@@ -164,7 +164,7 @@ def deployment_fact_record(
     service: Service,
     environment: str,
     version: str,
-    started_at: datetime,
+    started_at: datetime | None,
     finished_at: datetime,
     result: str,
     commits: Iterable = (),
@@ -174,6 +174,7 @@ def deployment_fact_record(
 ) -> tuple[DeploymentFact, bool]:
     """Record a finished deployment, or update the one recorded under (source, external_id).
     Returns (fact, whether anything changed): recording the same thing twice changes nothing.
+    A deployment without a start (None) is refused like any other bad value.
 
     A later report of the same deployment wins, with two exceptions. A rollback report keeps the
     deployment's own finish and records the rollback's finish as `rolled_back_at` (recovery =
@@ -429,8 +430,9 @@ def incident_record(
     after = (incident.title, incident.opened_at, incident.resolved_at, incident.deployment_id)
     incident.save()
     if before[3] != after[3]:
-        for fact_id in {before[3], after[3]} - {None}:
-            _refresh_failure(fact_id)
+        for fact_id in {before[3], after[3]}:
+            if fact_id is not None:
+                _refresh_failure(fact_id)
     return incident, created or before != after
 
 

@@ -28,7 +28,7 @@ from apps.releases.models import ReleaseState, ReleaseTransition
 logger = logging.getLogger(__name__)
 
 # The states a release finishes in, and what each makes of its deployment.
-RESULTS = {
+RESULTS: dict[str, str] = {
     ReleaseState.SUCCEEDED: DeploymentResult.SUCCEEDED,
     ReleaseState.FAILED: DeploymentResult.FAILED,
     ReleaseState.ROLLED_BACK: DeploymentResult.ROLLED_BACK,

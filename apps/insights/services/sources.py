@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.accounts import permissions
+from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.insights import crypto
 from apps.insights.models import SourceKind, WebhookSource
@@ -22,7 +23,7 @@ MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 200
 
 
-def _require_admin(actor) -> None:
+def _require_admin(actor: User) -> None:
     permissions.require(
         permissions.can_manage_webhooks(actor), "Only platform admins manage webhook sources."
     )
@@ -67,7 +68,7 @@ def source_secrets(source: WebhookSource, *, now=None) -> list[str]:
 
 @transaction.atomic
 def webhook_source_create(
-    *, actor, name: str, kind: str, secret: str | None = None
+    *, actor: User, name: str, kind: str, secret: str | None = None
 ) -> tuple[WebhookSource, str]:
     """Returns the source and its secret in plain text: the only time it is shown."""
     _require_admin(actor)
@@ -105,7 +106,7 @@ def webhook_source_create(
 @transaction.atomic
 def webhook_source_rotate(
     *,
-    actor,
+    actor: User,
     source: WebhookSource,
     grace: timedelta = DEFAULT_GRACE,
     secret: str | None = None,
@@ -150,7 +151,7 @@ def webhook_source_rotate(
 
 
 @transaction.atomic
-def webhook_source_deactivate(*, actor, source: WebhookSource) -> WebhookSource:
+def webhook_source_deactivate(*, actor: User, source: WebhookSource) -> WebhookSource:
     """Deliveries from a deactivated source are refused (401); what it delivered stays."""
     _require_admin(actor)
     source = WebhookSource.objects.select_for_update().get(pk=source.pk)
@@ -169,7 +170,7 @@ def webhook_source_deactivate(*, actor, source: WebhookSource) -> WebhookSource:
 
 
 @transaction.atomic
-def webhook_secrets_reencrypt(*, actor=None) -> int:
+def webhook_secrets_reencrypt(*, actor: User | None = None) -> int:
     """Every stored secret (current and previous, of active and deactivated sources) again under
     the first key of RUNWAY_ENCRYPTION_KEY, so that a key behind it can be removed. The secrets
     themselves do not change. A secret no configured key reads refuses the whole run, naming its

@@ -141,7 +141,7 @@ def trend_chart(
         charts.Series(name=name, points=[(_get(p, "week"), _get(p, field)) for p in points])
         for field, name in zip(fields.split(","), names, strict=True)
     ]
-    dimensions = {"width": 400, "height": 160} if size == "small" else {}
+    dimensions = {"width": 300, "height": 140} if size == "small" else {}
     return charts.line_chart(series, title=title, unit=unit, **dimensions)
 
 
@@ -157,7 +157,11 @@ def level_bars(distribution, window) -> SafeString:
         for row in distribution
     ]
     return charts.stacked_bars(
-        bars, LEVEL_SEGMENTS, title="Services at each scorecard level", unit_label="services"
+        bars,
+        LEVEL_SEGMENTS,
+        title="Services at each scorecard level",
+        unit_label="services",
+        row_label="Team",
     )
 
 

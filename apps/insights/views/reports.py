@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.utils import timezone
@@ -22,6 +22,7 @@ from django.views.decorators.http import require_safe
 from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Service
+from apps.core.http import AuthenticatedRequest
 from apps.insights import exports, selectors
 from apps.insights.exports import ORG, SERVICE, TEAM, Scope
 
@@ -49,7 +50,8 @@ class WindowForm(forms.Form):
         self.order_fields(["from", "to", "days"])
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end, days = data.get("from"), data.get("to"), data.get("days")
         if self.errors:
             return data
@@ -81,7 +83,7 @@ class Window:
         return (self.end - self.start).days + 1
 
 
-def _window(request: HttpRequest) -> tuple[WindowForm, Window | None]:
+def _window(request: AuthenticatedRequest) -> tuple[WindowForm, Window | None]:
     form = WindowForm(request.GET)
     if not form.is_valid():
         return form, None
@@ -94,7 +96,7 @@ def _window(request: HttpRequest) -> tuple[WindowForm, Window | None]:
 
 
 def _report_page(
-    request: HttpRequest, template: str, scope_of: Callable[[Window], Scope], context: dict
+    request: AuthenticatedRequest, template: str, scope_of: Callable[[Window], Scope], context: dict
 ) -> HttpResponse:
     """Render one report page: the window, then the sources its sections need."""
     form, window = _window(request)
@@ -149,19 +151,19 @@ def _service(name: str) -> tuple[Callable[[Window], Scope], dict]:
 
 @require_safe
 @permissions.rule_required(permissions.can_view_reports)
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedRequest) -> HttpResponse:
     return _report_page(request, "insights/reports/dashboard.html", *_organisation())
 
 
 @require_safe
 @permissions.rule_required(permissions.can_view_reports)
-def team_report(request: HttpRequest, slug: str) -> HttpResponse:
+def team_report(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     return _report_page(request, "insights/reports/team.html", *_team(slug))
 
 
 @require_safe
 @permissions.rule_required(permissions.can_view_reports)
-def service_report(request: HttpRequest, name: str) -> HttpResponse:
+def service_report(request: AuthenticatedRequest, name: str) -> HttpResponse:
     return _report_page(request, "insights/reports/service.html", *_service(name))
 
 
@@ -169,13 +171,14 @@ def service_report(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _csv(
-    request: HttpRequest, table_name: str, scope_of: Callable[[Window], Scope]
+    request: AuthenticatedRequest, table_name: str, scope_of: Callable[[Window], Scope]
 ) -> HttpResponse:
     """One table of a page as CSV, from the same source and in the same order as the page."""
     form, window = _window(request)
     if window is None:
         errors = "\n".join(
-            f"{form[field].label}: {' '.join(messages)}" for field, messages in form.errors.items()
+            f"{form[field].label}: {' '.join(map(str, messages))}"
+            for field, messages in form.errors.items()
         )
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
     scope = scope_of(window)
@@ -191,21 +194,21 @@ def _csv(
 
 @require_safe
 @permissions.rule_required(permissions.can_view_reports)
-def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
+def dashboard_csv(request: AuthenticatedRequest, table: str) -> HttpResponse:
     scope_of, _ = _organisation()
     return _csv(request, table, scope_of)
 
 
 @require_safe
 @permissions.rule_required(permissions.can_view_reports)
-def team_csv(request: HttpRequest, slug: str, table: str) -> HttpResponse:
+def team_csv(request: AuthenticatedRequest, slug: str, table: str) -> HttpResponse:
     scope_of, _ = _team(slug)
     return _csv(request, table, scope_of)
 
 
 @require_safe
 @permissions.rule_required(permissions.can_view_reports)
-def service_csv(request: HttpRequest, name: str, table: str) -> HttpResponse:
+def service_csv(request: AuthenticatedRequest, name: str, table: str) -> HttpResponse:
     scope_of, _ = _service(name)
     return _csv(request, table, scope_of)
 

@@ -1,34 +1,35 @@
 """Scorecards in the browser: the rules page (admins change levels and switch rules off)."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST, require_safe
 
 from apps.accounts import permissions
+from apps.core.http import AuthenticatedRequest
 from apps.insights.scorecards import selectors, services
-from apps.insights.scorecards.forms import ScorecardRuleForm
+from apps.insights.scorecards.forms import LEVEL_CHOICES, ScorecardRuleForm
 from apps.insights.scorecards.rules import RULES_BY_KEY
 
 
-def _context(request: HttpRequest) -> dict:
+def _context(request: AuthenticatedRequest) -> dict:
     return {
         "rules": selectors.rule_summaries(),
         "can_manage": permissions.can_manage_scorecards(request.user),
-        "level_choices": ScorecardRuleForm.base_fields["level"].choices,
+        "level_choices": LEVEL_CHOICES,
     }
 
 
 @require_safe
 @permissions.rule_required(permissions.can_view_reports)
-def rule_list(request: HttpRequest) -> HttpResponse:
+def rule_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "insights/scorecards/rules.html", _context(request))
 
 
 @require_POST
 @permissions.rule_required(permissions.can_manage_scorecards)
-def rule_update(request: HttpRequest, key: str) -> HttpResponse:
+def rule_update(request: AuthenticatedRequest, key: str) -> HttpResponse:
     if key not in RULES_BY_KEY:
         raise Http404("No such rule.")
     form = ScorecardRuleForm(request.POST)

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.cache import never_cache
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 from apps.accounts import permissions
 from apps.catalog.models import Service
 from apps.core.forms import add_service_errors
+from apps.core.http import AuthenticatedRequest
 from apps.insights import selectors, services
 from apps.insights.models import SourceKind
 from apps.insights.services.sources import MAX_GRACE
@@ -58,7 +59,9 @@ class MapForm(forms.Form):
     )
 
 
-def _page(request: HttpRequest, *, source_form=None, new_secret=None, map_forms=None, status=200):
+def _page(
+    request: AuthenticatedRequest, *, source_form=None, new_secret=None, map_forms=None, status=200
+):
     deliveries = Paginator(selectors.unmatched_delivery_list(), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -76,14 +79,14 @@ def _page(request: HttpRequest, *, source_form=None, new_secret=None, map_forms=
 
 @require_safe
 @admin_only
-def webhook_page(request: HttpRequest) -> HttpResponse:
+def webhook_page(request: AuthenticatedRequest) -> HttpResponse:
     return _page(request)
 
 
 @never_cache
 @require_POST
 @admin_only
-def source_create(request: HttpRequest) -> HttpResponse:
+def source_create(request: AuthenticatedRequest) -> HttpResponse:
     form = SourceForm(request.POST)
     if form.is_valid():
         try:
@@ -98,11 +101,11 @@ def source_create(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 @admin_only
-def source_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+def source_rotate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     source = get_object_or_404(selectors.webhook_source_list(), pk=pk)
     form = RotateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors["grace_hours"]))
+        messages.error(request, " ".join(map(str, form.errors["grace_hours"])))
         return redirect("insights:webhooks")
     grace = timedelta(hours=form.cleaned_data["grace_hours"])
     try:
@@ -117,7 +120,7 @@ def source_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @admin_only
-def source_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+def source_deactivate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     source = get_object_or_404(selectors.webhook_source_list(), pk=pk)
     services.webhook_source_deactivate(actor=request.user, source=source)
     messages.success(request, f"{source.name} is deactivated: its deliveries are refused.")
@@ -126,7 +129,7 @@ def source_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @admin_only
-def delivery_map(request: HttpRequest, pk: int) -> HttpResponse:
+def delivery_map(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     delivery = get_object_or_404(selectors.unmatched_delivery_list(), pk=pk)
     form = MapForm(request.POST)
     if form.is_valid():

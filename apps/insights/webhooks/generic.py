@@ -75,7 +75,10 @@ class GenericDeploymentSerializer(serializers.Serializer):
     status = PlainChoiceField(list(STATUSES))
     started_at = AwareDateTimeField()
     finished_at = AwareDateTimeField()
-    commits = GenericCommitSerializer(many=True, required=False, max_length=MAX_COMMITS)
+    # many=True makes a ListSerializer, which takes max_length; the stubs check Serializer's.
+    commits = GenericCommitSerializer(  # type: ignore[call-arg]
+        many=True, required=False, max_length=MAX_COMMITS
+    )
 
     def validate(self, data):
         if bool(data.get("service")) == bool(data.get("repository")):

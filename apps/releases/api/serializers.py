@@ -2,6 +2,7 @@
 names to rows here; every business rule (windows, policies, who may do what) is the services'."""
 
 from datetime import UTC
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -191,7 +192,7 @@ class RuleStatusSerializer(serializers.Serializer):
 
 
 class ApprovalStatusSerializer(serializers.Serializer):
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]  # a field, not Field.required
     satisfied = serializers.BooleanField()
     summary = serializers.CharField()
     rules = RuleStatusSerializer(many=True)
@@ -600,14 +601,14 @@ class ApprovalRuleSerializer(serializers.ModelSerializer):
 class ApprovalPolicySerializer(serializers.ModelSerializer):
     """Scope: an environment kind, or one service's environment (`service` + `environment`)."""
 
-    service = serializers.CharField(
+    service: serializers.Field = serializers.CharField(
         source="environment.service.name",
         read_only=True,
         allow_null=True,
         default=None,
         help_text="With `environment`: the service whose environment this policy covers.",
     )
-    environment = serializers.CharField(
+    environment: serializers.Field = serializers.CharField(
         source="environment.name", read_only=True, allow_null=True, default=None
     )
     environment_kind = _environment_kind_field(
@@ -631,7 +632,7 @@ class ApprovalPolicySerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["id"]
         # Uniqueness is checked by the service, once, for every entry point.
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
 
 
 class ApprovalPolicyCreateSerializer(ApprovalPolicySerializer):

@@ -2,7 +2,10 @@
 the API applies exactly the browser's rules; only the browser's re-authentication before a
 production approval does not apply here (a token or session is the credential)."""
 
+from collections.abc import Callable
+
 from django.db import IntegrityError
+from django.db.models import Model
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -288,7 +291,10 @@ class _CalendarViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     permission_classes = [
         permissions.api_rule(permissions.can_manage_change_calendar, safe_rule=permissions.can_read)
     ]
-    create_service = update_service = delete_service = None
+    # The calendar's services the subclass acts through.
+    create_service: Callable[..., Model]
+    update_service: Callable[..., Model]
+    delete_service: Callable[..., Model]
     target = ""  # the services' keyword for the object acted on
 
     def filter_queryset(self, queryset):

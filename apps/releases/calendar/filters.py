@@ -2,6 +2,8 @@
 API. Unless asked, a list holds what is in force: deleted rows, and inactive windows, only on
 request (`status`)."""
 
+from collections.abc import Callable
+
 import django_filters
 from django import forms
 from django.db.models import QuerySet
@@ -11,6 +13,9 @@ from apps.releases.models import ChangeWindow, Freeze, WindowScope
 
 
 class _RuleFilter(django_filters.FilterSet):
+    # Each kind of rule says what is listed for a status ("" for what is in force).
+    by_status: Callable[[QuerySet, str], QuerySet]
+
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
     scope = django_filters.ChoiceFilter(choices=WindowScope.choices, empty_label="Any scope")
     team = django_filters.CharFilter(field_name="team__slug", label="Team (slug)")
@@ -38,7 +43,7 @@ class ChangeWindowFilter(_RuleFilter):
 
     class Meta:
         model = ChangeWindow
-        fields = []
+        fields: list[str] = []
 
     @staticmethod
     def by_status(queryset: QuerySet, status: str) -> QuerySet:
@@ -66,7 +71,7 @@ class FreezeFilter(_RuleFilter):
 
     class Meta:
         model = Freeze
-        fields = []
+        fields: list[str] = []
 
     def filter_recurring(self, queryset, name, value):
         if value is None:

@@ -98,8 +98,8 @@ class ChangeWindowForm(_ScopedForm):
             "duration_minutes": window.duration_minutes,
             "time_zone": window.time_zone,
             "scope": window.scope,
-            "team": window.team.slug if window.team_id else None,
-            "service": window.service.name if window.service_id else None,
+            "team": window.team.slug if window.team is not None else None,
+            "service": window.service.name if window.service is not None else None,
             "environment_kind": window.environment_kind,
         }
 
@@ -123,7 +123,8 @@ class FreezeForm(_ScopedForm):
 
     def clean(self):
         """Place the wall-clock times in the freeze's zone: the services take instants."""
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         zone = data.get("time_zone")
         for name in ("starts_at", "ends_at"):
             if zone and data.get(name) is not None:
@@ -140,8 +141,8 @@ class FreezeForm(_ScopedForm):
             "rrule": freeze.rrule,
             "time_zone": freeze.time_zone,
             "scope": freeze.scope,
-            "team": freeze.team.slug if freeze.team_id else None,
-            "service": freeze.service.name if freeze.service_id else None,
+            "team": freeze.team.slug if freeze.team is not None else None,
+            "service": freeze.service.name if freeze.service is not None else None,
             "environment_kind": freeze.environment_kind,
         }
 

@@ -19,7 +19,7 @@ from apps.releases.models import Freeze, Release, ReleaseState
 PRODID = "-//Runway//Release calendar//EN"
 REFRESH = timedelta(hours=1)
 
-STATUS_BY_STATE = {
+STATUS_BY_STATE: dict[str, str] = {
     ReleaseState.DRAFT: "TENTATIVE",
     ReleaseState.PENDING_APPROVAL: "TENTATIVE",
     ReleaseState.APPROVED: "CONFIRMED",

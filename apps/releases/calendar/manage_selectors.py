@@ -36,9 +36,9 @@ def freeze_list() -> QuerySet[Freeze]:
 
 def scope_label(rule: ChangeWindow | Freeze) -> str:
     """Whom a window or freeze applies to, in words."""
-    if rule.scope == WindowScope.TEAM and rule.team_id:
+    if rule.scope == WindowScope.TEAM and rule.team is not None:
         return f"Team {rule.team.name}"
-    if rule.scope == WindowScope.SERVICE and rule.service_id:
+    if rule.scope == WindowScope.SERVICE and rule.service is not None:
         return f"Service {rule.service.name}"
     if rule.scope == WindowScope.ENVIRONMENT:
         return f"Every {rule.get_environment_kind_display().lower()} environment"

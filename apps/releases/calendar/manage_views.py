@@ -5,7 +5,7 @@ again; what a page offers is `available_actions`, the services' own check."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from apps.accounts import permissions
 from apps.core.forms import add_service_errors
+from apps.core.http import AuthenticatedRequest
 from apps.core.lists import render_filtered_list
 from apps.releases.calendar import manage_selectors, preview, services
 from apps.releases.calendar.filters import ChangeWindowFilter, FreezeFilter
@@ -32,7 +33,7 @@ managers_only = permissions.rule_required(permissions.can_manage_change_calendar
 
 @require_safe
 @managers_only
-def change_calendar(request: HttpRequest) -> HttpResponse:
+def change_calendar(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("releases:window-list")
 
 
@@ -51,7 +52,7 @@ def _list(request, *, queryset, filterset_class, noun: str) -> HttpResponse:
 
 @require_safe
 @managers_only
-def window_list(request: HttpRequest) -> HttpResponse:
+def window_list(request: AuthenticatedRequest) -> HttpResponse:
     return _list(
         request,
         queryset=manage_selectors.window_list(),
@@ -62,7 +63,7 @@ def window_list(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @managers_only
-def freeze_list(request: HttpRequest) -> HttpResponse:
+def freeze_list(request: AuthenticatedRequest) -> HttpResponse:
     return _list(
         request,
         queryset=manage_selectors.freeze_list(),
@@ -90,7 +91,7 @@ def _detail(request, obj, template: str, status: int = 200, **forms) -> HttpResp
 
 @require_safe
 @managers_only
-def window_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def window_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     window = get_object_or_404(manage_selectors.window_list(), pk=pk)
     return _detail(request, window, "releases/change_calendar/window_detail.html")
 
@@ -103,7 +104,7 @@ def _freeze_page(request, freeze, status: int = 200, **forms) -> HttpResponse:
 
 @require_safe
 @managers_only
-def freeze_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def freeze_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _freeze_page(request, get_object_or_404(manage_selectors.freeze_list(), pk=pk))
 
 
@@ -145,7 +146,7 @@ def _save(request, form, save, *, noun: str, done: str):
 
 @require_http_methods(["GET", "POST"])
 @managers_only
-def window_create(request: HttpRequest) -> HttpResponse:
+def window_create(request: AuthenticatedRequest) -> HttpResponse:
     form = ChangeWindowForm(request.POST or None, initial={"time_zone": zone_of(request.user).key})
     saved = _save(
         request,
@@ -161,7 +162,7 @@ def window_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @managers_only
-def window_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def window_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     window = get_object_or_404(manage_selectors.window_list().filter(deleted_at=None), pk=pk)
     if refused := _not_editable(request, window, "releases:window-detail"):
         return refused
@@ -180,7 +181,7 @@ def window_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @managers_only
-def freeze_create(request: HttpRequest) -> HttpResponse:
+def freeze_create(request: AuthenticatedRequest) -> HttpResponse:
     form = FreezeForm(request.POST or None, initial={"time_zone": zone_of(request.user).key})
     saved = _save(
         request,
@@ -196,7 +197,7 @@ def freeze_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @managers_only
-def freeze_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def freeze_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     freeze = get_object_or_404(manage_selectors.freeze_list().filter(deleted_at=None), pk=pk)
     if refused := _not_editable(request, freeze, "releases:freeze-detail"):
         return refused
@@ -233,7 +234,7 @@ def _preview(request, form, build, original, *, noun: str) -> HttpResponse:
 
 @require_safe
 @managers_only
-def window_preview(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def window_preview(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
     original = None
     if pk is not None:
         original = get_object_or_404(ChangeWindow.objects.filter(deleted_at=None), pk=pk)
@@ -244,7 +245,7 @@ def window_preview(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 @require_safe
 @managers_only
-def freeze_preview(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def freeze_preview(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
     original = None
     if pk is not None:
         original = get_object_or_404(Freeze.objects.filter(deleted_at=None), pk=pk)
@@ -260,7 +261,7 @@ def freeze_preview(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 # --- Actions -----------------------------------------------------------------------------------
 
 
-def _act(request, run, *, success: str, done: str, back: str) -> HttpResponse:
+def _run_action(request, run, *, success: str, done: str, back: str) -> HttpResponse:
     """Run a window's or freeze's action and go to `done`; a refusal comes back as a message
     on the page at `back`."""
     try:
@@ -275,7 +276,7 @@ def _act(request, run, *, success: str, done: str, back: str) -> HttpResponse:
 def _window_action(request, pk: int, service, success: str, done: str = "") -> HttpResponse:
     window = get_object_or_404(ChangeWindow.objects.all(), pk=pk)
     page = reverse("releases:window-detail", args=[pk])
-    return _act(
+    return _run_action(
         request,
         lambda: service(actor=request.user, window=window),
         success=success.format(name=window.name),
@@ -286,7 +287,7 @@ def _window_action(request, pk: int, service, success: str, done: str = "") -> H
 
 @require_POST
 @managers_only
-def window_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+def window_deactivate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _window_action(
         request,
         pk,
@@ -297,7 +298,7 @@ def window_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @managers_only
-def window_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
+def window_reactivate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _window_action(
         request, pk, services.change_window_reactivate, "Window “{name}” reactivated."
     )
@@ -305,7 +306,7 @@ def window_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @managers_only
-def window_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def window_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _window_action(
         request,
         pk,
@@ -317,9 +318,9 @@ def window_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @managers_only
-def freeze_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def freeze_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     freeze = get_object_or_404(Freeze.objects.all(), pk=pk)
-    return _act(
+    return _run_action(
         request,
         lambda: services.freeze_delete(actor=request.user, freeze=freeze),
         success=f"Freeze “{freeze.name}” deleted: it no longer stops releases.",
@@ -348,7 +349,7 @@ def _freeze_form_action(request, pk: int, form, run, success: str) -> HttpRespon
 
 @require_POST
 @managers_only
-def freeze_end_now(request: HttpRequest, pk: int) -> HttpResponse:
+def freeze_end_now(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _freeze_form_action(
         request,
         pk,
@@ -362,7 +363,7 @@ def freeze_end_now(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @managers_only
-def freeze_extend(request: HttpRequest, pk: int) -> HttpResponse:
+def freeze_extend(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     freeze = get_object_or_404(Freeze.objects.all(), pk=pk)
     return _freeze_form_action(
         request,

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts import permissions
-from apps.accounts.models import Team
+from apps.accounts.models import Team, User
 from apps.audit.services import audit_record, snapshot
 from apps.releases.calendar.transitions import (
     REFUSED,
@@ -33,7 +33,7 @@ TOKEN_BYTES = 32  # 43 URL-safe characters, within CalendarFeed.token's 64
 
 
 @transaction.atomic
-def calendar_feed_create(*, actor, team: Team | None = None) -> CalendarFeed:
+def calendar_feed_create(*, actor: User, team: Team | None = None) -> CalendarFeed:
     permissions.require(
         permissions.can_follow_calendar(actor, team),
         "You can make calendar feeds for yourself and for your own teams only.",
@@ -52,7 +52,7 @@ def calendar_feed_create(*, actor, team: Team | None = None) -> CalendarFeed:
 
 
 @transaction.atomic
-def calendar_feed_revoke(*, actor, feed: CalendarFeed) -> CalendarFeed:
+def calendar_feed_revoke(*, actor: User, feed: CalendarFeed) -> CalendarFeed:
     feed = CalendarFeed.objects.select_for_update().get(pk=feed.pk)
     permissions.require(
         feed.user_id == getattr(actor, "pk", None) or permissions.is_platform_admin(actor),
@@ -83,7 +83,7 @@ FREEZE_FIELDS = (
 )  # fmt: skip
 
 
-def _require_calendar_rights(actor) -> None:
+def _require_calendar_rights(actor: User) -> None:
     permissions.require(permissions.can_manage_change_calendar(actor), REFUSED)
 
 
@@ -102,7 +102,7 @@ def _edit(obj, fields: dict, editable: tuple[str, ...], clean) -> tuple[dict, di
     return {name: before[name] for name in changed}, {name: after[name] for name in changed}
 
 
-def _soft_delete(obj, *, actor, action: str):
+def _soft_delete(obj, *, actor: User, action: str):
     obj.deleted_at = timezone.now()
     obj.deleted_by = actor
     obj.save(update_fields=["deleted_at", "deleted_by"])
@@ -117,7 +117,7 @@ def _soft_delete(obj, *, actor, action: str):
 
 
 @transaction.atomic
-def change_window_create(*, actor, **fields) -> ChangeWindow:
+def change_window_create(*, actor: User, **fields) -> ChangeWindow:
     _require_calendar_rights(actor)
     window = ChangeWindow(**fields)
     clean_window(window)
@@ -135,7 +135,7 @@ def change_window_create(*, actor, **fields) -> ChangeWindow:
 
 
 @transaction.atomic
-def change_window_update(*, actor, window: ChangeWindow, **fields) -> ChangeWindow:
+def change_window_update(*, actor: User, window: ChangeWindow, **fields) -> ChangeWindow:
     """Change the fields given (an API PATCH sends some); `is_active` switches the window as
     change_window_deactivate and _reactivate do. Nothing changed, nothing written."""
     _require_calendar_rights(actor)
@@ -158,7 +158,7 @@ def change_window_update(*, actor, window: ChangeWindow, **fields) -> ChangeWind
     return window
 
 
-def _window_switch(*, actor, window: ChangeWindow, is_active: bool) -> ChangeWindow:
+def _window_switch(*, actor: User, window: ChangeWindow, is_active: bool) -> ChangeWindow:
     action = "reactivate" if is_active else "deactivate"
     require_action(window, actor, action)
     window.is_active = is_active
@@ -174,20 +174,20 @@ def _window_switch(*, actor, window: ChangeWindow, is_active: bool) -> ChangeWin
 
 
 @transaction.atomic
-def change_window_deactivate(*, actor, window: ChangeWindow) -> ChangeWindow:
+def change_window_deactivate(*, actor: User, window: ChangeWindow) -> ChangeWindow:
     """The window stops deciding until it is reactivated; it stays listed as inactive."""
     _require_calendar_rights(actor)
     return _window_switch(actor=actor, window=lock_window(window.pk), is_active=False)
 
 
 @transaction.atomic
-def change_window_reactivate(*, actor, window: ChangeWindow) -> ChangeWindow:
+def change_window_reactivate(*, actor: User, window: ChangeWindow) -> ChangeWindow:
     _require_calendar_rights(actor)
     return _window_switch(actor=actor, window=lock_window(window.pk), is_active=True)
 
 
 @transaction.atomic
-def change_window_delete(*, actor, window: ChangeWindow) -> ChangeWindow:
+def change_window_delete(*, actor: User, window: ChangeWindow) -> ChangeWindow:
     _require_calendar_rights(actor)
     window = lock_window(window.pk)
     require_action(window, actor, "delete")
@@ -195,7 +195,7 @@ def change_window_delete(*, actor, window: ChangeWindow) -> ChangeWindow:
 
 
 @transaction.atomic
-def freeze_create(*, actor, **fields) -> Freeze:
+def freeze_create(*, actor: User, **fields) -> Freeze:
     _require_calendar_rights(actor)
     freeze = Freeze(created_by=actor, **fields)
     clean_freeze(freeze)
@@ -212,7 +212,7 @@ def freeze_create(*, actor, **fields) -> Freeze:
 
 
 @transaction.atomic
-def freeze_update(*, actor, freeze: Freeze, **fields) -> Freeze:
+def freeze_update(*, actor: User, freeze: Freeze, **fields) -> Freeze:
     """Change the fields given. An ended freeze stays as it was."""
     _require_calendar_rights(actor)
     freeze = lock_freeze(freeze.pk)
@@ -225,7 +225,7 @@ def freeze_update(*, actor, freeze: Freeze, **fields) -> Freeze:
 
 
 @transaction.atomic
-def freeze_end_now(*, actor, freeze: Freeze, reason: str) -> Freeze:
+def freeze_end_now(*, actor: User, freeze: Freeze, reason: str) -> Freeze:
     """End the freeze under way now, saying why. A recurring freeze's current occurrence ends;
     its later occurrences still stop changes."""
     _require_calendar_rights(actor)
@@ -255,7 +255,7 @@ def freeze_end_now(*, actor, freeze: Freeze, reason: str) -> Freeze:
 
 
 @transaction.atomic
-def freeze_extend(*, actor, freeze: Freeze, ends_at: datetime | None) -> Freeze:
+def freeze_extend(*, actor: User, freeze: Freeze, ends_at: datetime | None) -> Freeze:
     """Move a one-off freeze's end later, within the longest a freeze may last."""
     _require_calendar_rights(actor)
     freeze = lock_freeze(freeze.pk)
@@ -287,7 +287,7 @@ def freeze_extend(*, actor, freeze: Freeze, ends_at: datetime | None) -> Freeze:
 
 
 @transaction.atomic
-def freeze_delete(*, actor, freeze: Freeze) -> Freeze:
+def freeze_delete(*, actor: User, freeze: Freeze) -> Freeze:
     """The freeze stops nothing from now on; the row stays, with who deleted it and when."""
     _require_calendar_rights(actor)
     freeze = lock_freeze(freeze.pk)

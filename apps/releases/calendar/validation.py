@@ -21,7 +21,7 @@ MAX_RECURRING_FREEZE_SPAN = timedelta(minutes=MAX_WINDOW_MINUTES)
 # 9999 overflows.
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 # The field each scope names, and those it leaves empty.
-SCOPE_FIELDS = {
+SCOPE_FIELDS: dict[str, str] = {
     WindowScope.TEAM: "team",
     WindowScope.SERVICE: "service",
     WindowScope.ENVIRONMENT: "environment_kind",

@@ -14,12 +14,13 @@ from django.views.decorators.http import require_POST, require_safe
 from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.core.htmx import render_page_or_partial, wants_partial
+from apps.core.http import AuthenticatedRequest
 from apps.releases.calendar import ics, selectors, services
 from apps.releases.models import ReleaseState
 
 
 @require_safe
-def calendar(request: HttpRequest) -> HttpResponse:
+def calendar(request: AuthenticatedRequest) -> HttpResponse:
     permissions.require(permissions.can_read(request.user))
     query = selectors.CalendarQuery.from_params(request.GET)
     shown = selectors.calendar_for(user=request.user, query=query)
@@ -58,7 +59,7 @@ def _links(shown: selectors.Calendar, query: selectors.CalendarQuery) -> dict[st
     }
 
 
-def _feeds(request: HttpRequest, new_feed_id: int | None = None) -> dict:
+def _feeds(request: AuthenticatedRequest, new_feed_id: int | None = None) -> dict:
     feeds = []
     for feed in selectors.calendar_feeds_of(user=request.user):
         url = request.build_absolute_uri(reverse("releases:ics", args=[feed.token]))
@@ -71,14 +72,14 @@ def _feeds(request: HttpRequest, new_feed_id: int | None = None) -> dict:
     }
 
 
-def _feeds_response(request: HttpRequest, new_feed_id: int | None = None) -> HttpResponse:
+def _feeds_response(request: AuthenticatedRequest, new_feed_id: int | None = None) -> HttpResponse:
     if not request.htmx:
         return redirect("releases:calendar")
     return render(request, "releases/calendar/partials/_feeds.html", _feeds(request, new_feed_id))
 
 
 @require_POST
-def feed_create(request: HttpRequest) -> HttpResponse:
+def feed_create(request: AuthenticatedRequest) -> HttpResponse:
     slug = request.POST.get("team", "").strip()
     team = get_object_or_404(Team, slug=slug) if slug else None
     permissions.require(
@@ -91,7 +92,7 @@ def feed_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def feed_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def feed_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     feed = permissions.get_visible_or_404(selectors.calendar_feeds_of(user=request.user), pk=pk)
     services.calendar_feed_revoke(actor=request.user, feed=feed)
     messages.success(request, "Calendar feed revoked: its URL no longer works.")

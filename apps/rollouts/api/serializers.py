@@ -233,7 +233,9 @@ class ClusterInputSerializer(serializers.Serializer):
         default="",
         help_text="Absolute path on Runway's servers; empty: Runway's default kubeconfig.",
     )
-    context = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    context = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.context
+        max_length=200, required=False, allow_blank=True, default=""
+    )
     in_cluster = serializers.BooleanField(
         required=False, default=False, help_text="Runway runs inside this cluster."
     )

@@ -1,26 +1,75 @@
-"""Shared by the worker tests: the brokers they run on (the configured Redis, then RabbitMQ),
-the cluster simulator in its own process, and rollout workers on a queue of the test's own."""
+"""Real processes for the tests that need them (the drills, the browser's live rollouts): the
+brokers they run on (the configured Redis, then RabbitMQ), the cluster simulator in its own
+process, Celery workers on a queue of the test's own, and the waits that watch them. Workers and
+the simulator are started by portal/processes.py, as the benchmark starts them."""
 
 import os
-import subprocess
-import sys
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 from django.db import connection
 from kombu import Connection
 
+from portal import processes
 from tests.brokers import free_port, publishing_to, routed
-from tests.integration.workers import (
-    ROOT,
-    delete_queue,
-    purge_queue,
-    start_worker,
-    stop_worker,
-    wait_for,
-)
 
+ROOT = processes.ROOT
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def database_url_of_test_db() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def start_worker(
+    *,
+    broker_url: str,
+    queue: str,
+    log: Path,
+    include: str = "",
+    env: dict | None = None,
+    name: str = "",
+):
+    """A solo worker on a queue of its own, against the test database; it logs to `log`."""
+    return processes.celery_worker(
+        log=log,
+        name=name or queue,
+        include=include,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url_of_test_db(),
+            "CELERY_BROKER_URL": broker_url,
+            "CELERY_QUEUE": queue,
+            **(env or {}),
+        },
+    )
+
+
+stop_worker = processes.stop
+
+
+def delete_queue(broker_url: str, queue: str) -> None:
+    """Queues are durable: remove a test's own queue from the shared broker once it is done."""
+    with Connection(broker_url, connect_timeout=2) as broker:
+        broker.default_channel.queue_delete(queue)
+
+
+def purge_queue(broker_url: str, queue: str) -> None:
+    with Connection(broker_url, connect_timeout=2) as broker:
+        broker.default_channel.queue_purge(queue)
 
 
 def broker_answers(url: str) -> bool:
@@ -36,7 +85,8 @@ def broker_answers(url: str) -> bool:
 def broker_url(request, settings) -> str:
     """Redis is the configured broker (CELERY_BROKER_URL; TEST_BROKER_URL in `make test`);
     RabbitMQ is at TEST_RABBITMQ_URL. A test on a broker that is not there is skipped, except
-    under CI, where it fails."""
+    under CI, where it fails. A test that needs one broker only narrows the parameter:
+    `@pytest.mark.parametrize("broker_url", ["redis"], indirect=True)`."""
     if request.param == "redis":
         url = settings.CELERY_BROKER_URL
         if not url.startswith(("redis://", "rediss://")):
@@ -52,33 +102,18 @@ def broker_url(request, settings) -> str:
 
 @pytest.fixture
 def simulator(tmp_path):
-    """The simulator in a process of its own; its requests are logged to
+    """The simulator's kubeconfig; its requests are logged to
     `tmp_path / "simulator-requests.log"`."""
-    kubeconfig = tmp_path / "kubeconfig"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simulator",
-            "--port",
-            str(free_port()),
-            "--ready-delay",
-            "0.3",
-            "--tick",
-            "0.05",
-            "--kubeconfig-out",
-            str(kubeconfig),
-            "--request-log",
-            str(tmp_path / "simulator-requests.log"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process = processes.simulator(
+        kubeconfig=tmp_path / "kubeconfig",
+        port=free_port(),
+        tick=0.05,
+        ready_delay=0.3,
+        request_log=tmp_path / "simulator-requests.log",
+        log=tmp_path / "simulator.log",
     )
-    assert wait_for(kubeconfig.exists, timeout=20), "the simulator did not start"
-    yield kubeconfig
-    process.terminate()
-    process.wait(timeout=10)
+    yield tmp_path / "kubeconfig"
+    processes.stop(process, timeout=10)
 
 
 @pytest.fixture
