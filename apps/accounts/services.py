@@ -83,7 +83,8 @@ def role_grant(*, actor: User, user: User, role: str) -> RoleGrant:
 
 
 @transaction.atomic
-def role_revoke(*, actor: User, user: User, role: str) -> None:
+def role_revoke(*, actor: User, user: User, role: str) -> bool:
+    """Take a role away; False when the user did not hold it (nothing changes)."""
     permissions.require(permissions.is_platform_admin(actor), "Only platform admins revoke roles.")
     if actor.pk == user.pk and role == Role.PLATFORM_ADMIN:
         raise ValidationError({"role": "You cannot take away your own platform admin role."})
@@ -91,6 +92,7 @@ def role_revoke(*, actor: User, user: User, role: str) -> None:
     if deleted:
         audit_record(actor=actor, action="user.role_revoke", target=user, before={"role": role})
         permissions.forget_cached(user)
+    return bool(deleted)
 
 
 def _refuse_service_account(user: User, field: str, why: str) -> None:

@@ -15,7 +15,7 @@ from apps.accounts.forms import (
     TeamForm,
     TimeZoneForm,
 )
-from apps.accounts.models import Team, User
+from apps.accounts.models import Role, Team, User
 from apps.core.forms import add_service_errors
 from apps.core.http import AuthenticatedRequest
 
@@ -193,13 +193,22 @@ def people(request: AuthenticatedRequest) -> HttpResponse:
 def user_role_change(request: AuthenticatedRequest, user_id: int, action: str) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
     form = RoleForm(request.POST)
+    chosen = ""
     if form.is_valid():
-        change = services.role_grant if action == "grant" else services.role_revoke
+        chosen = form.cleaned_data["role"]
         try:
-            change(actor=request.user, user=user, role=form.cleaned_data["role"])
+            if action == "grant":
+                services.role_grant(actor=request.user, user=user, role=chosen)
+                messages.success(request, f"{Role(chosen).label} granted to {user.username}.")
+            elif services.role_revoke(actor=request.user, user=user, role=chosen):
+                messages.success(request, f"{Role(chosen).label} taken from {user.username}.")
+            else:
+                messages.info(request, f"{user.username} does not hold {Role(chosen).label}.")
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
     else:
         messages.error(request, "Choose a role from the list.")
     user = selectors.user_list().get(pk=user.pk)
-    return render(request, "accounts/partials/_user_row.html", {"u": user, "role_form": RoleForm()})
+    # The row is drawn again with the role still chosen, to try again or act on the next.
+    context = {"u": user, "role_form": RoleForm(), "chosen_role": chosen}
+    return render(request, "accounts/partials/_user_row.html", context)

@@ -103,6 +103,36 @@ def test_an_admin_grants_a_role_in_place(client_as, platform_admin, outsider):
     assert response.status_code == 200
     assert "Release manager" in response.content.decode()
     assert outsider.role_grants.filter(role=Role.RELEASE_MANAGER).exists()
+    assert f"Release manager granted to {outsider.username}." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_admin_taking_away_their_own_admin_role_is_told_why_in_a_toast(
+    client_as, platform_admin
+):
+    response = client_as(platform_admin).post(
+        f"/people/{platform_admin.pk}/revoke/",
+        {"role": Role.PLATFORM_ADMIN},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert 'class="toast toast-error"' in body
+    assert "You cannot take away your own platform admin role." in body
+    assert platform_admin.role_grants.filter(role=Role.PLATFORM_ADMIN).exists()
+    # The row comes back with the role still chosen, to try again or act on the next one.
+    assert '<option value="platform_admin" selected>' in body
+
+
+@pytest.mark.django_db
+def test_taking_away_a_role_someone_does_not_hold_says_so_and_changes_nothing(
+    client_as, platform_admin, outsider
+):
+    response = client_as(platform_admin).post(
+        f"/people/{outsider.pk}/revoke/", {"role": Role.DEVELOPER}, HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert "olly does not hold Developer." in body and "taken from" not in body
+    assert not AuditEvent.objects.filter(action="user.role_revoke").exists()
 
 
 @pytest.mark.django_db

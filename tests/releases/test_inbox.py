@@ -11,12 +11,14 @@ from django.utils import timezone
 from apps.accounts.models import Role, RoleGrant
 from apps.catalog.models import Dependency, Environment
 from apps.releases import selectors, services
+from apps.releases.calendar import services as calendar_services
 from apps.releases.models import (
     Approval,
     ApprovalPolicy,
     ApprovalRule,
     Release,
     ReleaseState,
+    WindowScope,
 )
 from tests.factories import ServiceFactory
 
@@ -407,3 +409,51 @@ def test_recent_history_is_the_latest_other_releases_of_the_environment(make_rel
     history = selectors.recent_history_for([made[0], made[3]], limit=5)
     assert [r.pk for r in history[made[0].pk]] == [r.pk for r in made[1:6]]
     assert [r.pk for r in history[made[3].pk]] == [r.pk for r in made[:3] + made[4:6]]
+
+
+# --- Deciding while gates fail --------------------------------------------------------------------
+
+
+@pytest.fixture
+def frozen(pending_in_staging, release_manager):
+    """An organisation-wide freeze over the staging release's planned hour, made after it was
+    submitted."""
+    return calendar_services.freeze_create(
+        actor=release_manager,
+        name="Incident 4711",
+        reason="Payments outage",
+        starts_at=pending_in_staging.planned_start - timedelta(hours=1),
+        ends_at=pending_in_staging.planned_end + timedelta(hours=1),
+        scope=WindowScope.ORGANISATION,
+    )
+
+
+def test_approving_inside_a_freeze_asks_for_a_confirmation_that_names_it_and_records_it(
+    client_as, api_as, pending_in_staging, release_manager, second_release_manager, frozen
+):
+    client = client_as(release_manager)
+    page = client.get(f"/releases/{pending_in_staging.pk}/").content.decode()
+    asks = page[page.index('data-testid="confirm-risks"') :]
+    asks = asks[: asks.index("</fieldset>")]
+    assert "These gates fail for the planned start" in asks
+    assert "Change window and freezes" in asks and "Incident 4711" in asks
+
+    refused = client.post(f"/releases/{pending_in_staging.pk}/approve/", headers=HTMX)
+    assert "Confirm to approve anyway" in refused.content.decode()
+    assert "Incident 4711" in refused.content.decode()
+    assert not pending_in_staging.approvals.exists()
+
+    client.post(
+        f"/releases/{pending_in_staging.pk}/approve/", {"confirm_risks": "on"}, headers=HTMX
+    )
+    approval = pending_in_staging.approvals.get()
+    assert "Change window and freezes" in approval.risks_confirmed
+    window = next(g for g in approval.gates if g["gate"] == "Change window and freezes")
+    assert not window["passed"] and "Incident 4711" in window["detail"]
+
+    # The API asks the same, naming the field.
+    url = f"/api/v1/releases/{pending_in_staging.pk}/approve/"
+    api = api_as(second_release_manager)
+    response = api.post(url, {}, format="json")
+    assert response.status_code == 400 and "confirm_risks" in response.json()
+    assert api.post(url, {"confirm_risks": True}, format="json").status_code == 200

@@ -5,7 +5,7 @@ import pytest
 from apps.audit.models import AuditEvent
 from apps.catalog.models import Cluster, Strategy
 from apps.releases import services as release_services
-from apps.releases.models import ReleaseState
+from apps.releases.models import ReleaseCommit, ReleaseState
 from apps.rollouts import selectors
 from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, StepState
 from tests.rollouts.builders import many_rollouts, rollout_row
@@ -362,6 +362,32 @@ def test_the_list_keeps_a_fixed_query_count_with_50_rollouts(
     assert [r.state for r in page[:5]] == [RolloutState.RUNNING] * 5  # active first
     with django_assert_num_queries(8):  # htmx: no version
         client.get("/rollouts/", {"state": "succeeded"}, **HTMX)
+
+
+@pytest.mark.django_db
+def test_the_list_shows_the_version_that_ships_what_it_replaces_and_its_commits(
+    client_as, leadership, developer, web, prod
+):
+    rollout_row(
+        service=web,
+        environment=prod,
+        requester=developer,
+        state=RolloutState.SUCCEEDED,
+        version="ghcr.io/acme/web:1.3.0",
+    )
+    running = rollout_row(
+        service=web, environment=prod, requester=developer, version="ghcr.io/acme/web:1.4.0"
+    )
+    for sha in ("a1b2c3d4", "e5f6a7b8"):
+        ReleaseCommit.objects.create(
+            release=running.release, sha=sha, author="sam", committed_at=running.created_at
+        )
+    html = client_as(leadership).get("/rollouts/").content.decode()
+    row = html[html.index(f'href="/rollouts/{running.pk}/"') :]
+    row = row[: row.index("</tr>")]
+    assert '<code title="ghcr.io/acme/web:1.4.0">…/web:1.4.0</code>' in row
+    assert '<code title="ghcr.io/acme/web:1.3.0">…/web:1.3.0</code>' in row
+    assert "<td>2</td>" in row
 
 
 @pytest.mark.django_db
