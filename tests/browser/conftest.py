@@ -9,6 +9,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 
@@ -120,74 +121,65 @@ def serving_asgi() -> Iterator[str]:
         thread.join(10)
 
 
-@pytest.fixture(scope="session")
-def test_database(django_db_setup, django_db_blocker):
-    """pytest-django makes the test database only when a selected test asks for one (a `db`
-    fixture or mark); the demo site's tests share a database per module and ask for none, so
-    run alone (`-k`, one file) they make it here."""
-    from django.db import connection
-    from django.test.utils import setup_databases, teardown_databases
-
-    if connection.settings_dict["NAME"].startswith("test_"):
-        yield
-        return
-    with django_db_blocker.unblock():
-        made = setup_databases(verbosity=0, interactive=False, aliases={"default"})
-    yield
-    with django_db_blocker.unblock():
-        teardown_databases(made, verbosity=0)
+@dataclass(frozen=True)
+class DemoSite:
+    url: str
+    sessions: dict[str, str]  # a demo persona's username → the value of its session cookie
 
 
 @pytest.fixture(scope="module")
-def demo_site(test_database, django_db_blocker, tmp_path_factory):
+def demo_site(django_db_setup, django_db_blocker, tmp_path_factory):
     """The demo organisation (`manage.py seed_demo`, plus tests/browser/main_pages.py's extras)
-    served by uvicorn, loaded once for a module of tests that only read pages; the database is
-    emptied again when the module is done. Its tests use no `db` fixture of their own."""
+    served by uvicorn, with a session for each persona of the main pages; loaded once for a
+    module of tests that only read pages, and emptied from the database when the module is done.
+    Mark those tests `django_db`: pytest-django sets a test database up only for marked tests."""
+    from django.conf import settings
     from django.core.management import call_command
-    from django.test import override_settings
+    from django.db import connection
+    from django.test import Client, override_settings
 
-    from tests.browser.main_pages import demo_extras
+    from apps.accounts.models import User
+    from tests.browser.main_pages import MAIN_PAGES, demo_extras
 
     checkpoints = tmp_path_factory.mktemp("audit") / "checkpoints.jsonl"
     with django_db_blocker.unblock(), override_settings(AUDIT_CHECKPOINT_FILE=checkpoints):
+        # What is loaded here is flushed at the end: never into a database other than a test's.
+        assert connection.settings_dict["NAME"].startswith("test_"), "no test database set up"
         try:
             call_command("seed_demo", stdout=io.StringIO())
             demo_extras()
+            sessions = {}
+            for persona in {page.persona for page in MAIN_PAGES if page.persona}:
+                client = Client()
+                client.force_login(User.objects.get(username=persona))
+                sessions[persona] = client.cookies[settings.SESSION_COOKIE_NAME].value
             with serving_asgi() as url:
-                yield url
+                yield DemoSite(url=url, sessions=sessions)
         finally:
             call_command("flush", interactive=False, verbosity=0)
 
 
 class PersonaPages:
-    """One browser context per demo persona, signed in once, all with the same options (a
-    phone's viewport, say); `open(main_page)` loads a main page as its persona sees it."""
+    """One browser context per demo persona, signed in, all with the same options (a phone's
+    viewport, say); `open(main_page)` loads a main page as its persona sees it."""
 
-    def __init__(self, browser, base_url: str, **options):
-        self.browser, self.base_url, self.options = browser, base_url, options
+    def __init__(self, browser, site: DemoSite, **options):
+        self.browser, self.site, self.options = browser, site, options
         self.contexts: dict = {}
         self.refused: dict = {}
 
     def context(self, persona: str):
         if persona not in self.contexts:
-            context = self.browser.new_context(base_url=self.base_url, **self.options)
+            context = self.browser.new_context(base_url=self.site.url, **self.options)
             context.set_default_timeout(10_000)
             self.refused[persona] = refused_by_the_csp(context)
             if persona:
-                context.add_cookies([self._session_cookie(persona)])
+                from django.conf import settings
+
+                cookie = {"name": settings.SESSION_COOKIE_NAME, "url": self.site.url}
+                context.add_cookies([{**cookie, "value": self.site.sessions[persona]}])
             self.contexts[persona] = context
         return self.contexts[persona]
-
-    def _session_cookie(self, persona: str) -> dict:
-        from django.conf import settings
-        from django.test import Client
-
-        from apps.accounts.models import User
-
-        client = Client()
-        client.force_login(User.objects.get(username=persona))
-        session = client.cookies[settings.SESSION_COOKIE_NAME].value
-        return {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": self.base_url}
 
     @contextmanager
     def open(self, main_page, *, color_scheme: str = "light"):
@@ -218,8 +210,8 @@ class PersonaPages:
 
 
 @contextmanager
-def persona_pages(browser, base_url: str, **options) -> Iterator[PersonaPages]:
-    pages = PersonaPages(browser, base_url, **options)
+def persona_pages(browser, site: DemoSite, **options) -> Iterator[PersonaPages]:
+    pages = PersonaPages(browser, site, **options)
     try:
         yield pages
     finally:

@@ -7,10 +7,11 @@ from tests.browser import axe
 from tests.browser.conftest import persona_pages
 from tests.browser.main_pages import MAIN_PAGES
 
-pytestmark = pytest.mark.filterwarnings(
+pytestmark = [
+    pytest.mark.django_db,  # on the demo data that `demo_site` loads once, which tests only read
     # WhiteNoise serves static files with a synchronous iterator, which ASGI warns about.
-    "ignore:StreamingHttpResponse must consume synchronous iterators"
-)
+    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,11 @@ SMALLEST_CHART_LABEL = 10  # px, as drawn
 CALENDAR_MONTH = next(page for page in MAIN_PAGES if page.name == "calendar-month")
 HOME = next(page for page in MAIN_PAGES if page.name == "home")
 
-pytestmark = pytest.mark.filterwarnings(
+pytestmark = [
+    pytest.mark.django_db,  # on the demo data that `demo_site` loads once, which tests only read
     # WhiteNoise serves static files with a synchronous iterator, which ASGI warns about.
-    "ignore:StreamingHttpResponse must consume synchronous iterators"
-)
+    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators"),
+]
 
 
 @pytest.fixture(scope="module")
