@@ -65,8 +65,10 @@ def _own_connection() -> Connection | None:
 def _forget_connection() -> None:
     connection, _local.connection = _own_connection(), None
     if connection is not None:
+        # Dropped without a closing handshake: a broken or frozen broker never answers it, and
+        # py-amqp waits for a channel's close-ok without a timeout once a frame was cut short.
         try:
-            connection.release()
+            connection.collect()
         except Exception:  # already broken: nothing to close cleanly
             log.debug("outbox: closing a broken broker connection failed", exc_info=True)
 
