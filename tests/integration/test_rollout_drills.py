@@ -83,6 +83,9 @@ def version_of(index: int) -> str:
     return "drill:2-crashloop" if index % 4 == 3 else "drill:2"
 
 
+# Three phases of twenty rollouts each (the first versions, the reference, the drilled run): on
+# a busy machine they outlast the suite's 300 s per test, without anything being stuck.
+@pytest.mark.timeout(480)
 def test_twenty_rollouts_end_as_undisturbed_ones_do_while_their_worker_is_killed(
     workers, developer, payments, settings, tmp_path
 ):
