@@ -762,9 +762,10 @@ def test_another_teams_service_account_cannot_report_checks(
         ({"name": "tests", "status": "passed", "details_url": "ci"}, "details_url"),
     ],
 )
-def test_a_malformed_check_is_refused(api_as, make_pending, ci, check, field):
+def test_a_malformed_check_is_refused(api_client, make_pending, ci, check, field):
     release = make_pending()
-    response = api_as(ci).post(url(release, "checks"), check, format="json")
+    api_client.force_authenticate(ci)  # as its API token does (a service account has no session)
+    response = api_client.post(url(release, "checks"), check, format="json")
     assert response.status_code == 400 and field in response.json()
     assert not ReleaseCheck.objects.exists()
 
