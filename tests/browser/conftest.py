@@ -31,7 +31,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+# One Chromium per module, not per session: while Playwright's sync API is open, this thread
+# has a running event loop (and DJANGO_ALLOW_ASYNC_UNSAFE is set), which the tests a pytest-xdist
+# worker runs after its browser tests must not inherit (async_to_sync refuses to run).
+@pytest.fixture(scope="module")
 def browser():
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         message = f"Chromium not found at {CHROMIUM}: install Debian's chromium (make test does)."
