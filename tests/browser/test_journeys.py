@@ -14,43 +14,20 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from apps.catalog import services as catalog
 from apps.catalog.models import Service
 from apps.insights.models import DeliveryStatus, WebhookDelivery
 from apps.releases import services as releases
 from apps.releases.models import Freeze
 from apps.rollouts import services as rollouts
 from tests.factories import ServiceFactory
+from tests.onboarding.fixtures import VERIFIED_CANARY
 from tests.rollouts.builders import rollout_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-VERIFIED_CANARY = {
-    "steps": [
-        {"set_weight": 20},
-        {"analysis": {"template": "success-rate"}},
-        {"set_weight": 50},
-        {"pause": {"seconds": 60}},
-        {"set_weight": 100},
-    ]
-}
-
 
 def menu(page, name: str):
     return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
-
-
-@pytest.fixture
-def golden_path(platform_admin):
-    catalog.template_create(actor=platform_admin, name="python-web", title="Python web")
-    return catalog.template_create(
-        actor=platform_admin,
-        name="python-web",
-        title="Python web",
-        strategy="canary",
-        strategy_params=VERIFIED_CANARY,
-        is_default=True,
-    )
 
 
 @pytest.fixture

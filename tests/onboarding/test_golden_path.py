@@ -15,19 +15,11 @@ from apps.insights.scorecards.evaluation import evaluate_services, rule_settings
 from apps.insights.scorecards.services import scorecards_refresh
 from apps.releases import services as releases
 from apps.releases.models import ApprovalPolicy
+from tests.onboarding.fixtures import VERIFIED_CANARY
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-VERIFIED_CANARY = {
-    "steps": [
-        {"set_weight": 20},
-        {"analysis": {"template": "success-rate"}},
-        {"set_weight": 50},
-        {"pause": {"seconds": 60}},
-        {"set_weight": 100},
-    ]
-}
 
 
 class StepForm(HTMLParser):
@@ -76,20 +68,6 @@ class StepForm(HTMLParser):
             self._select = None
         elif tag == "textarea":
             self._textarea = None
-
-
-@pytest.fixture
-def golden_path(platform_admin) -> GoldenPathTemplate:
-    """python-web: v1 a plain rolling update, v2 the golden path (a verified canary)."""
-    catalog.template_create(actor=platform_admin, name="python-web", title="Python web")
-    return catalog.template_create(
-        actor=platform_admin,
-        name="python-web",
-        title="Python web",
-        strategy="canary",
-        strategy_params=VERIFIED_CANARY,
-        is_default=True,
-    )
 
 
 @pytest.fixture
