@@ -1,11 +1,13 @@
-"""Brokers a test may stop and start (a private redis-server on a port of its own), and
-pointing this process's publishing at one of them."""
+"""Brokers a test may stop and start (a private redis-server on a port of its own), a link to a
+broker that a test may freeze, and pointing this process's publishing at one of them."""
 
 import socket
 import subprocess
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -64,6 +66,88 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+DEFAULT_PORTS = {"redis": 6379, "amqp": 5672}
+
+
+class SilencedLink:
+    """A TCP relay to a broker that a test may silence: from `silence(after=n)`, the broker's
+    next n bytes reach the client and then nothing (mid-frame when n is small), while what the
+    client sends still reaches the broker and every socket stays open, as with a broker that
+    stalls or a one-way partition. `speak()` delivers what was held."""
+
+    def __init__(self, broker_url: str):
+        parts = urlsplit(broker_url)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or DEFAULT_PORTS[parts.scheme])
+        self.port = free_port()
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = f"127.0.0.1:{self.port}"
+        self.url = urlunsplit(
+            parts._replace(netloc=f"{credentials}@{netloc}" if credentials else netloc)
+        )
+        self._lock = threading.Lock()
+        self._allowance: int | None = None  # bytes the broker may still send; None: no limit
+        self._speaking = threading.Event()
+        self._speaking.set()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def silence(self, *, after: int = 0) -> None:
+        with self._lock:
+            self._allowance = after
+            self._speaking.clear()
+
+    def speak(self) -> None:
+        with self._lock:
+            self._allowance = None
+            self._speaking.set()
+
+    def close(self) -> None:
+        self.speak()
+        for sock in self._sockets:
+            sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            upstream = socket.create_connection(self.upstream)
+            self._sockets += [client, upstream]
+            for source, target, from_broker in (
+                (client, upstream, False),
+                (upstream, client, True),
+            ):
+                relay = threading.Thread(
+                    target=self._relay, args=(source, target, from_broker), daemon=True
+                )
+                relay.start()
+
+    def _relay(self, source: socket.socket, target: socket.socket, from_broker: bool) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if from_broker:
+                    chunk = self._pass_what_is_allowed(chunk, target)
+                target.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                sock.close()
+
+    def _pass_what_is_allowed(self, chunk: bytes, target: socket.socket) -> bytes:
+        """Send the part of the chunk the allowance covers; the rest once the broker speaks."""
+        with self._lock:
+            if self._allowance is None:
+                return chunk
+            passed, chunk = chunk[: self._allowance], chunk[self._allowance :]
+            self._allowance -= len(passed)
+        target.sendall(passed)
+        self._speaking.wait()
+        return chunk
 
 
 @contextmanager

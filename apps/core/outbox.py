@@ -101,6 +101,10 @@ def _send(
             countdown=countdown or None,
             retry=False,
             connection=connection,
+            # AMQP: py-amqp's read_timeout (SO_RCVTIMEO) is retried forever once part of a
+            # frame has arrived; a socket timeout on the publish and its confirm is not.
+            timeout=PUBLISH_TIMEOUT,
+            confirm_timeout=PUBLISH_TIMEOUT,
         )
 
     connection = _own_connection()

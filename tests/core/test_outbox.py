@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from apps.releases import services as release_services
 from apps.releases.models import ApprovalPolicy, ApprovalRule, NotificationDelivery
 from apps.releases.tasks import release_notify_task
 from portal.celery import app
-from tests.brokers import RedisServer, publishing_to, routed
+from tests.brokers import RedisServer, SilencedLink, publishing_to, routed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,6 +122,57 @@ def test_while_the_broker_is_down_the_change_commits_at_once_and_its_task_waits(
     assert published(queue) == [(PING, ["during"], {})]
     pending.refresh_from_db()
     assert pending.sent_at is not None
+
+
+@pytest.fixture
+def silenced_link(broker_url, queue):
+    """Everything this process publishes goes to the broker through a link the test silences."""
+    link = SilencedLink(broker_url)
+    with publishing_to(link.url):
+        yield link
+        link.speak()
+        with app.connection_for_read() as broker:
+            broker.default_channel.queue_delete(queue)
+    link.close()
+
+
+def within(seconds: float, call):
+    """What `call` returns, run in a thread of its own: failing, not hanging, after `seconds`."""
+    result: list = []
+
+    def run():
+        try:
+            result.append(call())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert result, f"still waiting after {seconds} s"
+    return result[0]
+
+
+# RabbitMQ confirms a publish with a frame of 21 bytes (7 of header, 13 of payload, an end byte);
+# Redis answers in a few bytes. The broker still takes what the client sends.
+@pytest.mark.parametrize("after", [0, 1, 8], ids=["silent", "one byte", "mid-payload"])
+def test_a_broker_that_goes_silent_delays_the_task_not_the_commit(queue, silenced_link, after):
+    def before_and_during() -> float:
+        # One thread, one connection: the one the first publish opens and the second finds.
+        enqueue_committed(PING, args=["before"])
+        silenced_link.silence(after=after)
+        # Giving up on the silent connection must not wait for the broker to answer a goodbye.
+        return enqueue_committed(PING, args=["during"])
+
+    assert within(30, before_and_during) < WITHOUT_RETRY_LOOP
+
+    silenced_link.speak()
+    within(30, outbox.outbox_flush)
+    assert OutboxMessage.objects.get(args=["during"]).sent_at is not None
+    # At least once: a publish the broker took but never confirmed goes out again.
+    before, *during = [args for _, args, _ in published(queue)]
+    assert before == ["before"]
+    assert during and all(args == ["during"] for args in during)
 
 
 def test_sending_quietly_says_false_at_once_when_the_broker_is_down(queue, private_broker):
