@@ -167,6 +167,12 @@ def can_steer_rollout(user, service) -> bool:
     return can_act_for_team(user, service.owner_id) or can_approve_releases(user)
 
 
+def can_hold_versions(user, service) -> bool:
+    """Pin a service's environment to a version, lift a pin, mark a version bad: those who
+    steer its rollouts."""
+    return can_steer_rollout(user, service)
+
+
 # --- Enforcement ------------------------------------------------------------------------------
 
 

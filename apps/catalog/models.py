@@ -238,6 +238,9 @@ class Cluster(models.Model):
         return self.name
 
 
+MAX_SOAK_SECONDS = 30 * 24 * 3600
+
+
 class Environment(models.Model):
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="environments")
     name = models.CharField(max_length=63, validators=[dns_label_validator])
@@ -249,6 +252,12 @@ class Environment(models.Model):
     namespace = models.CharField(max_length=63, validators=[dns_label_validator])
     replicas = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    soak_seconds = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_SOAK_SECONDS)],
+        help_text="How long a version must run here without a failure or rollback before it "
+        "may be promoted to the next environment (0: as soon as it succeeded).",
     )
 
     class Meta:

@@ -114,6 +114,7 @@ def environment_rows(service: Service, environments: list[dict] | None = None) -
             namespace=spec.get("namespace") or default_namespace(service.owner.slug, name),
             replicas=spec.get("replicas") or service.replicas,
             cluster=spec.get("cluster"),
+            soak_seconds=spec.get("soak_seconds") or 0,
         )
         try:
             # Both unique constraints name the service, which may not be saved yet: a name

@@ -6,13 +6,23 @@ from datetime import datetime
 
 from apps.accounts.identities import unknown_authors
 from apps.catalog.models import Environment
-from apps.releases.models import Approval, ChangeType, Release, ReleaseCheck, ReleaseState
+from apps.releases.models import (
+    Approval,
+    BadVersion,
+    ChangeType,
+    Release,
+    ReleaseCheck,
+    ReleaseState,
+    VersionPin,
+)
 from apps.releases.policies import (
     ApprovalStatus,
     approval_status,
     live_approvals,
     separation_of_duties_conflict,
 )
+from apps.releases.soak import duration as soak_duration
+from apps.releases.soak import soaked_at
 from apps.releases.windows import when_allowed
 
 
@@ -37,8 +47,9 @@ class Gate:
         }
 
 
-def promotion_gate(release: Release) -> Gate:
-    """The same version must have succeeded in the environment before this one."""
+def promotion_gate(release: Release, at: datetime) -> Gate:
+    """The same version must have succeeded in the environment before this one and, where that
+    environment asks for a soak, have run there by `at` without a failure or rollback."""
     previous = (
         Environment.objects.filter(
             service_id=release.service_id, order__lt=release.environment.order
@@ -48,6 +59,8 @@ def promotion_gate(release: Release) -> Gate:
     )
     if previous is None:
         return Gate("promotion", "Promotion order", True, "First environment in the order")
+    if previous.soak_seconds:
+        return _soak_gate(release, previous, at)
     done = Release.objects.filter(
         environment=previous, version=release.version, state=ReleaseState.SUCCEEDED
     ).exists()
@@ -70,6 +83,28 @@ def promotion_gate(release: Release) -> Gate:
         f"{release.version} has not succeeded in {previous.name} yet",
         pending=True,
     )
+
+
+def _soak_gate(release: Release, previous: Environment, at: datetime) -> Gate:
+    name, soak = "Promotion and soak", soak_duration(previous.soak_seconds)
+    ready_at = soaked_at(previous, release.version)
+    if ready_at is not None and ready_at <= at:
+        return Gate(
+            "promotion", name, True, f"{release.version} has run in {previous.name} for {soak}"
+        )
+    if ready_at is None:
+        detail = f"{release.version} is not what runs in {previous.name} now"
+    else:
+        detail = (
+            f"{release.version} needs {soak} in {previous.name} without a failure or rollback: "
+            f"soaked at {ready_at:%Y-%m-%d %H:%M} UTC"
+        )
+    # An approval does not shorten a soak; an emergency's written justification skips it.
+    if release.change_type == ChangeType.EMERGENCY and release.justification:
+        return Gate(
+            "promotion", name, True, f"Emergency change skips the soak: {detail}", blocking=False
+        )
+    return Gate("promotion", name, False, detail, pending=True)
 
 
 def approvals_gate(release: Release, status: ApprovalStatus, now: datetime) -> list[Gate]:
@@ -203,13 +238,59 @@ def readiness(
     )
     independent = independent_approval_gate(release, status, now)
     return [
-        promotion_gate(release),
+        promotion_gate(release, at),
         *approvals_gate(release, status, now),
         *([independent] if independent else []),
+        *version_gates(release),
         authors_gate(release, status),
         window_gate,
         *checks_gate(release, status.required_checks),
     ]
+
+
+def version_gates(release: Release) -> list[Gate]:
+    """A version marked bad never starts; an environment pinned to another version waits for
+    its pin to be lifted. Neither is skipped by an emergency: a person lifts the pin, saying
+    why. Shown only when they hold the release, or when a pin holds it at this version."""
+    bad = (
+        BadVersion.objects.filter(service_id=release.service_id, version=release.version)
+        .select_related("marked_by")
+        .first()
+    )
+    pin = (
+        VersionPin.objects.filter(environment_id=release.environment_id, lifted_at__isnull=True)
+        .select_related("pinned_by")
+        .first()
+    )
+    gates = []
+    if bad is not None:
+        gates.append(Gate("bad_version", "Version", False, bad_version_detail(bad)))
+    if pin is not None:
+        held = pin.version != release.version
+        detail = (
+            f"{release.environment.name} is pinned to {pin.version} by {pin.pinned_by.username} "
+            f"({pin.reason})" + (": lift the pin to release another version" if held else "")
+        )
+        gates.append(Gate("pin", "Pinned version", not held, detail))
+    return gates
+
+
+def bad_version_detail(bad: BadVersion) -> str:
+    return (
+        f"{bad.version} was marked bad by {bad.marked_by.username} on "
+        f"{bad.marked_at:%Y-%m-%d}: {bad.reason}"
+    )
+
+
+def bad_version_refusal(release: Release) -> str:
+    """Why a request for this release is refused at once: its version is marked bad (a pin,
+    which is lifted in time, only holds the start). Empty when it is not."""
+    bad = (
+        BadVersion.objects.filter(service_id=release.service_id, version=release.version)
+        .select_related("marked_by")
+        .first()
+    )
+    return bad_version_detail(bad) if bad else ""
 
 
 def blocking_failures(gates: list[Gate]) -> list[Gate]:

@@ -544,3 +544,61 @@ class NotificationDelivery(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class BadVersion(models.Model):
+    """A version of a service that is never to be released again (it corrupts data, leaks a
+    secret): every release of it is refused and every page where it runs flags it. Kept as the
+    record of why."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="bad_versions")
+    version = models.CharField(max_length=300)
+    reason = models.TextField()
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    marked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-marked_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "version"], name="bad_version_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service.name} {self.version} (bad)"
+
+
+class VersionPin(models.Model):
+    """An environment held at one version: no release of another version starts there until a
+    person lifts the pin, saying why."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="pins")
+    version = models.CharField(max_length=300)
+    reason = models.TextField()
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    pinned_at = models.DateTimeField(auto_now_add=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-pinned_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="one_pin_in_force_per_environment",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.environment} pinned to {self.version}"
+
+    @property
+    def in_force(self) -> bool:
+        return self.lifted_at is None

@@ -14,7 +14,13 @@ from apps.audit.services import audit_record, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
-from apps.releases.gates import Gate, blocking_failures, readiness, risks_of_approving
+from apps.releases.gates import (
+    Gate,
+    bad_version_refusal,
+    blocking_failures,
+    readiness,
+    risks_of_approving,
+)
 from apps.releases.models import (
     Approval,
     ApprovalPolicy,
@@ -107,6 +113,8 @@ def _validate(release: Release) -> None:
         errors["links"] = exc.messages
     if release.change_type == ChangeType.EMERGENCY and len(release.justification.strip()) < 10:
         errors["justification"] = "An emergency change needs a written justification."
+    if release.service_id and release.version and (bad := bad_version_refusal(release)):
+        errors["version"] = bad
     if release.change_type == ChangeType.STANDARD:
         template = release.standard_template
         if template is None or not template.is_active:

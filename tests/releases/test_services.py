@@ -2,12 +2,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.audit.models import AuditEvent
 from apps.releases import services
-from apps.releases.gates import blocking_failures, readiness
+from apps.releases.gates import blocking_failures, promotion_gate, readiness
 from apps.releases.models import (
     Approval,
     ApprovalPolicy,
@@ -448,3 +449,87 @@ def test_an_unknown_policy_role_is_refused(platform_admin):
         )
     assert "rules" in error.value.message_dict
     assert not ApprovalPolicy.objects.exists()
+
+
+def _finished(make_release, environment, version, state, at):
+    """A release of `version` in `environment` that finished in `state` at `at`."""
+    release = make_release(environment, version=version, hours_from_now=-3)
+    Release.objects.filter(pk=release.pk).update(state=state, finished_at=at)
+
+
+@pytest.mark.django_db
+def test_a_soak_holds_a_promotion_until_the_version_ran_its_time_without_a_break(
+    make_release, developer, web, release_manager, second_release_manager, prod_policy
+):
+    staging = web.environments.get(name="staging")
+    staging.soak_seconds = 3600
+    staging.save()
+    now = timezone.now()
+    _finished(
+        make_release,
+        staging,
+        "registry/web:1.4.0",
+        ReleaseState.SUCCEEDED,
+        now - timedelta(minutes=50),
+    )
+    release = submitted(make_release, developer, hours_from_now=-1)
+    services.release_approve(actor=release_manager, release=release)
+    services.release_approve(actor=second_release_manager, release=release)
+
+    # Approved by both, and still held: an approval does not shorten a soak.
+    ok, release = services.release_begin(release=release)
+    assert not ok
+    assert "needs 1 h in staging without a failure or rollback" in release.hold_reason
+
+    # Ten more minutes would do, but a later release in staging was rolled back: the count
+    # starts again from the rollback, which put 1.4.0 back.
+    _finished(
+        make_release,
+        staging,
+        "registry/web:1.5.0",
+        ReleaseState.ROLLED_BACK,
+        now - timedelta(minutes=5),
+    )
+    gate = promotion_gate(release, now + timedelta(minutes=11))
+    assert not gate.passed and gate.pending
+    assert promotion_gate(release, now + timedelta(minutes=56)).passed
+
+    Release.objects.filter(environment=staging).update(
+        finished_at=models.F("finished_at") - timedelta(hours=1)
+    )
+    ok, release = services.release_begin(release=release)
+    assert ok and release.state == ReleaseState.IN_PROGRESS
+    assert "has run in staging for 1 h" in release.transitions.last().gates[0]["detail"]
+
+
+@pytest.mark.django_db
+def test_a_soak_counts_only_the_version_that_runs_there_now(make_release, web):
+    staging = web.environments.get(name="staging")
+    staging.soak_seconds = 600
+    staging.save()
+    long_ago = timezone.now() - timedelta(days=2)
+    _finished(make_release, staging, "registry/web:1.4.0", ReleaseState.SUCCEEDED, long_ago)
+    _finished(
+        make_release,
+        staging,
+        "registry/web:1.5.0",
+        ReleaseState.SUCCEEDED,
+        long_ago + timedelta(hours=1),
+    )
+    gate = promotion_gate(make_release(), timezone.now())
+    assert not gate.passed and gate.blocking
+    assert gate.detail == "registry/web:1.4.0 is not what runs in staging now"
+
+
+@pytest.mark.django_db
+def test_only_an_emergency_with_its_justification_skips_a_soak(make_release, web):
+    staging = web.environments.get(name="staging")
+    staging.soak_seconds = 86400
+    staging.save()
+    _finished(make_release, staging, "registry/web:1.4.0", ReleaseState.SUCCEEDED, timezone.now())
+    normal = promotion_gate(make_release(), timezone.now())
+    assert (normal.passed, normal.blocking) == (False, True)
+    emergency = make_release(change_type="emergency", justification="Checkout is down for all")
+    gate = promotion_gate(emergency, timezone.now())
+    assert (gate.passed, gate.blocking) == (True, False)
+    assert gate.detail.startswith("Emergency change skips the soak: registry/web:1.4.0 needs 1 d")

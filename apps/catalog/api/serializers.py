@@ -51,9 +51,13 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Environment
-        fields = ["name", "kind", "order", "cluster", "namespace", "replicas"]
+        fields = ["name", "kind", "order", "cluster", "namespace", "replicas", "soak_seconds"]
         read_only_fields = ["order"]
-        extra_kwargs = {"namespace": {"required": False}, "replicas": {"required": False}}
+        extra_kwargs = {
+            "namespace": {"required": False},
+            "replicas": {"required": False},
+            "soak_seconds": {"required": False},
+        }
 
 
 class ServiceListSerializer(serializers.ModelSerializer):
