@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.onboarding",
     "apps.releases",
+    "apps.trains",
     "apps.rollouts",
     "apps.insights",
     "apps.demo",
