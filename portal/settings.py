@@ -379,6 +379,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StateEnum": "apps.releases.models.ReleaseState",
         "RuleStateEnum": "apps.releases.calendar.transitions.RuleState",
+        "TrainStateEnum": "apps.trains.models.TrainState",
     },
 }
 

@@ -145,3 +145,26 @@ def test_the_list_takes_a_fixed_number_of_queries_however_many_trains(
     assert response.json()["count"] == 30
     assert {train["member_count"] for train in response.json()["results"]} == {2}
     print(f"list queries: {len(counted.captured_queries)}")
+
+
+@pytest.mark.parametrize("count", [5, 60])
+def test_the_detail_takes_the_same_queries_for_5_or_60_members(
+    api_as, developer, catalog, union_policies, count, django_assert_max_num_queries
+):
+    names = [f"m{n:03}" for n in range(count)]
+    catalog(names, {name: [names[0]] for name in names[1:]})
+    start = timezone.now() + timedelta(days=1)
+    train = services.train_request(
+        actor=developer,
+        submit=True,
+        name="Wide",
+        environment_name="prod",
+        planned_start=start,
+        planned_end=start + timedelta(hours=1),
+        members=members_of(names),
+    )
+    client = api_as(developer)
+    with django_assert_max_num_queries(12) as counted:
+        response = client.get(f"{URL}{train.pk}/")
+    assert response.json()["plan"] == [names[:1], names[1:]]
+    print(f"detail queries with {count} members: {len(counted.captured_queries)}")

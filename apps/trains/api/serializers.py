@@ -149,13 +149,13 @@ class TrainDetailSerializer(TrainListSerializer):
         ]
 
 
-class DecisionSerializer(serializers.Serializer):
+class TrainDecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class RejectSerializer(serializers.Serializer):
+class TrainRejectSerializer(serializers.Serializer):
     comment = serializers.CharField(help_text="Why: the requester needs to know.")
 
 
-class CancelSerializer(serializers.Serializer):
+class TrainCancelSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")

@@ -8,13 +8,13 @@ from rest_framework.response import Response
 from apps.accounts import permissions
 from apps.trains import selectors, services
 from apps.trains.api.serializers import (
-    CancelSerializer,
-    DecisionSerializer,
-    RejectSerializer,
+    TrainCancelSerializer,
     TrainCreateSerializer,
+    TrainDecisionSerializer,
     TrainDetailSerializer,
     TrainListSerializer,
     TrainPlanSerializer,
+    TrainRejectSerializer,
     WavesSerializer,
 )
 from apps.trains.models import Train
@@ -98,29 +98,31 @@ class TrainViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         services.train_submit(actor=request.user, train=self._train(pk))
         return Response(self._detail(pk))
 
-    @_action_schema("Approve a train under the union of its members' policies", DecisionSerializer)
+    @_action_schema(
+        "Approve a train under the union of its members' policies", TrainDecisionSerializer
+    )
     @action(detail=True, methods=["post"], filter_backends=[])
     def approve(self, request, pk=None):
         train = self._train(pk)
-        body = DecisionSerializer(data=request.data)
+        body = TrainDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.train_approve(actor=request.user, train=train, **body.validated_data)
         return Response(self._detail(pk))
 
-    @_action_schema("Reject a train, saying why; its members are cancelled", RejectSerializer)
+    @_action_schema("Reject a train, saying why; its members are cancelled", TrainRejectSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])
     def reject(self, request, pk=None):
         train = self._train(pk)
-        body = RejectSerializer(data=request.data)
+        body = TrainRejectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.train_reject(actor=request.user, train=train, **body.validated_data)
         return Response(self._detail(pk))
 
-    @_action_schema("Cancel a train and every member not yet finished", CancelSerializer)
+    @_action_schema("Cancel a train and every member not yet finished", TrainCancelSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])
     def cancel(self, request, pk=None):
         train = self._train(pk)
-        body = CancelSerializer(data=request.data)
+        body = TrainCancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.train_cancel(actor=request.user, train=train, **body.validated_data)
         return Response(self._detail(pk))
