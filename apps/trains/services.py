@@ -12,10 +12,11 @@ from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record, audit_refusals
 from apps.catalog.models import Environment, Service
-from apps.releases.models import ReleaseState
+from apps.releases.models import ChangeWindow, Freeze, Release, ReleaseState
 from apps.releases.services import release_create
 from apps.releases.transitions import ALLOWED as RELEASE_ALLOWED
 from apps.releases.transitions import release_transition
+from apps.releases.windows import verdict_among
 from apps.trains import selectors
 from apps.trains.models import (
     MAX_MEMBERS,
@@ -161,6 +162,7 @@ def train_submit(*, actor: User, train: Train) -> Train:
     train = lock_train(train.pk)
     members = selectors.train_members(train)
     require_action(train, actor, "submit", members=members)
+    _refuse_if_window_closed(members)
     train.plan = _plan([release.service.name for release in members])
     train.save(update_fields=["plan", "updated_at"])
     train = train_transition(train=train, to_state=TrainState.SUBMITTED, actor=actor, locked=True)
@@ -168,6 +170,29 @@ def train_submit(*, actor: User, train: Train) -> Train:
     if not status.required:
         train = _approve(train, members, actor, reason=status.summary())
     return train
+
+
+def _refuse_if_window_closed(members: list[Release]) -> None:
+    """At submission, as for a release: a freeze or a closed window over any member's planned
+    time refuses the train, naming each member it stops. Freezes and windows are read once."""
+    start = min(release.planned_start for release in members)
+    end = max(release.planned_end for release in members)
+    freezes = list(Freeze.objects.in_force().overlapping(start, end))
+    windows = list(ChangeWindow.objects.in_force())
+    closed = []
+    for release in members:
+        verdict = verdict_among(
+            release.service,
+            release.environment,
+            release.planned_start,
+            release.planned_end,
+            freezes=freezes,
+            windows=windows,
+        )
+        if not verdict.allowed:
+            closed.append(f"{release.service.name}: {verdict.reason}")
+    if closed:
+        raise ValidationError({"planned_start": f"{'; '.join(closed)}. Choose another time."})
 
 
 def _approve(train: Train, members, actor: User, *, reason: str = "") -> Train:

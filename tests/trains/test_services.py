@@ -257,3 +257,23 @@ def test_leadership_cannot_cancel_a_train(make_train, diamond, leadership):
     with pytest.raises(PermissionDenied):
         services.train_cancel(actor=leadership, train=train)
     assert states(train) == dict.fromkeys("abcde", ReleaseState.DRAFT)
+
+
+def test_a_freeze_over_the_train_refuses_its_submission_naming_the_members(
+    make_train, diamond, developer
+):
+    from apps.releases.models import Freeze, WindowScope
+
+    Freeze.objects.create(
+        name="Holiday freeze",
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(days=3),
+        scope=WindowScope.ORGANISATION,
+    )
+    train = make_train()
+    with pytest.raises(ValidationError) as refused:
+        services.train_submit(actor=developer, train=train)
+    (message,) = refused.value.message_dict["planned_start"]
+    assert message.startswith("a: ") and "Holiday freeze" in message and "e: " in message
+    train.refresh_from_db()
+    assert train.state == TrainState.DRAFT
