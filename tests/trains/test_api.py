@@ -6,7 +6,7 @@ from django.utils import timezone
 from apps.releases.models import Release
 from apps.trains import services
 from apps.trains.models import Train
-from tests.trains.conftest import members_of
+from tests.trains.fixtures import members_of
 
 pytestmark = pytest.mark.django_db
 
@@ -42,17 +42,17 @@ def test_a_developer_requests_a_train_and_reads_its_plan(api_as, developer, diam
     assert detail["member_count"] == 5
 
 
-def test_a_cycle_is_a_400_on_members_naming_it(api_as, developer, catalog):
-    catalog("abc", {"a": "b", "b": "c", "c": "a"})
+def test_a_cycle_is_a_400_on_members_naming_it(api_as, developer, prod_services):
+    prod_services("abc", {"a": "b", "b": "c", "c": "a"})
     response = api_as(developer).post(URL, body("abc"), format="json")
     assert response.status_code == 400
     assert "a → b → c → a" in response.json()["members"][0]
     assert not Train.objects.exists()
 
 
-def test_201_members_are_a_400_on_members(api_as, developer, catalog):
+def test_201_members_are_a_400_on_members(api_as, developer, prod_services):
     names = [f"svc{n}" for n in range(201)]
-    catalog(names)
+    prod_services(names)
     response = api_as(developer).post(URL, body(names), format="json")
     assert response.status_code == 400
     assert response.json() == {"members": ["A train has 2 to 200 members; this one has 201."]}
@@ -76,8 +76,8 @@ def test_plan_answers_the_waves_and_writes_nothing(api_as, developer, diamond):
     assert not Release.objects.exists()
 
 
-def test_plan_names_a_cycle(api_as, developer, catalog):
-    catalog("xyz", {"x": "y", "y": "x"})
+def test_plan_names_a_cycle(api_as, developer, prod_services):
+    prod_services("xyz", {"x": "y", "y": "x"})
     plan = {"environment": "prod", "members": members_of("xyz")}
     response = api_as(developer).post(f"{URL}plan/", plan, format="json")
     assert response.status_code == 400
@@ -149,10 +149,10 @@ def test_the_list_takes_a_fixed_number_of_queries_however_many_trains(
 
 @pytest.mark.parametrize("count", [5, 60])
 def test_the_detail_takes_the_same_queries_for_5_or_60_members(
-    api_as, developer, catalog, union_policies, count, django_assert_max_num_queries
+    api_as, developer, prod_services, union_policies, count, django_assert_max_num_queries
 ):
     names = [f"m{n:03}" for n in range(count)]
-    catalog(names, {name: [names[0]] for name in names[1:]})
+    prod_services(names, {name: [names[0]] for name in names[1:]})
     start = timezone.now() + timedelta(days=1)
     train = services.train_request(
         actor=developer,

@@ -9,7 +9,7 @@ from apps.releases.models import Release, ReleaseState, ReleaseTransition
 from apps.trains import services
 from apps.trains.models import Train, TrainApproval, TrainState, TrainTransition
 from apps.trains.transitions import available_actions
-from tests.trains.conftest import members_of
+from tests.trains.fixtures import members_of
 
 pytestmark = pytest.mark.django_db
 
@@ -40,9 +40,9 @@ def test_a_train_is_one_draft_release_per_member_with_its_plan(make_train, diamo
 
 
 @pytest.mark.parametrize("count", [1, 201])
-def test_a_train_has_two_to_two_hundred_members(make_train, catalog, count):
+def test_a_train_has_two_to_two_hundred_members(make_train, prod_services, count):
     names = [f"svc{n}" for n in range(count)]
-    catalog(names)
+    prod_services(names)
     with pytest.raises(ValidationError) as refused:
         make_train(names)
     assert refused.value.message_dict == {
@@ -70,8 +70,8 @@ def test_an_unknown_service_is_refused_naming_it(make_train, diamond):
     assert refused.value.message_dict == {"members": ["No service is called nope."]}
 
 
-def test_a_cycle_is_refused_at_request_naming_it_and_nothing_is_saved(make_train, catalog):
-    catalog("abcd", {"a": "b", "b": "c", "c": "a"})
+def test_a_cycle_is_refused_at_request_naming_it_and_nothing_is_saved(make_train, prod_services):
+    prod_services("abcd", {"a": "b", "b": "c", "c": "a"})
     with pytest.raises(ValidationError) as refused:
         make_train("abcd")
     assert "a → b → c → a" in refused.value.message_dict["members"][0]
@@ -89,10 +89,10 @@ def test_a_member_refused_by_the_releases_rules_refuses_the_whole_train(make_tra
 
 
 def test_someone_of_another_team_cannot_put_a_service_in_a_train(
-    make_train, catalog, other_developer, search
+    make_train, prod_services, other_developer, search
 ):
-    catalog("ab")
-    catalog("s", owner=search)
+    prod_services("ab")
+    prod_services("s", owner=search)
     with pytest.raises(PermissionDenied):
         make_train("abs", actor=other_developer)
     assert not Train.objects.exists()

@@ -58,8 +58,8 @@ def test_the_form_shows_the_plan_before_submission(client_as, developer, diamond
     assert not Train.objects.exists()
 
 
-def test_the_plan_names_a_cycle_in_place(client_as, developer, catalog):
-    catalog("abc", {"a": "b", "b": "c", "c": "a"})
+def test_the_plan_names_a_cycle_in_place(client_as, developer, prod_services):
+    prod_services("abc", {"a": "b", "b": "c", "c": "a"})
     html = client_as(developer).post("/trains/new/plan/", form("abc")).content.decode()
     assert 'role="alert"' in html
     assert "a → b → c → a" in html
@@ -74,8 +74,8 @@ def test_submitting_the_form_requests_the_train(client_as, developer, diamond):
     assert train.state == TrainState.APPROVED  # no policy covers it
 
 
-def test_the_form_shows_a_refusal_next_to_the_members(client_as, developer, catalog):
-    catalog("abc", {"a": "b", "b": "a"})
+def test_the_form_shows_a_refusal_next_to_the_members(client_as, developer, prod_services):
+    prod_services("abc", {"a": "b", "b": "a"})
     html = client_as(developer).post("/trains/new/", form("abc")).content.decode()
     assert "a → b → a" in html
     assert not Train.objects.exists()

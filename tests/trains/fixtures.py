@@ -14,7 +14,7 @@ from tests.factories import ServiceFactory, TeamFactory, UserFactory
 
 
 @pytest.fixture
-def catalog(payments):
+def prod_services(payments):
     """make(names, depends={"a": "bc"}): services of payments, each with prod, and the
     dependencies drawn."""
 
@@ -40,9 +40,9 @@ def catalog(payments):
 
 
 @pytest.fixture
-def diamond(catalog):
+def diamond(prod_services):
     """a depends on b and c, b and c on d; e stands alone."""
-    return catalog("abcde", {"a": "bc", "b": "d", "c": "d"})
+    return prod_services("abcde", {"a": "bc", "b": "d", "c": "d"})
 
 
 def members_of(names, **extra) -> list[dict]:
@@ -65,11 +65,6 @@ def make_train(developer):
         )
 
     return make
-
-
-@pytest.fixture
-def second_release_manager(db):
-    return UserFactory(username="robin", roles=[Role.RELEASE_MANAGER])
 
 
 @pytest.fixture
