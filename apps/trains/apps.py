@@ -8,5 +8,6 @@ class TrainsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.navigation import NavItem, register_nav_item
+        from apps.trains import panels  # noqa: F401  (the train link on release pages)
 
         register_nav_item(NavItem("Trains", "trains:list", order=35))

@@ -107,3 +107,10 @@ def test_approving_and_cancelling_from_the_page(
     assert client_as(developer).post(f"/trains/{train.pk}/cancel/").status_code == 302
     train.refresh_from_db()
     assert train.state == TrainState.CANCELLED
+
+
+def test_a_member_release_page_links_to_its_train(client_as, developer, make_train, diamond):
+    train = make_train("ab")
+    release = train.members.get(service_name="a").release
+    html = client_as(developer).get(f"/releases/{release.pk}/").content.decode()
+    assert f'href="/trains/{train.pk}/"' in html
