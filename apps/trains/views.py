@@ -1,8 +1,13 @@
+from collections.abc import Callable
+from functools import wraps
+
+from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.accounts import permissions
@@ -11,6 +16,7 @@ from apps.core.http import AuthenticatedRequest
 from apps.trains import selectors, services
 from apps.trains.forms import TrainForm, TrainPlanForm
 from apps.trains.models import Train
+from apps.trains.policies import not_a_train_decider, train_approval_status
 from apps.trains.transitions import decision_refusals, may_request_trains
 
 PAGE_SIZE = 50
@@ -82,7 +88,28 @@ def train_submit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, lambda t, _: services.train_submit(actor=request.user, train=t))
 
 
+def confirmed_on_production(view: Callable) -> Callable:
+    """As for a release: someone who may not decide on the train is refused (403) before being
+    asked for anything; a decision on a train to production needs a fresh password (allauth
+    keeps the posted decision while it asks, then sends it again)."""
+
+    @wraps(view)
+    def wrapped(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+        train = get_object_or_404(Train.objects.all(), pk=pk)
+        members = selectors.train_members(train)
+        status = train_approval_status(train, members, now=timezone.now())
+        refusal = not_a_train_decider(train, members, request.user, status)
+        if refusal:
+            raise PermissionDenied(refusal)
+        if any(release.environment.is_production for release in members):
+            return reauthentication_required(view)(request, pk)
+        return view(request, pk)
+
+    return wrapped
+
+
 @require_POST
+@confirmed_on_production
 def train_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(
         request,
@@ -92,6 +119,7 @@ def train_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@confirmed_on_production
 def train_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(
         request,

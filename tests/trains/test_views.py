@@ -96,13 +96,19 @@ def test_the_detail_page_offers_what_available_actions_allow(
     assert "Waiting for 2 from Release managers, 1 from Security" in as_approver
 
 
-def test_approving_and_cancelling_from_the_page(
-    client_as, developer, release_manager, other_developer, make_train, union_policies
+def test_approving_a_train_to_production_asks_for_the_password_first(
+    client_as, developer, release_manager, other_developer, make_train, union_policies, password
 ):
     train = make_train(submit=True)
     assert client_as(other_developer).post(f"/trains/{train.pk}/approve/").status_code == 403
-    response = client_as(release_manager).post(f"/trains/{train.pk}/approve/", {"comment": "fine"})
-    assert response.status_code == 302
+    client = client_as(release_manager)
+    asked = client.post(f"/trains/{train.pk}/approve/", {"comment": "fine"})
+    assert asked.status_code == 302
+    assert asked["Location"].startswith("/accounts/reauthenticate/")
+    assert not train.approvals.exists()
+    # Once confirmed, allauth sends the kept decision again: it is made as it was sent.
+    confirmed = client.post(asked["Location"], {"password": password}, follow=True)
+    assert confirmed.status_code == 200
     assert train.approvals.get().comment == "fine"
     assert client_as(developer).post(f"/trains/{train.pk}/cancel/").status_code == 302
     train.refresh_from_db()
