@@ -28,7 +28,7 @@ def test_the_trains_page_is_in_the_menu_and_lists_trains(
     for _ in range(10):
         make_train("ab")
     client = client_as(developer)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(6):
         page = client.get("/trains/")
     assert page.status_code == 200
     html = page.content.decode()
