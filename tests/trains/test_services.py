@@ -277,3 +277,28 @@ def test_a_freeze_over_the_train_refuses_its_submission_naming_the_members(
     assert message.startswith("a: ") and "Holiday freeze" in message and "e: " in message
     train.refresh_from_db()
     assert train.state == TrainState.DRAFT
+
+
+def test_the_plan_follows_the_catalog_until_approval_and_is_frozen_then(
+    make_train, diamond, developer, prod_services
+):
+    train = make_train()
+    prod_services([], {"e": "a"})  # e now depends on a
+    train = services.train_submit(actor=developer, train=train)  # approved: no policy applies
+    assert train.plan == [["d"], ["b", "c"], ["a"], ["e"]]
+    frozen_at = train.plan_frozen_at
+    prod_services([], {"d": "e"})  # a cycle now: the frozen plan does not care
+    train.refresh_from_db()
+    assert (train.plan, train.plan_frozen_at) == ([["d"], ["b", "c"], ["a"], ["e"]], frozen_at)
+
+
+def test_a_cycle_drawn_after_the_request_refuses_the_submission(
+    make_train, diamond, developer, prod_services
+):
+    train = make_train()
+    prod_services([], {"d": "a"})
+    with pytest.raises(ValidationError) as refused:
+        services.train_submit(actor=developer, train=train)
+    assert "a → b → d → a" in refused.value.message_dict["members"][0]
+    train.refresh_from_db()
+    assert (train.state, train.plan) == (TrainState.DRAFT, [["d", "e"], ["b", "c"], ["a"]])
