@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("apps.audit.api.urls")),
     path("", include("apps.catalog.api.urls")),
     path("", include("apps.releases.api.urls")),
+    path("", include("apps.trains.api.urls")),
     path("", include("apps.rollouts.api.urls")),
     path("", include("apps.insights.api.urls")),
 ]

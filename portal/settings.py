@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.onboarding",
     "apps.releases",
+    "apps.trains",
     "apps.rollouts",
     "apps.insights",
     "apps.demo",
@@ -378,6 +379,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StateEnum": "apps.releases.models.ReleaseState",
         "RuleStateEnum": "apps.releases.calendar.transitions.RuleState",
+        "TrainStateEnum": "apps.trains.models.TrainState",
     },
 }
 

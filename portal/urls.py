@@ -19,6 +19,7 @@ urlpatterns = [
     path("onboard/", include("apps.onboarding.urls")),
     path("catalog/", include("apps.catalog.urls")),
     path("releases/", include("apps.releases.urls")),
+    path("trains/", include("apps.trains.urls")),
     path("rollouts/", include("apps.rollouts.urls")),
     path("reports/", include("apps.insights.urls")),
     path("admin/login/", core_views.admin_login),

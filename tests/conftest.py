@@ -10,9 +10,15 @@ from apps.accounts.models import Role
 from tests import databases
 from tests.factories import PASSWORD, ServiceAccountFactory, TeamFactory, UserFactory
 
-# Release fixtures (a service with three environments, a production policy, ...), the golden
-# path, and real processes (brokers, the simulator, Celery workers) serve several test packages.
-pytest_plugins = ["tests.releases.fixtures", "tests.onboarding.fixtures", "tests.processes"]
+# Release fixtures (a service with three environments, a production policy, ...), trains', the
+# golden path, and real processes (brokers, the simulator, Celery workers) serve several test
+# packages.
+pytest_plugins = [
+    "tests.releases.fixtures",
+    "tests.trains.fixtures",
+    "tests.onboarding.fixtures",
+    "tests.processes",
+]
 
 
 def pytest_configure(config):

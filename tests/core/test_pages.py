@@ -59,7 +59,8 @@ def test_navigation_hides_what_the_user_may_not_open(client_as, leadership, plat
 @pytest.mark.django_db
 def test_the_menu_keeps_its_order_though_each_app_adds_its_own_entry(platform_admin, developer):
     assert [item["label"] for item in navigation_for(platform_admin, "/")] == [
-        "Catalog", "Onboard", "Releases", "Calendar", "Windows & freezes", "Rollouts", "Reports",
+        "Catalog", "Onboard", "Releases", "Trains", "Calendar", "Windows & freezes", "Rollouts",
+        "Reports",
         "Teams", "People", "Audit", "Webhooks",
     ]  # fmt: skip
     developers_menu = [item["label"] for item in navigation_for(developer, "/")]

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class TrainsConfig(AppConfig):
+    name = "apps.trains"
+    label = "trains"
+    verbose_name = "Release trains"
+
+    def ready(self) -> None:
+        from apps.core.navigation import NavItem, register_nav_item
+        from apps.trains import panels  # noqa: F401  (the train link on release pages)
+
+        register_nav_item(NavItem("Trains", "trains:list", order=35))

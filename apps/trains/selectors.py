@@ -1,0 +1,72 @@
+"""Reads for trains: lists, a train's members, and the catalog graph the planner walks."""
+
+from collections import defaultdict
+
+from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
+
+from apps.catalog.models import Dependency
+from apps.releases.models import Release
+from apps.trains.models import Train, TrainApproval, TrainMember, TrainTransition
+from apps.trains.planning import plan_waves
+from apps.trains.policies import train_approval_status
+
+
+def train_list() -> QuerySet[Train]:
+    return (
+        Train.objects.select_related("requested_by")
+        .annotate(member_count=Count("members"))
+        .order_by("-created_at", "-id")
+    )
+
+
+def train_detail_queryset() -> QuerySet[Train]:
+    return train_list().prefetch_related(
+        Prefetch(
+            "approvals",
+            queryset=TrainApproval.objects.select_related("approver", "rule__policy"),
+        ),
+        Prefetch("transitions", queryset=TrainTransition.objects.select_related("actor")),
+    )
+
+
+def train_members(train: Train) -> list[Release]:
+    """The members' releases with what deciding on them reads (service, owner, environment,
+    commits), in two queries, ordered by service name."""
+    memberships = TrainMember.objects.filter(train=train).values_list("release_id", flat=True)
+    return list(
+        Release.objects.filter(pk__in=memberships)
+        .select_related("service__owner", "environment", "requester")
+        .prefetch_related("commits")
+        .order_by("service__name")
+    )
+
+
+def catalog_dependencies() -> dict[str, set[str]]:
+    """Every service-to-service dependency in the catalog, by name, in one query."""
+    graph: dict[str, set[str]] = defaultdict(set)
+    edges = Dependency.objects.filter(target_service__isnull=False).values_list(
+        "source__name", "target_service__name"
+    )
+    for source, target in edges:
+        graph[source].add(target)
+    return graph
+
+
+def plan_for(service_names: list[str]) -> list[list[str]]:
+    """The waves for these members, or PlanCycle: one query whatever their number."""
+    return plan_waves(service_names, catalog_dependencies())
+
+
+def with_decision_state(train: Train, user) -> Train:
+    """What the page and the API show besides the row, evaluated now: the members, the union
+    approval status and what `user` may do."""
+    from apps.trains.transitions import available_actions
+
+    members = train_members(train)
+    status = train_approval_status(train, members, now=timezone.now())
+    train.member_releases = members
+    train.approval_status = status
+    train.approval_summary = status.summary()
+    train.actions_now = sorted(available_actions(train, user, members=members, status=status))
+    return train

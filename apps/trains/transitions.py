@@ -1,0 +1,188 @@
+"""The train state machine: the allowed edges, the one function that moves a train, and the
+one answer to "what may this person do with it now" that pages, API and services all read.
+
+draft → submitted → approved | rejected; draft, submitted and approved → cancelled.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts import permissions
+from apps.accounts.models import User
+from apps.audit.services import audit_record
+from apps.releases.models import Release
+from apps.releases.policies import ApprovalStatus, is_eligible
+from apps.trains.models import Train, TrainState, TrainTransition
+from apps.trains.policies import not_a_train_decider, train_approval_status
+
+ALLOWED: dict[str, set[str]] = {
+    TrainState.DRAFT: {TrainState.SUBMITTED, TrainState.CANCELLED},
+    TrainState.SUBMITTED: {TrainState.APPROVED, TrainState.REJECTED, TrainState.CANCELLED},
+    TrainState.APPROVED: {TrainState.CANCELLED},
+    TrainState.REJECTED: set(),
+    TrainState.CANCELLED: set(),
+}
+
+TIMESTAMPS: dict[str, str] = {
+    TrainState.SUBMITTED: "submitted_at",
+    TrainState.APPROVED: "approved_at",
+    TrainState.REJECTED: "finished_at",
+    TrainState.CANCELLED: "finished_at",
+}
+
+
+class IllegalTransition(ValidationError):
+    pass
+
+
+def lock_train(train_id: int) -> Train:
+    return Train.objects.select_for_update(of=("self",)).get(pk=train_id)
+
+
+@transaction.atomic
+def train_transition(
+    *, train: Train, to_state: str, actor: User | None, reason: str = "", locked: bool = False
+) -> Train:
+    """Move a train to `to_state`, or refuse with a clear error. Locks the row unless the
+    caller already holds the lock, records a history row and an audit event."""
+    if not locked:
+        train = lock_train(train.pk)
+    from_state = train.state
+    if to_state not in ALLOWED[from_state]:
+        raise IllegalTransition(
+            f"A train that is {train.get_state_display().lower()} cannot become "
+            f"{TrainState(to_state).label.lower()}."
+        )
+    train.state = to_state
+    fields = ["state", "updated_at"]
+    if to_state in TIMESTAMPS:
+        setattr(train, TIMESTAMPS[to_state], timezone.now())
+        fields.append(TIMESTAMPS[to_state])
+    train.save(update_fields=fields)
+    TrainTransition.objects.create(
+        train=train,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        reason=reason,
+    )
+    audit_record(
+        actor=actor,
+        action="train.transition",
+        target=train,
+        before={"state": from_state},
+        after={"state": to_state, **({"reason": reason} if reason else {})},
+    )
+    return train
+
+
+# --- What may be done now -----------------------------------------------------------------
+
+REFUSED = {
+    "submit": "Only the teams owning every member and platform admins submit this train.",
+    "cancel": "Only the teams owning every member, release managers and platform admins "
+    "cancel this train.",
+}
+DECISIONS = ("approve", "reject")
+
+
+def may_request_trains(user) -> bool:
+    """Developers of a team and platform admins request trains; each member's team is checked
+    as a release's would be."""
+    return permissions.can_create_services(user)
+
+
+def _acts_for_every_member(user, members: list[Release]) -> bool:
+    return all(permissions.can_act_for_team(user, r.service.owner_id) for r in members)
+
+
+def _may(user, members: list[Release], action: str) -> bool:
+    if action == "submit":
+        return _acts_for_every_member(user, members)
+    return _acts_for_every_member(user, members) or permissions.can_approve_releases(user)
+
+
+def _refusal(train: Train, action: str) -> str:
+    state = train.get_state_display().lower()
+    if action == "submit":
+        return (
+            ""
+            if train.state == TrainState.DRAFT
+            else f"Only a draft train is submitted; this one is {state}."
+        )
+    allowed = TrainState.CANCELLED in ALLOWED[train.state]
+    return "" if allowed else f"A train that is {state} cannot become cancelled."
+
+
+def _decision_refusal(
+    train: Train, members: list[Release], user, action: str, status: ApprovalStatus
+) -> tuple[bool, str]:
+    """(forbidden, why) for a decision `user` cannot make now; (False, "") when they can."""
+    who = not_a_train_decider(train, members, user, status)
+    if who:
+        return True, who
+    if train.state != TrainState.SUBMITTED:
+        verb = "approved" if action == "approve" else "rejected"
+        return False, f"A train that is {train.get_state_display().lower()} cannot be {verb}."
+    if not status.required:
+        return False, "This train needs no approval."
+    if any(a.approver_id == user.pk for a in train.approvals.all()):
+        return False, "You have already decided on this train."
+    eligible = [s for s in status.rules if is_eligible(s.rule, user)]
+    if action == "approve" and all(s.satisfied for s in eligible):
+        return False, "Every rule you could approve for already has its approvals."
+    return False, ""
+
+
+def available_actions(
+    train: Train, user, *, members: list[Release], status: ApprovalStatus | None = None
+) -> frozenset[str]:
+    """What `user` may do with the train now: the page's buttons, the API's `actions` and the
+    services' own check (`require_action`) are this one answer."""
+    actions = {
+        action for action in REFUSED if _may(user, members, action) and not _refusal(train, action)
+    }
+    if status is None:
+        status = train_approval_status(train, members, now=timezone.now())
+    actions.update(
+        action
+        for action in DECISIONS
+        if not _decision_refusal(train, members, user, action, status)[1]
+    )
+    return frozenset(actions)
+
+
+def decision_refusals(
+    train: Train, members: list[Release], user, status: ApprovalStatus
+) -> dict[str, str]:
+    """Why each decision is not open to `user` now, for the page to say in place."""
+    if train.state != TrainState.SUBMITTED:
+        return {}
+    refusals = {
+        action: _decision_refusal(train, members, user, action, status)[1] for action in DECISIONS
+    }
+    return {action: why for action, why in refusals.items() if why}
+
+
+def require_action(
+    train: Train,
+    user,
+    action: str,
+    *,
+    members: list[Release],
+    status: ApprovalStatus | None = None,
+) -> None:
+    """Refuse what `available_actions` does not offer: 403 for who, a clear error for when."""
+    if action in DECISIONS:
+        status = status or train_approval_status(train, members, now=timezone.now())
+        forbidden, why = _decision_refusal(train, members, user, action, status)
+        if forbidden:
+            raise PermissionDenied(why)
+        if why:
+            raise ValidationError(why)
+        return
+    permissions.require(_may(user, members, action), REFUSED[action])
+    refusal = _refusal(train, action)
+    if refusal:
+        raise ValidationError(refusal)

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from apps.trains import views
+
+app_name = "trains"
+
+urlpatterns = [
+    path("", views.train_list, name="list"),
+    path("new/", views.train_create, name="create"),
+    path("new/plan/", views.train_plan, name="plan"),
+    path("<int:pk>/", views.train_detail, name="detail"),
+    path("<int:pk>/submit/", views.train_submit, name="submit"),
+    path("<int:pk>/approve/", views.train_approve, name="approve"),
+    path("<int:pk>/reject/", views.train_reject, name="reject"),
+    path("<int:pk>/cancel/", views.train_cancel, name="cancel"),
+]

@@ -1,0 +1,137 @@
+from collections.abc import Callable
+from functools import wraps
+
+from allauth.account.decorators import reauthentication_required
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from apps.accounts import permissions
+from apps.core.forms import add_service_errors
+from apps.core.http import AuthenticatedRequest
+from apps.trains import selectors, services
+from apps.trains.forms import TrainForm, TrainPlanForm
+from apps.trains.models import Train
+from apps.trains.policies import not_a_train_decider, train_approval_status
+from apps.trains.transitions import decision_refusals, may_request_trains
+
+PAGE_SIZE = 50
+
+
+@require_safe
+@permissions.rule_required(permissions.can_read)
+def train_list(request: AuthenticatedRequest) -> HttpResponse:
+    page = Paginator(selectors.train_list(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "trains/train_list.html",
+        {"page": page, "query": "", "can_request": may_request_trains(request.user)},
+    )
+
+
+@require_safe
+@permissions.rule_required(permissions.can_read)
+def train_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    train = get_object_or_404(selectors.train_detail_queryset(), pk=pk)
+    selectors.with_decision_state(train, request.user)
+    refusals = decision_refusals(train, train.member_releases, request.user, train.approval_status)
+    return render(request, "trains/train_detail.html", {"train": train, "refusals": refusals})
+
+
+@require_http_methods(["GET", "POST"])
+@permissions.rule_required(may_request_trains)
+def train_create(request: AuthenticatedRequest) -> HttpResponse:
+    form = TrainForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            train = services.train_request(
+                actor=request.user, submit="submit" in request.POST, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Train #{train.pk} {train.get_state_display().lower()}.")
+            return redirect("trains:detail", pk=train.pk)
+    return render(request, "trains/train_form.html", {"form": form})
+
+
+@require_POST
+@permissions.rule_required(may_request_trains)
+def train_plan(request: AuthenticatedRequest) -> HttpResponse:
+    """The create form's plan: the waves the members would roll out in, or why there are none
+    (a cycle, a missing service), in place. Writes nothing."""
+    form = TrainPlanForm(request.POST)
+    waves: list[list[str]] = []
+    if form.is_valid():
+        try:
+            waves = services.train_plan(**form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+    return render(request, "trains/partials/_plan.html", {"form": form, "waves": waves})
+
+
+def _act(request, pk: int, act) -> HttpResponse:
+    train = get_object_or_404(Train.objects.all(), pk=pk)
+    try:
+        act(train, request.POST.get("comment", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("trains:detail", pk=pk)
+
+
+@require_POST
+def train_submit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, lambda t, _: services.train_submit(actor=request.user, train=t))
+
+
+def confirmed_on_production(view: Callable) -> Callable:
+    """As for a release: someone who may not decide on the train is refused (403) before being
+    asked for anything; a decision on a train to production needs a fresh password (allauth
+    keeps the posted decision while it asks, then sends it again)."""
+
+    @wraps(view)
+    def wrapped(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+        train = get_object_or_404(Train.objects.all(), pk=pk)
+        members = selectors.train_members(train)
+        status = train_approval_status(train, members, now=timezone.now())
+        refusal = not_a_train_decider(train, members, request.user, status)
+        if refusal:
+            raise PermissionDenied(refusal)
+        if any(release.environment.is_production for release in members):
+            return reauthentication_required(view)(request, pk)
+        return view(request, pk)
+
+    return wrapped
+
+
+@require_POST
+@confirmed_on_production
+def train_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda t, comment: services.train_approve(actor=request.user, train=t, comment=comment),
+    )
+
+
+@require_POST
+@confirmed_on_production
+def train_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda t, comment: services.train_reject(actor=request.user, train=t, comment=comment),
+    )
+
+
+@require_POST
+def train_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda t, comment: services.train_cancel(actor=request.user, train=t, reason=comment),
+    )

@@ -1,0 +1,39 @@
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from apps.trains.models import Train
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_developer_sees_the_plan_and_a_cycle_in_place_before_requesting_a_train(
+    page, sign_in, developer, prod_services
+):
+    prod_services("abcde", {"a": "bc", "b": "d", "c": "d"})
+    prod_services("x")
+    prod_services("y", {"y": "x", "x": "y"})
+    sign_in(developer)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Trains").click()
+    page.get_by_role("link", name="Request a train").click()
+    start = (timezone.now() + timedelta(days=3)).replace(hour=10, minute=0)
+    page.get_by_label("Name").fill("December train")
+    page.get_by_label("Planned start").fill(start.strftime("%Y-%m-%d %H:%M"))
+    page.get_by_label("Planned end").fill((start + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M"))
+
+    page.get_by_label("Members").fill("x registry/x:1\ny registry/y:1")
+    page.get_by_role("button", name="Show the plan").click()
+    expect(page.get_by_role("alert")).to_contain_text("x → y → x")
+
+    page.get_by_label("Members").fill("\n".join(f"{s} registry/{s}:2.0.0" for s in "abcde"))
+    page.get_by_role("button", name="Show the plan").click()
+    expect(page.locator("#train-plan li")).to_have_text(
+        ["Wave 1: d, e", "Wave 2: b, c", "Wave 3: a"]
+    )
+    page.get_by_role("button", name="Submit for approval").click()
+    expect(page).to_have_url(re.compile(r"/trains/\d+/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("December train")
+    assert Train.objects.get().state == "approved"  # no policy covers these services
