@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from apps.releases import views
+from apps.releases.versions import views as version_views
 
 app_name = "releases"
 
@@ -20,5 +21,8 @@ urlpatterns = [
     path("<int:pk>/cancel/", views.release_cancel, name="cancel"),
     path("<int:pk>/break-glass/", views.release_break_glass, name="break-glass"),
     path("<int:pk>/evidence/", views.evidence, name="evidence"),
+    path("versions/<slug:name>/bad/", version_views.mark_bad, name="version-mark-bad"),
+    path("versions/<slug:name>/<slug:environment>/pin/", version_views.pin, name="environment-pin"),
+    path("versions/pins/<int:pk>/lift/", version_views.lift, name="version-pin-lift"),
     path("", include("apps.releases.calendar.urls")),
 ]

@@ -87,8 +87,8 @@ def test_the_detail_page_shows_both_directions_and_keeps_a_budget(
     middle = services[15]
     client = client_as(leadership)
     # The scorecard panel takes 6 of these while the service has never been scored (evaluated
-    # live).
-    with django_assert_max_num_queries(22):
+    # live); the versions panel 3 (marks, environments with what runs there, pins).
+    with django_assert_max_num_queries(25):
         response = client.get(f"/catalog/services/{middle.name}/")
     body = response.content.decode()
     assert 'href="/catalog/services/svc-014/"' in body  # upstream

@@ -68,11 +68,12 @@ def version_pin(*, actor: User, environment: Environment, version: str, reason: 
     pin = VersionPin.objects.create(
         environment=environment, version=version, reason=reason, pinned_by=actor
     )
+    # On the service, whose page shows its audit trail.
     audit_record(
         actor=actor,
         action="version.pin",
-        target=environment,
-        after={"version": version, "reason": reason},
+        target=service,
+        after={"environment": environment.name, "version": version, "reason": reason},
     )
     return pin
 
@@ -91,8 +92,8 @@ def version_unpin(*, actor: User, pin: VersionPin, reason: str) -> VersionPin:
     audit_record(
         actor=actor,
         action="version.unpin",
-        target=pin.environment,
-        before={"version": pin.version, "reason": pin.reason},
-        after={"version": None, "reason": reason},
+        target=pin.environment.service,
+        before={"environment": pin.environment.name, "version": pin.version, "reason": pin.reason},
+        after={"environment": pin.environment.name, "version": None, "reason": reason},
     )
     return pin
