@@ -5,14 +5,13 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.releases.models import VersionPin
-from tests.releases.fixtures import web  # noqa: F401  (the service this test holds)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_developer_pins_prod_from_the_service_page_and_lifts_the_pin(
     page, sign_in, developer, web
-):  # noqa: F811
+):
     sign_in(developer)
     page.goto(f"/catalog/services/{web.name}/")
     panel = page.locator("#versions-panel")
