@@ -16,6 +16,7 @@ from apps.releases.models import (
     StandardChangeTemplate,
     WindowScope,
 )
+from apps.releases.versions.services import version_mark_bad, version_pin
 from apps.releases.windows import when_allowed, window_occurrences
 
 
@@ -162,4 +163,25 @@ def load() -> list[str]:
     nxt = _release("fraud-check", "staging", "1.9.0", now + timedelta(days=5), actor=dev)
     services.release_submit(actor=dev, release=nxt)
     created.append(f"release #{nxt.pk} scheduled")
+    created += _held_versions(dev, rm)
     return created
+
+
+def _held_versions(dev: User, rm: User) -> list[str]:
+    """A soak before production, a pin and a version marked bad: the Versions panel's cases."""
+    search = Service.objects.get(name="search-api")
+    search.environments.filter(name="staging").update(soak_seconds=24 * 3600)
+    checkout = Service.objects.get(name="checkout-web")
+    version_pin(
+        actor=rm,
+        environment=checkout.environments.get(name="prod"),
+        version="registry.example.com/shop/checkout-web:5.0.3",
+        reason="Holding prod through the card network's maintenance window.",
+    )
+    version_mark_bad(
+        actor=dev,
+        service=Service.objects.get(name="fraud-check"),
+        version="registry.example.com/risk/fraud-check:1.8.1",
+        reason="Scores every card as fraud under load (INC-2231).",
+    )
+    return ["a soak, a pin and a bad version"]
