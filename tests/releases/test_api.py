@@ -26,6 +26,7 @@ from apps.releases.models import (
     ReleaseTransition,
     StandardChangeTemplate,
 )
+from apps.releases.versions.services import version_mark_bad
 from tests.factories import ServiceFactory, UserFactory
 
 START = timezone.now().replace(microsecond=0) + timedelta(days=3)
@@ -199,6 +200,20 @@ def test_a_refused_submission_creates_nothing(api_as, developer, release_manager
         assert "Year end" in response.json()["planned_start"][0]
     assert not Release.objects.exists() and not ReleaseCommit.objects.exists()
     assert AuditEvent.objects.count() == events
+
+
+@pytest.mark.django_db
+def test_a_version_marked_bad_is_a_400_naming_the_version(api_as, developer, checkout):
+    version_mark_bad(
+        actor=developer,
+        service=checkout,
+        version="registry/checkout@sha256:abc123",
+        reason="Charges every basket twice",
+    )
+    response = api_as(developer).post("/api/v1/releases/", release_body(), format="json")
+    assert response.status_code == 400
+    assert "Charges every basket twice" in response.json()["version"][0]
+    assert not Release.objects.exists()
 
 
 @pytest.mark.django_db
