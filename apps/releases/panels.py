@@ -1,8 +1,10 @@
-"""The releases panel on a service's catalog page."""
+"""The releases panel on a service's catalog page, and the release page's "Promote" button."""
 
 from apps.accounts import permissions
 from apps.catalog.panels import Panel, register_panel
 from apps.releases.models import Release
+from apps.releases.page_actions import register_action
+from apps.releases.promotion import promotion_offer
 
 
 def _context(request, service) -> dict:
@@ -17,3 +19,14 @@ def _context(request, service) -> dict:
 
 
 register_panel(Panel("releases", "Releases", "releases/panels/_service.html", _context, order=20))
+
+
+register_action(
+    Panel(
+        "promote",
+        "Promote",
+        "releases/panels/_promote.html",
+        lambda request, release: {"promote_to": promotion_offer(release, request.user)},
+        order=10,
+    )
+)

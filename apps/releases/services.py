@@ -12,6 +12,7 @@ from apps.accounts import permissions
 from apps.accounts.models import Role, User
 from apps.audit.services import audit_record, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
+from apps.core.exceptions import Conflict
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
 from apps.releases.gates import (
@@ -34,6 +35,7 @@ from apps.releases.models import (
     StandardChangeTemplate,
 )
 from apps.releases.policies import ApprovalStatus, approval_status, rule_for_approver
+from apps.releases.promotion import next_environment, promotion_refusal
 from apps.releases.risk import assess_risk
 from apps.releases.transitions import (
     awaits_retrospective,
@@ -653,3 +655,42 @@ def approval_policy_create(*, actor: User, rules: list[dict], **fields) -> Appro
         },
     )
     return policy
+
+
+@transaction.atomic
+def release_promote(*, actor: User, release: Release, submit: bool = False) -> Release:
+    """Ask the next environment for the same version and commits as `release`, which succeeded:
+    a new draft (submitted when `submit`), under that environment's own rules. The source row is
+    locked, so two clicks at once promote once."""
+    release = lock_release(release.pk)
+    _require_requester_rights(actor, release.service)
+    target = next_environment(release)
+    refusal = promotion_refusal(release, target)
+    if refusal:
+        error = Conflict if refusal[0] == "environment" and target else ValidationError
+        raise error({refusal[0]: refusal[1]})
+    assert target is not None  # promotion_refusal says so otherwise
+    start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
+    promoted = release_create(
+        actor=actor,
+        service=release.service,
+        environment=target,
+        version=release.version,
+        title=release.title,
+        description=release.description,
+        planned_start=start,
+        planned_end=start + (release.planned_end - release.planned_start),
+        commits=[
+            {"sha": c.sha, "author": c.author, "message": c.message, "committed_at": c.committed_at}
+            for c in release.commits.all()
+        ],
+        links=release.links,
+    )
+    audit_record(
+        actor=actor,
+        action="release.promote",
+        target=promoted,
+        before={"release": release.pk, "environment": release.environment.name},
+        after={"release": promoted.pk, "environment": target.name, "version": release.version},
+    )
+    return release_submit(actor=actor, release=promoted) if submit else promoted

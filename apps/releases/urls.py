@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:pk>/approve/", views.release_approve, name="approve"),
     path("<int:pk>/reject/", views.release_reject, name="reject"),
     path("<int:pk>/cancel/", views.release_cancel, name="cancel"),
+    path("<int:pk>/promote/", views.release_promote, name="promote"),
     path("<int:pk>/break-glass/", views.release_break_glass, name="break-glass"),
     path("<int:pk>/evidence/", views.evidence, name="evidence"),
     path("versions/<slug:name>/bad/", version_views.mark_bad, name="version-mark-bad"),

@@ -144,6 +144,25 @@ def _decision(request, decision: str):
 
 
 @require_POST
+def release_promote(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """A plain form: the new release's page on success, this one's with the reason otherwise."""
+    release = get_object_or_404(selectors.release_list(), pk=pk)
+    try:
+        promoted = services.release_promote(
+            actor=request.user, release=release, submit="submit" in request.POST
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("releases:detail", pk=pk)
+    messages.success(
+        request,
+        f"Release #{promoted.pk} asks {promoted.environment.name} for the same version: "
+        f"{promoted.get_state_display().lower()}.",
+    )
+    return redirect("releases:detail", pk=promoted.pk)
+
+
+@require_POST
 def release_submit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _run_and_show_release(
         request, pk, lambda r, _: services.release_submit(actor=request.user, release=r)

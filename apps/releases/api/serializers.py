@@ -396,6 +396,12 @@ class RejectSerializer(serializers.Serializer):
     )
 
 
+class PromoteSerializer(serializers.Serializer):
+    submit = serializers.BooleanField(
+        required=False, default=False, help_text="Submit the new release for approval at once."
+    )
+
+
 class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 

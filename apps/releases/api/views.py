@@ -27,6 +27,7 @@ from apps.releases.api.serializers import (
     EvidenceSerializer,
     FreezeEndNowSerializer,
     FreezeSerializer,
+    PromoteSerializer,
     RejectSerializer,
     ReleaseCreateSerializer,
     ReleaseDetailSerializer,
@@ -192,6 +193,32 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             actor=request.user, release=self._release(pk), **body.validated_data
         )
         return Response(self._detail_by_pk(pk))
+
+    @extend_schema(
+        summary="Promote a release that succeeded to the service's next environment",
+        description=(
+            "A new release of the same version and commits to the next environment, under that "
+            "environment's own policy, windows and freezes (and the soak asked where this one "
+            "ran); submitted for approval with `submit`. 409 when that version is already asked "
+            "of the next environment."
+        ),
+        request=PromoteSerializer,
+        responses={
+            201: ReleaseDetailSerializer,
+            400: REFUSED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="Already asked of the next environment."),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def promote(self, request, pk=None):
+        body = PromoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        promoted = services.release_promote(
+            actor=request.user, release=self._release(pk), **body.validated_data
+        )
+        return Response(self._detail_by_pk(promoted.pk), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         methods=["GET"],
