@@ -1,6 +1,7 @@
 """The demo's trains (apps.demo.trains, loaded by seed_demo after the releases in flight)."""
 
 import pytest
+from django.db import transaction
 
 from apps.demo import organisation, releases_in_flight, trains
 from apps.releases.models import Release, ReleaseState
@@ -11,9 +12,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def loaded():
-    organisation.load()
-    releases_in_flight.load()
-    return trains.load()
+    with transaction.atomic():  # as seed_demo loads it
+        organisation.load()
+        releases_in_flight.load()
+        return trains.load()
 
 
 def members(train: Train) -> dict[str, str]:
