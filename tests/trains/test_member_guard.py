@@ -201,6 +201,13 @@ def test_starting_a_rollout_of_a_member_by_hand_is_refused_and_audited(due_membe
     assert refusals("rollout.start") == [REASON]
 
 
+def test_its_steerer_starts_a_rollout_of_a_due_member(due_member, developer):
+    rollout = rollout_services.rollout_start(actor=developer, release=due_member, as_steerer=True)
+    assert rollout.release_id == due_member.pk
+    assert Release.objects.get(pk=due_member.pk).state == ReleaseState.IN_PROGRESS
+    assert refusals("rollout.start") == []
+
+
 def test_runway_itself_does_not_start_a_member_that_its_train_has_not_begun(due_member):
     with pytest.raises(Conflict):
         rollout_services.rollout_start(actor=None, release=due_member)
