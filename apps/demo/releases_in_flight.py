@@ -57,7 +57,7 @@ def year_end_freeze(now: datetime) -> tuple[datetime, datetime]:
     return datetime(year, 12, 20, tzinfo=UTC), datetime(year + 1, 1, 4, tzinfo=UTC)
 
 
-def _next_allowed(service, environment, window, after):
+def next_allowed(service, environment, window, after):
     """The first hour inside the window, and outside any freeze, from a day after `after`."""
     for begins, _ in window_occurrences(
         window, after + timedelta(days=1), after + timedelta(days=90)
@@ -131,7 +131,7 @@ def load() -> list[str]:
             raise RuntimeError(f"demo release did not start: {shipped.hold_reason}")
         services.release_finish(release=shipped, outcome=ReleaseState.SUCCEEDED)
     search = Service.objects.get(name="search-api")
-    start = _next_allowed(search, search.environments.get(name="prod"), office_hours, now)
+    start = next_allowed(search, search.environments.get(name="prod"), office_hours, now)
     pending = _release(
         "search-api",
         "prod",

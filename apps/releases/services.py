@@ -40,9 +40,11 @@ from apps.releases.risk import assess_risk
 from apps.releases.transitions import (
     awaits_retrospective,
     lock_release,
+    refuse_if_steered,
     release_transition,
     require_action,
     require_decider,
+    steered_by,
 )
 from apps.releases.windows import when_allowed
 
@@ -192,6 +194,7 @@ def release_update(*, actor: User, release: Release, commits: list[dict] | None 
     is refused."""
     release = lock_release(release.pk)
     _require_requester_rights(actor, release.service)
+    refuse_if_steered(release)
     if not release.is_open or release.state == ReleaseState.IN_PROGRESS:
         raise ValidationError(
             f"A release that is {release.get_state_display().lower()} cannot be edited."
@@ -545,12 +548,22 @@ def _retrospective_due(policies: list[ApprovalPolicy]) -> datetime:
 
 @transaction.atomic
 def release_begin(
-    *, release: Release, actor: User | None = None, now: datetime | None = None
+    *,
+    release: Release,
+    actor: User | None = None,
+    now: datetime | None = None,
+    as_steerer: bool = False,
 ) -> tuple[bool, Release]:
     """Start a due release if every gate passes now; otherwise hold it and say why. The gates
-    are evaluated again here, so a freeze created after approval still stops it."""
+    are evaluated again here, so a freeze created after approval still stops it.
+
+    A release steered from elsewhere (a train's member) is neither started nor held here:
+    what steers it starts it, in its own order, by passing `as_steerer=True`; that is the
+    one way such a release starts."""
     release = lock_release(release.pk)
     now = now or timezone.now()
+    if not as_steerer and steered_by(release):
+        return False, release
     if release.state not in (ReleaseState.SCHEDULED, ReleaseState.PENDING_APPROVAL):
         return False, release
     if release.state == ReleaseState.PENDING_APPROVAL and not (

@@ -7,6 +7,8 @@ an emergency may go from pending_approval straight to in_progress (into producti
 independent approval or after someone broke glass).
 """
 
+from collections.abc import Callable
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -14,6 +16,7 @@ from django.utils import timezone
 from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record
+from apps.core.exceptions import Conflict
 from apps.releases.gates import independent_approvals
 from apps.releases.models import Release, ReleaseState, ReleaseTransition
 from apps.releases.policies import (
@@ -125,6 +128,37 @@ def release_transition(
     return release
 
 
+# --- Steered from elsewhere ---------------------------------------------------------------
+
+# A release that belongs to something above it (a train) is moved only through that: no
+# action on the release by itself, no start on its own. The trains app registers the rule from
+# its AppConfig.ready(); releases import no train. A steerer answers why a release is not its
+# own ("" when it is).
+Steerer = Callable[[Release], str]
+_steerers: list[Steerer] = []
+
+
+def register_steerer(steerer: Steerer) -> None:
+    if steerer not in _steerers:
+        _steerers.append(steerer)
+
+
+def steered_by(release: Release) -> str:
+    """Why nobody acts on this release by itself (e.g. "Part of train “x”: act on the train."),
+    or "" when it is its own. Read once per release object."""
+    if not hasattr(release, "_steered_by"):
+        reasons = (steerer(release) for steerer in _steerers)
+        release._steered_by = next((reason for reason in reasons if reason), "")  # type: ignore[attr-defined]
+    return release._steered_by  # type: ignore[attr-defined]
+
+
+def refuse_if_steered(release: Release) -> None:
+    """A Conflict (409) naming what steers the release, for every per-release action."""
+    reason = steered_by(release)
+    if reason:
+        raise Conflict(reason)
+
+
 # --- What may be done now -----------------------------------------------------------------
 
 # Before the start: once a release is in progress there is no glass left to break.
@@ -225,7 +259,10 @@ def require_decider(release: Release, user, *, status: ApprovalStatus | None = N
 
 
 def decision_refusals(release: Release, user, status: ApprovalStatus) -> dict[str, str]:
-    """Why each decision is not open to `user` now, for the page to say in place."""
+    """Why each decision is not open to `user` now, for the page to say in place (nothing for
+    a release steered from elsewhere: the page says what steers it instead)."""
+    if steered_by(release):
+        return {}
     refusals = {action: _decision_refusal(release, user, action, status)[1] for action in DECISIONS}
     return {action: why for action, why in refusals.items() if why}
 
@@ -235,7 +272,10 @@ def available_actions(
 ) -> frozenset[str]:
     """What `user` may do with the release now: the page's buttons, the API's `actions` and
     the services' own check (`require_action`) are this one answer. `status`, the release's
-    approval status, is read when not given."""
+    approval status, is read when not given. A release steered from elsewhere (a train's
+    member) offers nothing: it is acted on through what steers it."""
+    if steered_by(release):
+        return frozenset()
     actions = {
         action
         for action in REFUSED
@@ -252,17 +292,20 @@ def available_actions(
 def require_action(
     release: Release, user, action: str, *, status: ApprovalStatus | None = None
 ) -> None:
-    """Refuse what `available_actions` does not offer: 403 for who, a clear error for when."""
+    """Refuse what `available_actions` does not offer: 403 for who, a clear error for when
+    (a Conflict, 409, for a release steered from elsewhere)."""
     if action in DECISIONS:
         forbidden, why = _decision_refusal(
             release, user, action, status or approval_status(release, now=timezone.now())
         )
         if forbidden:
             raise PermissionDenied(why)
+        refuse_if_steered(release)
         if why:
             raise ValidationError(why)
         return
     permissions.require(_may(user, release, action), REFUSED[action])
+    refuse_if_steered(release)
     refusal = _refusal(release, action)
     if refusal:
         raise ValidationError(refusal)

@@ -26,7 +26,12 @@ from apps.releases.forms import (
 from apps.releases.gates import readiness, risks_of_approving
 from apps.releases.page_actions import rendered_actions
 from apps.releases.policies import approval_status
-from apps.releases.transitions import available_actions, decision_refusals, open_to_decisions
+from apps.releases.transitions import (
+    available_actions,
+    decision_refusals,
+    open_to_decisions,
+    steered_by,
+)
 
 PAGE_SIZE = 50
 
@@ -63,6 +68,8 @@ def _detail_context(request, release, decision_form=None, break_glass_form=None)
         "actions": actions,
         # Why a decision is not open to this person, said in place, to those it concerns.
         "refusals": decision_refusals(release, user, status) if open_to_decisions(release) else {},
+        # A train's member: nothing is offered here, and the page says where to act instead.
+        "steered_by": steered_by(release),
         "risks": risks_of_approving(gates) if "approve" in actions else [],
         "break_glass_form": break_glass_form or BreakGlassForm(),
         "release": release,

@@ -5,6 +5,7 @@ from apps.accounts import permissions
 from apps.catalog.panels import Panel, register_panel
 from apps.releases.models import ReleaseState
 from apps.releases.page_actions import register_action
+from apps.releases.transitions import steered_by
 from apps.rollouts import selectors
 
 STARTABLE = (ReleaseState.SCHEDULED, ReleaseState.IN_PROGRESS)
@@ -19,6 +20,7 @@ def _release_context(request, release) -> dict:
     return {
         "rollouts": rollouts,
         "can_start": not rollouts
+        and not steered_by(release)
         and (
             release.state in STARTABLE
             # an emergency may start before its approval; release_begin decides if it may now

@@ -22,6 +22,7 @@ from apps.core import clock, outbox
 from apps.core.exceptions import Conflict
 from apps.releases import services as release_services
 from apps.releases.models import Release, ReleaseState
+from apps.releases.transitions import refuse_if_steered
 from apps.rollouts import live, plans, steps
 from apps.rollouts.kube import Kube, KubeError, KubeUnavailable
 from apps.rollouts.models import (
@@ -77,9 +78,13 @@ def _who(actor: User | None) -> str:
 
 @audit_refusals("rollout.start", target="release")
 @transaction.atomic
-def rollout_start(*, actor: User | None, release: Release) -> Rollout:
+def rollout_start(*, actor: User | None, release: Release, as_steerer: bool = False) -> Rollout:
     """Roll out an approved release: its gates are checked (again) first. A release rolls out
-    once: a second start, even one racing the first, is a Conflict naming the rollout."""
+    once: a second start, even one racing the first, is a Conflict naming the rollout.
+
+    A release steered from elsewhere (a train's member) is started only by what steers it,
+    passing `as_steerer=True`; anyone else is refused with a Conflict naming it. Runway's own
+    dispatcher (no actor) still rolls out such a release once its steerer has begun it."""
     release = (
         Release.objects.select_for_update(of=("self",))
         .select_related("service", "environment__cluster")
@@ -87,11 +92,15 @@ def rollout_start(*, actor: User | None, release: Release) -> Rollout:
     )
     if actor is not None:
         permissions.require(permissions.can_steer_rollout(actor, release.service), STEER_REFUSED)
+    if not as_steerer and (actor is not None or release.state != ReleaseState.IN_PROGRESS):
+        refuse_if_steered(release)
     existing = release.rollouts.filter(is_rollback=False).order_by("-id").first()
     if existing is not None:
         raise Conflict(f"Release #{release.pk} has already started: rollout #{existing.pk}.")
     if release.state in (ReleaseState.SCHEDULED, ReleaseState.PENDING_APPROVAL):
-        started, release = release_services.release_begin(release=release, actor=actor)
+        started, release = release_services.release_begin(
+            release=release, actor=actor, as_steerer=as_steerer
+        )
         if not started:
             raise ValidationError(release.hold_reason or "The release is not ready to start.")
     elif release.state != ReleaseState.IN_PROGRESS:

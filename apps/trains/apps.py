@@ -8,6 +8,9 @@ class TrainsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.navigation import NavItem, register_nav_item
-        from apps.trains import panels  # noqa: F401  (the train link on release pages)
+        from apps.trains import (
+            panels,  # noqa: F401  (the train link on release pages)
+            steering,  # noqa: F401  (members are acted on through the train)
+        )
 
         register_nav_item(NavItem("Trains", "trains:list", order=35))

@@ -22,6 +22,7 @@ from apps.onboarding.forms import STEP_FORMS
 from apps.onboarding.models import Step
 from apps.releases.models import ChangeWindow, Freeze, Release, ReleaseState
 from apps.rollouts.models import ACTIVE_STATES, Rollout
+from apps.trains.models import Train
 from tests.rollouts.builders import rollout_row
 
 # The demo's sign-ins (apps/demo/world.py): one persona per role.
@@ -48,6 +49,20 @@ def _release(title: str) -> Callable[[], str]:
         return f"/releases/{Release.objects.get(title=title).pk}/"
 
     return path
+
+
+def _train(name: str) -> Callable[[], str]:
+    def path() -> str:
+        return f"/trains/{Train.objects.get(name=name).pk}/"
+
+    return path
+
+
+def _train_member() -> str:
+    release = Release.objects.get(
+        train_membership__train__name="Payments spring release", service__name="ledger"
+    )
+    return f"/releases/{release.pk}/"
 
 
 def _evidence() -> str:
@@ -105,6 +120,7 @@ MAIN_PAGES: tuple[MainPage, ...] = (
     MainPage("release-new", DEVELOPER, "/releases/new/"),
     MainPage("release-pending", RELEASE_MANAGER, _release("Search relevance tuning")),
     MainPage("release-draft", DEVELOPER, _release("New checkout layout")),
+    MainPage("release-train-member", DEVELOPER, _train_member),
     MainPage("release-evidence", LEADERSHIP, _evidence),
     MainPage("evidence-export", LEADERSHIP, "/releases/evidence/"),
     MainPage("inbox", RELEASE_MANAGER, "/releases/inbox/"),
@@ -119,6 +135,10 @@ MAIN_PAGES: tuple[MainPage, ...] = (
     MainPage("freeze-new", RELEASE_MANAGER, "/releases/change-calendar/freezes/new/"),
     MainPage("freeze", RELEASE_MANAGER, _freeze()),
     MainPage("freeze-edit", RELEASE_MANAGER, _freeze("edit/")),
+    MainPage("trains", DEVELOPER, "/trains/"),
+    MainPage("train-new", DEVELOPER, "/trains/new/"),
+    MainPage("train-approved", DEVELOPER, _train("Payments spring release")),
+    MainPage("train-pending", RELEASE_MANAGER, _train("Search stack 2.4")),
     MainPage("rollouts", DEVELOPER, "/rollouts/"),
     MainPage("rollout-running", DEVELOPER, _rollout(running=True)),
     MainPage("rollout-finished", DEVELOPER, _rollout(running=False)),

@@ -37,3 +37,14 @@ def test_a_developer_sees_the_plan_and_a_cycle_in_place_before_requesting_a_trai
     expect(page).to_have_url(re.compile(r"/trains/\d+/$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("December train")
     assert Train.objects.get().state == "approved"  # no policy covers these services
+
+    # A member is acted on through its train: its page offers nothing and says so.
+    member = Train.objects.get().members.get(service_name="a").release
+    page.get_by_role("link", name=f"#{member.pk}", exact=True).click()
+    expect(page.get_by_test_id("steered-by")).to_have_text(
+        "Not acted on by itself: Part of train “December train”: act on the train."
+    )
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(page.get_by_role("button", name="Start rollout now")).to_have_count(0)
+    page.get_by_role("link", name=re.compile(r"Train #\d+ December train")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("December train")

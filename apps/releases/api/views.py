@@ -45,6 +45,9 @@ from apps.releases.policies import approval_status
 REFUSED = OpenApiResponse(description="Refused: the body names the field and says why.")
 FORBIDDEN = OpenApiResponse(description="Your role or team may not do this.")
 NOT_FOUND = OpenApiResponse(description="No release with this id.")
+STEERED = OpenApiResponse(
+    description="The release is a train's member: it is acted on through its train."
+)
 
 
 def _detail_queryset():
@@ -57,7 +60,13 @@ def _action_schema(summary: str, request, description: str | None = None):
         summary=summary,
         description=description,
         request=request,
-        responses={200: ReleaseDetailSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            200: ReleaseDetailSerializer,
+            400: REFUSED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: STEERED,
+        },
     )
 
 
@@ -110,7 +119,13 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             "for approval. A release in progress or finished cannot be edited."
         ),
         request=ReleaseUpdateSerializer,
-        responses={200: ReleaseDetailSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            200: ReleaseDetailSerializer,
+            400: REFUSED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: STEERED,
+        },
     )
     def partial_update(self, request, pk=None):
         body = ReleaseUpdateSerializer(data=request.data)

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.audit.services import audit_record
-from apps.demo import history, organisation, releases_in_flight, rollouts_to_dev
+from apps.demo import history, organisation, releases_in_flight, rollouts_to_dev, trains
 from apps.insights.scorecards.services import scorecard_snapshots_take
 from apps.insights.services.runway import release_transitions_record_all
 
@@ -19,6 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created = organisation.load()
         created += releases_in_flight.load()
+        created += trains.load()
         created += rollouts_to_dev.load()
         created += history.load()  # months of history, before the backfill adds the rest
         # The other demos' finished releases: their tasks go out only after this commits.
