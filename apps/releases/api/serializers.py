@@ -396,7 +396,7 @@ class RejectSerializer(serializers.Serializer):
     )
 
 
-class PromoteSerializer(serializers.Serializer):
+class ReleasePromoteSerializer(serializers.Serializer):
     submit = serializers.BooleanField(
         required=False, default=False, help_text="Submit the new release for approval at once."
     )

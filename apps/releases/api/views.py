@@ -27,11 +27,11 @@ from apps.releases.api.serializers import (
     EvidenceSerializer,
     FreezeEndNowSerializer,
     FreezeSerializer,
-    PromoteSerializer,
     RejectSerializer,
     ReleaseCreateSerializer,
     ReleaseDetailSerializer,
     ReleaseListSerializer,
+    ReleasePromoteSerializer,
     ReleaseUpdateSerializer,
 )
 from apps.releases.calendar import services as calendar_services
@@ -217,7 +217,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             "ran); submitted for approval with `submit`. 409 when that version is already asked "
             "of the next environment."
         ),
-        request=PromoteSerializer,
+        request=ReleasePromoteSerializer,
         responses={
             201: ReleaseDetailSerializer,
             400: REFUSED,
@@ -228,7 +228,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def promote(self, request, pk=None):
-        body = PromoteSerializer(data=request.data)
+        body = ReleasePromoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         promoted = services.release_promote(
             actor=request.user, release=self._release(pk), **body.validated_data
