@@ -38,6 +38,8 @@ from apps.rollouts.transitions import (
     require_action,
     rollout_transition,
 )
+from apps.trains.models import TrainMember
+from apps.trains.services import TRAIN_STEP_TASK
 
 MAX_UNREACHABLE_ATTEMPTS = 8
 RUNNABLE = (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.ROLLING_BACK)
@@ -334,12 +336,30 @@ RELEASE_OUTCOME: dict[str, str] = {
 def _finish(rollout: Rollout, state: str) -> None:
     reason = "" if state == RolloutState.SUCCEEDED else rollout.failure_reason
     rollout_transition(rollout=rollout, to_state=state, actor=None, reason=reason, locked=True)
+    _tell_train(rollout, state)
     if rollout.is_rollback:
         _finish_rollback_of(rollout, state)
         return
     release_services.release_finish(
         release=rollout.release, outcome=RELEASE_OUTCOME[state], reason=rollout.failure_reason
     )
+
+
+def _tell_train(rollout: Rollout, state: str) -> None:
+    """A member of a train finished: its train's next step, once this commits (the outbox;
+    keyed, so a finish recorded twice asks once)."""
+    train_id = (
+        TrainMember.objects.filter(release_id=rollout.release_id)
+        .values_list("train_id", flat=True)
+        .first()
+    )
+    if train_id is not None:
+        outbox.enqueue(
+            TRAIN_STEP_TASK,
+            args=[train_id],
+            kwargs={"why": f"rollout #{rollout.pk} {state}"},
+            key=f"train-step:{train_id}:rollout:{rollout.pk}:{state}",
+        )
 
 
 def _finish_rollback_of(rollout: Rollout, state: str) -> None:
@@ -357,7 +377,7 @@ def _finish_rollback_of(rollout: Rollout, state: str) -> None:
 # --- People steering ---------------------------------------------------------------------
 
 
-def _steered(rollout: Rollout, actor: User, action: str) -> Rollout:
+def _steered(rollout: Rollout, actor: User | None, action: str) -> Rollout:
     """Lock the rollout and check `action` against what `available_actions` offers now."""
     rollout = lock_rollout(rollout.pk)
     require_action(rollout, actor, action)
@@ -440,7 +460,7 @@ def rollout_resume(*, actor: User, rollout: Rollout) -> Rollout:
 
 @audit_refusals("rollout.abort", target="rollout")
 @transaction.atomic
-def rollout_abort(*, actor: User, rollout: Rollout, reason: str = "") -> Rollout:
+def rollout_abort(*, actor: User | None, rollout: Rollout, reason: str = "") -> Rollout:
     """Weight back to zero and the previous version restored; the rollout ends aborted."""
     rollout = _steered(rollout, actor, "abort")
     before = rollout.state
@@ -455,7 +475,7 @@ def rollout_abort(*, actor: User, rollout: Rollout, reason: str = "") -> Rollout
 
 @audit_refusals("rollout.rollback", target="rollout")
 @transaction.atomic
-def rollout_rollback(*, actor: User, rollout: Rollout, reason: str = "") -> Rollout:
+def rollout_rollback(*, actor: User | None, rollout: Rollout, reason: str = "") -> Rollout:
     """Roll a finished, successful rollout back to the version before it."""
     original = lock_rollout(rollout.pk)
     require_action(original, actor, "rollback")
