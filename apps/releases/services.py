@@ -543,10 +543,16 @@ def _retrospective_due(policies: list[ApprovalPolicy]) -> datetime:
 
 @transaction.atomic
 def release_begin(
-    *, release: Release, actor: User | None = None, now: datetime | None = None
+    *,
+    release: Release,
+    actor: User | None = None,
+    now: datetime | None = None,
+    approval: ApprovalStatus | None = None,
 ) -> tuple[bool, Release]:
     """Start a due release if every gate passes now; otherwise hold it and say why. The gates
-    are evaluated again here, so a freeze created after approval still stops it."""
+    are evaluated again here, so a freeze created after approval still stops it. `approval`
+    is the approval status to gate on when the release was approved as a whole with others
+    (a train's members: the train's approvals); by default the release's own."""
     release = lock_release(release.pk)
     now = now or timezone.now()
     if release.state not in (ReleaseState.SCHEDULED, ReleaseState.PENDING_APPROVAL):
@@ -555,7 +561,7 @@ def release_begin(
         release.is_emergency and release.justification
     ):
         return False, release
-    gates = readiness(release, now=now)
+    gates = readiness(release, now=now, status=approval)
     failures = blocking_failures(gates)
     if failures:
         reason = "; ".join(f"{gate.name}: {gate.detail}" for gate in failures)[:300]

@@ -22,6 +22,7 @@ from apps.core import clock, outbox
 from apps.core.exceptions import Conflict
 from apps.releases import services as release_services
 from apps.releases.models import Release, ReleaseState
+from apps.releases.policies import ApprovalStatus
 from apps.rollouts import live, plans, steps
 from apps.rollouts.kube import Kube, KubeError, KubeUnavailable
 from apps.rollouts.models import (
@@ -79,9 +80,12 @@ def _who(actor: User | None) -> str:
 
 @audit_refusals("rollout.start", target="release")
 @transaction.atomic
-def rollout_start(*, actor: User | None, release: Release) -> Rollout:
-    """Roll out an approved release: its gates are checked (again) first. A release rolls out
-    once: a second start, even one racing the first, is a Conflict naming the rollout."""
+def rollout_start(
+    *, actor: User | None, release: Release, approval: ApprovalStatus | None = None
+) -> Rollout:
+    """Roll out an approved release: its gates are checked (again) first, against `approval`
+    when given (see release_begin). A release rolls out once: a second start, even one racing
+    the first, is a Conflict naming the rollout."""
     release = (
         Release.objects.select_for_update(of=("self",))
         .select_related("service", "environment__cluster")
@@ -93,7 +97,9 @@ def rollout_start(*, actor: User | None, release: Release) -> Rollout:
     if existing is not None:
         raise Conflict(f"Release #{release.pk} has already started: rollout #{existing.pk}.")
     if release.state in (ReleaseState.SCHEDULED, ReleaseState.PENDING_APPROVAL):
-        started, release = release_services.release_begin(release=release, actor=actor)
+        started, release = release_services.release_begin(
+            release=release, actor=actor, approval=approval
+        )
         if not started:
             raise ValidationError(release.hold_reason or "The release is not ready to start.")
     elif release.state != ReleaseState.IN_PROGRESS:

@@ -20,11 +20,14 @@ from django.utils import timezone
 
 from apps.core import outbox
 from apps.releases.models import Release, ReleaseState
+from apps.releases.policies import ApprovalStatus
 from apps.releases.transitions import release_transition
 from apps.rollouts import services
 from apps.rollouts.models import Rollout, RolloutState
+from apps.trains import selectors as train_selectors
 from apps.trains import services as train_services
 from apps.trains.models import RollbackPolicy, Train, TrainMember, TrainState
+from apps.trains.policies import train_approval_status
 from apps.trains.transitions import EXECUTING, train_transition
 
 log = logging.getLogger(__name__)
@@ -83,10 +86,11 @@ def train_members(train: Train) -> list[Member]:
     )
 
 
-def train_member_start(*, train: Train, member: Member) -> Rollout | None:
+def train_member_start(*, train: Train, member: Member, approval: ApprovalStatus) -> Rollout | None:
     """The one place a train starts one of its member releases: scheduled by the train and
-    rolled out through the rollouts' own start (its gates checked again). A member its gates
-    hold stays approved, and the next step tries again; None then."""
+    rolled out through the rollouts' own start, its gates checked again with the train's
+    `approval` (the union of the members' policies) as its approvals. A member its gates hold
+    stays approved, and the next step tries again; None then."""
     try:
         with transaction.atomic():
             release_transition(
@@ -95,7 +99,7 @@ def train_member_start(*, train: Train, member: Member) -> Rollout | None:
                 actor=None,
                 reason=f"Wave {member.wave + 1} of train #{train.pk}",
             )
-            return services.rollout_start(actor=None, release=member.release)
+            return services.rollout_start(actor=None, release=member.release, approval=approval)
     except ValidationError as exc:
         log.warning("train #%s: %s is held: %s", train.pk, member.service_name, exc)
         member.release.refresh_from_db()
@@ -113,6 +117,7 @@ def train_step(train_id: int, why: str = "") -> str | None:
         )
         if train is None:
             return None
+        log.debug("train #%s: a step (%s) while %s", train_id, why or "asked", train.state)
         members = train_members(train)
         if train.state == TrainState.RUNNING:
             _run(train, members)
@@ -143,8 +148,14 @@ def _run(train: Train, members: list[Member]) -> None:
     wave = min(m.wave for m in pending)
     current = [m for m in pending if m.wave == wave]
     room = train.max_parallel - sum(1 for m in current if m.state in UNDER_WAY)
-    for member in [m for m in current if m.state in NOT_STARTED][: max(room, 0)]:
-        train_member_start(train=train, member=member)
+    to_start = [m for m in current if m.state in NOT_STARTED][: max(room, 0)]
+    if not to_start:
+        return
+    approval = train_approval_status(
+        train, train_selectors.train_members(train), now=timezone.now()
+    )
+    for member in to_start:
+        train_member_start(train=train, member=member, approval=approval)
 
 
 def _halt(train: Train, members: list[Member], failed: list[Member]) -> None:
@@ -175,8 +186,15 @@ def _roll_back(train: Train, members: list[Member]) -> None:
     starts once every member still under way has finished and the later waves are undone."""
     if any(m.state in UNDER_WAY for m in members):
         return  # a member still rolling out: roll back once it has finished either way
+    # Only this rollback's failures halt it: a person rolling a halted train back again tries
+    # the members whose earlier rollback failed once more.
+    since = train.transitions.filter(to_state=TrainState.ROLLING_BACK).latest("at", "id").at
     broken = [
-        m for m in members if m.rollback is not None and m.rollback.state == RolloutState.FAILED
+        m
+        for m in members
+        if m.rollback is not None
+        and m.rollback.state == RolloutState.FAILED
+        and (m.rollback.started_at or since) >= since
     ]
     if broken:
         names = ", ".join(m.service_name for m in broken)

@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.core.models import OutboxMessage
-from apps.releases.models import Release, ReleaseState
+from apps.releases.models import ApprovalRule, Release, ReleaseState
 from apps.rollouts import trains as executor
 from apps.rollouts.models import Rollout, RolloutState
 from apps.trains import services
-from apps.trains.models import Train, TrainState, TrainTransition
+from apps.trains.models import Train, TrainApproval, TrainState, TrainTransition
 from apps.trains.services import TRAIN_STEP_TASK
 from tests.trains.fixtures import members_of
 from tests.trains.running import (
@@ -307,3 +307,61 @@ def test_approval_runs_a_train_whose_planned_start_has_come(developer, diamond):
     )
     assert train.state == TrainState.RUNNING
     assert OutboxMessage.objects.filter(task_name=TRAIN_STEP_TASK, args=[train.pk]).exists()
+
+
+def test_members_under_a_policy_start_on_the_trains_approvals(
+    make_train, union_policies, release_manager, second_release_manager, security_reviewer
+):
+    train = make_train(submit=True)
+    for approver in (release_manager, security_reviewer, second_release_manager):
+        services.train_approve(actor=approver, train=train)
+    train = services.train_start(actor=release_manager, train=train)
+    run_pending_steps()
+    states = {name: r.state for name, r in releases_by_service(train).items()}
+    assert states == {
+        "a": ReleaseState.APPROVED,
+        "b": ReleaseState.APPROVED,
+        "c": ReleaseState.APPROVED,
+        "d": ReleaseState.IN_PROGRESS,
+        "e": ReleaseState.IN_PROGRESS,
+    }
+    assert set(member_rollouts(train).values_list("service__name", flat=True)) == {"d", "e"}
+
+
+def test_a_member_its_gates_hold_waits_and_starts_at_a_later_step(
+    make_train, union_policies, release_manager, second_release_manager, security_reviewer
+):
+    train = make_train(submit=True)
+    services.train_approve(actor=release_manager, train=train)
+    # Not approved yet, so its members' approvals gate holds them; approved by a forced state.
+    Train.objects.filter(pk=train.pk).update(state=TrainState.APPROVED)
+    Release.objects.filter(train_membership__train=train).update(state=ReleaseState.APPROVED)
+    train = services.train_start(actor=release_manager, train=train)
+    run_pending_steps()
+    assert not member_rollouts(train).exists()
+    assert releases_by_service(train)["d"].state == ReleaseState.APPROVED
+    for approver, group in (
+        (security_reviewer, "Security"),
+        (second_release_manager, "Release managers"),
+    ):
+        rule = ApprovalRule.objects.get(name=group)
+        TrainApproval.objects.create(train=train, approver=approver, decision="approve", rule=rule)
+    executor.train_step(train.pk)
+    assert set(member_rollouts(train).values_list("service__name", flat=True)) == {"d", "e"}
+
+
+def test_a_failed_rollback_halts_and_rolling_back_again_retries_it(started, diamond, developer):
+    train = run_train(started(bad="c"))
+    services.train_rollback(actor=developer, train=train)
+    executor.train_step(train.pk)  # b's rollback starts (the last wave with a success)
+    rollback = member_rollouts(train).get(is_rollback=True)
+    assert rollback.service.name == "b"
+    Rollout.objects.filter(pk=rollback.pk).update(state=RolloutState.FAILED)
+    train = run_train(train)
+    assert train.state == TrainState.HALTED
+    assert train.transitions.last().reason == "The rollback of b failed"
+
+    services.train_rollback(actor=developer, train=train, reason="once more")
+    train = run_train(train)
+    assert train.state == TrainState.ROLLED_BACK
+    assert images(diamond) == {s.name: f"{s.name}:1" for s in diamond}
