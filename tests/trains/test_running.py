@@ -365,3 +365,35 @@ def test_a_failed_rollback_halts_and_rolling_back_again_retries_it(started, diam
     train = run_train(train)
     assert train.state == TrainState.ROLLED_BACK
     assert images(diamond) == {s.name: f"{s.name}:1" for s in diamond}
+
+
+def test_the_page_starts_a_train_for_its_teams_only(
+    client_as, make_train, diamond, developer, other_developer
+):
+    train = make_train(submit=True)
+    page = client_as(developer).get(f"/trains/{train.pk}/").content.decode()
+    assert f'action="/trains/{train.pk}/start/"' in page
+    assert "/rollback/" not in page
+    assert client_as(other_developer).post(f"/trains/{train.pk}/start/").status_code == 403
+    train.refresh_from_db()
+    assert train.state == TrainState.APPROVED
+    response = client_as(developer).post(f"/trains/{train.pk}/start/")
+    assert response.status_code == 302
+    train.refresh_from_db()
+    assert train.state == TrainState.RUNNING
+
+
+def test_the_reconciler_steps_a_cancelled_train_until_its_rollouts_are_aborted(
+    started, developer, monkeypatch
+):
+    train = started("de")
+    run_pending_steps()  # d and e start
+    services.train_cancel(actor=developer, train=train)
+    OutboxMessage.objects.filter(task_name=TRAIN_STEP_TASK).delete()  # its step is lost
+    monkeypatch.setattr(executor.outbox, "send_task_quietly", lambda name, args: None)
+    assert executor.trains_reconcile() == [train.pk]
+    executor.train_step(train.pk)
+    assert set(member_rollouts(train).values_list("state", flat=True)) == {
+        RolloutState.ROLLING_BACK
+    }
+    assert executor.trains_reconcile() == []
