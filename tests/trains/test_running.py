@@ -258,6 +258,7 @@ def test_the_api_starts_an_approved_train_and_asks_for_its_first_step(
     response = api_as(developer).post(f"{URL}{train.pk}/start/")
     assert response.status_code == 200, response.json()
     assert response.json()["state"] == "running"
+    assert response.json()["started_at"] is not None
     assert OutboxMessage.objects.filter(task_name=TRAIN_STEP_TASK, args=[train.pk]).count() == 1
     assert AuditEvent.objects.filter(action="train.start", actor=developer).exists()
     again = api_as(developer).post(f"{URL}{train.pk}/start/")
