@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.core import outbox
 from apps.releases.models import Release, ReleaseState
 from apps.releases.policies import ApprovalStatus
@@ -101,9 +102,19 @@ def train_member_start(*, train: Train, member: Member, approval: ApprovalStatus
             )
             return services.rollout_start(actor=None, release=member.release, approval=approval)
     except ValidationError as exc:
-        log.warning("train #%s: %s is held: %s", train.pk, member.service_name, exc)
-        member.release.refresh_from_db()
+        _hold(member, " ".join(exc.messages)[:300])
         return None
+
+
+def _hold(member: Member, reason: str) -> None:
+    """Say on the release why it waits (the start's own hold rolled back with it); recorded
+    once per reason, not at every step."""
+    member.release.refresh_from_db()
+    if reason == member.release.hold_reason:
+        return
+    Release.objects.filter(pk=member.release.pk).update(hold_reason=reason)
+    member.release.hold_reason = reason
+    audit_record(actor=None, action="release.hold", target=member.release, after={"reason": reason})
 
 
 def train_step(train_id: int, why: str = "") -> str | None:

@@ -330,7 +330,12 @@ def test_members_under_a_policy_start_on_the_trains_approvals(
 
 
 def test_a_member_its_gates_hold_waits_and_starts_at_a_later_step(
-    make_train, union_policies, release_manager, second_release_manager, security_reviewer
+    client_as,
+    make_train,
+    union_policies,
+    release_manager,
+    second_release_manager,
+    security_reviewer,
 ):
     train = make_train(submit=True)
     services.train_approve(actor=release_manager, train=train)
@@ -340,7 +345,14 @@ def test_a_member_its_gates_hold_waits_and_starts_at_a_later_step(
     train = services.train_start(actor=release_manager, train=train)
     run_pending_steps()
     assert not member_rollouts(train).exists()
-    assert releases_by_service(train)["d"].state == ReleaseState.APPROVED
+    held = releases_by_service(train)["d"]
+    assert held.state == ReleaseState.APPROVED
+    assert "Approvals: Waiting for" in held.hold_reason
+    executor.train_step(train.pk)  # held again for the same reason: recorded once
+    holds = AuditEvent.objects.filter(action="release.hold", target_id=str(held.pk))
+    assert holds.count() == 1
+    page = client_as(release_manager).get(f"/trains/{train.pk}/").content.decode()
+    assert "Held: Approvals: Waiting for" in page
     for approver, group in (
         (security_reviewer, "Security"),
         (second_release_manager, "Release managers"),
