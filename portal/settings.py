@@ -432,6 +432,12 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "audit.checkpoint", "schedule": 10 * 60.0},
     "dispatch-rollouts": {"task": "rollouts.dispatch", "schedule": 15.0},
     "reconcile-rollouts": {"task": "rollouts.reconcile", "schedule": 30.0},
+    # Trains that are due, and trains whose step was lost (apps/rollouts/trains.py).
+    "reconcile-trains": {
+        "task": "rollouts.trains_reconcile",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
     # Repairs the roll-up of recent days (records refresh their own day as they arrive).
     "insights-refresh-rollups": {"task": "insights.refresh_rollups", "schedule": 15 * 60.0},
     # Finished releases whose recording task was lost (apps/insights/services/runway.py).

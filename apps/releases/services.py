@@ -553,13 +553,15 @@ def release_begin(
     actor: User | None = None,
     now: datetime | None = None,
     as_steerer: bool = False,
+    approval: ApprovalStatus | None = None,
 ) -> tuple[bool, Release]:
     """Start a due release if every gate passes now; otherwise hold it and say why. The gates
     are evaluated again here, so a freeze created after approval still stops it.
 
     A release steered from elsewhere (a train's member) is neither started nor held here:
     what steers it starts it, in its own order, by passing `as_steerer=True`; that is the
-    one way such a release starts."""
+    one way such a release starts. `approval` is then the approval status to gate on (the
+    train's approvals); by default the release's own."""
     release = lock_release(release.pk)
     now = now or timezone.now()
     if not as_steerer and steered_by(release):
@@ -570,7 +572,7 @@ def release_begin(
         release.is_emergency and release.justification
     ):
         return False, release
-    gates = readiness(release, now=now)
+    gates = readiness(release, now=now, status=approval)
     failures = blocking_failures(gates)
     if failures:
         reason = "; ".join(f"{gate.name}: {gate.detail}" for gate in failures)[:300]

@@ -7,6 +7,8 @@ from apps.releases.models import ReleaseState
 from apps.releases.page_actions import register_action
 from apps.releases.transitions import steered_by
 from apps.rollouts import selectors
+from apps.rollouts.models import Rollout
+from apps.trains.member_columns import MemberColumn, register_member_column
 
 STARTABLE = (ReleaseState.SCHEDULED, ReleaseState.IN_PROGRESS)
 
@@ -30,6 +32,17 @@ def _release_context(request, release) -> dict:
     }
 
 
+def _train_member_cells(releases) -> dict[int, dict]:
+    cells: dict[int, dict] = {}
+    rollouts = Rollout.objects.filter(release__in=releases).order_by("id")
+    for rollout in rollouts.only("pk", "release_id", "state", "is_rollback"):
+        cells.setdefault(rollout.release_id, {"rollouts": []})["rollouts"].append(rollout)
+    return cells
+
+
+register_member_column(
+    MemberColumn("rollouts", "Rollouts", "rollouts/panels/_train_member.html", _train_member_cells)
+)
 register_panel(
     Panel("rollouts", "Rollouts", "rollouts/panels/_service.html", _service_context, order=30)
 )

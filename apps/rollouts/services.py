@@ -22,6 +22,7 @@ from apps.core import clock, outbox
 from apps.core.exceptions import Conflict
 from apps.releases import services as release_services
 from apps.releases.models import Release, ReleaseState
+from apps.releases.policies import ApprovalStatus
 from apps.releases.transitions import refuse_if_steered
 from apps.rollouts import live, plans, steps
 from apps.rollouts.kube import Kube, KubeError, KubeUnavailable
@@ -39,6 +40,8 @@ from apps.rollouts.transitions import (
     require_action,
     rollout_transition,
 )
+from apps.trains.models import TrainMember
+from apps.trains.services import TRAIN_STEP_TASK
 
 MAX_UNREACHABLE_ATTEMPTS = 8
 RUNNABLE = (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.ROLLING_BACK)
@@ -78,9 +81,16 @@ def _who(actor: User | None) -> str:
 
 @audit_refusals("rollout.start", target="release")
 @transaction.atomic
-def rollout_start(*, actor: User | None, release: Release, as_steerer: bool = False) -> Rollout:
-    """Roll out an approved release: its gates are checked (again) first. A release rolls out
-    once: a second start, even one racing the first, is a Conflict naming the rollout.
+def rollout_start(
+    *,
+    actor: User | None,
+    release: Release,
+    as_steerer: bool = False,
+    approval: ApprovalStatus | None = None,
+) -> Rollout:
+    """Roll out an approved release: its gates are checked (again) first, against `approval`
+    when given (see release_begin). A release rolls out once: a second start, even one racing
+    the first, is a Conflict naming the rollout.
 
     A release steered from elsewhere (a train's member) is started only by what steers it,
     passing `as_steerer=True`; anyone else is refused with a Conflict naming it. Runway's own
@@ -99,7 +109,7 @@ def rollout_start(*, actor: User | None, release: Release, as_steerer: bool = Fa
         raise Conflict(f"Release #{release.pk} has already started: rollout #{existing.pk}.")
     if release.state in (ReleaseState.SCHEDULED, ReleaseState.PENDING_APPROVAL):
         started, release = release_services.release_begin(
-            release=release, actor=actor, as_steerer=as_steerer
+            release=release, actor=actor, as_steerer=as_steerer, approval=approval
         )
         if not started:
             raise ValidationError(release.hold_reason or "The release is not ready to start.")
@@ -343,12 +353,30 @@ RELEASE_OUTCOME: dict[str, str] = {
 def _finish(rollout: Rollout, state: str) -> None:
     reason = "" if state == RolloutState.SUCCEEDED else rollout.failure_reason
     rollout_transition(rollout=rollout, to_state=state, actor=None, reason=reason, locked=True)
+    _tell_train(rollout, state)
     if rollout.is_rollback:
         _finish_rollback_of(rollout, state)
         return
     release_services.release_finish(
         release=rollout.release, outcome=RELEASE_OUTCOME[state], reason=rollout.failure_reason
     )
+
+
+def _tell_train(rollout: Rollout, state: str) -> None:
+    """A member of a train finished: its train's next step, once this commits (the outbox;
+    keyed, so a finish recorded twice asks once)."""
+    train_id = (
+        TrainMember.objects.filter(release_id=rollout.release_id)
+        .values_list("train_id", flat=True)
+        .first()
+    )
+    if train_id is not None:
+        outbox.enqueue(
+            TRAIN_STEP_TASK,
+            args=[train_id],
+            kwargs={"why": f"rollout #{rollout.pk} {state}"},
+            key=f"train-step:{train_id}:rollout:{rollout.pk}:{state}",
+        )
 
 
 def _finish_rollback_of(rollout: Rollout, state: str) -> None:
@@ -366,7 +394,7 @@ def _finish_rollback_of(rollout: Rollout, state: str) -> None:
 # --- People steering ---------------------------------------------------------------------
 
 
-def _steered(rollout: Rollout, actor: User, action: str) -> Rollout:
+def _steered(rollout: Rollout, actor: User | None, action: str) -> Rollout:
     """Lock the rollout and check `action` against what `available_actions` offers now."""
     rollout = lock_rollout(rollout.pk)
     require_action(rollout, actor, action)
@@ -449,7 +477,7 @@ def rollout_resume(*, actor: User, rollout: Rollout) -> Rollout:
 
 @audit_refusals("rollout.abort", target="rollout")
 @transaction.atomic
-def rollout_abort(*, actor: User, rollout: Rollout, reason: str = "") -> Rollout:
+def rollout_abort(*, actor: User | None, rollout: Rollout, reason: str = "") -> Rollout:
     """Weight back to zero and the previous version restored; the rollout ends aborted."""
     rollout = _steered(rollout, actor, "abort")
     before = rollout.state
@@ -464,7 +492,7 @@ def rollout_abort(*, actor: User, rollout: Rollout, reason: str = "") -> Rollout
 
 @audit_refusals("rollout.rollback", target="rollout")
 @transaction.atomic
-def rollout_rollback(*, actor: User, rollout: Rollout, reason: str = "") -> Rollout:
+def rollout_rollback(*, actor: User | None, rollout: Rollout, reason: str = "") -> Rollout:
     """Roll a finished, successful rollout back to the version before it."""
     original = lock_rollout(rollout.pk)
     require_action(original, actor, "rollback")

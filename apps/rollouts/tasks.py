@@ -35,3 +35,19 @@ def rollouts_reconcile_task() -> list[int]:
     from apps.rollouts.services import rollouts_reconcile
 
     return rollouts_reconcile()
+
+
+@shared_task(
+    name="rollouts.train_step", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
+def train_step_task(train_id: int, why: str = "") -> None:
+    from apps.rollouts.trains import train_step
+
+    train_step(train_id, why)
+
+
+@shared_task(name="rollouts.trains_reconcile", acks_late=True, ignore_result=True)
+def trains_reconcile_task() -> list[int]:
+    from apps.rollouts.trains import trains_reconcile
+
+    return trains_reconcile()

@@ -12,6 +12,7 @@ from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record, audit_refusals
 from apps.catalog.models import Environment, Service
+from apps.core import outbox
 from apps.releases.models import ChangeWindow, Freeze, Release, ReleaseState
 from apps.releases.services import release_create
 from apps.releases.transitions import ALLOWED as RELEASE_ALLOWED
@@ -30,6 +31,7 @@ from apps.trains.models import (
 from apps.trains.planning import PlanCycle
 from apps.trains.policies import approval_ttl, train_approval_status, train_rule_for_approver
 from apps.trains.transitions import (
+    EXECUTING,
     lock_train,
     may_request_trains,
     require_action,
@@ -195,9 +197,29 @@ def _refuse_if_window_closed(members: list[Release]) -> None:
         raise ValidationError({"planned_start": f"{'; '.join(closed)}. Choose another time."})
 
 
+# Executing the waves is the rollouts app's work (apps/rollouts/trains.py): the train asks for
+# a step by the task's name, so this app imports nothing of it.
+TRAIN_STEP_TASK = "rollouts.train_step"
+
+
+def train_step_request(train: Train, *, why: str) -> None:
+    """Ask for a step of the executor once this transaction commits (through the outbox, so a
+    broker that is down loses nothing; a reconciler sends steps of executing trains again)."""
+    outbox.enqueue(TRAIN_STEP_TASK, args=[train.pk], kwargs={"why": why})
+
+
+def _start(train: Train, members: list[Release], actor: User | None, *, reason: str) -> Train:
+    train = train_transition(
+        train=train, to_state=TrainState.RUNNING, actor=actor, reason=reason, locked=True
+    )
+    train_step_request(train, why="started")
+    return train
+
+
 def _approve(train: Train, members, actor: User, *, reason: str = "") -> Train:
     """Freeze the plan, approve the train and every member release, in the caller's
-    transaction. The members wait in `approved`: executing the waves schedules them."""
+    transaction. The members wait in `approved`: executing the waves schedules them. A train
+    whose planned start has come runs at once; a later one when it is due, or by hand."""
     train.plan = _plan([release.service.name for release in members])
     train.plan_frozen_at = timezone.now()
     train.save(update_fields=["plan", "plan_frozen_at", "updated_at"])
@@ -211,6 +233,37 @@ def _approve(train: Train, members, actor: User, *, reason: str = "") -> Train:
             actor=actor,
             reason=f"Approved with train #{train.pk}",
         )
+    if min(release.planned_start for release in members) <= timezone.now():
+        train = _start(train, members, actor, reason="Approved, and its planned start has come")
+    return train
+
+
+@transaction.atomic
+def train_start(*, actor: User | None, train: Train) -> Train:
+    """Run an approved train now: its first wave's members start (the executor's step). With
+    no actor, Runway starts a train whose planned start has come."""
+    train = lock_train(train.pk)
+    members = selectors.train_members(train)
+    if actor is not None:
+        require_action(train, actor, "start", members=members)
+    reason = "Started by hand" if actor is not None else "Its planned start has come"
+    train = _start(train, members, actor, reason=reason)
+    audit_record(actor=actor, action="train.start", target=train, after={"reason": reason})
+    return train
+
+
+@transaction.atomic
+def train_rollback(*, actor: User, train: Train, reason: str = "") -> Train:
+    """Roll a halted train's succeeded members back, last wave first (the executor's steps)."""
+    train = lock_train(train.pk)
+    members = selectors.train_members(train)
+    require_action(train, actor, "rollback", members=members)
+    why = (reason or "").strip() or "Rolled back by hand"
+    train = train_transition(
+        train=train, to_state=TrainState.ROLLING_BACK, actor=actor, reason=why, locked=True
+    )
+    audit_record(actor=actor, action="train.rollback", target=train, after={"reason": why})
+    train_step_request(train, why="rollback")
     return train
 
 
@@ -285,14 +338,18 @@ def train_reject(*, actor: User, train: Train, comment: str) -> TrainApproval:
 
 @transaction.atomic
 def train_cancel(*, actor: User, train: Train, reason: str = "") -> Train:
-    """Cancel the train and every member release not yet finished."""
+    """Cancel the train and every member release not yet finished: members that have not
+    started are cancelled here, rollouts under way are aborted by the executor's step."""
     train = lock_train(train.pk)
     members = selectors.train_members(train)
     require_action(train, actor, "cancel", members=members)
+    was_executing = train.state in EXECUTING
     train = train_transition(
         train=train, to_state=TrainState.CANCELLED, actor=actor, reason=reason, locked=True
     )
     _cancel_members(train, members, actor, reason=f"Train #{train.pk} was cancelled")
+    if was_executing:
+        train_step_request(train, why="cancelled")
     return train
 
 

@@ -2,6 +2,8 @@
 one answer to "what may this person do with it now" that pages, API and services all read.
 
 draft → submitted → approved | rejected; draft, submitted and approved → cancelled.
+approved → running (started by hand or when due) → succeeded | halted | rolling_back |
+cancelled; halted → rolling_back (by hand) → rolled_back, or halted again when a rollback fails.
 """
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,7 +21,17 @@ from apps.trains.policies import not_a_train_decider, train_approval_status
 ALLOWED: dict[str, set[str]] = {
     TrainState.DRAFT: {TrainState.SUBMITTED, TrainState.CANCELLED},
     TrainState.SUBMITTED: {TrainState.APPROVED, TrainState.REJECTED, TrainState.CANCELLED},
-    TrainState.APPROVED: {TrainState.CANCELLED},
+    TrainState.APPROVED: {TrainState.RUNNING, TrainState.CANCELLED},
+    TrainState.RUNNING: {
+        TrainState.SUCCEEDED,
+        TrainState.HALTED,
+        TrainState.ROLLING_BACK,
+        TrainState.CANCELLED,
+    },
+    TrainState.HALTED: {TrainState.ROLLING_BACK},
+    TrainState.ROLLING_BACK: {TrainState.ROLLED_BACK, TrainState.HALTED},
+    TrainState.SUCCEEDED: set(),
+    TrainState.ROLLED_BACK: set(),
     TrainState.REJECTED: set(),
     TrainState.CANCELLED: set(),
 }
@@ -27,9 +39,16 @@ ALLOWED: dict[str, set[str]] = {
 TIMESTAMPS: dict[str, str] = {
     TrainState.SUBMITTED: "submitted_at",
     TrainState.APPROVED: "approved_at",
+    TrainState.RUNNING: "started_at",
+    TrainState.SUCCEEDED: "finished_at",
+    TrainState.HALTED: "finished_at",
+    TrainState.ROLLED_BACK: "finished_at",
     TrainState.REJECTED: "finished_at",
     TrainState.CANCELLED: "finished_at",
 }
+
+# Where the executor (apps/rollouts/trains.py) still has work: a step moves these on.
+EXECUTING = (TrainState.RUNNING, TrainState.ROLLING_BACK)
 
 
 class IllegalTransition(ValidationError):
@@ -83,6 +102,16 @@ REFUSED = {
     "submit": "Only the teams owning every member and platform admins submit this train.",
     "cancel": "Only the teams owning every member, release managers and platform admins "
     "cancel this train.",
+    "start": "Only the teams owning every member, release managers and platform admins "
+    "start this train.",
+    "rollback": "Only the teams owning every member, release managers and platform admins "
+    "roll this train back.",
+}
+# The state each action moves the train to, for the one check of "when".
+TARGETS = {
+    "cancel": TrainState.CANCELLED,
+    "start": TrainState.RUNNING,
+    "rollback": TrainState.ROLLING_BACK,
 }
 DECISIONS = ("approve", "reject")
 
@@ -111,8 +140,11 @@ def _refusal(train: Train, action: str) -> str:
             if train.state == TrainState.DRAFT
             else f"Only a draft train is submitted; this one is {state}."
         )
-    allowed = TrainState.CANCELLED in ALLOWED[train.state]
-    return "" if allowed else f"A train that is {state} cannot become cancelled."
+    target = TrainState(TARGETS[action])
+    if action == "rollback" and train.state != TrainState.HALTED:
+        return f"Only a halted train is rolled back; this one is {state}."
+    allowed = target in ALLOWED[train.state]
+    return "" if allowed else f"A train that is {state} cannot become {target.label.lower()}."
 
 
 def _decision_refusal(

@@ -13,4 +13,6 @@ urlpatterns = [
     path("<int:pk>/approve/", views.train_approve, name="approve"),
     path("<int:pk>/reject/", views.train_reject, name="reject"),
     path("<int:pk>/cancel/", views.train_cancel, name="cancel"),
+    path("<int:pk>/start/", views.train_start, name="start"),
+    path("<int:pk>/rollback/", views.train_rollback, name="rollback"),
 ]

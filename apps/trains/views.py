@@ -15,6 +15,7 @@ from apps.core.forms import add_service_errors
 from apps.core.http import AuthenticatedRequest
 from apps.trains import selectors, services
 from apps.trains.forms import TrainForm, TrainPlanForm
+from apps.trains.member_columns import member_columns, member_rows
 from apps.trains.models import Train
 from apps.trains.policies import not_a_train_decider, train_approval_status
 from apps.trains.transitions import decision_refusals, may_request_trains
@@ -39,7 +40,13 @@ def train_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     train = get_object_or_404(selectors.train_detail_queryset(), pk=pk)
     selectors.with_decision_state(train, request.user)
     refusals = decision_refusals(train, train.member_releases, request.user, train.approval_status)
-    return render(request, "trains/train_detail.html", {"train": train, "refusals": refusals})
+    context = {
+        "train": train,
+        "refusals": refusals,
+        "member_columns": member_columns(),
+        "member_rows": member_rows(train.member_releases),
+    }
+    return render(request, "trains/train_detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -134,4 +141,18 @@ def train_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         request,
         pk,
         lambda t, comment: services.train_cancel(actor=request.user, train=t, reason=comment),
+    )
+
+
+@require_POST
+def train_start(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, lambda t, _: services.train_start(actor=request.user, train=t))
+
+
+@require_POST
+def train_rollback(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda t, comment: services.train_rollback(actor=request.user, train=t, reason=comment),
     )

@@ -22,6 +22,8 @@ from apps.rollouts.tasks import (
     rollout_advance_task,
     rollouts_dispatch_task,
     rollouts_reconcile_task,
+    train_step_task,
+    trains_reconcile_task,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,8 @@ def test_each_task_keeps_its_wire_name():
         rollout_advance_task: "rollouts.advance",
         rollouts_dispatch_task: "rollouts.dispatch",
         rollouts_reconcile_task: "rollouts.reconcile",
+        train_step_task: "rollouts.train_step",
+        trains_reconcile_task: "rollouts.trains_reconcile",
         rollups_refresh_task: "insights.refresh_rollups",
         deployment_record_task: "insights.record_deployment",
         deployments_record_missed_task: "insights.record_missed_deployments",

@@ -140,6 +140,7 @@ class TrainDetailSerializer(TrainListSerializer):
             "plan",
             "plan_frozen_at",
             "submitted_at",
+            "started_at",
             "finished_at",
             "members",
             "approval",

@@ -127,6 +127,23 @@ class TrainViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         services.train_cancel(actor=request.user, train=train, **body.validated_data)
         return Response(self._detail(pk))
 
+    @_action_schema("Start an approved train now: its first wave rolls out", request=None)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def start(self, request, pk=None):
+        services.train_start(actor=request.user, train=self._train(pk))
+        return Response(self._detail(pk))
+
+    @_action_schema(
+        "Roll a halted train back: its succeeded members, last wave first", TrainCancelSerializer
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def rollback(self, request, pk=None):
+        train = self._train(pk)
+        body = TrainCancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.train_rollback(actor=request.user, train=train, **body.validated_data)
+        return Response(self._detail(pk))
+
     def _train(self, pk) -> Train:
         return permissions.get_visible_or_404(Train.objects.all(), pk=pk)
 
