@@ -252,11 +252,7 @@ def version_gates(release: Release) -> list[Gate]:
     """A version marked bad never starts; an environment pinned to another version waits for
     its pin to be lifted. Neither is skipped by an emergency: a person lifts the pin, saying
     why. Shown only when they hold the release, or when a pin holds it at this version."""
-    bad = (
-        BadVersion.objects.filter(service_id=release.service_id, version=release.version)
-        .select_related("marked_by")
-        .first()
-    )
+    bad = _bad_mark(release)
     pin = (
         VersionPin.objects.filter(environment_id=release.environment_id, lifted_at__isnull=True)
         .select_related("pinned_by")
@@ -275,6 +271,14 @@ def version_gates(release: Release) -> list[Gate]:
     return gates
 
 
+def _bad_mark(release: Release) -> BadVersion | None:
+    return (
+        BadVersion.objects.filter(service_id=release.service_id, version=release.version)
+        .select_related("marked_by")
+        .first()
+    )
+
+
 def bad_version_detail(bad: BadVersion) -> str:
     return (
         f"{bad.version} was marked bad by {bad.marked_by.username} on "
@@ -285,11 +289,7 @@ def bad_version_detail(bad: BadVersion) -> str:
 def bad_version_refusal(release: Release) -> str:
     """Why a request for this release is refused at once: its version is marked bad (a pin,
     which is lifted in time, only holds the start). Empty when it is not."""
-    bad = (
-        BadVersion.objects.filter(service_id=release.service_id, version=release.version)
-        .select_related("marked_by")
-        .first()
-    )
+    bad = _bad_mark(release)
     return bad_version_detail(bad) if bad else ""
 
 

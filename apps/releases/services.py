@@ -682,6 +682,7 @@ def release_promote(*, actor: User, release: Release, submit: bool = False) -> R
     target = next_environment(release)
     refusal = promotion_refusal(release, target)
     if refusal:
+        # Already asked of the next environment is a 409; anything else the client's to fix.
         error = Conflict if refusal[0] == "environment" and target else ValidationError
         raise error({refusal[0]: refusal[1]})
     assert target is not None  # promotion_refusal says so otherwise

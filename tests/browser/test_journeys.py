@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from apps.catalog.models import Service
 from apps.insights.models import DeliveryStatus, WebhookDelivery
 from apps.releases import services as releases
-from apps.releases.models import Freeze
+from apps.releases.models import Freeze, Release
 from apps.rollouts import services as rollouts
 from tests.factories import ServiceFactory
 from tests.onboarding.fixtures import VERIFIED_CANARY
@@ -191,9 +191,10 @@ def test_leadership_reads_how_rollbacks_count_and_exports_a_periods_evidence(
 
     menu(page, "Releases").click()
     page.get_by_role("link", name="Export evidence").click()
-    today = timezone.localdate().isoformat()
-    page.get_by_label("Start").fill(today)
-    page.get_by_label("End").fill(today)
+    # The day the steered release was planned on (a run across midnight has two days).
+    planned = timezone.localdate(Release.objects.get(pk=steered.release_id).planned_start)
+    page.get_by_label("Start").fill(planned.isoformat())
+    page.get_by_label("End").fill(planned.isoformat())
     with page.expect_download() as downloading:
         page.get_by_role("button", name="Download ZIP").click()
     archive = zipfile.ZipFile(io.BytesIO(downloading.value.path().read_bytes()))
