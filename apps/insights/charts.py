@@ -23,6 +23,8 @@ from datetime import date
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from apps.core.durations import format_duration
+
 COUNT, NUMBER, PERCENT, SECONDS = "count", "number", "percent", "seconds"
 UNITS = (COUNT, NUMBER, PERCENT, SECONDS)
 
@@ -41,23 +43,6 @@ FONT = f'font-family="system-ui, sans-serif" font-size="{FONT_SIZE}"'
 
 
 # --- Formatting -------------------------------------------------------------------------------
-
-
-def format_duration(seconds: float | None) -> str:
-    """A duration for people: "40 s", "12 min", "3 h 20 min", "2 d 4 h" (two units at most)."""
-    if seconds is None:
-        return "—"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def format_percent(rate: float | None) -> str:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from apps.accounts.identities import unknown_authors
 from apps.catalog.models import Environment
+from apps.core.durations import format_duration
 from apps.releases.models import (
     Approval,
     BadVersion,
@@ -21,7 +22,6 @@ from apps.releases.policies import (
     live_approvals,
     separation_of_duties_conflict,
 )
-from apps.releases.soak import duration as soak_duration
 from apps.releases.soak import soaked_at
 from apps.releases.windows import when_allowed
 
@@ -86,7 +86,7 @@ def promotion_gate(release: Release, at: datetime) -> Gate:
 
 
 def _soak_gate(release: Release, previous: Environment, at: datetime) -> Gate:
-    name, soak = "Promotion and soak", soak_duration(previous.soak_seconds)
+    name, soak = "Promotion and soak", format_duration(previous.soak_seconds)
     ready_at = soaked_at(previous, release.version)
     if ready_at is not None and ready_at <= at:
         return Gate(

@@ -183,6 +183,13 @@ def rule_for_approver(
     refusal = not_a_decider(release, user, status)
     if refusal:
         raise PermissionDenied(refusal)
+    return rule_counted_for(user, status, rejecting=rejecting)
+
+
+def rule_counted_for(user, status: ApprovalStatus, *, rejecting: bool = False) -> ApprovalRule:
+    """Of a decider's eligible rules, the first still short of approvals (a rejection: the
+    first eligible); ValidationError when every one has its approvals. For a release, and for
+    a train under its members' rules."""
     eligible = [s for s in status.rules if is_eligible(s.rule, user)]
     if rejecting:
         return eligible[0].rule

@@ -58,18 +58,3 @@ def soaked_at(environment: Environment, version: str) -> datetime | None:
     there."""
     since = running_since(environment, version)
     return None if since is None else since + timedelta(seconds=environment.soak_seconds)
-
-
-def duration(seconds: float) -> str:
-    """3 d 4 h, 2 h 5 min, 12 min, 40 s: a soak in words."""
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"

@@ -21,6 +21,7 @@ from apps.releases.policies import (
     active_policies,
     applicable_policies,
     is_eligible,
+    rule_counted_for,
     separation_of_duties_conflict,
 )
 from apps.trains.models import Train, TrainApproval
@@ -106,10 +107,4 @@ def train_rule_for_approver(
     refusal = not_a_train_decider(train, members, user, status)
     if refusal:
         raise PermissionDenied(refusal)
-    eligible = [s for s in status.rules if is_eligible(s.rule, user)]
-    if rejecting:
-        return eligible[0].rule
-    for rule_status in eligible:
-        if not rule_status.satisfied:
-            return rule_status.rule
-    raise ValidationError("Every rule you could approve for already has its approvals.")
+    return rule_counted_for(user, status, rejecting=rejecting)

@@ -81,7 +81,7 @@ def train_plan(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "trains/partials/_plan.html", {"form": form, "waves": waves})
 
 
-def _act(request, pk: int, act) -> HttpResponse:
+def _run_train_action(request, pk: int, act) -> HttpResponse:
     train = get_object_or_404(Train.objects.all(), pk=pk)
     try:
         act(train, request.POST.get("comment", ""))
@@ -92,7 +92,9 @@ def _act(request, pk: int, act) -> HttpResponse:
 
 @require_POST
 def train_submit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda t, _: services.train_submit(actor=request.user, train=t))
+    return _run_train_action(
+        request, pk, lambda t, _: services.train_submit(actor=request.user, train=t)
+    )
 
 
 def confirmed_on_production(view: Callable) -> Callable:
@@ -118,7 +120,7 @@ def confirmed_on_production(view: Callable) -> Callable:
 @require_POST
 @confirmed_on_production
 def train_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _act(
+    return _run_train_action(
         request,
         pk,
         lambda t, comment: services.train_approve(actor=request.user, train=t, comment=comment),
@@ -128,7 +130,7 @@ def train_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 @confirmed_on_production
 def train_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _act(
+    return _run_train_action(
         request,
         pk,
         lambda t, comment: services.train_reject(actor=request.user, train=t, comment=comment),
@@ -137,7 +139,7 @@ def train_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def train_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _act(
+    return _run_train_action(
         request,
         pk,
         lambda t, comment: services.train_cancel(actor=request.user, train=t, reason=comment),
@@ -146,12 +148,14 @@ def train_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def train_start(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda t, _: services.train_start(actor=request.user, train=t))
+    return _run_train_action(
+        request, pk, lambda t, _: services.train_start(actor=request.user, train=t)
+    )
 
 
 @require_POST
 def train_rollback(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _act(
+    return _run_train_action(
         request,
         pk,
         lambda t, comment: services.train_rollback(actor=request.user, train=t, reason=comment),

@@ -5,16 +5,9 @@ import pytest
 
 from apps.catalog import services as catalog
 from apps.catalog.models import GoldenPathTemplate
+from apps.demo.world import VERIFIED_CANARY  # the demo's golden path, published as an admin does
 
-VERIFIED_CANARY = {
-    "steps": [
-        {"set_weight": 20},
-        {"analysis": {"template": "success-rate"}},
-        {"set_weight": 50},
-        {"pause": {"seconds": 60}},
-        {"set_weight": 100},
-    ]
-}
+__all__ = ["VERIFIED_CANARY"]
 
 
 @pytest.fixture

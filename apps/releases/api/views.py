@@ -48,6 +48,14 @@ NOT_FOUND = OpenApiResponse(description="No release with this id.")
 STEERED = OpenApiResponse(
     description="The release is a train's member: it is acted on through its train."
 )
+# What a release action answers: the release as it is now, or why not.
+ACTION_RESPONSES = {
+    200: ReleaseDetailSerializer,
+    400: REFUSED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    409: STEERED,
+}
 
 
 def _detail_queryset():
@@ -60,13 +68,7 @@ def _action_schema(summary: str, request, description: str | None = None):
         summary=summary,
         description=description,
         request=request,
-        responses={
-            200: ReleaseDetailSerializer,
-            400: REFUSED,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-            409: STEERED,
-        },
+        responses=ACTION_RESPONSES,
     )
 
 
@@ -119,13 +121,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             "for approval. A release in progress or finished cannot be edited."
         ),
         request=ReleaseUpdateSerializer,
-        responses={
-            200: ReleaseDetailSerializer,
-            400: REFUSED,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-            409: STEERED,
-        },
+        responses=ACTION_RESPONSES,
     )
     def partial_update(self, request, pk=None):
         body = ReleaseUpdateSerializer(data=request.data)

@@ -14,11 +14,3 @@ def state_label(value: str) -> str:
 @register.filter
 def change_type_label(value: str) -> str:
     return ChangeType(value).label if value in ChangeType.values else value
-
-
-@register.filter
-def soak_words(seconds: int) -> str:
-    """A soak in words: 3 d 4 h, 2 h 5 min."""
-    from apps.releases.soak import duration
-
-    return duration(seconds)

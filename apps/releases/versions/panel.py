@@ -7,6 +7,7 @@ from django.utils import timezone
 from apps.accounts import permissions
 from apps.catalog.models import Service
 from apps.catalog.panels import Panel, register_panel
+from apps.core.durations import format_duration
 from apps.releases.versions import transitions
 from apps.releases.versions.forms import MarkBadForm, lift_form, pin_form
 from apps.releases.versions.selectors import service_versions
@@ -27,6 +28,7 @@ def panel_context(request, service: Service, *, failed: str = "", form=None) -> 
         rows.append(
             {
                 "row": row,
+                "soak": format_duration(row.environment.soak_seconds),
                 "soaked": row.soaked_at is not None and row.soaked_at <= now,
                 "pin_form": form
                 if failed == pin_key
