@@ -11,9 +11,11 @@ BLOCKING = {"serious", "critical"}
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 
 
-def violations(page, source: str) -> list[dict]:
-    """Every violation axe finds in the page as it is now, with the elements at fault."""
-    page.evaluate(source)
+def violations(page, source: str | None = None) -> list[dict]:
+    """Every violation axe finds in the page as it is now, with the elements at fault; `source`
+    loads axe into the page first (once per page: it takes longer than a run)."""
+    if source is not None:
+        page.evaluate(source)
     return page.evaluate(
         """async (tags) => {
             const results = await axe.run(document, {

@@ -1,8 +1,8 @@
-"""Runway on a phone (390 px wide) and on a laptop (1366 px): every main page, as its persona
-sees it, fits the screen without sideways scrolling, folds its navigation into a Menu button,
-draws chart labels large enough to read and passes axe-core (tests/browser/axe.py) at that size
-too, targets a thumb can hit and tables that scroll sideways reachable by keyboard among its
-checks; the month calendar turns into a list."""
+"""Runway on a phone (390 px wide): every main page, as its persona sees it, fits the screen
+without sideways scrolling, folds its navigation into a Menu button, draws chart labels large
+enough to read and passes axe-core (tests/browser/axe.py) at that size too, targets a thumb can
+hit and tables that scroll sideways reachable by keyboard among its checks; the month calendar
+turns into a list. tests/browser/test_accessibility.py sweeps the same pages on a laptop."""
 
 import re
 
@@ -11,10 +11,10 @@ from playwright.sync_api import expect
 
 from tests.browser import axe
 from tests.browser.conftest import persona_pages
+from tests.browser.layout import page_width
 from tests.browser.main_pages import DEVELOPER, MAIN_PAGES
 
 PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1366, "height": 800}
 SMALLEST_CHART_LABEL = 10  # px, as drawn
 CALENDAR_MONTH = next(page for page in MAIN_PAGES if page.name == "calendar-month")
 HOME = next(page for page in MAIN_PAGES if page.name == "home")
@@ -31,35 +31,6 @@ def phone(browser, demo_site):
     options = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
     with persona_pages(browser, demo_site, **options) as pages:
         yield pages
-
-
-@pytest.fixture(scope="module")
-def laptop(browser, demo_site):
-    with persona_pages(browser, demo_site, viewport=LAPTOP) as pages:
-        yield pages
-
-
-def page_width(page) -> dict:
-    """The document's width against the screen's, and the outermost elements that stick out."""
-    return page.evaluate(
-        """() => {
-            const view = document.documentElement.clientWidth;
-            const out = (el) => el.getBoundingClientRect().right > view + 1;
-            const inScrollBox = (el) => {
-                if (["absolute", "fixed"].includes(getComputedStyle(el).position)) return false;
-                for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
-                    if (getComputedStyle(up).overflowX !== "visible") return true;
-                }
-                return false;
-            };
-            const wide = Array.from(document.querySelectorAll("body *"))
-                .filter((el) => out(el) && !out(el.parentElement) && !inScrollBox(el))
-                .slice(0, 6)
-                .map((el) => `${el.tagName.toLowerCase()}.${el.getAttribute("class") || ""}` +
-                    ` to ${Math.round(el.getBoundingClientRect().right)} px`);
-            return {scroll: document.documentElement.scrollWidth, view, wide};
-        }"""
-    )
 
 
 def small_chart_labels(page) -> list[str]:
@@ -171,22 +142,3 @@ def test_the_month_calendar_is_a_list_of_days_on_a_phone(phone):
         expect(first_day.locator(".cal-date")).to_contain_text(
             re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d")
         )
-
-
-@pytest.mark.parametrize("main_page", MAIN_PAGES, ids=str)
-def test_a_main_page_fits_a_laptop_and_what_scrolls_inside_it_takes_the_keyboard(laptop, main_page):
-    with laptop.open(main_page) as page:
-        width = page_width(page)
-        scrolling = page.evaluate(
-            """() => Array.from(document.querySelectorAll("main *"))
-                .filter((el) => el.scrollWidth > el.clientWidth + 1 &&
-                    ["auto", "scroll"].includes(getComputedStyle(el).overflowX))
-                .map((el) => ({
-                    what: el.tagName.toLowerCase() + "." + String(el.className).trim(),
-                    tabindex: el.getAttribute("tabindex"),
-                    name: el.getAttribute("aria-label") || el.getAttribute("aria-labelledby"),
-                }))"""
-        )
-    assert width["scroll"] <= width["view"], width
-    unreachable = [s for s in scrolling if s["tabindex"] != "0" or not s["name"]]
-    assert not unreachable, f"{main_page.name}: scrolls without keyboard access: {unreachable}"
