@@ -45,6 +45,7 @@ class Controller:
     ):
         self.store, self.interval, self.clock = store, tick, clock
         self.kubelet = Kubelet(store, ready_delay=ready_delay)
+        self.replica_set_statuses = replicasets.StatusUpdater(store)
         self.deployments = DeploymentController(store)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -55,7 +56,7 @@ class Controller:
             collect_garbage(self.store)
             replicasets.manage_pods(self.store)
             self.kubelet.sync(now)
-            replicasets.update_statuses(self.store, now)
+            self.replica_set_statuses.update(now)
             self.deployments.sync_all(now)
 
     def _run(self) -> None:

@@ -8,7 +8,6 @@ status fields, and the Available / Progressing conditions (with the progress dea
 Go code function by function, so the names here are theirs.
 """
 
-import copy
 import json
 import math
 from collections.abc import Iterable
@@ -16,7 +15,7 @@ from collections.abc import Iterable
 from simulator import errors
 from simulator.replicasets import controller_uid, omit_zero, owner_reference
 from simulator.resources import DEPLOYMENTS, PODS, REPLICASETS
-from simulator.store import NAME_ALPHABET, Store, parse_timestamp, timestamp
+from simulator.store import NAME_ALPHABET, Store, clone, parse_timestamp, timestamp
 
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
@@ -217,20 +216,54 @@ def deployment_timed_out(d: dict, status: dict, now: float) -> bool:
 # --- the controller -----------------------------------------------------------------------
 
 
+def waits_on_the_clock(d: dict) -> bool:
+    """Whether a sync of this Deployment may change it with nothing else changed: a rollout
+    under a progress deadline runs out of time, and Recreate waits on pods, which the
+    ReplicaSets' versions do not show."""
+    if d["spec"]["strategy"]["type"] == "Recreate":
+        return True
+    if not has_progress_deadline(d):
+        return False
+    condition = get_condition(d["status"], "Progressing")
+    return condition is None or condition["reason"] not in (
+        "NewReplicaSetAvailable",
+        "ProgressDeadlineExceeded",
+    )
+
+
+def _versions(d: dict, rss: list[dict]) -> tuple[str, ...]:
+    return (d["metadata"]["resourceVersion"], *(rs["metadata"]["resourceVersion"] for rs in rss))
+
+
 class DeploymentController:
     def __init__(self, store: Store):
         self.store = store
+        # Deployments whose last sync wrote nothing, by uid, with the versions of what it read:
+        # a sync is a function of the Deployment and its ReplicaSets (and of the clock, where
+        # waits_on_the_clock says so), so the same versions would write nothing again.
+        self._idle: dict[str, tuple[str, ...]] = {}
 
     def sync_all(self, now: float) -> None:
         # One listing of the ReplicaSets for all Deployments: a sync only writes the
         # ReplicaSets of its own Deployment.
-        deployments, _ = self.store.list(DEPLOYMENTS)
-        replica_sets, _ = self.store.list(REPLICASETS)
+        deployments, _ = self.store.list(DEPLOYMENTS, shared=True)
+        replica_sets, _ = self.store.list(REPLICASETS, shared=True)
         owned: dict[str | None, list[dict]] = {}
         for rs in replica_sets:
             owned.setdefault(controller_uid(rs), []).append(rs)
+        idle, self._idle = self._idle, {}
         for d in deployments:
-            self.sync(d, now, owned.get(d["metadata"]["uid"], []))
+            uid = d["metadata"]["uid"]
+            rss = owned.get(uid, [])
+            versions = _versions(d, rss)
+            if idle.get(uid) == versions:
+                self._idle[uid] = versions
+                continue
+            revision = self.store.resource_version
+            # A sync changes the dicts it is given as it writes: copies, not the stored ones.
+            self.sync(clone(d), now, [clone(rs) for rs in rss])
+            if self.store.resource_version == revision and not waits_on_the_clock(d):
+                self._idle[uid] = versions
 
     def sync(self, d: dict, now: float, rss: list[dict]) -> None:
         self._check_paused_conditions(d, now)
@@ -282,7 +315,7 @@ class DeploymentController:
         if condition and condition["reason"] == "ProgressDeadlineExceeded":
             return
         paused_condition = condition is not None and condition["reason"] == "DeploymentPaused"
-        status = copy.deepcopy(d["status"])
+        status = clone(d["status"])
         if d["spec"].get("paused") and not paused_condition:
             set_condition(
                 status,
@@ -388,7 +421,7 @@ class DeploymentController:
                 return new_rs, old_rss
             self._set_deployment_revision(d, str(revision(new_rs)))
             if has_progress_deadline(d) and get_condition(d["status"], "Progressing") is None:
-                status = copy.deepcopy(d["status"])
+                status = clone(d["status"])
                 message = f'Found new replica set "{new_rs["metadata"]["name"]}"'
                 set_condition(
                     status, new_condition("Progressing", "True", "FoundNewReplicaSet", message, now)
@@ -427,9 +460,9 @@ class DeploymentController:
     ) -> dict | None:
         collision_count = d["status"].get("collisionCount")
         pod_hash = template_hash(d["spec"]["template"], collision_count)
-        template = copy.deepcopy(d["spec"]["template"])
+        template = clone(d["spec"]["template"])
         template["metadata"].setdefault("labels", {})[HASH_LABEL] = pod_hash
-        selector = copy.deepcopy(d["spec"]["selector"])
+        selector = clone(d["spec"]["selector"])
         selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
         name = f"{d['metadata']['name']}-{pod_hash}"
         rs = {
@@ -463,13 +496,13 @@ class DeploymentController:
                 raise
             # A ReplicaSet of that name exists but is not ours or has another template: a hash
             # collision. Count it so the next hash differs, as the controller does.
-            status = copy.deepcopy(d["status"])
+            status = clone(d["status"])
             status["collisionCount"] = (collision_count or 0) + 1
             self._save_status(d, status)
             return None
         self._set_deployment_revision(d, str(new_revision))
         if has_progress_deadline(d):
-            status = copy.deepcopy(d["status"])
+            status = clone(d["status"])
             message = f'Created new replica set "{name}"'
             set_condition(
                 status, new_condition("Progressing", "True", "NewReplicaSetCreated", message, now)
@@ -607,7 +640,7 @@ class DeploymentController:
             "readyReplicas": _status_count(all_rss, "readyReplicas"),
             "availableReplicas": available,
             "unavailableReplicas": max(_spec_replicas(all_rss) - available, 0),
-            "conditions": copy.deepcopy(d["status"].get("conditions") or []),
+            "conditions": clone(d["status"].get("conditions") or []),
         }
         if "collisionCount" in d["status"]:
             status["collisionCount"] = d["status"]["collisionCount"]

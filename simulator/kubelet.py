@@ -60,6 +60,9 @@ class _PodLife:
     seen_at: float
     ip: str
     times: dict = field(default_factory=dict)
+    # The stored pod once its status no longer moves with time (stored pods are replaced,
+    # never changed in place, on every write): until it is written again, nothing to do.
+    settled: dict | None = None
 
 
 class Kubelet:
@@ -83,9 +86,27 @@ class Kubelet:
             life = self._pods.get(uid)
             if life is None:
                 life = self._pods[uid] = _PodLife(seen_at=now, ip=self._allocate_ip())
+            if life.settled is pod:
+                continue
             status = self.pod_status(pod, life, now)
             if status != pod["status"]:
                 self.store.update(PODS, {**pod, "status": status}, status_only=True)
+            elif self._settled(pod, now - life.seen_at):
+                life.settled = pod
+
+    def _settled(self, pod: dict, age: float) -> bool:
+        """Whether the pod's status stays as it is now until the pod changes: it never got a
+        node, or its containers are past their last step (a crash loop and an image pull go
+        on for ever)."""
+        if not pod["spec"].get("nodeName"):
+            return True
+        last_step = {
+            "ok": self.ready_delay,
+            "slowstart": self.ready_delay * SLOW_START,
+            "unready": self.ready_delay / 2,
+        }
+        kinds = [behaviour(c.get("image", "")) for c in pod["spec"].get("containers") or []]
+        return all(kind in last_step and age >= last_step[kind] for kind in kinds)
 
     def _container(self, container: dict, pod: dict, life: _PodLife, age: float) -> dict:
         name, image = container["name"], container.get("image", "")

@@ -1,11 +1,9 @@
 """The ReplicaSet controller: keep spec.replicas pods per ReplicaSet and report their state."""
 
-import copy
-
 from simulator import errors, label_selectors
 from simulator.kubelet import NODE_NAME, is_ready, ready_since, schedulable
 from simulator.resources import PODS, REPLICASETS
-from simulator.store import Store, parse_timestamp, random_suffix
+from simulator.store import Store, clone, parse_timestamp, random_suffix
 
 
 def controller_uid(obj: dict) -> str | None:
@@ -64,7 +62,7 @@ def _new_pod(rs: dict) -> dict:
     annotations = template.get("metadata", {}).get("annotations")
     if annotations:
         metadata["annotations"] = dict(annotations)
-    spec = copy.deepcopy(template["spec"])
+    spec = clone(template["spec"])
     if schedulable(spec):  # the scheduler binds the pod to the node at once
         spec["nodeName"] = NODE_NAME
     return {"metadata": metadata, "spec": spec}
@@ -94,21 +92,45 @@ def manage_pods(store: Store) -> None:
         want = rs["spec"].get("replicas", 1)
         for _ in range(want - len(mine)):
             _create_pod(store, rs)
-        for pod in sorted(mine, key=_deletion_rank)[: max(len(mine) - want, 0)]:
-            store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if len(mine) > want:
+            for pod in sorted(mine, key=_deletion_rank)[: len(mine) - want]:
+                store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
 
 
-def update_statuses(store: Store, now: float) -> None:
-    pods, _ = store.list(PODS, shared=True)
-    owned: dict[str, list[dict]] = {}
-    for pod in pods:
-        owned.setdefault(controller_uid(pod) or "", []).append(pod)
-    replica_sets, _ = store.list(REPLICASETS, shared=True)
-    for rs in replica_sets:
-        _update_status(store, rs, owned.get(rs["metadata"]["uid"], []), now)
+class StatusUpdater:
+    """Each ReplicaSet's status from its pods. A status is a function of the ReplicaSet and its
+    pods, and of the clock while a ready pod waits out minReadySeconds: a ReplicaSet none of
+    which changed since its status was last found current is not looked at again."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._current: dict[str, tuple[str, ...]] = {}  # uid -> versions of what it read
+
+    def update(self, now: float) -> None:
+        pods, _ = self.store.list(PODS, shared=True)
+        owned: dict[str, list[dict]] = {}
+        for pod in pods:
+            owned.setdefault(controller_uid(pod) or "", []).append(pod)
+        replica_sets, _ = self.store.list(REPLICASETS, shared=True)
+        current, self._current = self._current, {}
+        for rs in replica_sets:
+            uid = rs["metadata"]["uid"]
+            mine = owned.get(uid, [])
+            versions = (rs["metadata"]["resourceVersion"], *_versions(mine))
+            if current.get(uid) == versions:
+                self._current[uid] = versions
+                continue
+            status = _update_status(self.store, rs, mine, now)
+            waiting = status.get("readyReplicas", 0) != status.get("availableReplicas", 0)
+            if status == rs["status"] and not waiting:
+                self._current[uid] = versions
 
 
-def _update_status(store: Store, rs: dict, pods: list[dict], now: float) -> None:
+def _versions(objects: list[dict]) -> list[str]:
+    return [obj["metadata"]["resourceVersion"] for obj in objects]
+
+
+def _update_status(store: Store, rs: dict, pods: list[dict], now: float) -> dict:
     labels = label_selectors.from_label_selector(
         {"matchLabels": rs["spec"]["template"].get("metadata", {}).get("labels") or {}}
     )
@@ -125,3 +147,4 @@ def _update_status(store: Store, rs: dict, pods: list[dict], now: float) -> None
     status = omit_zero(status, ("fullyLabeledReplicas", "readyReplicas", "availableReplicas"))
     if status != rs["status"]:
         store.update(REPLICASETS, {**rs, "status": status}, status_only=True)
+    return status
