@@ -17,6 +17,7 @@ from apps.releases.models import Release
 from apps.releases.policies import ApprovalStatus, is_eligible
 from apps.trains.models import Train, TrainState, TrainTransition
 from apps.trains.policies import not_a_train_decider, train_approval_status
+from apps.trains.signals import train_changed
 
 ALLOWED: dict[str, set[str]] = {
     TrainState.DRAFT: {TrainState.SUBMITTED, TrainState.CANCELLED},
@@ -93,6 +94,7 @@ def train_transition(
         before={"state": from_state},
         after={"state": to_state, **({"reason": reason} if reason else {})},
     )
+    train_changed.send(sender=Train, train=train)
     return train
 
 

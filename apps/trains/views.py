@@ -12,10 +12,11 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from apps.accounts import permissions
 from apps.core.forms import add_service_errors
+from apps.core.htmx import render_page_or_partial, wants_partial
 from apps.core.http import AuthenticatedRequest
 from apps.trains import selectors, services
 from apps.trains.forms import TrainForm, TrainPlanForm
-from apps.trains.member_columns import member_columns, member_rows
+from apps.trains.member_columns import live_stream_url, member_columns, member_rows
 from apps.trains.models import Train
 from apps.trains.policies import not_a_train_decider, train_approval_status
 from apps.trains.transitions import decision_refusals, may_request_trains
@@ -37,16 +38,28 @@ def train_list(request: AuthenticatedRequest) -> HttpResponse:
 @require_safe
 @permissions.rule_required(permissions.can_read)
 def train_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The page, or (htmx, when its live stream says the train changed) its status part."""
+    stream_url = "" if wants_partial(request) else live_stream_url(pk)
     train = get_object_or_404(selectors.train_detail_queryset(), pk=pk)
     selectors.with_decision_state(train, request.user)
     refusals = decision_refusals(train, train.member_releases, request.user, train.approval_status)
+    waves = selectors.in_waves(train, train.member_releases)
+    numbers = [wave.number for wave in waves for _ in wave.members]
+    rows = member_rows([release for wave in waves for release in wave.members])
     context = {
         "train": train,
         "refusals": refusals,
+        "waves": waves,
         "member_columns": member_columns(),
-        "member_rows": member_rows(train.member_releases),
+        "member_rows": [(number, *row) for number, row in zip(numbers, rows, strict=True)],
+        "stream_url": stream_url,
     }
-    return render(request, "trains/train_detail.html", context)
+    return render_page_or_partial(
+        request,
+        page="trains/train_detail.html",
+        partial="trains/partials/_train.html",
+        context=context,
+    )
 
 
 @require_http_methods(["GET", "POST"])
