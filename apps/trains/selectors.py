@@ -22,12 +22,16 @@ def train_list() -> QuerySet[Train]:
 
 
 def train_detail_queryset() -> QuerySet[Train]:
-    return train_list().prefetch_related(
-        Prefetch(
-            "approvals",
-            queryset=TrainApproval.objects.select_related("approver", "rule__policy"),
-        ),
-        Prefetch("transitions", queryset=TrainTransition.objects.select_related("actor")),
+    return (
+        train_list()
+        .select_related("promoted_from", "promoted_to")
+        .prefetch_related(
+            Prefetch(
+                "approvals",
+                queryset=TrainApproval.objects.select_related("approver", "rule__policy"),
+            ),
+            Prefetch("transitions", queryset=TrainTransition.objects.select_related("actor")),
+        )
     )
 
 

@@ -14,7 +14,8 @@ from apps.accounts import permissions
 from apps.core.forms import add_service_errors
 from apps.core.htmx import render_page_or_partial, wants_partial
 from apps.core.http import AuthenticatedRequest
-from apps.trains import selectors, services
+from apps.releases.promotion import next_environment
+from apps.trains import promotion, selectors, services
 from apps.trains.forms import TrainForm, TrainPlanForm
 from apps.trains.member_columns import live_stream_url, member_columns, member_rows
 from apps.trains.models import Train
@@ -53,6 +54,7 @@ def train_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "member_columns": member_columns(),
         "member_rows": [(number, *row) for number, row in zip(numbers, rows, strict=True)],
         "stream_url": stream_url,
+        "promote_to": _promote_to(train),
     }
     return render_page_or_partial(
         request,
@@ -60,6 +62,14 @@ def train_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         partial="trains/partials/_train.html",
         context=context,
     )
+
+
+def _promote_to(train: Train) -> str:
+    """The environment the promote button names (one query, only when it is offered)."""
+    if "promote" not in train.actions_now or not train.member_releases:
+        return ""
+    target = next_environment(train.member_releases[0])
+    return target.name if target else ""
 
 
 @require_http_methods(["GET", "POST"])
@@ -173,3 +183,27 @@ def train_rollback(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         pk,
         lambda t, comment: services.train_rollback(actor=request.user, train=t, reason=comment),
     )
+
+
+@require_POST
+def train_promote(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The new train's page on success (submitted: it goes through its own policies), this
+    one's with the reason otherwise."""
+    train = get_object_or_404(Train.objects.all(), pk=pk)
+    try:
+        promoted = promotion.train_promote(
+            actor=request.user,
+            train=train,
+            emergency="emergency" in request.POST,
+            justification=request.POST.get("justification", ""),
+            submit=True,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("trains:detail", pk=pk)
+    messages.success(
+        request,
+        f"Train #{promoted.pk} asks {promoted.environment_name} for the same versions: "
+        f"{promoted.get_state_display().lower()}.",
+    )
+    return redirect("trains:detail", pk=promoted.pk)
