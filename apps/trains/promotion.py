@@ -24,6 +24,7 @@ from apps.releases.promotion import (
 from apps.trains import selectors
 from apps.trains.models import Train
 from apps.trains.services import train_create, train_submit
+from apps.trains.signals import train_changed
 from apps.trains.transitions import lock_train, require_action
 
 
@@ -64,6 +65,9 @@ def train_promote(
     )
     promoted.promoted_from = train
     promoted.save(update_fields=["promoted_from", "updated_at"])
+    # The source page offers promotion no more and links to the new train: say it changed.
+    train.save(update_fields=["updated_at"])
+    train_changed.send(sender=Train, train=train)
     what = {"emergency": emergency, **({"justification": justification} if emergency else {})}
     audit_record(
         actor=actor,

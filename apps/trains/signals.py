@@ -3,5 +3,6 @@ train's changes to the pages that follow it live (apps/rollouts/live.py)."""
 
 from django.dispatch import Signal
 
-# Sent with `train` after its state changed, inside the transaction that changed it.
+# Sent with `train` after its state changed or it was promoted, inside the transaction that
+# changed it.
 train_changed = Signal()

@@ -24,6 +24,7 @@ from apps.releases.models import (
 )
 from apps.trains.models import Train, TrainState
 from apps.trains.promotion import train_promote
+from apps.trains.signals import train_changed
 from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +114,17 @@ def test_a_succeeded_train_is_promoted_once_as_a_requested_train_of_the_same_ver
 ):
     staged("ab")
     source = succeeded_train("ab")
-    promoted = train_promote(actor=developer, train=source, submit=True)
+    changed = []
+
+    def heard(sender, train, **kwargs):
+        changed.append(train.pk)
+
+    train_changed.connect(heard)
+    try:
+        promoted = train_promote(actor=developer, train=source, submit=True)
+    finally:
+        train_changed.disconnect(heard)
+    assert source.pk in changed  # its page is told: it links to the new train now
 
     assert (promoted.environment_name, promoted.name) == ("prod", source.name)
     assert promoted.state == TrainState.SUBMITTED  # its own policy still decides
