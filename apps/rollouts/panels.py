@@ -37,7 +37,8 @@ def _release_context(request, release) -> dict:
 
 
 def _train_member_cells(releases) -> dict[int, dict]:
-    """Each member's rollouts, with the step an active one is at: two queries for every member."""
+    """Each member's rollouts, with the step an active one is at: two queries, however many
+    members."""
     cells: dict[int, dict] = {}
     rollouts = (
         Rollout.objects.filter(release__in=releases)

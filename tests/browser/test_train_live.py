@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 from apps.rollouts import live
 from apps.trains.models import TrainState
 from apps.trains.transitions import train_transition
-from tests.browser.conftest import refused_by_the_csp, serving_asgi
 from tests.trains.live import member, rolling_out, running, succeed
 
 pytestmark = [
@@ -23,14 +22,8 @@ QUICK = 3_000  # ms: "by itself, within a few seconds"
 
 
 @pytest.fixture
-def page(browser, transactional_db):
-    with serving_asgi() as url:
-        context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800})
-        context.set_default_timeout(10_000)
-        refused = refused_by_the_csp(context)
-        yield context.new_page()
-        context.close()
-    assert refused == [], "the page did something its Content-Security-Policy refuses"
+def page(streaming_page):
+    return streaming_page
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,9 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections
-from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.audit.models import AuditEvent
-from apps.catalog.models import Environment, EnvironmentKind
 from apps.core.exceptions import Conflict
 from apps.releases.models import (
     ApprovalPolicy,
@@ -19,72 +17,13 @@ from apps.releases.models import (
     BadVersion,
     ChangeType,
     Release,
-    ReleaseState,
     VersionPin,
 )
 from apps.trains.models import Train, TrainState
 from apps.trains.promotion import train_promote
 from apps.trains.signals import train_changed
-from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
-
-COMMITS = [
-    {
-        "sha": "9f2c1e7aa",
-        "author": "dana@example.com",
-        "message": "Cache the basket",
-        "committed_at": "2026-11-28T10:15:00Z",
-    }
-]
-
-
-@pytest.fixture
-def staged(payments):
-    """make(names, soak_seconds=...): services of payments with staging (order 1, the soak
-    asked there) and prod (order 2)."""
-
-    def make(names="ab", *, soak_seconds=0):
-        for name in names:
-            service = ServiceFactory(name=name, owner=payments, tier=2)
-            Environment.objects.create(
-                service=service,
-                name="staging",
-                kind=EnvironmentKind.STAGING,
-                order=1,
-                namespace=name,
-                soak_seconds=soak_seconds,
-            )
-            Environment.objects.create(
-                service=service,
-                name="prod",
-                kind=EnvironmentKind.PRODUCTION,
-                order=2,
-                namespace=name,
-            )
-
-    return make
-
-
-@pytest.fixture
-def succeeded_train(make_train):
-    """make(names, finished_ago=...): a train of `names` to staging that succeeded."""
-
-    def make(names="ab", *, finished_ago=timedelta(hours=1), environment_name="staging"):
-        members = [
-            {"service": n, "version": f"registry/{n}@sha256:{n * 8}", "commits": COMMITS}
-            for n in names
-        ]
-        train = make_train(names, submit=True, members=members, environment_name=environment_name)
-        finished = timezone.now() - finished_ago
-        Release.objects.filter(train_membership__train=train).update(
-            state=ReleaseState.SUCCEEDED, finished_at=finished
-        )
-        Train.objects.filter(pk=train.pk).update(state=TrainState.SUCCEEDED, finished_at=finished)
-        train.refresh_from_db()
-        return train
-
-    return make
 
 
 @pytest.fixture
