@@ -1,6 +1,7 @@
 """Reads for trains: lists, a train's members, and the catalog graph the planner walks."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
@@ -21,12 +22,16 @@ def train_list() -> QuerySet[Train]:
 
 
 def train_detail_queryset() -> QuerySet[Train]:
-    return train_list().prefetch_related(
-        Prefetch(
-            "approvals",
-            queryset=TrainApproval.objects.select_related("approver", "rule__policy"),
-        ),
-        Prefetch("transitions", queryset=TrainTransition.objects.select_related("actor")),
+    return (
+        train_list()
+        .select_related("promoted_from", "promoted_to")
+        .prefetch_related(
+            Prefetch(
+                "approvals",
+                queryset=TrainApproval.objects.select_related("approver", "rule__policy"),
+            ),
+            Prefetch("transitions", queryset=TrainTransition.objects.select_related("actor")),
+        )
     )
 
 
@@ -70,3 +75,30 @@ def with_decision_state(train: Train, user) -> Train:
     train.approval_summary = status.summary()
     train.actions_now = sorted(available_actions(train, user, members=members, status=status))
     return train
+
+
+@dataclass(frozen=True)
+class Wave:
+    number: int
+    members: list[Release]
+
+    @property
+    def names(self) -> list[str]:
+        return [release.service.name for release in self.members]
+
+    @property
+    def summary(self) -> str:
+        """How far the wave is, e.g. "1 succeeded, 1 in progress"."""
+        states = Counter(release.get_state_display().lower() for release in self.members)
+        return ", ".join(f"{count} {state}" for state, count in states.items())
+
+
+def in_waves(train: Train, members: list[Release]) -> list[Wave]:
+    """The members wave by wave as the plan orders them (a member the plan does not name yet,
+    in a last wave of its own). No query."""
+    by_name = {release.service.name: release for release in members}
+    planned = {name for wave in train.plan for name in wave}
+    unplanned = [release for release in members if release.service.name not in planned]
+    waves = [[by_name[name] for name in wave if name in by_name] for wave in train.plan]
+    waves = [wave for wave in [*waves, unplanned] if wave]
+    return [Wave(number, wave) for number, wave in enumerate(waves, 1)]

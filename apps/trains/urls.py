@@ -15,4 +15,5 @@ urlpatterns = [
     path("<int:pk>/cancel/", views.train_cancel, name="cancel"),
     path("<int:pk>/start/", views.train_start, name="start"),
     path("<int:pk>/rollback/", views.train_rollback, name="rollback"),
+    path("<int:pk>/promote/", views.train_promote, name="promote"),
 ]

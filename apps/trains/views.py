@@ -12,10 +12,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from apps.accounts import permissions
 from apps.core.forms import add_service_errors
+from apps.core.htmx import render_page_or_partial, wants_partial
 from apps.core.http import AuthenticatedRequest
-from apps.trains import selectors, services
+from apps.releases.promotion import next_environment
+from apps.trains import promotion, selectors, services
 from apps.trains.forms import TrainForm, TrainPlanForm
-from apps.trains.member_columns import member_columns, member_rows
+from apps.trains.member_columns import live_stream_url, member_columns, member_rows
 from apps.trains.models import Train
 from apps.trains.policies import not_a_train_decider, train_approval_status
 from apps.trains.transitions import decision_refusals, may_request_trains
@@ -37,16 +39,37 @@ def train_list(request: AuthenticatedRequest) -> HttpResponse:
 @require_safe
 @permissions.rule_required(permissions.can_read)
 def train_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The page, or (htmx, when its live stream says the train changed) its status part."""
+    stream_url = "" if wants_partial(request) else live_stream_url(pk)
     train = get_object_or_404(selectors.train_detail_queryset(), pk=pk)
     selectors.with_decision_state(train, request.user)
     refusals = decision_refusals(train, train.member_releases, request.user, train.approval_status)
+    waves = selectors.in_waves(train, train.member_releases)
+    numbers = [wave.number for wave in waves for _ in wave.members]
+    rows = member_rows([release for wave in waves for release in wave.members])
     context = {
         "train": train,
         "refusals": refusals,
+        "waves": waves,
         "member_columns": member_columns(),
-        "member_rows": member_rows(train.member_releases),
+        "member_rows": [(number, *row) for number, row in zip(numbers, rows, strict=True)],
+        "stream_url": stream_url,
+        "promote_to": _promote_to(train),
     }
-    return render(request, "trains/train_detail.html", context)
+    return render_page_or_partial(
+        request,
+        page="trains/train_detail.html",
+        partial="trains/partials/_train.html",
+        context=context,
+    )
+
+
+def _promote_to(train: Train) -> str:
+    """The environment the promote button names (one query, only when it is offered)."""
+    if "promote" not in train.actions_now or not train.member_releases:
+        return ""
+    target = next_environment(train.member_releases[0])
+    return target.name if target else ""
 
 
 @require_http_methods(["GET", "POST"])
@@ -160,3 +183,27 @@ def train_rollback(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         pk,
         lambda t, comment: services.train_rollback(actor=request.user, train=t, reason=comment),
     )
+
+
+@require_POST
+def train_promote(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The new train's page on success (submitted: it goes through its own policies), this
+    one's with the reason otherwise."""
+    train = get_object_or_404(Train.objects.all(), pk=pk)
+    try:
+        promoted = promotion.train_promote(
+            actor=request.user,
+            train=train,
+            emergency="emergency" in request.POST,
+            justification=request.POST.get("justification", ""),
+            submit=True,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("trains:detail", pk=pk)
+    messages.success(
+        request,
+        f"Train #{promoted.pk} asks {promoted.environment_name} for the same versions: "
+        f"{promoted.get_state_display().lower()}.",
+    )
+    return redirect("trains:detail", pk=promoted.pk)

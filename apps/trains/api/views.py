@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.accounts import permissions
-from apps.trains import selectors, services
+from apps.trains import promotion, selectors, services
 from apps.trains.api.serializers import (
     TrainCancelSerializer,
     TrainCreateSerializer,
@@ -14,6 +14,7 @@ from apps.trains.api.serializers import (
     TrainDetailSerializer,
     TrainListSerializer,
     TrainPlanSerializer,
+    TrainPromoteSerializer,
     TrainRejectSerializer,
     WavesSerializer,
 )
@@ -143,6 +144,33 @@ class TrainViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body.is_valid(raise_exception=True)
         services.train_rollback(actor=request.user, train=train, **body.validated_data)
         return Response(self._detail(pk))
+
+    @extend_schema(
+        summary="Promote a train that succeeded to the next environment, as a new train",
+        description=(
+            "The same members, versions and commits, asked of the next environment in the "
+            "catalog's order as a new train (a draft, or submitted with `submit`: it goes "
+            "through its own policies). Each member's soak in this environment must be over "
+            "unless `emergency` with a `justification`. 400 names why (not succeeded, no next "
+            "environment, a member's soak with the time left, a version marked bad, a pin); "
+            "409 when it was promoted already."
+        ),
+        request=TrainPromoteSerializer,
+        responses={
+            201: TrainDetailSerializer,
+            400: REFUSED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="Promoted already: the body names the train."),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def promote(self, request, pk=None):
+        train = self._train(pk)
+        body = TrainPromoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        promoted = promotion.train_promote(actor=request.user, train=train, **body.validated_data)
+        return Response(self._detail(promoted.pk), status=status.HTTP_201_CREATED)
 
     def _train(self, pk) -> Train:
         return permissions.get_visible_or_404(Train.objects.all(), pk=pk)
