@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.catalog.models import Dependency
+from apps.releases import groups
 from apps.releases.models import (
     OPEN_STATES,
     Approval,
@@ -229,12 +230,18 @@ def inbox_queryset() -> QuerySet[Release]:
 def _inbox_entry(release: Release, user, *, now: datetime, policies: list[ApprovalPolicy]) -> dict:
     status = approval_status(release, now=now, policies=policies)
     open_rules = [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)]
-    return {"release": release, "status": status, "rules": open_rules}
+    return {
+        "release": release,
+        "status": status,
+        "rules": open_rules,
+        "planned_start": release.planned_start,
+    }
 
 
 def awaiting_approval_by(user, *, limit: int = 200) -> list[dict]:
     """Releases this user may approve now: pending, a rule they are eligible for still short of
-    approvals, not decided by them, and no separation-of-duties conflict."""
+    approvals, not decided by them, and no separation-of-duties conflict. A grouped release (a
+    train's member) is decided with its group, which the inbox shows as one item."""
     if not permissions.can_read(user):
         return []
     now = timezone.now()
@@ -250,6 +257,7 @@ def awaiting_approval_by(user, *, limit: int = 200) -> list[dict]:
             )
         )
         .exclude(state__in=[ReleaseState.REJECTED, ReleaseState.CANCELLED])
+        .filter(groups.ungrouped())
         .order_by("planned_start")[:limit]
     )
     inbox = []
@@ -282,8 +290,11 @@ def _with_review(entries: list[dict]) -> list[dict]:
 
 def inbox_for(user, *, limit: int = 200) -> list[dict]:
     """The "Awaiting my approval" inbox: each release this user may approve, with the status of
-    its rules, its conflicts, what it replaces and its environment's recent history."""
-    return _with_review(awaiting_approval_by(user, limit=limit))
+    its rules, its conflicts, what it replaces and its environment's recent history, and each
+    group of releases (a train) awaiting their decision as one item, by planned start."""
+    items = _with_review(awaiting_approval_by(user, limit=limit))
+    items += groups.grouped_inbox_items(user) if permissions.can_read(user) else []
+    return sorted(items, key=lambda item: item["planned_start"])
 
 
 def inbox_item(user, release: Release) -> dict:

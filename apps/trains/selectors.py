@@ -6,8 +6,10 @@ from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from apps.catalog.models import Dependency
+from apps.releases.groups import GroupMember
 from apps.releases.models import Release
-from apps.trains.models import Train, TrainApproval, TrainMember, TrainTransition
+from apps.releases.policies import active_policies, is_eligible
+from apps.trains.models import Train, TrainApproval, TrainMember, TrainState, TrainTransition
 from apps.trains.planning import plan_waves
 from apps.trains.policies import train_approval_status
 
@@ -70,3 +72,56 @@ def with_decision_state(train: Train, user) -> Train:
     train.approval_summary = status.summary()
     train.actions_now = sorted(available_actions(train, user, members=members, status=status))
     return train
+
+
+def _with_members_prefetched() -> QuerySet[Train]:
+    """Trains with what deciding on them reads, whatever their number: approvals, and members'
+    releases with service, owner, environment, requester and commits (four queries)."""
+    memberships = TrainMember.objects.select_related(
+        "release__service__owner", "release__environment", "release__requester"
+    ).prefetch_related("release__commits")
+    return train_list().prefetch_related(
+        Prefetch("approvals", queryset=TrainApproval.objects.select_related("approver")),
+        Prefetch("members", queryset=memberships),
+    )
+
+
+def trains_awaiting_decision_by(user, *, limit: int = 200) -> list[dict]:
+    """Submitted trains this user may approve now (the one answer of available_actions), each
+    with its members, planned time and the union policy's rules still short that they are
+    eligible for: the inbox's train items. A fixed number of queries however many trains."""
+    from apps.trains.transitions import available_actions
+
+    trains = list(
+        _with_members_prefetched().filter(state=TrainState.SUBMITTED).order_by("id")[:limit]
+    )
+    if not trains:
+        return []  # one query when no train waits for anybody
+    now = timezone.now()
+    policies = active_policies()
+    items = []
+    for train in trains:
+        members = sorted(
+            (membership.release for membership in train.members.all()),
+            key=lambda release: release.service.name,
+        )
+        if not members:
+            continue
+        status = train_approval_status(train, members, now=now, policies=policies)
+        if "approve" not in available_actions(train, user, members=members, status=status):
+            continue
+        train.member_releases = members
+        train.approval_status = status
+        items.append(
+            {
+                "template": "trains/partials/_inbox_item.html",
+                "train": train,
+                "status": status,
+                "rules": [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)],
+                "planned_start": min(release.planned_start for release in members),
+                "planned_end": max(release.planned_end for release in members),
+                "members": [GroupMember(r.pk, r.service.name, r.version, r.state) for r in members],
+                "production": any(release.environment.is_production for release in members),
+            }
+        )
+    return items

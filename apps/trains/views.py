@@ -81,12 +81,19 @@ def train_plan(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "trains/partials/_plan.html", {"form": form, "waves": waves})
 
 
-def _run_train_action(request, pk: int, act) -> HttpResponse:
+def _run_train_action(request, pk: int, act, *, done: str = "") -> HttpResponse:
+    """Run a train action; a refusal is said in a toast. Back to the train's page, or to the
+    inbox for a decision made there."""
     train = get_object_or_404(Train.objects.all(), pk=pk)
     try:
         act(train, request.POST.get("comment", ""))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+    else:
+        if done:
+            messages.success(request, f"You {done} train #{pk} {train.name}.")
+    if done:
+        return redirect("releases:inbox")
     return redirect("trains:detail", pk=pk)
 
 
@@ -159,4 +166,30 @@ def train_rollback(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         request,
         pk,
         lambda t, comment: services.train_rollback(actor=request.user, train=t, reason=comment),
+    )
+
+
+# The same decisions from the release managers' inbox, where a train is one item: the same
+# services and refusals (separation of duties, a fresh password on production), back to the inbox.
+
+
+@require_POST
+@confirmed_on_production
+def train_inbox_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _run_train_action(
+        request,
+        pk,
+        lambda t, comment: services.train_approve(actor=request.user, train=t, comment=comment),
+        done="approved",
+    )
+
+
+@require_POST
+@confirmed_on_production
+def train_inbox_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _run_train_action(
+        request,
+        pk,
+        lambda t, comment: services.train_reject(actor=request.user, train=t, comment=comment),
+        done="rejected",
     )
