@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.train_create, name="create"),
     path("new/plan/", views.train_plan, name="plan"),
     path("<int:pk>/", views.train_detail, name="detail"),
+    path("<int:pk>/evidence/", views.train_evidence, name="evidence"),
     path("<int:pk>/submit/", views.train_submit, name="submit"),
     path("<int:pk>/approve/", views.train_approve, name="approve"),
     path("<int:pk>/reject/", views.train_reject, name="reject"),

@@ -14,6 +14,7 @@ from apps.accounts import permissions
 from apps.core.forms import add_service_errors
 from apps.core.http import AuthenticatedRequest
 from apps.trains import selectors, services
+from apps.trains.evidence import train_evidence_file_name, train_evidence_zip
 from apps.trains.forms import TrainForm, TrainPlanForm
 from apps.trains.member_columns import member_columns, member_rows
 from apps.trains.models import Train
@@ -47,6 +48,16 @@ def train_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "member_rows": member_rows(train.member_releases),
     }
     return render(request, "trains/train_detail.html", context)
+
+
+@require_safe
+@permissions.rule_required(permissions.can_read)
+def train_evidence(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The train's evidence as one ZIP: whoever may read a release's evidence may read it."""
+    train = get_object_or_404(selectors.train_detail_queryset(), pk=pk)
+    response = HttpResponse(train_evidence_zip(train), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{train_evidence_file_name(train)}"'
+    return response
 
 
 @require_http_methods(["GET", "POST"])
