@@ -48,3 +48,25 @@ def test_a_developer_sees_the_plan_and_a_cycle_in_place_before_requesting_a_trai
     expect(page.get_by_role("button", name="Start rollout now")).to_have_count(0)
     page.get_by_role("link", name=re.compile(r"Train #\d+ December train")).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("December train")
+
+
+def test_a_release_manager_approves_a_train_from_the_inbox_after_reauthentication(
+    page, sign_in, release_manager, make_train, union_policies, password
+):
+    train = make_train(submit=True)
+    sign_in(release_manager)
+    page.goto("/releases/inbox/")
+    item = page.locator(f"#inbox-train-{train.pk}")
+    expect(item.get_by_role("heading", level=2)).to_have_text(f"Train #{train.pk} December train")
+    expect(item.locator('[data-section="members"]')).to_contain_text("a@2.0.0")
+    expect(page.locator("article.inbox-item")).to_have_count(1)  # the members are in it
+    item.get_by_label("Comment").fill("All five, together")
+    item.get_by_role("button", name="Approve train").click()
+    expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name=re.compile("Confirm", re.I)).click()
+
+    expect(page).to_have_url(re.compile(r"/releases/inbox/$"))
+    expect(page.get_by_text(f"You approved train #{train.pk} December train.")).to_be_visible()
+    expect(page.locator(f"#inbox-train-{train.pk}")).to_have_count(0)
+    assert train.approvals.get().comment == "All five, together"
