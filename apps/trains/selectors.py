@@ -86,12 +86,38 @@ def _with_members_prefetched() -> QuerySet[Train]:
     )
 
 
-def trains_awaiting_decision_by(user, *, limit: int = 200) -> list[dict]:
-    """Submitted trains this user may approve now (the one answer of available_actions), each
-    with its members, planned time and the union policy's rules still short that they are
-    eligible for: the inbox's train items. A fixed number of queries however many trains."""
+def _inbox_item(train: Train, user, *, now, policies, awaiting: bool) -> dict | None:
+    """The train as the inbox shows it; None when `awaiting` and this user may not approve it
+    now (the one answer of available_actions)."""
     from apps.trains.transitions import available_actions
 
+    members = sorted(
+        (membership.release for membership in train.members.all()),
+        key=lambda release: release.service.name,
+    )
+    if not members:
+        return None
+    status = train_approval_status(train, members, now=now, policies=policies)
+    if awaiting and "approve" not in available_actions(train, user, members=members, status=status):
+        return None
+    train.member_releases = members
+    train.approval_status = status
+    return {
+        "template": "trains/partials/_inbox_item.html",
+        "train": train,
+        "status": status,
+        "rules": [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)],
+        "planned_start": min(release.planned_start for release in members),
+        "planned_end": max(release.planned_end for release in members),
+        "members": [GroupMember(r.pk, r.service.name, r.version, r.state) for r in members],
+        "production": any(release.environment.is_production for release in members),
+    }
+
+
+def trains_awaiting_decision_by(user, *, limit: int = 200) -> list[dict]:
+    """Submitted trains this user may approve now, each with its members, planned time and the
+    union policy's rules still short that they are eligible for: the inbox's train items. A
+    fixed number of queries however many trains."""
     trains = list(
         _with_members_prefetched().filter(state=TrainState.SUBMITTED).order_by("id")[:limit]
     )
@@ -99,29 +125,27 @@ def trains_awaiting_decision_by(user, *, limit: int = 200) -> list[dict]:
         return []  # one query when no train waits for anybody
     now = timezone.now()
     policies = active_policies()
-    items = []
-    for train in trains:
-        members = sorted(
-            (membership.release for membership in train.members.all()),
-            key=lambda release: release.service.name,
-        )
-        if not members:
-            continue
-        status = train_approval_status(train, members, now=now, policies=policies)
-        if "approve" not in available_actions(train, user, members=members, status=status):
-            continue
-        train.member_releases = members
-        train.approval_status = status
-        items.append(
-            {
-                "template": "trains/partials/_inbox_item.html",
-                "train": train,
-                "status": status,
-                "rules": [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)],
-                "planned_start": min(release.planned_start for release in members),
-                "planned_end": max(release.planned_end for release in members),
-                "members": [GroupMember(r.pk, r.service.name, r.version, r.state) for r in members],
-                "production": any(release.environment.is_production for release in members),
-            }
-        )
-    return items
+    found = (
+        _inbox_item(train, user, now=now, policies=policies, awaiting=True) for train in trains
+    )
+    return [item for item in found if item is not None]
+
+
+def train_inbox_item(user, pk: int) -> dict | None:
+    """One train as the inbox shows it, whether or not it still awaits this user (a refused
+    decision is shown in place)."""
+    train = _with_members_prefetched().filter(pk=pk).first()
+    if train is None:
+        return None
+    return _inbox_item(train, user, now=timezone.now(), policies=active_policies(), awaiting=False)
+
+
+def decision_outcome(train: Train) -> str:
+    """Where a train stands after a decision, in a few words for the inbox."""
+    if train.state == TrainState.REJECTED:
+        return "Rejected — its members are cancelled"
+    if train.state != TrainState.SUBMITTED:
+        return f"Approved — the train is {train.get_state_display().lower()}"
+    status = train_approval_status(train, train_members(train), now=timezone.now())
+    missing = sum(rule_status.missing for rule_status in status.rules)
+    return f"Approved — {missing} more approval{'s' if missing != 1 else ''} needed"

@@ -181,26 +181,46 @@ def train_rollback(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 # The same decisions from the release managers' inbox, where a train is one item: the same
-# services and refusals (separation of duties, a fresh password on production), back to the inbox.
+# services and refusals (separation of duties, a fresh password on production). htmx gets that
+# one item back (the outcome, or the refusal inside the item); otherwise back to the inbox.
+
+
+def _decide_from_inbox(request, pk: int, act, done: str) -> HttpResponse:
+    if not request.htmx:
+        return _run_train_action(request, pk, act, done=done)
+    train = get_object_or_404(Train.objects.all(), pk=pk)
+    comment = request.POST.get("comment", "")
+    try:
+        act(train, comment)
+    except ValidationError as exc:
+        item = selectors.train_inbox_item(request.user, pk)
+        context = {"item": item, "errors": exc.messages, "comment": comment}
+        return render(request, "trains/partials/_inbox_item.html", context)
+    messages.success(request, f"You {done} train #{pk} {train.name}.")
+    train.refresh_from_db()
+    outcome = selectors.decision_outcome(train)
+    return render(
+        request, "trains/partials/_inbox_outcome.html", {"train": train, "outcome": outcome}
+    )
 
 
 @require_POST
 @confirmed_on_production
 def train_inbox_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _run_train_action(
+    return _decide_from_inbox(
         request,
         pk,
         lambda t, comment: services.train_approve(actor=request.user, train=t, comment=comment),
-        done="approved",
+        "approved",
     )
 
 
 @require_POST
 @confirmed_on_production
 def train_inbox_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _run_train_action(
+    return _decide_from_inbox(
         request,
         pk,
         lambda t, comment: services.train_reject(actor=request.user, train=t, comment=comment),
-        done="rejected",
+        "rejected",
     )

@@ -136,3 +136,28 @@ def test_the_inbox_keeps_a_fixed_number_of_queries_with_many_trains(
     # session, user; releases awaiting; my roles; trains, their approvals, members, commits;
     # active policies (policies, rules, their users); my teams, my aliases; emergency changes
     assert len(ten) <= 17
+
+
+def test_with_htmx_a_decision_answers_with_that_one_item(
+    client_as, release_manager, make_train, union_policies, password
+):
+    train = make_train(submit=True)
+    client = client_as(release_manager)
+    client.post("/accounts/reauthenticate/", {"password": password})
+    refused = client.post(
+        f"/trains/{train.pk}/inbox/reject/", {"comment": ""}, HTTP_HX_REQUEST="true"
+    )
+    html = refused.content.decode()
+    assert f'id="inbox-train-{train.pk}"' in html
+    assert 'role="alert"' in html and "Say why you reject it" in html
+    assert "<html" not in html
+
+    approved = client.post(
+        f"/trains/{train.pk}/inbox/approve/", {"comment": "fine"}, HTTP_HX_REQUEST="true"
+    )
+    html = approved.content.decode()
+    assert 'data-testid="inbox-outcome"' in html
+    assert "Approved — 2 more approvals needed" in html
+    train.refresh_from_db()
+    assert train.state == TrainState.SUBMITTED
+    assert train.approvals.get().approver == release_manager
