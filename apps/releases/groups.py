@@ -78,8 +78,9 @@ class Grouping:
     # The groups of these releases, by member release id, in a fixed number of queries.
     groups_of: Callable[[Sequence[int]], dict[int, ReleaseGroup]]
     # Items awaiting this user's decision, each a dict with "template" (drawn given `item`)
-    # and "planned_start" (where it sorts among the releases).
-    inbox_items: Callable[[Any], list[dict]]
+    # and "planned_start" (where it sorts among the releases); given the user and the active
+    # approval policies, read once for the whole inbox.
+    inbox_items: Callable[..., list[dict]]
 
 
 _groupings: dict[str, Grouping] = {}
@@ -108,5 +109,9 @@ def groups_of(releases: Iterable[Any]) -> dict[int, ReleaseGroup]:
     return found
 
 
-def grouped_inbox_items(user) -> list[dict]:
-    return [item for grouping in _groupings.values() for item in grouping.inbox_items(user)]
+def grouped_inbox_items(user, *, policies: list) -> list[dict]:
+    return [
+        item
+        for grouping in _groupings.values()
+        for item in grouping.inbox_items(user, policies=policies)
+    ]

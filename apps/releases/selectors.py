@@ -238,14 +238,16 @@ def _inbox_entry(release: Release, user, *, now: datetime, policies: list[Approv
     }
 
 
-def awaiting_approval_by(user, *, limit: int = 200) -> list[dict]:
+def awaiting_approval_by(
+    user, *, limit: int = 200, policies: list[ApprovalPolicy] | None = None
+) -> list[dict]:
     """Releases this user may approve now: pending, a rule they are eligible for still short of
     approvals, not decided by them, and no separation-of-duties conflict. A grouped release (a
     train's member) is decided with its group, which the inbox shows as one item."""
     if not permissions.can_read(user):
         return []
     now = timezone.now()
-    policies = active_policies()
+    policies = active_policies() if policies is None else policies
     candidates = (
         inbox_queryset()
         .filter(
@@ -292,8 +294,11 @@ def inbox_for(user, *, limit: int = 200) -> list[dict]:
     """The "Awaiting my approval" inbox: each release this user may approve, with the status of
     its rules, its conflicts, what it replaces and its environment's recent history, and each
     group of releases (a train) awaiting their decision as one item, by planned start."""
-    items = _with_review(awaiting_approval_by(user, limit=limit))
-    items += groups.grouped_inbox_items(user) if permissions.can_read(user) else []
+    if not permissions.can_read(user):
+        return []
+    policies = active_policies()  # read once for the releases and the groups
+    items = _with_review(awaiting_approval_by(user, limit=limit, policies=policies))
+    items += groups.grouped_inbox_items(user, policies=policies)
     return sorted(items, key=lambda item: item["planned_start"])
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from apps.catalog.models import Dependency
 from apps.releases.groups import GroupMember
-from apps.releases.models import Release
+from apps.releases.models import ApprovalPolicy, Release
 from apps.releases.policies import active_policies, is_eligible
 from apps.trains.models import Train, TrainApproval, TrainMember, TrainState, TrainTransition
 from apps.trains.planning import plan_waves
@@ -114,7 +114,9 @@ def _inbox_item(train: Train, user, *, now, policies, awaiting: bool) -> dict | 
     }
 
 
-def trains_awaiting_decision_by(user, *, limit: int = 200) -> list[dict]:
+def trains_awaiting_decision_by(
+    user, *, policies: list[ApprovalPolicy] | None = None, limit: int = 200
+) -> list[dict]:
     """Submitted trains this user may approve now, each with its members, planned time and the
     union policy's rules still short that they are eligible for: the inbox's train items. A
     fixed number of queries however many trains."""
@@ -124,7 +126,7 @@ def trains_awaiting_decision_by(user, *, limit: int = 200) -> list[dict]:
     if not trains:
         return []  # one query when no train waits for anybody
     now = timezone.now()
-    policies = active_policies()
+    policies = active_policies() if policies is None else policies
     found = (
         _inbox_item(train, user, now=now, policies=policies, awaiting=True) for train in trains
     )
