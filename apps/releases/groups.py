@@ -3,7 +3,7 @@ calendar ask the groupings the apps after releases register from their AppConfig
 (apps/trains/groups.py), as the release page's actions are (page_actions.py). The releases app
 names none of them.
 
-    register_grouping(Grouping("trains", members_subquery, groups_of, inbox_items))
+    register_grouping(Grouping("trains", member_ids=..., groups_of=..., inbox_items=...))
 """
 
 from collections.abc import Callable, Iterable, Sequence
