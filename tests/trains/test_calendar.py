@@ -13,6 +13,7 @@ from icalendar import Calendar
 from apps.catalog.models import Service
 from apps.releases import services as release_services
 from apps.releases.calendar.services import calendar_feed_create
+from apps.trains import services
 from tests.trains.fixtures import members_of
 
 pytestmark = pytest.mark.django_db
@@ -125,3 +126,23 @@ def test_a_feed_holds_a_train_as_one_event_and_its_members_not_at_all(
     assert event.decoded("DTSTART") == start.replace(microsecond=0)
     assert event.decoded("DTEND") == (start + timedelta(hours=2)).replace(microsecond=0)
     assert timezone.now() < start
+
+
+def test_a_feed_marks_a_rejected_train_cancelled_and_an_approved_one_confirmed(
+    client, developer, release_manager, make_train, diamond, union_policies
+):
+    rejected = make_train("ab", submit=True, name="Rejected")
+    services.train_reject(actor=release_manager, train=rejected, comment="Not now")
+    union_policies[0].delete()
+    union_policies[1].delete()
+    approved = make_train("cd", submit=True, name="Approved")
+    feed = calendar_feed_create(actor=developer)
+    response = client.get(reverse("releases:ics", args=[feed.token]))
+    statuses = {
+        str(event["UID"]): str(event["STATUS"])
+        for event in Calendar.from_ical(response.content).walk("VEVENT")
+    }
+    assert statuses == {
+        f"train-{rejected.pk}@runway": "CANCELLED",
+        f"train-{approved.pk}@runway": "CONFIRMED",
+    }
