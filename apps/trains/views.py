@@ -16,6 +16,8 @@ from apps.core.htmx import render_page_or_partial, wants_partial
 from apps.core.http import AuthenticatedRequest
 from apps.releases.promotion import next_environment
 from apps.trains import promotion, selectors, services
+from apps.trains.evidence import train_evidence_file_name, train_evidence_zip
+
 from apps.trains.forms import TrainForm, TrainPlanForm
 from apps.trains.member_columns import live_stream_url, member_columns, member_rows
 from apps.trains.models import Train
@@ -72,6 +74,16 @@ def _promote_to(train: Train) -> str:
     return target.name if target else ""
 
 
+@require_safe
+@permissions.rule_required(permissions.can_read)
+def train_evidence(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The train's evidence as one ZIP: whoever may read a release's evidence may read it."""
+    train = get_object_or_404(selectors.train_detail_queryset(), pk=pk)
+    response = HttpResponse(train_evidence_zip(train), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{train_evidence_file_name(train)}"'
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 @permissions.rule_required(may_request_trains)
 def train_create(request: AuthenticatedRequest) -> HttpResponse:
@@ -104,12 +116,19 @@ def train_plan(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "trains/partials/_plan.html", {"form": form, "waves": waves})
 
 
-def _run_train_action(request, pk: int, act) -> HttpResponse:
+def _run_train_action(request, pk: int, act, *, done: str = "") -> HttpResponse:
+    """Run a train action; a refusal is said in a toast. Back to the train's page, or to the
+    inbox for a decision made there."""
     train = get_object_or_404(Train.objects.all(), pk=pk)
     try:
         act(train, request.POST.get("comment", ""))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+    else:
+        if done:
+            messages.success(request, f"You {done} train #{pk} {train.name}.")
+    if done:
+        return redirect("releases:inbox")
     return redirect("trains:detail", pk=pk)
 
 
@@ -207,3 +226,48 @@ def train_promote(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         f"{promoted.get_state_display().lower()}.",
     )
     return redirect("trains:detail", pk=promoted.pk)
+
+# The same decisions from the release managers' inbox, where a train is one item: the same
+# services and refusals (separation of duties, a fresh password on production). htmx gets that
+# one item back (the outcome, or the refusal inside the item); otherwise back to the inbox.
+
+
+def _decide_from_inbox(request, pk: int, act, done: str) -> HttpResponse:
+    if not request.htmx:
+        return _run_train_action(request, pk, act, done=done)
+    train = get_object_or_404(Train.objects.all(), pk=pk)
+    comment = request.POST.get("comment", "")
+    try:
+        act(train, comment)
+    except ValidationError as exc:
+        item = selectors.train_inbox_item(request.user, pk)
+        context = {"item": item, "errors": exc.messages, "comment": comment}
+        return render(request, "trains/partials/_inbox_item.html", context)
+    messages.success(request, f"You {done} train #{pk} {train.name}.")
+    train.refresh_from_db()
+    outcome = selectors.decision_outcome(train)
+    return render(
+        request, "trains/partials/_inbox_outcome.html", {"train": train, "outcome": outcome}
+    )
+
+
+@require_POST
+@confirmed_on_production
+def train_inbox_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _decide_from_inbox(
+        request,
+        pk,
+        lambda t, comment: services.train_approve(actor=request.user, train=t, comment=comment),
+        "approved",
+    )
+
+
+@require_POST
+@confirmed_on_production
+def train_inbox_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _decide_from_inbox(
+        request,
+        pk,
+        lambda t, comment: services.train_reject(actor=request.user, train=t, comment=comment),
+        "rejected",
+    )

@@ -80,3 +80,39 @@ def test_a_developer_promotes_a_train_that_succeeded_in_staging_and_is_told_why_
     page.get_by_role("link", name=f"train #{source.pk}").click()
     expect(page.get_by_test_id("promoted-to")).to_contain_text(f"train #{promoted.pk}")
     expect(page.get_by_role("button", name="Promote to prod")).to_have_count(0)
+
+def test_a_release_manager_approves_a_train_from_the_inbox_after_reauthentication(
+    page, sign_in, release_manager, make_train, union_policies, password
+):
+    train = make_train(submit=True)
+    later = make_train("ab", submit=True, name="January train")
+    sign_in(release_manager)
+    page.goto("/releases/inbox/")
+    item = page.locator(f"#inbox-train-{train.pk}")
+    expect(item.get_by_role("heading", level=2)).to_have_text(f"Train #{train.pk} December train")
+    expect(item.locator('[data-section="members"]')).to_contain_text("a@2.0.0")
+    expect(page.locator("article.inbox-item")).to_have_count(2)  # the members are in them
+    item.get_by_label("Comment").fill("All five, together")
+    item.get_by_role("button", name="Approve train").click()
+    expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name=re.compile("Confirm", re.I)).click()
+
+    expect(page).to_have_url(re.compile(r"/releases/inbox/$"))
+    expect(page.get_by_text(f"You approved train #{train.pk} December train.")).to_be_visible()
+    expect(page.locator(f"#inbox-train-{train.pk}")).to_have_count(0)
+    assert train.approvals.get().comment == "All five, together"
+
+    # With the password fresh, a refusal and a decision happen in place, without a reload.
+    page.evaluate("window.__marker = 'same-page'")
+    other = page.locator(f"#inbox-train-{later.pk}")
+    other.get_by_role("button", name="Reject train").click()
+    expect(other.get_by_role("alert")).to_contain_text("Say why you reject it")
+    other.get_by_label("Comment").fill("Not before the freeze")
+    other.get_by_role("button", name="Reject train").click()
+    expect(other.get_by_test_id("inbox-outcome")).to_have_text(
+        re.compile(r"Rejected — its members are cancelled")
+    )
+    assert page.evaluate("window.__marker") == "same-page"
+    later.refresh_from_db()
+    assert later.state == "rejected"

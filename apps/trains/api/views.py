@@ -1,5 +1,7 @@
 """The trains API. Every write goes through the same service function as the pages."""
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -18,6 +20,7 @@ from apps.trains.api.serializers import (
     TrainRejectSerializer,
     WavesSerializer,
 )
+from apps.trains.evidence import train_evidence_file_name, train_evidence_zip
 from apps.trains.models import Train
 from apps.trains.transitions import may_request_trains
 
@@ -171,6 +174,20 @@ class TrainViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body.is_valid(raise_exception=True)
         promoted = promotion.train_promote(actor=request.user, train=train, **body.validated_data)
         return Response(self._detail(promoted.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The train's evidence as one ZIP: its plan, union policy, decisions, history "
+        "and audit events, and every member's evidence pack with its rollouts",
+        responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def evidence(self, request, pk=None):
+        train = permissions.get_visible_or_404(selectors.train_detail_queryset(), pk=pk)
+        response = HttpResponse(train_evidence_zip(train), content_type="application/zip")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{train_evidence_file_name(train)}"'
+        )
+        return response
 
     def _train(self, pk) -> Train:
         return permissions.get_visible_or_404(Train.objects.all(), pk=pk)
