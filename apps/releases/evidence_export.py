@@ -84,6 +84,30 @@ def evidence_zip(period: EvidencePeriod) -> tuple[bytes, int]:
     releases = production_releases_in(period)
     audit_seal()
     checkpoint = audit_checkpoint()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        write_release_packs(archive, releases, checkpoint=checkpoint)
+        archive.writestr(
+            "README.txt",
+            f"Runway evidence: production releases of {period.team or 'the organisation'} "
+            f"planned {period.start} to {period.end} ({len(releases)}).\n"
+            "index.csv lists them; releases/ holds each release's evidence pack"
+            f"{with_sections()}. Each audit event carries its seal, and audit_checkpoint the "
+            "signed head of the chain at export: `manage.py audit_verify` proves them "
+            "unaltered.\n",
+        )
+    return buffer.getvalue(), len(releases)
+
+
+def release_pack_file(release: Release) -> str:
+    return f"releases/release-{release.pk}.json"
+
+
+def write_release_packs(archive: zipfile.ZipFile, releases: list[Release], *, checkpoint) -> None:
+    """Each release's evidence pack under releases/ and index.csv listing them, for an archive
+    of many (a period's, a train's). The releases come from release_detail_queryset(); their
+    audit events are read at once, their contributed sections (the rollout record) in a fixed
+    number of queries, and `checkpoint` (taken after sealing) covers them all."""
     events = defaultdict(list)
     for event in (
         audit_events()
@@ -98,42 +122,29 @@ def evidence_zip(period: EvidencePeriod) -> tuple[bytes, int]:
         for section in evidence_sections.sections()
         if section.summary is not None
     ]
-
-    buffer = io.BytesIO()
     index = io.StringIO()
     writer = csv.writer(index)
     writer.writerow([*INDEX_COLUMNS, *(section.title.lower() for section, _ in summarised)])
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for release in releases:
-            pack = release_evidence(
-                release,
-                events=events[str(release.pk)],
-                checkpoint=checkpoint,
-                sections=contributed[release.pk],
-                gates_now=False,
-            )
-            file_name = f"releases/release-{release.pk}.json"
-            archive.writestr(file_name, json.dumps(pack, indent=2, sort_keys=True))
-            writer.writerow(
-                [
-                    *_index_row(release, pack, file_name),
-                    *(summary(pack[section.key]) for section, summary in summarised),
-                ]
-            )
-        archive.writestr("index.csv", index.getvalue())
-        archive.writestr(
-            "README.txt",
-            f"Runway evidence: production releases of {period.team or 'the organisation'} "
-            f"planned {period.start} to {period.end} ({len(releases)}).\n"
-            "index.csv lists them; releases/ holds each release's evidence pack"
-            f"{_with_sections()}. Each audit event carries its seal, and audit_checkpoint the "
-            "signed head of the chain at export: `manage.py audit_verify` proves them "
-            "unaltered.\n",
+    for release in releases:
+        pack = release_evidence(
+            release,
+            events=events[str(release.pk)],
+            checkpoint=checkpoint,
+            sections=contributed[release.pk],
+            gates_now=False,
         )
-    return buffer.getvalue(), len(releases)
+        file_name = release_pack_file(release)
+        archive.writestr(file_name, json.dumps(pack, indent=2, sort_keys=True))
+        writer.writerow(
+            [
+                *_index_row(release, pack, file_name),
+                *(summary(pack[section.key]) for section, summary in summarised),
+            ]
+        )
+    archive.writestr("index.csv", index.getvalue())
 
 
-def _with_sections() -> str:
+def with_sections() -> str:
     titles = [
         f"{section.title.lower()} ({section.key})" for section in evidence_sections.sections()
     ]

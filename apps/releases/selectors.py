@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.catalog.models import Dependency
+from apps.releases import groups
 from apps.releases.models import (
     OPEN_STATES,
     Approval,
@@ -229,16 +230,24 @@ def inbox_queryset() -> QuerySet[Release]:
 def _inbox_entry(release: Release, user, *, now: datetime, policies: list[ApprovalPolicy]) -> dict:
     status = approval_status(release, now=now, policies=policies)
     open_rules = [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)]
-    return {"release": release, "status": status, "rules": open_rules}
+    return {
+        "release": release,
+        "status": status,
+        "rules": open_rules,
+        "planned_start": release.planned_start,
+    }
 
 
-def awaiting_approval_by(user, *, limit: int = 200) -> list[dict]:
+def awaiting_approval_by(
+    user, *, limit: int = 200, policies: list[ApprovalPolicy] | None = None
+) -> list[dict]:
     """Releases this user may approve now: pending, a rule they are eligible for still short of
-    approvals, not decided by them, and no separation-of-duties conflict."""
+    approvals, not decided by them, and no separation-of-duties conflict. A grouped release (a
+    train's member) is decided with its group, which the inbox shows as one item."""
     if not permissions.can_read(user):
         return []
     now = timezone.now()
-    policies = active_policies()
+    policies = active_policies() if policies is None else policies
     candidates = (
         inbox_queryset()
         .filter(
@@ -250,6 +259,7 @@ def awaiting_approval_by(user, *, limit: int = 200) -> list[dict]:
             )
         )
         .exclude(state__in=[ReleaseState.REJECTED, ReleaseState.CANCELLED])
+        .filter(groups.ungrouped())
         .order_by("planned_start")[:limit]
     )
     inbox = []
@@ -282,8 +292,14 @@ def _with_review(entries: list[dict]) -> list[dict]:
 
 def inbox_for(user, *, limit: int = 200) -> list[dict]:
     """The "Awaiting my approval" inbox: each release this user may approve, with the status of
-    its rules, its conflicts, what it replaces and its environment's recent history."""
-    return _with_review(awaiting_approval_by(user, limit=limit))
+    its rules, its conflicts, what it replaces and its environment's recent history, and each
+    group of releases (a train) awaiting their decision as one item, by planned start."""
+    if not permissions.can_read(user):
+        return []
+    policies = active_policies()  # read once for the releases and the groups
+    items = _with_review(awaiting_approval_by(user, limit=limit, policies=policies))
+    items += groups.grouped_inbox_items(user, policies=policies)
+    return sorted(items, key=lambda item: item["planned_start"])
 
 
 def inbox_item(user, release: Release) -> dict:

@@ -15,6 +15,18 @@ class RolloutsConfig(AppConfig):
 
         register_nav_item(NavItem("Rollouts", "rollouts:list", order=50))
         _register_evidence()
+        _announce_train_changes()
+
+
+def _announce_train_changes() -> None:
+    """A train page follows its train live: its state changes are announced as a rollout's."""
+    from apps.rollouts import live
+    from apps.trains.signals import train_changed
+
+    def announce(sender, train, **kwargs):
+        live.announce_train(train.pk)
+
+    train_changed.connect(announce, dispatch_uid="rollouts.announce_train", weak=False)
 
 
 def _register_evidence() -> None:

@@ -1,5 +1,6 @@
-"""Live status: after a rollout changes, say so on a Redis channel. The message only says
-"re-fetch rollout N"; the database stays the truth. Without Redis the stream polls instead."""
+"""Live status: after a rollout or a train changes, say so on a Redis channel. The message only
+says "re-fetch rollout N" (and the train it is a member of, if any) or "re-fetch train N"; the
+database stays the truth. Without Redis the stream polls instead."""
 
 import json
 import logging
@@ -26,16 +27,37 @@ def _redis():
 
 
 def announce(rollout_id: int) -> None:
-    """After the current transaction commits, tell watchers that this rollout changed."""
+    """After the current transaction commits, tell watchers that this rollout changed, and
+    those of the train whose member it rolls out."""
     if not settings.LIVE_UPDATES_REDIS_URL:
         return
 
+    def notice() -> dict:
+        from apps.trains.models import TrainMember
+
+        train_id = (
+            TrainMember.objects.filter(release__rollouts__pk=rollout_id)
+            .values_list("train_id", flat=True)
+            .first()
+        )
+        return {"rollout": rollout_id, **({"train": train_id} if train_id else {})}
+
+    _publish_on_commit(notice, f"rollout {rollout_id}")
+
+
+def announce_train(train_id: int) -> None:
+    """After the current transaction commits, tell watchers that this train changed."""
+    if settings.LIVE_UPDATES_REDIS_URL:
+        _publish_on_commit(lambda: {"train": train_id}, f"train {train_id}")
+
+
+def _publish_on_commit(notice, what: str) -> None:
     def publish():
         try:
             with _redis() as client:
-                client.publish(CHANNEL, json.dumps({"rollout": rollout_id}))
+                client.publish(CHANNEL, json.dumps(notice()))
         except Exception:  # a lost notice only delays the page until its next poll
-            log.warning("could not publish rollout %s change", rollout_id, exc_info=True)
+            log.warning("could not publish %s change", what, exc_info=True)
 
     # robust: the change is committed; nothing after it may turn its answer into an error.
     transaction.on_commit(publish, robust=True)

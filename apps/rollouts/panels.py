@@ -1,5 +1,9 @@
 """What the rollouts app adds to others' pages: the rollouts panel on a service's catalog page,
-and on a release's page the links to its rollouts and the button that starts one."""
+on a release's page the links to its rollouts and the button that starts one, and on a train's
+page each member's rollouts and the live stream that keeps them current."""
+
+from django.db.models import Prefetch
+from django.urls import reverse
 
 from apps.accounts import permissions
 from apps.catalog.panels import Panel, register_panel
@@ -7,8 +11,8 @@ from apps.releases.models import ReleaseState
 from apps.releases.page_actions import register_action
 from apps.releases.transitions import steered_by
 from apps.rollouts import selectors
-from apps.rollouts.models import Rollout
-from apps.trains.member_columns import MemberColumn, register_member_column
+from apps.rollouts.models import Rollout, RolloutStep
+from apps.trains.member_columns import MemberColumn, register_live_stream, register_member_column
 
 STARTABLE = (ReleaseState.SCHEDULED, ReleaseState.IN_PROGRESS)
 
@@ -33,16 +37,34 @@ def _release_context(request, release) -> dict:
 
 
 def _train_member_cells(releases) -> dict[int, dict]:
+    """Each member's rollouts, with the step an active one is at: two queries, however many
+    members."""
     cells: dict[int, dict] = {}
-    rollouts = Rollout.objects.filter(release__in=releases).order_by("id")
-    for rollout in rollouts.only("pk", "release_id", "state", "is_rollback"):
-        cells.setdefault(rollout.release_id, {"rollouts": []})["rollouts"].append(rollout)
+    rollouts = (
+        Rollout.objects.filter(release__in=releases)
+        .only("pk", "release_id", "state", "is_rollback", "current_step")
+        .prefetch_related(Prefetch("steps", queryset=RolloutStep.objects.order_by("index")))
+        .order_by("id")
+    )
+    for rollout in rollouts:
+        steps = list(rollout.steps.all())
+        at = rollout.current_step
+        step = steps[at] if rollout.is_active and at < len(steps) else None
+        cells.setdefault(rollout.release_id, {"rollouts": []})["rollouts"].append(
+            {"rollout": rollout, "step": step, "steps": len(steps)}
+        )
     return cells
+
+
+def _train_stream_url(train_id: int) -> str:
+    since = selectors.train_version(train_id=train_id) or ""
+    return f"{reverse('rollouts:train-stream', args=[train_id])}?since={since}"
 
 
 register_member_column(
     MemberColumn("rollouts", "Rollouts", "rollouts/panels/_train_member.html", _train_member_cells)
 )
+register_live_stream(_train_stream_url)
 register_panel(
     Panel("rollouts", "Rollouts", "rollouts/panels/_service.html", _service_context, order=30)
 )

@@ -18,6 +18,7 @@ from apps.rollouts.models import (
     RolloutState,
     RolloutStep,
 )
+from apps.trains.models import Train
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -101,6 +102,19 @@ def rollouts_version() -> str:
     """Changes when any rollout changes, starts or disappears."""
     found = Rollout.objects.aggregate(count=Count("id"), latest=Max("updated_at"))
     return f"{found['count']}-{_stamp(found['latest']) if found['latest'] else 0}"
+
+
+def train_version(*, train_id: int) -> str | None:
+    """Changes when the train, one of its members' releases or one of their rollouts changes
+    or starts; None when there is no such train. One query, whatever the number of members."""
+    found = Train.objects.filter(pk=train_id).aggregate(
+        train=Max("updated_at"),
+        releases=Max("members__release__updated_at"),
+        rollouts=Max("members__release__rollouts__updated_at"),
+    )
+    if found["train"] is None:
+        return None
+    return _stamp(max(moment for moment in found.values() if moment is not None))
 
 
 # --- Pods per version ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Server-sent events that tell a rollout page, or the rollouts list, to re-fetch its status.
+"""Server-sent events that tell a rollout page, the rollouts list or a train page to re-fetch
+its status.
 
 An event carries no state: `changed` only says "rollout N changed"; the page asks the database
 through its usual view. Changes arrive from Redis pub/sub (apps.rollouts.live announces them)
@@ -111,6 +112,11 @@ class _PollingFeed:
 ALL = "all"  # the key of streams that want every rollout's changes (the list page)
 
 
+def train_key(train_id) -> str:
+    """The key of the streams of a train's page: its own changes and its members' rollouts'."""
+    return f"train:{train_id}"
+
+
 class _Hub:
     """One Redis subscription for all the streams of this process, on its event loop. A notice
     wakes the streams watching that rollout (and those watching all); the version they send is
@@ -200,16 +206,19 @@ class _Hub:
 
 
 def _keys(message) -> set:
-    """The stream keys a Redis message concerns: its rollout's, and ALL."""
+    """The stream keys a Redis message concerns: its rollout's and ALL, its train's."""
     if not message or message.get("type") != "message":
         return set()
     try:
         notice = json.loads(message["data"])
     except (TypeError, ValueError):
         return set()
-    if not isinstance(notice, dict) or "rollout" not in notice:
+    if not isinstance(notice, dict):
         return set()
-    return {notice["rollout"], ALL}
+    keys = {notice["rollout"], ALL} if "rollout" in notice else set()
+    if "train" in notice:
+        keys.add(train_key(notice["train"]))
+    return keys
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub]" = weakref.WeakKeyDictionary()
@@ -362,6 +371,29 @@ async def rollouts_stream(request: HttpRequest) -> HttpResponseBase:
             key=ALL,
             baseline=_baseline(request),
             data="rollouts",
+            session_key=request.session.session_key,
+            user_id=user.pk,
+        )
+    )
+
+
+@login_not_required
+@require_safe
+async def train_stream(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """`changed` (data: the train id) whenever the train, or a member's release or rollout,
+    changes: the train page re-fetches its waves and members."""
+    user = await request.auser()
+    if not permissions.can_read(user):
+        return _unauthorized()
+    version = _read(selectors.train_version, train_id=pk)
+    if await version() is None:
+        return HttpResponseNotFound("No such train.", content_type="text/plain")
+    return _response(
+        _events(
+            version=version,
+            key=train_key(pk),
+            baseline=_baseline(request),
+            data=str(pk),
             session_key=request.session.session_key,
             user_id=user.pk,
         )

@@ -7,6 +7,7 @@ app_name = "rollouts"
 urlpatterns = [
     path("", views.rollout_list, name="list"),
     path("stream/", stream.rollouts_stream, name="list-stream"),
+    path("trains/<int:pk>/stream/", stream.train_stream, name="train-stream"),
     path("start/<int:release_id>/", views.rollout_start, name="start"),
     path("<int:pk>/", views.rollout_detail, name="detail"),
     path("<int:pk>/stream/", stream.rollout_stream, name="stream"),

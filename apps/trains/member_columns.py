@@ -1,5 +1,6 @@
-"""Columns later apps add to a train's members table (the rollouts app: each member's rollouts),
-so the train page shows them without this app knowing of them."""
+"""What later apps add to a train's page without this app knowing of them: columns of its
+members table (the rollouts app: each member's rollouts and the step each is at), and the live
+stream that tells the page to re-fetch its waves and members (the rollouts app's)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,3 +36,17 @@ def member_rows(releases: list[Release]) -> list[tuple[Release, list[tuple[Membe
         (release, [(column, cells.get(release.pk, {})) for column, cells in collected])
         for release in releases
     ]
+
+
+# The URL of the stream a train page follows, with the version the page is rendered at; the
+# rollouts app sets it. Without one the page is static.
+_live_stream: list[Callable[[int], str]] = []
+
+
+def register_live_stream(url_for: Callable[[int], str]) -> None:
+    _live_stream[:] = [url_for]
+
+
+def live_stream_url(train_id: int) -> str:
+    """Read before what the page shows: a change in between makes the stream re-fetch."""
+    return _live_stream[0](train_id) if _live_stream else ""

@@ -58,6 +58,14 @@ class Train(models.Model):
         help_text="The waves as service names, first wave first; frozen at approval.",
     )
     plan_frozen_at = models.DateTimeField(null=True, blank=True)
+    promoted_from = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="promoted_to",
+        help_text="The train that succeeded in the environment before, promoted as this one.",
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

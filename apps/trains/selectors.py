@@ -1,13 +1,16 @@
 """Reads for trains: lists, a train's members, and the catalog graph the planner walks."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from apps.catalog.models import Dependency
-from apps.releases.models import Release
-from apps.trains.models import Train, TrainApproval, TrainMember, TrainTransition
+from apps.releases.groups import GroupMember
+from apps.releases.models import ApprovalPolicy, Release
+from apps.releases.policies import active_policies, is_eligible
+from apps.trains.models import Train, TrainApproval, TrainMember, TrainState, TrainTransition
 from apps.trains.planning import plan_waves
 from apps.trains.policies import train_approval_status
 
@@ -21,12 +24,16 @@ def train_list() -> QuerySet[Train]:
 
 
 def train_detail_queryset() -> QuerySet[Train]:
-    return train_list().prefetch_related(
-        Prefetch(
-            "approvals",
-            queryset=TrainApproval.objects.select_related("approver", "rule__policy"),
-        ),
-        Prefetch("transitions", queryset=TrainTransition.objects.select_related("actor")),
+    return (
+        train_list()
+        .select_related("promoted_from", "promoted_to")
+        .prefetch_related(
+            Prefetch(
+                "approvals",
+                queryset=TrainApproval.objects.select_related("approver", "rule__policy"),
+            ),
+            Prefetch("transitions", queryset=TrainTransition.objects.select_related("actor")),
+        )
     )
 
 
@@ -70,3 +77,108 @@ def with_decision_state(train: Train, user) -> Train:
     train.approval_summary = status.summary()
     train.actions_now = sorted(available_actions(train, user, members=members, status=status))
     return train
+
+
+@dataclass(frozen=True)
+class Wave:
+    number: int
+    members: list[Release]
+
+    @property
+    def names(self) -> list[str]:
+        return [release.service.name for release in self.members]
+
+    @property
+    def summary(self) -> str:
+        """How far the wave is, e.g. "1 succeeded, 1 in progress"."""
+        states = Counter(release.get_state_display().lower() for release in self.members)
+        return ", ".join(f"{count} {state}" for state, count in states.items())
+
+
+def in_waves(train: Train, members: list[Release]) -> list[Wave]:
+    """The members wave by wave as the plan orders them (a member the plan does not name yet,
+    in a last wave of its own). No query."""
+    by_name = {release.service.name: release for release in members}
+    planned = {name for wave in train.plan for name in wave}
+    unplanned = [release for release in members if release.service.name not in planned]
+    waves = [[by_name[name] for name in wave if name in by_name] for wave in train.plan]
+    waves = [wave for wave in [*waves, unplanned] if wave]
+    return [Wave(number, wave) for number, wave in enumerate(waves, 1)]
+
+def _with_members_prefetched() -> QuerySet[Train]:
+    """Trains with what deciding on them reads, whatever their number: approvals, and members'
+    releases with service, owner, environment, requester and commits (four queries)."""
+    memberships = TrainMember.objects.select_related(
+        "release__service__owner", "release__environment", "release__requester"
+    ).prefetch_related("release__commits")
+    return train_list().prefetch_related(
+        Prefetch("approvals", queryset=TrainApproval.objects.select_related("approver")),
+        Prefetch("members", queryset=memberships),
+    )
+
+
+def _inbox_item(train: Train, user, *, now, policies, awaiting: bool) -> dict | None:
+    """The train as the inbox shows it; None when `awaiting` and this user may not approve it
+    now (the one answer of available_actions)."""
+    from apps.trains.transitions import available_actions
+
+    members = sorted(
+        (membership.release for membership in train.members.all()),
+        key=lambda release: release.service.name,
+    )
+    if not members:
+        return None
+    status = train_approval_status(train, members, now=now, policies=policies)
+    if awaiting and "approve" not in available_actions(train, user, members=members, status=status):
+        return None
+    train.member_releases = members
+    train.approval_status = status
+    return {
+        "template": "trains/partials/_inbox_item.html",
+        "train": train,
+        "status": status,
+        "rules": [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)],
+        "planned_start": min(release.planned_start for release in members),
+        "planned_end": max(release.planned_end for release in members),
+        "members": [GroupMember(r.pk, r.service.name, r.version, r.state) for r in members],
+        "production": any(release.environment.is_production for release in members),
+    }
+
+
+def trains_awaiting_decision_by(
+    user, *, policies: list[ApprovalPolicy] | None = None, limit: int = 200
+) -> list[dict]:
+    """Submitted trains this user may approve now, each with its members, planned time and the
+    union policy's rules still short that they are eligible for: the inbox's train items. A
+    fixed number of queries however many trains."""
+    trains = list(
+        _with_members_prefetched().filter(state=TrainState.SUBMITTED).order_by("id")[:limit]
+    )
+    if not trains:
+        return []  # one query when no train waits for anybody
+    now = timezone.now()
+    policies = active_policies() if policies is None else policies
+    found = (
+        _inbox_item(train, user, now=now, policies=policies, awaiting=True) for train in trains
+    )
+    return [item for item in found if item is not None]
+
+
+def train_inbox_item(user, pk: int) -> dict | None:
+    """One train as the inbox shows it, whether or not it still awaits this user (a refused
+    decision is shown in place)."""
+    train = _with_members_prefetched().filter(pk=pk).first()
+    if train is None:
+        return None
+    return _inbox_item(train, user, now=timezone.now(), policies=active_policies(), awaiting=False)
+
+
+def decision_outcome(train: Train) -> str:
+    """Where a train stands after a decision, in a few words for the inbox."""
+    if train.state == TrainState.REJECTED:
+        return "Rejected — its members are cancelled"
+    if train.state != TrainState.SUBMITTED:
+        return f"Approved — the train is {train.get_state_display().lower()}"
+    status = train_approval_status(train, train_members(train), now=timezone.now())
+    missing = sum(rule_status.missing for rule_status in status.rules)
+    return f"Approved — {missing} more approval{'s' if missing != 1 else ''} needed"

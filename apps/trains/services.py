@@ -90,6 +90,10 @@ def _plan(service_names: list[str]) -> list[list[str]]:
         raise ValidationError({"members": cycle.messages}) from None
 
 
+# What a promotion carries over to each member's new release, besides version and commits.
+PROMOTED_FIELDS = ("description", "links", "change_type", "justification")
+
+
 @transaction.atomic
 def train_create(
     *,
@@ -103,7 +107,8 @@ def train_create(
     rollback_policy: str = RollbackPolicy.LEAVE,
 ) -> Train:
     """A draft train and one draft release per member (each {service, version, title?,
-    commits?}), with its plan. Refused whole: nothing is saved when any member is."""
+    commits?}, and for a promotion the source's description, links and emergency), with its
+    plan. Refused whole: nothing is saved when any member is."""
     permissions.require(
         may_request_trains(actor), "Only developers of a team and platform admins request trains."
     )
@@ -134,6 +139,7 @@ def train_create(
                 planned_start=planned_start,
                 planned_end=planned_end,
                 commits=member.get("commits") or [],
+                **{field: member[field] for field in PROMOTED_FIELDS if field in member},
             )
         except ValidationError as exc:
             problems = "; ".join(

@@ -4,6 +4,7 @@ one answer to "what may this person do with it now" that pages, API and services
 draft → submitted → approved | rejected; draft, submitted and approved → cancelled.
 approved → running (started by hand or when due) → succeeded | halted | rolling_back |
 cancelled; halted → rolling_back (by hand) → rolled_back, or halted again when a rollback fails.
+A train that succeeded is promoted once, as a new train to the next environment (promotion.py).
 """
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,10 +14,12 @@ from django.utils import timezone
 from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record
+from apps.core.exceptions import Conflict
 from apps.releases.models import Release
 from apps.releases.policies import ApprovalStatus, is_eligible
 from apps.trains.models import Train, TrainState, TrainTransition
 from apps.trains.policies import not_a_train_decider, train_approval_status
+from apps.trains.signals import train_changed
 
 ALLOWED: dict[str, set[str]] = {
     TrainState.DRAFT: {TrainState.SUBMITTED, TrainState.CANCELLED},
@@ -93,6 +96,7 @@ def train_transition(
         before={"state": from_state},
         after={"state": to_state, **({"reason": reason} if reason else {})},
     )
+    train_changed.send(sender=Train, train=train)
     return train
 
 
@@ -106,6 +110,7 @@ REFUSED = {
     "start this train.",
     "rollback": "Only the teams owning every member, release managers and platform admins "
     "roll this train back.",
+    "promote": "Only the teams owning every member and platform admins promote this train.",
 }
 # The state each action moves the train to, for the one check of "when".
 TARGETS = {
@@ -127,7 +132,7 @@ def _acts_for_every_member(user, members: list[Release]) -> bool:
 
 
 def _may(user, members: list[Release], action: str) -> bool:
-    if action == "submit":
+    if action in ("submit", "promote"):  # as requesting a release of each member
         return _acts_for_every_member(user, members)
     return _acts_for_every_member(user, members) or permissions.can_approve_releases(user)
 
@@ -140,11 +145,33 @@ def _refusal(train: Train, action: str) -> str:
             if train.state == TrainState.DRAFT
             else f"Only a draft train is submitted; this one is {state}."
         )
+    if action == "promote":
+        return _promotion_refusal(train)
     target = TrainState(TARGETS[action])
     if action == "rollback" and train.state != TrainState.HALTED:
         return f"Only a halted train is rolled back; this one is {state}."
     allowed = target in ALLOWED[train.state]
     return "" if allowed else f"A train that is {state} cannot become {target.label.lower()}."
+
+
+def promotion_of(train: Train) -> Train | None:
+    """The train this one was promoted as, if any (no query where the page's queryset read it)."""
+    try:
+        return train.promoted_to
+    except Train.DoesNotExist:
+        return None
+
+
+def _promotion_refusal(train: Train) -> str:
+    if train.state != TrainState.SUCCEEDED:
+        return (
+            f"Only a train that succeeded is promoted; this one is "
+            f"{train.get_state_display().lower()}."
+        )
+    promoted = promotion_of(train)
+    if promoted is not None:
+        return f"Already promoted to {promoted.environment_name}: train #{promoted.pk}."
+    return ""
 
 
 def _decision_refusal(
@@ -216,5 +243,7 @@ def require_action(
         return
     permissions.require(_may(user, members, action), REFUSED[action])
     refusal = _refusal(train, action)
+    if refusal and action == "promote" and promotion_of(train) is not None:
+        raise Conflict({"state": refusal})  # asked twice: what is asked has happened
     if refusal:
-        raise ValidationError(refusal)
+        raise ValidationError({"state": refusal} if action == "promote" else refusal)

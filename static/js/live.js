@@ -1,4 +1,4 @@
-// Live rollout pages. The htmx SSE extension holds the stream ([data-live][sse-connect]) and each
+// Live pages (a rollout, the rollouts, a train). The htmx SSE extension holds the stream ([data-live][sse-connect]) and each
 // part re-fetches itself on a `changed` event; this file handles what happens around that:
 //  - `signed-out`: close the stream for good: no reconnecting, no polling;
 //  - repeated errors: the parts poll every 5 s ("every 5s [runwayLive.polling(this)]") and the

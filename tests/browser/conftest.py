@@ -124,6 +124,20 @@ def serving_asgi() -> Iterator[str]:
         thread.join(10)
 
 
+@pytest.fixture
+def streaming_page(browser, transactional_db):
+    """A page on Runway served by uvicorn (`serving_asgi`), for pages that follow a live
+    stream: pytest-django's WSGI live server cannot stream, and would keep the stream's thread
+    reading after the test."""
+    with serving_asgi() as url:
+        context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(10_000)
+        refused = refused_by_the_csp(context)
+        yield context.new_page()
+        context.close()
+    assert refused == [], "the page did something its Content-Security-Policy refuses"
+
+
 @dataclass(frozen=True)
 class DemoSite:
     url: str

@@ -1,5 +1,6 @@
 """Trains of payments' services to production: each service with a prod environment, and the
-catalog's dependencies as the test draws them."""
+catalog's dependencies as the test draws them; and trains that succeeded in staging, to be
+promoted to production."""
 
 from datetime import timedelta
 
@@ -8,8 +9,9 @@ from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.catalog.models import Dependency, Environment, EnvironmentKind, Service
-from apps.releases.models import ApprovalPolicy, ApprovalRule
+from apps.releases.models import ApprovalPolicy, ApprovalRule, Release, ReleaseState
 from apps.trains import services
+from apps.trains.models import Train, TrainState
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 
 
@@ -87,3 +89,61 @@ def union_policies(security, diamond):
     tier_two = ApprovalPolicy.objects.create(name="Tier 2", environment_kind="production", tier=2)
     ApprovalRule.objects.create(policy=tier_two, name="Security", team=security, required_count=1)
     return production, tier_two
+
+
+PROMOTED_COMMITS = [
+    {
+        "sha": "9f2c1e7aa",
+        "author": "dana@example.com",
+        "message": "Cache the basket",
+        "committed_at": "2026-11-28T10:15:00Z",
+    }
+]
+
+
+@pytest.fixture
+def staged(payments):
+    """make(names, soak_seconds=...): services of payments with staging (order 1, the soak
+    asked there) and prod (order 2)."""
+
+    def make(names="ab", *, soak_seconds=0):
+        for name in names:
+            service = ServiceFactory(name=name, owner=payments, tier=2)
+            Environment.objects.create(
+                service=service,
+                name="staging",
+                kind=EnvironmentKind.STAGING,
+                order=1,
+                namespace=name,
+                soak_seconds=soak_seconds,
+            )
+            Environment.objects.create(
+                service=service,
+                name="prod",
+                kind=EnvironmentKind.PRODUCTION,
+                order=2,
+                namespace=name,
+            )
+
+    return make
+
+
+@pytest.fixture
+def succeeded_train(make_train):
+    """make(names, finished_ago=...): a train of `names` to staging that succeeded."""
+
+    def make(names="ab", *, finished_ago=timedelta(hours=1), environment_name="staging"):
+        members = [
+            {"service": n, "version": f"registry/{n}@sha256:{n * 8}", "commits": PROMOTED_COMMITS}
+            for n in names
+        ]
+        train = make_train(names, submit=True, members=members, environment_name=environment_name)
+        finished = timezone.now() - finished_ago
+        Release.objects.filter(train_membership__train=train).update(
+            state=ReleaseState.SUCCEEDED, finished_at=finished
+        )
+        Train.objects.filter(pk=train.pk).update(state=TrainState.SUCCEEDED, finished_at=finished)
+        train.refresh_from_db()
+        return train
+
+    return make

@@ -1,19 +1,21 @@
 """iCalendar (RFC 5545) for the calendar feeds, built with the icalendar library.
 
 Every time is written in UTC, so the feed needs no VTIMEZONE and each client shows the events in
-its own zone. UIDs are stable (release-<id>@runway), so a re-planned release moves in the
+its own zone. UIDs are stable (release-<id>@runway; a train, one event for all its members,
+train-<id>@runway), so a re-planned release moves in the
 subscriber's calendar instead of appearing twice. A recurring freeze is written as its
 occurrences in the feed's range, each an event of its own (freeze-<id>-<start>@runway): an
 RRULE in UTC would drift by an hour across the freeze zone's daylight-saving changes.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
 from apps.core.image_refs import ImageRef
 from apps.releases.calendar.manage_selectors import scope_label
+from apps.releases.groups import ReleaseGroup
 from apps.releases.models import Freeze, Release, ReleaseState
 
 PRODID = "-//Runway//Release calendar//EN"
@@ -74,6 +76,38 @@ def release_event(release: Release, url: str) -> Event:
     return event
 
 
+def group_event(group: ReleaseGroup, url: str) -> Event:
+    """Releases that travel together (a train) as one event, its members in the description."""
+    event = Event()
+    event.add("uid", f"{group.key}@runway")
+    event.add("dtstamp", _utc(group.updated_at))
+    event.add("dtstart", _utc(group.planned_start))
+    event.add("dtend", _utc(group.planned_end))
+    event.add(
+        "summary", f"{group.kind} {group.name} ({group.member_count}) → {group.environment_name}"
+    )
+    event.add(
+        "description",
+        "\n".join(
+            [
+                f"{group.kind} {group.name}",
+                f"State: {group.state_display}",
+                f"{group.member_count} releases: {group.summary}",
+                url,
+            ]
+        ),
+    )
+    event.add("url", url)
+    # Confirmed once any member is; cancelled when every member is; tentative until then.
+    statuses = {STATUS_BY_STATE.get(member.state, "TENTATIVE") for member in group.members}
+    status = "CONFIRMED" if "CONFIRMED" in statuses else "TENTATIVE"
+    event.add("status", "CANCELLED" if statuses == {"CANCELLED"} else status)
+    event.add("categories", [group.kind, group.state_display])
+    event.add("last-modified", _utc(group.updated_at))
+    event.add("transp", "TRANSPARENT")
+    return event
+
+
 def freeze_event(freeze: Freeze, starts: datetime, ends: datetime, generated_at: datetime) -> Event:
     """One occurrence of a freeze (the whole of a one-off one) as an event."""
     event = Event()
@@ -102,7 +136,11 @@ def feed_calendar(
     freezes: Iterable[tuple[Freeze, datetime, datetime]],
     release_url: Callable[[Release], str],
     generated_at: datetime,
+    groups: Mapping[int, ReleaseGroup] | None = None,
+    group_url: Callable[[ReleaseGroup], str] = lambda group: group.url,
 ) -> bytes:
+    """The feed. A grouped release (a train's member, by release id in `groups`) is not an
+    event of its own: its group is, once."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -112,8 +150,15 @@ def feed_calendar(
     # How often clients should fetch again (RFC 7986, and the older Outlook property).
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", "PT1H")
+    groups = groups or {}
+    written: set[str] = set()
     for release in releases:
-        calendar.add_component(release_event(release, release_url(release)))
+        group = groups.get(release.pk)
+        if group is None:
+            calendar.add_component(release_event(release, release_url(release)))
+        elif group.key not in written:
+            written.add(group.key)
+            calendar.add_component(group_event(group, group_url(group)))
     for freeze, starts, ends in freezes:
         calendar.add_component(freeze_event(freeze, starts, ends, generated_at))
     return calendar.to_ical()

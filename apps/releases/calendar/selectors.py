@@ -21,6 +21,7 @@ from django.utils import dateformat, timezone
 from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
+from apps.releases.groups import ReleaseGroup, groups_of
 from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, Release, WindowScope
 from apps.releases.selectors import SERVICE_BULK, Conflict, conflicts_for, with_what_ships
 from apps.releases.windows import UNREADABLE, calendar_spans, freeze_occurrences, parse_rrule
@@ -262,6 +263,20 @@ class ReleaseEntry:
 
 
 @dataclass(frozen=True)
+class GroupEntry:
+    """Releases that travel together (a train) as one entry: its members are not listed."""
+
+    group: ReleaseGroup
+    starts: datetime  # in the viewer's zone
+    ends: datetime
+    starts_today: bool
+    ends_today: bool
+    conflicts: tuple[Conflict, ...] = ()
+
+    conflict_note = ReleaseEntry.conflict_note
+
+
+@dataclass(frozen=True)
 class WindowEntry:
     window: ChangeWindow
     kind: str
@@ -301,7 +316,7 @@ class CalendarDay:
     date: date
     is_today: bool
     in_period: bool  # False for the days of the neighbouring months that fill the grid
-    releases: list[ReleaseEntry] = field(default_factory=list)
+    releases: list[ReleaseEntry | GroupEntry] = field(default_factory=list)
     windows: list[WindowEntry] = field(default_factory=list)
     freezes: list[FreezeOccurrence] = field(default_factory=list)
 
@@ -310,7 +325,7 @@ class CalendarDay:
         return bool(self.releases or self.windows or self.freezes)
 
     @property
-    def month_releases(self) -> list[ReleaseEntry]:
+    def month_releases(self) -> list[ReleaseEntry | GroupEntry]:
         return self.releases[:MONTH_CELL_RELEASES]
 
     @property
@@ -338,7 +353,8 @@ class Calendar:
     filters: CalendarFilters
     days: list[CalendarDay]
     weeks: list[CalendarWeek]
-    release_count: int
+    release_count: int  # releases shown by themselves
+    groups: list[ReleaseGroup] = field(default_factory=list)  # each shown as one entry
 
     @property
     def title(self) -> str:
@@ -385,7 +401,9 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
         )
         for day in _days(period.first, period.last)
     }
-    for release in releases:
+    grouped = groups_of(releases)
+    shown = [release for release in releases if release.pk not in grouped]
+    for release in shown:
         first, last = _local_days(release.planned_start, release.planned_end, zone)
         for day in _days(max(first, period.first), min(last, period.last)):
             days[day].releases.append(
@@ -398,6 +416,23 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
                     conflicts=tuple(conflicts.get(release.pk, ())),
                 )
             )
+    groups = list({group.key: group for group in grouped.values()}.values())
+    for group in groups:
+        first, last = _local_days(group.planned_start, group.planned_end, zone)
+        group_conflicts = _group_conflicts(group, conflicts)
+        for day in _days(max(first, period.first), min(last, period.last)):
+            days[day].releases.append(
+                GroupEntry(
+                    group=group,
+                    starts=group.planned_start.astimezone(zone),
+                    ends=group.planned_end.astimezone(zone),
+                    starts_today=day == first,
+                    ends_today=day == last,
+                    conflicts=group_conflicts,
+                )
+            )
+    for calendar_day in days.values():
+        calendar_day.releases.sort(key=lambda entry: entry.starts)
     for span in spans:
         first, last = _local_days(span["start"], span["end"], zone)
         for day in _days(max(first, period.first), min(last, period.last)):
@@ -429,8 +464,19 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
         filters=query.filters,
         days=ordered,
         weeks=weeks,
-        release_count=len(releases),
+        release_count=len(shown),
+        groups=groups,
     )
+
+
+def _group_conflicts(group: ReleaseGroup, conflicts: dict) -> tuple[Conflict, ...]:
+    """What the group's members conflict with outside the group, each release once."""
+    found: dict[int, Conflict] = {}
+    for member_id in sorted(group.member_ids):
+        for conflict in conflicts.get(member_id, ()):
+            if conflict.release.pk not in group.member_ids:
+                found.setdefault(conflict.release.pk, conflict)
+    return tuple(sorted(found.values(), key=lambda c: (c.release.planned_start, c.release.pk)))
 
 
 def _bands(

@@ -16,6 +16,7 @@ from apps.accounts.models import Team
 from apps.core.htmx import render_page_or_partial, wants_partial
 from apps.core.http import AuthenticatedRequest
 from apps.releases.calendar import ics, selectors, services
+from apps.releases.groups import groups_of
 from apps.releases.models import ReleaseState
 
 
@@ -106,14 +107,17 @@ def feed_ics(request: HttpRequest, token: str) -> HttpResponse:
     if feed is None or not permissions.can_follow_calendar(feed.user, feed.team):
         raise Http404("No such calendar feed.")
     now = timezone.now()
+    releases = list(selectors.feed_releases(feed=feed, now=now))
     body = ics.feed_calendar(
         name=f"Runway releases · {feed.team.name if feed.team else feed.user.display_name}",
-        releases=selectors.feed_releases(feed=feed, now=now),
+        releases=releases,
         freezes=selectors.feed_freezes(feed=feed, now=now),
         release_url=lambda release: request.build_absolute_uri(
             reverse("releases:detail", args=[release.pk])
         ),
         generated_at=now,
+        groups=groups_of(releases),
+        group_url=lambda group: request.build_absolute_uri(group.url),
     )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="runway-releases.ics"'

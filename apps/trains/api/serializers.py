@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from apps.releases.api.serializers import CommitSerializer
 from apps.trains.models import MAX_MEMBERS, RollbackPolicy, Train, TrainApproval, TrainTransition
+from apps.trains.transitions import promotion_of
 
 
 class TrainMemberInputSerializer(serializers.Serializer):
@@ -133,6 +134,15 @@ class TrainDetailSerializer(TrainListSerializer):
     approvals = TrainApprovalSerializer(many=True, read_only=True)
     history = TrainTransitionSerializer(many=True, source="transitions", read_only=True)
     actions = serializers.ListField(child=serializers.CharField(), source="actions_now")
+    promoted_from = serializers.IntegerField(
+        source="promoted_from_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The train that succeeded before, promoted as this one.",
+    )
+    promoted_to = serializers.SerializerMethodField(
+        help_text="The train this one was promoted as, once promoted."
+    )
 
     class Meta(TrainListSerializer.Meta):
         fields = [
@@ -147,7 +157,13 @@ class TrainDetailSerializer(TrainListSerializer):
             "approvals",
             "history",
             "actions",
+            "promoted_from",
+            "promoted_to",
         ]
+
+    def get_promoted_to(self, train: Train) -> int | None:
+        promoted = promotion_of(train)
+        return promoted.pk if promoted else None
 
 
 class TrainDecisionSerializer(serializers.Serializer):
@@ -156,6 +172,18 @@ class TrainDecisionSerializer(serializers.Serializer):
 
 class TrainRejectSerializer(serializers.Serializer):
     comment = serializers.CharField(help_text="Why: the requester needs to know.")
+
+
+class TrainPromoteSerializer(serializers.Serializer):
+    emergency = serializers.BooleanField(
+        required=False, default=False, help_text="Skip the members' soak, saying why."
+    )
+    justification = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500
+    )
+    submit = serializers.BooleanField(
+        required=False, default=False, help_text="Submit the new train for approval at once."
+    )
 
 
 class TrainCancelSerializer(serializers.Serializer):

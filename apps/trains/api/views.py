@@ -1,12 +1,14 @@
 """The trains API. Every write goes through the same service function as the pages."""
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.accounts import permissions
-from apps.trains import selectors, services
+from apps.trains import promotion, selectors, services
 from apps.trains.api.serializers import (
     TrainCancelSerializer,
     TrainCreateSerializer,
@@ -14,9 +16,11 @@ from apps.trains.api.serializers import (
     TrainDetailSerializer,
     TrainListSerializer,
     TrainPlanSerializer,
+    TrainPromoteSerializer,
     TrainRejectSerializer,
     WavesSerializer,
 )
+from apps.trains.evidence import train_evidence_file_name, train_evidence_zip
 from apps.trains.models import Train
 from apps.trains.transitions import may_request_trains
 
@@ -143,6 +147,47 @@ class TrainViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body.is_valid(raise_exception=True)
         services.train_rollback(actor=request.user, train=train, **body.validated_data)
         return Response(self._detail(pk))
+
+    @extend_schema(
+        summary="Promote a train that succeeded to the next environment, as a new train",
+        description=(
+            "The same members, versions and commits, asked of the next environment in the "
+            "catalog's order as a new train (a draft, or submitted with `submit`: it goes "
+            "through its own policies). Each member's soak in this environment must be over "
+            "unless `emergency` with a `justification`. 400 names why (not succeeded, no next "
+            "environment, a member's soak with the time left, a version marked bad, a pin); "
+            "409 when it was promoted already."
+        ),
+        request=TrainPromoteSerializer,
+        responses={
+            201: TrainDetailSerializer,
+            400: REFUSED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="Promoted already: the body names the train."),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def promote(self, request, pk=None):
+        train = self._train(pk)
+        body = TrainPromoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        promoted = promotion.train_promote(actor=request.user, train=train, **body.validated_data)
+        return Response(self._detail(promoted.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The train's evidence as one ZIP: its plan, union policy, decisions, history "
+        "and audit events, and every member's evidence pack with its rollouts",
+        responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def evidence(self, request, pk=None):
+        train = permissions.get_visible_or_404(selectors.train_detail_queryset(), pk=pk)
+        response = HttpResponse(train_evidence_zip(train), content_type="application/zip")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{train_evidence_file_name(train)}"'
+        )
+        return response
 
     def _train(self, pk) -> Train:
         return permissions.get_visible_or_404(Train.objects.all(), pk=pk)
