@@ -105,6 +105,7 @@ def in_waves(train: Train, members: list[Release]) -> list[Wave]:
     waves = [wave for wave in [*waves, unplanned] if wave]
     return [Wave(number, wave) for number, wave in enumerate(waves, 1)]
 
+
 def _with_members_prefetched() -> QuerySet[Train]:
     """Trains with what deciding on them reads, whatever their number: approvals, and members'
     releases with service, owner, environment, requester and commits (four queries)."""

@@ -17,7 +17,6 @@ from apps.core.http import AuthenticatedRequest
 from apps.releases.promotion import next_environment
 from apps.trains import promotion, selectors, services
 from apps.trains.evidence import train_evidence_file_name, train_evidence_zip
-
 from apps.trains.forms import TrainForm, TrainPlanForm
 from apps.trains.member_columns import live_stream_url, member_columns, member_rows
 from apps.trains.models import Train
@@ -226,6 +225,7 @@ def train_promote(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         f"{promoted.get_state_display().lower()}.",
     )
     return redirect("trains:detail", pk=promoted.pk)
+
 
 # The same decisions from the release managers' inbox, where a train is one item: the same
 # services and refusals (separation of duties, a fresh password on production). htmx gets that

@@ -81,6 +81,7 @@ def test_a_developer_promotes_a_train_that_succeeded_in_staging_and_is_told_why_
     expect(page.get_by_test_id("promoted-to")).to_contain_text(f"train #{promoted.pk}")
     expect(page.get_by_role("button", name="Promote to prod")).to_have_count(0)
 
+
 def test_a_release_manager_approves_a_train_from_the_inbox_after_reauthentication(
     page, sign_in, release_manager, make_train, union_policies, password
 ):
