@@ -187,6 +187,11 @@ def test_after_signing_out_elsewhere_the_page_stops_listening(
     page.goto(f"/rollouts/{rollout.pk}/")
     live_region = page.locator("[data-live]")
     expect(live_region).to_have_attribute("data-live-state", "live")
+    # The parts the page loads at first (the pods) are in: one still on its way once the
+    # session is gone would take the page to the sign-in form instead.
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')"
+    )
     streams = []
     page.on("request", lambda r: streams.append(r.url) if "/stream/" in r.url else None)
 
