@@ -4,7 +4,7 @@ python -m benchmarks                 the whole run (what `make bench` does)
 python -m benchmarks --scale 0.05    a quick, small run while developing
 python -m benchmarks --keep-db       reuse the loaded database when it was made the same way
 python -m benchmarks --only web,dora choose phases: load web dora scorecards dispatch
-                                     fanout backstage
+                                     trains fanout windows backstage
 """
 
 import argparse
@@ -14,7 +14,17 @@ from pathlib import Path
 from benchmarks.config import Config, default_backstage_generator
 from benchmarks.measure import Stopwatch
 
-PHASES = ("load", "web", "dora", "scorecards", "dispatch", "fanout", "windows", "backstage")
+PHASES = (
+    "load",
+    "web",
+    "dora",
+    "scorecards",
+    "dispatch",
+    "trains",
+    "fanout",
+    "windows",
+    "backstage",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -64,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"The Backstage catalog generator is missing: {cfg.backstage_gen}\n"
             "Set BACKSTAGE_GEN=/path/to/backstage_catalog_gen.py (or --backstage-gen), or leave "
-            "the comparison out with --only load,web,dora,scorecards,dispatch,fanout.",
+            "the comparison out with --only load,web,dora,scorecards,dispatch,trains,fanout.",
             file=sys.stderr,
         )
         return 2

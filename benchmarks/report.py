@@ -140,6 +140,30 @@ def markdown(results: dict) -> str:
                     dp.get("note", ""),
                 )
             )
+    tr = results.get("trains")
+    if tr:
+        if tr.get("error"):
+            other.append(("Release train", "failed", "", "**no**", tr["error"]))
+        else:
+            other.append(
+                (
+                    f"Release train: plan of {tr['members']} members over the catalog graph",
+                    f"p50 {_ms(tr['plan']['p50_ms'])}, p95 {_ms(tr['plan']['p95_ms'])}",
+                    "p95 ≤ 100 ms",
+                    _mark(tr.get("plan_target_met")),
+                    f"{len(tr['waves'])} waves: {', '.join(map(str, tr['waves']))}",
+                )
+            )
+            other.append(
+                (
+                    f"Release train: start → first Kubernetes call of each of the first "
+                    f"wave's {tr['first_wave']} members",
+                    f"p50 {_ms(tr['first_call']['p50_ms'])}, p95 {_ms(tr['first_call']['p95_ms'])}",
+                    "p95 ≤ 1 s",
+                    _mark(tr.get("dispatch_target_met")),
+                    f"{tr['first_call_missing']} without a call",
+                )
+            )
     fo = results.get("fanout")
     if fo:
         if fo.get("error"):

@@ -52,6 +52,11 @@ class Run:
 
             with self.watch.phase("rollout dispatch"):
                 self.sections["dispatch"] = dispatch.run(self.cfg, self.meta)
+        if self.cfg.wants("trains"):
+            from benchmarks import trains
+
+            with self.watch.phase("release trains"):
+                self.sections["trains"] = trains.run(self.cfg, self.meta)
         if self.cfg.wants("fanout"):
             from benchmarks import fanout
 
@@ -72,7 +77,8 @@ class Run:
         kept = load.stored_meta(self.cfg) if self.cfg.keep_db else None
         today = datetime.now(UTC).date()
         needs_db = any(
-            self.cfg.wants(p) for p in ("load", "web", "dora", "scorecards", "dispatch", "fanout")
+            self.cfg.wants(p)
+            for p in ("load", "web", "dora", "scorecards", "dispatch", "trains", "fanout")
         )
         if kept and kept.get("fingerprint") == load.fingerprint(self.cfg, today):
             print(f"Reusing the loaded database {self.cfg.database} (--keep-db).")

@@ -343,16 +343,19 @@ def _people(r: random.Random, teams: list[TeamSpec], size: Size) -> list[PersonS
 def _dependencies(
     r: random.Random, demo: Organisation, names: list[str], total: int
 ) -> dict[str, list[str]]:
-    """What each generated service depends on: any service, popular ones by many. The demo's
+    """What each generated service depends on: popular services, by many. As in a real
+    catalog, a service depends only on services more widely used than itself (those earlier in
+    popularity), so the graph has no cycle and a train of any of them has an order. The demo's
     services keep their own dependencies, which count towards the total."""
     everyone = [s.name for s in demo.services] + names
+    rank = {name: index for index, name in enumerate(everyone)}
     target_cum = cumulative(zipf(len(everyone), 1.0, 0.2))
     edges = {(s.name, d) for s in demo.services for d in s.depends_on}
     depends_on: dict[str, list[str]] = {}
     while len(edges) < total:
         source = r.choice(names)
         target = everyone[bisect_left(target_cum, r.random() * target_cum[-1])]
-        if source != target and (source, target) not in edges:
+        if rank[target] < rank[source] and (source, target) not in edges:
             edges.add((source, target))
             depends_on.setdefault(source, []).append(target)
     return depends_on

@@ -1,0 +1,169 @@
+"""Release trains at scale: a 200-service train over the 10,000-service catalog.
+
+Planned: the waves for 200 members that depend on each other, worked out from the catalog's
+dependency graph read from PostgreSQL (what a request to plan or submit a train does), sampled.
+Dispatched: the train approved and started, executed by the Procfile's worker against the
+cluster simulator; measured from the moment the start committed to the first Kubernetes API
+call about each member of the first wave (the simulator's request log)."""
+
+import time
+from collections import deque
+from datetime import timedelta
+from pathlib import Path
+
+from benchmarks.config import Config
+from benchmarks.dispatch import Simulator, Workers, _flush_redis
+from benchmarks.measure import Timing, percentile, timed
+
+MEMBERS = 200
+PLAN_LIMIT_MS = 100.0
+FIRST_CALL_LIMIT_MS = 1000.0
+FIRST_CALLS_TIMEOUT_S = 120.0
+DEPLOYMENT_SUFFIXES = ("", "-canary", "-blue", "-green")
+
+
+def connected_members(graph: dict[str, set[str]], count: int) -> list[str]:
+    """`count` services linked by dependencies (either way), from the best-connected one, with
+    no cycle among them: a train whose waves the graph decides. A cycle found loses the member
+    reached last in it, and the search goes on without that one."""
+    from apps.trains.planning import PlanCycle, plan_waves
+
+    neighbours: dict[str, set[str]] = {}
+    for source, targets in graph.items():
+        for target in targets:
+            neighbours.setdefault(source, set()).add(target)
+            neighbours.setdefault(target, set()).add(source)
+    left_out: set[str] = set()
+    for seed in sorted(neighbours, key=lambda name: (-len(neighbours[name]), name))[:20]:
+        while seed not in left_out:
+            chosen = _linked(seed, neighbours, count, left_out)
+            if len(chosen) < count:
+                break
+            try:
+                plan_waves(chosen, graph)
+            except PlanCycle as cycle:
+                in_cycle = set(cycle.cycle) & set(chosen)
+                left_out.add(max(in_cycle, key=chosen.index))  # the one reached last
+                continue
+            return chosen
+    raise RuntimeError(f"no {count} connected services without a cycle in the catalog")
+
+
+def _linked(seed: str, neighbours: dict[str, set[str]], count: int, left_out: set[str]):
+    """Up to `count` services reached from `seed`, breadth first."""
+    chosen, queue, seen = [seed], deque([seed]), {seed} | left_out
+    while queue and len(chosen) < count:
+        for name in sorted(neighbours[queue.popleft()] - seen)[: count - len(chosen)]:
+            seen.add(name)
+            chosen.append(name)
+            queue.append(name)
+    return chosen
+
+
+def _first_calls(request_log: Path, names: set[str]) -> dict[str, float]:
+    """The time of the first request about each service's Deployments."""
+    owners = {name + suffix: name for name in names for suffix in DEPLOYMENT_SUFFIXES}
+    first: dict[str, float] = {}
+    for line in request_log.read_text().splitlines():
+        at, _method, path, _status = line.split(" ")
+        for segment in path.split("?", 1)[0].split("/"):
+            name = owners.get(segment)
+            if name is not None and name not in first:
+                first[name] = float(at)
+    return first
+
+
+def _approved_train(members: list[str]):
+    """The train requested by a platform admin, then approved as its policies would (the
+    approval itself is measured elsewhere): its members wait in `approved`."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.catalog.models import Environment
+    from apps.releases.models import Release, ReleaseState
+    from apps.trains import services
+    from apps.trains.models import Train, TrainState
+
+    admin = get_user_model().objects.get(username="admin")
+    Environment.objects.filter(service__name__in=members, name="dev").update(replicas=1)
+    stamp = int(time.time())
+    start = timezone.now() + timedelta(hours=1)
+    with transaction.atomic():
+        train = services.train_create(
+            actor=admin,
+            name=f"bench train {stamp}",
+            environment_name="dev",
+            planned_start=start,
+            planned_end=start + timedelta(hours=2),
+            members=[
+                {"service": name, "version": f"registry.bench.example.com/{name}:train-{stamp}"}
+                for name in members
+            ],
+            max_parallel=MEMBERS,
+        )
+        Train.objects.filter(pk=train.pk).update(
+            state=TrainState.APPROVED, plan_frozen_at=timezone.now()
+        )
+        Release.objects.filter(train_membership__train=train).update(
+            state=ReleaseState.APPROVED, submitted_at=timezone.now(), approved_at=timezone.now()
+        )
+    return Train.objects.get(pk=train.pk), admin
+
+
+def run(cfg: Config, meta: dict) -> dict:
+    from django.db import transaction
+
+    from apps.trains import selectors, services
+
+    members = connected_members(selectors.catalog_dependencies(), MEMBERS)
+    plan_timing, plan = timed(
+        lambda: selectors.plan_for(members), warmup=cfg.warmup, samples=cfg.samples
+    )
+    waves = [len(wave) for wave in plan]
+    print(
+        f"   plan of {len(members)} members: p50 {plan_timing.p50:.1f} ms, p95 "
+        f"{plan_timing.p95:.1f} ms; waves {waves}"
+    )
+
+    _flush_redis(cfg)
+    simulator = Simulator(cfg)
+    workers = None
+    try:
+        workers = Workers(cfg, simulator.kubeconfig)
+        train, admin = _approved_train(members)
+        first_wave = set(train.plan[0])
+        with transaction.atomic():
+            services.train_start(actor=admin, train=train)
+        committed = time.time()
+        first: dict[str, float] = {}
+        deadline = time.monotonic() + FIRST_CALLS_TIMEOUT_S
+        while time.monotonic() < deadline:
+            first = _first_calls(simulator.request_log, first_wave)
+            if len(first) == len(first_wave):
+                break
+            time.sleep(0.25)
+        latency = Timing([max(0.0, (at - committed) * 1000) for at in first.values()])
+    finally:
+        if workers is not None:
+            workers.stop()
+        simulator.stop()
+    missing = len(first_wave) - len(first)
+    result = {
+        "members": len(members),
+        "waves": waves,
+        "plan": plan_timing.as_dict(),
+        "plan_target_met": plan_timing.p95 <= PLAN_LIMIT_MS,
+        "first_wave": len(first_wave),
+        "first_call": latency.as_dict(),
+        "first_call_missing": missing,
+        "first_call_last_ms": round(percentile(latency.samples_ms, 1.0), 1)
+        if latency.samples_ms
+        else None,
+        "dispatch_target_met": missing == 0 and latency.p95 <= FIRST_CALL_LIMIT_MS,
+    }
+    print(
+        f"   first wave of {len(first_wave)}: start → first Kubernetes call p50 "
+        f"{latency.p50:.0f} ms, p95 {latency.p95:.0f} ms ({missing} without a call)"
+    )
+    return result
