@@ -408,3 +408,35 @@ def test_another_service_account_may_not_request_a_release(ci, web):
             planned_start=start,
             planned_end=start + timedelta(hours=1),
         )
+
+
+@pytest.mark.django_db
+def test_an_environment_opts_in_where_its_soak_is_set(api_as, developer):
+    body = {
+        "name": "orders-api",
+        "owner": "payments",
+        "environments": [
+            {"name": "staging", "kind": "staging", "soak_seconds": 3600, "auto_promote": True},
+            {"name": "prod", "kind": "production"},
+        ],
+    }
+    response = api_as(developer).post("/api/v1/services/", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert [(e["name"], e["auto_promote"]) for e in response.json()["environments"]] == [
+        ("staging", True),
+        ("prod", False),
+    ]
+    assert Environment.objects.get(service__name="orders-api", name="staging").auto_promote
+
+
+@pytest.mark.django_db
+def test_the_api_says_which_release_was_promoted_automatically_from_which(
+    succeeded_in_dev, api_as, developer
+):
+    done = succeeded_in_dev()
+    [promoted_id] = services.releases_auto_promote()
+
+    body = api_as(developer).get(f"/api/v1/releases/{promoted_id}/").json()
+    assert (body["promoted_from"], body["promoted_automatically"]) == (done.pk, True)
+    assert body["requester"] == SYSTEM_USERNAME
