@@ -440,3 +440,11 @@ def test_the_api_says_which_release_was_promoted_automatically_from_which(
     body = api_as(developer).get(f"/api/v1/releases/{promoted_id}/").json()
     assert (body["promoted_from"], body["promoted_automatically"]) == (done.pk, True)
     assert body["requester"] == SYSTEM_USERNAME
+
+
+@pytest.mark.django_db
+def test_the_versions_panel_says_which_environments_promote_automatically(
+    dev, client_as, leadership
+):
+    page = client_as(leadership).get("/catalog/services/web/").content.decode()
+    assert page.count('data-testid="auto-promote"') == 1
