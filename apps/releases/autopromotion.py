@@ -23,8 +23,9 @@ from apps.releases.transitions import unsteered
 def auto_promotion_candidates(*, now: datetime):
     """The releases due for an automatic promotion at `now`, oldest success first, in one
     query: each the last success of an auto-promoting environment, soaked there, of a version
-    that is not bad, not held by a pin in the next environment, not asked there yet, and not
-    promoted automatically before."""
+    that is not bad, not held by a pin in the next environment, not asked there yet, and never
+    promoted before (by a person or by Runway: a promotion rejected or failed is not asked
+    again by itself)."""
     here = OuterRef("environment_id")
     last_success = Release.objects.filter(
         environment=here, state=ReleaseState.SUCCEEDED, finished_at__isnull=False
@@ -68,11 +69,7 @@ def auto_promotion_candidates(*, now: datetime):
                 Release.objects.filter(environment=target, version=version, state__in=STILL_ASKED)
             )
         )
-        .exclude(
-            Exists(
-                Release.objects.filter(promoted_from=OuterRef("pk"), promoted_automatically=True)
-            )
-        )
+        .exclude(Exists(Release.objects.filter(promoted_from=OuterRef("pk"))))
         .order_by("finished_at", "pk")
     )
     return unsteered(releases)
@@ -85,8 +82,8 @@ def auto_promotion_refusal(release: Release, *, now: datetime) -> str:
     environment = release.environment
     if not environment.auto_promote:
         return f"{environment.name} does not promote automatically."
-    if release.promotions.filter(promoted_automatically=True).exists():
-        return f"#{release.pk} was promoted automatically already."
+    if release.promotions.exists():
+        return f"#{release.pk} was promoted already: asking again is a person's call."
     ready_at = soaked_at(environment, release.version)
     if ready_at is None:
         return f"{release.version} is not what runs in {environment.name} now."

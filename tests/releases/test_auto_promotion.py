@@ -209,6 +209,17 @@ def test_what_a_person_already_promoted_is_not_promoted_again(succeeded_in_dev, 
 
 
 @pytest.mark.django_db
+def test_a_rejected_promotion_by_hand_is_not_asked_again_by_runway(succeeded_in_dev, developer):
+    done = succeeded_in_dev()
+    promoted = services.release_promote(actor=developer, release=done)
+    Release.objects.filter(pk=promoted.pk).update(state=ReleaseState.REJECTED)
+
+    assert services.releases_auto_promote() == []
+    with pytest.raises(ValidationError, match="promoted already"):
+        services.release_auto_promote(release=done)
+
+
+@pytest.mark.django_db
 def test_a_rejected_automatic_promotion_is_not_asked_again(succeeded_in_dev, developer):
     succeeded_in_dev()
     [promoted_id] = services.releases_auto_promote()
@@ -393,6 +404,26 @@ def test_runways_account_cannot_sign_in_get_a_token_or_approve(client, platform_
     with pytest.raises(ValidationError, match="Runway's own"):
         service_account_token_issue(actor=platform_admin, account=runway, name="steal")
     assert system_account() == runway  # made once
+
+
+@pytest.mark.django_db
+def test_a_token_of_runways_account_that_somehow_exists_is_not_honoured(client):
+    from apps.accounts.models import ApiToken
+
+    key = ApiToken.PREFIX + "planted-by-hand-0123456789"
+    ApiToken.objects.create(
+        user=system_account(), name="planted", key_hash=ApiToken.hash_key(key), key_hint=key[:9]
+    )
+    response = client.get("/api/v1/releases/", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_nobody_makes_a_service_account_that_would_pass_for_runway(platform_admin, payments):
+    from apps.accounts.services import service_account_create
+
+    with pytest.raises(ValidationError, match="Runway's own"):
+        service_account_create(actor=platform_admin, username=SYSTEM_USERNAME, teams=[payments])
 
 
 @pytest.mark.django_db
