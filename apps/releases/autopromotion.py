@@ -78,7 +78,7 @@ def auto_promotion_candidates(*, now: datetime):
 def auto_promotion_refusal(release: Release, *, now: datetime) -> str:
     """Why Runway does not promote `release` by itself at `now`; "" when it does. Asked again
     under the source's row lock: the selector's answer may be a minute old. What
-    release_promote refuses itself (not a success, already asked) it says there."""
+    release_promote refuses itself (not a success, already asked, a bad version) it says there."""
     environment = release.environment
     if not environment.auto_promote:
         return f"{environment.name} does not promote automatically."
