@@ -428,6 +428,12 @@ CELERY_BEAT_SCHEDULE = {
     # 10 s is dropped, the next one does the same work.
     "outbox-flush": {"task": "core.outbox_flush", "schedule": 10.0, "options": {"expires": 10}},
     "start-due-releases": {"task": "releases.start_due", "schedule": 60.0},
+    # Runway's own promotions from auto-promoting environments (apps/releases/autopromotion.py).
+    "auto-promote-releases": {
+        "task": "releases.auto_promote",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     "audit-seal": {"task": "audit.seal", "schedule": 60.0, "options": {"expires": 60}},
     "audit-checkpoint": {"task": "audit.checkpoint", "schedule": 10 * 60.0},
     "dispatch-rollouts": {"task": "rollouts.dispatch", "schedule": 15.0},

@@ -5,6 +5,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from apps.accounts.models import ApiToken
+from apps.accounts.system import is_system_account
 
 # Recording every use would turn each API read into a write; once a minute is enough to tell
 # a token in use from a forgotten one.
@@ -28,7 +29,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             .filter(key_hash=ApiToken.hash_key(header[1]))
             .first()
         )
-        if token is None or not token.user.is_active:
+        # Runway's own account has no token; one that somehow exists is not honoured.
+        if token is None or not token.user.is_active or is_system_account(token.user):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:

@@ -19,6 +19,7 @@ from django.http import Http404
 from rest_framework.permissions import BasePermission
 
 from apps.accounts.models import Role
+from apps.accounts.system import is_system_account
 
 Rule = Callable[..., bool]
 _M = TypeVar("_M", bound=Model)
@@ -119,6 +120,13 @@ def can_act_for_team(user, team_id: int | None) -> bool:
     if is_platform_admin(user):
         return True
     return has_role(user, Role.DEVELOPER) and team_id in team_ids_of(user)
+
+
+def can_request_releases(user, team_id: int | None) -> bool:
+    """Who may ask for a release of a team's service: those who act for the team, and Runway's
+    own account (apps/accounts/system.py) for what it asks by itself, an automatic promotion.
+    No other service account, and no person, comes through the second door."""
+    return can_act_for_team(user, team_id) or is_system_account(user)
 
 
 def can_create_services(user) -> bool:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import Alias, ApiToken, Role, RoleGrant, Team, TeamMembership, User
+from apps.accounts.system import SYSTEM_USERNAME, is_system_account
 from apps.audit.services import audit_record, snapshot
 
 TEAM_FIELDS = ("slug", "name", "description")
@@ -161,6 +162,8 @@ def service_account_create(
     teams = list(teams)
     if not teams:
         raise ValidationError({"teams": "Name the teams whose checks it reports."})
+    if (username or "").strip() == SYSTEM_USERNAME:
+        raise ValidationError({"username": f"{SYSTEM_USERNAME} is Runway's own account."})
     account = User(username=(username or "").strip(), is_service_account=True)
     account.set_unusable_password()  # CI uses its token; nobody signs in as it
     account.full_clean(exclude=["password"])
@@ -192,6 +195,8 @@ def service_account_token_issue(
         raise ValidationError(
             {"account": f"{account.username} is a person: people make their own tokens."}
         )
+    if is_system_account(account):
+        raise ValidationError({"account": f"{account.username} is Runway's own: it has no token."})
     if not account.is_active:
         raise ValidationError({"account": f"{account.username} is deactivated."})
     token, key = _new_token(user=account, name=name, expires_in_days=expires_in_days)

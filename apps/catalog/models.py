@@ -259,6 +259,11 @@ class Environment(models.Model):
         help_text="How long a version must run here without a failure or rollback before it "
         "may be promoted to the next environment (0: as soon as it succeeded).",
     )
+    auto_promote = models.BooleanField(
+        default=False,
+        help_text="Once a release here succeeded and its soak is over, Runway itself asks the "
+        "next environment for the same version (submitted for approval as any release).",
+    )
 
     class Meta:
         ordering = ["service", "order"]

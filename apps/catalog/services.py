@@ -115,6 +115,7 @@ def environment_rows(service: Service, environments: list[dict] | None = None) -
             replicas=spec.get("replicas") or service.replicas,
             cluster=spec.get("cluster"),
             soak_seconds=spec.get("soak_seconds") or 0,
+            auto_promote=bool(spec.get("auto_promote")),
         )
         try:
             # Both unique constraints name the service, which may not be saved yet: a name

@@ -168,9 +168,11 @@ def load() -> list[str]:
 
 
 def _held_versions(dev: User, rm: User) -> list[str]:
-    """A soak before production, a pin and a version marked bad: the Versions panel's cases."""
+    """A soak before production (then an automatic promotion), a pin and a version marked bad:
+    the Versions panel's cases."""
     search = Service.objects.get(name="search-api")
-    search.environments.filter(name="staging").update(soak_seconds=24 * 3600)
+    # ...after which Runway asks production for what soaked, by itself (2.3.0 is asked already).
+    search.environments.filter(name="staging").update(soak_seconds=24 * 3600, auto_promote=True)
     checkout = Service.objects.get(name="checkout-web")
     version_pin(
         actor=rm,

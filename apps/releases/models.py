@@ -115,6 +115,18 @@ class Release(models.Model):
     hold_reason = models.CharField(
         max_length=300, blank=True, help_text="Why a due release has not started yet."
     )
+    promoted_from = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="promotions",
+        help_text="The release that succeeded in the previous environment, when this one is its "
+        "promotion.",
+    )
+    promoted_automatically = models.BooleanField(
+        default=False, help_text="Asked by Runway itself: the previous environment auto-promotes."
+    )
     retrospective_due_at = models.DateTimeField(null=True, blank=True)
     retrospective_done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -162,6 +174,13 @@ class Release(models.Model):
             models.CheckConstraint(
                 condition=models.Q(planned_end__gt=models.F("planned_start")),
                 name="release_end_after_start",
+            ),
+            # Runway promotes a release by itself once at most: a promotion rejected or failed
+            # is a person's to ask again.
+            models.UniqueConstraint(
+                fields=["promoted_from"],
+                condition=models.Q(promoted_automatically=True),
+                name="release_auto_promoted_once",
             ),
         ]
 

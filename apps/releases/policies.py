@@ -50,10 +50,28 @@ def is_eligible(rule: ApprovalRule, user) -> bool:
     return any(member.pk == user.pk for member in rule.users.all())
 
 
+def behind_automatic_promotion(release: Release) -> int | None:
+    """Of a release Runway promoted by itself: the id of the person who requested the release
+    it promoted, who counts as its requester for separation of duties. Read once per object."""
+    if not hasattr(release, "_behind_promotion"):
+        source = release.promoted_from_id
+        release._behind_promotion = (  # type: ignore[attr-defined]
+            Release.objects.filter(pk=source).values_list("requester_id", flat=True).first()
+            if source
+            else None
+        )
+    return release._behind_promotion  # type: ignore[attr-defined]
+
+
 def separation_of_duties_conflict(release: Release, user) -> str:
     """Why this user may not approve this release under separation of duties, or ''."""
     if release.requester_id == user.pk:
         return "You requested this release; someone else must approve it."
+    if release.promoted_automatically and behind_automatic_promotion(release) == user.pk:
+        return (
+            f"You requested #{release.promoted_from_id}, which Runway promoted to this release; "
+            "someone else must approve it."
+        )
     known_as = user_keys(user)
     for commit in release.commits.all():
         if author_keys(commit.author) & known_as:

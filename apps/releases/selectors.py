@@ -46,13 +46,24 @@ def release_detail_queryset() -> QuerySet[Release]:
     checks = ReleaseCheck.objects.select_related("reported_by").order_by("name")
     return (
         release_list()
-        .select_related("break_glass__actor")
+        .select_related(
+            "break_glass__actor", "promoted_from__environment", "promoted_from__requester"
+        )
         .prefetch_related(
             "commits",
             Prefetch("checks", queryset=checks),
             Prefetch("approvals", queryset=approvals),
             "transitions__actor",
         )
+    )
+
+
+def promotions_of(release: Release) -> list[Release]:
+    """The releases that promoted `release` to the next environment, by hand or by Runway."""
+    return list(
+        Release.objects.filter(promoted_from=release)
+        .select_related("environment")
+        .order_by("created_at")
     )
 
 

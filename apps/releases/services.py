@@ -2,6 +2,7 @@
 the scheduler all come through here, so they apply exactly the same rules. Change windows and
 freezes are written in apps/releases/calendar/services.py."""
 
+import logging
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,11 +11,13 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import Role, User
+from apps.accounts.system import system_account
 from apps.audit.services import audit_record, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
 from apps.core.exceptions import Conflict
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
+from apps.releases.autopromotion import auto_promotion_candidates, auto_promotion_refusal
 from apps.releases.gates import (
     Gate,
     bad_version_refusal,
@@ -48,6 +51,8 @@ from apps.releases.transitions import (
 )
 from apps.releases.windows import when_allowed
 
+logger = logging.getLogger(__name__)
+
 # Changing any of these changes what an approver approved.
 # The longest a release may be planned for: windows are checked across the whole of it.
 MAX_RELEASE_SPAN = timedelta(days=31)
@@ -66,7 +71,7 @@ RELEASE_FIELDS = (
 
 def _require_requester_rights(actor: User, service: Service) -> None:
     permissions.require(
-        permissions.can_act_for_team(actor, service.owner_id),
+        permissions.can_request_releases(actor, service.owner_id),
         "Only the owning team and platform admins request releases for this service.",
     )
 
@@ -673,10 +678,13 @@ def approval_policy_create(*, actor: User, rules: list[dict], **fields) -> Appro
 
 
 @transaction.atomic
-def release_promote(*, actor: User, release: Release, submit: bool = False) -> Release:
+def release_promote(
+    *, actor: User, release: Release, submit: bool = False, automatically: bool = False
+) -> Release:
     """Ask the next environment for the same version and commits as `release`, which succeeded:
     a new draft (submitted when `submit`), under that environment's own rules. The source row is
-    locked, so two clicks at once promote once."""
+    locked, so two clicks at once promote once. `automatically`: Runway asks, not a person
+    (release_auto_promote)."""
     release = lock_release(release.pk)
     _require_requester_rights(actor, release.service)
     target = next_environment(release)
@@ -701,12 +709,47 @@ def release_promote(*, actor: User, release: Release, submit: bool = False) -> R
             for c in release.commits.all()
         ],
         links=release.links,
+        promoted_from=release,
+        promoted_automatically=automatically,
     )
+    after = {"release": promoted.pk, "environment": target.name, "version": release.version}
+    if automatically:
+        # Who asked for what Runway promotes: the person behind the change.
+        after |= {"automatically": True, "requested_by": release.requester.username}
     audit_record(
         actor=actor,
         action="release.promote",
         target=promoted,
         before={"release": release.pk, "environment": release.environment.name},
-        after={"release": promoted.pk, "environment": target.name, "version": release.version},
+        after=after,
     )
     return release_submit(actor=actor, release=promoted) if submit else promoted
+
+
+@transaction.atomic(durable=True)
+def release_auto_promote(*, release: Release, now: datetime | None = None) -> Release:
+    """Runway's own promotion of `release`, asked by its account and submitted for approval
+    like any other (windows and freezes apply). Its own transaction: refused or crashed, it
+    leaves nothing behind. The source row is locked before anything is read, so two runs at
+    once promote once; what the beat's selector saw is checked again under the lock."""
+    release = lock_release(release.pk)
+    refuse_if_steered(release)
+    refusal = auto_promotion_refusal(release, now=now or timezone.now())
+    if refusal:
+        raise Conflict(refusal)
+    return release_promote(actor=system_account(), release=release, submit=True, automatically=True)
+
+
+def releases_auto_promote(*, limit: int = 50, now: datetime | None = None) -> list[int]:
+    """Beat, every minute: promote the oldest `limit` releases that are due for an automatic
+    promotion (auto_promotion_candidates), each in its own transaction. A refusal (a freeze over
+    the planned time, something changed since the selector looked) leaves the release to the
+    next run. Returns the ids of the new releases."""
+    now = now or timezone.now()
+    promoted = []
+    for release_id in auto_promotion_candidates(now=now).values_list("pk", flat=True)[:limit]:
+        try:
+            promoted.append(release_auto_promote(release=Release(pk=release_id), now=now).pk)
+        except (ValidationError, PermissionDenied) as exc:
+            logger.info("Release %s not promoted automatically: %s", release_id, exc)
+    return promoted

@@ -1,4 +1,5 @@
 from celery import shared_task
+from django.db import OperationalError
 
 from apps.core.retries import retried_task
 
@@ -17,3 +18,13 @@ def releases_due_start_task() -> list[int]:
     from apps.releases.services import releases_due_start
 
     return releases_due_start()
+
+
+@retried_task("releases.auto_promote", retry_on=(OperationalError,), max_retries=3)
+def releases_auto_promote_task() -> list[int]:
+    """Beat, every minute: Runway's own promotions of what succeeded and soaked in an
+    auto-promoting environment (see releases_auto_promote). Idempotent: a release is promoted
+    automatically once, whatever runs overlap."""
+    from apps.releases.services import releases_auto_promote
+
+    return releases_auto_promote()

@@ -78,6 +78,8 @@ def _detail_context(request, release, decision_form=None, break_glass_form=None)
         "conflicts": selectors.release_conflicts(release),
         "history": selectors.recent_history(release),
         "previous": selectors.previous_release(release),
+        # Only a release that finished was promoted: no query for the others.
+        "promotions": selectors.promotions_of(release) if release.finished_at else [],
         "decision_form": decision_form or DecisionForm(),
         "can_edit": permissions.can_act_for_team(user, release.service.owner_id),
         "page_actions": rendered_actions(request, release),

@@ -1,8 +1,10 @@
 """A train's members are steered only through their train: the releases app asks this before
 any action on a release by itself, and before starting one (apps/releases/transitions.py)."""
 
+from django.db.models import QuerySet
+
 from apps.releases.models import Release
-from apps.releases.transitions import register_steerer
+from apps.releases.transitions import register_steered_ids, register_steerer
 from apps.trains.models import Train, TrainMember
 
 
@@ -22,4 +24,10 @@ def train_steers(release: Release) -> str:
     return "" if train is None else f"Part of train “{train.name}”: act on the train."
 
 
+def train_member_ids() -> QuerySet:
+    """Every train's members, as a subquery: releases that no beat acts on by themselves."""
+    return TrainMember.objects.values("release_id")
+
+
 register_steerer(train_steers)
+register_steered_ids(train_member_ids)

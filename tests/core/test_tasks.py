@@ -17,7 +17,11 @@ from apps.insights.tasks import (
     scorecards_refresh_task,
     scorecards_snapshot_task,
 )
-from apps.releases.tasks import release_notify_task, releases_due_start_task
+from apps.releases.tasks import (
+    release_notify_task,
+    releases_auto_promote_task,
+    releases_due_start_task,
+)
 from apps.rollouts.tasks import (
     rollout_advance_task,
     rollouts_dispatch_task,
@@ -35,6 +39,7 @@ def test_each_task_keeps_its_wire_name():
         outbox_flush_task: "core.outbox_flush",
         release_notify_task: "releases.notify",
         releases_due_start_task: "releases.start_due",
+        releases_auto_promote_task: "releases.auto_promote",
         rollout_advance_task: "rollouts.advance",
         rollouts_dispatch_task: "rollouts.dispatch",
         rollouts_reconcile_task: "rollouts.reconcile",
@@ -72,6 +77,7 @@ def test_retried_tasks_wait_out_their_own_errors_with_one_backoff():
         deployments_record_missed_task,
         scorecards_refresh_task,
         scorecards_snapshot_task,
+        releases_auto_promote_task,
     ):
         assert policy(task) == (True, (OperationalError,), True, backoff, 3), task.name
 

@@ -51,12 +51,16 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Environment
-        fields = ["name", "kind", "order", "cluster", "namespace", "replicas", "soak_seconds"]
+        fields = [
+            "name", "kind", "order", "cluster", "namespace", "replicas", "soak_seconds",
+            "auto_promote",
+        ]  # fmt: skip
         read_only_fields = ["order"]
         extra_kwargs = {
             "namespace": {"required": False},
             "replicas": {"required": False},
             "soak_seconds": {"required": False},
+            "auto_promote": {"required": False},
         }
 
 

@@ -256,6 +256,13 @@ class ReleaseDetailSerializer(ReleaseListSerializer):
     actions = serializers.SerializerMethodField(
         help_text="What the caller may do now (submit, cancel, break_glass, approve, reject)."
     )
+    promoted_from: "serializers.PrimaryKeyRelatedField[Release]" = (
+        serializers.PrimaryKeyRelatedField(
+            read_only=True,
+            allow_null=True,
+            help_text="The release in the previous environment this one promotes, if any.",
+        )
+    )
 
     class Meta(ReleaseListSerializer.Meta):
         fields = [
@@ -264,7 +271,7 @@ class ReleaseDetailSerializer(ReleaseListSerializer):
             "started_at", "finished_at", "hold_reason", "retrospective_due_at",
             "retrospective_done_at", "retrospective_state", "break_glass", "commits",
             "approvals", "checks", "transitions", "approval_status", "gates", "conflicts",
-            "actions",
+            "actions", "promoted_from", "promoted_automatically",
         ]  # fmt: skip
         read_only_fields = fields
 
