@@ -2,29 +2,27 @@
 
 import pytest
 
-from apps.trains.planning import plan_waves
-from benchmarks.trains import _first_calls, connected_members
+from apps.trains.planning import PlanCycle, plan_waves
+from benchmarks.trains import _first_calls, middling_members
 
 
-def test_the_members_are_linked_by_dependencies_and_hold_no_cycle():
-    graph = {
-        "hub": {"a", "b", "c"},
-        "a": {"d"},
-        "d": {"a"},  # a cycle the choice must leave half out
-        "b": {"e"},
-        "c": set(),
-        "lonely": set(),
-    }
-    members = connected_members(graph, 5)
-    assert members[0] == "hub" and len(set(members)) == 5
-    assert not {"a", "d"} <= set(members)
-    assert "lonely" not in members
-    assert plan_waves(members, graph)[0]  # plans without a cycle
+def test_the_members_are_of_middling_use_and_each_depends_on_something():
+    graph = {"popular": set(), "common": {"popular"}, "rare": set()}
+    graph |= {f"app{n}": {"popular", "common"} | ({"app0"} if n % 2 else set()) for n in range(6)}
+    members = middling_members(graph, 4)
+    assert len(members) == 4 and all(graph[name] for name in members)
+    assert "rare" not in members  # depends on nothing
+    assert plan_waves(members, graph)[0]
 
 
-def test_too_few_linked_services_is_said():
-    with pytest.raises(RuntimeError, match="no 4 connected services"):
-        connected_members({"a": {"b"}}, 4)
+def test_too_few_services_with_dependencies_is_said():
+    with pytest.raises(RuntimeError, match="fewer than 4 services"):
+        middling_members({"a": {"b"}, "b": set()}, 4)
+
+
+def test_a_cycle_among_them_is_named():
+    with pytest.raises(PlanCycle):
+        middling_members({"a": {"b"}, "b": {"a"}}, 2)
 
 
 def test_the_first_call_about_each_member_counts_its_canary_and_colours(tmp_path):
