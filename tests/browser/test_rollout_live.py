@@ -147,12 +147,24 @@ def test_the_rollouts_list_follows_without_reloading(page, sign_in, developer, r
     expect(row.get_by_test_id("rollout-state")).to_have_text("Running")
     expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "live")
     page.evaluate("window.__marker = 'same-page'")
+    held = []  # the list's own refresh, held back to look at the page while it is on its way
+    page.route(
+        "**/rollouts/",
+        lambda route: (
+            held.append(route) if route.request.headers.get("hx-request") else route.continue_()
+        ),
+    )
 
     with transaction.atomic():
         Rollout.objects.filter(pk=rollout.pk).update(
             state=RolloutState.PAUSED, updated_at=timezone.now()
         )
         live.announce(rollout.pk)
+    refreshing = page.locator("#rollout-list.htmx-request")
+    expect(refreshing).to_have_count(1, timeout=QUICK)
+    # Nobody asked for this refresh: the list is not dimmed, so its text keeps its contrast.
+    assert refreshing.evaluate("e => getComputedStyle(e).opacity") == "1"
+    held[0].continue_()
     expect(row.get_by_test_id("rollout-state")).to_have_text("Paused", timeout=QUICK)
     assert page.evaluate("window.__marker") == "same-page"
 
