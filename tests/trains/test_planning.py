@@ -58,3 +58,55 @@ def test_planning_200_members_over_10000_services_takes_one_query(django_assert_
     with django_assert_num_queries(1):
         waves = selectors.plan_for(members)
     assert waves == [[name] for name in members]
+
+
+@pytest.mark.django_db
+def test_the_plan_reads_only_the_part_of_the_catalog_its_members_reach():
+    team = TeamFactory()
+    names = ["a", "b", "x", "y", "hub", "other", "lonely"]
+    ids = {
+        s.name: s.pk
+        for s in Service.objects.bulk_create(Service(name=n, owner=team) for n in names)
+    }
+    edges = [("a", "x"), ("x", "y"), ("y", "b"), ("b", "hub"), ("other", "hub"), ("other", "a")]
+    Dependency.objects.bulk_create(
+        Dependency(source_id=ids[source], target_service_id=ids[target]) for source, target in edges
+    )
+    # "other" depends on the members but nothing they reach depends on it.
+    assert selectors.dependencies_reachable_from(["a", "b"]) == {
+        "a": {"x"},
+        "x": {"y"},
+        "y": {"b"},
+        "b": {"hub"},
+    }
+    assert selectors.dependencies_reachable_from(["lonely"]) == {}
+    assert selectors.plan_for(["a", "b"]) == [["b"], ["a"]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(6))
+def test_planning_from_the_part_reached_gives_the_plan_of_the_whole_catalog(seed):
+    import random
+
+    chance = random.Random(seed)
+    team = TeamFactory()
+    services = Service.objects.bulk_create(Service(name=f"s{n:03}", owner=team) for n in range(120))
+    # Edges mostly towards lower numbers, and a few back, so some draws hold cycles.
+    edges = {
+        (source, target)
+        for source in services
+        for target in chance.sample(services, 3)
+        if target is not source and (target.pk < source.pk or chance.random() < 0.02)
+    }
+    Dependency.objects.bulk_create(Dependency(source=s, target_service=t) for s, t in edges)
+    members = sorted(s.name for s in chance.sample(services, 25))
+
+    def plan(graph):
+        try:
+            return plan_waves(members, graph)
+        except PlanCycle as cycle:
+            return cycle.cycle
+
+    assert plan(selectors.dependencies_reachable_from(members)) == plan(
+        selectors.catalog_dependencies()
+    )
