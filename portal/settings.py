@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.catalog",
     "apps.onboarding",
+    "apps.supplychain",
     "apps.releases",
     "apps.trains",
     "apps.rollouts",

@@ -1,8 +1,8 @@
 """Apps depend one way, like floors of a house: core, accounts and audit ← catalog and onboarding
-← releases ← rollouts ← insights (and the demo above them all). A lower app imports no higher
-one, and its templates name no higher app's URLs, templates or template tags: a higher app
-contributes through the registries a lower one keeps (panels, page actions, evidence sections,
-the menu)."""
+← supplychain ← releases ← trains ← rollouts ← insights (and the demo above them all). A lower
+app imports no higher one, and its templates name no higher app's URLs, templates or template
+tags: a higher app contributes through the registries a lower one keeps (panels, page actions,
+evidence sections, the menu)."""
 
 import ast
 import re
@@ -19,10 +19,12 @@ FLOOR = {
     "audit": 0,
     "catalog": 1,
     "onboarding": 1,
-    "releases": 2,
-    "rollouts": 3,
-    "insights": 4,
-    "demo": 5,
+    "supplychain": 2,
+    "releases": 3,
+    "trains": 4,
+    "rollouts": 5,
+    "insights": 6,
+    "demo": 7,
 }
 # The template directories of the apps whose name they do not share.
 TEMPLATE_OWNER = {"account": "accounts", "mfa": "accounts", "admin": "core", "partials": "core"}
