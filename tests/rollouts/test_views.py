@@ -411,7 +411,9 @@ def test_the_list_is_live_and_htmx_gets_just_the_rows(client_as, developer):
     page = client.get("/rollouts/").content.decode()
     assert 'sse-connect="/rollouts/stream/?since=' in page
     rows = client.get("/rollouts/", {"service": "svc-0"}, **HTMX).content.decode()
-    assert rows.lstrip().startswith('<div id="rollout-list" hx-get="/rollouts/?service=svc-0"')
+    assert rows.lstrip().startswith(
+        '<div id="rollout-list" class="live-part" hx-get="/rollouts/?service=svc-0"'
+    )
 
 
 @pytest.mark.django_db
