@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.audit.api.urls")),
     path("", include("apps.catalog.api.urls")),
+    path("", include("apps.supplychain.api.urls")),
     path("", include("apps.releases.api.urls")),
     path("", include("apps.trains.api.urls")),
     path("", include("apps.rollouts.api.urls")),

@@ -381,6 +381,8 @@ SPECTACULAR_SETTINGS = {
         "StateEnum": "apps.releases.models.ReleaseState",
         "RuleStateEnum": "apps.releases.calendar.transitions.RuleState",
         "TrainStateEnum": "apps.trains.models.TrainState",
+        "EnvironmentKindEnum": "apps.catalog.models.EnvironmentKind",
+        "AttestationKindEnum": "apps.supplychain.models.Attestation.Kind",
     },
 }
 

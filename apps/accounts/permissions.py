@@ -229,3 +229,15 @@ def api_rule(rule: Rule, *, safe_rule: Rule | None = None) -> type[BasePermissio
 
     _RulePermission.__name__ = f"Allows_{rule.__name__}"
     return _RulePermission
+
+
+def can_manage_trust(user) -> bool:
+    """Trusted keys, trust policies and suppressions decide what may run: platform admins only."""
+    return is_platform_admin(user)
+
+
+def can_upload_evidence(user) -> bool:
+    """Signatures and attestations are CI's to send: an active service account, or a platform
+    admin by hand. Storing evidence trusts nothing: it is verified against the trusted keys each
+    time a release is checked."""
+    return can_read(user) and (is_service_account(user) or is_platform_admin(user))

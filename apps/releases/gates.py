@@ -24,6 +24,7 @@ from apps.releases.policies import (
 )
 from apps.releases.soak import soaked_at
 from apps.releases.windows import when_allowed
+from apps.supplychain.selectors import artifact_verification
 
 
 @dataclass(frozen=True)
@@ -242,9 +243,33 @@ def readiness(
         *approvals_gate(release, status, now),
         *([independent] if independent else []),
         *version_gates(release),
+        *supply_chain_gates(release, now),
         authors_gate(release, status),
         window_gate,
         *checks_gate(release, status.required_checks),
+    ]
+
+
+def supply_chain_gates(release: Release, now: datetime) -> list[Gate]:
+    """What the trust policies covering the release ask of its artifact (apps/supplychain),
+    verified now from the evidence CI uploaded: one gate per requirement, saying which key,
+    field or vulnerability decided it. Missing evidence waits (CI may still upload it); an
+    emergency skips none of it."""
+    verifications = artifact_verification(
+        service=release.service, environment=release.environment, version=release.version, now=now
+    )
+    several = len(verifications) > 1
+    return [
+        Gate(
+            f"supply_chain:{verification.policy.pk}:{finding.requirement}",
+            f"Supply chain: {finding.requirement}"
+            + (f" ({verification.policy.name})" if several else ""),
+            finding.passed,
+            finding.detail,
+            pending=finding.waiting,
+        )
+        for verification in verifications
+        for finding in verification.findings
     ]
 
 

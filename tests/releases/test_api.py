@@ -473,9 +473,10 @@ def test_the_detail_shows_commits_approvals_checks_history_gates_risk_and_confli
     for name in ("lint", "scan", "provenance", "e2e"):
         services.release_check_report(actor=ci, release=release, name=name, status="pending")
     client = api_as(leadership)
-    # One release: its gates include who its commit authors are (people, aliases); its
-    # `actions` read the caller's roles and the train the release may belong to.
-    with django_assert_max_num_queries(24):
+    # One release: its gates include who its commit authors are (people, aliases) and the
+    # trust policies covering its artifact; its `actions` read the caller's roles and the train
+    # the release may belong to.
+    with django_assert_max_num_queries(25):
         response = client.get(url(release))
     assert response.status_code == 200
     body = response.json()

@@ -17,9 +17,14 @@ class Finding:
     requirement: str  # what was asked, e.g. "signature", "provenance: builder"
     passed: bool
     detail: str  # why: which key, which field, which vulnerability
+    waiting: bool = False  # nothing uploaded yet: CI may still send it
 
     def as_dict(self) -> dict:
         return {"requirement": self.requirement, "passed": self.passed, "detail": self.detail}
+
+
+def waiting(requirement: str, detail: str) -> Finding:
+    return Finding(requirement, False, detail, waiting=True)
 
 
 def passed(requirement: str, detail: str) -> Finding:

@@ -1,0 +1,82 @@
+"""Reads for supply-chain trust: the policies that apply to a release's artifact, and the
+verification of its evidence under each."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from apps.catalog.models import Environment, Service
+from apps.core.image_refs import ImageRef
+from apps.supplychain.checks import policy_findings
+from apps.supplychain.models import Attestation, TrustedKey, TrustPolicy
+from apps.supplychain.verification.findings import Finding
+
+# The newest evidence for one digest that is read: enough for every signer, provenance and
+# scan a build has, and a bound on the work of one check however much is uploaded.
+MAX_ATTESTATIONS_READ = 50
+
+
+@dataclass(frozen=True)
+class PolicyVerification:
+    policy: TrustPolicy
+    digest: str
+    findings: list[Finding]
+
+    @property
+    def passed(self) -> bool:
+        return all(finding.passed for finding in self.findings)
+
+
+def applicable_policies(service: Service, environment: Environment) -> list[TrustPolicy]:
+    return list(
+        TrustPolicy.objects.filter(is_active=True)
+        .filter(Q(team__isnull=True) | Q(team_id=service.owner_id))
+        .filter(Q(environment_kind="") | Q(environment_kind=environment.kind))
+        .prefetch_related("keys")
+        .order_by("name")
+    )
+
+
+def attestations_for(digest: str) -> list[Attestation]:
+    newest = Attestation.objects.filter(digest=digest).order_by("-uploaded_at", "-id")
+    return list(reversed(newest[:MAX_ATTESTATIONS_READ]))
+
+
+def artifact_verification(
+    *, service: Service, environment: Environment, version: str, now: datetime
+) -> list[PolicyVerification]:
+    """Each applicable policy's findings for the image `version` names; [] when none applies."""
+    policies = applicable_policies(service, environment)
+    if not policies:
+        return []
+    digest = ImageRef.parse(version).digest
+    attestations = attestations_for(digest) if digest else []
+    suppressions = list(service.suppressions.all())
+    return [
+        PolicyVerification(
+            policy,
+            digest,
+            policy_findings(
+                policy,
+                digest=digest,
+                attestations=attestations,
+                repository=service.repository_url,
+                suppressions=suppressions,
+                now=now,
+            ),
+        )
+        for policy in policies
+    ]
+
+
+def trusted_key_list() -> QuerySet[TrustedKey]:
+    return TrustedKey.objects.select_related("added_by").order_by("name")
+
+
+def trust_policy_list() -> QuerySet[TrustPolicy]:
+    return (
+        TrustPolicy.objects.select_related("team", "created_by")
+        .prefetch_related("keys")
+        .order_by("name")
+    )
