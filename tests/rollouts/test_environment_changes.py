@@ -1,15 +1,21 @@
 """An environment's cluster and replicas stay as they are while a rollout there is active: the
 rollout runs with the values it started with. Its soak and auto-promotion change any time."""
 
+import threading
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, connections
 
 from apps.audit.models import AuditEvent
+from apps.catalog import environments
 from apps.catalog.environments import environment_update
 from apps.catalog.models import Cluster, Environment
 from apps.core.exceptions import Conflict
-from apps.rollouts.models import ACTIVE_STATES, FINISHED_STATES, RolloutState
+from apps.rollouts import services
+from apps.rollouts.models import ACTIVE_STATES, FINISHED_STATES, Rollout, RolloutState
 from tests.rollouts.builders import rollout_row
+from tests.rollouts.executing import release_of
 
 URL = "/api/v1/services/web/environments/staging/"
 
@@ -115,3 +121,62 @@ def test_the_page_shows_the_refusal_next_to_the_field(client_as, developer, stag
     assert response.status_code == 200
     assert f"Rollout #{rollout.pk} to staging is running" in response.content.decode()
     assert Environment.objects.get(pk=staging.pk).replicas == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rollout_starting_while_the_replicas_change_waits_and_runs_with_the_new_ones(
+    shop, developer, monkeypatch
+):
+    """The edit holds the environment's row from its check to its commit; a rollout starting
+    meanwhile reads the environment under a lock too, so it waits and takes the new values
+    (were it to take the old ones, it would run with replicas the environment no longer has)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's row locks and concurrent connections")
+    service = shop("rolling", replicas=2)
+    dev = service.environments.get(name="dev")
+    release = release_of(service, "shop:1", actor=developer)
+    checked, go_on, outcome = threading.Event(), threading.Event(), {}
+
+    def pausing_guard(environment, fields) -> str:
+        checked.set()  # the edit holds the lock and found no rollout: now one starts
+        go_on.wait(30)
+        return ""
+
+    monkeypatch.setattr(environments, "_guards", [*environments._guards, pausing_guard])
+
+    def in_thread(name, call):
+        def run():
+            try:
+                outcome[name] = call()
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    edit = in_thread(
+        "edit", lambda: environment_update(actor=developer, environment=dev, replicas=3)
+    )
+    assert checked.wait(30)
+    start = in_thread("start", lambda: services.rollout_start(actor=developer, release=release))
+    _wait_until_a_query_waits_for_a_lock()
+    go_on.set()
+    edit.join(30)
+    start.join(30)
+
+    assert Environment.objects.get(pk=dev.pk).replicas == 3
+    assert Rollout.objects.get(pk=outcome["start"].pk).replicas == 3
+
+
+def _wait_until_a_query_waits_for_a_lock() -> None:
+    with connection.cursor() as cursor:
+        for _ in range(300):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            threading.Event().wait(0.05)
+    raise AssertionError("the rollout's start never waited for the edit's lock")
