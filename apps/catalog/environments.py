@@ -76,10 +76,12 @@ def environment_update(*, actor: User, environment: Environment, **changes) -> E
         if refusal:
             raise Conflict({bound[0]: refusal})
     environment.save(update_fields=changed)
+    # On the service, whose page shows its audit trail, labelled with the environment.
     audit_record(
         actor=actor,
         action="environment.update",
-        target=environment,
+        target=environment.service,
+        target_label=str(environment),
         before={field: before[field] for field in changed},
         after={field: after[field] for field in changed},
     )

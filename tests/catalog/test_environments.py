@@ -43,7 +43,12 @@ def test_an_editor_changes_the_soak_and_auto_promotion_and_the_audit_row_has_onl
     assert (saved.soak_seconds, saved.auto_promote, saved.replicas) == (3600, True, 1)
     [event] = updates()
     assert event.actor == developer
-    assert (event.target_type, event.target_id) == ("catalog.environment", str(staging.pk))
+    # On the service, whose page shows its audit trail, labelled with the environment.
+    assert (event.target_type, event.target_id, event.target_label) == (
+        "catalog.service",
+        str(staging.service_id),
+        "web/staging",
+    )
     assert event.before == {"soak_seconds": 0, "auto_promote": False}
     assert event.after == {"soak_seconds": 3600, "auto_promote": True}
 
@@ -296,7 +301,9 @@ def test_an_editor_changes_an_environment_on_its_page(client_as, developer, stag
         True,
         east,
     )
-    assert "web/staging saved." in client.get(response["Location"]).content.decode()
+    service_page = client.get(response["Location"]).content.decode()
+    assert "web/staging saved." in service_page
+    assert "<code>environment.update</code> web/staging" in service_page
 
 
 @pytest.mark.django_db
