@@ -82,9 +82,10 @@ def _detail_context(request, release, decision_form=None, break_glass_form=None)
         "previous": selectors.previous_release(release),
         # Only a release that finished was promoted: no query for the others.
         "promotions": promotions,
-        # Why Runway did not promote it by itself, until someone (or Runway) promotes it.
+        # Why Runway did not promote it by itself: until it is promoted, while its environment
+        # still promotes automatically.
         "auto_promotion_target": next_environment(release)
-        if release.auto_promotion_hold and not promotions
+        if release.auto_promotion_hold and release.environment.auto_promote and not promotions
         else None,
         "decision_form": decision_form or DecisionForm(),
         "can_edit": permissions.can_act_for_team(user, release.service.owner_id),

@@ -522,3 +522,18 @@ def test_a_release_runway_never_held_back_says_nothing_of_it(
 
     page = client_as(developer).get(f"/releases/{done.pk}/").content.decode()
     assert "Not promoted automatically" not in page
+
+
+@pytest.mark.django_db
+def test_the_reason_is_not_shown_once_the_environment_stops_promoting_automatically(
+    succeeded_in_dev, client_as, developer, dev
+):
+    done = succeeded_in_dev()
+    Release.objects.filter(pk=done.pk).update(auto_promotion_hold="Freeze “Holiday” until …")
+    page = client_as(developer).get(f"/releases/{done.pk}/").content.decode()
+    assert 'data-testid="auto-promotion-hold"' in page
+
+    Environment.objects.filter(pk=dev.pk).update(auto_promote=False)
+
+    page = client_as(developer).get(f"/releases/{done.pk}/").content.decode()
+    assert 'data-testid="auto-promotion-hold"' not in page
