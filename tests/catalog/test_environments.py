@@ -189,8 +189,11 @@ def test_the_api_takes_a_form_encoded_body_too(api_as, developer, staging):
 
 
 @pytest.mark.django_db
-def test_the_api_refuses_a_non_editor_with_403(api_as, other_developer, staging):
-    response = api_as(other_developer).patch(URL, {"soak_seconds": 60}, format="json")
+@pytest.mark.parametrize("body", [{"soak_seconds": 60}, {"soak_seconds": "soon", "name": "qa"}])
+def test_the_api_refuses_a_non_editor_with_403_whatever_the_body(
+    api_as, other_developer, staging, body
+):
+    response = api_as(other_developer).patch(URL, body, format="json")
 
     assert response.status_code == 403
     assert reloaded(staging).soak_seconds == 0

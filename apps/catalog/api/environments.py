@@ -7,11 +7,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
+from apps.accounts import permissions
 from apps.catalog import selectors
 from apps.catalog.api.serializers import EnvironmentSerializer
 from apps.catalog.environments import environment_update
 from apps.catalog.models import MAX_SOAK_SECONDS, Cluster, Environment
 
+EDITORS_ONLY = "Only the owning team and platform admins change a service."
 ACTIVE_ROLLOUT = OpenApiResponse(
     description="A rollout to the environment is active: its cluster and replicas change once "
     "it has finished (the answer names the rollout)."
@@ -76,6 +78,10 @@ class EnvironmentDetailView(generics.GenericAPIView):
     )
     def patch(self, request, name: str, environment: str):
         target = self.get_object()
+        # Who may not change it hears so whatever the body says (the service checks it again).
+        permissions.require(
+            permissions.can_act_for_team(request.user, target.service.owner_id), EDITORS_ONLY
+        )
         body = EnvironmentUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         changed = environment_update(actor=request.user, environment=target, **body.validated_data)
