@@ -2,7 +2,7 @@ from django import forms
 
 from apps.accounts import permissions
 from apps.accounts.models import Team
-from apps.catalog.models import Service, System
+from apps.catalog.models import Cluster, Environment, Service, System
 from apps.core.forms import model_choice_field
 
 
@@ -75,6 +75,25 @@ class ServiceForm(forms.ModelForm):
     def clean_links(self):
         value = self.cleaned_data.get("links")
         return value if value is not None else []
+
+    def _post_clean(self):
+        # The service layer validates the model; the form only checks its own fields.
+        pass
+
+
+class EnvironmentForm(forms.ModelForm):
+    """An environment's delivery settings; the rest of it names what already runs there."""
+
+    class Meta:
+        model = Environment
+        fields = ["replicas", "soak_seconds", "auto_promote", "cluster"]
+        labels = {"soak_seconds": "Soak (seconds)", "auto_promote": "Promote automatically"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        cluster = model_choice_field(self, "cluster")
+        cluster.queryset = Cluster.objects.order_by("name")
+        cluster.empty_label = "Runway's default"
 
     def _post_clean(self):
         # The service layer validates the model; the form only checks its own fields.

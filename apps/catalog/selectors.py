@@ -37,6 +37,11 @@ def service_detail_queryset() -> QuerySet[Service]:
     return service_list().prefetch_related(Prefetch("environments", queryset=environments))
 
 
+def environment_queryset() -> QuerySet[Environment]:
+    """Environments with their service (its owner decides who edits) and cluster."""
+    return Environment.objects.select_related("service__owner", "cluster")
+
+
 def service_facets(queryset: QuerySet[Service]) -> dict[str, list[dict]]:
     """How many of the matching services fall under each filter value, counted by the database."""
     if connection.vendor == "postgresql":

@@ -9,5 +9,10 @@ urlpatterns = [
     path("services/<str:name>/", views.service_detail, name="service-detail"),
     path("services/<str:name>/edit/", views.service_edit, name="service-edit"),
     path("services/<str:name>/delete/", views.service_delete, name="service-delete"),
+    path(
+        "services/<str:name>/environments/<str:environment>/edit/",
+        views.environment_edit,
+        name="environment-edit",
+    ),
     path("", include("apps.catalog.backstage.urls")),
 ]

@@ -7,8 +7,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from apps.accounts import permissions
 from apps.audit.selectors import audit_events_for
 from apps.catalog import selectors, services
+from apps.catalog.environments import environment_update
 from apps.catalog.filters import ServiceFilter
-from apps.catalog.forms import ServiceForm
+from apps.catalog.forms import EnvironmentForm, ServiceForm
 from apps.catalog.graph_layout import dependency_picture
 from apps.catalog.manifests import manifests_yaml
 from apps.catalog.panels import rendered_panels
@@ -77,6 +78,24 @@ def service_edit(request: AuthenticatedRequest, name: str) -> HttpResponse:
             messages.success(request, f"{service.name} saved.")
             return redirect("catalog:service-detail", name=service.name)
     return render(request, "catalog/service_form.html", {"form": form, "service": service})
+
+
+@require_http_methods(["GET", "POST"])
+def environment_edit(request: AuthenticatedRequest, name: str, environment: str) -> HttpResponse:
+    target = get_object_or_404(
+        selectors.environment_queryset(), service__name=name, name=environment
+    )
+    permissions.require(permissions.can_act_for_team(request.user, target.service.owner_id))
+    form = EnvironmentForm(request.POST or None, instance=target)
+    if request.method == "POST" and form.is_valid():
+        try:
+            environment_update(actor=request.user, environment=target, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"{target.service.name}/{target.name} saved.")
+            return redirect("catalog:service-detail", name=name)
+    return render(request, "catalog/environment_form.html", {"form": form, "environment": target})
 
 
 @require_POST

@@ -127,6 +127,12 @@ class Release(models.Model):
     promoted_automatically = models.BooleanField(
         default=False, help_text="Asked by Runway itself: the previous environment auto-promotes."
     )
+    auto_promotion_hold = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why Runway's last try at promoting it automatically was refused (empty: not "
+        "refused). Shown on its page; the next try overwrites it.",
+    )
     retrospective_due_at = models.DateTimeField(null=True, blank=True)
     retrospective_done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -737,7 +737,24 @@ def release_auto_promote(*, release: Release, now: datetime | None = None) -> Re
     refusal = auto_promotion_refusal(release, now=now or timezone.now())
     if refusal:
         raise Conflict(refusal)
-    return release_promote(actor=system_account(), release=release, submit=True, automatically=True)
+    promoted = release_promote(
+        actor=system_account(), release=release, submit=True, automatically=True
+    )
+    if release.auto_promotion_hold:
+        release.auto_promotion_hold = ""
+        release.save(update_fields=["auto_promotion_hold", "updated_at"])
+    return promoted
+
+
+def _record_auto_promotion_hold(release_id: int, error: Exception) -> None:
+    """Why Runway held the release back, on the release, for the people concerned to read on
+    its page. Its own small write: the refused promotion rolled back with everything it wrote.
+    Not audited, like hold_reason: nothing about the release changed, only what Runway says."""
+    reason = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+    reason = reason[: Release._meta.get_field("auto_promotion_hold").max_length]
+    Release.objects.filter(pk=release_id).exclude(auto_promotion_hold=reason).update(
+        auto_promotion_hold=reason, updated_at=timezone.now()
+    )
 
 
 def releases_auto_promote(*, limit: int = 50, now: datetime | None = None) -> list[int]:
@@ -752,4 +769,5 @@ def releases_auto_promote(*, limit: int = 50, now: datetime | None = None) -> li
             promoted.append(release_auto_promote(release=Release(pk=release_id), now=now).pk)
         except (ValidationError, PermissionDenied) as exc:
             logger.info("Release %s not promoted automatically: %s", release_id, exc)
+            _record_auto_promotion_hold(release_id, exc)
     return promoted

@@ -26,6 +26,7 @@ from apps.releases.forms import (
 from apps.releases.gates import readiness, risks_of_approving
 from apps.releases.page_actions import rendered_actions
 from apps.releases.policies import approval_status
+from apps.releases.promotion import next_environment
 from apps.releases.transitions import (
     available_actions,
     decision_refusals,
@@ -64,6 +65,7 @@ def _detail_context(request, release, decision_form=None, break_glass_form=None)
     user = request.user
     actions = available_actions(release, user, status=status)
     gates = readiness(release, now=now, at=max(now, release.planned_start), status=status)
+    promotions = selectors.promotions_of(release) if release.finished_at else []
     return {
         "actions": actions,
         # Why a decision is not open to this person, said in place, to those it concerns.
@@ -79,7 +81,12 @@ def _detail_context(request, release, decision_form=None, break_glass_form=None)
         "history": selectors.recent_history(release),
         "previous": selectors.previous_release(release),
         # Only a release that finished was promoted: no query for the others.
-        "promotions": selectors.promotions_of(release) if release.finished_at else [],
+        "promotions": promotions,
+        # Why Runway did not promote it by itself: until it is promoted, while its environment
+        # still promotes automatically.
+        "auto_promotion_target": next_environment(release)
+        if release.auto_promotion_hold and release.environment.auto_promote and not promotions
+        else None,
         "decision_form": decision_form or DecisionForm(),
         "can_edit": permissions.can_act_for_team(user, release.service.owner_id),
         "page_actions": rendered_actions(request, release),

@@ -16,6 +16,15 @@ class RolloutsConfig(AppConfig):
         register_nav_item(NavItem("Rollouts", "rollouts:list", order=50))
         _register_evidence()
         _announce_train_changes()
+        _guard_environment_changes()
+
+
+def _guard_environment_changes() -> None:
+    """An environment's cluster and replicas stay as they are while a rollout there is active."""
+    from apps.catalog.environments import register_change_guard
+    from apps.rollouts.selectors import environment_change_refusal
+
+    register_change_guard(environment_change_refusal)
 
 
 def _announce_train_changes() -> None:

@@ -2,13 +2,14 @@
 number of queries. Pod counts are the one read that asks the cluster, through kube.py."""
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
 from django.db.models import Case, Count, IntegerField, Max, Prefetch, QuerySet, Value, When
 
-from apps.catalog.models import Strategy
+from apps.catalog.models import Environment, Strategy
 from apps.rollouts import plans
 from apps.rollouts.kube import DeploymentStatus, Kube, KubeError, KubeUnavailable
 from apps.rollouts.models import (
@@ -82,6 +83,23 @@ def service_rollouts(*, service, limit: int = 8) -> list[Rollout]:
 # --- Versions, for the live stream ------------------------------------------------------------
 # A version changes whenever what a page shows may have changed. The page renders with its
 # version; the stream compares, so a change between rendering and connecting is not missed.
+
+
+def environment_change_refusal(environment: Environment, fields: Collection[str]) -> str:
+    """Why the `fields` (cluster, replicas) of `environment` may not change now: a rollout there
+    is active, and runs with the values it started with. "" when none is. The catalog asks
+    (apps/catalog/environments.py), under the environment's row lock."""
+    active = (
+        Rollout.objects.filter(environment=environment, state__in=ACTIVE_STATES)
+        .order_by("pk")
+        .first()
+    )
+    if active is None:
+        return ""
+    return (
+        f"Rollout #{active.pk} to {environment.name} is {active.get_state_display().lower()}: "
+        f"change the {' and '.join(fields)} once it has finished."
+    )
 
 
 def _stamp(moment: datetime) -> str:

@@ -95,8 +95,10 @@ def rollout_start(
     A release steered from elsewhere (a train's member) is started only by what steers it,
     passing `as_steerer=True`; anyone else is refused with a Conflict naming it. Runway's own
     dispatcher (no actor) still rolls out such a release once its steerer has begun it."""
+    # The environment's row too: the rollout takes its cluster and replicas, which an edit of
+    # the environment (apps/catalog/environments.py) changes only while no rollout is active.
     release = (
-        Release.objects.select_for_update(of=("self",))
+        Release.objects.select_for_update(of=("self", "environment"))
         .select_related("service", "environment__cluster")
         .get(pk=release.pk)
     )

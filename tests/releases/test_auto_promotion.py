@@ -479,3 +479,61 @@ def test_the_versions_panel_says_which_environments_promote_automatically(
 ):
     page = client_as(leadership).get("/catalog/services/web/").content.decode()
     assert page.count('data-testid="auto-promote"') == 1
+
+
+@pytest.mark.django_db
+def test_why_runway_held_a_release_back_is_shown_on_its_page_until_it_is_promoted(
+    succeeded_in_dev, client_as, developer
+):
+    done = succeeded_in_dev()
+    freeze = Freeze.objects.create(
+        name="Holiday",
+        starts_at=timezone.now() - timedelta(days=1),
+        ends_at=timezone.now() + timedelta(days=1),
+        scope=WindowScope.ORGANISATION,
+    )
+
+    assert services.releases_auto_promote() == []
+
+    done.refresh_from_db()
+    assert "Holiday" in done.auto_promotion_hold
+    page = client_as(developer).get(f"/releases/{done.pk}/").content.decode()
+    assert "Not promoted automatically to staging:</strong>" in page
+    assert "Holiday" in page.split("Not promoted automatically to staging:")[1].split("</div>")[0]
+    api = client_as(developer).get(f"/api/v1/releases/{done.pk}/").json()
+    assert api["auto_promotion_hold"] == done.auto_promotion_hold
+
+    Freeze.objects.filter(pk=freeze.pk).update(ends_at=timezone.now() - timedelta(minutes=1))
+    assert len(services.releases_auto_promote()) == 1
+
+    done.refresh_from_db()
+    assert done.auto_promotion_hold == ""
+    page = client_as(developer).get(f"/releases/{done.pk}/").content.decode()
+    assert "Not promoted automatically" not in page
+
+
+@pytest.mark.django_db
+def test_a_release_runway_never_held_back_says_nothing_of_it(
+    succeeded_in_dev, client_as, developer
+):
+    done = succeeded_in_dev(ago=timedelta(minutes=10))  # still soaking: not tried yet
+
+    assert services.releases_auto_promote() == []
+
+    page = client_as(developer).get(f"/releases/{done.pk}/").content.decode()
+    assert "Not promoted automatically" not in page
+
+
+@pytest.mark.django_db
+def test_the_reason_is_not_shown_once_the_environment_stops_promoting_automatically(
+    succeeded_in_dev, client_as, developer, dev
+):
+    done = succeeded_in_dev()
+    Release.objects.filter(pk=done.pk).update(auto_promotion_hold="Freeze “Holiday” until …")
+    page = client_as(developer).get(f"/releases/{done.pk}/").content.decode()
+    assert 'data-testid="auto-promotion-hold"' in page
+
+    Environment.objects.filter(pk=dev.pk).update(auto_promote=False)
+
+    page = client_as(developer).get(f"/releases/{done.pk}/").content.decode()
+    assert 'data-testid="auto-promotion-hold"' not in page

@@ -271,7 +271,7 @@ class ReleaseDetailSerializer(ReleaseListSerializer):
             "started_at", "finished_at", "hold_reason", "retrospective_due_at",
             "retrospective_done_at", "retrospective_state", "break_glass", "commits",
             "approvals", "checks", "transitions", "approval_status", "gates", "conflicts",
-            "actions", "promoted_from", "promoted_automatically",
+            "actions", "promoted_from", "promoted_automatically", "auto_promotion_hold",
         ]  # fmt: skip
         read_only_fields = fields
 
