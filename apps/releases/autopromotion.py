@@ -21,8 +21,9 @@ from apps.releases.transitions import unsteered
 
 
 def auto_promotion_candidates(*, now: datetime):
-    """The releases due for an automatic promotion at `now`, oldest success first, in one
-    query: each the last success of an auto-promoting environment, soaked there, of a version
+    """The releases due for an automatic promotion at `now`, in one query, those Runway has not
+    tried yet first (oldest success first), then those it tried and was refused, longest ago
+    first: each the last success of an auto-promoting environment, soaked there, of a version
     that is not bad, not held by a pin in the next environment, not asked there yet, and never
     promoted before (by a person or by Runway: a promotion rejected or failed is not asked
     again by itself)."""
@@ -70,7 +71,9 @@ def auto_promotion_candidates(*, now: datetime):
             )
         )
         .exclude(Exists(Release.objects.filter(promoted_from=OuterRef("pk"))))
-        .order_by("finished_at", "pk")
+        # Never tried first, then the longest since a refused try: each run takes the next
+        # ones in turn, however many stay held back (a freeze, a pin).
+        .order_by(F("auto_promotion_tried_at").asc(nulls_first=True), "finished_at", "pk")
     )
     return unsteered(releases)
 

@@ -133,6 +133,12 @@ class Release(models.Model):
         help_text="Why Runway's last try at promoting it automatically was refused (empty: not "
         "refused). Shown on its page; the next try overwrites it.",
     )
+    auto_promotion_tried_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When Runway last tried and was refused: refused ones are tried after the "
+        "others, so many held back never keep a newer one waiting.",
+    )
     retrospective_due_at = models.DateTimeField(null=True, blank=True)
     retrospective_done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

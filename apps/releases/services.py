@@ -752,16 +752,16 @@ def _record_auto_promotion_hold(release_id: int, error: Exception) -> None:
     Not audited, like hold_reason: nothing about the release changed, only what Runway says."""
     reason = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
     reason = reason[: Release._meta.get_field("auto_promotion_hold").max_length]
-    Release.objects.filter(pk=release_id).exclude(auto_promotion_hold=reason).update(
-        auto_promotion_hold=reason, updated_at=timezone.now()
+    Release.objects.filter(pk=release_id).update(
+        auto_promotion_hold=reason, auto_promotion_tried_at=timezone.now()
     )
 
 
 def releases_auto_promote(*, limit: int = 50, now: datetime | None = None) -> list[int]:
-    """Beat, every minute: promote the oldest `limit` releases that are due for an automatic
+    """Beat, every minute: promote the next `limit` releases that are due for an automatic
     promotion (auto_promotion_candidates), each in its own transaction. A refusal (a freeze over
-    the planned time, something changed since the selector looked) leaves the release to the
-    next run. Returns the ids of the new releases."""
+    the planned time, something changed since the selector looked) is recorded on the release,
+    which a later run tries again, after the others. Returns the ids of the new releases."""
     now = now or timezone.now()
     promoted = []
     for release_id in auto_promotion_candidates(now=now).values_list("pk", flat=True)[:limit]:

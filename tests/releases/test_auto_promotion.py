@@ -537,3 +537,51 @@ def test_the_reason_is_not_shown_once_the_environment_stops_promoting_automatica
 
     page = client_as(developer).get(f"/releases/{done.pk}/").content.decode()
     assert 'data-testid="auto-promotion-hold"' not in page
+
+
+def auto_promoting(name: str, team, *, actor, ago: timedelta) -> Release:
+    """A service of `team` whose dev promotes automatically, with a release that succeeded there
+    `ago`."""
+    service = ServiceFactory(name=name, owner=team, tier=2)
+    dev = Environment.objects.create(
+        service=service, name="dev", kind="development", order=1, namespace="a", auto_promote=True
+    )
+    Environment.objects.create(
+        service=service, name="staging", kind="staging", order=2, namespace="b"
+    )
+    start = timezone.now() - ago - timedelta(hours=1)
+    release = services.release_create(
+        actor=actor,
+        service=service,
+        environment=dev,
+        version=f"registry/{name}:2",
+        title=name,
+        planned_start=start,
+        planned_end=start + timedelta(hours=1),
+    )
+    return finish(release, ago=ago)
+
+
+@pytest.mark.django_db
+def test_releases_held_back_do_not_keep_a_newer_one_waiting(
+    payments, search, developer, other_developer
+):
+    # Two of payments' releases held by a freeze on payments, older than search's: with room
+    # for two a run, the second run tries search's before trying payments' again.
+    held = [
+        auto_promoting(name, payments, actor=developer, ago=timedelta(hours=hours))
+        for name, hours in (("cart", 6), ("ledger", 5))
+    ]
+    newer = auto_promoting("query", search, actor=other_developer, ago=timedelta(hours=2))
+    Freeze.objects.create(
+        name="payments' migration",
+        starts_at=timezone.now() - timedelta(days=1),
+        ends_at=timezone.now() + timedelta(days=1),
+        scope=WindowScope.TEAM,
+        team=payments,
+    )
+
+    assert services.releases_auto_promote(limit=2) == []  # payments' two, refused
+    [promoted] = services.releases_auto_promote(limit=2)
+    assert Release.objects.get(pk=promoted).promoted_from == newer
+    assert all(Release.objects.get(pk=r.pk).auto_promotion_hold for r in held)
