@@ -18,6 +18,7 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     path("onboard/", include("apps.onboarding.urls")),
     path("catalog/", include("apps.catalog.urls")),
+    path("supply-chain/", include("apps.supplychain.urls")),
     path("releases/", include("apps.releases.urls")),
     path("trains/", include("apps.trains.urls")),
     path("rollouts/", include("apps.rollouts.urls")),

@@ -8,3 +8,11 @@ class SupplychainConfig(AppConfig):
     name = "apps.supplychain"
     label = "supplychain"
     verbose_name = "Supply chain"
+
+    def ready(self) -> None:
+        from apps.accounts import permissions
+        from apps.core.navigation import NavItem, register_nav_item
+
+        register_nav_item(
+            NavItem("Trust", "supplychain:trust", permissions.can_manage_trust, order=85)
+        )

@@ -110,6 +110,9 @@ MAIN_PAGES: tuple[MainPage, ...] = (
     MainPage("catalog", DEVELOPER, "/catalog/"),
     MainPage("service", DEVELOPER, "/catalog/services/payments-api/"),
     MainPage("service-edit", DEVELOPER, "/catalog/services/payments-api/edit/"),
+    MainPage(
+        "environment-edit", DEVELOPER, "/catalog/services/payments-api/environments/prod/edit/"
+    ),
     MainPage("catalog-import", ADMIN, "/catalog/import/"),
     MainPage("onboarding-basics", DEVELOPER, "/onboard/steps/basics/"),
     MainPage("onboarding-runtime", DEVELOPER, "/onboard/steps/runtime/"),
@@ -152,6 +155,7 @@ MAIN_PAGES: tuple[MainPage, ...] = (
     MainPage("team", ADMIN, "/teams/payments/"),
     MainPage("team-edit", ADMIN, "/teams/payments/edit/"),
     MainPage("people", ADMIN, "/people/"),
+    MainPage("trust", ADMIN, "/supply-chain/"),
     MainPage("profile-and-tokens", DEVELOPER, "/profile/"),
 )
 

@@ -61,10 +61,10 @@ def test_the_menu_keeps_its_order_though_each_app_adds_its_own_entry(platform_ad
     assert [item["label"] for item in navigation_for(platform_admin, "/")] == [
         "Catalog", "Onboard", "Releases", "Trains", "Calendar", "Windows & freezes", "Rollouts",
         "Reports",
-        "Teams", "People", "Audit", "Webhooks",
+        "Teams", "People", "Audit", "Trust", "Webhooks",
     ]  # fmt: skip
     developers_menu = [item["label"] for item in navigation_for(developer, "/")]
-    for admins_only in ("People", "Audit", "Webhooks", "Windows & freezes"):
+    for admins_only in ("People", "Audit", "Trust", "Webhooks", "Windows & freezes"):
         assert admins_only not in developers_menu
 
 

@@ -22,3 +22,9 @@ def image_ref(reference: str, copy: bool = True):
         full=reference,
         short=short,
     )
+
+
+@register.filter
+def image_digest(reference: str) -> str:
+    """The digest an image reference pins ("sha256:…"), or ""."""
+    return ImageRef.parse(reference or "").digest

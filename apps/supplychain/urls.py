@@ -1,0 +1,11 @@
+from django.urls import path
+
+from apps.supplychain import views
+
+app_name = "supplychain"
+
+urlpatterns = [
+    path("", views.trust, name="trust"),
+    path("keys/<int:pk>/revoke/", views.key_revoke, name="key-revoke"),
+    path("artifacts/<str:digest>/", views.artifact, name="artifact"),
+]

@@ -1,0 +1,73 @@
+"""Pages of supply-chain trust: the keys, policies and suppressions Runway trusts (platform admins
+add and revoke keys here), and the evidence uploaded for one artifact."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from apps.accounts import permissions
+from apps.core.forms import add_service_errors
+from apps.core.http import AuthenticatedRequest
+from apps.supplychain import selectors, services
+from apps.supplychain.forms import RevokeForm, TrustedKeyForm
+from apps.supplychain.models import Suppression, TrustedKey
+from apps.supplychain.verification.digests import DIGEST
+
+
+@require_http_methods(["GET", "POST"])
+def trust(request: AuthenticatedRequest) -> HttpResponse:
+    can_manage = permissions.can_manage_trust(request.user)
+    form = TrustedKeyForm(request.POST or None)
+    if request.method == "POST":
+        permissions.require(can_manage, services.REFUSED)
+        if form.is_valid():
+            try:
+                key = services.trusted_key_add(actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"{key.name} is trusted.")
+                return redirect("supplychain:trust")
+    return render(
+        request,
+        "supplychain/trust.html",
+        {
+            "keys": selectors.trusted_key_list(),
+            "policies": selectors.trust_policy_list(),
+            "suppressions": Suppression.objects.select_related("service", "created_by"),
+            "can_manage": can_manage,
+            "form": form,
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_POST
+def key_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    permissions.require(permissions.can_manage_trust(request.user), services.REFUSED)
+    key = get_object_or_404(TrustedKey, pk=pk)
+    form = RevokeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the key is revoked, in 10 characters or more.")
+        return redirect("supplychain:trust")
+    try:
+        services.trusted_key_revoke(actor=request.user, key=key, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{key.name} is revoked: its signatures count for nothing.")
+    return redirect("supplychain:trust")
+
+
+@require_safe
+def artifact(request: AuthenticatedRequest, digest: str) -> HttpResponse:
+    if not DIGEST.fullmatch(digest):
+        raise Http404("Not a digest: sha256: and 64 lower-case hex digits.")
+    return render(
+        request,
+        "supplychain/artifact.html",
+        {"digest": digest, "evidence": selectors.artifact_evidence(digest, now=timezone.now())},
+    )
