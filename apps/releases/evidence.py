@@ -15,8 +15,8 @@ from apps.audit.models import AuditSeal
 from apps.audit.selectors import audit_events_for
 from apps.audit.services import audit_seal
 from apps.releases import evidence_sections
-from apps.releases.gates import independent_approvals, readiness
-from apps.releases.models import Release
+from apps.releases.gates import SUPPLY_CHAIN, independent_approvals, readiness
+from apps.releases.models import Release, ReleaseState
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -43,6 +43,28 @@ def _emergency(release: Release) -> dict | None:
             "reason": glass.reason,
             "paged": glass.paged,
         },
+    }
+
+
+def _supply_chain(release: Release) -> dict | None:
+    """The verification of the artifact as Runway made it when the release started, kept with
+    the start (not worked out again), in the manner of a SLSA verification summary: what was
+    verified, when, against what, and each requirement's result. None when no trust policy
+    covered it or it never started."""
+    start = next(
+        (t for t in release.transitions.all() if t.to_state == ReleaseState.IN_PROGRESS), None
+    )
+    if start is None:
+        return None
+    checks = [g for g in start.gates or [] if g["gate"].startswith(SUPPLY_CHAIN)]
+    if not checks:
+        return None
+    return {
+        "verifier": {"id": "runway"},
+        "time_verified": start.at.isoformat(),
+        "resource_uri": release.version,
+        "verification_result": "PASSED" if all(g["passed"] for g in checks) else "FAILED",
+        "checks": checks,
     }
 
 
@@ -120,6 +142,7 @@ def release_evidence(
             for c in release.checks.all()
         ],
         "emergency": _emergency(release),
+        "supply_chain": _supply_chain(release),
         "retrospective": {
             "state": release.retrospective_state or "not needed",
             "due_at": _iso(release.retrospective_due_at),

@@ -250,6 +250,9 @@ def readiness(
     ]
 
 
+SUPPLY_CHAIN = "Supply chain"
+
+
 def supply_chain_gates(release: Release, now: datetime) -> list[Gate]:
     """What the trust policies covering the release ask of its artifact (apps/supplychain),
     verified now from the evidence CI uploaded: one gate per requirement, saying which key,
@@ -262,7 +265,7 @@ def supply_chain_gates(release: Release, now: datetime) -> list[Gate]:
     return [
         Gate(
             f"supply_chain:{verification.policy.pk}:{finding.requirement}",
-            f"Supply chain: {finding.requirement}"
+            f"{SUPPLY_CHAIN}: {finding.requirement}"
             + (f" ({verification.policy.name})" if several else ""),
             finding.passed,
             finding.detail,

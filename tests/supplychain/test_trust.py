@@ -377,3 +377,24 @@ def test_the_evidence_documents_are_kept_exactly_as_received(ci, signer):
     attestation, _ = services.attestation_upload(actor=ci, digest=DIGEST, document=document)
     attestation.refresh_from_db()
     assert json.dumps(attestation.document, sort_keys=True) == json.dumps(document, sort_keys=True)
+
+
+def test_the_evidence_keeps_the_verification_made_at_start(
+    web, developer, ci, signer, signed_policy, key, platform_admin
+):
+    from apps.releases.evidence import release_evidence
+
+    services.attestation_upload(actor=ci, digest=DIGEST, document=cosign_document(signer))
+    release = release_of(web, IMAGE, actor=developer)
+    assert release_evidence(release)["supply_chain"] is None  # not started: nothing verified yet
+    rollout_services.rollout_start(actor=developer, release=release)
+    # Revoked after the start: the evidence says what was verified then.
+    services.trusted_key_revoke(actor=platform_admin, key=key, reason="rotated after the release")
+    summary = release_evidence(release)["supply_chain"]
+    assert summary["verification_result"] == "PASSED"
+    assert summary["resource_uri"] == IMAGE
+    assert [c["gate"] for c in summary["checks"]] == [
+        "Supply chain: digest",
+        "Supply chain: signature",
+    ]
+    assert "ci-signing" in summary["checks"][1]["detail"]
