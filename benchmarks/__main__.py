@@ -4,7 +4,7 @@ python -m benchmarks                 the whole run (what `make bench` does)
 python -m benchmarks --scale 0.05    a quick, small run while developing
 python -m benchmarks --keep-db       reuse the loaded database when it was made the same way
 python -m benchmarks --only web,dora choose phases: load web dora scorecards dispatch
-                                     trains fanout windows backstage
+                                     trains supplychain fanout windows backstage
 """
 
 import argparse
@@ -21,6 +21,7 @@ PHASES = (
     "scorecards",
     "dispatch",
     "trains",
+    "supplychain",
     "fanout",
     "windows",
     "backstage",

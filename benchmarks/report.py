@@ -164,6 +164,19 @@ def markdown(results: dict) -> str:
                     f"{tr['first_call_missing']} without a call",
                 )
             )
+    sc = results.get("supplychain")
+    if sc:
+        other.append(
+            (
+                f"Supply chain: verify one release's artifact ({sc['attestations']} attestations: "
+                f"a signature, provenance, a scan of {sc['findings_in_scan']} findings)",
+                f"p50 {_ms(sc['verify']['p50_ms'])}, p95 {_ms(sc['verify']['p95_ms'])}",
+                "—",
+                "—",
+                f"{sc['requirements']} requirements, "
+                + ("all passed" if sc["passed"] else "**not all passed**"),
+            )
+        )
     fo = results.get("fanout")
     if fo:
         if fo.get("error"):

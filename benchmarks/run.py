@@ -57,6 +57,11 @@ class Run:
 
             with self.watch.phase("release trains"):
                 self.sections["trains"] = trains.run(self.cfg, self.meta)
+        if self.cfg.wants("supplychain"):
+            from benchmarks import supplychain
+
+            with self.watch.phase("supply-chain verification"):
+                self.sections["supplychain"] = supplychain.run(self.cfg)
         if self.cfg.wants("fanout"):
             from benchmarks import fanout
 
@@ -78,7 +83,16 @@ class Run:
         today = datetime.now(UTC).date()
         needs_db = any(
             self.cfg.wants(p)
-            for p in ("load", "web", "dora", "scorecards", "dispatch", "trains", "fanout")
+            for p in (
+                "load",
+                "web",
+                "dora",
+                "scorecards",
+                "dispatch",
+                "trains",
+                "supplychain",
+                "fanout",
+            )
         )
         if kept and kept.get("fingerprint") == load.fingerprint(self.cfg, today):
             print(f"Reusing the loaded database {self.cfg.database} (--keep-db).")
