@@ -3,6 +3,7 @@ the services and the API; and the release gate that verifies the evidence, again
 
 import json
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -398,3 +399,14 @@ def test_the_evidence_keeps_the_verification_made_at_start(
         "Supply chain: signature",
     ]
     assert "ci-signing" in summary["checks"][1]["detail"]
+
+
+def test_evidence_comes_as_json_only(api_client, ci_token, signer):
+    response = api_client.post(
+        f"/api/v1/artifacts/{DIGEST}/attestations/",
+        urlencode(cosign_document(signer)),
+        content_type="application/x-www-form-urlencoded",
+        **ci_token,
+    )
+    assert response.status_code == 415
+    assert not Attestation.objects.exists()

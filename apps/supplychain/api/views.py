@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import permissions
+from apps.core.api import JSONParser
 from apps.core.http import signed_in_user
 from apps.supplychain import selectors, services
 from apps.supplychain.api.serializers import (
@@ -32,6 +33,8 @@ class AttestationsView(generics.ListAPIView):
     ]
     serializer_class = AttestationSerializer
     filter_backends: list = []
+    # Evidence is the JSON document a tool wrote, stored as received: no form encoding.
+    parser_classes = [JSONParser]
 
     def get_queryset(self):
         return (
