@@ -39,6 +39,7 @@ def _release_rings_context(request, release) -> dict:
     for before, row in zip([None, *rows], rows, strict=False):
         previous = before["rollout"] if before else None
         row["starts_at"] = previous.next_ring_at if previous and not row["rollout"] else None
+        row["after"] = before["position"] if before else None
     return {"rings": rows}
 
 

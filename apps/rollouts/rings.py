@@ -68,16 +68,32 @@ def first_ring(environment: Environment) -> Ring | None:
 
 
 def release_rings(release: Release) -> list[dict]:
-    """For the release page: each ring of the release's environment with the release's rollout
-    there (None before it starts) and, for a ring soaking, when the next ring starts."""
-    rings = environment_rings(release.environment)
-    if not rings:
+    """For the release page: each ring (position, cluster, soak_seconds) with the release's
+    rollout there, None before it starts. A finished release shows its rings as they were
+    rolled out, whatever the environment's rings are now."""
+    current = [] if release.finished_at is not None else environment_rings(release.environment)
+    if release.finished_at is None and not current:
         return []
-    by_ring = {
+    rollouts = {
         rollout.ring: rollout
         for rollout in release.rollouts.filter(is_rollback=False, ring__isnull=False)
+        .select_related("cluster")
+        .order_by("ring")
     }
-    return [{"ring": ring, "rollout": by_ring.get(ring.position)} for ring in rings]
+    if release.finished_at is not None:
+        return [
+            {"position": position, "cluster": r.cluster, "soak_seconds": None, "rollout": r}
+            for position, r in rollouts.items()
+        ]
+    return [
+        {
+            "position": ring.position,
+            "cluster": ring.cluster,
+            "soak_seconds": ring.soak_seconds,
+            "rollout": rollouts.get(ring.position),
+        }
+        for ring in current
+    ]
 
 
 # --- Setting an environment's rings -----------------------------------------------------

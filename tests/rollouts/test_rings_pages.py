@@ -67,3 +67,25 @@ def test_a_release_to_an_environment_without_rings_has_no_rings_section(
     body = client_as(developer).get(f"/releases/{rollout.release_id}/").content.decode()
 
     assert 'data-section="rings"' not in body
+
+
+@pytest.mark.django_db
+def test_a_finished_release_shows_its_rings_as_they_rolled_out_after_the_rings_changed(
+    client_as, developer, web, ringed_prod
+):
+    eu1 = Cluster.objects.get(name="eu-1")
+    ring0 = rollout_row(
+        service=web,
+        environment=ringed_prod,
+        requester=developer,
+        state=RolloutState.SUCCEEDED,
+        ring=0,
+        cluster=eu1,
+    )
+    ring0.release.__class__.objects.filter(pk=ring0.release_id).update(finished_at=timezone.now())
+    rings.environment_rings_set(actor=developer, environment=ringed_prod, rings=[])
+
+    body = client_as(developer).get(f"/releases/{ring0.release_id}/").content.decode()
+
+    section = body.split('data-section="rings"')[1].split("</section>")[0]
+    assert section.count("data-ring=") == 1 and "eu-1" in section
