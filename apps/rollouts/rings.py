@@ -33,6 +33,7 @@ from apps.rollouts.models import (
     RolloutEvent,
     RolloutState,
 )
+from apps.rollouts.transitions import state_actions
 
 RING_FAILED_OUTCOME: dict[str, str] = {
     RolloutState.ROLLED_BACK: ReleaseState.ROLLED_BACK,
@@ -257,8 +258,9 @@ def _standing(release: Release) -> list[Rollout]:
 
 def require_last_standing(rollout: Rollout) -> None:
     """A ring is rolled back only once the rings after it are: roll back the highest one and
-    the rest follow."""
-    standing = _standing(rollout.release)
+    the rest follow. A ring with nothing to go back to (the version was the first there) is
+    left as it is and does not hold the others."""
+    standing = [r for r in _standing(rollout.release) if "rollback" in state_actions(r)]
     if standing and standing[0].pk != rollout.pk:
         raise ValidationError(
             f"Roll back ring {standing[0].ring} (rollout #{standing[0].pk}) first: the "

@@ -5,7 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections
 from django.utils import timezone
 
@@ -118,9 +118,10 @@ def test_the_rings_do_not_change_while_a_release_to_the_environment_is_in_progre
 def test_only_the_owning_team_and_platform_admins_set_rings(
     request, api_as, prod, clusters, persona
 ):
-    response = put(api_as(request.getfixturevalue(persona)), {"cluster": "eu-1"})
+    client = api_as(request.getfixturevalue(persona))
 
-    assert response.status_code == 403
+    assert put(client, {"cluster": "eu-1"}).status_code == 403
+    assert put(client, {"cluster": "nowhere"}).status_code == 403  # asked before the body
     assert saved() == []
 
 
@@ -178,3 +179,14 @@ def test_two_ring_starts_at_once_start_one_rollout(developer, web, prod, cluster
     assert ring1.cluster == clusters[1]
     assert sorted(outcomes, key=str) == sorted([ring1, None], key=str)
     assert Rollout.objects.filter(release=ring0.release).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_service_itself_refuses_someone_outside_the_owning_team(
+    other_developer, prod, clusters
+):
+    with pytest.raises(PermissionDenied):
+        rings.environment_rings_set(
+            actor=other_developer, environment=prod, rings=[{"cluster": clusters[0]}]
+        )
+    assert saved() == []

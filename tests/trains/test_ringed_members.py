@@ -25,15 +25,21 @@ def ringed_train(diamond, make_train, developer, eu1, eu2):
     """e (wave 1) rolls out to prod in two rings, eu-1 then eu-2; d (wave 1) and b (wave 2)
     to the default cluster. Version 1 runs everywhere first."""
 
-    def make(*, bad=(), **fields):
-        b, d, e = (s for s in diamond if s.name in "bde")
+    def set_rings(service):
         rings.environment_rings_set(
             actor=developer,
-            environment=e.environments.get(name="prod"),
+            environment=service.environments.get(name="prod"),
             rings=[{"cluster": eu1, "soak_seconds": 0}, {"cluster": eu2, "soak_seconds": 0}],
         )
-        deploy_first_versions([b, d, e], actor=developer)
-        drive(Rollout.objects.get(pk=rings.rings_dispatch()[0]))  # e:1 to eu-2 as well
+
+    def make(*, bad=(), new_ring=False, **fields):
+        b, d, e = (s for s in diamond if s.name in "bde")
+        if new_ring:  # eu-2 joins with the train: nothing runs there before it
+            deploy_first_versions([b, d, e], actor=developer)
+        set_rings(e)
+        if not new_ring:  # e:1 to eu-1, then to eu-2
+            deploy_first_versions([b, d, e], actor=developer)
+            drive(Rollout.objects.get(pk=rings.rings_dispatch()[0]))
         versions = [
             {"service": name, "version": f"{name}:{'crashloop' if name in bad else '2'}"}
             for name in "bde"
@@ -69,3 +75,19 @@ def test_a_train_rolling_back_undoes_every_ring_of_a_ringed_member(ringed_train,
         (0, RolloutState.SUCCEEDED),
     ]
     assert (image_in(eu1, "e", "e"), image_in(eu2, "e", "e")) == ("e:1", "e:1")
+
+
+def test_a_ring_that_had_no_version_before_is_left_and_the_rings_before_it_roll_back(
+    ringed_train, eu1, eu2
+):
+    train = run_train(
+        ringed_train(bad="b", rollback_policy="reverse", new_ring=True),
+        until=the_dispatchers_beat,
+        timeout=30,
+    )
+
+    assert train.state == TrainState.ROLLED_BACK
+    release = releases_by_service(train)["e"]
+    assert release.state == ReleaseState.ROLLED_BACK
+    assert [r.ring for r in Rollout.objects.filter(release=release, is_rollback=True)] == [0]
+    assert (image_in(eu1, "e", "e"), image_in(eu2, "e", "e")) == ("e:1", "e:2")
