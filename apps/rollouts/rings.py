@@ -68,6 +68,22 @@ def first_ring(environment: Environment) -> Ring | None:
     return rings[0] if rings else None
 
 
+def refuse_while_between_rings(release: Release) -> None:
+    """Another release to the environment soaking between two of its rings has no rollout
+    active, yet the environment is still its own: this one waits until it has finished (the
+    caller holds the environment's lock, see first_ring)."""
+    soaking = (
+        Rollout.objects.filter(environment=release.environment_id, next_ring_at__isnull=False)
+        .exclude(release=release)
+        .first()
+    )
+    if soaking is not None:
+        raise Conflict(
+            f"Release #{soaking.release_id} to {release.environment.name} is between two of "
+            "its rings: this release starts once it has finished."
+        )
+
+
 def release_rings(release: Release) -> list[dict]:
     """For the release page: each ring (position, cluster, soak_seconds) with the release's
     rollout there, None before it starts. A finished release shows its rings as they were

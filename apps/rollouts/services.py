@@ -126,6 +126,7 @@ def rollout_start(
             "releases roll out."
         )
     first_ring = rings.first_ring(release.environment)
+    rings.refuse_while_between_rings(release)
     return _create_rollout(
         release=release,
         actor=actor,

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.catalog.models import MAX_SOAK_SECONDS, Cluster
-from apps.releases.models import ReleaseState
-from apps.rollouts import rings
+from apps.core.exceptions import Conflict
+from apps.releases.models import Release, ReleaseState
+from apps.rollouts import rings, services
 from apps.rollouts.models import Ring, Rollout, RolloutState
 from tests.rollouts.builders import rollout_row
 
@@ -190,3 +191,31 @@ def test_the_service_itself_refuses_someone_outside_the_owning_team(
             actor=other_developer, environment=prod, rings=[{"cluster": clusters[0]}]
         )
     assert saved() == []
+
+
+@pytest.mark.django_db
+def test_another_release_waits_while_one_soaks_between_its_rings(
+    developer, web, prod, clusters, make_release
+):
+    rings.environment_rings_set(
+        actor=developer,
+        environment=prod,
+        rings=[{"cluster": clusters[0]}, {"cluster": clusters[1]}],
+    )
+    soaking = rollout_row(
+        service=web,
+        environment=prod,
+        requester=developer,
+        state=RolloutState.SUCCEEDED,
+        ring=0,
+        cluster=clusters[0],
+        next_ring_at=timezone.now() + timedelta(hours=1),
+    )
+    Release.objects.filter(pk=soaking.release_id).update(state=ReleaseState.IN_PROGRESS)
+    later = make_release(prod, hours_from_now=-1)
+    Release.objects.filter(pk=later.pk).update(state=ReleaseState.IN_PROGRESS)
+
+    assert services.rollouts_dispatch() == []
+    with pytest.raises(Conflict, match=f"Release #{soaking.release_id} .* between two"):
+        services.rollout_start(actor=None, release=later)
+    assert not Rollout.objects.filter(release=later).exists()

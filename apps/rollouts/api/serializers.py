@@ -51,10 +51,16 @@ class RolloutListSerializer(serializers.ModelSerializer):
         help_text="Null when Runway started it (a due release).",
     )
 
+    ring = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="An environment with rings: the ring this rollout is for (0 rolls out first).",
+    )
+
     class Meta:
         model = Rollout
         fields = [
-            "id", "release", "service", "team", "environment", "cluster", "namespace",
+            "id", "release", "service", "team", "environment", "cluster", "ring", "namespace",
             "strategy", "image", "state", "current_step", "weight", "replicas", "progress",
             "is_rollback", "rolls_back", "failure_reason", "started_by", "created_at",
             "started_at", "finished_at", "updated_at",
@@ -117,7 +123,8 @@ class RolloutDetailSerializer(RolloutListSerializer):
     class Meta(RolloutListSerializer.Meta):
         fields = [
             *RolloutListSerializer.Meta.fields, "previous_image", "manual_interventions",
-            "failure_detected_at", "next_run_at", "actions", "canary_pods", "steps", "events",
+            "failure_detected_at", "next_run_at", "next_ring_at", "actions", "canary_pods",
+            "steps", "events",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -261,6 +268,10 @@ class RingSerializer(serializers.ModelSerializer):
         model = Ring
         fields = ["position", "cluster", "soak_seconds"]
         read_only_fields = fields
+
+
+class RingsSerializer(serializers.Serializer):
+    rings = RingSerializer(many=True, read_only=True, help_text="In order: ring 0 rolls out first.")
 
 
 class RingInputSerializer(serializers.Serializer):

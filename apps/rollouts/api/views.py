@@ -18,6 +18,7 @@ from apps.rollouts.api.serializers import (
     ReasonSerializer,
     RingSerializer,
     RingsInputSerializer,
+    RingsSerializer,
     RolloutCreateSerializer,
     RolloutDetailSerializer,
     RolloutListSerializer,
@@ -230,7 +231,7 @@ class EnvironmentRingsView(APIView):
 
     @extend_schema(
         summary="An environment's rings, in the order they roll out",
-        responses={200: RingSerializer(many=True), 404: RINGS_NOT_FOUND},
+        responses={200: RingsSerializer, 404: RINGS_NOT_FOUND},
     )
     def get(self, request, service: str, environment: str):
         rings_ = rings.environment_rings(self._environment(service, environment))
@@ -246,7 +247,7 @@ class EnvironmentRingsView(APIView):
         ),
         request=RingsInputSerializer,
         responses={
-            200: RingSerializer(many=True),
+            200: RingsSerializer,
             400: REFUSED,
             403: FORBIDDEN,
             404: RINGS_NOT_FOUND,
