@@ -89,3 +89,24 @@ def test_a_finished_release_shows_its_rings_as_they_rolled_out_after_the_rings_c
 
     section = body.split('data-section="rings"')[1].split("</section>")[0]
     assert section.count("data-ring=") == 1 and "eu-1" in section
+
+
+@pytest.mark.django_db
+def test_a_ring_rollouts_page_says_its_ring_and_when_the_next_ring_starts(
+    client_as, developer, web, ringed_prod
+):
+    due = timezone.now() + timedelta(hours=2)
+    ring0 = rollout_row(
+        service=web,
+        environment=ringed_prod,
+        requester=developer,
+        state=RolloutState.SUCCEEDED,
+        ring=0,
+        cluster=Cluster.objects.get(name="eu-1"),
+        next_ring_at=due,
+    )
+
+    body = client_as(developer).get(f"/rollouts/{ring0.pk}/").content.decode()
+
+    assert '<span data-testid="ring">ring 0</span>: eu-1' in body
+    assert f"starts after this ring's soak ends at {due:%Y-%m-%d %H:%M} UTC" in body
