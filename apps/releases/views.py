@@ -24,7 +24,7 @@ from apps.releases.forms import (
     service_matches,
 )
 from apps.releases.gates import readiness, risks_of_approving
-from apps.releases.page_actions import rendered_actions
+from apps.releases.page_actions import rendered_actions, rendered_sections
 from apps.releases.policies import approval_status
 from apps.releases.promotion import next_environment
 from apps.releases.transitions import (
@@ -90,6 +90,7 @@ def _detail_context(request, release, decision_form=None, break_glass_form=None)
         "decision_form": decision_form or DecisionForm(),
         "can_edit": permissions.can_act_for_team(user, release.service.owner_id),
         "page_actions": rendered_actions(request, release),
+        "page_sections": rendered_sections(request, release),
     }
 
 

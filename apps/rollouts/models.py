@@ -1,9 +1,10 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 
-from apps.catalog.models import Cluster, Environment, Service, Strategy
+from apps.catalog.models import MAX_SOAK_SECONDS, Cluster, Environment, Service, Strategy
 from apps.releases.models import Release
 
 
@@ -76,6 +77,12 @@ class Rollout(models.Model):
     last_worked_at = models.DateTimeField(null=True, blank=True)
     resend_after = models.DateTimeField(null=True, blank=True)
     manual_interventions = models.PositiveIntegerField(default=0)
+    # An environment with rings (see Ring): the ring's position, None without rings. A ring
+    # that succeeded keeps, until the next ring starts, when its soak is over.
+    ring = models.PositiveSmallIntegerField(null=True, blank=True)
+    next_ring_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next ring starts: this ring's soak is over."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -86,11 +93,22 @@ class Rollout(models.Model):
                 fields=["service", "environment"],
                 condition=models.Q(state__in=ACTIVE_STATES),
                 name="rollout_one_active_per_environment",
-            )
+            ),
+            # A release rolls out to each ring once, whatever the race.
+            models.UniqueConstraint(
+                fields=["release", "ring"],
+                condition=models.Q(is_rollback=False, ring__isnull=False),
+                name="rollout_one_per_ring",
+            ),
         ]
         indexes = [
             models.Index(fields=["state", "next_run_at"], name="rollout_due_idx"),
             models.Index(fields=["-created_at"], name="rollout_recent_idx"),
+            models.Index(
+                fields=["next_ring_at"],
+                condition=models.Q(next_ring_at__isnull=False),
+                name="rollout_ring_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -117,6 +135,36 @@ class Rollout(models.Model):
         steps = list(self.steps.all()) if self.pk else []
         done = sum(step.state in (StepState.SUCCEEDED, StepState.SKIPPED) for step in steps)
         return round(100 * done / len(steps)) if steps else 0
+
+
+MAX_RINGS = 10
+
+
+class Ring(models.Model):
+    """One of the clusters an environment rolls out to in order: ring 0 first, ring N+1 once
+    ring N has succeeded and run `soak_seconds` since. An environment without rings rolls out
+    to its own cluster alone."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="rings")
+    position = models.PositiveSmallIntegerField()
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="rings")
+    soak_seconds = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_SOAK_SECONDS)],
+        help_text="How long this ring runs the new version healthy before the next ring starts.",
+    )
+
+    class Meta:
+        ordering = ["environment", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "position"], name="ring_position_unique"
+            ),
+            models.UniqueConstraint(fields=["environment", "cluster"], name="ring_cluster_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ring {self.position} ({self.cluster.name})"
 
 
 class StepState(models.TextChoices):

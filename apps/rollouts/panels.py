@@ -8,10 +8,10 @@ from django.urls import reverse
 from apps.accounts import permissions
 from apps.catalog.panels import Panel, register_panel
 from apps.releases.models import ReleaseState
-from apps.releases.page_actions import register_action
+from apps.releases.page_actions import register_action, register_section
 from apps.releases.transitions import steered_by
-from apps.rollouts import selectors
-from apps.rollouts.models import Rollout, RolloutStep
+from apps.rollouts import rings, selectors
+from apps.rollouts.models import Ring, Rollout, RolloutStep
 from apps.trains.member_columns import MemberColumn, register_live_stream, register_member_column
 
 STARTABLE = (ReleaseState.SCHEDULED, ReleaseState.IN_PROGRESS)
@@ -19,6 +19,28 @@ STARTABLE = (ReleaseState.SCHEDULED, ReleaseState.IN_PROGRESS)
 
 def _service_context(request, service) -> dict:
     return {"rollouts": selectors.service_rollouts(service=service)}
+
+
+def _service_rings_context(request, service) -> dict:
+    by_environment: dict[str, list[Ring]] = {}
+    for ring in (
+        Ring.objects.filter(environment__service=service)
+        .select_related("environment", "cluster")
+        .order_by("environment__order", "position")
+    ):
+        by_environment.setdefault(ring.environment.name, []).append(ring)
+    return {"environments": by_environment}
+
+
+def _release_rings_context(request, release) -> dict:
+    """Each ring with the release's rollout there, and when a ring not started yet starts:
+    the end of the soak of the ring before it."""
+    rows = rings.release_rings(release)
+    for before, row in zip([None, *rows], rows, strict=False):
+        previous = before["rollout"] if before else None
+        row["starts_at"] = previous.next_ring_at if previous and not row["rollout"] else None
+        row["after"] = before["position"] if before else None
+    return {"rings": rows}
 
 
 def _release_context(request, release) -> dict:
@@ -68,4 +90,10 @@ register_live_stream(_train_stream_url)
 register_panel(
     Panel("rollouts", "Rollouts", "rollouts/panels/_service.html", _service_context, order=30)
 )
+register_panel(
+    Panel("rings", "Rings", "rollouts/panels/_service_rings.html", _service_rings_context, order=31)
+)
 register_action(Panel("rollouts", "Rollouts", "rollouts/panels/_release.html", _release_context))
+register_section(
+    Panel("rings", "Rings", "rollouts/panels/_release_rings.html", _release_rings_context)
+)

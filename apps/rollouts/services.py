@@ -18,13 +18,14 @@ from django.db.models import Q
 from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record, audit_refusals
+from apps.catalog.models import Cluster
 from apps.core import clock, outbox
 from apps.core.exceptions import Conflict
 from apps.releases import services as release_services
 from apps.releases.models import Release, ReleaseState
 from apps.releases.policies import ApprovalStatus
 from apps.releases.transitions import refuse_if_steered
-from apps.rollouts import live, plans, steps
+from apps.rollouts import live, plans, rings, steps
 from apps.rollouts.kube import Kube, KubeError, KubeUnavailable
 from apps.rollouts.models import (
     Rollout,
@@ -94,9 +95,13 @@ def rollout_start(
 
     A release steered from elsewhere (a train's member) is started only by what steers it,
     passing `as_steerer=True`; anyone else is refused with a Conflict naming it. Runway's own
-    dispatcher (no actor) still rolls out such a release once its steerer has begun it."""
+    dispatcher (no actor) still rolls out such a release once its steerer has begun it.
+
+    With rings, this starts ring 0 (the release's start, once); the later rings start from
+    rings.py when the soak before them is over."""
     # The environment's row too: the rollout takes its cluster and replicas, which an edit of
-    # the environment (apps/catalog/environments.py) changes only while no rollout is active.
+    # the environment (apps/catalog/environments.py) changes only while no rollout is active;
+    # its rings are read under the same lock (rings.py).
     release = (
         Release.objects.select_for_update(of=("self", "environment"))
         .select_related("service", "environment__cluster")
@@ -120,13 +125,29 @@ def rollout_start(
             f"Release #{release.pk} is {release.get_state_display().lower()}: only approved "
             "releases roll out."
         )
+    first_ring = rings.first_ring(release.environment)
+    rings.refuse_while_between_rings(release)
+    return _create_rollout(
+        release=release,
+        actor=actor,
+        cluster=first_ring.cluster if first_ring else release.environment.cluster,
+        ring=first_ring.position if first_ring else None,
+    )
+
+
+def _create_rollout(
+    *, release: Release, actor: User | None, cluster: Cluster | None, ring: int | None
+) -> Rollout:
+    """A new rollout of the release to `cluster` (its ring's, with rings), running, its first
+    step due now. The caller holds the release's lock and has checked it may start."""
     service, environment = release.service, release.environment
     now = clock.now()
     rollout = Rollout(
         release=release,
         service=service,
         environment=environment,
-        cluster=environment.cluster,
+        cluster=cluster,
+        ring=ring,
         namespace=environment.namespace,
         strategy=service.strategy,
         image=release.version,
@@ -140,24 +161,22 @@ def rollout_start(
             rollout.save()
     except IntegrityError:
         raise Conflict(
-            f"Another rollout of {service.name} to {environment.name} is still active."
+            f"Another rollout of {service.name} to {environment.name} is still active, or this "
+            "ring has started already."
         ) from None
     RolloutStep.objects.bulk_create(
         RolloutStep(rollout=rollout, index=i, kind=kind, params=params)
         for i, (kind, params) in enumerate(plans.plan(service.strategy, service.strategy_params))
     )
-    audit_record(
-        actor=actor,
-        action="rollout.start",
-        target=rollout,
-        after={"release": release.pk, "strategy": rollout.strategy, "image": rollout.image},
-    )
+    after = {"release": release.pk, "strategy": rollout.strategy, "image": rollout.image}
+    reason = f"{service.get_strategy_display()} of {release.version}"
+    if ring is not None:
+        where = cluster.name if cluster is not None else "the default cluster"
+        after.update(ring=ring, cluster=where)
+        reason += f" to ring {ring} ({where})"
+    audit_record(actor=actor, action="rollout.start", target=rollout, after=after)
     rollout_transition(
-        rollout=rollout,
-        to_state=RolloutState.RUNNING,
-        actor=actor,
-        reason=f"{service.get_strategy_display()} of {release.version}",
-        locked=True,
+        rollout=rollout, to_state=RolloutState.RUNNING, actor=actor, reason=reason, locked=True
     )
     _schedule(rollout, 0)
     rollout.save(update_fields=["next_run_at", "resend_after"])
@@ -356,6 +375,9 @@ def _finish(rollout: Rollout, state: str) -> None:
     reason = "" if state == RolloutState.SUCCEEDED else rollout.failure_reason
     rollout_transition(rollout=rollout, to_state=state, actor=None, reason=reason, locked=True)
     _tell_train(rollout, state)
+    if rollout.ring is not None:  # the release finishes with its rings (rings.py)
+        rings.ring_finished(rollout, state)
+        return
     if rollout.is_rollback:
         _finish_rollback_of(rollout, state)
         return
@@ -498,12 +520,15 @@ def rollout_rollback(*, actor: User | None, rollout: Rollout, reason: str = "") 
     """Roll a finished, successful rollout back to the version before it."""
     original = lock_rollout(rollout.pk)
     require_action(original, actor, "rollback")
+    if original.ring is not None:
+        rings.require_last_standing(original)
     now = clock.now()
     rollback = Rollout(
         release=original.release,
         service=original.service,
         environment=original.environment,
         cluster=original.cluster,
+        ring=original.ring,
         namespace=original.namespace,
         strategy=original.strategy,
         image=original.previous_image,
@@ -531,6 +556,9 @@ def rollout_rollback(*, actor: User | None, rollout: Rollout, reason: str = "") 
         target=original,
         after={"rollback": rollback.pk, "reason": reason},
     )
+    if original.next_ring_at is not None:  # rolled back while soaking: the next ring never starts
+        original.next_ring_at = None
+        original.save(update_fields=["next_ring_at"])
     _schedule(rollback, 0)
     rollback.save(update_fields=["next_run_at", "resend_after"])
     live.announce(rollback.pk)
@@ -543,7 +571,8 @@ def rollout_rollback(*, actor: User | None, rollout: Rollout, reason: str = "") 
 def rollouts_dispatch() -> list[int]:
     """Start a rollout for every release that has begun and has none yet, in the order they
     were planned: of two releases of one service to one environment, the earlier ships first
-    and the later waits for the next round."""
+    and the later waits for the next round. Then the next ring of every release whose ring's
+    soak is over."""
     started = []
     begun = Release.objects.filter(state=ReleaseState.IN_PROGRESS, rollouts__isnull=True)
     for release in begun.order_by("planned_start", "id")[:200]:
@@ -551,7 +580,7 @@ def rollouts_dispatch() -> list[int]:
             started.append(rollout_start(actor=None, release=release).pk)
         except ValidationError:
             continue  # another dispatcher took it, or a rollout is active there: next round
-    return started
+    return started + rings.rings_dispatch()
 
 
 def rollouts_reconcile(*, stale_after: timedelta = timedelta(seconds=20)) -> list[int]:

@@ -23,7 +23,7 @@ from apps.core import outbox
 from apps.releases.models import Release, ReleaseState
 from apps.releases.policies import ApprovalStatus
 from apps.releases.transitions import release_transition
-from apps.rollouts import services
+from apps.rollouts import rings, services
 from apps.rollouts.models import Rollout, RolloutState
 from apps.trains import selectors as train_selectors
 from apps.trains import services as train_services
@@ -237,22 +237,35 @@ def _roll_back(train: Train, members: list[Member]) -> None:
     for member in [m for m in in_wave if not m.rolling_back][: max(room, 0)]:
         if member.rollout is None:
             continue
+        reason = f"Train #{train.pk} rolls back wave {wave + 1}"
         try:
             with transaction.atomic():
-                services.rollout_rollback(
-                    actor=None,
-                    rollout=member.rollout,
-                    reason=f"Train #{train.pk} rolls back wave {wave + 1}",
-                )
+                if member.rollout.ring is not None:  # its rings, the last first
+                    rings.roll_back_next(member.release, why=reason)
+                else:
+                    services.rollout_rollback(actor=None, rollout=member.rollout, reason=reason)
         except ValidationError as exc:
             log.warning("train #%s: %s not rolled back: %s", train.pk, member.service_name, exc)
 
 
 def _abort_under_way(train: Train, members: list[Member]) -> None:
     """A cancelled train: abort its members' rollouts under way (members not started were
-    cancelled with it)."""
+    cancelled with it), and roll back a member soaking between two of its rings."""
     for member in members:
-        if member.rollout is None or member.rollout.state not in ABORTABLE:
+        if member.rollout is None:
+            continue
+        if member.rollout.next_ring_at is not None and member.state == ReleaseState.IN_PROGRESS:
+            try:
+                with transaction.atomic():
+                    services.rollout_rollback(
+                        actor=None,
+                        rollout=member.rollout,
+                        reason=f"Train #{train.pk} was cancelled between two rings",
+                    )
+            except ValidationError as exc:
+                log.warning("train #%s: %s not rolled back: %s", train.pk, member.service_name, exc)
+            continue
+        if member.rollout.state not in ABORTABLE:
             continue
         try:
             with transaction.atomic():

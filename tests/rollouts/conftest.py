@@ -1,8 +1,9 @@
-"""The cluster simulator in the test process, and services with a `dev` environment on it."""
+"""The cluster simulator in the test process, and services with a `dev` environment on it;
+for rings, two clusters: that simulator registered as eu-1 and a second one as eu-2."""
 
 import pytest
 
-from apps.catalog.models import Environment
+from apps.catalog.models import Cluster, Environment
 from simulator import start_simulator, write_kubeconfig
 from tests.factories import ServiceFactory
 
@@ -15,6 +16,21 @@ def cluster(tmp_path, settings):
     )
     settings.KUBECONFIG = str(write_kubeconfig(tmp_path / "kubeconfig", running.url))
     yield running
+    running.stop()
+
+
+@pytest.fixture
+def eu1(cluster, settings):
+    """The `cluster` simulator, registered as a cluster of its own."""
+    return Cluster.objects.create(name="eu-1", kubeconfig_path=settings.KUBECONFIG)
+
+
+@pytest.fixture
+def eu2(tmp_path, db):
+    """A second simulator: another cluster, with Deployments of its own."""
+    running = start_simulator(ready_delay=0.2, tick=0.05)
+    kubeconfig = write_kubeconfig(tmp_path / "eu-2-kubeconfig", running.url)
+    yield Cluster.objects.create(name="eu-2", kubeconfig_path=str(kubeconfig))
     running.stop()
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from apps.catalog.models import Cluster
 from apps.releases import services as release_services
 from apps.releases.models import Release, ReleaseState, ReleaseTransition
 from apps.rollouts import services
+from apps.rollouts.kube import Kube
 from apps.rollouts.models import Rollout, RolloutState
 
 RUNNABLE = (RolloutState.RUNNING, RolloutState.ROLLING_BACK, RolloutState.PENDING)
@@ -89,3 +91,9 @@ def writes_to(
 def log_length(request_log: Path) -> int:
     # Counted in bytes: the drills ask many times a second of a log of thousands of lines.
     return request_log.read_bytes().count(b"\n") if request_log.exists() else 0
+
+
+def image_in(cluster: Cluster, namespace: str, name: str) -> str | None:
+    """The image of Deployment `name` in one cluster; None when it has none."""
+    status = Kube.for_cluster(cluster).deployment(namespace, name)
+    return status.image if status is not None else None

@@ -429,8 +429,9 @@ def test_the_service_page_lists_its_recent_rollouts_in_fixed_queries(
             version=f"registry/web:{number}",
         )
     client = client_as(developer)
-    # The scorecard panel takes 6 of these while web has never been scored (evaluated live).
-    with django_assert_max_num_queries(22):
+    # The scorecard panel takes 6 of these while web has never been scored (evaluated live),
+    # the rings panel one.
+    with django_assert_max_num_queries(23):
         body = client.get("/catalog/services/web/").content.decode()
     panel = body.split('data-panel="rollouts"')[1]
     with django_assert_max_num_queries(2):  # the panel's own share: rollouts, their steps
@@ -459,9 +460,10 @@ def test_the_release_page_links_its_rollouts_in_a_fixed_number_of_queries(
     client = client_as(developer)
     path = f"/releases/{rollout.release_id}/"
     client.get(path)  # the session and content types settle first
-    # The release, its gates (versions held and marked bad among them), its rollouts and the
-    # train it may belong to (read once for the link and the refusals).
-    with django_assert_max_num_queries(22) as one:
+    # The release, its gates (versions held and marked bad, trust policies among them), its
+    # rollouts and the train it may belong to (read once for the link and the refusals), its
+    # environment's rings.
+    with django_assert_max_num_queries(24) as one:
         body = client.get(path).content.decode()
     assert f'href="/rollouts/{rollout.pk}/">Rollout #{rollout.pk}</a>' in body
     assert "/rollouts/start/" not in body  # it has one already

@@ -1,2 +1,3 @@
-# The cluster simulator in the test process, for the trains that execute against it.
-from tests.rollouts.conftest import cluster  # noqa: F401
+# The cluster simulator in the test process, for the trains that execute against it; two
+# clusters for rings.
+from tests.rollouts.conftest import cluster, eu1, eu2  # noqa: F401

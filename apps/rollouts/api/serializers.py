@@ -4,10 +4,18 @@ every rule (who may steer, what a state allows) is the services'."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.catalog.models import Cluster
+from apps.catalog.models import MAX_SOAK_SECONDS, Cluster
 from apps.releases.api.serializers import EvidenceAuditEventSerializer
 from apps.releases.models import Release
-from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, RolloutStep, StepState
+from apps.rollouts.models import (
+    MAX_RINGS,
+    Ring,
+    Rollout,
+    RolloutEvent,
+    RolloutState,
+    RolloutStep,
+    StepState,
+)
 from apps.rollouts.transitions import available_actions
 
 # --- Rollouts: output ------------------------------------------------------------------------
@@ -43,10 +51,16 @@ class RolloutListSerializer(serializers.ModelSerializer):
         help_text="Null when Runway started it (a due release).",
     )
 
+    ring = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="An environment with rings: the ring this rollout is for (0 rolls out first).",
+    )
+
     class Meta:
         model = Rollout
         fields = [
-            "id", "release", "service", "team", "environment", "cluster", "namespace",
+            "id", "release", "service", "team", "environment", "cluster", "ring", "namespace",
             "strategy", "image", "state", "current_step", "weight", "replicas", "progress",
             "is_rollback", "rolls_back", "failure_reason", "started_by", "created_at",
             "started_at", "finished_at", "updated_at",
@@ -109,7 +123,8 @@ class RolloutDetailSerializer(RolloutListSerializer):
     class Meta(RolloutListSerializer.Meta):
         fields = [
             *RolloutListSerializer.Meta.fields, "previous_image", "manual_interventions",
-            "failure_detected_at", "next_run_at", "actions", "canary_pods", "steps", "events",
+            "failure_detected_at", "next_run_at", "next_ring_at", "actions", "canary_pods",
+            "steps", "events",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -238,4 +253,45 @@ class ClusterInputSerializer(serializers.Serializer):
     )
     in_cluster = serializers.BooleanField(
         required=False, default=False, help_text="Runway runs inside this cluster."
+    )
+
+
+# --- Rings -------------------------------------------------------------------------------------
+
+
+class RingSerializer(serializers.ModelSerializer):
+    cluster: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
+
+    class Meta:
+        model = Ring
+        fields = ["position", "cluster", "soak_seconds"]
+        read_only_fields = fields
+
+
+class RingsSerializer(serializers.Serializer):
+    rings = RingSerializer(many=True, read_only=True, help_text="In order: ring 0 rolls out first.")
+
+
+class RingInputSerializer(serializers.Serializer):
+    cluster = serializers.SlugRelatedField(
+        slug_field="name", queryset=Cluster.objects.all(), help_text="A registered cluster's name."
+    )
+    soak_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_SOAK_SECONDS,
+        required=False,
+        default=0,
+        help_text="How long this ring runs healthy before the next ring starts.",
+    )
+
+
+class RingsInputSerializer(serializers.Serializer):
+    """Shape only: the service checks the rest (a cluster listed twice, the environment busy)."""
+
+    rings = serializers.ListField(
+        child=RingInputSerializer(),
+        max_length=MAX_RINGS,
+        help_text="In order: ring 0 rolls out first.",
     )

@@ -5,16 +5,20 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from apps.accounts import permissions
 from apps.catalog import services as catalog_services
-from apps.catalog.models import Cluster
-from apps.rollouts import kube, selectors, services
+from apps.catalog.models import Cluster, Environment
+from apps.rollouts import kube, rings, selectors, services
 from apps.rollouts.api.serializers import (
     ClusterInputSerializer,
     ClusterSerializer,
     PromoteSerializer,
     ReasonSerializer,
+    RingSerializer,
+    RingsInputSerializer,
+    RingsSerializer,
     RolloutCreateSerializer,
     RolloutDetailSerializer,
     RolloutListSerializer,
@@ -26,6 +30,7 @@ REFUSED = OpenApiResponse(description="Refused: the body names the field and say
 FORBIDDEN = OpenApiResponse(description="Your role or team may not do this.")
 NOT_FOUND = OpenApiResponse(description="No rollout with this id.")
 CONFLICT = OpenApiResponse(description="It has happened already, or something else is active.")
+RINGS_NOT_FOUND = OpenApiResponse(description="No such service or environment.")
 
 
 def _action_schema(summary: str, request, *, description: str | None = None, created=False):
@@ -211,3 +216,54 @@ class ClusterViewSet(
             **body.validated_data,
         )
         return Response(ClusterSerializer(cluster).data)
+
+
+class EnvironmentRingsView(APIView):
+    """An environment's rings: everybody signed in reads them; the service's owning team and
+    platform admins set them (the service decides)."""
+
+    permission_classes = [permissions.api_rule(permissions.can_read)]
+
+    def _environment(self, service: str, environment: str) -> Environment:
+        return permissions.get_visible_or_404(
+            Environment.objects.select_related("service"), service__name=service, name=environment
+        )
+
+    @extend_schema(
+        summary="An environment's rings, in the order they roll out",
+        responses={200: RingsSerializer, 404: RINGS_NOT_FOUND},
+    )
+    def get(self, request, service: str, environment: str):
+        rings_ = rings.environment_rings(self._environment(service, environment))
+        return Response({"rings": RingSerializer(rings_, many=True).data})
+
+    @extend_schema(
+        summary="Set an environment's rings",
+        description=(
+            "Replaces the rings by the list given, in order: ring 0 rolls out first, each next "
+            "ring once the one before has succeeded and its soak_seconds have passed. An empty "
+            "list: the environment rolls out to its own cluster alone. Refused (409) while a "
+            "release to the environment is in progress."
+        ),
+        request=RingsInputSerializer,
+        responses={
+            200: RingsSerializer,
+            400: REFUSED,
+            403: FORBIDDEN,
+            404: RINGS_NOT_FOUND,
+            409: CONFLICT,
+        },
+    )
+    def put(self, request, service: str, environment: str):
+        target = self._environment(service, environment)
+        # Who may, before the body is read: no 400s for those who get a 403.
+        permissions.require(
+            permissions.can_act_for_team(request.user, target.service.owner_id),
+            "Only the owning team and platform admins change a service's environments.",
+        )
+        body = RingsInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        saved = rings.environment_rings_set(
+            actor=request.user, environment=target, rings=body.validated_data["rings"]
+        )
+        return Response({"rings": RingSerializer(saved, many=True).data})
