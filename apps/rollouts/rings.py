@@ -33,6 +33,7 @@ from apps.rollouts.models import (
     RolloutEvent,
     RolloutState,
 )
+from apps.rollouts.tasks import rollouts_dispatch_task
 from apps.rollouts.transitions import state_actions
 
 RING_FAILED_OUTCOME: dict[str, str] = {
@@ -40,7 +41,6 @@ RING_FAILED_OUTCOME: dict[str, str] = {
     RolloutState.ABORTED: ReleaseState.ROLLED_BACK,
     RolloutState.FAILED: ReleaseState.FAILED,
 }
-DISPATCH_TASK = "rollouts.dispatch"
 
 
 def _event(rollout: Rollout, message: str, level: str = RolloutEvent.Level.INFO) -> None:
@@ -234,7 +234,7 @@ def _ring_succeeded(rollout: Rollout) -> None:
         after={"ring": rollout.ring, "next_ring": following.position, "due": due.isoformat()},
     )
     if soak == 0:  # no soak: the next ring now, not at the next beat
-        transaction.on_commit(lambda: outbox.send_task_quietly(DISPATCH_TASK))
+        transaction.on_commit(lambda: outbox.send_task_quietly(rollouts_dispatch_task.name))
 
 
 def _rollback_finished(rollback: Rollout, state: str) -> None:

@@ -7,7 +7,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
-from django.db.models import Case, Count, IntegerField, Max, Prefetch, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    Max,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from apps.catalog.models import Environment, Strategy
 from apps.rollouts import plans
@@ -87,15 +97,22 @@ def service_rollouts(*, service, limit: int = 8) -> list[Rollout]:
 
 def environment_change_refusal(environment: Environment, fields: Collection[str]) -> str:
     """Why the `fields` (cluster, replicas) of `environment` may not change now: a rollout there
-    is active, and runs with the values it started with. "" when none is. The catalog asks
-    (apps/catalog/environments.py), under the environment's row lock."""
+    is active, and runs with the values it started with, or a release there soaks between two
+    of its rings, whose next ring would start with other values. "" when neither. The catalog
+    asks (apps/catalog/environments.py), under the environment's row lock."""
     active = (
-        Rollout.objects.filter(environment=environment, state__in=ACTIVE_STATES)
+        Rollout.objects.filter(environment=environment)
+        .filter(Q(state__in=ACTIVE_STATES) | Q(next_ring_at__isnull=False, is_rollback=False))
         .order_by("pk")
         .first()
     )
     if active is None:
         return ""
+    if active.state not in ACTIVE_STATES:
+        return (
+            f"Release #{active.release_id} to {environment.name} is between two of its rings: "
+            f"change the {' and '.join(fields)} once it has finished."
+        )
     return (
         f"Rollout #{active.pk} to {environment.name} is {active.get_state_display().lower()}: "
         f"change the {' and '.join(fields)} once it has finished."

@@ -180,3 +180,19 @@ def _wait_until_a_query_waits_for_a_lock() -> None:
                 return
             threading.Event().wait(0.05)
     raise AssertionError("the rollout's start never waited for the edit's lock")
+
+
+@pytest.mark.django_db
+def test_the_replicas_do_not_change_while_a_release_soaks_between_its_rings(
+    staging, developer, rollout_in
+):
+    from django.utils import timezone
+
+    soaking = rollout_in(staging, RolloutState.SUCCEEDED)
+    Rollout.objects.filter(pk=soaking.pk).update(ring=0, next_ring_at=timezone.now())
+
+    with pytest.raises(Conflict) as error:
+        environment_update(actor=developer, environment=staging, replicas=4)
+
+    assert "between two of its rings" in error.value.message_dict["replicas"][0]
+    assert Environment.objects.get(pk=staging.pk).replicas == 1
