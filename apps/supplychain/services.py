@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts import permissions
-from apps.accounts.models import Team, User
+from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.catalog.models import EnvironmentKind, Service
 from apps.core.exceptions import Conflict
@@ -128,82 +128,116 @@ def _patterns(field: str, value: object) -> list[str]:
     return [v.strip() for v in value]
 
 
-@transaction.atomic
-def trust_policy_create(
-    *,
-    actor: User,
-    name: str,
-    key_names: list[str],
-    team: Team | None = None,
-    environment_kind: str = "",
-    description: str = "",
-    require_digest: bool = True,
-    signature_threshold: int = 1,
-    require_provenance: bool = False,
-    allowed_builders: list[str] | None = None,
-    allowed_refs: list[str] | None = None,
-    require_scan: bool = False,
-    scan_max_age_days: int = 7,
-    scan_max_severity: str = "HIGH",
-) -> TrustPolicy:
-    permissions.require(permissions.can_manage_trust(actor), REFUSED)
-    builders = _patterns("allowed_builders", allowed_builders or [])
-    refs = _patterns("allowed_refs", allowed_refs or [])
+POLICY_FIELDS = (
+    "name", "description", "team", "environment_kind", "is_active", "require_digest",
+    "signature_threshold", "require_provenance", "allowed_builders", "allowed_refs",
+    "require_scan", "scan_max_age_days", "scan_max_severity",
+)  # fmt: skip
+
+
+def _policy_snapshot(policy: TrustPolicy, keys: list[TrustedKey]) -> dict:
+    values = {field: getattr(policy, field) for field in POLICY_FIELDS}
+    values["team"] = policy.team.slug if policy.team else None
+    return {**values, "keys": sorted(k.name for k in keys)}
+
+
+def _trusted_keys_named(key_names: object) -> list[TrustedKey]:
     if not isinstance(key_names, list) or not all(isinstance(k, str) for k in key_names):
         raise ValidationError({"keys": "Expected a list of trusted key names."})
     keys = list(TrustedKey.objects.filter(name__in=key_names, revoked_at__isnull=True))
     unknown = sorted(set(key_names) - {k.name for k in keys})
     if unknown:
         raise ValidationError({"keys": f"No trusted, unrevoked key named {', '.join(unknown)}."})
+    return keys
+
+
+def _check_policy(policy: TrustPolicy, keys: list[TrustedKey]) -> None:
+    """The policy as it would be saved: every field valid, and able to pass at all."""
+    policy.name = (policy.name or "").strip()
+    policy.allowed_builders = _patterns("allowed_builders", policy.allowed_builders)
+    policy.allowed_refs = _patterns("allowed_refs", policy.allowed_refs)
     errors = {}
-    if environment_kind and environment_kind not in EnvironmentKind.values:
+    if policy.environment_kind and policy.environment_kind not in EnvironmentKind.values:
         errors["environment_kind"] = f"One of {', '.join(EnvironmentKind.values)}, or empty."
-    if signature_threshold > len(keys):
+    if policy.signature_threshold > len(keys):
         errors["signature_threshold"] = (
-            f"Asks for {signature_threshold} signatures but trusts {len(keys)} key(s): it could "
-            "never pass."
+            f"Asks for {policy.signature_threshold} signatures but trusts {len(keys)} key(s): "
+            "it could never pass."
         )
-    if require_provenance and not builders:
+    if policy.require_provenance and not policy.allowed_builders:
         errors["allowed_builders"] = "Provenance is required: name the builders trusted."
-    if scan_max_severity not in dict(SEVERITY_CHOICES):
+    if policy.scan_max_severity not in dict(SEVERITY_CHOICES):
         errors["scan_max_severity"] = f"One of {', '.join(dict(SEVERITY_CHOICES))}."
     if errors:
         raise ValidationError(errors)
-    policy = TrustPolicy(
-        name=(name or "").strip(),
-        description=description,
-        team=team,
-        environment_kind=environment_kind,
-        require_digest=require_digest,
-        signature_threshold=signature_threshold,
-        require_provenance=require_provenance,
-        allowed_builders=builders,
-        allowed_refs=refs,
-        require_scan=require_scan,
-        scan_max_age_days=scan_max_age_days,
-        scan_max_severity=scan_max_severity,
-        created_by=actor,
-    )
-    policy.full_clean(exclude=["created_by"])
-    policy.save()
+    policy.full_clean(exclude=["created_by"], validate_unique=False)
+
+
+def _save_policy(policy: TrustPolicy) -> None:
+    try:
+        with transaction.atomic():
+            policy.save()
+    except IntegrityError:
+        raise Conflict({"name": f"A trust policy named {policy.name!r} exists already."}) from None
+
+
+@transaction.atomic
+def trust_policy_create(
+    *, actor: User, name: str, key_names: list[str], **fields: object
+) -> TrustPolicy:
+    """A policy from `name`, the names of the keys it trusts and any of POLICY_FIELDS (the
+    model's defaults otherwise)."""
+    permissions.require(permissions.can_manage_trust(actor), REFUSED)
+    unknown = set(fields) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationError({field: "Not a field of a trust policy." for field in unknown})
+    keys = _trusted_keys_named(key_names)
+    policy = TrustPolicy(name=name, created_by=actor, **fields)
+    _check_policy(policy, keys)
+    _save_policy(policy)
     policy.keys.set(keys)
     audit_record(
         actor=actor,
         action="trust_policy.create",
         target=policy,
-        after={
-            "team": team.slug if team else None,
-            "environment_kind": environment_kind,
-            "keys": sorted(k.name for k in keys),
-            "signature_threshold": signature_threshold,
-            "require_digest": require_digest,
-            "require_provenance": require_provenance,
-            "allowed_builders": builders,
-            "allowed_refs": refs,
-            "require_scan": require_scan,
-            "scan_max_age_days": scan_max_age_days,
-            "scan_max_severity": scan_max_severity,
-        },
+        after=_policy_snapshot(policy, keys),
+    )
+    return policy
+
+
+@transaction.atomic
+def trust_policy_update(
+    *, actor: User, policy: TrustPolicy, key_names: list[str] | None = None, **changes: object
+) -> TrustPolicy:
+    """Change any of POLICY_FIELDS or the keys (switch it off with is_active=False). Releases
+    are checked against it as it is from then on, again when they start."""
+    permissions.require(permissions.can_manage_trust(actor), REFUSED)
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationError({field: "Not a field of a trust policy." for field in unknown})
+    policy = (
+        TrustPolicy.objects.select_for_update(of=("self",)).select_related("team").get(pk=policy.pk)
+    )
+    before_keys = list(policy.keys.all())
+    before = _policy_snapshot(policy, before_keys)
+    keys = _trusted_keys_named(key_names) if key_names is not None else before_keys
+    if key_names is None:  # a key revoked since counts for nothing, as in a check
+        keys = [key for key in keys if key.revoked_at is None]
+    for field, value in changes.items():
+        setattr(policy, field, value)
+    _check_policy(policy, keys)
+    after = _policy_snapshot(policy, keys)
+    changed = [field for field in after if after[field] != before[field]]
+    if not changed:
+        return policy
+    _save_policy(policy)
+    policy.keys.set(keys)
+    audit_record(
+        actor=actor,
+        action="trust_policy.update",
+        target=policy,
+        before={field: before[field] for field in changed},
+        after={field: after[field] for field in changed},
     )
     return policy
 

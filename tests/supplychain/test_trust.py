@@ -410,3 +410,47 @@ def test_evidence_comes_as_json_only(api_client, ci_token, signer):
     )
     assert response.status_code == 415
     assert not Attestation.objects.exists()
+
+
+# --- Changing a policy ------------------------------------------------------------------------
+
+
+def test_a_policy_switched_off_no_longer_gates_and_the_change_is_audited(
+    web, developer, platform_admin, signed_policy
+):
+    release = release_of(web, IMAGE, actor=developer)
+    assert "Supply chain: signature" in supply_chain(release)
+    services.trust_policy_update(actor=platform_admin, policy=signed_policy, is_active=False)
+    assert supply_chain(release) == {}
+    event = AuditEvent.objects.get(action="trust_policy.update")
+    assert (event.before, event.after) == ({"is_active": True}, {"is_active": False})
+
+
+def test_a_change_that_would_make_the_policy_impossible_is_refused(platform_admin, signed_policy):
+    with pytest.raises(ValidationError) as refused:
+        services.trust_policy_update(actor=platform_admin, policy=signed_policy, key_names=[])
+    assert "signature_threshold" in refused.value.message_dict
+    signed_policy.refresh_from_db()
+    assert [k.name for k in signed_policy.keys.all()] == ["ci-signing"]
+    assert not AuditEvent.objects.filter(action="trust_policy.update").exists()
+
+
+def test_only_platform_admins_change_a_policy(developer, signed_policy):
+    with pytest.raises(PermissionDenied):
+        services.trust_policy_update(actor=developer, policy=signed_policy, is_active=False)
+
+
+def test_the_api_changes_a_policy_and_names_what_it_cannot_change(
+    api_as, platform_admin, developer, signed_policy
+):
+    url = f"/api/v1/trust/policies/{signed_policy.pk}/"
+    assert api_as(developer).patch(url, {"is_active": False}, format="json").status_code == 403
+    changed = api_as(platform_admin).patch(
+        url, {"require_scan": True, "scan_max_severity": "CRITICAL"}, format="json"
+    )
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["require_scan"] and changed.json()["keys"] == ["ci-signing"]
+    odd = api_as(platform_admin).patch(url, {"created_by": 1, "owner": "x"}, format="json")
+    assert odd.status_code == 400 and {"created_by", "owner"} <= set(odd.json())
+    bad = api_as(platform_admin).patch(url, {"signature_threshold": 5}, format="json")
+    assert bad.status_code == 400 and "signature_threshold" in bad.json()

@@ -110,6 +110,26 @@ class TrustPolicyCreateSerializer(serializers.Serializer):
     scan_max_severity = serializers.ChoiceField(choices=SEVERITY_CHOICES, default="HIGH")
 
 
+class TrustPolicyUpdateSerializer(TrustPolicyCreateSerializer):
+    """Any of the fields; what is not sent stays as it is."""
+
+    is_active = serializers.BooleanField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+            field.default = serializers.empty
+
+    def validate(self, data):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {field: ["Not a field of a trust policy."] for field in unknown}
+            )
+        return data
+
+
 class SuppressionSerializer(serializers.ModelSerializer):
     service: "serializers.SlugRelatedField[Service]" = serializers.SlugRelatedField(
         slug_field="name", read_only=True

@@ -15,5 +15,6 @@ urlpatterns = [
         name="trusted-key-revoke",
     ),
     path("trust/policies/", views.TrustPoliciesView.as_view(), name="trust-policies"),
+    path("trust/policies/<int:pk>/", views.TrustPolicyView.as_view(), name="trust-policy"),
     path("trust/suppressions/", views.SuppressionsView.as_view(), name="trust-suppressions"),
 ]

@@ -21,8 +21,9 @@ from apps.supplychain.api.serializers import (
     TrustedKeySerializer,
     TrustPolicyCreateSerializer,
     TrustPolicySerializer,
+    TrustPolicyUpdateSerializer,
 )
-from apps.supplychain.models import Attestation, Suppression, TrustedKey
+from apps.supplychain.models import Attestation, Suppression, TrustedKey, TrustPolicy
 
 
 class AttestationsView(generics.ListAPIView):
@@ -117,6 +118,33 @@ class TrustPoliciesView(generics.ListAPIView):
             actor=signed_in_user(request), key_names=fields.pop("keys"), **fields
         )
         return Response(TrustPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+
+
+class TrustPolicyView(APIView):
+    permission_classes = [
+        permissions.api_rule(permissions.can_manage_trust, safe_rule=permissions.can_read)
+    ]
+
+    @extend_schema(responses=TrustPolicySerializer)
+    def get(self, request, pk: int):
+        """One trust policy."""
+        return Response(
+            TrustPolicySerializer(get_object_or_404(selectors.trust_policy_list(), pk=pk)).data
+        )
+
+    @extend_schema(request=TrustPolicyUpdateSerializer, responses=TrustPolicySerializer)
+    def patch(self, request, pk: int):
+        """Change the policy (`is_active: false` switches it off): releases are checked
+        against it as it is from then on, again when they start."""
+        policy = get_object_or_404(TrustPolicy, pk=pk)
+        body = TrustPolicyUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        fields = dict(body.validated_data)
+        key_names = fields.pop("keys", None)
+        policy = services.trust_policy_update(
+            actor=signed_in_user(request), policy=policy, key_names=key_names, **fields
+        )
+        return Response(TrustPolicySerializer(policy).data)
 
 
 class SuppressionsView(generics.ListAPIView):
