@@ -32,6 +32,7 @@ from apps.supplychain.verification.intoto import parse_statement
 
 REFUSED = "Only platform admins change what Runway trusts."
 MAX_ATTESTATIONS_PER_DIGEST = 100
+MAX_POLICY_KEYS = 16
 MAX_PATTERNS = 50
 MAX_PATTERN_CHARS = 300
 MIN_REASON = 10
@@ -144,6 +145,9 @@ def _policy_snapshot(policy: TrustPolicy, keys: list[TrustedKey]) -> dict:
 def _trusted_keys_named(key_names: object) -> list[TrustedKey]:
     if not isinstance(key_names, list) or not all(isinstance(k, str) for k in key_names):
         raise ValidationError({"keys": "Expected a list of trusted key names."})
+    if len(key_names) > MAX_POLICY_KEYS:
+        # Each signature is tried against each key: the work of one check stays bounded.
+        raise ValidationError({"keys": f"At most {MAX_POLICY_KEYS} keys in one policy."})
     keys = list(TrustedKey.objects.filter(name__in=key_names, revoked_at__isnull=True))
     unknown = sorted(set(key_names) - {k.name for k in keys})
     if unknown:

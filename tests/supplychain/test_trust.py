@@ -454,3 +454,27 @@ def test_the_api_changes_a_policy_and_names_what_it_cannot_change(
     assert odd.status_code == 400 and {"created_by", "owner"} <= set(odd.json())
     bad = api_as(platform_admin).patch(url, {"signature_threshold": 5}, format="json")
     assert bad.status_code == 400 and "signature_threshold" in bad.json()
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"name": "k", "pem": "x" * 20_000}, "pem"),
+        ({"name": "k", "pem": "-----BEGIN PUBLIC KEY-----\u0000"}, "pem"),
+        ({"name": "k" * 300, "pem": "x"}, "name"),
+        ({"name": "k", "pem": "x", "expires_at": "99999-01-01T00:00:00Z"}, "expires_at"),
+    ],
+    ids=["huge pem", "nul", "long name", "absurd date"],
+)
+def test_odd_keys_get_a_400_naming_the_field(api_as, platform_admin, body, field):
+    response = api_as(platform_admin).post("/api/v1/trust/keys/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+
+
+def test_a_policy_trusts_at_most_sixteen_keys(platform_admin):
+    with pytest.raises(ValidationError) as refused:
+        services.trust_policy_create(
+            actor=platform_admin, name="many", key_names=[f"k{n}" for n in range(17)]
+        )
+    assert "keys" in refused.value.message_dict

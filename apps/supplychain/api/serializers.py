@@ -95,7 +95,7 @@ class TrustPolicyCreateSerializer(serializers.Serializer):
         error_messages={"does_not_exist": "No team is called “{value}”."},
     )
     environment_kind = serializers.CharField(required=False, allow_blank=True, max_length=20)
-    keys = serializers.ListField(child=serializers.CharField(max_length=100), max_length=64)
+    keys = serializers.ListField(child=serializers.CharField(max_length=100), max_length=16)
     require_digest = serializers.BooleanField(default=True)
     signature_threshold = serializers.IntegerField(min_value=0, max_value=16, default=1)
     require_provenance = serializers.BooleanField(default=False)
