@@ -12,8 +12,8 @@ from apps.accounts import permissions
 from apps.core.forms import add_service_errors
 from apps.core.http import AuthenticatedRequest
 from apps.supplychain import selectors, services
-from apps.supplychain.forms import RevokeForm, TrustedKeyForm
-from apps.supplychain.models import Suppression, TrustedKey
+from apps.supplychain.forms import RevokeForm, TrustedKeyForm, TrustPolicyForm
+from apps.supplychain.models import Suppression, TrustedKey, TrustPolicy
 from apps.supplychain.verification.digests import DIGEST
 
 
@@ -71,3 +71,35 @@ def artifact(request: AuthenticatedRequest, digest: str) -> HttpResponse:
         "supplychain/artifact.html",
         {"digest": digest, "evidence": selectors.artifact_evidence(digest, now=timezone.now())},
     )
+
+
+@require_http_methods(["GET", "POST"])
+def policy_create(request: AuthenticatedRequest) -> HttpResponse:
+    permissions.require(permissions.can_manage_trust(request.user), services.REFUSED)
+    form = TrustPolicyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        keys = [key.name for key in fields.pop("keys")]
+        try:
+            policy = services.trust_policy_create(actor=request.user, key_names=keys, **fields)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Trust policy “{policy.name}” made.")
+            return redirect("supplychain:trust")
+    return render(request, "supplychain/policy_form.html", {"form": form})
+
+
+@require_POST
+def policy_switch(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Switch a policy on or off (`active` is "on" or "off")."""
+    permissions.require(permissions.can_manage_trust(request.user), services.REFUSED)
+    policy = get_object_or_404(TrustPolicy, pk=pk)
+    active = request.POST.get("active") == "on"
+    try:
+        services.trust_policy_update(actor=request.user, policy=policy, is_active=active)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"“{policy.name}” is {'on' if active else 'off'}.")
+    return redirect("supplychain:trust")

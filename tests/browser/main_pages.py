@@ -156,6 +156,7 @@ MAIN_PAGES: tuple[MainPage, ...] = (
     MainPage("team-edit", ADMIN, "/teams/payments/edit/"),
     MainPage("people", ADMIN, "/people/"),
     MainPage("trust", ADMIN, "/supply-chain/"),
+    MainPage("trust-policy-new", ADMIN, "/supply-chain/policies/new/"),
     MainPage("profile-and-tokens", DEVELOPER, "/profile/"),
 )
 

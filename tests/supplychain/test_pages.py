@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.supplychain import services
-from apps.supplychain.models import Suppression, TrustedKey
+from apps.supplychain.models import Suppression, TrustedKey, TrustPolicy
 from tests.factories import ServiceFactory
 from tests.supplychain.signing import DIGEST, Signer, b64, pem, simple_signing_payload
 
@@ -99,3 +99,60 @@ def test_an_expired_suppression_says_it_counts_again(client_as, platform_admin, 
     )
     page = client_as(platform_admin).get("/supply-chain/").content.decode()
     assert "CVE-2026-1" in page and "counts again" in page
+
+
+def policy_form(**fields) -> dict:
+    return {
+        "name": "signed prod",
+        "environment_kind": "production",
+        "signature_threshold": "1",
+        "scan_max_age_days": "7",
+        "scan_max_severity": "HIGH",
+        "require_digest": "on",
+        **fields,
+    }
+
+
+def test_a_platform_admin_makes_a_policy_and_switches_it_off_on_the_page(client_as, platform_admin):
+    services.trusted_key_add(
+        actor=platform_admin, name="ci", pem=pem(Signer().private.public_key())
+    )
+    client = client_as(platform_admin)
+    assert "New trust policy" in client.get("/supply-chain/").content.decode()
+    made = client.post(
+        "/supply-chain/policies/new/",
+        policy_form(keys=["ci"], require_provenance="on", allowed_builders="https://ci/*\n\n"),
+    )
+    assert made.status_code == 302
+    policy = TrustPolicy.objects.get()
+    assert [k.name for k in policy.keys.all()] == ["ci"]
+    assert policy.allowed_builders == ["https://ci/*"] and policy.environment_kind == "production"
+    client.post(f"/supply-chain/policies/{policy.pk}/switch/", {"active": "off"})
+    assert not TrustPolicy.objects.get().is_active
+    assert AuditEvent.objects.filter(action="trust_policy.update").count() == 1
+
+
+def test_a_policy_that_could_never_pass_is_shown_next_to_its_field(client_as, platform_admin):
+    response = client_as(platform_admin).post(
+        "/supply-chain/policies/new/", policy_form(signature_threshold="2")
+    )
+    assert response.status_code == 200
+    assert "it could never pass" in response.content.decode()
+    assert not TrustPolicy.objects.exists()
+
+
+def test_others_neither_make_nor_switch_a_policy(client_as, developer, platform_admin):
+    policy = services.trust_policy_create(
+        actor=platform_admin, name="scan", key_names=[], signature_threshold=0, require_scan=True
+    )
+    client = client_as(developer)
+    assert client.get("/supply-chain/policies/new/").status_code == 403
+    assert (
+        client.post("/supply-chain/policies/new/", policy_form(signature_threshold="0")).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/supply-chain/policies/{policy.pk}/switch/", {"active": "off"}).status_code
+        == 403
+    )
+    assert TrustPolicy.objects.get().is_active and TrustPolicy.objects.count() == 1
