@@ -277,6 +277,12 @@ KPIS = (
         NUMBER,
         lambda r: f"{r.numerator} interventions over {r.denominator} releases",
     ),
+    Kpi(
+        "artifact_integrity_coverage",
+        "Artifact integrity coverage",
+        PERCENT,
+        _of("signed with provenance", "production releases started"),
+    ),
     Kpi("ci_success_rate", "CI success rate", PERCENT, _of("succeeded", "pipeline runs")),
     Kpi(
         "ci_duration_p50_seconds",

@@ -34,6 +34,10 @@ production releases.
 - manual_interventions_per_release: manual interventions (promote, pause, resume, abort,
   rollback) summed over the rollouts that finished in the window / the releases those rollouts
   belong to.
+- artifact_integrity_coverage: production releases that started in the window, those whose
+  artifact's signature and SLSA provenance Runway verified at the start (its supply-chain gates,
+  apps/supplychain) / all. A release no trust policy asked to verify counts as not covered: the
+  figure is how much of production runs verified artifacts.
 - ci_success_rate, ci_duration_p50_seconds, ci_duration_p95_seconds: CI pipeline runs that
   finished in the window, leaving out cancelled runs (usually superseded by a newer push: they
   say nothing about the pipeline's health or speed). Success rate: succeeded / (succeeded +
@@ -104,6 +108,7 @@ class PlatformKpis:
     audit_completeness: AuditCompleteness
     failure_detection_seconds: Measure  # the median
     manual_interventions_per_release: Ratio  # interventions / releases, 2 decimals
+    artifact_integrity_coverage: Ratio  # verified / started production releases
     ci_success_rate: Ratio  # succeeded / (succeeded + failed) runs
     ci_duration_p50_seconds: Measure
     ci_duration_p95_seconds: Measure
@@ -305,6 +310,31 @@ def _audit_completeness(
     )
 
 
+def _artifact_integrity(
+    weeks: list[date], lower: datetime, upper: datetime, filters: dict
+) -> Ratio:
+    """One query."""
+    tz = timezone.get_default_timezone()
+    weekly = list(
+        Release.objects.filter(
+            environment__kind=EnvironmentKind.PRODUCTION,
+            started_at__gte=lower,
+            started_at__lt=upper,
+            **filters,
+        )
+        .values(week=TruncWeek("started_at", tzinfo=tz))
+        .annotate(started=Count("pk"), verified=Count("pk", filter=Q(artifact_verified=True)))
+        .order_by()
+    )
+    verified, started = (sum(row[key] for row in weekly) for key in ("verified", "started"))
+    return Ratio(
+        value=_divide(verified, started),
+        numerator=verified,
+        denominator=started,
+        trend=_ratio_trend(weeks, weekly, "verified", "started"),
+    )
+
+
 def _ci(
     weeks: list[date], lower: datetime, upper: datetime, filters: dict
 ) -> tuple[Ratio, Measure, Measure]:
@@ -345,8 +375,8 @@ def platform_kpis(
     """The platform KPIs (see the module's docstring) of the organisation, a team (by slug: its
     services) or a service (by name), over the days start..end (default: the last 90 days).
 
-    Ten queries for the organisation, eleven for a team or a service (its lookup), however many
-    rows there are."""
+    Eleven queries for the organisation, twelve for a team or a service (its lookup), however
+    many rows there are."""
     filters, label = scope_filters(scope, name)
     start, end = dora_window(start, end)
     lower, upper = day_bounds(start, end)
@@ -368,6 +398,7 @@ def platform_kpis(
         audit_completeness=_audit_completeness(weeks, lower, upper, filters),
         failure_detection_seconds=detection,
         manual_interventions_per_release=interventions,
+        artifact_integrity_coverage=_artifact_integrity(weeks, lower, upper, filters),
         ci_success_rate=ci_success,
         ci_duration_p50_seconds=ci_p50,
         ci_duration_p95_seconds=ci_p95,

@@ -276,6 +276,15 @@ def supply_chain_gates(release: Release, now: datetime) -> list[Gate]:
     ]
 
 
+def artifact_verified(gates: list[Gate]) -> bool:
+    """Whether the gates verified the artifact's signature and its SLSA provenance: what the
+    reports count as artifact integrity."""
+    supply = [gate for gate in gates if gate.key.startswith("supply_chain:")]
+    signed = [gate for gate in supply if gate.key.endswith(":signature")]
+    built = [gate for gate in supply if gate.key.split(":", 2)[2].startswith("provenance")]
+    return bool(signed and built) and all(gate.passed for gate in signed + built)
+
+
 def version_gates(release: Release) -> list[Gate]:
     """A version marked bad never starts; an environment pinned to another version waits for
     its pin to be lifted. Neither is skipped by an emergency: a person lifts the pin, saying

@@ -133,6 +133,11 @@ class Release(models.Model):
         help_text="Why Runway's last try at promoting it automatically was refused (empty: not "
         "refused). Shown on its page; the next try overwrites it.",
     )
+    artifact_verified = models.BooleanField(
+        default=False,
+        help_text="When it started, its artifact's signature and SLSA provenance were verified "
+        "(the supply-chain gates, apps/supplychain).",
+    )
     auto_promotion_tried_at = models.DateTimeField(
         null=True,
         blank=True,

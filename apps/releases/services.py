@@ -20,6 +20,7 @@ from apps.releases import notifications, selectors
 from apps.releases.autopromotion import auto_promotion_candidates, auto_promotion_refusal
 from apps.releases.gates import (
     Gate,
+    artifact_verified,
     bad_version_refusal,
     blocking_failures,
     readiness,
@@ -589,7 +590,8 @@ def release_begin(
             )
         return False, release
     release.hold_reason = ""
-    release.save(update_fields=["hold_reason", "updated_at"])
+    release.artifact_verified = artifact_verified(gates)
+    release.save(update_fields=["hold_reason", "artifact_verified", "updated_at"])
     release = release_transition(
         release=release,
         to_state=ReleaseState.IN_PROGRESS,

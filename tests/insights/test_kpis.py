@@ -529,13 +529,14 @@ def bulk_services(count: int, requester, approver) -> None:
 def test_a_fixed_number_of_queries(django_assert_num_queries, developer, release_manager, services):
     bulk_services(services, developer, release_manager)
     # Rollouts by week, rollouts overall, detection median, detection by week; scores,
-    # snapshots; releases by week; CI by week, CI percentiles, CI percentiles by week.
-    with django_assert_num_queries(10):
+    # snapshots; releases by week (audit), production starts by week (artifact integrity); CI
+    # by week, CI percentiles, CI percentiles by week.
+    with django_assert_num_queries(11):
         found = kpis()
     # A team or a service: its lookup first.
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         kpis("team", "bulk")
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         kpis("service", "bulk-0")
     assert found.rollback_success_rate == Ratio(
         1.0, services, services, found.rollback_success_rate.trend
@@ -551,3 +552,21 @@ def test_a_fixed_number_of_queries(django_assert_num_queries, developer, release
     )
     assert found.latest_template_share.value == 1.0
     assert found.failure_detection_seconds.value == 300.0
+
+
+@pytest.mark.django_db
+def test_artifact_integrity_coverage(checkout, developer):
+    # Started in production in the window: W1 verified, W1 not, W3 verified; one verified in
+    # staging and one verified before the window do not count.
+    def started(at, *, verified, kind=PRODUCTION):
+        made = release(checkout, developer, kind=kind, finished=at, artifact_verified=verified)
+        return made
+
+    started((2025, 3, 4, 12), verified=True)
+    started((2025, 3, 5, 12), verified=False)
+    started((2025, 3, 19, 12), verified=True)
+    started((2025, 3, 19, 12), verified=True, kind=STAGING)
+    started((2025, 2, 20, 12), verified=True)
+    assert kpis().artifact_integrity_coverage == Ratio(
+        round(2 / 3, 4), 2, 3, trend(0.5, None, 1.0, None)
+    )

@@ -478,3 +478,38 @@ def test_a_policy_trusts_at_most_sixteen_keys(platform_admin):
             actor=platform_admin, name="many", key_names=[f"k{n}" for n in range(17)]
         )
     assert "keys" in refused.value.message_dict
+
+
+def test_a_start_records_whether_the_artifact_was_signed_with_provenance(
+    web, developer, ci, signer, key, platform_admin
+):
+    services.trust_policy_create(
+        actor=platform_admin,
+        name="slsa",
+        key_names=["ci-signing"],
+        environment_kind="development",
+        require_provenance=True,
+        allowed_builders=["https://github.com/slsa-framework/*"],
+    )
+    build = {
+        "buildDefinition": {
+            "externalParameters": {"workflow": {"repository": REPOSITORY, "ref": "refs/tags/v1"}}
+        },
+        "runDetails": {"builder": {"id": BUILDER}},
+    }
+    provenance_envelope = envelope(
+        statement(provenance.SLSA_V1, build), "application/vnd.in-toto+json", signer
+    )
+    services.attestation_upload(actor=ci, digest=DIGEST, document=provenance_envelope)
+    verified = release_of(web, IMAGE, actor=developer)
+    rollout_services.rollout_start(actor=developer, release=verified)
+    verified.refresh_from_db()
+    assert verified.artifact_verified
+
+    # No policy covers a release to staging: it starts, not counted as verified.
+    other = ServiceFactory(name="api", owner=web.owner)
+    Environment.objects.create(service=other, name="dev", kind="staging", order=1, namespace="a")
+    plain = release_of(other, "registry.example.com/payments/api:2", actor=developer)
+    rollout_services.rollout_start(actor=developer, release=plain)
+    plain.refresh_from_db()
+    assert plain.state == "in_progress" and not plain.artifact_verified
