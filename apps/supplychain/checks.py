@@ -39,7 +39,7 @@ def trusted_keys(rows: Sequence[TrustedKey], *, now: datetime) -> list[key_math.
     ]
 
 
-def _signed(attestation: Attestation, digest: str, keys, now: datetime) -> Signed | None:
+def signed_evidence(attestation: Attestation, digest: str, keys, now: datetime) -> Signed | None:
     """The evidence if it is about `digest`, with who signed it; None when it is not about it.
     Stored evidence was read on upload, so BadEvidence here means it no longer parses (a
     changed parser): it then counts for nothing."""
@@ -84,7 +84,7 @@ def policy_findings(
         )
     findings = [passed("digest", f"Pinned by digest {digest}.")] if policy.require_digest else []
     keys = trusted_keys(list(policy.keys.all()), now=now)
-    evidence = [s for a in attestations if (s := _signed(a, digest, keys, now)) is not None]
+    evidence = [s for a in attestations if (s := signed_evidence(a, digest, keys, now)) is not None]
     if policy.signature_threshold:
         findings.append(_threshold(evidence, policy.signature_threshold))
     signed_statements = [s.statement for s in evidence if s.statement and s.found.counted]

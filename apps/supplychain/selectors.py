@@ -8,13 +8,10 @@ from django.db.models import Q, QuerySet
 
 from apps.catalog.models import Environment, Service
 from apps.core.image_refs import ImageRef
-from apps.supplychain.checks import policy_findings, trusted_keys
+from apps.supplychain.checks import policy_findings, signed_evidence, trusted_keys
 from apps.supplychain.models import Attestation, TrustedKey, TrustPolicy
-from apps.supplychain.verification.cosign import signed_digest
-from apps.supplychain.verification.dsse import pae, parse_envelope
-from apps.supplychain.verification.encoding import b64decode
-from apps.supplychain.verification.findings import BadEvidence, Finding
-from apps.supplychain.verification.signatures import MAX_KEYS, signers
+from apps.supplychain.verification.findings import Finding
+from apps.supplychain.verification.signatures import MAX_KEYS
 
 # The newest evidence for one digest that is read: enough for every signer, provenance and
 # scan a build has, and a bound on the work of one check however much is uploaded.
@@ -100,32 +97,16 @@ class EvidenceRow:
 def artifact_evidence(digest: str, *, now: datetime) -> list[EvidenceRow]:
     """The evidence uploaded for `digest` (the newest MAX_ATTESTATIONS_READ), each with the
     trusted keys that verify it now, whatever policy asks for them."""
-    rows = attestations_for(digest)
     keys = trusted_keys(list(TrustedKey.objects.order_by("-added_at")[:MAX_KEYS]), now=now)
-    evidence = []
-    for attestation in rows:
-        found = _signers_of(attestation, keys, now)
-        evidence.append(
+    rows = []
+    for attestation in attestations_for(digest):
+        signed = signed_evidence(attestation, digest, keys, now)
+        found = signed.found if signed else None
+        rows.append(
             EvidenceRow(
                 attestation,
                 sorted(found.counted.values()) if found else [],
                 found.unknown if found else 0,
             )
         )
-    return evidence
-
-
-def _signers_of(attestation: Attestation, keys, now: datetime):
-    document = attestation.document
-    try:
-        if attestation.kind == Attestation.Kind.COSIGN:
-            payload = b64decode("payload", document.get("payload"))
-            signed_digest(payload)
-            signature = b64decode("signature", document.get("signature"))
-            return signers([signature], payload, keys, now=now)
-        envelope = parse_envelope(document)
-        return signers(
-            envelope.signatures, pae(envelope.payload_type, envelope.payload), keys, now=now
-        )
-    except BadEvidence:
-        return None
+    return rows
