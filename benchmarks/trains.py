@@ -93,6 +93,22 @@ def _approved_train(members: list[str]):
     return Train.objects.get(pk=train.pk), admin
 
 
+def _set_aside(train) -> None:
+    """The train and its members' rollouts, left mid-flight when the workers stop, are ended in
+    the database: a later run on the kept database (--keep-db) starts the same services, whose
+    rollouts would otherwise still count as active there."""
+    from django.utils import timezone
+
+    from apps.rollouts.models import ACTIVE_STATES, Rollout, RolloutState
+    from apps.trains.models import Train, TrainState
+
+    now = timezone.now()
+    Rollout.objects.filter(release__train_membership__train=train, state__in=ACTIVE_STATES).update(
+        state=RolloutState.ABORTED, finished_at=now, next_run_at=None
+    )
+    Train.objects.filter(pk=train.pk).update(state=TrainState.CANCELLED)
+
+
 def run(cfg: Config, meta: dict) -> dict:
     from django.db import transaction
 
@@ -112,7 +128,7 @@ def run(cfg: Config, meta: dict) -> dict:
 
     _flush_redis(cfg)
     simulator = Simulator(cfg)
-    workers = None
+    workers, train = None, None
     try:
         workers = Workers(cfg, simulator.kubeconfig)
         train, admin = _approved_train(members)
@@ -137,6 +153,8 @@ def run(cfg: Config, meta: dict) -> dict:
         if workers is not None:
             workers.stop()
         simulator.stop()
+        if train is not None:
+            _set_aside(train)
     missing = len(first_wave) - len(first)
     result = {
         "members": len(members),
