@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from apps.supplychain.models import Attestation, Suppression, TrustedKey, TrustPolicy
 from apps.supplychain.verification import keys as key_math
 from apps.supplychain.verification import provenance, scans
-from apps.supplychain.verification.cosign import signed_digest
-from apps.supplychain.verification.dsse import Envelope, pae, parse_envelope
+from apps.supplychain.verification.cosign import SIMPLE_SIGNING_MEDIA_TYPE, signed_digest
+from apps.supplychain.verification.dsse import pae, parse_envelope
 from apps.supplychain.verification.encoding import b64decode
 from apps.supplychain.verification.findings import BadEvidence, Finding, failed, passed, waiting
 from apps.supplychain.verification.intoto import Statement, parse_statement
@@ -39,26 +39,72 @@ def trusted_keys(rows: Sequence[TrustedKey], *, now: datetime) -> list[key_math.
     ]
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """A document CI uploaded, read: what it is about and what was signed, by which signatures."""
+
+    kind: str
+    payload_type: str
+    subjects: frozenset[str]  # the digests it is about
+    signed_bytes: bytes
+    signatures: tuple[bytes, ...]
+    statement: Statement | None  # for DSSE envelopes
+
+    @property
+    def subject_field(self) -> str:
+        """Where the document names what it is about, for a refusal."""
+        if self.statement is not None:
+            return "payload.subject"
+        return "payload.critical.image.docker-manifest-digest"
+
+
+def read_document(document: object) -> Evidence:
+    """A DSSE envelope (an in-toto Statement) or a cosign signature, or BadEvidence naming the
+    field that does not read."""
+    if not isinstance(document, dict):
+        raise BadEvidence("document", "Expected a DSSE envelope or a cosign signature.")
+    if "payloadType" in document:
+        envelope = parse_envelope(document)
+        statement = parse_statement(envelope)
+        return Evidence(
+            Attestation.Kind.DSSE,
+            envelope.payload_type,
+            statement.subject_digests,
+            pae(envelope.payload_type, envelope.payload),
+            envelope.signatures,
+            statement,
+        )
+    if "signature" in document:
+        payload = b64decode("payload", document.get("payload"))
+        digest = signed_digest(payload)
+        signature = b64decode("signature", document["signature"])
+        return Evidence(
+            Attestation.Kind.COSIGN,
+            SIMPLE_SIGNING_MEDIA_TYPE,
+            frozenset({digest}),
+            payload,
+            (signature,),
+            None,
+        )
+    raise BadEvidence(
+        "document",
+        "Expected a DSSE envelope (payload, payloadType, signatures) or a cosign signature "
+        "(payload, signature).",
+    )
+
+
 def signed_evidence(attestation: Attestation, digest: str, keys, now: datetime) -> Signed | None:
     """The evidence if it is about `digest`, with who signed it; None when it is not about it.
     Stored evidence was read on upload, so BadEvidence here means it no longer parses (a
     changed parser): it then counts for nothing."""
-    document = attestation.document
     try:
-        if attestation.kind == Attestation.Kind.COSIGN:
-            payload = b64decode("payload", document.get("payload"))
-            if signed_digest(payload) != digest:
-                return None
-            signature = b64decode("signature", document.get("signature"))
-            return Signed(attestation, signers([signature], payload, keys, now=now), None)
-        envelope: Envelope = parse_envelope(document)
-        statement = parse_statement(envelope)
-        if digest not in statement.subject_digests:
-            return None
-        data = pae(envelope.payload_type, envelope.payload)
-        return Signed(attestation, signers(envelope.signatures, data, keys, now=now), statement)
+        evidence = read_document(attestation.document)
     except BadEvidence:
         return None
+    if digest not in evidence.subjects:
+        return None
+    found = signers(evidence.signatures, evidence.signed_bytes, keys, now=now)
+    return Signed(attestation, found, evidence.statement)
 
 
 def policy_findings(

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from apps.catalog.models import Environment, Service
 from apps.core.image_refs import ImageRef
 from apps.supplychain.checks import policy_findings, signed_evidence, trusted_keys
-from apps.supplychain.models import Attestation, TrustedKey, TrustPolicy
+from apps.supplychain.models import Attestation, Suppression, TrustedKey, TrustPolicy
 from apps.supplychain.verification.findings import Finding
 from apps.supplychain.verification.signatures import MAX_KEYS
 
@@ -77,6 +77,12 @@ def artifact_verification(
 
 def trusted_key_list() -> QuerySet[TrustedKey]:
     return TrustedKey.objects.select_related("added_by").order_by("name")
+
+
+def suppression_list() -> QuerySet[Suppression]:
+    return Suppression.objects.select_related("service", "created_by").order_by(
+        "service__name", "vulnerability_id"
+    )
 
 
 def trust_policy_list() -> QuerySet[TrustPolicy]:

@@ -15,6 +15,7 @@ from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.catalog.models import EnvironmentKind, Service
 from apps.core.exceptions import Conflict
+from apps.supplychain.checks import read_document
 from apps.supplychain.models import (
     SEVERITY_CHOICES,
     Attestation,
@@ -23,12 +24,8 @@ from apps.supplychain.models import (
     TrustPolicy,
 )
 from apps.supplychain.verification import keys as key_math
-from apps.supplychain.verification.cosign import signed_digest
 from apps.supplychain.verification.digests import checked_digest
-from apps.supplychain.verification.dsse import parse_envelope
-from apps.supplychain.verification.encoding import b64decode
 from apps.supplychain.verification.findings import BadEvidence
-from apps.supplychain.verification.intoto import parse_statement
 
 REFUSED = "Only platform admins change what Runway trusts."
 MAX_ATTESTATIONS_PER_DIGEST = 100
@@ -252,30 +249,14 @@ def trust_policy_update(
 def read_evidence(digest: str, document: object) -> tuple[str, str, str]:
     """(kind, payload type, predicate type) of evidence about `digest`, or ValidationError
     naming the field: nothing that cannot be read, or is about another artifact, is stored."""
-    if not isinstance(document, dict):
-        raise ValidationError({"document": "Expected a DSSE envelope or a cosign signature."})
     try:
-        if "payloadType" in document:
-            statement = parse_statement(parse_envelope(document))
-            if digest not in statement.subject_digests:
-                raise ValidationError({"payload.subject": f"The statement is not about {digest}."})
-            return Attestation.Kind.DSSE, document["payloadType"], statement.predicate_type
-        if "signature" in document:
-            payload = b64decode("payload", document.get("payload"))
-            if signed_digest(payload) != digest:
-                raise ValidationError(
-                    {"payload.critical.image.docker-manifest-digest": f"Does not name {digest}."}
-                )
-            b64decode("signature", document["signature"])
-            return Attestation.Kind.COSIGN, "application/vnd.dev.cosign.simplesigning.v1+json", ""
+        evidence = read_document(document)
     except BadEvidence as exc:
         raise _bad(exc) from None
-    raise ValidationError(
-        {
-            "document": "Expected a DSSE envelope (payload, payloadType, signatures) or a cosign "
-            "signature (payload, signature)."
-        }
-    )
+    if digest not in evidence.subjects:
+        raise ValidationError({evidence.subject_field: f"It is not about {digest}."})
+    predicate_type = evidence.statement.predicate_type if evidence.statement else ""
+    return evidence.kind, evidence.payload_type, predicate_type
 
 
 @transaction.atomic

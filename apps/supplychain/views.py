@@ -13,7 +13,7 @@ from apps.core.forms import add_service_errors
 from apps.core.http import AuthenticatedRequest
 from apps.supplychain import selectors, services
 from apps.supplychain.forms import RevokeForm, TrustedKeyForm, TrustPolicyForm
-from apps.supplychain.models import Suppression, TrustedKey, TrustPolicy
+from apps.supplychain.models import TrustedKey, TrustPolicy
 from apps.supplychain.verification.digests import DIGEST
 
 
@@ -37,7 +37,7 @@ def trust(request: AuthenticatedRequest) -> HttpResponse:
         {
             "keys": selectors.trusted_key_list(),
             "policies": selectors.trust_policy_list(),
-            "suppressions": Suppression.objects.select_related("service", "created_by"),
+            "suppressions": selectors.suppression_list(),
             "can_manage": can_manage,
             "form": form,
             "now": timezone.now(),

@@ -12,6 +12,7 @@ from apps.catalog import selectors
 from apps.catalog.api.serializers import EnvironmentSerializer
 from apps.catalog.environments import environment_update
 from apps.catalog.models import MAX_SOAK_SECONDS, Cluster, Environment
+from apps.core.serializers import ChangesSerializer
 
 EDITORS_ONLY = "Only the owning team and platform admins change a service."
 ACTIVE_ROLLOUT = OpenApiResponse(
@@ -20,7 +21,7 @@ ACTIVE_ROLLOUT = OpenApiResponse(
 )
 
 
-class EnvironmentUpdateSerializer(serializers.Serializer):
+class EnvironmentUpdateSerializer(ChangesSerializer):
     """Any of the fields; what is not sent stays as it is."""
 
     replicas = serializers.IntegerField(min_value=1, max_value=100, required=False)
@@ -41,17 +42,6 @@ class EnvironmentUpdateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The name of a registered cluster; null for Runway's default.",
     )
-
-    def validate(self, data):
-        # A field that cannot change here (name, namespace, order, kind...) is named, not ignored.
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {field: ["This field cannot be changed here."] for field in unknown}
-            )
-        if not data:
-            raise serializers.ValidationError("Send at least one field to change.")
-        return data
 
 
 class EnvironmentDetailView(generics.GenericAPIView):

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from apps.accounts.models import Role, Team, User
 from apps.catalog.models import Environment, EnvironmentKind, Service
+from apps.core.serializers import ChangesSerializer
 from apps.releases import evidence_sections
 from apps.releases.calendar.transitions import RuleState, state_of
 from apps.releases.calendar.transitions import available_actions as rule_actions
@@ -327,7 +328,7 @@ class ReleaseCreateSerializer(serializers.Serializer):
         return data, submit
 
 
-class ReleaseUpdateSerializer(serializers.Serializer):
+class ReleaseUpdateSerializer(ChangesSerializer):
     """Only the fields sent change. Changing what ships (version, commits, planned times) after
     an approval invalidates the approvals and sends the release back for approval."""
 
@@ -350,17 +351,6 @@ class ReleaseUpdateSerializer(serializers.Serializer):
         many=True, required=False, help_text="Replaces the release's commits when sent."
     )
     links = LinkSerializer(many=True, required=False, help_text="Replaces the links when sent.")
-
-    def validate(self, data):
-        # A field that cannot change here (service, environment, state...) is named, not ignored.
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {field: ["This field cannot be changed here."] for field in unknown}
-            )
-        if not data:
-            raise serializers.ValidationError("Send at least one field to change.")
-        return data
 
     def service_arguments(self) -> dict:
         """Keyword arguments for `release_update`."""

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from apps.accounts.models import Team
 from apps.catalog.models import Service
+from apps.core.serializers import ChangesSerializer
 from apps.supplychain.models import (
     SEVERITY_CHOICES,
     Attestation,
@@ -110,7 +111,7 @@ class TrustPolicyCreateSerializer(serializers.Serializer):
     scan_max_severity = serializers.ChoiceField(choices=SEVERITY_CHOICES, default="HIGH")
 
 
-class TrustPolicyUpdateSerializer(TrustPolicyCreateSerializer):
+class TrustPolicyUpdateSerializer(ChangesSerializer, TrustPolicyCreateSerializer):
     """Any of the fields; what is not sent stays as it is."""
 
     is_active = serializers.BooleanField(required=False)
@@ -120,14 +121,6 @@ class TrustPolicyUpdateSerializer(TrustPolicyCreateSerializer):
         for field in self.fields.values():
             field.required = False
             field.default = serializers.empty
-
-    def validate(self, data):
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {field: ["Not a field of a trust policy."] for field in unknown}
-            )
-        return data
 
 
 class SuppressionSerializer(serializers.ModelSerializer):

@@ -23,7 +23,7 @@ from apps.supplychain.api.serializers import (
     TrustPolicySerializer,
     TrustPolicyUpdateSerializer,
 )
-from apps.supplychain.models import Attestation, Suppression, TrustedKey, TrustPolicy
+from apps.supplychain.models import Attestation, TrustedKey, TrustPolicy
 
 
 class AttestationsView(generics.ListAPIView):
@@ -61,14 +61,19 @@ class AttestationsView(generics.ListAPIView):
         )
 
 
-class TrustedKeysView(generics.ListAPIView):
-    """The keys Runway trusts, revoked ones too."""
+class _TrustList(generics.ListAPIView):
+    """A list everybody signed in reads, and platform admins add to (the services decide)."""
 
     permission_classes = [
         permissions.api_rule(permissions.can_manage_trust, safe_rule=permissions.can_read)
     ]
-    serializer_class = TrustedKeySerializer
     filter_backends: list = []
+
+
+class TrustedKeysView(_TrustList):
+    """The keys Runway trusts, revoked ones too."""
+
+    serializer_class = TrustedKeySerializer
 
     def get_queryset(self):
         return selectors.trusted_key_list()
@@ -97,14 +102,10 @@ class TrustedKeyRevokeView(APIView):
         return Response(TrustedKeySerializer(key).data)
 
 
-class TrustPoliciesView(generics.ListAPIView):
+class TrustPoliciesView(_TrustList):
     """The trust policies: what an artifact must carry, for which teams and environments."""
 
-    permission_classes = [
-        permissions.api_rule(permissions.can_manage_trust, safe_rule=permissions.can_read)
-    ]
     serializer_class = TrustPolicySerializer
-    filter_backends: list = []
 
     def get_queryset(self):
         return selectors.trust_policy_list()
@@ -147,19 +148,13 @@ class TrustPolicyView(APIView):
         return Response(TrustPolicySerializer(policy).data)
 
 
-class SuppressionsView(generics.ListAPIView):
+class SuppressionsView(_TrustList):
     """Vulnerabilities said not to affect a service, each until its date."""
 
-    permission_classes = [
-        permissions.api_rule(permissions.can_manage_trust, safe_rule=permissions.can_read)
-    ]
     serializer_class = SuppressionSerializer
-    filter_backends: list = []
 
     def get_queryset(self):
-        return Suppression.objects.select_related("service", "created_by").order_by(
-            "service__name", "vulnerability_id"
-        )
+        return selectors.suppression_list()
 
     @extend_schema(request=SuppressionSetSerializer, responses={201: SuppressionSerializer})
     def post(self, request):

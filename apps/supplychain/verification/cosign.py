@@ -12,6 +12,7 @@ from apps.supplychain.verification.keys import TrustedKey
 from apps.supplychain.verification.signatures import signers, threshold_finding
 
 SIMPLE_SIGNING_TYPE = "cosign container image signature"
+SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 
 
 def signed_digest(payload: bytes) -> str:
