@@ -32,11 +32,12 @@ def _service_rings_context(request, service) -> dict:
     ):
         by_environment.setdefault(ring.environment.name, []).append(ring)
     can_edit = permissions.can_act_for_team(request.user, service.owner_id)
-    names = service.environments.order_by("order").values_list("name", flat=True)
+    # .all(): the service page has prefetched them, in order.
+    names = [environment.name for environment in service.environments.all()] if can_edit else []
     return {
         "environments": by_environment,
         "can_edit": can_edit,
-        "editable": [(name, by_environment.get(name, [])) for name in names] if can_edit else [],
+        "editable": [(name, by_environment.get(name, [])) for name in names],
     }
 
 
