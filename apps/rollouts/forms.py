@@ -83,14 +83,17 @@ def _rows(data=None, *, initial: list[dict], extra: int) -> RingRows:
     return cast(RingRows, rows(data, initial=initial, prefix="rings"))
 
 
-def ring_rows(rings: list[Ring], data=None) -> RingRows:
+def ring_rows(rings: list[Ring]) -> RingRows:
     """The environment's rings as rows, numbered 0, 1, ... in the order they roll out, and a
-    blank one to add a ring (two when there are none yet). Posted rows are compared with no
-    initial values: a blank row is one left alone, whatever ring had its place before."""
-    if data is not None:
-        return _rows(data, initial=[], extra=0)
+    blank one to add a ring (two when there are none yet)."""
     initial = [{"cluster": ring.cluster_id, "soak_seconds": ring.soak_seconds} for ring in rings]
     return _rows(initial=initial, extra=1 if rings else 2)
+
+
+def ring_rows_posted(data) -> RingRows:
+    """The rows as posted, compared with no initial values: a blank row is one left alone,
+    whatever ring had its place before."""
+    return _rows(data, initial=[], extra=0)
 
 
 def ring_rows_redrawn(post) -> RingRows:

@@ -32,12 +32,15 @@ def _service_rings_context(request, service) -> dict:
     ):
         by_environment.setdefault(ring.environment.name, []).append(ring)
     can_edit = permissions.can_act_for_team(request.user, service.owner_id)
-    # .all(): the service page has prefetched them, in order.
-    names = [environment.name for environment in service.environments.all()] if can_edit else []
+    # Editors see every environment (.all(): the service page has prefetched them, in order).
+    names = (
+        [environment.name for environment in service.environments.all()]
+        if can_edit
+        else list(by_environment)
+    )
     return {
-        "environments": by_environment,
+        "environments": [(name, by_environment.get(name, [])) for name in names],
         "can_edit": can_edit,
-        "editable": [(name, by_environment.get(name, [])) for name in names],
     }
 
 

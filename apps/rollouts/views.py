@@ -23,7 +23,7 @@ from apps.releases.models import Release
 from apps.releases.selectors import with_what_ships
 from apps.rollouts import rings, selectors, services
 from apps.rollouts.filters import RolloutFilter
-from apps.rollouts.forms import ring_rows, ring_rows_redrawn
+from apps.rollouts.forms import ring_rows, ring_rows_posted, ring_rows_redrawn
 from apps.rollouts.models import Rollout
 from apps.rollouts.transitions import available_actions
 
@@ -194,14 +194,13 @@ def environment_rings(
     permissions.require(
         permissions.can_act_for_team(request.user, target.service.owner_id), rings.EDITORS_ONLY
     )
-    current = rings.environment_rings(target)
     refusals: list[str] = []
     if request.method == "GET":
-        rows = ring_rows(current)
+        rows = ring_rows(rings.environment_rings(target))
     elif "add" in request.POST:
         rows = ring_rows_redrawn(request.POST)
     else:
-        rows = ring_rows(current, request.POST)
+        rows = ring_rows_posted(request.POST)
         if rows.is_valid():
             try:
                 rings.environment_rings_set(
@@ -217,5 +216,5 @@ def environment_rings(
         request,
         page="rollouts/environment_rings.html",
         partial="rollouts/partials/_rings_form.html",
-        context={"environment": target, "rows": rows, "refusals": refusals, "current": current},
+        context={"environment": target, "rows": rows, "refusals": refusals},
     )
