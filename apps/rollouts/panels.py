@@ -22,6 +22,8 @@ def _service_context(request, service) -> dict:
 
 
 def _service_rings_context(request, service) -> dict:
+    """Each environment with its rings in order (none: it rolls out to its own cluster), and
+    for the service's editors the page that sets them."""
     by_environment: dict[str, list[Ring]] = {}
     for ring in (
         Ring.objects.filter(environment__service=service)
@@ -29,7 +31,17 @@ def _service_rings_context(request, service) -> dict:
         .order_by("environment__order", "position")
     ):
         by_environment.setdefault(ring.environment.name, []).append(ring)
-    return {"environments": by_environment}
+    can_edit = permissions.can_act_for_team(request.user, service.owner_id)
+    # Editors see every environment (.all(): the service page has prefetched them, in order).
+    names = (
+        [environment.name for environment in service.environments.all()]
+        if can_edit
+        else list(by_environment)
+    )
+    return {
+        "environments": [(name, by_environment.get(name, [])) for name in names],
+        "can_edit": can_edit,
+    }
 
 
 def _release_rings_context(request, release) -> dict:

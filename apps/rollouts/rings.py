@@ -36,6 +36,7 @@ from apps.rollouts.models import (
 from apps.rollouts.tasks import rollouts_dispatch_task
 from apps.rollouts.transitions import state_actions
 
+EDITORS_ONLY = "Only the owning team and platform admins change a service's environments."
 RING_FAILED_OUTCOME: dict[str, str] = {
     RolloutState.ROLLED_BACK: ReleaseState.ROLLED_BACK,
     RolloutState.ABORTED: ReleaseState.ROLLED_BACK,
@@ -120,6 +121,11 @@ def _rings_snapshot(rings: list[Ring]) -> list[dict]:
     return [{"cluster": ring.cluster.name, "soak_seconds": ring.soak_seconds} for ring in rings]
 
 
+def _ring_error(message: str, position: int, **params) -> ValidationError:
+    # `ring` (its place in the list given) lets a form put the refusal next to that row.
+    return ValidationError(message, code="invalid", params={"ring": position, **params})
+
+
 def _check_ring_specs(specs: list[dict]) -> None:
     if len(specs) > MAX_RINGS:
         raise ValidationError({"rings": f"At most {MAX_RINGS} rings."})
@@ -127,15 +133,29 @@ def _check_ring_specs(specs: list[dict]) -> None:
     for position, spec in enumerate(specs):
         cluster, soak = spec.get("cluster"), spec.get("soak_seconds", 0)
         if not isinstance(cluster, Cluster):
-            raise ValidationError({"cluster": f"Ring {position}: name a registered cluster."})
+            raise ValidationError(
+                {"cluster": _ring_error("Ring %(ring)s: name a registered cluster.", position)}
+            )
         if cluster.pk in seen:
             raise ValidationError(
-                {"cluster": f"Ring {position}: cluster {cluster.name} is already a ring."}
+                {
+                    "cluster": _ring_error(
+                        "Ring %(ring)s: cluster %(cluster)s is already a ring.",
+                        position,
+                        cluster=cluster.name,
+                    )
+                }
             )
         seen.add(cluster.pk)
         if not isinstance(soak, int) or not 0 <= soak <= MAX_SOAK_SECONDS:
             raise ValidationError(
-                {"soak_seconds": f"Ring {position}: between 0 and {MAX_SOAK_SECONDS} seconds."}
+                {
+                    "soak_seconds": _ring_error(
+                        "Ring %(ring)s: between 0 and %(most)s seconds.",
+                        position,
+                        most=MAX_SOAK_SECONDS,
+                    )
+                }
             )
 
 
@@ -152,8 +172,7 @@ def environment_rings_set(
         .get(pk=environment.pk)
     )
     permissions.require(
-        permissions.can_act_for_team(actor, environment.service.owner_id),
-        "Only the owning team and platform admins change a service's environments.",
+        permissions.can_act_for_team(actor, environment.service.owner_id), EDITORS_ONLY
     )
     _check_ring_specs(rings)
     busy = Release.objects.filter(environment=environment, state=ReleaseState.IN_PROGRESS).first()

@@ -9,6 +9,11 @@ urlpatterns = [
     path("stream/", stream.rollouts_stream, name="list-stream"),
     path("trains/<int:pk>/stream/", stream.train_stream, name="train-stream"),
     path("start/<int:release_id>/", views.rollout_start, name="start"),
+    path(
+        "services/<slug:service>/environments/<slug:environment>/rings/",
+        views.environment_rings,
+        name="environment-rings",
+    ),
     path("<int:pk>/", views.rollout_detail, name="detail"),
     path("<int:pk>/stream/", stream.rollout_stream, name="stream"),
     path("<int:pk>/pods/", views.rollout_pods, name="pods"),

@@ -1,6 +1,7 @@
-"""The rollouts pages: the list, one rollout's status with its steering buttons, its pods, and
-starting a release's rollout. Every write is a service call: the services decide who may
-(PermissionDenied, a 403) and what the state allows (ValidationError, shown as a toast)."""
+"""The rollouts pages: the list, one rollout's status with its steering buttons, its pods,
+starting a release's rollout, and an environment's rings. Every write is a service call: the
+services decide who may (PermissionDenied, a 403) and what the state allows (ValidationError,
+shown as a toast, or on the rings form next to what it names)."""
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -10,16 +11,19 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
+from apps.accounts import permissions
+from apps.catalog.models import Environment
 from apps.core.htmx import render_page_or_partial, wants_partial
 from apps.core.http import AuthenticatedRequest
 from apps.core.lists import render_filtered_list
 from apps.releases.models import Release
 from apps.releases.selectors import with_what_ships
-from apps.rollouts import selectors, services
+from apps.rollouts import rings, selectors, services
 from apps.rollouts.filters import RolloutFilter
+from apps.rollouts.forms import ring_rows, ring_rows_posted, ring_rows_redrawn
 from apps.rollouts.models import Rollout
 from apps.rollouts.transitions import available_actions
 
@@ -176,3 +180,41 @@ def rollout_start(request: AuthenticatedRequest, release_id: int) -> HttpRespons
         return redirect("releases:detail", pk=release.pk)
     messages.success(request, f"Rollout #{rollout.pk} of release #{release.pk} is under way.")
     return redirect("rollouts:detail", pk=rollout.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def environment_rings(
+    request: AuthenticatedRequest, service: str, environment: str
+) -> HttpResponse:
+    """Set an environment's rings from a page: the same service, rule and audit row as the
+    API's PUT; its refusals shown next to the row and field they name."""
+    target = permissions.get_visible_or_404(
+        Environment.objects.select_related("service"), service__name=service, name=environment
+    )
+    permissions.require(
+        permissions.can_act_for_team(request.user, target.service.owner_id), rings.EDITORS_ONLY
+    )
+    refusals: list[str] = []
+    if request.method == "GET":
+        rows = ring_rows(rings.environment_rings(target))
+    elif "add" in request.POST:
+        rows = ring_rows_redrawn(request.POST)
+    else:
+        rows = ring_rows_posted(request.POST)
+        if rows.is_valid():
+            try:
+                rings.environment_rings_set(
+                    actor=request.user, environment=target, rings=rows.rings()
+                )
+            except ValidationError as exc:
+                refusals = rows.add_ring_errors(exc)
+            else:
+                messages.success(request, f"Rings of {service}/{environment} saved.")
+                url = reverse("catalog:service-detail", kwargs={"name": service})
+                return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return render_page_or_partial(
+        request,
+        page="rollouts/environment_rings.html",
+        partial="rollouts/partials/_rings_form.html",
+        context={"environment": target, "rows": rows, "refusals": refusals},
+    )

@@ -113,6 +113,9 @@ MAIN_PAGES: tuple[MainPage, ...] = (
     MainPage(
         "environment-edit", DEVELOPER, "/catalog/services/payments-api/environments/prod/edit/"
     ),
+    MainPage(
+        "environment-rings", DEVELOPER, "/rollouts/services/search-api/environments/prod/rings/"
+    ),
     MainPage("catalog-import", ADMIN, "/catalog/import/"),
     MainPage("onboarding-basics", DEVELOPER, "/onboard/steps/basics/"),
     MainPage("onboarding-runtime", DEVELOPER, "/onboard/steps/runtime/"),

@@ -11,8 +11,10 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.catalog.models import Service
 from apps.demo import history
+from apps.demo import rings as demo_rings
 from apps.insights.models import (
     CommitFact,
     DailyDeploymentRollup,
@@ -28,6 +30,7 @@ from apps.insights.selectors import dora_report, local_day
 from apps.insights.services import release_transitions_record_all
 from apps.releases.models import Approval, Release, ReleaseCheck, ReleaseState, ReleaseTransition
 from apps.rollouts.models import Rollout, RolloutState
+from apps.rollouts.rings import environment_rings
 
 HISTORY_MODELS = (
     DeploymentFact,
@@ -233,3 +236,20 @@ def test_the_demos_golden_path_is_python_web_v3_a_verified_canary(seeded):
     golden = GoldenPathTemplate.objects.get(is_default=True)
     assert (golden.name, golden.version, golden.strategy) == ("python-web", 3, "canary")
     assert {"analysis": {"template": "success-rate"}} in golden.strategy_params["steps"]
+
+
+@pytest.mark.django_db
+def test_search_apis_production_rolls_out_in_two_rings_shown_on_its_pending_release(seeded, client):
+    prod = Service.objects.get(name="search-api").environments.get(name="prod")
+    rings = environment_rings(prod)
+    assert [(r.position, r.cluster.name, r.soak_seconds) for r in rings] == [
+        (0, "sim-eu-1", 300),
+        (1, "sim-eu-2", 0),
+    ]
+    # Both on Runway's default kubeconfig: the one simulator `make run` starts.
+    assert [(r.cluster.kubeconfig_path, r.cluster.in_cluster) for r in rings] == [("", False)] * 2
+    client.force_login(User.objects.get(username="dev"))
+    release = Release.objects.get(title="Search relevance tuning")
+    section = client.get(f"/releases/{release.pk}/").content.decode().split('data-section="rings"')
+    assert 'data-ring="1"' in section[1] and "sim-eu-2" in section[1]
+    assert demo_rings.load() == []

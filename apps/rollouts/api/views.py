@@ -258,8 +258,7 @@ class EnvironmentRingsView(APIView):
         target = self._environment(service, environment)
         # Who may, before the body is read: no 400s for those who get a 403.
         permissions.require(
-            permissions.can_act_for_team(request.user, target.service.owner_id),
-            "Only the owning team and platform admins change a service's environments.",
+            permissions.can_act_for_team(request.user, target.service.owner_id), rings.EDITORS_ONLY
         )
         body = RingsInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)

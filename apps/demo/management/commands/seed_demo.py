@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.audit.services import audit_record
-from apps.demo import history, organisation, releases_in_flight, rollouts_to_dev, trains
+from apps.demo import history, organisation, releases_in_flight, rings, rollouts_to_dev, trains
 from apps.insights.scorecards.services import scorecard_snapshots_take
 from apps.insights.services.runway import release_transitions_record_all
 
@@ -22,6 +22,7 @@ class Command(BaseCommand):
         created += trains.load()
         created += rollouts_to_dev.load()
         created += history.load()  # months of history, before the backfill adds the rest
+        created += rings.load()  # after the history: no release of search-api is in progress
         # The other demos' finished releases: their tasks go out only after this commits.
         release_transitions_record_all()
         scorecard_snapshots_take()  # today's scores, kept as this week's snapshot
