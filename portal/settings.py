@@ -430,6 +430,7 @@ CELERY_BEAT_SCHEDULE = {
     # Tasks the broker missed while it was down (apps/core/outbox.py); a round not run within
     # 10 s is dropped, the next one does the same work.
     "outbox-flush": {"task": "core.outbox_flush", "schedule": 10.0, "options": {"expires": 10}},
+    "idempotency-keys-forget": {"task": "core.idempotency_keys_forget", "schedule": 60 * 60.0},
     "start-due-releases": {"task": "releases.start_due", "schedule": 60.0},
     # Runway's own promotions from auto-promoting environments (apps/releases/autopromotion.py).
     "auto-promote-releases": {

@@ -5,7 +5,10 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.core.bounded_input import BadInput, load_json
-from apps.core.exceptions import Conflict
+from apps.core.exceptions import REFUSED, Conflict
+
+# Set on a 400 a policy, window, freeze or version mark gave (apps/core/exceptions.refused).
+REFUSAL_HEADER = "Runway-Refusal"
 
 
 class Pagination(PageNumberPagination):
@@ -17,14 +20,25 @@ class Pagination(PageNumberPagination):
 def exception_handler(exc, context):
     """Services raise Django's ValidationError keyed by field; the API answers 400 with the same
     field names, exactly as the forms show them. A Conflict answers 409."""
+    is_refusal = False
     if isinstance(exc, Conflict):
         conflict = exceptions.APIException({"detail": " ".join(exc.messages)})
         conflict.status_code = status.HTTP_409_CONFLICT
         exc = conflict
     elif isinstance(exc, DjangoValidationError):
+        is_refusal = any(error.code == REFUSED for error in _errors(exc))
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if is_refusal and response is not None:
+        response[REFUSAL_HEADER] = "policy"
+    return response
+
+
+def _errors(exc: DjangoValidationError) -> list[DjangoValidationError]:
+    if hasattr(exc, "error_dict"):
+        return [error for errors in exc.error_dict.values() for error in errors]
+    return exc.error_list
 
 
 class JSONParser(parsers.JSONParser):

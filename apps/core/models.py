@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
@@ -45,3 +47,25 @@ class OutboxMessage(models.Model):
     def __str__(self) -> str:
         state = f"sent {self.sent_at:%Y-%m-%d %H:%M:%S}" if self.sent_at else "pending"
         return f"{self.task_name} ({state})"
+
+
+class IdempotentRequest(models.Model):
+    """A create sent with an `Idempotency-Key`, and the answer it got: the same key from the same
+    user gets the same answer again instead of a second object (apps/core/idempotency.py)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    operation = models.CharField(max_length=200, help_text="Method and path it was sent to.")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body.")
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField(encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="core_idempotent_user_key")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="core_idempotent_created")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} [{self.key}]"

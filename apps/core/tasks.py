@@ -23,3 +23,11 @@ def outbox_flush_task() -> int:
     published = outbox.outbox_flush()
     outbox.outbox_prune()
     return published
+
+
+@shared_task(name="core.idempotency_keys_forget", acks_late=True, max_retries=0)
+def idempotency_keys_forget_task() -> int:
+    """Beat, hourly: keys of creates older than a day are forgotten (apps/core/idempotency.py)."""
+    from apps.core.idempotency import idempotent_requests_forget
+
+    return idempotent_requests_forget()

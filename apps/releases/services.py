@@ -14,7 +14,7 @@ from apps.accounts.models import Role, User
 from apps.accounts.system import system_account
 from apps.audit.services import audit_record, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
-from apps.core.exceptions import Conflict
+from apps.core.exceptions import Conflict, refused
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
 from apps.releases.autopromotion import auto_promotion_candidates, auto_promotion_refusal
@@ -98,7 +98,7 @@ def _clean_commits(commits) -> list[ReleaseCommit]:
 
 
 def _validate(release: Release) -> None:
-    errors: dict[str, str | list[str]] = {}
+    errors: dict[str, str | list[str] | ValidationError] = {}
     if release.environment.service_id != release.service_id:
         errors["environment"] = (
             f"{release.environment.name} is not an environment of {release.service.name}."
@@ -124,7 +124,7 @@ def _validate(release: Release) -> None:
     if release.change_type == ChangeType.EMERGENCY and len(release.justification.strip()) < 10:
         errors["justification"] = "An emergency change needs a written justification."
     if release.service_id and release.version and (bad := bad_version_refusal(release)):
-        errors["version"] = bad
+        errors["version"] = refused(bad)
     if release.change_type == ChangeType.STANDARD:
         template = release.standard_template
         if template is None or not template.is_active:
@@ -280,7 +280,7 @@ def _refuse_if_window_closed(release: Release, actor: User) -> None:
             after={"blocked_by": verdict.reason, "justification": release.justification},
         )
         return
-    raise ValidationError({"planned_start": f"{verdict.reason}. Choose another time."})
+    raise ValidationError({"planned_start": refused(f"{verdict.reason}. Choose another time.")})
 
 
 @transaction.atomic
@@ -367,7 +367,11 @@ def release_approve(
     if risks and not confirm_risks:
         named = "; ".join(f"{gate.name}: {gate.detail}" for gate in risks)
         raise ValidationError(
-            {"confirm_risks": f"Approving while gates fail ({named}). Confirm to approve anyway."}
+            {
+                "confirm_risks": refused(
+                    f"Approving while gates fail ({named}). Confirm to approve anyway."
+                )
+            }
         )
     rule = rule_for_approver(release, actor, status)
     ttl = max((policy.approval_ttl_hours for policy in status.policies), default=72)

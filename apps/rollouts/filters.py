@@ -9,6 +9,7 @@ class RolloutFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=RolloutState.choices)
     service = django_filters.CharFilter(field_name="service__name", label="Service")
     environment = django_filters.CharFilter(field_name="environment__name", label="Environment")
+    release = django_filters.NumberFilter(field_name="release_id", label="Release", min_value=1)
 
     class Meta:
         model = Rollout

@@ -140,3 +140,26 @@ def test_the_check_sees_every_way_a_template_names_an_app(tmp_path, source):
     template = tmp_path / "page.html"
     template.write_text(source)
     assert named_apps(template, tag_libraries()) - {"core"} == {"rollouts"}
+
+
+def runway_imports(path: Path) -> set[str]:
+    """The top-level packages of Runway's own that a file imports."""
+    own = {"apps", "portal", "simulator", "benchmarks", "cli", "tests"}
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names & own
+
+
+@pytest.mark.parametrize("program", ["cli", "simulator"])
+def test_the_command_and_the_simulator_are_programs_of_their_own(program):
+    """`runway` speaks only the public API and the simulator only the Kubernetes API: neither
+    imports Runway's apps, settings or tests."""
+    leaks = {
+        str(path.relative_to(ROOT)): runway_imports(path) - {program}
+        for path in (ROOT / program).rglob("*.py")
+    }
+    assert {path: names for path, names in leaks.items() if names} == {}

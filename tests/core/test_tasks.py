@@ -9,7 +9,11 @@ from django.conf import settings
 from django.db import OperationalError
 
 from apps.core.retries import RETRY_BACKOFF_MAX_SECONDS
-from apps.core.tasks import outbox_flush_task, worker_heartbeat_record_task
+from apps.core.tasks import (
+    idempotency_keys_forget_task,
+    outbox_flush_task,
+    worker_heartbeat_record_task,
+)
 from apps.insights.tasks import (
     deployment_record_task,
     deployments_record_missed_task,
@@ -37,6 +41,7 @@ def test_each_task_keeps_its_wire_name():
     names = {
         worker_heartbeat_record_task: "core.heartbeat",
         outbox_flush_task: "core.outbox_flush",
+        idempotency_keys_forget_task: "core.idempotency_keys_forget",
         release_notify_task: "releases.notify",
         releases_due_start_task: "releases.start_due",
         releases_auto_promote_task: "releases.auto_promote",

@@ -14,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from apps.accounts import permissions
+from apps.core import idempotency
 from apps.releases import selectors, services
 from apps.releases.api.serializers import (
     ApprovalPolicyCreateSerializer,
@@ -104,8 +105,16 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             "submitting is refused (a freeze, a closed window) nothing is created."
         ),
         request=ReleaseCreateSerializer,
-        responses={201: ReleaseDetailSerializer, 400: REFUSED, 403: FORBIDDEN},
+        responses={
+            201: ReleaseDetailSerializer,
+            400: REFUSED,
+            403: FORBIDDEN,
+            409: idempotency.KEY_IN_FLIGHT,
+            422: idempotency.KEY_REUSED,
+        },
+        parameters=[idempotency.SCHEMA_PARAMETER],
     )
+    @idempotency.idempotent
     def create(self, request, *args, **kwargs):
         body = ReleaseCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)

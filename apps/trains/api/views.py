@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.accounts import permissions
+from apps.core import idempotency
 from apps.trains import promotion, selectors, services
 from apps.trains.api.serializers import (
     TrainCancelSerializer,
@@ -67,8 +68,16 @@ class TrainViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             "is refused."
         ),
         request=TrainCreateSerializer,
-        responses={201: TrainDetailSerializer, 400: REFUSED, 403: FORBIDDEN},
+        responses={
+            201: TrainDetailSerializer,
+            400: REFUSED,
+            403: FORBIDDEN,
+            409: idempotency.KEY_IN_FLIGHT,
+            422: idempotency.KEY_REUSED,
+        },
+        parameters=[idempotency.SCHEMA_PARAMETER],
     )
+    @idempotency.idempotent
     def create(self, request, *args, **kwargs):
         # Who may request trains at all is answered before the body is read.
         permissions.require(
