@@ -236,13 +236,7 @@ def _release_body(options: dict) -> dict:
             raise CliError(exits.USAGE, "--image names another digest than --digest.")
         if "@" not in image:
             image = f"{image}@{digest}"
-    try:
-        start = datetime.fromisoformat(options["start"]) if options["start"] else _now()
-        length = timedelta(seconds=parse_duration(options["duration"]))
-    except ValueError as exc:
-        raise CliError(exits.USAGE, f"--start/--duration: {exc}") from None
-    if start.tzinfo is None:
-        raise CliError(exits.USAGE, "--start needs a UTC offset, e.g. 2026-12-01T09:00+00:00.")
+    start, end = _planned(options)
     body = {
         "service": options["service"],
         "environment": options["environment"],
@@ -251,14 +245,26 @@ def _release_body(options: dict) -> dict:
         "description": options["description"],
         "change_type": options["change_type"],
         "justification": options["justification"],
-        "planned_start": start.isoformat(),
-        "planned_end": (start + length).isoformat(),
+        "planned_start": start,
+        "planned_end": end,
         "submit": options["submit"],
         "commits": _git_commits(options["git_range"]) if options["git_range"] else [],
     }
     if options["template"] is not None:
         body["standard_template"] = options["template"]
     return body
+
+
+def _planned(options: dict) -> tuple[str, str]:
+    """--start (default now) and --duration as the planned start and end."""
+    try:
+        start = datetime.fromisoformat(options["start"]) if options["start"] else _now()
+        length = timedelta(seconds=parse_duration(options["duration"]))
+    except ValueError as exc:
+        raise CliError(exits.USAGE, f"--start/--duration: {exc}") from None
+    if start.tzinfo is None:
+        raise CliError(exits.USAGE, "--start needs a UTC offset, e.g. 2026-12-01T09:00+00:00.")
+    return start.isoformat(), (start + length).isoformat()
 
 
 def _git_commits(git_range: str) -> list[dict]:
@@ -477,6 +483,8 @@ def train():
 @click.option("--name", required=True)
 @click.option("--env", "environment", required=True)
 @click.option("--member", "members", multiple=True, required=True, help="service=image, repeated.")
+@click.option("--start", help="Planned start, ISO 8601 with an offset (default: now).")
+@click.option("--duration", default="2h", show_default=True, help="Planned length.")
 @click.option("--max-parallel", type=click.IntRange(1, 200), default=5, show_default=True)
 @click.option("--rollback-policy", type=click.Choice(["leave", "reverse"]), default="leave")
 @click.option("--submit", is_flag=True)
@@ -494,9 +502,12 @@ def train_create(obj: Context, members: tuple[str, ...], output: str, **options)
         if not service or not version:
             raise CliError(exits.USAGE, f"--member {member!r}: give service=image.")
         parsed.append({"service": service, "version": version})
+    start, end = _planned(options)
     body = {
         "name": options["name"],
         "environment": options["environment"],
+        "planned_start": start,
+        "planned_end": end,
         "members": parsed,
         "max_parallel": options["max_parallel"],
         "rollback_policy": options["rollback_policy"],
@@ -529,7 +540,7 @@ def _follow_train(obj: Context, out: "Out", train_id: int, timeout: str) -> None
     def show(current: dict) -> None:
         out.once(shown, "train", f"train #{current['id']}: {current['state'].replace('_', ' ')}")
         for member in current.get("members", []):
-            line = f"  wave {member.get('wave', 0) + 1} {member['service']}: {member['state']}"
+            line = f"  {member['service']} {member['version']}: {member['state']}"
             out.once(shown, f"member {member['service']}", line)
 
     code, final = _waiter(obj, timeout).until_final(

@@ -104,3 +104,38 @@ def test_services_are_listed_and_shown_in_text_and_json(runway, developer, web):
     assert shown.returncode == 0 and shown.stdout.startswith("web (payments)")
     assert "  prod (production)" in shown.stdout
     assert missing.returncode == 1
+
+
+def test_a_train_is_requested_with_its_members_and_followed_to_its_end(
+    runway, developer, release_manager, prod_services
+):
+    from apps.trains import services as train_services
+    from apps.trains.models import Train, TrainState
+
+    prod_services("ab", {"a": "b"})
+    created = runway(
+        developer,
+        "train", "create", "--name", "Checkout v2", "--env", "prod",
+        "--member", "a=registry/a:2.0.0", "--member", "b=registry/b:2.0.0",
+        "--submit", "--output", "json",
+    )  # fmt: skip
+    bad_member = runway(
+        developer, "train", "create", "--name", "x", "--env", "prod", "--member", "a"
+    )
+
+    assert created.returncode == 0, created.stderr
+    train = Train.objects.get(pk=json.loads(created.stdout)["id"])
+    assert sorted(train.members.values_list("release__version", flat=True)) == [
+        "registry/a:2.0.0",
+        "registry/b:2.0.0",
+    ]
+    assert bad_member.returncode == 1 and "service=image" in bad_member.stderr
+
+    follower = runway.start(developer, "train", "follow", str(train.pk))
+    assert follower.stdout.readline().startswith(f"train #{train.pk}: ")
+    train_services.train_cancel(actor=developer, train=train, reason="Moved to January")
+    out, err = follower.communicate(timeout=60)
+
+    assert follower.returncode == 4, err
+    assert f"train #{train.pk}: cancelled" in out
+    assert Train.objects.get(pk=train.pk).state == TrainState.CANCELLED
