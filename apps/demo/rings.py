@@ -2,10 +2,13 @@
 soak between them, so its service page shows the rings and its release awaiting approval
 ("Search relevance tuning") shows each ring it will roll out to.
 
-`make run` starts one cluster simulator, so both clusters name Runway's default kubeconfig
-(the simulator's): each ring's rollout really runs there, ring 1 against what ring 0 already
-put in the same namespace. A second real cluster would name its own kubeconfig or context."""
+`make run` starts two cluster simulators (the Procfile's `simulator` and `simulator-eu-2`):
+ring 0 rolls out to the first, through Runway's default kubeconfig, and ring 1 to the second,
+through the kubeconfig that one writes, so each ring changes a cluster of its own."""
 
+from pathlib import Path
+
+from django.conf import settings
 from django.db import transaction
 
 from apps.accounts.models import User
@@ -17,11 +20,16 @@ from apps.rollouts.rings import environment_rings_set
 SOAK_SECONDS = 5 * 60
 CLUSTERS = (
     ("sim-eu-1", "Ring 0 of search-api's production: the cluster simulator `make run` starts."),
-    (
-        "sim-eu-2",
-        "Ring 1 of search-api's production: the same simulator, standing in for a second region.",
-    ),
+    ("sim-eu-2", "Ring 1 of search-api's production: the second simulator, another region."),
 )
+
+
+def _kubeconfig(name: str) -> str:
+    """sim-eu-1 reaches the default kubeconfig (the first simulator); sim-eu-2 the one the
+    Procfile's second simulator writes beside it."""
+    if name == "sim-eu-1":
+        return ""
+    return str(Path(settings.KUBECONFIG).resolve().with_name("kubeconfig-simulator-eu-2.yaml"))
 
 
 def load() -> list[str]:
@@ -34,7 +42,11 @@ def load() -> list[str]:
             # Not asked for their version: the simulator starts after the demo is loaded.
             clusters = [
                 cluster_create(
-                    actor=admin, name=name, description=description, check_connection=_unchecked
+                    actor=admin,
+                    name=name,
+                    description=description,
+                    kubeconfig_path=_kubeconfig(name),
+                    check_connection=_unchecked,
                 )
                 for name, description in CLUSTERS
             ]

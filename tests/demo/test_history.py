@@ -4,8 +4,10 @@ and rolled back at its end."""
 
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count, Q, Sum
@@ -246,8 +248,15 @@ def test_search_apis_production_rolls_out_in_two_rings_shown_on_its_pending_rele
         (0, "sim-eu-1", 300),
         (1, "sim-eu-2", 0),
     ]
-    # Both on Runway's default kubeconfig: the one simulator `make run` starts.
-    assert [(r.cluster.kubeconfig_path, r.cluster.in_cluster) for r in rings] == [("", False)] * 2
+    # Ring 0 on Runway's default kubeconfig (the first simulator `make run` starts), ring 1 on
+    # the kubeconfig the Procfile's second simulator writes beside it.
+    second = Path(settings.KUBECONFIG).resolve().with_name("kubeconfig-simulator-eu-2.yaml")
+    assert [(r.cluster.kubeconfig_path, r.cluster.in_cluster) for r in rings] == [
+        ("", False),
+        (str(second), False),
+    ]
+    procfile = (Path(__file__).resolve().parents[2] / "Procfile").read_text()
+    assert f"--kubeconfig-out var/{second.name}" in procfile
     client.force_login(User.objects.get(username="dev"))
     release = Release.objects.get(title="Search relevance tuning")
     section = client.get(f"/releases/{release.pk}/").content.decode().split('data-section="rings"')
