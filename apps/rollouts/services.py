@@ -81,6 +81,7 @@ def _who(actor: User | None) -> str:
 
 
 @audit_refusals("rollout.start", target="release")
+@release_services.keeps_supply_chain_outcome
 @transaction.atomic
 def rollout_start(
     *,
@@ -119,7 +120,9 @@ def rollout_start(
             release=release, actor=actor, as_steerer=as_steerer, approval=approval
         )
         if not started:
-            raise ValidationError(release.hold_reason or "The release is not ready to start.")
+            raise release_services.StartHeld(
+                release.hold_reason or "The release is not ready to start.", release=release
+            )
     elif release.state != ReleaseState.IN_PROGRESS:
         raise ValidationError(
             f"Release #{release.pk} is {release.get_state_display().lower()}: only approved "
