@@ -148,7 +148,9 @@ def load() -> list[str]:
             services.attestation_upload(actor=ci, digest=digest, document=document)
         production = service.environments.get(name="prod")
         start = next_allowed(service, production, office_hours, now + timedelta(days=1))
-        release = _release(name, "prod", f"{version}@{digest}", start, actor=dev)
+        release = _release(
+            name, "prod", f"{version}@{digest}", start, actor=dev, title=f"{name} {version}"
+        )
         release_services.release_submit(actor=dev, release=release)
         created.append(f"release #{release.pk} with evidence for {digest[:19]}")
     return created
