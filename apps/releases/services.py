@@ -2,11 +2,8 @@
 the scheduler all come through here, so they apply exactly the same rules. Change windows and
 freezes are written in apps/releases/calendar/services.py."""
 
-import functools
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import ParamSpec, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -21,6 +18,7 @@ from apps.core.exceptions import Conflict
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
 from apps.releases.autopromotion import auto_promotion_candidates, auto_promotion_refusal
+from apps.releases.first_outcome import first_outcome_record
 from apps.releases.gates import (
     Gate,
     artifact_verified,
@@ -28,7 +26,6 @@ from apps.releases.gates import (
     blocking_failures,
     readiness,
     risks_of_approving,
-    supply_chain_passed,
 )
 from apps.releases.models import (
     Approval,
@@ -57,8 +54,6 @@ from apps.releases.transitions import (
 from apps.releases.windows import when_allowed
 
 logger = logging.getLogger(__name__)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 # Changing any of these changes what an approver approved.
 # The longest a release may be planned for: windows are checked across the whole of it.
@@ -585,7 +580,7 @@ def release_begin(
     ):
         return False, release
     gates = readiness(release, now=now, status=approval)
-    _first_supply_chain_outcome(release, gates, now)
+    first_outcome_record(release, gates, now)
     failures = blocking_failures(gates)
     if failures:
         reason = "; ".join(f"{gate.name}: {gate.detail}" for gate in failures)[:300]
@@ -608,57 +603,6 @@ def release_begin(
     )
     notifications.queue(release, "started")
     return True, release
-
-
-def _first_supply_chain_outcome(release: Release, gates: list[Gate], at: datetime) -> None:
-    """Keep the first start attempt's supply-chain outcome on the release, once (see its
-    fields); set on `release` too, for release_supply_chain_outcome_keep."""
-    passed = supply_chain_passed(gates)
-    if release.supply_chain_first_at is not None or passed is None:
-        return
-    release.supply_chain_first_passed, release.supply_chain_first_at = passed, at
-    Release.objects.filter(pk=release.pk, supply_chain_first_at__isnull=True).update(
-        supply_chain_first_passed=passed, supply_chain_first_at=at
-    )
-
-
-class StartHeld(ValidationError):
-    """A start its gates refused: release_begin held `release`, which carries the first
-    supply-chain outcome release_begin set on it."""
-
-    def __init__(self, message: str, *, release: Release) -> None:
-        super().__init__(message)
-        self.release = release
-
-
-def release_supply_chain_outcome_keep(*, release: Release) -> None:
-    """Write again, in a transaction of its own, the first supply-chain outcome of a start that
-    was refused and rolled back. A refused start rolls back with the request that tried it
-    (its hold too), yet its outcome is what the security gate pass rate counts: keeping it on
-    the release after the rollback is simpler than a table of attempts, and the conditional
-    update keeps it write-once, even against a racing attempt."""
-    if release.supply_chain_first_at is None:
-        return
-    with transaction.atomic():
-        Release.objects.filter(pk=release.pk, supply_chain_first_at__isnull=True).update(
-            supply_chain_first_passed=release.supply_chain_first_passed,
-            supply_chain_first_at=release.supply_chain_first_at,
-        )
-
-
-def keeps_supply_chain_outcome(service: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Wrap a start service that raises StartHeld inside its transaction: once that has rolled
-    back, keep the first supply-chain outcome (release_supply_chain_outcome_keep)."""
-
-    @functools.wraps(service)
-    def attempt(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return service(*args, **kwargs)
-        except StartHeld as held:
-            release_supply_chain_outcome_keep(release=held.release)
-            raise
-
-    return attempt
 
 
 @transaction.atomic
