@@ -57,6 +57,7 @@ PERSONALITIES = {
         per_week=(4, 6), failure=(0.06, 0.04), lead_hours=(10, 5), recovery_minutes=(45, 25),
         ci_minutes=(12, 8), ci_failure=(0.10, 0.07), source=FactSource.GITHUB, upcoming=(5, 1),
         incident_titles=("Checkout page blank on Safari", "Basket totals off by a cent"),
+        runway_weeks=10,  # signed, with provenance, before it took up canary (Gold since)
     ),
     # Careful and weekly, a few days from commit to production; on Runway lately.
     "ledger": Personality(

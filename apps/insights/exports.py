@@ -283,6 +283,12 @@ KPIS = (
         PERCENT,
         _of("signed with provenance", "production releases started"),
     ),
+    Kpi(
+        "security_gate_pass_rate",
+        "Security gate pass rate",
+        PERCENT,
+        _of("passed at the first attempt", "production releases under a trust policy"),
+    ),
     Kpi("ci_success_rate", "CI success rate", PERCENT, _of("succeeded", "pipeline runs")),
     Kpi(
         "ci_duration_p50_seconds",

@@ -38,6 +38,11 @@ production releases.
   artifact's signature and SLSA provenance Runway verified at the start (its supply-chain gates,
   apps/supplychain) / all. A release no trust policy asked to verify counts as not covered: the
   figure is how much of production runs verified artifacts.
+- security_gate_pass_rate: production releases whose supply-chain gates a start attempt first
+  evaluated in the window, those whose supply-chain gates all passed at that first attempt /
+  all (Release.supply_chain_first_passed, kept even when the start was refused). Only the
+  supply-chain gates count: a freeze or a missing approval is no security failure; evidence
+  still awaited is not a pass. Releases no trust policy covers are not counted.
 - ci_success_rate, ci_duration_p50_seconds, ci_duration_p95_seconds: CI pipeline runs that
   finished in the window, leaving out cancelled runs (usually superseded by a newer push: they
   say nothing about the pipeline's health or speed). Success rate: succeeded / (succeeded +
@@ -109,6 +114,7 @@ class PlatformKpis:
     failure_detection_seconds: Measure  # the median
     manual_interventions_per_release: Ratio  # interventions / releases, 2 decimals
     artifact_integrity_coverage: Ratio  # verified / started production releases
+    security_gate_pass_rate: Ratio  # passed at the first attempt / evaluated releases
     ci_success_rate: Ratio  # succeeded / (succeeded + failed) runs
     ci_duration_p50_seconds: Measure
     ci_duration_p95_seconds: Measure
@@ -335,6 +341,31 @@ def _artifact_integrity(
     )
 
 
+def _security_gates(weeks: list[date], lower: datetime, upper: datetime, filters: dict) -> Ratio:
+    """One query."""
+    tz = timezone.get_default_timezone()
+    weekly = list(
+        Release.objects.filter(
+            environment__kind=EnvironmentKind.PRODUCTION,
+            supply_chain_first_at__gte=lower,
+            supply_chain_first_at__lt=upper,
+            **filters,
+        )
+        .values(week=TruncWeek("supply_chain_first_at", tzinfo=tz))
+        .annotate(
+            evaluated=Count("pk"), passed=Count("pk", filter=Q(supply_chain_first_passed=True))
+        )
+        .order_by()
+    )
+    passed, evaluated = (sum(row[key] for row in weekly) for key in ("passed", "evaluated"))
+    return Ratio(
+        value=_divide(passed, evaluated),
+        numerator=passed,
+        denominator=evaluated,
+        trend=_ratio_trend(weeks, weekly, "passed", "evaluated"),
+    )
+
+
 def _ci(
     weeks: list[date], lower: datetime, upper: datetime, filters: dict
 ) -> tuple[Ratio, Measure, Measure]:
@@ -375,7 +406,7 @@ def platform_kpis(
     """The platform KPIs (see the module's docstring) of the organisation, a team (by slug: its
     services) or a service (by name), over the days start..end (default: the last 90 days).
 
-    Eleven queries for the organisation, twelve for a team or a service (its lookup), however
+    Twelve queries for the organisation, thirteen for a team or a service (its lookup), however
     many rows there are."""
     filters, label = scope_filters(scope, name)
     start, end = dora_window(start, end)
@@ -399,6 +430,7 @@ def platform_kpis(
         failure_detection_seconds=detection,
         manual_interventions_per_release=interventions,
         artifact_integrity_coverage=_artifact_integrity(weeks, lower, upper, filters),
+        security_gate_pass_rate=_security_gates(weeks, lower, upper, filters),
         ci_success_rate=ci_success,
         ci_duration_p50_seconds=ci_p50,
         ci_duration_p95_seconds=ci_p95,

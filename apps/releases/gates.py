@@ -285,6 +285,13 @@ def artifact_verified(gates: list[Gate]) -> bool:
     return bool(signed and built) and all(gate.passed for gate in signed + built)
 
 
+def supply_chain_passed(gates: list[Gate]) -> bool | None:
+    """Whether every supply-chain gate passed (one waiting for evidence has not); None when no
+    trust policy asked anything of the release: what the security gate pass rate counts."""
+    supply = [gate for gate in gates if gate.key.startswith("supply_chain:")]
+    return all(gate.passed for gate in supply) if supply else None
+
+
 def version_gates(release: Release) -> list[Gate]:
     """A version marked bad never starts; an environment pinned to another version waits for
     its pin to be lifted. Neither is skipped by an emergency: a person lifts the pin, saying

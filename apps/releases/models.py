@@ -138,6 +138,17 @@ class Release(models.Model):
         help_text="When it started, its artifact's signature and SLSA provenance were verified "
         "(the supply-chain gates, apps/supplychain).",
     )
+    # The first start attempt's supply-chain gates, kept for the security gate pass rate
+    # (apps/insights/kpis.py): written once, never overwritten, and kept when the start is
+    # refused (release_begin and rollout_start). Empty while no attempt evaluated such gates.
+    supply_chain_first_passed = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Whether every supply-chain gate passed at the first start attempt.",
+    )
+    supply_chain_first_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the first start attempt evaluated them."
+    )
     auto_promotion_tried_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -191,6 +202,15 @@ class Release(models.Model):
             models.CheckConstraint(
                 condition=models.Q(planned_end__gt=models.F("planned_start")),
                 name="release_end_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    supply_chain_first_passed__isnull=True, supply_chain_first_at__isnull=True
+                )
+                | models.Q(
+                    supply_chain_first_passed__isnull=False, supply_chain_first_at__isnull=False
+                ),
+                name="release_supply_chain_first_outcome",
             ),
             # Runway promotes a release by itself once at most: a promotion rejected or failed
             # is a person's to ask again.

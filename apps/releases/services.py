@@ -18,6 +18,7 @@ from apps.core.exceptions import Conflict, refused
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
 from apps.releases.autopromotion import auto_promotion_candidates, auto_promotion_refusal
+from apps.releases.first_outcome import first_outcome_record
 from apps.releases.gates import (
     Gate,
     artifact_verified,
@@ -583,6 +584,7 @@ def release_begin(
     ):
         return False, release
     gates = readiness(release, now=now, status=approval)
+    first_outcome_record(release, gates, now)
     failures = blocking_failures(gates)
     if failures:
         reason = "; ".join(f"{gate.name}: {gate.detail}" for gate in failures)[:300]

@@ -21,6 +21,7 @@ from apps.audit.services import audit_record, audit_refusals
 from apps.catalog.models import Cluster
 from apps.core import clock, outbox
 from apps.core.exceptions import Conflict
+from apps.releases import first_outcome
 from apps.releases import services as release_services
 from apps.releases.models import Release, ReleaseState
 from apps.releases.policies import ApprovalStatus
@@ -81,6 +82,7 @@ def _who(actor: User | None) -> str:
 
 
 @audit_refusals("rollout.start", target="release")
+@first_outcome.keeps_supply_chain_outcome
 @transaction.atomic
 def rollout_start(
     *,
@@ -119,7 +121,9 @@ def rollout_start(
             release=release, actor=actor, as_steerer=as_steerer, approval=approval
         )
         if not started:
-            raise ValidationError(release.hold_reason or "The release is not ready to start.")
+            raise first_outcome.StartHeld(
+                release.hold_reason or "The release is not ready to start.", release=release
+            )
     elif release.state != ReleaseState.IN_PROGRESS:
         raise ValidationError(
             f"Release #{release.pk} is {release.get_state_display().lower()}: only approved "

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core import outbox
+from apps.releases import first_outcome
 from apps.releases.models import Release, ReleaseState
 from apps.releases.policies import ApprovalStatus
 from apps.releases.transitions import release_transition
@@ -104,6 +105,8 @@ def train_member_start(*, train: Train, member: Member, approval: ApprovalStatus
                 actor=None, release=member.release, as_steerer=True, approval=approval
             )
     except ValidationError as exc:
+        if isinstance(exc, first_outcome.StartHeld):
+            first_outcome.release_supply_chain_outcome_keep(release=exc.release)
         _hold(member, " ".join(exc.messages)[:300])
         return None
 

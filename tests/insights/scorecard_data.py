@@ -10,7 +10,7 @@ from apps.catalog.models import Environment, EnvironmentKind, GoldenPathTemplate
 from apps.insights.models import DailyDeploymentRollup
 from apps.insights.scorecards.evaluation import evaluate_services
 from apps.releases.models import ApprovalPolicy, ChangeType, Release, ReleaseState
-from tests.factories import ServiceFactory
+from tests.factories import ServiceFactory, UserFactory
 
 NOW = datetime(2025, 3, 27, 12, tzinfo=UTC)
 TODAY = date(2025, 3, 27)
@@ -70,7 +70,27 @@ def exemplary_service(name: str, owner, **fields):
     service = ServiceFactory(name=name, owner=owner, **fields)
     environments(service, EnvironmentKind.STAGING, EnvironmentKind.PRODUCTION)
     deploys_every_week(service)
+    production_release(service, verified=True)
     return service
+
+
+def production_release(service, *, verified: bool, started: datetime | None = None) -> Release:
+    """A production release that started (by default a day before NOW), its artifact verified
+    at the start or not."""
+    started = started or NOW - timedelta(days=1)
+    return Release.objects.create(
+        service=service,
+        environment=service.environments.get(kind=EnvironmentKind.PRODUCTION),
+        version=f"registry/{service.name}:{started:%Y%m%d%H%M}",
+        title="A change",
+        planned_start=started,
+        planned_end=started + timedelta(hours=1),
+        state=ReleaseState.SUCCEEDED,
+        started_at=started,
+        finished_at=started + timedelta(minutes=30),
+        artifact_verified=verified,
+        requester=UserFactory(username="releaser"),
+    )
 
 
 def emergency_awaiting_review(service, requester, **fields) -> Release:

@@ -529,14 +529,15 @@ def bulk_services(count: int, requester, approver) -> None:
 def test_a_fixed_number_of_queries(django_assert_num_queries, developer, release_manager, services):
     bulk_services(services, developer, release_manager)
     # Rollouts by week, rollouts overall, detection median, detection by week; scores,
-    # snapshots; releases by week (audit), production starts by week (artifact integrity); CI
-    # by week, CI percentiles, CI percentiles by week.
-    with django_assert_num_queries(11):
+    # snapshots; releases by week (audit), production starts by week (artifact integrity),
+    # first supply-chain outcomes by week (security gates); CI by week, CI percentiles, CI
+    # percentiles by week.
+    with django_assert_num_queries(12):
         found = kpis()
     # A team or a service: its lookup first.
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         kpis("team", "bulk")
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         kpis("service", "bulk-0")
     assert found.rollback_success_rate == Ratio(
         1.0, services, services, found.rollback_success_rate.trend
@@ -569,4 +570,40 @@ def test_artifact_integrity_coverage(checkout, developer):
     started((2025, 2, 20, 12), verified=True)
     assert kpis().artifact_integrity_coverage == Ratio(
         round(2 / 3, 4), 2, 3, trend(0.5, None, 1.0, None)
+    )
+
+
+@pytest.mark.django_db
+def test_security_gate_pass_rate(checkout, finder, developer, other_developer):
+    # First evaluated in production in the window, checkout (payments): W1 passed, W1 failed,
+    # W2 failed (then started: the first attempt counts), W4 passed, W4 passed; finder
+    # (search): W3 failed. Not counted: one in staging, one before the window, one no trust
+    # policy covered (no first outcome).
+    def gated(day, *, passed, kind=PRODUCTION, service=checkout, requester=developer):
+        return release(
+            service,
+            requester,
+            kind=kind,
+            supply_chain_first_passed=passed,
+            supply_chain_first_at=None if passed is None else utc(*day),
+        )
+
+    gated((2025, 3, 4, 12), passed=True)
+    gated((2025, 3, 5, 12), passed=False)
+    later_started = gated((2025, 3, 12, 12), passed=False)
+    Release.objects.filter(pk=later_started.pk).update(
+        state=ReleaseState.IN_PROGRESS, started_at=utc(2025, 3, 13), artifact_verified=True
+    )
+    gated((2025, 3, 25, 12), passed=True)
+    gated((2025, 3, 26, 12), passed=True)
+    gated((2025, 3, 18, 12), passed=False, service=finder, requester=other_developer)
+    gated((2025, 3, 20, 12), passed=False, kind=STAGING)
+    gated((2025, 2, 20, 12), passed=False)
+    gated((2025, 3, 20, 12), passed=None)
+    assert kpis().security_gate_pass_rate == Ratio(0.5, 3, 6, trend(0.5, 0.0, 0.0, 1.0))
+    assert kpis("team", "payments").security_gate_pass_rate == Ratio(
+        0.6, 3, 5, trend(0.5, 0.0, None, 1.0)
+    )
+    assert kpis("service", "finder").security_gate_pass_rate == Ratio(
+        0.0, 0, 1, trend(None, None, 0.0, None)
     )

@@ -32,6 +32,7 @@ from tests.insights.scorecard_data import (
     exemplary_service,
     failing,
     production_policy,
+    production_release,
     results_for,
     rollup,
     template,
@@ -245,6 +246,37 @@ def test_exactly_15_percent_fails_and_no_deployments_pass(ledger):
     assert failing(ledger) == {"deploys_weekly"}
 
 
+@pytest.mark.django_db
+def test_the_latest_production_release_verified_passes_signed_with_provenance(ledger):
+    # Its latest production release (a day ago) was verified; an older one was not, and one
+    # that starts after the moment evaluated does not count yet.
+    production_release(ledger, verified=False, started=NOW - timedelta(days=5))
+    production_release(ledger, verified=False, started=NOW + timedelta(hours=1))
+    assert failing(ledger) == set()
+    assert failing(ledger, now=NOW + timedelta(hours=2)) == {"signed_with_provenance"}
+
+
+@pytest.mark.django_db
+def test_a_latest_production_release_not_verified_fails_signed_with_provenance(ledger):
+    production_release(ledger, verified=False, started=NOW - timedelta(hours=2))
+    assert failing(ledger) == {"signed_with_provenance"}
+    # A release to staging after it, or one that has not started, changes nothing.
+    staging = production_release(ledger, verified=True, started=NOW - timedelta(hours=1))
+    staging.environment = ledger.environments.get(kind=EnvironmentKind.STAGING)
+    staging.save()
+    unstarted = production_release(ledger, verified=True, started=NOW - timedelta(minutes=30))
+    unstarted.started_at = None
+    unstarted.save()
+    assert failing(ledger) == {"signed_with_provenance"}
+
+
+@pytest.mark.django_db
+def test_no_production_release_fails_signed_with_provenance(payments, developer, policy):
+    service = exemplary_service("fresh", payments)
+    service.releases.all().delete()
+    assert failing(service) == {"signed_with_provenance"}
+
+
 # --- Levels -----------------------------------------------------------------------------------
 
 
@@ -295,7 +327,7 @@ def test_passed_and_total_count_enabled_rules_but_results_hold_all(ledger):
     (evaluation,) = evaluate_services(service_ids=[ledger.pk], now=NOW)
     assert evaluation.results["has_runbook"] is False
     assert set(evaluation.results) == ALL_KEYS
-    assert (evaluation.level, evaluation.passed, evaluation.total) == (Level.GOLD, 8, 8)
+    assert (evaluation.level, evaluation.passed, evaluation.total) == (Level.GOLD, 9, 9)
 
 
 @pytest.mark.django_db
@@ -313,7 +345,12 @@ def test_moving_a_rule_changes_the_level(ledger):
 def test_rule_settings_follow_level_then_the_order_of_the_code():
     keys = [setting.key for setting in rule_settings()]
     assert keys[:4] == ["has_owner", "has_runbook", "has_on_call", "production_policy"]
-    assert keys[-3:] == ["progressive_delivery", "deploys_weekly", "change_failure_rate"]
+    assert keys[-4:] == [
+        "progressive_delivery",
+        "deploys_weekly",
+        "change_failure_rate",
+        "signed_with_provenance",
+    ]
 
 
 # --- Refreshing -------------------------------------------------------------------------------
@@ -341,7 +378,7 @@ def test_refresh_stores_a_score_per_service(ledger, payments, developer):
     lonely = ServiceFactory(name="lonely", owner=TeamFactory(slug="empty"))
     assert services.scorecards_refresh(now=NOW) == 2
     score = ServiceScore.objects.get(service=ledger)
-    assert (score.level, score.passed, score.total, score.evaluated_at) == (3, 10, 10, NOW)
+    assert (score.level, score.passed, score.total, score.evaluated_at) == (3, 11, 11, NOW)
     assert score.results == dict.fromkeys(ALL_KEYS, True)
     lonely_score = ServiceScore.objects.get(service=lonely)
     assert lonely_score.level == Level.NONE
@@ -356,7 +393,7 @@ def test_refresh_updates_scores_in_place(ledger):
     later = NOW + timedelta(hours=1)
     assert services.scorecards_refresh(now=later) == 1
     score = ServiceScore.objects.get(service=ledger)
-    assert (score.level, score.passed, score.evaluated_at) == (Level.NONE, 9, later)
+    assert (score.level, score.passed, score.evaluated_at) == (Level.NONE, 10, later)
     assert ServiceScore.objects.count() == 1
 
 
@@ -397,7 +434,7 @@ def test_a_snapshot_is_taken_for_this_weeks_monday_with_the_owner_team(ledger, p
     assert services.scorecard_snapshots_take(now=NOW) == 1
     snapshot = ScorecardSnapshot.objects.get()
     assert (snapshot.service, snapshot.team, snapshot.week) == (ledger, payments, date(2025, 3, 24))
-    assert (snapshot.level, snapshot.passed, snapshot.total) == (Level.GOLD, 10, 10)
+    assert (snapshot.level, snapshot.passed, snapshot.total) == (Level.GOLD, 11, 11)
     assert snapshot.results == dict.fromkeys(ALL_KEYS, True)
     assert ServiceScore.objects.get(service=ledger).evaluated_at == NOW  # refreshed first
 
@@ -465,7 +502,7 @@ def test_the_scorecard_names_the_rules_missing_for_the_next_level(ledger):
     assert (card["level"], card["level_label"]) == (Level.BRONZE, "Bronze")
     assert (card["next_level"], card["next_level_label"]) == (Level.SILVER, "Silver")
     assert [rule["key"] for rule in card["missing"]] == ["latest_template", "verification_gate"]
-    assert (card["passed"], card["total"], card["evaluated_at"]) == (7, 10, NOW)
+    assert (card["passed"], card["total"], card["evaluated_at"]) == (8, 11, NOW)
     assert card["live"] is False
     rows = {rule["key"]: rule for rule in card["rules"]}
     assert rows["progressive_delivery"]["passed"] is False
@@ -488,7 +525,7 @@ def test_the_card_reads_stored_results_against_the_current_rules(ledger, django_
     ScorecardRule.objects.filter(key="has_on_call").update(is_enabled=False)
     with django_assert_num_queries(2):
         card = selectors.service_scorecard(ledger)
-    assert (card["level"], card["passed"], card["total"]) == (Level.GOLD, 9, 9)
+    assert (card["level"], card["passed"], card["total"]) == (Level.GOLD, 10, 10)
 
 
 @pytest.mark.django_db

@@ -34,7 +34,7 @@ def test_scorecards_of_a_team(api_as, developer, scored):
         1,
         "Bronze",
     )
-    assert (abacus["passed"], abacus["total"]) == (9, 10)
+    assert (abacus["passed"], abacus["total"]) == (10, 11)
     assert abacus["results"]["latest_template"] is False
     assert set(abacus["results"]) == {rule.key for rule in RULES}
     assert abacus["evaluated_at"] == "2025-03-27T12:00:00Z"

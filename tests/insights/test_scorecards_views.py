@@ -45,7 +45,7 @@ def test_the_service_page_shows_the_scorecard_panel(client_as, leadership, level
     body = client_as(leadership).get("/catalog/services/abacus/").content.decode()
     panel = body.split('data-panel="scorecard"')[1].split("</section>")[0]
     assert 'data-level="1"' in panel and "Bronze" in panel
-    assert "9 of 10 rules pass" in panel
+    assert "10 of 11 rules pass" in panel
     assert "For Silver: On the latest golden path." in panel
     assert 'data-rule="latest_template"' in panel and "pill-bad" in panel
     assert "Build the service from the newest version" in panel  # how to pass
@@ -147,7 +147,7 @@ def test_leadership_reads_the_rules_but_gets_no_forms(
         response = client.get(RULES_PAGE)
     assert response.status_code == 200
     body = response.content.decode()
-    assert body.count("data-rule=") == 10
+    assert body.count("data-rule=") == 11
     assert '<form class="inline-form"' not in body
     assert "Platform admins change the rules." in body
     rows = {row["key"]: row for row in response.context["rules"]}
@@ -162,7 +162,7 @@ def test_leadership_reads_the_rules_but_gets_no_forms(
 @pytest.mark.django_db
 def test_a_platform_admin_gets_a_form_per_rule(client_as, platform_admin, levels):
     body = client_as(platform_admin).get(RULES_PAGE).content.decode()
-    assert body.count(f'hx-post="{RULES_PAGE}') == 10
+    assert body.count(f'hx-post="{RULES_PAGE}') == 11
     assert f'action="{rule_url("deploys_weekly")}"' in body
 
 

@@ -20,6 +20,7 @@ from apps.supplychain.models import Attestation
 from apps.supplychain.verification import provenance, scans
 from tests.factories import ServiceFactory
 from tests.rollouts.executing import release_of
+from tests.supplychain.conftest import REPOSITORY
 from tests.supplychain.signing import (
     DIGEST,
     OTHER_DIGEST,
@@ -33,17 +34,7 @@ from tests.supplychain.signing import (
 
 pytestmark = pytest.mark.django_db
 IMAGE = f"registry.example.com/payments/web:1.4.0@{DIGEST}"
-REPOSITORY = "https://github.com/acme/web"
 BUILDER = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.0.0"
-
-
-@pytest.fixture
-def web(payments):
-    service = ServiceFactory(name="web", owner=payments, repository_url=REPOSITORY)
-    Environment.objects.create(
-        service=service, name="dev", kind="development", order=1, namespace="web-dev"
-    )
-    return service
 
 
 @pytest.fixture
@@ -53,18 +44,6 @@ def ci_token(platform_admin, payments) -> dict:
         actor=platform_admin, username="ci-payments", teams=[payments], token_name="github"
     )
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-
-
-@pytest.fixture
-def signer():
-    return Signer()
-
-
-@pytest.fixture
-def key(platform_admin, signer):
-    return services.trusted_key_add(
-        actor=platform_admin, name="ci-signing", pem=pem(signer.private.public_key())
-    )
 
 
 def cosign_document(signer: Signer, digest: str = DIGEST) -> dict:
@@ -210,16 +189,6 @@ def test_the_api_lets_only_platform_admins_trust_keys(api_as, developer, platfor
 
 
 # --- The gate ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def signed_policy(platform_admin, key):
-    return services.trust_policy_create(
-        actor=platform_admin,
-        name="signed in dev",
-        key_names=["ci-signing"],
-        environment_kind="development",
-    )
 
 
 def test_a_release_under_no_trust_policy_has_no_supply_chain_gate(web, developer):

@@ -12,9 +12,11 @@ from apps.core.models import OutboxMessage
 from apps.releases.models import ApprovalRule, Release, ReleaseState
 from apps.rollouts import trains as executor
 from apps.rollouts.models import Rollout, RolloutState
+from apps.supplychain import services as trust_services
 from apps.trains import services
 from apps.trains.models import Train, TrainApproval, TrainState, TrainTransition
 from apps.trains.services import TRAIN_STEP_TASK
+from tests.supplychain.signing import Signer, pem
 from tests.trains.fixtures import members_of
 from tests.trains.running import (
     deploy_first_versions,
@@ -410,3 +412,28 @@ def test_the_reconciler_steps_a_cancelled_train_until_its_rollouts_are_aborted(
         RolloutState.ROLLING_BACK
     }
     assert executor.trains_reconcile() == []
+
+
+def test_a_member_its_supply_chain_gates_hold_keeps_its_first_outcome(
+    cluster, diamond, make_train, developer, platform_admin
+):
+    deploy_first_versions([s for s in diamond if s.name in "ab"], actor=developer)
+    trust_services.trusted_key_add(
+        actor=platform_admin, name="ci", pem=pem(Signer().private.public_key())
+    )
+    trust_services.trust_policy_create(
+        actor=platform_admin, name="signed", key_names=["ci"], environment_kind="production"
+    )
+    train = make_train("ab", submit=True, members=versions("ab"))
+    services.train_start(actor=developer, train=train)
+    run_pending_steps()
+    # b, the first wave, is held (a, after it, is not tried).
+    held = releases_by_service(train)["b"]
+    assert not member_rollouts(train).exists()
+    assert "Supply chain: digest" in held.hold_reason
+    # The start that found it rolled back; its outcome was kept after, once.
+    assert held.supply_chain_first_passed is False
+    first_at = held.supply_chain_first_at
+    executor.train_step(train.pk)
+    held.refresh_from_db()
+    assert (held.supply_chain_first_passed, held.supply_chain_first_at) == (False, first_at)

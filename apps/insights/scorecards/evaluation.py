@@ -30,6 +30,7 @@ from apps.insights.scorecards.rules import (
     ServiceFacts,
 )
 from apps.insights.selectors import local_day
+from apps.releases.models import Release
 from apps.releases.policies import active_policies
 from apps.releases.selectors import needing_retrospective
 
@@ -127,7 +128,7 @@ def _production_rollups(service_ids: Collection[int] | None, today: date) -> dic
     return {row["service_id"]: row for row in per_service}
 
 
-def _services(service_ids: Collection[int] | None):
+def _services(service_ids: Collection[int] | None, now: datetime):
     members = TeamMembership.objects.filter(team_id=OuterRef("owner_id"), user__is_active=True)
     awaiting_review = needing_retrospective().filter(service_id=OuterRef("pk"))
     newest = (
@@ -135,9 +136,19 @@ def _services(service_ids: Collection[int] | None):
         .order_by("-version")
         .values("version")[:1]
     )
+    latest_production = (
+        Release.objects.filter(
+            service_id=OuterRef("pk"),
+            environment__kind=EnvironmentKind.PRODUCTION,
+            started_at__lte=now,
+        )
+        .order_by("-started_at", "-id")
+        .values("artifact_verified")[:1]
+    )
     services = (
         Service.objects.only(*SERVICE_FIELDS)
         .annotate(
+            latest_production_verified=Subquery(latest_production),
             owner_has_members=Exists(members),
             open_emergency=Exists(awaiting_review),
             template_version=F("template__version"),
@@ -172,7 +183,7 @@ def evaluate_services(
     now = now or timezone.now()
     today = local_day(now)
     settings = rule_settings() if settings is None else settings
-    services = list(_services(service_ids))
+    services = list(_services(service_ids, now))
     if not services:
         return []
     environments = _production_environments(service_ids)
@@ -195,6 +206,7 @@ def evaluate_services(
             ),
             production_deployments=rollup.get("production_deployments") or 0,
             production_failures=rollup.get("production_failures") or 0,
+            latest_production_verified=service.latest_production_verified,
         )
         results = {rule.key: bool(rule.check(facts)) for rule in RULES}
         level, passed, total = tally(results, settings)

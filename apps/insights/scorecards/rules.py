@@ -39,6 +39,9 @@ class ServiceFacts:
     weekly_production_deployments: tuple[int, ...]
     production_deployments: int  # over the last CHANGE_FAILURE_DAYS days
     production_failures: int
+    # Whether the latest production release to start had its artifact's signature and SLSA
+    # provenance verified (Release.artifact_verified); None with no production release started.
+    latest_production_verified: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,10 @@ def _change_failure_rate(facts: ServiceFacts) -> bool:
     if not facts.production_deployments:
         return True  # nothing deployed, nothing failed
     return facts.production_failures / facts.production_deployments < MAX_CHANGE_FAILURE_RATE
+
+
+def _signed_with_provenance(facts: ServiceFacts) -> bool:
+    return bool(facts.latest_production_verified)
 
 
 RULES: tuple[Rule, ...] = (
@@ -192,6 +199,15 @@ RULES: tuple[Rule, ...] = (
         f"{MAX_CHANGE_FAILURE_RATE:.0%} of the last {CHANGE_FAILURE_DAYS} days' production "
         "deployments. A service with no deployments passes.",
         _change_failure_rate,
+        Level.GOLD,
+    ),
+    Rule(
+        "signed_with_provenance",
+        "Signed with provenance",
+        "Sign the image and attest its SLSA provenance in CI, upload both to Runway, and have a "
+        "trust policy for production verify them: the latest production release must have "
+        "started with its artifact verified.",
+        _signed_with_provenance,
         Level.GOLD,
     ),
 )

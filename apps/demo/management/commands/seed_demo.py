@@ -4,7 +4,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.audit.services import audit_record
-from apps.demo import history, organisation, releases_in_flight, rings, rollouts_to_dev, trains
+from apps.demo import (
+    history,
+    organisation,
+    releases_in_flight,
+    rings,
+    rollouts_to_dev,
+    supply_chain,
+    trains,
+)
 from apps.insights.scorecards.services import scorecard_snapshots_take
 from apps.insights.services.runway import release_transitions_record_all
 
@@ -19,6 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created = organisation.load()
         created += releases_in_flight.load()
+        created += supply_chain.load()
         created += trains.load()
         created += rollouts_to_dev.load()
         created += history.load()  # months of history, before the backfill adds the rest
