@@ -6,8 +6,9 @@ import subprocess
 
 import pytest
 
-from apps.releases.models import Release, ReleaseState
-from apps.releases.services import releases_due_start
+from apps.accounts.models import Role
+from apps.releases.models import ApprovalPolicy, ApprovalRule, Release, ReleaseState
+from apps.releases.services import release_approve, releases_due_start
 from apps.rollouts.kube import Kube
 from apps.rollouts.services import rollouts_dispatch
 from tests.integration.test_rollout_worker import service_with
@@ -15,14 +16,18 @@ from tests.integration.test_rollout_worker import service_with
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def ship(runway, developer, service, image: str):
-    """The command, run to its end while this test plays beat."""
+def ship(runway, developer, service, image: str, *, approver=None):
+    """The command, run to its end while this test plays beat (and, given `approver`, approves
+    the release once it asks for approval, as a release manager would in the browser)."""
     pipeline = runway.start(
         developer,
         "release", "create", "--service", service.name, "--env", "dev", "--image", image,
         "--submit", "--wait", "--timeout", "3m",
     )  # fmt: skip
     while pipeline.poll() is None:
+        waiting = Release.objects.filter(version=image, state=ReleaseState.PENDING_APPROVAL)
+        if approver is not None and (release := waiting.first()):
+            release_approve(actor=approver, release=release, comment="Looks right")
         releases_due_start()
         rollouts_dispatch()
         try:
@@ -34,17 +39,21 @@ def ship(runway, developer, service, image: str):
 
 
 @pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
-def test_the_command_exits_0_once_running_and_4_when_a_bad_canary_is_rolled_back(
-    workers, runway, developer, payments, settings
+def test_the_command_exits_0_once_approved_and_running_and_4_when_a_bad_canary_is_rolled_back(
+    workers, runway, developer, release_manager, payments, settings
 ):
     service = service_with("canary", {"steps": [{"set_weight": 50}, {"set_weight": 100}]}, payments)
+    policy = ApprovalPolicy.objects.create(name="Dev", environment_kind="development")
+    ApprovalRule.objects.create(
+        policy=policy, name="Release managers", role=Role.RELEASE_MANAGER, required_count=1
+    )
     workers()
 
-    shipped = ship(runway, developer, service, "live:1")
-    broken = ship(runway, developer, service, "live:crashloop")
+    shipped = ship(runway, developer, service, "live:1", approver=release_manager)
+    broken = ship(runway, developer, service, "live:crashloop", approver=release_manager)
 
     assert shipped[0] == 0, shipped
-    assert "release #" in shipped[1] and ": succeeded" in shipped[1]
+    assert "pending approval" in shipped[1] and ": succeeded" in shipped[1]
     assert broken[0] == 4, broken
     assert ": rolled back" in broken[1]
     first, second = Release.objects.order_by("pk")
