@@ -24,11 +24,18 @@ def celery_worker(
     concurrency: int | None = None,
     loglevel: str = "INFO",
     include: str = "",
+    pool: str = "",
+    queues: str = "",
 ) -> subprocess.Popen:
     """A worker named `name@host`: one process (the solo pool) unless `concurrency` asks for a
-    prefork pool. `env` is its whole environment (database, broker, queue, kubeconfig)."""
+    prefork pool (or `pool` for another, such as threads), consuming every queue unless `queues`
+    names some (-Q). `env` is its whole environment (database, broker, queue, kubeconfig)."""
     command = [sys.executable, "-m", "celery", "-A", "portal", "worker"]
-    command += ["--pool=solo"] if concurrency is None else [f"--concurrency={concurrency}"]
+    command += [f"--pool={pool or ('solo' if concurrency is None else 'prefork')}"]
+    if concurrency is not None:
+        command += [f"--concurrency={concurrency}"]
+    if queues:
+        command += ["-Q", queues]
     command += ["--without-gossip", "--without-mingle", f"--loglevel={loglevel}"]
     command += ["-n", f"{name}@%h"]
     if include:

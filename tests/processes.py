@@ -13,6 +13,7 @@ from django.db import connection
 from kombu import Connection
 
 from portal import processes
+from portal.queues import queue_names
 from tests.brokers import free_port, publishing_to, routed
 
 ROOT = processes.ROOT
@@ -42,12 +43,15 @@ def start_worker(
     include: str = "",
     env: dict | None = None,
     name: str = "",
+    **options,
 ):
-    """A solo worker on a queue of its own, against the test database; it logs to `log`."""
+    """A solo worker on a queue of its own, against the test database; it logs to `log`.
+    `options` go to portal.processes.celery_worker (concurrency, pool, queues)."""
     return processes.celery_worker(
         log=log,
         name=name or queue,
         include=include,
+        **options,
         env={
             **os.environ,
             "DATABASE_URL": database_url_of_test_db(),
@@ -62,12 +66,15 @@ stop_worker = processes.stop
 
 
 def delete_queue(broker_url: str, queue: str) -> None:
-    """Queues are durable: remove a test's own queue from the shared broker once it is done."""
+    """Queues are durable: remove a test's own queues (the base and those named after it, which
+    its workers declare) from the shared broker once it is done."""
     with Connection(broker_url, connect_timeout=2) as broker:
-        broker.default_channel.queue_delete(queue)
+        for name in queue_names(queue):
+            broker.default_channel.queue_delete(name)
 
 
 def purge_queue(broker_url: str, queue: str) -> None:
+    """Tests route every task to the base queue (`routed({"*": queue})`): that one holds them."""
     with Connection(broker_url, connect_timeout=2) as broker:
         broker.default_channel.queue_purge(queue)
 

@@ -69,3 +69,14 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} [{self.key}]"
+
+
+class BeatClaim(models.Model):
+    """The last time a beat process sent each periodic task (apps/core/beat.py): a second beat
+    finds the period claimed and sends nothing."""
+
+    name = models.CharField(max_length=200, unique=True)
+    claimed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.claimed_at:%Y-%m-%d %H:%M:%S}"
