@@ -56,6 +56,32 @@ def _restore_request_id(task=None, task_id=None, **_):
     bind_request(request_id=request_id or f"task-{task_id}", ip=None)
 
 
+@signals.task_prerun.connect
+def _time_task(task_id=None, **_):
+    from apps.core import metrics
+
+    metrics.task_started(task_id)
+
+
+@signals.task_postrun.connect
+def _record_task_time(task=None, task_id=None, **_):
+    from apps.core import metrics
+
+    metrics.task_finished(task_id, task.name if task else "unknown")
+
+
+@signals.worker_ready.connect
+def _serve_metrics(**_):
+    """A worker's task durations, for Prometheus, on WORKER_METRICS_PORT (apps/core/metrics.py)."""
+    from django.conf import settings
+    from prometheus_client import start_http_server
+
+    from apps.core.metrics import process_registry
+
+    if settings.WORKER_METRICS_PORT:
+        start_http_server(settings.WORKER_METRICS_PORT, registry=process_registry())
+
+
 @signals.task_postrun.connect
 def _forget_request_id(**_):
     from apps.core.request_context import bind_request

@@ -129,6 +129,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request latency per view, for /metrics (apps/core/metrics.py); first and last, to time it all.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "apps.core.middleware.PermissionsPolicyMiddleware",
@@ -147,6 +149,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "apps.core.middleware.HtmxToastMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -300,7 +303,8 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+# Load balancers probe, and Prometheus scrapes (with its token), over plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
@@ -489,6 +493,13 @@ ROLLOUT_MAX_COUNTDOWN_SECONDS = env_int("ROLLOUT_MAX_COUNTDOWN_SECONDS", 60, min
 # For drills only: a file holding seconds to add to Runway's clock in every process that reads
 # it, so long waits are tested by moving time rather than by waiting (apps/core/clock.py).
 RUNWAY_CLOCK_OFFSET_FILE = env_str("RUNWAY_CLOCK_OFFSET_FILE", "")
+
+# --- Metrics (apps/core/metrics.py) -------------------------------------------------------------
+
+# /metrics answers a scraper that sends `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# A worker serves its own metrics (task durations) on this port; 0 serves none.
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0, maximum=65535)
 # Live status in the browser: Redis pub/sub says "re-fetch"; without Redis the stream polls.
 LIVE_UPDATES_REDIS_URL = env_str(
     "LIVE_UPDATES_REDIS_URL",

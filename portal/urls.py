@@ -13,6 +13,7 @@ handler500 = "apps.core.views.server_error"
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", core_views.metrics, name="metrics"),
     path("accounts/", include("allauth.urls")),
     path("", include("apps.accounts.urls")),
     path("audit/", include("apps.audit.urls")),

@@ -1,7 +1,9 @@
+import hmac
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
@@ -25,6 +27,22 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     health = system_health()
     return JsonResponse(health, status=200 if health["healthy"] else 503)
+
+
+@login_not_required
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    """For Prometheus, with the token it is configured with; off (404) without one."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from apps.core.metrics import exposition
+
+    if not settings.METRICS_TOKEN:
+        raise Http404("Metrics are off: set METRICS_TOKEN.")
+    given = request.headers.get("Authorization", "").encode()
+    if not hmac.compare_digest(given, f"Bearer {settings.METRICS_TOKEN}".encode()):
+        return HttpResponse(status=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
 @login_not_required

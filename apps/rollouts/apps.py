@@ -17,6 +17,14 @@ class RolloutsConfig(AppConfig):
         _register_evidence()
         _announce_train_changes()
         _guard_environment_changes()
+        _register_metrics()
+
+
+def _register_metrics() -> None:
+    from apps.core.metrics import Gauge, register_gauge
+    from apps.rollouts.selectors import rollouts_by_state
+
+    register_gauge(Gauge("runway_rollouts", "Rollouts by state.", ("state",), rollouts_by_state))
 
 
 def _guard_environment_changes() -> None:
