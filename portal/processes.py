@@ -1,6 +1,6 @@
-"""Runway's own processes started from Python, as the Procfile starts them: a Celery worker and
-the cluster simulator. The test suite's drills, its browser tests and the benchmark all start
-them here, so that a worker under test is the worker that runs in production.
+"""Runway's own processes started from Python, as the Procfile starts them: a Celery worker, a
+web process and the cluster simulator. The test suite's drills, its browser tests and the
+benchmark all start them here, so that a process under test is the one that runs in production.
 
 Each process writes to a log file (a pipe nobody reads would block it once full), is awaited
 by what it leaves behind (the simulator writes its kubeconfig once it listens), and stops with
@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -68,6 +70,30 @@ def simulator(
             raise RuntimeError(f"the cluster simulator did not start (log: {log})")
         time.sleep(0.05)
     return process
+
+
+def web(*, port: int, env: Mapping[str, str], log: Path, timeout: float = 60) -> subprocess.Popen:
+    """A web process as the Procfile's `web` runs it (uvicorn), answering /healthz on `port`."""
+    command = [sys.executable, "-m", "uvicorn", "portal.asgi:application"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    process = _start(command, log=log, env=env)
+    deadline = time.monotonic() + timeout
+    while not _answers(f"http://127.0.0.1:{port}/healthz"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"the web process did not start (log: {log})")
+        time.sleep(0.1)
+    return process
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (a local http URL)
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered (503: the database is away), so it is up
+    except OSError:
+        return False
 
 
 def stop(process: subprocess.Popen, *, timeout: float = 20) -> None:
