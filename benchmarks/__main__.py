@@ -4,7 +4,7 @@ python -m benchmarks                 the whole run (what `make bench` does)
 python -m benchmarks --scale 0.05    a quick, small run while developing
 python -m benchmarks --keep-db       reuse the loaded database when it was made the same way
 python -m benchmarks --only web,dora choose phases: load web dora scorecards dispatch
-                                     trains supplychain fanout windows backstage
+                                     sustained trains supplychain fanout windows backstage
 """
 
 import argparse
@@ -20,6 +20,7 @@ PHASES = (
     "dora",
     "scorecards",
     "dispatch",
+    "sustained",
     "trains",
     "supplychain",
     "fanout",

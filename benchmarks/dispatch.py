@@ -52,27 +52,43 @@ class Simulator:
 
 
 class Workers:
-    """The Procfile's worker: one Celery worker, prefork, two processes."""
+    """Two worker processes as deployed for the rollouts queue (deploy/kubernetes/): each a
+    thread pool, since rollout steps wait on Kubernetes and the database, with a connection
+    pool as large as it. BENCH_WORKER_POOL=prefork measures two single-process workers."""
+
+    PROCESSES = 2
+    THREADS = 8
 
     def __init__(self, cfg: Config, kubeconfig: Path):
-        log = cfg.var_dir / "worker.log"
-        log.unlink(missing_ok=True)
-        self.process = processes.celery_worker(
-            log=log,
-            env=cfg.env(KUBECONFIG=str(kubeconfig)),
-            name="bench",
-            concurrency=2,
-            loglevel=os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
-        )
+        self.pool = os.environ.get("BENCH_WORKER_POOL", "threads")
+        threaded = self.pool == "threads"
+        self.processes = []
+        for index in range(self.PROCESSES):
+            log = cfg.var_dir / f"worker-{index}.log"
+            log.unlink(missing_ok=True)
+            self.processes.append(
+                processes.celery_worker(
+                    log=log,
+                    env=cfg.env(
+                        KUBECONFIG=str(kubeconfig),
+                        DATABASE_POOL_SIZE=str(self.THREADS if threaded else 0),
+                    ),
+                    name=f"bench-{index}",
+                    pool=self.pool,
+                    concurrency=self.THREADS if threaded else 1,
+                    loglevel=os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
+                )
+            )
         from portal.celery import app
 
         deadline = time.monotonic() + 60
-        while not app.control.ping(timeout=0.5):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(f"the Celery worker did not start; see {log}")
+        while len(app.control.ping(timeout=0.5) or []) < self.PROCESSES:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
+                raise RuntimeError(f"the Celery workers did not start; see {cfg.var_dir}")
 
     def stop(self) -> None:
-        processes.stop(self.process)
+        for process in self.processes:
+            processes.stop(process)
 
 
 def _note_commit(committed: dict[int, float], pk: int) -> None:
@@ -172,7 +188,7 @@ def run(cfg: Config, meta: dict) -> dict:
                 latency.samples_ms.append(max(0.0, (call - at) * 1000))
         result = {
             "rollouts": len(ids),
-            "workers": 2,
+            "workers": f"{Workers.PROCESSES} processes, {workers.pool} pool",
             "start_all_seconds": round(all_started, 2),
             "first_call": latency.as_dict(),
             "first_call_missing": len(ids) - len(latency.samples_ms),

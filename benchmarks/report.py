@@ -122,7 +122,7 @@ def markdown(results: dict) -> str:
             other.append(
                 (
                     f"Rollout dispatch: start → first Kubernetes call ({dp['rollouts']} rollouts, "
-                    f"{dp['workers']} worker processes)",
+                    f"{dp['workers']})",
                     f"p50 {_ms(dp['first_call']['p50_ms'])}, p95 {_ms(dp['first_call']['p95_ms'])}",
                     "p95 ≤ 500 ms",
                     _mark(dp.get("target_met")),
@@ -138,6 +138,22 @@ def markdown(results: dict) -> str:
                     "",
                     "—",
                     dp.get("note", ""),
+                )
+            )
+    su = results.get("sustained")
+    if su:
+        if su.get("error"):
+            other.append(("Sustained rollouts", "failed", "", "**no**", su["error"]))
+        else:
+            other.append(
+                (
+                    f"Sustained rollouts: {su['per_hour']:,} an hour for {su['minutes']:g} min "
+                    f"({su['rollouts']} rollouts, {su['workers']})",
+                    f"{su['steps_doubled']} with a step doubled; first Kubernetes call p95 "
+                    f"{_ms(su['first_call']['p95_ms'])}",
+                    "all succeed, no step doubled",
+                    _mark(su.get("target_met")),
+                    f"states {su['states']}",
                 )
             )
     tr = results.get("trains")

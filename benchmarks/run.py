@@ -52,6 +52,11 @@ class Run:
 
             with self.watch.phase("rollout dispatch"):
                 self.sections["dispatch"] = dispatch.run(self.cfg, self.meta)
+        if self.cfg.wants("sustained"):
+            from benchmarks import sustained
+
+            with self.watch.phase("sustained rollouts"):
+                self.sections["sustained"] = sustained.run(self.cfg, self.meta)
         if self.cfg.wants("trains"):
             from benchmarks import trains
 
@@ -89,6 +94,7 @@ class Run:
                 "dora",
                 "scorecards",
                 "dispatch",
+                "sustained",
                 "trains",
                 "supplychain",
                 "fanout",
