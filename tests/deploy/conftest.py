@@ -5,6 +5,7 @@ it is missing); outside CI these tests then skip, in CI they fail.
 """
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -91,3 +92,26 @@ def base_kustomization() -> dict:
 
 def secret_example() -> dict:
     return yaml.safe_load((KUBERNETES / "secret.example.yaml").read_text())
+
+
+def container_environment(container: dict, config: dict, secret: dict, pod_ip: str) -> dict:
+    """The environment the kubelet gives the container: envFrom first, then env in order, each
+    value's $(NAME) expanded from the variables before it."""
+    env = {"PATH": os.environ["PATH"]}
+    for _source in container.get("envFrom", []):
+        env.update(config)
+    for entry in container.get("env", []):
+        if "value" in entry:
+            value = expand(entry["value"], env)
+        elif "fieldRef" in entry["valueFrom"]:
+            assert entry["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+            value = pod_ip
+        else:
+            value = secret[entry["valueFrom"]["secretKeyRef"]["key"]]
+        env[entry["name"]] = value
+    return env
+
+
+def expand(value: str, env: dict) -> str:
+    """Kubernetes' $(NAME) references, in env values and command lines alike."""
+    return re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), value)

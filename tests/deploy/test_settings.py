@@ -3,14 +3,18 @@ Secret `runway`, and the values the overlays give start Django in production mod
 
 import ast
 import json
-import os
-import re
 import subprocess
 import sys
 
 import pytest
 
-from tests.deploy.conftest import ROOT, all_containers, pod_spec, secret_example
+from tests.deploy.conftest import (
+    ROOT,
+    all_containers,
+    container_environment,
+    pod_spec,
+    secret_example,
+)
 
 SECRET_SETTINGS = {
     "SECRET_KEY",
@@ -89,26 +93,6 @@ def test_secrets_come_from_the_secret_by_their_own_name(rendered):
                 assert reference.get("optional", False) == (entry["name"] not in REQUIRED_SECRETS)
             secrets = {e["name"] for e in container.get("env", []) if "valueFrom" in e}
             assert secrets >= REQUIRED_SECRETS, workload["metadata"]["name"]
-
-
-def container_environment(container: dict, config: dict, secret: dict, pod_ip: str) -> dict:
-    """The environment the kubelet gives the container: envFrom first, then env in order, each
-    value's $(NAME) expanded from the variables before it."""
-    env = {"PATH": os.environ["PATH"]}
-    for _source in container.get("envFrom", []):
-        env.update(config)
-    for entry in container.get("env", []):
-        if "value" in entry:
-            value = re.sub(
-                r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), entry["value"]
-            )
-        elif "fieldRef" in entry["valueFrom"]:
-            assert entry["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
-            value = pod_ip
-        else:
-            value = secret[entry["valueFrom"]["secretKeyRef"]["key"]]
-        env[entry["name"]] = value
-    return env
 
 
 WHAT_DJANGO_SEES = (
