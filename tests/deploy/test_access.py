@@ -87,14 +87,17 @@ def _egress_ports(rendered, labels: dict) -> set[tuple[str, int]]:
     return ports
 
 
-def test_only_the_web_pods_take_connections_and_only_on_their_port(rendered):
+def test_only_web_and_workers_take_connections_and_only_on_their_ports(rendered):
     for workload in rendered.workloads():
         labels = workload["spec"]["template"]["metadata"]["labels"]
         policies = _policies(rendered, labels, "Ingress")
         assert policies, f"{workload['metadata']['name']} has no ingress policy"
         rules = [rule for p in policies for rule in p["spec"].get("ingress", [])]
-        if labels["app.kubernetes.io/component"] == "web":
+        component = labels["app.kubernetes.io/component"]
+        if component == "web":
             assert rules == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+        elif component == "worker":
+            assert rules == [{"ports": [{"port": "metrics", "protocol": "TCP"}]}]
         else:
             assert rules == [], workload["metadata"]["name"]
 
@@ -117,4 +120,15 @@ def test_only_the_workers_that_send_notifications_reach_mail_servers(rendered):
     for workload in rendered.workloads():
         labels = workload["spec"]["template"]["metadata"]["labels"]
         sends_mail = ("TCP", 587) in _egress_ports(rendered, labels)
-        assert sends_mail == (labels.get("runway/queue") in {"notifications", "celery"})
+        assert sends_mail == (labels.get("runway/queue") == "notifications")
+
+
+def test_only_the_rollout_workers_reach_the_analyses_targets_in_the_cluster(rendered):
+    for workload in rendered.workloads():
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        anywhere_inside = any(
+            rule.get("to") == [{"namespaceSelector": {}}]
+            for policy in _policies(rendered, labels, "Egress")
+            for rule in policy["spec"]["egress"]
+        )
+        assert anywhere_inside == (labels.get("runway/queue") == "rollouts")

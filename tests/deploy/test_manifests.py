@@ -183,7 +183,7 @@ def test_the_small_overlay_runs_one_of_each(small):
     assert web["spec"]["replicas"] == 1
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)
     workers = [d for d in small.of_kind("Deployment") if "worker" in d["metadata"]["name"]]
-    assert len(workers) == 5
+    assert len(workers) == 4
     assert {w["spec"]["replicas"] for w in workers} == {1}
 
 

@@ -26,6 +26,7 @@ SECRET_SETTINGS = {
     "LIVE_UPDATES_REDIS_URL",
     "EMAIL_URL",
     "RELEASE_WEBHOOK_URL",
+    "METRICS_TOKEN",
     "OIDC_CLIENT_SECRET",
     "GITHUB_CLIENT_SECRET",
     "GITLAB_CLIENT_SECRET",
@@ -105,7 +106,7 @@ WHAT_DJANGO_SEES = (
 )
 
 
-@pytest.mark.parametrize("workload", ["Deployment/runway-web", "Deployment/runway-worker-celery"])
+@pytest.mark.parametrize("workload", ["Deployment/runway-web", "Deployment/runway-worker-default"])
 def test_the_rendered_environment_starts_django_in_production_mode(small, workload):
     kind, name = workload.split("/")
     container = pod_spec(small.get(kind, name))["containers"][0]

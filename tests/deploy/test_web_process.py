@@ -2,6 +2,7 @@
 kubelet's probes: addressed to the pod's IP, over plain HTTP."""
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -31,8 +32,10 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def get(port: int, path: str, host: str) -> tuple[int, bytes, str]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Host": host})
+def get(port: int, path: str, host: str, **headers: str) -> tuple[int, bytes, str]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Host": host, **headers}
+    )
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(request, timeout=5) as response:
@@ -51,6 +54,7 @@ def web(small, tmp_path):
         **secret_example()["stringData"],
         "DATABASE_URL": database_url_of_test_db(),
         "CACHE_URL": "locmemcache://probe",
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
     }
     env = container_environment(container, config, secret, POD_IP)
     env.pop("LIVE_UPDATES_REDIS_URL")
@@ -93,3 +97,18 @@ def test_pages_still_go_to_https_on_the_public_host(web):
 def test_a_host_nobody_allowed_is_refused(web):
     status, _, _ = get(web, "/healthz", "elsewhere.example")
     assert status >= 400
+
+
+def test_prometheus_scrapes_the_pod_with_the_secrets_token(web):
+    token = secret_example()["stringData"]["METRICS_TOKEN"]
+    status, body, _ = get(web, "/metrics", f"{POD_IP}:8000", Authorization=f"Bearer {token}")
+    assert status == 200
+    # The dashboard's figures that the web pods serve (the probes made the first request).
+    for metric in (
+        b"django_http_requests_latency_seconds_by_view_method_bucket",
+        b"runway_outbox_backlog",
+        b"runway_queue_depth",
+        b"runway_rollouts",
+    ):
+        assert metric in body, metric
+    assert get(web, "/metrics", f"{POD_IP}:8000")[0] == 401

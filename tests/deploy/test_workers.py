@@ -1,69 +1,101 @@
-"""One Celery worker Deployment per queue, each consuming the queue it is named for."""
+"""One Celery worker Deployment per queue that portal/settings.py routes tasks to, each
+consuming exactly its own."""
 
-from django.conf import settings
+import json
+import subprocess
+import sys
 
-from tests.deploy.conftest import base_kustomization, pod_spec
+from tests.deploy.conftest import ROOT, container_environment, expand, pod_spec, secret_example
 
-QUEUES_ANNOTATION = "runway/celery-queues"
-
-
-def declared_queues() -> list[str]:
-    """The queues the base gives a worker each, listed once in its kustomization."""
-    return base_kustomization()["metadata"]["annotations"][QUEUES_ANNOTATION].split(",")
-
-
-def routed_queues(default_queue: str) -> set[str]:
-    """The queues portal/settings.py sends tasks to. Until it routes any task to a queue of its
-    own, the base's list stands in for the routes."""
-    routes = getattr(settings, "CELERY_TASK_ROUTES", None)
-    if not routes:
-        return set(declared_queues())
-    found = {default_queue}
-    for route in routes.values() if isinstance(routes, dict) else routes:
-        if isinstance(route, dict) and "queue" in route:
-            found.add(route["queue"])
-    return found
+ROUTED_QUEUES = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps(sorted({r['queue'] for r in s.CELERY_TASK_ROUTES.values()} "
+    "| {s.CELERY_TASK_DEFAULT_QUEUE})))"
+)
+_routed: dict[str, list[str]] = {}
 
 
-def worker_queues(rendered) -> dict[str, list[str]]:
-    queues = {}
-    for deployment in rendered.of_kind("Deployment"):
-        command = pod_spec(deployment)["containers"][0]["command"]
-        if command[:4] == ["celery", "-A", "portal", "worker"]:
-            queues[deployment["metadata"]["name"]] = command[command.index("-Q") + 1].split(",")
-    return queues
+def routed_queues(rendered) -> list[str]:
+    """The queues settings send tasks to, as a worker of this overlay loads them."""
+    if rendered.overlay not in _routed:
+        container = pod_spec(rendered.get("Deployment", "runway-worker-default"))["containers"][0]
+        config = rendered.get("ConfigMap", "runway-config")["data"]
+        env = container_environment(container, config, secret_example()["stringData"], "")
+        result = subprocess.run(
+            [sys.executable, "-c", ROUTED_QUEUES],
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        _routed[rendered.overlay] = json.loads(result.stdout)
+    return _routed[rendered.overlay]
 
 
-def test_each_queue_has_a_worker_of_its_own(rendered):
-    queues = worker_queues(rendered)
-    assert sorted(q for consumed in queues.values() for q in consumed) == sorted(declared_queues())
-    for name, consumed in queues.items():
-        assert name == f"runway-worker-{consumed[0]}"
+def workers(rendered) -> list[dict]:
+    return [
+        d
+        for d in rendered.of_kind("Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
+    ]
 
 
-def test_every_worker_consumes_a_queue_settings_send_tasks_to(rendered):
-    default_queue = rendered.get("ConfigMap", "runway-config")["data"]["CELERY_QUEUE"]
-    routed = routed_queues(default_queue)
-    for name, consumed in worker_queues(rendered).items():
-        assert set(consumed) <= routed, name
+def queue_argument(worker: dict) -> str:
+    command = pod_spec(worker)["containers"][0]["command"]
+    assert command[:4] == ["celery", "-A", "portal", "worker"]
+    return command[command.index("-Q") + 1]
 
 
-def test_the_default_queue_has_a_worker(rendered):
-    """Every task settings route nowhere else goes to CELERY_QUEUE: someone must consume it."""
-    default_queue = rendered.get("ConfigMap", "runway-config")["data"]["CELERY_QUEUE"]
-    assert [default_queue] in worker_queues(rendered).values()
+def consumed_queue(rendered, worker: dict) -> str:
+    config = rendered.get("ConfigMap", "runway-config")["data"]
+    return expand(queue_argument(worker), config)
+
+
+def test_every_queue_settings_route_to_has_one_worker_of_its_own(rendered):
+    consumed = sorted(consumed_queue(rendered, worker) for worker in workers(rendered))
+    assert consumed == routed_queues(rendered)
+    assert "runway.rollouts" in consumed  # the routes were read, not only the default queue
+
+
+def test_the_workers_queues_follow_celery_queue(rendered):
+    """An installation that renames its queues (CELERY_QUEUE) need not touch the workers."""
+    for worker in workers(rendered):
+        assert queue_argument(worker).startswith("$(CELERY_QUEUE)")
+
+
+def test_a_worker_is_named_for_the_queue_it_consumes(rendered):
+    for worker in workers(rendered):
+        kind = worker["metadata"]["labels"]["runway/queue"]
+        assert worker["metadata"]["name"] == f"runway-worker-{kind}"
+        queue = consumed_queue(rendered, worker)
+        assert queue.endswith(f".{kind}") or (kind == "default" and "." not in queue)
 
 
 def test_rollout_steps_run_on_threads_and_the_rest_on_processes(rendered):
-    for deployment in rendered.of_kind("Deployment"):
-        command = pod_spec(deployment)["containers"][0]["command"]
-        if "worker" not in command:
-            continue
+    for worker in workers(rendered):
+        command = pod_spec(worker)["containers"][0]["command"]
         pool = next(arg for arg in command if arg.startswith("--pool="))
         concurrency = next(arg for arg in command if arg.startswith("--concurrency="))
-        if command[command.index("-Q") + 1] == "rollouts":
+        if worker["metadata"]["labels"]["runway/queue"] == "rollouts":
             assert (pool, concurrency) == ("--pool=threads", "--concurrency=16")
         else:
             assert pool == "--pool=prefork"
             # Unnamed, Celery would fork once per CPU of the node rather than of the pod.
             assert int(concurrency.split("=")[1]) <= 4
+
+
+def test_each_workers_processes_share_their_metrics_on_a_scratch_directory(rendered):
+    config = rendered.get("ConfigMap", "runway-config")["data"]
+    for worker in workers(rendered):
+        spec = pod_spec(worker)
+        container = spec["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert "emptyDir" in volumes[mounts[env["PROMETHEUS_MULTIPROC_DIR"]]]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["metrics"] == int(config["WORKER_METRICS_PORT"])
+        annotations = worker["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == config["WORKER_METRICS_PORT"]
