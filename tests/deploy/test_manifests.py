@@ -8,7 +8,6 @@ import kubernetes_validate
 import pytest
 
 from tests.deploy.conftest import (
-    KUBERNETES,
     all_containers,
     base_kustomization,
     pod_spec,
@@ -204,10 +203,3 @@ def test_the_large_overlay_runs_more_and_bigger_pods(small, large):
                 assert _quantity(bigger[kind][resource]) > _quantity(smaller[kind][resource]), (
                     f"{name} {kind}.{resource}"
                 )
-
-
-def test_the_base_is_applied_through_an_overlay_only():
-    """The base names no namespace: applied alone it would land wherever kubectl points."""
-    assert "namespace" not in base_kustomization()
-    for overlay in ("small", "large"):
-        assert (KUBERNETES / "overlays" / overlay / "namespace.yaml").exists()
