@@ -99,3 +99,11 @@ def test_each_workers_processes_share_their_metrics_on_a_scratch_directory(rende
         assert ports["metrics"] == int(config["WORKER_METRICS_PORT"])
         annotations = worker["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/port"] == config["WORKER_METRICS_PORT"]
+
+
+def test_the_rollout_threads_each_can_borrow_a_pooled_connection(rendered):
+    worker = rendered.get("Deployment", "runway-worker-rollouts")
+    container = pod_spec(worker)["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    threads = next(a for a in container["command"] if a.startswith("--concurrency="))
+    assert env["DATABASE_POOL_SIZE"] == threads.split("=")[1]
