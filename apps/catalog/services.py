@@ -5,6 +5,7 @@ from pathlib import PurePosixPath
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import Team, User
@@ -22,6 +23,7 @@ from apps.catalog.models import (
     System,
     Tag,
 )
+from apps.catalog.pipelines import parse_reference
 from apps.core.exceptions import Conflict, Gone
 
 EDITABLE_FIELDS = (
@@ -399,6 +401,22 @@ def template_make_default(*, actor, template: GoldenPathTemplate) -> GoldenPathT
         after={"default": str(template)},
     )
     return template
+
+
+def service_pipeline_reported(*, service: Service, reference: str) -> dict:
+    """Record the pipeline template (`name@version`, apps/catalog/pipelines.py) that the
+    service's CI says it runs. Called inside the write that carried it (a release's create),
+    whose audit row takes the returned part. Raises a ValidationError naming
+    `pipeline_template` for a malformed reference."""
+    name, version = parse_reference(reference)
+    service.pipeline_template, service.pipeline_template_version = name, version
+    service.pipeline_reported_at = timezone.now()
+    Service.objects.filter(pk=service.pk).update(
+        pipeline_template=name,
+        pipeline_template_version=version,
+        pipeline_reported_at=service.pipeline_reported_at,
+    )
+    return {"pipeline_template": f"{name}@{version}"}
 
 
 class _DryRun(Exception):
