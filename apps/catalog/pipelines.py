@@ -111,6 +111,19 @@ def service_spec(service: Service) -> PipelineSpec | None:
     )
 
 
+def reported_status(service: Service) -> str:
+    """ "latest" when the service's CI last reported its golden path's newest version, "outdated"
+    for anything else it reported, "none" before any report. Needs `template_latest_version`
+    (selectors.service_detail_queryset annotates it)."""
+    if not service.pipeline_template:
+        return "none"
+    latest = service.template is not None and (
+        service.pipeline_template == service.template.name
+        and service.pipeline_template_version == getattr(service, "template_latest_version", None)
+    )
+    return "latest" if latest else "outdated"
+
+
 def pipeline_files(spec: PipelineSpec) -> dict[str, str]:
     """{path in the repository: content} for both CI systems."""
     return {GITHUB_PATH: github_workflow(spec), GITLAB_PATH: gitlab_ci(spec)}

@@ -23,7 +23,7 @@ from apps.catalog.models import (
     System,
     Tag,
 )
-from apps.catalog.pipelines import parse_reference
+from apps.catalog.pipelines import parse_reference, pipeline_files, service_spec
 from apps.core.exceptions import Conflict, Gone
 
 EDITABLE_FIELDS = (
@@ -425,7 +425,8 @@ class _DryRun(Exception):
 
 def service_preview(*, actor: User, **arguments) -> dict:
     """What service_create would make, without keeping it: the same checks, the generated
-    Kubernetes manifests and the catalog-info.yaml. Raises the same ValidationError."""
+    Kubernetes manifests, the catalog-info.yaml and, on a golden path, the CI pipelines. Raises
+    the same ValidationError."""
     from apps.catalog.backstage.exporter import service_catalog_info_yaml
     from apps.catalog.manifests import manifests_yaml
 
@@ -433,7 +434,10 @@ def service_preview(*, actor: User, **arguments) -> dict:
     try:
         with transaction.atomic():
             service = service_create(actor=actor, **arguments)
+            spec = service_spec(service)
             preview = {
+                # The standard CI pipelines, for a service on a golden path.
+                "pipelines": pipeline_files(spec) if spec is not None else {},
                 "manifests": service.manifests,
                 "manifests_yaml": manifests_yaml(service.manifests),
                 "catalog_info_yaml": service_catalog_info_yaml(service),
