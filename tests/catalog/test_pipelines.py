@@ -221,3 +221,20 @@ def test_a_malformed_reference_names_the_field(value):
 
 def test_a_reference_reads_as_name_and_version():
     assert parse_reference("python-web@12") == ("python-web", 12)
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_the_readme_s_excerpts_are_what_runway_generates(kind):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split(f"<!-- standard-pipeline: {kind} -->\n```yaml\n", 1)[1].split("```")[0]
+    golden_path = next(t for t in GOLDEN_PATHS if (t.name, t.version) == ("python-web", 3))
+    spec = spec_for(
+        template=golden_path,
+        service="checkout",
+        image="registry.example.com/checkout",
+        environments=ENVIRONMENTS,
+    )
+    generated = pipeline_files(spec)[GITHUB_PATH if kind == "github" else GITLAB_PATH]
+
+    for part in block.split("# …\n"):
+        assert part in generated, part
