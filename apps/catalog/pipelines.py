@@ -205,6 +205,8 @@ def github_workflow(spec: PipelineSpec) -> str:
         "RUNWAY_URL": "${{ secrets.RUNWAY_URL }}",
         "RUNWAY_TOKEN": "${{ secrets.RUNWAY_TOKEN }}",
     }
+    # The runway command runs on Python 3.11, whatever the service's language.
+    python = {"uses": "actions/setup-python@v6", "with": {"python-version": "3.11"}}
     install_runway = {"name": "Install the runway command", "run": 'pip install "$RUNWAY_CLI"\n'}
     setup = _TOOLCHAINS.get(spec.language)
     test_steps: list[dict] = [{"uses": "actions/checkout@v5"}]
@@ -233,6 +235,7 @@ def github_workflow(spec: PipelineSpec) -> str:
                     "with": {"push": True, "tags": "${{ env.IMAGE }}:${{ github.sha }}"},
                 },
                 {"uses": "sigstore/cosign-installer@v3"},
+                python,
                 install_runway,
                 {
                     "name": "Sign the image and upload its evidence to Runway",
@@ -257,6 +260,7 @@ def github_workflow(spec: PipelineSpec) -> str:
             "environment": environment,
             "concurrency": {"group": f"runway-{environment}", "cancel-in-progress": False},
             "steps": [
+                python,
                 install_runway,
                 {
                     "name": f"Release to {environment}",
