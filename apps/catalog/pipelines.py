@@ -112,9 +112,9 @@ def service_spec(service: Service) -> PipelineSpec | None:
 
 
 def reported_status(service: Service) -> str:
-    """ "latest" when the service's CI last reported its golden path's newest version, "outdated"
-    for anything else it reported, "none" before any report. Needs `template_latest_version`
-    (selectors.service_detail_queryset annotates it)."""
+    """How the service's CI report compares with its golden path: "latest" for the newest
+    version of its template, "outdated" for anything else, "none" before any report. Needs
+    `template_latest_version` (selectors.service_detail_queryset annotates it)."""
     if not service.pipeline_template:
         return "none"
     latest = service.template is not None and (

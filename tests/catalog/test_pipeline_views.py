@@ -85,6 +85,16 @@ def test_the_page_links_the_files_and_says_whether_ci_reports_the_latest_version
     assert "not the latest version" in body
 
 
+def test_the_api_shows_the_reported_template(api_as, developer, ledger):
+    api = api_as(developer)
+    assert api.get("/api/v1/services/ledger/").json()["pipeline_template"] is None
+
+    _request(developer, ledger, ledger.environments.get(name="dev"), "python-web@1")
+
+    found = api.get("/api/v1/services/ledger/").json()
+    assert found["pipeline_template"] == "python-web@1" and found["pipeline_reported_at"]
+
+
 def test_a_service_without_a_golden_path_shows_no_pipeline(client_as, developer, payments):
     catalog.service_create(actor=developer, name="notes", owner=payments)
 
