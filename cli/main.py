@@ -149,6 +149,13 @@ def release():
     envvar="RUNWAY_IDEMPOTENCY_KEY",
     help="Send the same key again to get the same release (default: one per invocation).",
 )
+@click.option(
+    "--pipeline-template",
+    envvar="RUNWAY_PIPELINE_TEMPLATE",
+    default="",
+    help="The standard pipeline asking, <template>@<version> (or RUNWAY_PIPELINE_TEMPLATE, "
+    "which Runway's generated pipelines set): Runway records it on the service.",
+)
 @OUTPUT
 @click.pass_obj
 def release_create(obj: Context, **options):
@@ -252,6 +259,8 @@ def _release_body(options: dict) -> dict:
     }
     if options["template"] is not None:
         body["standard_template"] = options["template"]
+    if options["pipeline_template"].strip():
+        body["pipeline_template"] = options["pipeline_template"].strip()
     return body
 
 

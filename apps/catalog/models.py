@@ -170,6 +170,12 @@ class Service(models.Model):
         related_name="services",
     )
 
+    # The pipeline template (apps/catalog/pipelines.py) the service's CI last said it runs,
+    # sent with each release it requests: `pipeline_template`@`pipeline_template_version`.
+    pipeline_template = models.CharField(max_length=63, blank=True, editable=False)
+    pipeline_template_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    pipeline_reported_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     # What an import brought that has no field here (Backstage annotations, unknown keys).
     annotations = models.JSONField(default=dict, blank=True)
     extra = models.JSONField(default=dict, blank=True)

@@ -33,8 +33,19 @@ def service_list() -> QuerySet[Service]:
 
 
 def service_detail_queryset() -> QuerySet[Service]:
+    """Services with their environments, and their golden path's newest version
+    (`template_latest_version`: whether the pipeline they report is the current one)."""
     environments = Environment.objects.select_related("cluster").order_by("order")
-    return service_list().prefetch_related(Prefetch("environments", queryset=environments))
+    newest = (
+        GoldenPathTemplate.objects.filter(name=OuterRef("template__name"))
+        .order_by("-version")
+        .values("version")[:1]
+    )
+    return (
+        service_list()
+        .prefetch_related(Prefetch("environments", queryset=environments))
+        .annotate(template_latest_version=Subquery(newest))
+    )
 
 
 def environment_queryset() -> QuerySet[Environment]:

@@ -5,6 +5,7 @@ from pathlib import PurePosixPath
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import Team, User
@@ -22,6 +23,7 @@ from apps.catalog.models import (
     System,
     Tag,
 )
+from apps.catalog.pipelines import parse_reference, pipeline_files, service_spec
 from apps.core.exceptions import Conflict, Gone
 
 EDITABLE_FIELDS = (
@@ -401,13 +403,30 @@ def template_make_default(*, actor, template: GoldenPathTemplate) -> GoldenPathT
     return template
 
 
+def service_pipeline_reported(*, service: Service, reference: str) -> dict:
+    """Record the pipeline template (`name@version`, apps/catalog/pipelines.py) that the
+    service's CI says it runs. Called inside the write that carried it (a release's create),
+    whose audit row takes the returned part. Raises a ValidationError naming
+    `pipeline_template` for a malformed reference."""
+    name, version = parse_reference(reference)
+    service.pipeline_template, service.pipeline_template_version = name, version
+    service.pipeline_reported_at = timezone.now()
+    Service.objects.filter(pk=service.pk).update(
+        pipeline_template=name,
+        pipeline_template_version=version,
+        pipeline_reported_at=service.pipeline_reported_at,
+    )
+    return {"pipeline_template": f"{name}@{version}"}
+
+
 class _DryRun(Exception):
     """Unwinds a preview's transaction."""
 
 
 def service_preview(*, actor: User, **arguments) -> dict:
     """What service_create would make, without keeping it: the same checks, the generated
-    Kubernetes manifests and the catalog-info.yaml. Raises the same ValidationError."""
+    Kubernetes manifests, the catalog-info.yaml and, on a golden path, the CI pipelines. Raises
+    the same ValidationError."""
     from apps.catalog.backstage.exporter import service_catalog_info_yaml
     from apps.catalog.manifests import manifests_yaml
 
@@ -415,7 +434,10 @@ def service_preview(*, actor: User, **arguments) -> dict:
     try:
         with transaction.atomic():
             service = service_create(actor=actor, **arguments)
+            spec = service_spec(service)
             preview = {
+                # The standard CI pipelines, for a service on a golden path.
+                "pipelines": pipeline_files(spec) if spec is not None else {},
                 "manifests": service.manifests,
                 "manifests_yaml": manifests_yaml(service.manifests),
                 "catalog_info_yaml": service_catalog_info_yaml(service),

@@ -10,6 +10,11 @@ urlpatterns = [
     path("services/<str:name>/edit/", views.service_edit, name="service-edit"),
     path("services/<str:name>/delete/", views.service_delete, name="service-delete"),
     path(
+        "services/<str:name>/pipelines/<slug:kind>/",
+        views.service_pipeline_download,
+        name="service-pipeline",
+    ),
+    path(
         "services/<str:name>/environments/<str:environment>/edit/",
         views.environment_edit,
         name="environment-edit",

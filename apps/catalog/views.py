@@ -1,6 +1,8 @@
+from pathlib import PurePosixPath
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -13,6 +15,12 @@ from apps.catalog.forms import EnvironmentForm, ServiceForm
 from apps.catalog.graph_layout import dependency_picture
 from apps.catalog.manifests import manifests_yaml
 from apps.catalog.panels import rendered_panels
+from apps.catalog.pipelines import (
+    PIPELINE_FILES,
+    pipeline_files,
+    reported_status,
+    service_spec,
+)
 from apps.core.forms import add_service_errors
 from apps.core.http import AuthenticatedRequest
 from apps.core.lists import render_filtered_list
@@ -54,6 +62,8 @@ def service_detail(request: AuthenticatedRequest, name: str) -> HttpResponse:
             "graph": graph,
             "picture": dependency_picture(service.name, graph),
             "manifests_yaml": manifests_yaml(service.manifests) if service.manifests else "",
+            "pipeline": service_spec(service),
+            "pipeline_status": reported_status(service),
             "audit_trail": audit_events_for(target_type="catalog.service", target_id=service.pk)[
                 :20
             ],
@@ -62,6 +72,21 @@ def service_detail(request: AuthenticatedRequest, name: str) -> HttpResponse:
             "can_delete": permissions.is_platform_admin(request.user),
         },
     )
+
+
+@require_safe
+@permissions.rule_required(permissions.can_read)
+def service_pipeline_download(request: AuthenticatedRequest, name: str, kind: str) -> HttpResponse:
+    """One of the service's standard pipeline files, to commit to its repository; 404 for a
+    service on no golden path."""
+    service = permissions.get_visible_or_404(selectors.service_detail_queryset(), name=name)
+    spec = service_spec(service)
+    if spec is None or kind not in PIPELINE_FILES:
+        raise Http404("This service has no standard pipeline.")
+    path = PIPELINE_FILES[kind]
+    response = HttpResponse(pipeline_files(spec)[path], content_type="application/yaml")
+    response["Content-Disposition"] = f'attachment; filename="{PurePosixPath(path).name}"'
+    return response
 
 
 @require_http_methods(["GET", "POST"])

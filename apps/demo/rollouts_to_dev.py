@@ -27,6 +27,14 @@ DEV_RELEASES = (
     ("fraud-check", "1.9.1", 30),  # a rolling update; "Start rollout now" starts it sooner
 )
 
+# The standard pipeline (apps/catalog/pipelines.py) each service's CI runs, which it reports with
+# its releases: fraud-check's is still python-web's v2, one version behind its newest.
+PIPELINE_TEMPLATES = {
+    "payments-api": "python-web@3",
+    "ledger": "go-grpc@1",
+    "fraud-check": "python-web@2",
+}
+
 
 def load() -> list[str]:
     if AnalysisTemplate.objects.exists():
@@ -65,6 +73,7 @@ def load() -> list[str]:
             title=f"{name} {version} to dev",
             planned_start=start,
             planned_end=start + timedelta(minutes=2),  # a service's next one starts after
+            pipeline_template=PIPELINE_TEMPLATES[name],
         )
         release_services.release_submit(actor=dev, release=release)
         created.append(f"release #{release.pk} to dev")

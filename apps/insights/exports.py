@@ -239,6 +239,13 @@ def _audit_basis(audit: kpis.AuditCompleteness) -> str:
     )
 
 
+def _pipeline_basis(adoption: kpis.PipelineAdoption) -> str:
+    return (
+        f"{adoption.latest} of {adoption.services} golden-path services report the newest "
+        f"pipeline template ({adoption.outdated} an older one, {adoption.unreported} none yet)"
+    )
+
+
 KPIS = (
     Kpi(
         "rollback_success_rate",
@@ -288,6 +295,12 @@ KPIS = (
         "Security gate pass rate",
         PERCENT,
         _of("passed at the first attempt", "production releases under a trust policy"),
+    ),
+    Kpi(
+        "standard_pipeline_share",
+        "Services on the standard pipeline",
+        PERCENT,
+        _pipeline_basis,
     ),
     Kpi("ci_success_rate", "CI success rate", PERCENT, _of("succeeded", "pipeline runs")),
     Kpi(

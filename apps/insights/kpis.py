@@ -43,6 +43,13 @@ production releases.
   all (Release.supply_chain_first_passed, kept even when the start was refused). Only the
   supply-chain gates count: a freeze or a missing approval is no security failure; evidence
   still awaited is not a pass. Releases no trust policy covers are not counted.
+- standard_pipeline_share: services on a golden path (Service.template set), those whose CI
+  last reported (with `runway release create`, RUNWAY_PIPELINE_TEMPLATE) the newest version of
+  their golden path's pipeline template / all of them. The others split into outdated (an older
+  version, or another template) and unreported. Services on no golden path are not counted: they
+  have no standard pipeline to be on (golden-path adoption itself is latest_template_share).
+  Runway keeps each service's last report only, so this is the state now, not over the window:
+  the trend has the value in its last week when the window ends today, and None elsewhere.
 - ci_success_rate, ci_duration_p50_seconds, ci_duration_p95_seconds: CI pipeline runs that
   finished in the window, leaving out cancelled runs (usually superseded by a newer push: they
   say nothing about the pipeline's health or speed). Success rate: succeeded / (succeeded +
@@ -52,11 +59,11 @@ production releases.
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from apps.catalog.models import EnvironmentKind
+from apps.catalog.models import EnvironmentKind, GoldenPathTemplate, Service
 from apps.insights import dora
 from apps.insights.models import PipelineRun, PipelineStatus, ScorecardSnapshot, ServiceScore
 from apps.insights.selectors import day_bounds, dora_window, scope_filters
@@ -101,6 +108,16 @@ class AuditCompleteness:
 
 
 @dataclass(frozen=True)
+class PipelineAdoption:
+    value: float | None  # latest / services
+    latest: int
+    outdated: int
+    unreported: int
+    services: int  # services on a golden path
+    trend: list[TrendPoint]
+
+
+@dataclass(frozen=True)
 class PlatformKpis:
     scope: str
     name: str
@@ -115,6 +132,7 @@ class PlatformKpis:
     manual_interventions_per_release: Ratio  # interventions / releases, 2 decimals
     artifact_integrity_coverage: Ratio  # verified / started production releases
     security_gate_pass_rate: Ratio  # passed at the first attempt / evaluated releases
+    standard_pipeline_share: PipelineAdoption
     ci_success_rate: Ratio  # succeeded / (succeeded + failed) runs
     ci_duration_p50_seconds: Measure
     ci_duration_p95_seconds: Measure
@@ -366,6 +384,41 @@ def _security_gates(weeks: list[date], lower: datetime, upper: datetime, filters
     )
 
 
+# scope_filters' keys (on a `service` foreign key) as they read on Service itself.
+_ON_SERVICE = {"service__owner_id": "owner_id", "service_id": "pk"}
+
+
+def _standard_pipelines(weeks: list[date], end: date, filters: dict) -> PipelineAdoption:
+    """One query."""
+    newest = (
+        GoldenPathTemplate.objects.filter(name=OuterRef("template__name"))
+        .order_by("-version")
+        .values("version")[:1]
+    )
+    on_path = Service.objects.filter(
+        template__isnull=False, **{_ON_SERVICE[key]: value for key, value in filters.items()}
+    ).annotate(newest=Subquery(newest))
+    counts = on_path.aggregate(
+        services=Count("pk"),
+        latest=Count(
+            "pk",
+            filter=Q(pipeline_template=F("template__name"), pipeline_template_version=F("newest")),
+        ),
+        unreported=Count("pk", filter=Q(pipeline_template="")),
+    )
+    services, latest, unreported = counts["services"], counts["latest"], counts["unreported"]
+    value = _divide(latest, services)
+    now = timezone.localdate() <= end
+    return PipelineAdoption(
+        value=value,
+        latest=latest,
+        outdated=services - latest - unreported,
+        unreported=unreported,
+        services=services,
+        trend=[TrendPoint(week, value if now and week == weeks[-1] else None) for week in weeks],
+    )
+
+
 def _ci(
     weeks: list[date], lower: datetime, upper: datetime, filters: dict
 ) -> tuple[Ratio, Measure, Measure]:
@@ -406,8 +459,8 @@ def platform_kpis(
     """The platform KPIs (see the module's docstring) of the organisation, a team (by slug: its
     services) or a service (by name), over the days start..end (default: the last 90 days).
 
-    Twelve queries for the organisation, thirteen for a team or a service (its lookup), however
-    many rows there are."""
+    Thirteen queries for the organisation, fourteen for a team or a service (its lookup),
+    however many rows there are."""
     filters, label = scope_filters(scope, name)
     start, end = dora_window(start, end)
     lower, upper = day_bounds(start, end)
@@ -431,6 +484,7 @@ def platform_kpis(
         manual_interventions_per_release=interventions,
         artifact_integrity_coverage=_artifact_integrity(weeks, lower, upper, filters),
         security_gate_pass_rate=_security_gates(weeks, lower, upper, filters),
+        standard_pipeline_share=_standard_pipelines(weeks, end, filters),
         ci_success_rate=ci_success,
         ci_duration_p50_seconds=ci_p50,
         ci_duration_p95_seconds=ci_p95,

@@ -14,6 +14,7 @@ from apps.accounts.models import Role, User
 from apps.accounts.system import system_account
 from apps.audit.services import audit_record, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
+from apps.catalog.services import service_pipeline_reported
 from apps.core.exceptions import Conflict, refused
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
@@ -162,8 +163,11 @@ def release_create(
     planned_end: datetime,
     commits: list[dict] | None = None,
     standard_template: StandardChangeTemplate | None = None,
+    pipeline_template: str = "",
     **fields,
 ) -> Release:
+    """A draft release. `pipeline_template`, sent by a standard pipeline (`name@version`), is
+    recorded on the service as the template its CI last reported, audited with the create."""
     _require_requester_rights(actor, service)
     release = Release(
         service=service,
@@ -182,6 +186,11 @@ def release_create(
     for row in rows:
         row.release = release
     ReleaseCommit.objects.bulk_create(rows)
+    reported = (
+        service_pipeline_reported(service=service, reference=pipeline_template)
+        if pipeline_template
+        else {}
+    )
     audit_record(
         actor=actor,
         action="release.create",
@@ -189,6 +198,7 @@ def release_create(
         after={
             **snapshot(release, ("service", "environment", *RELEASE_FIELDS, "risk")),
             "commits": [row.sha for row in rows],
+            **reported,
         },
     )
     return release

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.services import api_token_create
-from apps.catalog.models import Service
+from apps.catalog.models import GoldenPathTemplate, Service
 from apps.insights.models import DeliveryStatus, WebhookDelivery
 from apps.insights.services.sources import webhook_source_create
 from apps.onboarding import services as onboarding
@@ -222,12 +222,15 @@ ONBOARDING_ANSWERS = {
 
 def demo_extras() -> None:
     """What the main pages show beyond the demo: the developer's onboarding draft up to its
-    review, a canary under way, an API token, and a webhook source with a delivery no service
-    matched yet."""
+    review (on the golden path), a canary under way, an API token, and a webhook source with a
+    delivery no service matched yet."""
     developer, admin = (User.objects.get(username=name) for name in (DEVELOPER, ADMIN))
     for step, answers in ONBOARDING_ANSWERS.items():
         if step == "basics":
             answers = {**answers, "owner": str(developer.teams.get(slug="payments").pk)}
+        if step == "runtime":  # on the golden path: the review shows its CI pipelines too
+            golden_path = GoldenPathTemplate.objects.get(is_default=True)
+            answers = {**answers, "template": str(golden_path.pk)}
         form = STEP_FORMS[Step(step)](answers, user=developer)
         assert form.is_valid(), (step, form.errors)
         _, errors = onboarding.draft_step_submit(

@@ -61,7 +61,7 @@ def test_leadership_drills_down_from_the_organisation_to_a_service(
     )
     expect(deployments_chart.locator("path")).to_have_count(2)  # deployments and failures
     expect(page.locator("[data-testid^=trend-] svg[role=img]")).to_have_count(4)
-    expect(page.locator("[data-kpi] svg[role=img]")).to_have_count(12)  # one per platform KPI
+    expect(page.locator("[data-kpi] svg[role=img]")).to_have_count(13)  # one per platform KPI
     expect(page.get_by_test_id("level-bars").locator("svg rect[data-segment]")).to_have_count(2)
     expect(page.locator('[data-metric="deployment_frequency"] .dora-tier')).not_to_have_text(
         "No data"

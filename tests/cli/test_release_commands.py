@@ -258,3 +258,28 @@ def test_a_duration_that_is_not_one_is_a_usage_error_and_nothing_is_sent(runway,
 
     assert done.returncode == 1 and "--start/--duration" in done.stderr
     assert not Release.objects.exists()
+
+
+def test_the_standard_pipeline_s_template_is_sent_from_its_variable_and_kept_on_the_service(
+    runway, developer, web
+):
+    reported = runway(
+        developer, *CREATE, "--env", "dev", env={"RUNWAY_PIPELINE_TEMPLATE": "python-web@3"}
+    )
+    plain = runway(developer, *CREATE, "--env", "staging", env={"RUNWAY_PIPELINE_TEMPLATE": ""})
+
+    assert reported.returncode == 0, reported.stderr
+    assert plain.returncode == 0, plain.stderr
+    web.refresh_from_db()
+    # A release without the variable (a hand-made one) leaves the last report as it was.
+    assert (web.pipeline_template, web.pipeline_template_version) == ("python-web", 3)
+
+
+def test_a_malformed_pipeline_template_is_a_usage_error_naming_the_field(runway, developer, web):
+    done = runway(developer, *CREATE, "--env", "dev", "--pipeline-template", "python-web v3")
+
+    assert done.returncode == 1, done.stderr
+    assert "pipeline_template" in done.stderr
+    assert not Release.objects.exists()
+    web.refresh_from_db()
+    assert web.pipeline_template == "" and web.pipeline_template_version is None

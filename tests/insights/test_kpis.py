@@ -9,8 +9,15 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from apps.catalog.models import EnvironmentKind, Strategy
-from apps.insights.kpis import AuditCompleteness, Measure, Ratio, TrendPoint, platform_kpis
+from apps.catalog.models import EnvironmentKind, GoldenPathTemplate, Strategy
+from apps.insights.kpis import (
+    AuditCompleteness,
+    Measure,
+    PipelineAdoption,
+    Ratio,
+    TrendPoint,
+    platform_kpis,
+)
 from apps.insights.models import (
     Level,
     PipelineRun,
@@ -456,6 +463,7 @@ def test_no_data_gives_no_figures(checkout):
     ):
         assert measure == Measure(None, 0, empty)
     assert found.audit_completeness == AuditCompleteness(None, 0, 0, 0, 0, 0, 0, empty)
+    assert found.standard_pipeline_share == PipelineAdoption(None, 0, 0, 0, 0, empty)
 
 
 @pytest.mark.django_db
@@ -531,13 +539,13 @@ def test_a_fixed_number_of_queries(django_assert_num_queries, developer, release
     # Rollouts by week, rollouts overall, detection median, detection by week; scores,
     # snapshots; releases by week (audit), production starts by week (artifact integrity),
     # first supply-chain outcomes by week (security gates); CI by week, CI percentiles, CI
-    # percentiles by week.
-    with django_assert_num_queries(12):
+    # percentiles by week; golden-path services by their pipeline reports.
+    with django_assert_num_queries(13):
         found = kpis()
     # A team or a service: its lookup first.
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         kpis("team", "bulk")
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         kpis("service", "bulk-0")
     assert found.rollback_success_rate == Ratio(
         1.0, services, services, found.rollback_success_rate.trend
@@ -607,3 +615,42 @@ def test_security_gate_pass_rate(checkout, finder, developer, other_developer):
     assert kpis("service", "finder").security_gate_pass_rate == Ratio(
         0.0, 0, 1, trend(None, None, 0.0, None)
     )
+
+
+@pytest.mark.django_db
+def test_standard_pipeline_share_counts_latest_outdated_and_unreported(payments, search):
+    python_v1, python_v2 = (
+        GoldenPathTemplate.objects.create(name="python-web", version=v, title="Py") for v in (1, 2)
+    )
+    go = GoldenPathTemplate.objects.create(name="go-grpc", version=1, title="Go")
+
+    def service(name, team, template, reported=("", None)):
+        return ServiceFactory(
+            name=name,
+            owner=team,
+            template=template,
+            pipeline_template=reported[0],
+            pipeline_template_version=reported[1],
+        )
+
+    # Made from v1, its CI took up v2's pipeline: on the newest.
+    service("ledger", payments, python_v1, ("python-web", 2))
+    service("cart", payments, python_v2, ("python-web", 1))  # an older version: outdated
+    service("router", search, go, ("python-web", 2))  # another template's pipeline: outdated
+    service("indexer", search, go)  # nothing reported yet
+    service("legacy", search, None, ("python-web", 2))  # no golden path: not counted
+
+    empty = trend(None, None, None, None)
+    assert kpis().standard_pipeline_share == PipelineAdoption(0.25, 1, 2, 1, 4, empty)
+    assert kpis("team", "payments").standard_pipeline_share == PipelineAdoption(
+        0.5, 1, 1, 0, 2, empty
+    )
+    assert kpis("service", "indexer").standard_pipeline_share == PipelineAdoption(
+        0.0, 0, 0, 1, 1, empty
+    )
+    # A new version makes yesterday's newest outdated.
+    GoldenPathTemplate.objects.create(name="python-web", version=3, title="Py")
+    assert kpis().standard_pipeline_share.latest == 0
+    # The state now: in the default window (ending today), the last week carries it.
+    now = platform_kpis(scope="org").standard_pipeline_share
+    assert now.trend[-1].value == 0.0 and {p.value for p in now.trend[:-1]} == {None}

@@ -229,6 +229,31 @@ def test_review_shows_the_manifests_and_the_catalog_info(wizard):
     assert not Service.objects.exists()
 
 
+def test_review_shows_the_golden_path_s_ci_pipelines_beside_the_manifests(wizard, python_web):
+    wizard.complete("basics")
+    wizard.submit("runtime", template=str(python_web.pk), container_port="8000")
+    wizard.complete("delivery", "operations")
+
+    body = text(wizard.client.get("/onboard/"))
+
+    assert body.count('data-testid="pipeline-yaml"') == 2
+    assert "<code>.github/workflows/runway.yml</code>" in body
+    assert "<code>.gitlab-ci.yml</code>" in body
+    assert body.count("RUNWAY_PIPELINE_TEMPLATE: python-web@2") == 2
+    # One release per environment the delivery step lists, in its order.
+    assert body.index("release-staging:") < body.index("release-prod:")
+    assert "--env qa" not in body and 'data-testid="no-pipeline"' not in body
+    assert not Service.objects.exists()
+
+
+def test_review_without_a_golden_path_says_there_is_no_standard_pipeline(wizard):
+    wizard.complete()
+
+    body = text(wizard.client.get("/onboard/"))
+
+    assert 'data-testid="no-pipeline"' in body and "pipeline-yaml" not in body
+
+
 def test_without_autoscaling_or_a_budget_there_is_no_hpa_or_pdb(wizard):
     wizard.complete("basics")
     wizard.submit("runtime", autoscale_max="", pdb_min_available="")

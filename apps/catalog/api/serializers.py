@@ -89,14 +89,22 @@ class ServiceListSerializer(serializers.ModelSerializer):
 
 class ServiceDetailSerializer(ServiceListSerializer):
     environments = EnvironmentSerializer(many=True, read_only=True)
+    pipeline_template = serializers.SerializerMethodField(
+        help_text="The pipeline template its CI last reported, <name>@<version> (null: none)."
+    )
 
     class Meta(ServiceListSerializer.Meta):
         fields = [
             *ServiceListSerializer.Meta.fields, "runbook_url", "on_call", "links", "image",
             "container_port", "replicas", "cpu", "memory", "health_path", "autoscale_max",
             "pdb_min_available", "strategy_params", "environments", "annotations", "extra",
-            "manifests", "created_at",
+            "manifests", "pipeline_template", "pipeline_reported_at", "created_at",
         ]  # fmt: skip
+
+    def get_pipeline_template(self, service) -> str | None:
+        if not service.pipeline_template:
+            return None
+        return f"{service.pipeline_template}@{service.pipeline_template_version}"
 
 
 class ServiceWriteSerializer(serializers.ModelSerializer):

@@ -4,12 +4,14 @@ names to rows here; every business rule (windows, policies, who may do what) is 
 from datetime import UTC
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import Role, Team, User
 from apps.catalog.models import Environment, EnvironmentKind, Service
+from apps.catalog.pipelines import parse_reference
 from apps.core.serializers import ChangesSerializer
 from apps.releases import evidence_sections
 from apps.releases.calendar.transitions import RuleState, state_of
@@ -314,6 +316,22 @@ class ReleaseCreateSerializer(serializers.Serializer):
     submit = serializers.BooleanField(
         default=False, help_text="Submit it right away; if that is refused, nothing is created."
     )
+    pipeline_template = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=100,
+        help_text="The standard pipeline that asks, `<template>@<version>` (the `runway` command "
+        "sends RUNWAY_PIPELINE_TEMPLATE): recorded on the service.",
+    )
+
+    def validate_pipeline_template(self, value: str) -> str:
+        if value:
+            try:
+                parse_reference(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.message_dict["pipeline_template"]) from None
+        return value
 
     def validate(self, data):
         data["environment"] = _environment_of(data["service"], data["environment"])
