@@ -5,7 +5,11 @@ Each table takes a fixed number of queries however many teams, services and depl
 are: the DORA figures are grouped by team or service in the database (medians by
 percentile_cont ... GROUP BY, or its SQLite fallback), then put together with the same code as
 the DORA report (dora.build_report), so a row agrees exactly with dora_report for its team or
-service and window. Services without a scorecard evaluation count as level 0 (no level)."""
+service and window. Services without a scorecard evaluation count as level 0 (no level).
+
+The services needing attention need counts only, no medians: they are ranked and cut in the
+database, in one query over the catalog, the scores and the daily roll-up, whatever the size of
+the catalog."""
 
 from collections import defaultdict
 from dataclasses import dataclass
@@ -310,10 +314,12 @@ def _compiled(queryset) -> tuple[str, tuple]:
     return queryset.query.sql_with_params()
 
 
-# Ranked in the database: only the shown rows leave it. The rate is rounded as the DORA report
-# rounds it (4 decimals) before it ranks, so services whose rates read the same tie on it. A
-# `* 1.0` makes the division exact (numeric in PostgreSQL, real in SQLite); names compare by code
-# point (COLLATE "C" in PostgreSQL), as Python compares strings.
+# Ranked in the database: only the shown rows leave it. The rate ranks rounded to 4 decimals,
+# as the DORA report rounds it, so services whose rates read the same tie on it (the database
+# rounds an exact half up where Python's round() may not: 1 in 32 ranks as 0.0313; the row
+# still shows Python's 0.0312, as every other table does). A `* 1.0` makes the division exact
+# (numeric in PostgreSQL, real in SQLite); names compare by code point (COLLATE "C" in
+# PostgreSQL), as Python compares strings.
 _ATTENTION_SQL = """
 WITH deployed AS ({deployed}), emergencies AS ({emergencies}),
 ranked AS (
@@ -331,7 +337,7 @@ ranked AS (
     WHERE {in_scope}
 )
 SELECT name, title, team_slug, team_name, level, scored, failing, deployments, failures,
-    emergencies, rate
+    emergencies
 FROM ranked
 WHERE level = 0 OR failing > 0 OR emergencies > 0 OR deployments = 0
     OR failures * 100 > 15 * deployments
@@ -397,7 +403,7 @@ def services_needing_attention(
             team_name=team_name,
             level=level,
             level_label=Level(level).label,
-            change_failure_rate=float(rate) if rate is not None else None,
+            change_failure_rate=round(failures / deployments, 4) if deployments else None,
             failing_rules=failing,
             open_emergencies=emergencies_,
             deployments=deployments,
@@ -422,6 +428,5 @@ def services_needing_attention(
             deployments,
             failures,
             emergencies_,
-            rate,
         ) in found
     ]

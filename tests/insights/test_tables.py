@@ -513,6 +513,17 @@ def test_the_attention_ranking_on_known_figures(payments, search, developer):
         services_needing_attention(team_slug="nobody", **WINDOW)
 
 
+@pytest.mark.django_db
+def test_an_attention_rate_reads_as_in_every_other_table(payments):
+    # 1 in 32 is 0.03125 exactly: the database would round it up, Python's round() down.
+    ledger = ServiceFactory(name="ledger", owner=payments)
+    rolled_up(ledger, (4, 32, 1))
+    score(ledger, Level.BRONZE, 9)
+    [row] = services_needing_attention(**WINDOW)
+    [table_row] = service_table(**WINDOW)
+    assert row.change_failure_rate == table_row.change_failure_rate == 0.0312
+
+
 # --- Query counts -----------------------------------------------------------------------------
 
 
