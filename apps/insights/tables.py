@@ -401,7 +401,7 @@ def services_needing_attention(
             title=title,
             team_slug=team_slug_,
             team_name=team_name,
-            level=level,
+            level=Level(level),
             level_label=Level(level).label,
             change_failure_rate=round(failures / deployments, 4) if deployments else None,
             failing_rules=failing,
