@@ -32,6 +32,11 @@ class Run:
 
     def execute(self) -> None:
         self._load()
+        if self.cfg.wants("web") or self.cfg.wants("dora"):
+            from benchmarks import web
+
+            with self.watch.phase("floors"):
+                self.sections["floors"] = web.run_floors(self.cfg, self.meta, self.server())
         if self.cfg.wants("web"):
             from benchmarks import web
 

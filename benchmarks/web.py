@@ -16,6 +16,7 @@ SEARCH_TERM = "payments"
 BUSY_TEAM = "team-0"
 PAGE_LIMIT_MS = 100.0
 RATIO_LIMIT = 3.0
+FLOOR_PAGE, FLOOR_API = "page", "api"
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Probe:
     params: dict = field(default_factory=dict)
     limit_ms: float = PAGE_LIMIT_MS
     check: Callable[[bytes], bool] | None = None
+    floor: str | None = None  # FLOOR_PAGE or FLOOR_API: what a request costs before its query
 
 
 def catalog_probes(meta: dict) -> list[Probe]:
@@ -82,6 +84,34 @@ def release_probes(meta: dict) -> list[Probe]:
     ]
 
 
+def floor_probes(meta: dict) -> list[Probe]:
+    """The least a signed-in request costs, beside which the others are read: the home page
+    (the person's name, roles and teams, and whether the database and workers answer: a few
+    one-row queries, 3 kB) and one API token by id (one row, a five-field serializer). The
+    profile page is not light enough: its time-zone choice alone is 600 options, 40 kB."""
+    from apps.accounts.models import ApiToken
+
+    token = ApiToken.objects.filter(user__username="dev").order_by("pk").first()
+    if token is None:
+        raise RuntimeError("the benchmark's dev has no API token")
+    return [
+        Probe(
+            "Floor: home page (signed in, little to render)",
+            "/",
+            "dev",
+            api=False,
+            floor=FLOOR_PAGE,
+        ),
+        Probe(
+            f"Floor: API, one token by id (GET /api/v1/tokens/{token.pk}/)",
+            f"/api/v1/tokens/{token.pk}/",
+            "dev",
+            api=True,
+            floor=FLOOR_API,
+        ),
+    ]
+
+
 class Clients:
     """Keep-alive HTTP clients per persona: a browser session or an API token."""
 
@@ -131,11 +161,21 @@ def measure(cfg: Config, clients: Clients, conn, probe: Probe) -> dict:
         response = client.get(url, timeout=120)
         if response.status_code != 200:
             raise RuntimeError(f"{probe.path}: HTTP {response.status_code}: {response.text[:300]}")
+        if response.history:  # a sign-in page answered instead: not the page meant
+            raise RuntimeError(f"{probe.path}: redirected to {response.url}")
         sizes.append(len(response.content))
         return response
 
     timing, _ = timed(request, warmup=cfg.warmup, samples=cfg.samples)
-    row = {"name": probe.name, "path": probe.path, **timing.as_dict(), "bytes": sizes[-1]}
+    row = {
+        "name": probe.name,
+        "path": probe.path,
+        "api": probe.api,
+        **timing.as_dict(),
+        "bytes": sizes[-1],
+    }
+    if probe.floor:
+        row["floor"] = probe.floor
     if probe.sql:
         sql_timing, _ = timed(
             lambda: conn.execute(probe.sql, probe.params).fetchall(),
@@ -167,6 +207,12 @@ def measure_all(cfg: Config, server: WebServer, meta: dict, probes: list[Probe])
     clients = Clients(server, meta)
     with psycopg.connect(cfg.database_url, autocommit=True) as conn:
         return [measure(cfg, clients, conn, probe) for probe in probes]
+
+
+def run_floors(cfg: Config, meta: dict, server: WebServer) -> dict:
+    """The floors, measured in the same run as the pages and APIs read against them."""
+    rows = measure_all(cfg, server, meta, floor_probes(meta))
+    return {"rows": rows, **{row["floor"]: row["p50_ms"] for row in rows}}
 
 
 def run(cfg: Config, meta: dict, server: WebServer) -> dict:

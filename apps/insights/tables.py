@@ -5,20 +5,25 @@ Each table takes a fixed number of queries however many teams, services and depl
 are: the DORA figures are grouped by team or service in the database (medians by
 percentile_cont ... GROUP BY, or its SQLite fallback), then put together with the same code as
 the DORA report (dora.build_report), so a row agrees exactly with dora_report for its team or
-service and window. Services without a scorecard evaluation count as level 0 (no level)."""
+service and window. Services without a scorecard evaluation count as level 0 (no level).
+
+The services needing attention need counts only, no medians: they are ranked and cut in the
+database, in one query over the catalog, the scores and the daily roll-up, whatever the size of
+the catalog."""
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import Coalesce, TruncWeek
 
 from apps.accounts.models import Team
 from apps.catalog.models import Service
 from apps.insights import dora
-from apps.insights.models import Level
+from apps.insights.models import Level, ServiceScore
 from apps.insights.selectors import (
     commits_counted_between,
     day_bounds,
@@ -279,22 +284,66 @@ def _plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
-def _reasons(row: ServiceRow, emergencies: int, days: int) -> tuple[str, ...]:
+def _reasons(
+    *,
+    level: int,
+    scored: bool,
+    failures: int,
+    deployments: int,
+    failing: int,
+    emergencies: int,
+    days: int,
+) -> tuple[str, ...]:
     reasons = []
-    if row.level == Level.NONE:
-        reasons.append("No level" if row.scored else "Not scored yet")
-    if row.change_failure_tier == dora.LOW:
-        reasons.append(f"Change failure rate {row.change_failure_rate:.0%}")
-    failing = row.rules_total - row.rules_passed
+    if level == Level.NONE:
+        reasons.append("No level" if scored else "Not scored yet")
+    if dora.change_failure_tier(failures, deployments) == dora.LOW:
+        reasons.append(f"Change failure rate {failures / deployments:.0%}")
     if failing:
         reasons.append(_plural(failing, "failing rule", "failing rules"))
     if emergencies == 1:
         reasons.append("Open emergency change without retrospective")
     elif emergencies:
         reasons.append(f"{emergencies} open emergency changes without retrospective")
-    if not row.deployments:
+    if not deployments:
         reasons.append(f"No production deployment in {days} days")
     return tuple(reasons)
+
+
+def _compiled(queryset) -> tuple[str, tuple]:
+    return queryset.query.sql_with_params()
+
+
+# Ranked in the database: only the shown rows leave it. The rate ranks rounded to 4 decimals,
+# as the DORA report rounds it, so services whose rates read the same tie on it (the database
+# rounds an exact half up where Python's round() may not: 1 in 32 ranks as 0.0313; the row
+# still shows Python's 0.0312, as every other table does). A `* 1.0` makes the division exact
+# (numeric in PostgreSQL, real in SQLite); names compare by code point (COLLATE "C" in
+# PostgreSQL), as Python compares strings.
+_ATTENTION_SQL = """
+WITH deployed AS ({deployed}), emergencies AS ({emergencies}),
+ranked AS (
+    SELECT s.name, s.title, t.slug AS team_slug, t.name AS team_name,
+        COALESCE(sc.level, 0) AS level, sc.id IS NOT NULL AS scored,
+        COALESCE(sc.total, 0) - COALESCE(sc.passed, 0) AS failing,
+        COALESCE(d.deployments, 0) AS deployments, COALESCE(d.failures, 0) AS failures,
+        COALESCE(e.releases, 0) AS emergencies,
+        ROUND(d.failures * 1.0 / NULLIF(d.deployments, 0), 4) AS rate
+    FROM {service} s
+    JOIN {team} t ON t.id = s.owner_id
+    LEFT JOIN {score} sc ON sc.service_id = s.id
+    LEFT JOIN deployed d ON d.service_id = s.id
+    LEFT JOIN emergencies e ON e.service_id = s.id
+    WHERE {in_scope}
+)
+SELECT name, title, team_slug, team_name, level, scored, failing, deployments, failures,
+    emergencies
+FROM ranked
+WHERE level = 0 OR failing > 0 OR emergencies > 0 OR deployments = 0
+    OR failures * 100 > 15 * deployments
+ORDER BY level, COALESCE(rate, 0) DESC, failing DESC, emergencies DESC, name{collate}
+LIMIT %s
+"""
 
 
 def services_needing_attention(
@@ -313,45 +362,71 @@ def services_needing_attention(
 
     Ranking, most in need first: the lowest scorecard level; then the highest change failure
     rate (none counts as 0); then the most failing rules; then the most open emergencies; then
-    by name. Five queries; six for a team."""
+    by name. One query over the catalog, the scores and the daily roll-up, ranked and cut in the
+    database however many services there are; two for a team (its lookup, ScopeNotFound when
+    there is none)."""
     start, end = dora_window(start, end)
-    rows = _service_rows(team_slug, start, end)
-    team = {"service__owner__slug": team_slug} if team_slug else {}
-    emergencies = dict(
+    filters, _ = scope_filters("team", team_slug) if team_slug else ({}, "")
+    team = {"service__owner_id": filters["service__owner_id"]} if filters else {}
+    deployed, deployed_params = _compiled(
+        production_rollups(start, end, filters)
+        .values("service_id")
+        .annotate(deployments=Sum("deployments"), failures=Sum("failures"))
+        .order_by()
+    )
+    emergencies, emergency_params = _compiled(
         needing_retrospective()
         .filter(**team)
-        .values_list("service_id")
+        .values("service_id")
         .annotate(releases=Count("pk"))
         .order_by()
     )
-    days = (end - start).days + 1
-    candidates = []
-    for pk, row in rows:
-        reasons = _reasons(row, emergencies.get(pk, 0), days)
-        if not reasons:
-            continue
-        candidates.append(
-            AttentionRow(
-                service=row.name,
-                title=row.title,
-                team_slug=row.team_slug,
-                team_name=row.team_name,
-                level=row.level,
-                level_label=row.level_label,
-                change_failure_rate=row.change_failure_rate,
-                failing_rules=row.rules_total - row.rules_passed,
-                open_emergencies=emergencies.get(pk, 0),
-                deployments=row.deployments,
-                reasons=reasons,
-            )
-        )
-    candidates.sort(
-        key=lambda row: (
-            row.level,
-            -(row.change_failure_rate or 0),
-            -row.failing_rules,
-            -row.open_emergencies,
-            row.service,
-        )
+    sql = _ATTENTION_SQL.format(
+        deployed=deployed,
+        emergencies=emergencies,
+        service=Service._meta.db_table,
+        team=Team._meta.db_table,
+        score=ServiceScore._meta.db_table,
+        in_scope="s.owner_id = %s" if team else "TRUE",
+        collate=' COLLATE "C"' if connection.vendor == "postgresql" else "",
     )
-    return candidates[: max(limit, 0)]
+    params = [*deployed_params, *emergency_params, *team.values(), max(limit, 0)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    days = (end - start).days + 1
+    return [
+        AttentionRow(
+            service=name,
+            title=title,
+            team_slug=team_slug_,
+            team_name=team_name,
+            level=Level(level),
+            level_label=Level(level).label,
+            change_failure_rate=round(failures / deployments, 4) if deployments else None,
+            failing_rules=failing,
+            open_emergencies=emergencies_,
+            deployments=deployments,
+            reasons=_reasons(
+                level=level,
+                scored=bool(scored),
+                failures=failures,
+                deployments=deployments,
+                failing=failing,
+                emergencies=emergencies_,
+                days=days,
+            ),
+        )
+        for (
+            name,
+            title,
+            team_slug_,
+            team_name,
+            level,
+            scored,
+            failing,
+            deployments,
+            failures,
+            emergencies_,
+        ) in found
+    ]

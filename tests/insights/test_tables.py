@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from apps.catalog.models import EnvironmentKind
+from apps.catalog.models import EnvironmentKind, Service
 from apps.insights import services
-from apps.insights.models import DeploymentFact, Level, ServiceScore
+from apps.insights.models import DailyDeploymentRollup, DeploymentFact, Level, ServiceScore
 from apps.insights.selectors import ScopeNotFound, dora_report
 from apps.insights.tables import (
     AttentionRow,
@@ -379,6 +379,151 @@ def test_empty_catalog(db):
     assert services_needing_attention(**WINDOW) == []
 
 
+def rolled_up(service, *days):
+    """Production roll-up rows: (day of March 2025, deployments, failures) each."""
+    for day, deployments, failures in days:
+        DailyDeploymentRollup.objects.create(
+            service=service,
+            day=date(2025, 3, day),
+            is_production=True,
+            deployments=deployments,
+            failures=failures,
+        )
+
+
+def attention_by_reference(window: dict, emergencies: dict[str, int]) -> list[tuple]:
+    """The ranking worked out in Python from every service's full row (service_table), as the
+    page once did it: (name, level, rate, failing rules, emergencies, deployments)."""
+    rows = [
+        (
+            r.name,
+            r.level,
+            r.change_failure_rate,
+            r.rules_total - r.rules_passed,
+            emergencies.get(r.name, 0),
+            r.deployments,
+        )
+        for r in service_table(**window)
+        if r.level == Level.NONE
+        or r.change_failure_tier == "low"
+        or r.rules_total > r.rules_passed
+        or emergencies.get(r.name)
+        or not r.deployments
+    ]
+    return sorted(rows, key=lambda r: (r[1], -(r[2] or 0), -r[3], -r[4], r[0]))
+
+
+@pytest.mark.django_db
+def test_the_attention_ranking_on_known_figures(payments, search, developer):
+    def service(name, team=payments):
+        return with_environments(ServiceFactory(name=name, owner=team), *STAGING_AND_PRODUCTION)
+
+    # Bronze, 1 in 4 failed (25%), 2 failing rules.
+    ledger = service("ledger")
+    rolled_up(ledger, (4, 2, 1), (11, 2, 0))
+    score(ledger, Level.BRONZE, 8)
+    # Bronze, 2 in 8 failed (25% too): more failing rules (5), so before the ledger.
+    refunds = service("refunds")
+    rolled_up(refunds, (5, 8, 2))
+    score(refunds, Level.BRONZE, 5)
+    # Bronze, 1 in 2 failed: the highest rate of the bronze services.
+    fraud = service("fraud")
+    rolled_up(fraud, (6, 2, 1))
+    score(fraud, Level.BRONZE, 10)
+    # Not scored, never deployed: the lowest level, so first.
+    service("idle", search)
+    # Bronze, 1 in 10 failed (high tier, not low), nothing failing but an open emergency.
+    wallet = service("wallet")
+    rolled_up(wallet, (7, 10, 1))
+    score(wallet, Level.BRONZE, 10)
+    emergency(wallet, developer)
+    # Bronze, 1 in 10, all rules pass, no emergency: healthy, not listed. A failed deployment
+    # before the window and a failing one outside production do not count.
+    healthy = service("healthy")
+    rolled_up(healthy, (7, 10, 1))
+    DailyDeploymentRollup.objects.create(
+        service=healthy, day=date(2025, 3, 2), is_production=True, deployments=1, failures=1
+    )
+    DailyDeploymentRollup.objects.create(
+        service=healthy, day=date(2025, 3, 8), is_production=False, deployments=3, failures=3
+    )
+    score(healthy, Level.BRONZE, 10)
+    # Gold, 1 in 5 failed (20%, low tier), equal in all else: by name, by code point
+    # ("a-z" before "ab", where a dictionary order would put "ab" first).
+    for name in ("ab", "a-z"):
+        rolled_up(service(name, search), (10, 5, 1))
+    for name in ("ab", "a-z"):
+        score(Service.objects.get(name=name), Level.GOLD, 10)
+
+    rows = services_needing_attention(**WINDOW)
+
+    assert [
+        (
+            r.service,
+            r.level,
+            r.change_failure_rate,
+            r.failing_rules,
+            r.open_emergencies,
+            r.deployments,
+        )
+        for r in rows
+    ] == [
+        ("idle", 0, None, 0, 0, 0),
+        ("fraud", 1, 0.5, 0, 0, 2),
+        ("refunds", 1, 0.25, 5, 0, 8),
+        ("ledger", 1, 0.25, 2, 0, 4),
+        ("wallet", 1, 0.1, 0, 1, 10),
+        ("a-z", 3, 0.2, 0, 0, 5),
+        ("ab", 3, 0.2, 0, 0, 5),
+    ]
+    assert rows[0].reasons == ("Not scored yet", "No production deployment in 28 days")
+    assert (rows[0].team_slug, rows[0].team_name, rows[0].level_label) == (
+        "search",
+        "Search",
+        "No level",
+    )
+    assert rows[1].reasons == ("Change failure rate 50%",)
+    assert rows[2].reasons == ("Change failure rate 25%", "5 failing rules")
+    assert rows[4].reasons == ("Open emergency change without retrospective",)
+    assert rows[5].reasons == ("Change failure rate 20%",)
+    # The same services in the same order as ranking every service's full row in Python.
+    assert [
+        (
+            r.service,
+            r.level,
+            r.change_failure_rate,
+            r.failing_rules,
+            r.open_emergencies,
+            r.deployments,
+        )
+        for r in rows
+    ] == attention_by_reference(WINDOW, {"wallet": 1})
+    # The limit cuts the ranking; a team's list is the same ranking, of its services only.
+    assert [r.service for r in services_needing_attention(limit=3, **WINDOW)] == [
+        "idle",
+        "fraud",
+        "refunds",
+    ]
+    assert [r.service for r in services_needing_attention(team_slug="search", **WINDOW)] == [
+        "idle",
+        "a-z",
+        "ab",
+    ]
+    with pytest.raises(ScopeNotFound):
+        services_needing_attention(team_slug="nobody", **WINDOW)
+
+
+@pytest.mark.django_db
+def test_an_attention_rate_reads_as_in_every_other_table(payments):
+    # 1 in 32 is 0.03125 exactly: the database would round it up, Python's round() down.
+    ledger = ServiceFactory(name="ledger", owner=payments)
+    rolled_up(ledger, (4, 32, 1))
+    score(ledger, Level.BRONZE, 9)
+    [row] = services_needing_attention(**WINDOW)
+    [table_row] = service_table(**WINDOW)
+    assert row.change_failure_rate == table_row.change_failure_rate == 0.0312
+
+
 # --- Query counts -----------------------------------------------------------------------------
 
 
@@ -429,10 +574,10 @@ def test_a_fixed_number_of_queries(django_assert_num_queries, teams):
     # The same after looking the team up.
     with django_assert_num_queries(5):
         service_table(team_slug="team-0", **WINDOW)
-    # The service table's four, and the open emergencies.
-    with django_assert_num_queries(5):
+    # One query, ranked and cut in the database; a team's adds its lookup.
+    with django_assert_num_queries(1):
         services_needing_attention(**WINDOW)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(2):
         services_needing_attention(team_slug="team-0", **WINDOW)
     assert len(rows) == teams and len(service_rows) == 2 * teams
     # 6 deployments per service, two of them (the 1st and 4th) failed.
