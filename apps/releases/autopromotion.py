@@ -8,9 +8,18 @@ What holds a release back here is what would refuse or hold the promotion anyway
 a pin on another version in the next environment, the version already asked there, a train that
 steers it. Nothing is marked as skipped: once the pin is lifted, the next run promotes it."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Subquery
+from django.db.models import (
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 
 from apps.catalog.models import Environment
@@ -18,6 +27,25 @@ from apps.releases.models import BadVersion, Release, ReleaseState, VersionPin
 from apps.releases.promotion import STILL_ASKED, next_environment, pin_refusal
 from apps.releases.soak import BROKEN, soaked_at
 from apps.releases.transitions import unsteered
+
+
+class SecondsAsDuration(Func):
+    """A whole number of seconds as a duration, to add to a time, on PostgreSQL and on the
+    embedded SQLite alike (Django multiplies a duration by a column on PostgreSQL only)."""
+
+    arity = 1
+    output_field = DurationField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="make_interval(secs => %(expressions)s)", **extra_context
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite keeps durations as microseconds (Django's own convention there).
+        return super().as_sql(
+            compiler, connection, template="(%(expressions)s * 1000000)", **extra_context
+        )
 
 
 def auto_promotion_candidates(*, now: datetime):
@@ -52,7 +80,7 @@ def auto_promotion_candidates(*, now: datetime):
         .annotate(
             soaked_at=ExpressionWrapper(
                 Coalesce("broken_at", "finished_at")
-                + F("environment__soak_seconds") * timedelta(seconds=1),
+                + SecondsAsDuration("environment__soak_seconds"),
                 output_field=DateTimeField(),
             )
         )

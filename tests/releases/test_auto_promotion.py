@@ -585,3 +585,21 @@ def test_releases_held_back_do_not_keep_a_newer_one_waiting(
     [promoted] = services.releases_auto_promote(limit=2)
     assert Release.objects.get(pk=promoted).promoted_from == newer
     assert all(Release.objects.get(pk=r.pk).auto_promotion_hold for r in held)
+
+
+@pytest.mark.django_db
+def test_the_candidates_query_also_compiles_for_the_embedded_sqlite_database():
+    """`make run` keeps its data in SQLite, where Django multiplies no duration by a column; the
+    suite runs on PostgreSQL, so the query is compiled for SQLite here, and its soak sum run."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    from apps.releases.autopromotion import auto_promotion_candidates
+
+    sqlite = DatabaseWrapper({**connection.settings_dict, "NAME": ":memory:"}, alias="sqlite")
+    query = auto_promotion_candidates(now=timezone.now()).query
+    sql, _ = query.get_compiler(connection=sqlite).as_sql()
+    assert "* 1000000" in sql
+    with sqlite.cursor() as cursor:
+        cursor.execute("SELECT django_format_dtdelta('+', '2026-12-07 10:00:00', 90 * 1000000)")
+        assert cursor.fetchone()[0] == "2026-12-07 10:01:30"
+    sqlite.close()
