@@ -83,6 +83,7 @@ class WebServer:
 
 def session_for(username: str) -> str:
     """A signed-in session for a seeded user, made as django.contrib.auth.login makes one."""
+    from django.conf import settings
     from django.contrib.auth import (
         BACKEND_SESSION_KEY,
         HASH_SESSION_KEY,
@@ -94,7 +95,9 @@ def session_for(username: str) -> str:
     user = get_user_model().objects.get(username=username)
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    # The backend that signs people in with a password, as login() records it: a session
+    # naming a backend the settings do not list is no session at all.
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()
     if store.session_key is None:
