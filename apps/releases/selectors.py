@@ -244,6 +244,8 @@ _DECIDING_READS = (
 )
 
 INBOX_PAGE_SIZE = 50
+# An item lists the first commits that ship and how many more; its release page lists them all.
+INBOX_COMMITS = 10
 
 
 def inbox_queryset() -> QuerySet[Release]:
@@ -254,11 +256,20 @@ def inbox_queryset() -> QuerySet[Release]:
 def _inbox_entry(release: Release, user, *, now: datetime, policies: list[ApprovalPolicy]) -> dict:
     status = approval_status(release, now=now, policies=policies)
     open_rules = [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)]
+    commits = getattr(release, "first_commits", None)  # a page of the inbox prefetches these
+    if commits is None:
+        every = list(release.commits.all())
+        commits, commit_count = every[:INBOX_COMMITS], len(every)
+    else:
+        commit_count = release.commits_in_all  # type: ignore[attr-defined]
     return {
         "release": release,
         "status": status,
         "rules": open_rules,
         "planned_start": release.planned_start,
+        "commits": commits,
+        "commit_count": commit_count,
+        "more_commits": commit_count - len(commits),
     }
 
 
@@ -426,12 +437,24 @@ class InboxItems:
         before = sum(1 for at, _ in self.placed if at < start)
         shown = [item for at, item in self.placed if start <= at < stop]
         offset = start - before
+        first_commits = ReleaseCommit.objects.order_by("committed_at", "id")[:INBOX_COMMITS]
+        commit_count = (
+            ReleaseCommit.objects.filter(release=OuterRef("pk"))
+            .order_by()
+            .values("release")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
         page = (
             self.releases.select_related(
                 "service__owner", "environment", "requester", "standard_template"
             )
             .defer(*SERVICE_BULK)
-            .prefetch_related(*_DECIDING_READS)[offset : offset + (stop - start) - len(shown)]
+            .annotate(commits_in_all=Coalesce(Subquery(commit_count), 0))
+            .prefetch_related(
+                Prefetch("commits", queryset=first_commits, to_attr="first_commits"),
+                _DECIDING_READS[1],  # the approvals
+            )[offset : offset + (stop - start) - len(shown)]
         )
         entries = _with_review(
             [_inbox_entry(r, self.user, now=self.now, policies=self.policies) for r in page]

@@ -196,3 +196,21 @@ def test_every_page_leaves_out_what_separation_of_duties_and_eligibility_leave_o
 
     # Their requester, in payments, may approve the staging ones: that policy lets them.
     assert listed(client_as(developer), 1)[0] == [release.pk for release in web_staging]
+
+
+def test_an_item_lists_the_first_ten_commits_and_says_how_many_more(
+    client_as, make_release, developer, release_manager, prod_policy
+):
+    from apps.releases import services
+
+    commits = [
+        {"sha": f"{index:04d}abcdef", "author": "sam", "message": f"Change {index}"}
+        for index in range(12)
+    ]
+    for commit in commits:
+        commit["committed_at"] = timezone.now()
+    release = services.release_submit(actor=developer, release=make_release(commits=commits))
+    html = client_as(release_manager).get(INBOX).content.decode()
+    assert "12 commits" in html
+    assert "Change 9" in html and "Change 10" not in html
+    assert f'and 2 more on <a href="/releases/{release.pk}/">its page</a>' in html
