@@ -214,3 +214,36 @@ def test_an_item_lists_the_first_ten_commits_and_says_how_many_more(
     assert "12 commits" in html
     assert "Change 9" in html and "Change 10" not in html
     assert f'and 2 more on <a href="/releases/{release.pk}/">its page</a>' in html
+
+
+def test_a_group_is_one_item_in_its_place_by_planned_start_on_one_page(
+    monkeypatch, make_release, release_manager, prod_policy
+):
+    from apps.releases import groups, selectors
+
+    releases = pending_copies(make_release(), 12)  # an hour apart
+    items = [
+        {
+            "template": "t.html",
+            "name": "between 4 and 5",
+            "planned_start": releases[4].planned_start + timedelta(minutes=30),
+        },
+        {"template": "t.html", "name": "with 7", "planned_start": releases[7].planned_start},
+    ]
+    grouping = groups.Grouping(
+        "fake",
+        member_ids=lambda: Release.objects.none().values("pk"),
+        groups_of=lambda ids: {},
+        inbox_items=lambda user, policies: items,
+    )
+    monkeypatch.setattr(groups, "_groupings", {"fake": grouping})
+
+    def page(number: int) -> list:
+        found = selectors.inbox_page(release_manager, number=number, per_page=5)
+        assert found.paginator.count == 14
+        return [item.get("name") or item["release"].pk for item in found.object_list]
+
+    r = [release.pk for release in releases]
+    assert page(1) == r[:5]
+    assert page(2) == ["between 4 and 5", r[5], r[6], r[7], "with 7"]  # a tie: releases first
+    assert page(3) == r[8:]
