@@ -1,10 +1,11 @@
 """Reads for release pages and the API, each in a fixed number of queries."""
 
 import operator
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import reduce
 from typing import cast
 
@@ -117,12 +118,26 @@ def conflicts_for(releases: Iterable[Release]) -> dict[int, list[Conflict]]:
         )
         .select_related("service", "environment")
         .defer(*SERVICE_BULK)
+        .order_by("planned_start", "pk")
     ):
         nearby[other.service_id].append(other)
+    # A month or a long inbox page spans many releases of a busy service: each release looks
+    # only at those starting between its own start less the service's longest release, and
+    # its end, found by bisection, not at all of them.
+    starts = {sid: [other.planned_start for other in found] for sid, found in nearby.items()}
+    longest = {
+        sid: max(max(other.planned_end - other.planned_start for other in found), timedelta(0))
+        for sid, found in nearby.items()
+    }
     for release in releases:
         found = []
         for service_id in (release.service_id, *related[release.service_id]):
-            for other in nearby[service_id]:
+            if service_id not in nearby:
+                continue
+            begins = starts[service_id]
+            first = bisect_left(begins, release.planned_start - longest[service_id])
+            last = bisect_left(begins, release.planned_end)
+            for other in nearby[service_id][first:last]:
                 if other.pk == release.pk or not (
                     other.planned_start < release.planned_end
                     and other.planned_end > release.planned_start
