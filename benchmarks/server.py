@@ -95,7 +95,8 @@ def session_for(username: str) -> str:
     user = get_user_model().objects.get(username=username)
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
-    # A backend the site has: a session naming any other is treated as signed out.
+    # The backend that signs people in with a password, as login() records it: a session
+    # naming a backend the settings do not list is no session at all.
     store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()

@@ -1,15 +1,21 @@
 """Reads for release pages and the API, each in a fixed number of queries."""
 
+import operator
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import reduce
+from typing import cast
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from apps.accounts import permissions
+from apps.accounts.identities import author_keys, user_keys
 from apps.catalog.models import Dependency
 from apps.releases import groups
 from apps.releases.models import (
@@ -27,7 +33,6 @@ from apps.releases.policies import (
     active_policies,
     approval_status,
     is_eligible,
-    separation_of_duties_conflict,
 )
 
 # A service's generated manifests and imported metadata are the bulk of its row; release pages
@@ -113,12 +118,26 @@ def conflicts_for(releases: Iterable[Release]) -> dict[int, list[Conflict]]:
         )
         .select_related("service", "environment")
         .defer(*SERVICE_BULK)
+        .order_by("planned_start", "pk")
     ):
         nearby[other.service_id].append(other)
+    # A month or a long inbox page spans many releases of a busy service: each release looks
+    # only at those starting between its own start less the service's longest release, and
+    # its end, found by bisection, not at all of them.
+    starts = {sid: [other.planned_start for other in found] for sid, found in nearby.items()}
+    longest = {
+        sid: max(max(other.planned_end - other.planned_start for other in found), timedelta(0))
+        for sid, found in nearby.items()
+    }
     for release in releases:
         found = []
         for service_id in (release.service_id, *related[release.service_id]):
-            for other in nearby[service_id]:
+            if service_id not in nearby:
+                continue
+            begins = starts[service_id]
+            first = bisect_left(begins, release.planned_start - longest[service_id])
+            last = bisect_left(begins, release.planned_end)
+            for other in nearby[service_id][first:last]:
                 if other.pk == release.pk or not (
                     other.planned_start < release.planned_end
                     and other.planned_end > release.planned_start
@@ -231,37 +250,115 @@ def recent_history(release: Release, *, limit: int = 5) -> list[Release]:
     return recent_history_for([release], limit=limit)[release.pk]
 
 
+# What deciding on a release reads: commits (separation of duties, what ships) and approvals.
+_DECIDING_READS = (
+    "commits",
+    Prefetch(
+        "approvals", queryset=Approval.objects.select_related("approver").order_by("created_at")
+    ),
+)
+
+INBOX_PAGE_SIZE = 50
+# An item lists the first commits that ship and how many more; its release page lists them all.
+INBOX_COMMITS = 10
+
+
 def inbox_queryset() -> QuerySet[Release]:
-    """Releases with what deciding on them reads: commits (separation of duties, what ships)
-    and approvals."""
-    approvals = Approval.objects.select_related("approver").order_by("created_at")
-    return release_list().prefetch_related("commits", Prefetch("approvals", queryset=approvals))
+    """Releases with what deciding on them reads."""
+    return release_list().prefetch_related(*_DECIDING_READS)
 
 
 def _inbox_entry(release: Release, user, *, now: datetime, policies: list[ApprovalPolicy]) -> dict:
     status = approval_status(release, now=now, policies=policies)
     open_rules = [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)]
+    commits = getattr(release, "first_commits", None)  # a page of the inbox prefetches these
+    if commits is None:
+        every = list(release.commits.all())
+        commits, commit_count = every[:INBOX_COMMITS], len(every)
+    else:
+        commit_count = release.commits_in_all  # type: ignore[attr-defined]
     return {
         "release": release,
         "status": status,
         "rules": open_rules,
         "planned_start": release.planned_start,
+        "commits": commits,
+        "commit_count": commit_count,
+        "more_commits": commit_count - len(commits),
     }
 
 
+def _applies_to(policy: ApprovalPolicy) -> Q:
+    """The releases a policy applies to: applicable_policies() as a filter."""
+    if policy.environment_id:
+        q = Q(environment_id=policy.environment_id)
+    else:
+        q = Q(environment__kind=policy.environment_kind)
+    if policy.tier is not None:
+        q &= Q(service__tier=policy.tier)
+    if policy.change_type:
+        q &= Q(change_type=policy.change_type)
+    return q
+
+
+def _any(conditions: Iterable[Q]) -> Q:
+    return reduce(operator.or_, conditions, Q(pk__in=[]))
+
+
+def _live_approvals(rule: ApprovalRule, now: datetime) -> Coalesce:
+    """How many approvals count for this rule on the outer release now (live_approvals())."""
+    live = (
+        Approval.objects.filter(
+            release=OuterRef("pk"),
+            rule=rule,
+            decision=Approval.Decision.APPROVE,
+            invalidated_at__isnull=True,
+        )
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by()
+        .values("release")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(live), 0)
+
+
+def _authored_by(user, releases: QuerySet[Release]) -> set[int]:
+    """Of these releases, those with a commit this user wrote. The database narrows the commits
+    to authors containing a word of one of the user's keys (every key is made of words of the
+    author string, whatever its case or spacing); author_keys() then decides, as
+    separation_of_duties_conflict() does, on those few."""
+    known_as = user_keys(user)
+    words = {key.split(":", 1)[1].split()[0] for key in known_as if key.split(":", 1)[1].strip()}
+    if not words:
+        return set()
+    rows = ReleaseCommit.objects.filter(
+        _any(Q(author__icontains=word) for word in words), release__in=releases.values("pk")
+    ).values_list("release_id", "author")
+    return {release_id for release_id, author in rows if author_keys(author) & known_as}
+
+
 def awaiting_approval_by(
-    user, *, limit: int = 200, policies: list[ApprovalPolicy] | None = None
-) -> list[dict]:
-    """Releases this user may approve now: pending, a rule they are eligible for still short of
-    approvals, not decided by them, and no separation-of-duties conflict. A grouped release (a
-    train's member) is decided with its group, which the inbox shows as one item."""
-    if not permissions.can_read(user):
-        return []
-    now = timezone.now()
+    user, *, now: datetime | None = None, policies: list[ApprovalPolicy] | None = None
+) -> QuerySet[Release]:
+    """Releases this user may approve now, by planned start: pending, a rule they are eligible
+    for still short of approvals, not decided by them, and no separation-of-duties conflict. A
+    grouped release (a train's member) is decided with its group, which the inbox shows as one
+    item.
+
+    All of it is decided by the database (and the few commits that may be the user's), so a
+    count of this queryset is the exact number awaiting them and a page of it needs no more
+    filtering: each condition mirrors a function of apps/releases/policies.py, and the inbox's
+    tests compare the two on the same releases."""
+    now = now or timezone.now()
     policies = active_policies() if policies is None else policies
-    candidates = (
-        inbox_queryset()
-        .filter(
+    eligible = [
+        rule for policy in policies for rule in policy.rules.all() if is_eligible(rule, user)
+    ]
+    if not permissions.can_read(user) or not eligible:
+        return Release.objects.none()
+    releases = (
+        Release.objects.filter(
             Q(state=ReleaseState.PENDING_APPROVAL)
             | Q(
                 change_type=ChangeType.EMERGENCY,
@@ -270,22 +367,34 @@ def awaiting_approval_by(
             )
         )
         .exclude(state__in=[ReleaseState.REJECTED, ReleaseState.CANCELLED])
+        # A standard change made from its template is pre-approved: it has no rules.
+        .exclude(change_type=ChangeType.STANDARD, standard_template__isnull=False)
+        .exclude(
+            Exists(
+                Approval.objects.filter(
+                    release=OuterRef("pk"), approver=user, invalidated_at__isnull=True
+                )
+            )
+        )
         .filter(groups.ungrouped())
-        .order_by("planned_start")[:limit]
+        .alias(**{f"live_{rule.pk}": _live_approvals(rule, now) for rule in eligible})
+        .filter(
+            _any(
+                _applies_to(rule.policy) & Q(**{f"live_{rule.pk}__lt": rule.required_count})
+                for rule in eligible
+            )
+        )
     )
-    inbox = []
-    for release in candidates:
-        if any(
-            a.approver_id == user.pk and a.invalidated_at is None for a in release.approvals.all()
-        ):
-            continue
-        entry = _inbox_entry(release, user, now=now, policies=policies)
-        if not entry["rules"]:
-            continue
-        if entry["status"].separation_of_duties and separation_of_duties_conflict(release, user):
-            continue
-        inbox.append(entry)
-    return inbox
+    separated = _any(_applies_to(policy) for policy in policies if policy.separation_of_duties)
+    releases = releases.exclude(
+        separated
+        & (
+            Q(requester=user)
+            | Q(promoted_automatically=True, promoted_from__requester=user)
+            | Q(pk__in=_authored_by(user, releases.filter(separated)))
+        )
+    )
+    return releases.order_by("planned_start", "pk")
 
 
 def _with_review(entries: list[dict]) -> list[dict]:
@@ -301,16 +410,83 @@ def _with_review(entries: list[dict]) -> list[dict]:
     return entries
 
 
-def inbox_for(user, *, limit: int = 200) -> list[dict]:
-    """The "Awaiting my approval" inbox: each release this user may approve, with the status of
-    its rules, its conflicts, what it replaces and its environment's recent history, and each
-    group of releases (a train) awaiting their decision as one item, by planned start."""
+class InboxItems:
+    """Everything awaiting one user, releases and groups (trains) by planned start, for a
+    Paginator: the count is one SQL aggregate, and a slice loads only the releases it shows.
+
+    Groups are few and evaluated whole (grouped_inbox_items); each one's place among the
+    releases is the number of releases planned no later than it, counted in the same
+    aggregate. A page then takes the groups placed on it and the releases between them with
+    an SQL offset."""
+
+    def __init__(self, user, *, policies: list[ApprovalPolicy]):
+        self.user = user
+        self.policies = policies
+        self.now = timezone.now()
+        self.releases = awaiting_approval_by(user, now=self.now, policies=policies)
+        groups_ = sorted(
+            groups.grouped_inbox_items(user, policies=policies),
+            key=lambda item: item["planned_start"],
+        )
+        counts = self.releases.aggregate(
+            total=Count("pk"),
+            **{
+                f"before_{index}": Count("pk", filter=Q(planned_start__lte=item["planned_start"]))
+                for index, item in enumerate(groups_)
+            },
+        )
+        self.release_count: int = counts["total"]
+        # Ties go to the releases first, as a stable sort of releases then groups would.
+        self.placed = [
+            (index + counts[f"before_{index}"], item) for index, item in enumerate(groups_)
+        ]
+
+    def count(self) -> int:
+        return self.release_count + len(self.placed)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index: slice) -> list[dict]:
+        start, stop, _ = index.indices(self.count())
+        before = sum(1 for at, _ in self.placed if at < start)
+        shown = [item for at, item in self.placed if start <= at < stop]
+        offset = start - before
+        first_commits = ReleaseCommit.objects.order_by("committed_at", "id")[:INBOX_COMMITS]
+        commit_count = (
+            ReleaseCommit.objects.filter(release=OuterRef("pk"))
+            .order_by()
+            .values("release")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        page = (
+            self.releases.select_related(
+                "service__owner", "environment", "requester", "standard_template"
+            )
+            .defer(*SERVICE_BULK)
+            .annotate(commits_in_all=Coalesce(Subquery(commit_count), 0))
+            .prefetch_related(
+                Prefetch("commits", queryset=first_commits, to_attr="first_commits"),
+                _DECIDING_READS[1],  # the approvals
+            )[offset : offset + (stop - start) - len(shown)]
+        )
+        entries = _with_review(
+            [_inbox_entry(r, self.user, now=self.now, policies=self.policies) for r in page]
+        )
+        return sorted(entries + shown, key=lambda item: item["planned_start"])
+
+
+def inbox_page(user, *, number, per_page: int = INBOX_PAGE_SIZE) -> Page:
+    """One page of the "Awaiting my approval" inbox: each release this user may approve, with
+    the status of its rules, its conflicts, what it replaces and its environment's recent
+    history, and each group of releases (a train) awaiting their decision as one item, by
+    planned start. The page knows how many await the user in all."""
     if not permissions.can_read(user):
-        return []
-    policies = active_policies()  # read once for the releases and the groups
-    items = _with_review(awaiting_approval_by(user, limit=limit, policies=policies))
-    items += groups.grouped_inbox_items(user, policies=policies)
-    return sorted(items, key=lambda item: item["planned_start"])
+        return Paginator([], per_page).get_page(number)
+    # InboxItems is sliced as Paginator slices (a page at a time), not indexed.
+    items = cast(Sequence[dict], InboxItems(user, policies=active_policies()))
+    return Paginator(items, per_page).get_page(number)
 
 
 def inbox_item(user, release: Release) -> dict:

@@ -236,11 +236,13 @@ def release_break_glass(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 @require_safe
 def inbox(request: AuthenticatedRequest) -> HttpResponse:
+    page = selectors.inbox_page(request.user, number=request.GET.get("page"))
     return render(
         request,
         "releases/inbox.html",
         {
-            "items": selectors.inbox_for(request.user),
+            "page": page,
+            "items": page.object_list,
             "retrospectives": selectors.needing_retrospective()[:50],
             "now": timezone.now(),
         },

@@ -197,11 +197,11 @@ def test_the_inbox_keeps_a_fixed_number_of_queries_with_30_releases(
     with CaptureQueriesContext(connection) as one:
         client.get(INBOX)
     submitted(29)
-    # session, user; active policies (policies, rules, their users); releases, commits,
-    # approvals; my roles, my teams, my aliases; conflicts (dependencies, overlapping releases),
-    # the releases replaced, recent history; emergency changes needing review
-    # ; trains awaiting a decision (none here)
-    with django_assert_max_num_queries(17) as thirty:
+    # session, user; active policies (policies, rules, their users); my roles, my teams, my
+    # aliases; commits I may have written; how many await me; the page's releases, commits,
+    # approvals; conflicts (dependencies, overlapping releases), the releases replaced, recent
+    # history; emergency changes needing review; trains awaiting a decision (none here)
+    with django_assert_max_num_queries(19) as thirty:
         response = client.get(INBOX)
     assert len(response.context["items"]) == 30
     assert len(thirty) == len(one)
@@ -385,6 +385,21 @@ def test_conflicts_for_many_releases_take_two_queries_and_match_one_by_one(
             (c.release.pk, c.why) for c in selectors.release_conflicts(release)
         ]
     assert len(bulk[releases[0].pk]) == 2 + 1  # two more in its slot, and ledger's
+
+
+def test_a_long_release_conflicts_with_a_short_one_that_starts_hours_into_it(make_release):
+    start = timezone.now() + timedelta(days=1)
+
+    def at(hours: float, length: float) -> Release:
+        begins = start + timedelta(hours=hours)
+        return make_release(planned_start=begins, planned_end=begins + timedelta(hours=length))
+
+    long = at(0, 10)
+    short = [at(hours, 0.5) for hours in (1, 3, 8, 11)]  # the last starts after it ends
+    found = selectors.conflicts_for([long, *short])
+    assert [c.release.pk for c in found[long.pk]] == [r.pk for r in short[:3]]
+    assert [c.release.pk for c in found[short[2].pk]] == [long.pk]
+    assert found[short[3].pk] == []
 
 
 def test_finished_releases_and_other_environments_do_not_conflict(make_release, staging):

@@ -9,9 +9,11 @@ boundaries are the viewer's local midnights, so a release at 23:30 UTC falls on 
 Berlin.
 """
 
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -324,13 +326,17 @@ class CalendarDay:
     def has_entries(self) -> bool:
         return bool(self.releases or self.windows or self.freezes)
 
+    # In the month view, how many entries the day has: only those its cell shows are loaded.
+    release_total: int | None = None
+
     @property
     def month_releases(self) -> list[ReleaseEntry | GroupEntry]:
         return self.releases[:MONTH_CELL_RELEASES]
 
     @property
     def more_releases(self) -> int:
-        return max(0, len(self.releases) - MONTH_CELL_RELEASES)
+        total = len(self.releases) if self.release_total is None else self.release_total
+        return max(0, total - MONTH_CELL_RELEASES)
 
 
 @dataclass
@@ -380,9 +386,15 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
     start = local_midnight(period.first, zone)
     end = local_midnight(period.last + timedelta(days=1), zone)
 
-    releases = list(releases_overlapping(start=start, end=end, filters=query.filters))
-    if query.view != "month":  # a month cell has no room for what ships
-        with_what_ships(releases)
+    overlapping = releases_overlapping(start=start, end=end, filters=query.filters)
+    if query.view == "month":
+        releases, grouped, totals, ungrouped_count = _month_cells(
+            overlapping, period=period, zone=zone
+        )
+    else:
+        releases, totals = list(overlapping), {}
+        with_what_ships(releases)  # a month cell has no room for what ships
+        grouped = groups_of(releases)
     freezes = [
         FreezeOccurrence(freeze, begins.astimezone(zone), ends.astimezone(zone))
         for freeze, begins, ends in freeze_occurrences(
@@ -398,10 +410,10 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
             date=day,
             is_today=day == today,
             in_period=query.view != "month" or day.month == anchor.month,
+            release_total=totals.get(day),
         )
         for day in _days(period.first, period.last)
     }
-    grouped = groups_of(releases)
     shown = [release for release in releases if release.pk not in grouped]
     for release in shown:
         first, last = _local_days(release.planned_start, release.planned_end, zone)
@@ -464,9 +476,42 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
         filters=query.filters,
         days=ordered,
         weeks=weeks,
-        release_count=len(shown),
+        release_count=ungrouped_count if query.view == "month" else len(shown),
         groups=groups,
     )
+
+
+def _month_cells(
+    overlapping: QuerySet[Release], *, period: Period, zone: ZoneInfo
+) -> tuple[list[Release], dict[int, ReleaseGroup], dict[date, int], int]:
+    """What a month's cells show, however many releases the month holds: each day's first
+    MONTH_CELL_RELEASES entries (a group, such as a train, is one), ordered as calendar_for
+    orders them, and how many entries each day has. Times and ids come first, in one narrow
+    query; then only the releases shown are loaded, with every grouped release (groups are few,
+    and their members' conflicts are the group's).
+
+    Returns the releases to load into entries, the groups by member id, the entries per day and
+    how many releases the period holds that are in no group."""
+    rows = list(overlapping.values_list("pk", "planned_start", "planned_end"))
+    grouped = groups_of(SimpleNamespace(pk=pk) for pk, _, _ in rows)
+    cells: dict[date, list[tuple[datetime, int, int]]] = defaultdict(list)
+    ungrouped = [row for row in rows if row[0] not in grouped]
+    for pk, starts, ends in ungrouped:  # by planned start, then id
+        first, last = _local_days(starts, ends, zone)
+        for day in _days(max(first, period.first), min(last, period.last)):
+            cells[day].append((starts, 0, pk))
+    for group in {group.key: group for group in grouped.values()}.values():
+        first, last = _local_days(group.planned_start, group.planned_end, zone)
+        for day in _days(max(first, period.first), min(last, period.last)):
+            cells[day].append((group.planned_start, 1, 0))
+    shown: set[int] = set()
+    for entries in cells.values():
+        # A stable sort by start, as calendar_for's: releases before groups starting with them.
+        entries.sort(key=lambda entry: entry[0])
+        shown.update(pk for _, kind, pk in entries[:MONTH_CELL_RELEASES] if kind == 0)
+    releases = list(overlapping.filter(pk__in=shown | set(grouped)))
+    totals = {day: len(entries) for day, entries in cells.items()}
+    return releases, grouped, totals, len(ungrouped)
 
 
 def _group_conflicts(group: ReleaseGroup, conflicts: dict) -> tuple[Conflict, ...]:

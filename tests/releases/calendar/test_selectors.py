@@ -257,7 +257,7 @@ def test_freezes_and_windows_follow_the_filters_by_their_scope(
 # --- Cost ----------------------------------------------------------------------------------------
 
 
-def test_a_month_costs_six_queries_however_many_releases_it_holds(
+def test_a_month_costs_seven_queries_however_many_releases_it_holds(
     developer, checkout, indexer, release_at, django_assert_num_queries
 ):
     mondays_nine_to_five_in_berlin()
@@ -266,12 +266,34 @@ def test_a_month_costs_six_queries_however_many_releases_it_holds(
         release_at(
             checkout if index % 2 else indexer, utc(2025, 3, 1, 6) + timedelta(hours=3 * index)
         )
-    # releases with their joins, freezes, windows; dependencies and overlapping open releases
-    # for the conflicts; the groups (trains) the releases belong to
-    with django_assert_num_queries(6):
+    # the releases' times, the groups (trains) they belong to, then the releases the cells
+    # show with their joins; freezes, windows; dependencies and overlapping open releases for
+    # the conflicts
+    with django_assert_num_queries(7):
         calendar = calendar_for(user=developer, query=MARCH)
         for d in calendar.days:
             for entry in d.releases:
                 assert entry.release.service.owner.slug and entry.release.environment.name
                 assert entry.release.requester.username
     assert calendar.release_count == 200
+
+
+def test_a_month_loads_only_the_releases_its_cells_show_and_counts_the_rest(
+    developer, checkout, release_at
+):
+    # Eight on 3 March, the first of them lasting into 4 March, where four more start later.
+    first = release_at(checkout, utc(2025, 3, 3, 20), hours=6)
+    rest = [release_at(checkout, utc(2025, 3, 3, 8) + timedelta(hours=i)) for i in range(7)]
+    fourth_day = [release_at(checkout, utc(2025, 3, 4, 9) + timedelta(hours=i)) for i in range(4)]
+    calendar = calendar_for(user=developer, query=MARCH)
+    days = {day.date: day for day in calendar.days}
+    third, fourth = days[date(2025, 3, 3)], days[date(2025, 3, 4)]
+    assert [e.release.pk for e in third.month_releases] == [r.pk for r in rest[:4]]
+    assert third.more_releases == 4
+    assert [e.release.pk for e in fourth.month_releases] == [first.pk] + [
+        r.pk for r in fourth_day[:3]
+    ]
+    assert fourth.more_releases == 1
+    loaded = {e.release.pk for day in calendar.days for e in day.releases}
+    assert loaded == {first.pk, *(r.pk for r in rest[:4]), *(r.pk for r in fourth_day[:3])}
+    assert calendar.release_count == 12
