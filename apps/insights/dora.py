@@ -301,6 +301,10 @@ def recovery_tier(seconds: float | None) -> str | None:
     return LOW
 
 
+# Above this share of failed deployments, in percent, change failure rate is low.
+LOW_CHANGE_FAILURE_ABOVE_PERCENT = 15
+
+
 def change_failure_tier(failures: int, deployments: int) -> str | None:
     if not deployments:
         return None
@@ -309,7 +313,7 @@ def change_failure_tier(failures: int, deployments: int) -> str | None:
         return ELITE
     if failures * 100 <= 10 * deployments:
         return HIGH
-    if failures * 100 <= 15 * deployments:
+    if failures * 100 <= LOW_CHANGE_FAILURE_ABOVE_PERCENT * deployments:
         return MEDIUM
     return LOW
 

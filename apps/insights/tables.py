@@ -340,7 +340,7 @@ SELECT name, title, team_slug, team_name, level, scored, failing, deployments, f
     emergencies
 FROM ranked
 WHERE level = 0 OR failing > 0 OR emergencies > 0 OR deployments = 0
-    OR failures * 100 > 15 * deployments
+    OR failures * 100 > {low_failure_above} * deployments
 ORDER BY level, COALESCE(rate, 0) DESC, failing DESC, emergencies DESC, name{collate}
 LIMIT %s
 """
@@ -389,6 +389,8 @@ def services_needing_attention(
         score=ServiceScore._meta.db_table,
         in_scope="s.owner_id = %s" if team else "TRUE",
         collate=' COLLATE "C"' if connection.vendor == "postgresql" else "",
+        # dora.change_failure_tier's LOW, as _reasons() reads it for the rows shown.
+        low_failure_above=int(dora.LOW_CHANGE_FAILURE_ABOVE_PERCENT),
     )
     params = [*deployed_params, *emergency_params, *team.values(), max(limit, 0)]
     with connection.cursor() as cursor:
