@@ -95,13 +95,13 @@ def _note_commit(committed: dict[int, float], pk: int) -> None:
     committed[pk] = time.time()
 
 
-def _flush_redis(cfg: Config) -> None:
+def flush_redis(cfg: Config) -> None:
     import redis
 
     redis.Redis.from_url(cfg.redis_url).flushdb()
 
 
-def _releases(meta: dict, count: int) -> list:
+def due_releases(meta: dict, count: int) -> list:
     """In-progress releases, due now, to the dev environment of `count` quiet rolling services
     that have no rollout running."""
     from django.contrib.auth import get_user_model
@@ -140,28 +140,42 @@ def _releases(meta: dict, count: int) -> list:
     )
 
 
-def run(cfg: Config, meta: dict) -> dict:
+def start_noted(release, committed: dict[int, float]):
+    """Start the release's rollout as the dispatcher does, noting in `committed` when the start
+    committed: the hook is registered first, so it runs first after the commit, the moment the
+    start is durable, before the task is queued."""
     from django.db import transaction
 
-    from apps.rollouts.models import FINISHED_STATES, Rollout
     from apps.rollouts.services import rollout_start
 
-    _flush_redis(cfg)
+    with transaction.atomic():
+        transaction.on_commit(partial(_note_commit, committed, release.pk))
+        return rollout_start(actor=None, release=release)
+
+
+def first_call_latency(simulator: Simulator, committed: dict[int, float], rollouts) -> Timing:
+    """From each start's commit to the first Kubernetes API call naming its namespace."""
+    first = simulator.first_calls()
+    latency = Timing()
+    for rollout in rollouts:
+        call, at = first.get(rollout.namespace), committed.get(rollout.release_id)
+        if call is not None and at is not None:
+            latency.samples_ms.append(max(0.0, (call - at) * 1000))
+    return latency
+
+
+def run(cfg: Config, meta: dict) -> dict:
+    from apps.rollouts.models import FINISHED_STATES, Rollout
+
+    flush_redis(cfg)
     simulator = Simulator(cfg)
     workers = None
     try:
         workers = Workers(cfg, simulator.kubeconfig)
-        releases = _releases(meta, ROLLOUTS)
+        releases = due_releases(meta, ROLLOUTS)
         committed: dict[int, float] = {}
-        namespaces: dict[int, str] = {}
         started = time.time()
-        for release in releases:
-            # Registered first, so it runs first after the commit: the moment the start is
-            # durable, before the task is queued.
-            with transaction.atomic():
-                transaction.on_commit(partial(_note_commit, committed, release.pk))
-                rollout = rollout_start(actor=None, release=release)
-            namespaces[release.pk] = rollout.namespace
+        rollouts = [start_noted(release, committed) for release in releases]
         all_started = time.time() - started
         ids = [r.pk for r in releases]
         deadline = time.monotonic() + FINISH_TIMEOUT_S
@@ -180,12 +194,7 @@ def run(cfg: Config, meta: dict) -> dict:
             .first()
         )
         done = sum(states.get(str(s), 0) for s in FINISHED_STATES) >= len(ids)
-        first = simulator.first_calls()
-        latency = Timing()
-        for pk, at in committed.items():
-            call = first.get(namespaces[pk])
-            if call is not None:
-                latency.samples_ms.append(max(0.0, (call - at) * 1000))
+        latency = first_call_latency(simulator, committed, rollouts)
         result = {
             "rollouts": len(ids),
             "workers": f"{Workers.PROCESSES} processes, {workers.pool} pool",

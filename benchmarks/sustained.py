@@ -10,12 +10,17 @@ step doubled (or lost). BENCH_SUSTAINED_MINUTES shortens the run while developin
 import os
 import time
 from collections import Counter
-from functools import partial
 from pathlib import Path
 
 from benchmarks.config import Config
-from benchmarks.dispatch import Simulator, Workers, _flush_redis, _note_commit, _releases
-from benchmarks.measure import Timing
+from benchmarks.dispatch import (
+    Simulator,
+    Workers,
+    due_releases,
+    first_call_latency,
+    flush_redis,
+    start_noted,
+)
 
 PER_HOUR = 1000
 MINUTES = float(os.environ.get("BENCH_SUSTAINED_MINUTES", "10"))
@@ -23,27 +28,22 @@ FINISH_GRACE_S = 120.0
 
 
 def run(cfg: Config, meta: dict) -> dict:
-    from django.db import transaction
-
     from apps.rollouts.models import FINISHED_STATES, Rollout, RolloutEvent, RolloutState
-    from apps.rollouts.services import rollout_start
 
     count = max(1, round(PER_HOUR * MINUTES / 60))
     interval = 3600 / PER_HOUR
-    _flush_redis(cfg)
+    flush_redis(cfg)
     simulator = Simulator(cfg)
     workers = None
     try:
         workers = Workers(cfg, simulator.kubeconfig)
-        releases = _releases(meta, count)
+        releases = due_releases(meta, count)
         committed: dict[int, float] = {}
         started = time.monotonic()
         rollouts = []
         for index, release in enumerate(releases):
             time.sleep(max(0.0, started + index * interval - time.monotonic()))
-            with transaction.atomic():
-                transaction.on_commit(partial(_note_commit, committed, release.pk))
-                rollouts.append(rollout_start(actor=None, release=release))
+            rollouts.append(start_noted(release, committed))
         deadline = time.monotonic() + FINISH_GRACE_S
         ids = [r.pk for r in rollouts]
         while time.monotonic() < deadline:
@@ -70,12 +70,7 @@ def run(cfg: Config, meta: dict) -> dict:
             )
             if len(entered) != len(set(entered)):
                 repeated.append(rollout.pk)
-        first = simulator.first_calls()
-        latency = Timing()
-        for rollout in rollouts:
-            call, at = first.get(rollout.namespace), committed.get(rollout.release_id)
-            if call is not None and at is not None:
-                latency.samples_ms.append(max(0.0, (call - at) * 1000))
+        latency = first_call_latency(simulator, committed, rollouts)
         succeeded = states.get(str(RolloutState.SUCCEEDED), 0)
         result = {
             "rollouts": len(ids),

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from benchmarks.config import Config
-from benchmarks.dispatch import Simulator, Workers, _flush_redis
+from benchmarks.dispatch import Simulator, Workers, flush_redis
 from benchmarks.measure import Timing, percentile, timed
 
 MEMBERS = 200
@@ -126,7 +126,7 @@ def run(cfg: Config, meta: dict) -> dict:
         f"{plan_timing.p95:.1f} ms; waves {waves}"
     )
 
-    _flush_redis(cfg)
+    flush_redis(cfg)
     simulator = Simulator(cfg)
     workers, train = None, None
     try:
