@@ -8,6 +8,7 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 
 import urllib3
@@ -58,6 +59,9 @@ class DeploymentStatus:
     template: dict
     conditions: dict = field(default_factory=dict)  # type -> (status, reason, message)
     selector: dict = field(default_factory=dict)  # spec.selector.matchLabels
+    # The Progressing condition's lastUpdateTime: when the controller last saw progress (a new
+    # ReplicaSet, pods scaled or available), by the cluster's clock.
+    progressed_at: datetime | None = None
 
     @property
     def applied(self) -> str:
@@ -307,6 +311,7 @@ def _status(raw) -> DeploymentStatus:
     conditions = {
         c.type: (c.status, c.reason or "", c.message or "") for c in (status.conditions or [])
     }
+    progressing = next((c for c in status.conditions or [] if c.type == "Progressing"), None)
     template = client.ApiClient().sanitize_for_serialization(raw.spec.template)
     return DeploymentStatus(
         name=raw.metadata.name,
@@ -321,6 +326,7 @@ def _status(raw) -> DeploymentStatus:
         template=template,
         conditions=conditions,
         selector=dict(raw.spec.selector.match_labels or {}) if raw.spec.selector else {},
+        progressed_at=progressing.last_update_time if progressing else None,
     )
 
 

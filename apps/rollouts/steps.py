@@ -138,6 +138,16 @@ def _elapsed(since: datetime | None) -> float:
     return (clock.now() - since).total_seconds() if since else 0.0
 
 
+def _last_progress(*marks: datetime | None) -> datetime | None:
+    """The latest of the step's start, this run's last write and the cluster's last progress.
+    The cluster's mark covers a write whose worker died before it could record it; a cluster
+    clock running ahead is held to now, so it can postpone Runway's deadline, never advance it
+    (the cluster's own progressDeadlineSeconds still applies)."""
+    now = clock.now()
+    known = [min(mark, now) for mark in marks if mark is not None]
+    return max(known, default=None)
+
+
 def watch(
     ctx: Context, name: str, what: str, *, since: datetime | None, restoring: bool = False
 ) -> Outcome:
@@ -150,9 +160,7 @@ def watch(
     # A rollback puts a known-good version back: it gets at least ROLLBACK_MIN_SECONDS, and
     # a ProgressDeadlineExceeded left by the bad version it replaces is not about it.
     deadline = max(ctx.deadline, ROLLBACK_MIN_SECONDS) if restoring else ctx.deadline
-    if ctx.changed_at is not None and (since is None or ctx.changed_at > since):
-        since = ctx.changed_at
-    late = _elapsed(since) > deadline
+    late = _elapsed(_last_progress(since, ctx.changed_at, status.progressed_at)) > deadline
     if status.observed_generation < status.generation:
         # Until the controller has seen the new spec, the status (a ProgressDeadlineExceeded
         # of the version being replaced) is not about it.

@@ -132,7 +132,7 @@ def test_twenty_rollouts_end_as_undisturbed_ones_do_while_their_worker_is_killed
         ref.refresh_from_db()
         drill.refresh_from_db()
         expected = RolloutState.ROLLED_BACK if index % 4 == 3 else RolloutState.SUCCEEDED
-        assert (ref.state, drill.state) == (expected, expected), service.name
+        assert (ref.state, drill.state) == (expected, expected), (service.name, failures(drill))
         ref_writes = writes_to(request_log, ref_service.name, after=mark)
         drill_writes = writes_to(request_log, service.name, after=mark)
         doubles += sum((drill_writes - ref_writes).values())
@@ -159,6 +159,10 @@ def stuck(rollouts: list[Rollout], worker) -> str:
             f"(now {clock.now()})"
         )
     return "\n".join(lines) + "\n" + worker.log_path.read_text()[-1000:]
+
+
+def failures(rollout: Rollout) -> list[str]:
+    return list(rollout.steps.filter(state=StepState.FAILED).values_list("message", flat=True))
 
 
 def served(service) -> dict:

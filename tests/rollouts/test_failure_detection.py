@@ -233,9 +233,38 @@ def test_a_wait_counts_its_deadline_from_the_steps_last_change_to_the_cluster(
     assert steps.watch(ctx, service.name, "Rolling out", since=long_ago).kind == "wait"
     assert ctx.kube.apply_deployment("shop", manifest) is False  # applied once, written once
 
-    ctx.changed_at = None  # as in a later run, which changed nothing
-    outcome = steps.watch(ctx, service.name, "Rolling out", since=long_ago)
+
+@pytest.mark.django_db
+def test_a_write_whose_worker_died_gets_its_deadline_from_the_clusters_progress(
+    cluster, shop, developer, settings, move_clock
+):
+    """A worker killed just after writing to the cluster never records that write; the next
+    one finds nothing to change. The deadline counts from the cluster's last progress (the
+    Deployment's Progressing condition), not from the step's start, and still runs out."""
+    settings.ROLLOUT_PROGRESS_DEADLINE_SECONDS = 3
+    service = first_version(shop, developer, "rolling", 2)
+    manifest = steps.Context(Rollout.objects.get(service=service), Kube()).deployment_manifest(
+        service.name, "shop:2-unready", 2, {}
+    )
+    assert Kube().apply_deployment("shop", manifest) is True  # the killed worker's write
+    long_ago = clock.now() - timedelta(hours=1)
+
+    resumed = steps.Context(Rollout.objects.get(service=service), Kube())
+    assert resumed.kube.apply_deployment("shop", manifest) is False
+    assert steps.watch(resumed, service.name, "Rolling out", since=long_ago).kind == "wait"
+
+    move_clock(60)  # no progress since: pods that never become ready
+    outcome = steps.watch(resumed, service.name, "Rolling out", since=long_ago)
     assert outcome.kind == "fail" and "within 3 s" in outcome.message
+
+
+def test_a_cluster_clock_running_ahead_cannot_bring_the_deadline_forward():
+    now = clock.now()
+    ahead, started = now + timedelta(hours=1), now - timedelta(seconds=5)
+    held = steps._last_progress(started, None, ahead)
+    assert now <= held <= clock.now()
+    assert steps._last_progress(started, None, None) == started
+    assert steps._last_progress(None, None, None) is None
 
 
 @pytest.mark.django_db
