@@ -21,6 +21,7 @@ _R = TypeVar("_R")
 # One chain means one sealer at a time; audited writes themselves never take this lock.
 _CHAIN_LOCK_KEY = 0x52554E574159  # "RUNWAY"
 SEAL_BATCH = 200
+MAX_SEAL_ROUNDS = 10
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +70,25 @@ def audit_record(
 
 def _seal_after_commit() -> None:
     try:
-        audit_seal()
+        _seal_unless_busy()
     except Exception:  # the caller's change is committed; beat seals what is left
         logger.exception("audit sealing after commit failed")
+
+
+def _seal_unless_busy() -> None:
+    """Seal without waiting for another sealer: a commit never queues behind the chain's lock.
+    Whoever finds the lock taken leaves its events to the holder, and every holder looks for
+    pending events again after letting go. The skipped events committed before the holder let
+    go, so that look (or a sealer that took the lock since, and reads after taking it) sees
+    them. A holder works at most MAX_SEAL_ROUNDS rounds; under a flood beyond that, beat's
+    audit.seal takes over."""
+    for _round in range(MAX_SEAL_ROUNDS):
+        try:
+            count = _seal_round(SEAL_BATCH, wait=False)
+        except IntegrityError:
+            return  # SQLite: another sealer took the same numbers first; it looks again after
+        if count is None or (count < SEAL_BATCH and not AuditPending.objects.exists()):
+            return
 
 
 def audit_seal(*, batch: int = SEAL_BATCH) -> int:
@@ -80,7 +97,7 @@ def audit_seal(*, batch: int = SEAL_BATCH) -> int:
     sealed = 0
     while True:
         try:
-            count = _seal_round(batch)
+            count = _seal_round(batch) or 0
         except IntegrityError:
             return sealed  # another sealer took the same numbers first (SQLite); it goes on
         sealed += count
@@ -89,10 +106,17 @@ def audit_seal(*, batch: int = SEAL_BATCH) -> int:
 
 
 @transaction.atomic
-def _seal_round(batch: int) -> int:
+def _seal_round(batch: int, *, wait: bool = True) -> int | None:
+    """Seal up to `batch` pending events under the chain's lock; None when `wait` is off and
+    another sealer holds the lock."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+            if wait:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+            else:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+                if not cursor.fetchone()[0]:
+                    return None
     pending = list(AuditPending.objects.select_related("event").order_by("event_id")[:batch])
     if not pending:
         return 0

@@ -73,3 +73,51 @@ def test_a_slow_transaction_holding_an_event_does_not_hold_up_other_audited_writ
         "quick.write",
         "slow.write",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_never_waits_for_another_sealer_which_seals_its_event_before_it_stops(
+    monkeypatch,
+):
+    """Sealing after commit takes the chain's lock only if it is free: a commit that finds it
+    taken leaves its event to the sealer holding it, which looks again before it stops."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL for real concurrent transactions")
+    from apps.audit import services
+    from apps.audit.models import AuditPending, AuditSeal
+
+    sealing, go_on = threading.Event(), threading.Event()
+    key_id = services.signing_key_id
+
+    def slow_key_id():
+        if threading.current_thread().name == "holder" and not go_on.is_set():
+            sealing.set()  # the holder has read what is pending and holds the lock
+            assert go_on.wait(timeout=30)
+        return key_id()
+
+    monkeypatch.setattr(services, "signing_key_id", slow_key_id)
+
+    def write(action):
+        try:
+            audit_record(actor=None, action=action, target_type="t", target_id=action)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=write, args=("first.write",), name="holder")
+    holder.start()
+    assert sealing.wait(timeout=30)
+    second = threading.Thread(target=write, args=("second.write",))
+    second.start()
+    second.join(timeout=30)
+    try:
+        assert not second.is_alive(), "the second commit waited for the sealer"
+        assert AuditPending.objects.filter(event__action="second.write").exists()
+    finally:
+        go_on.set()
+        holder.join(timeout=30)
+    assert AuditPending.objects.count() == 0
+    assert list(AuditSeal.objects.order_by("seq").values_list("event__action", flat=True)) == [
+        "first.write",
+        "second.write",
+    ]
+    assert audit_chain_verify().intact
