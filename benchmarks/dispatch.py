@@ -52,39 +52,58 @@ class Simulator:
 
 
 class Workers:
-    """Two worker processes as deployed for the rollouts queue (deploy/kubernetes/): each a
+    """Two worker processes on the rollouts queue, as deploy/kubernetes/ runs them: each a
     thread pool, since rollout steps wait on Kubernetes and the database, with a connection
-    pool as large as it. BENCH_WORKER_POOL=prefork measures two single-process workers."""
+    pool as large as it. The other queues (a finished rollout's notifications and DORA facts)
+    get one worker of their own at a lower CPU priority, as they would get pods of their own
+    elsewhere. BENCH_WORKER_POOL=prefork measures two single-process workers."""
 
     PROCESSES = 2
     THREADS = 8
 
     def __init__(self, cfg: Config, kubeconfig: Path):
+        from django.conf import settings
+
+        from portal.queues import queue_names
+
         self.pool = os.environ.get("BENCH_WORKER_POOL", "threads")
         threaded = self.pool == "threads"
-        self.processes = []
-        for index in range(self.PROCESSES):
-            log = cfg.var_dir / f"worker-{index}.log"
-            log.unlink(missing_ok=True)
-            self.processes.append(
-                processes.celery_worker(
-                    log=log,
-                    env=cfg.env(
-                        KUBECONFIG=str(kubeconfig),
-                        DATABASE_POOL_SIZE=str(self.THREADS if threaded else 0),
-                    ),
-                    name=f"bench-{index}",
-                    pool=self.pool,
-                    concurrency=self.THREADS if threaded else 1,
-                    loglevel=os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
-                )
+        base = settings.CELERY_TASK_DEFAULT_QUEUE
+        rollouts = f"{base}.rollouts"
+        env = cfg.env(KUBECONFIG=str(kubeconfig))
+        self.processes = [
+            self._start(
+                cfg,
+                f"bench-{index}",
+                env={**env, "DATABASE_POOL_SIZE": str(self.THREADS if threaded else 0)},
+                pool=self.pool,
+                concurrency=self.THREADS if threaded else 1,
+                queues=rollouts,
             )
+            for index in range(self.PROCESSES)
+        ]
+        rest = [queue for queue in queue_names(base) if queue != rollouts]
+        other = self._start(cfg, "bench-other", env=env, queues=",".join(rest))
+        os.setpriority(os.PRIO_PROCESS, other.pid, 10)
+        self.processes.append(other)
         from portal.celery import app
 
         deadline = time.monotonic() + 60
-        while len(app.control.ping(timeout=0.5) or []) < self.PROCESSES:
+        while len(app.control.ping(timeout=0.5) or []) < len(self.processes):
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
                 raise RuntimeError(f"the Celery workers did not start; see {cfg.var_dir}")
+
+    @staticmethod
+    def _start(cfg: Config, name: str, *, env: dict, **options):
+        log = cfg.var_dir / f"worker-{name}.log"
+        log.unlink(missing_ok=True)
+        return processes.celery_worker(
+            log=log,
+            env=env,
+            name=name,
+            loglevel=os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
+            **options,
+        )
 
     def stop(self) -> None:
         for process in self.processes:
