@@ -48,7 +48,8 @@ def audit_record(
         target_id = str(target.pk)
         target_label = target_label or str(target)[:255]
     user = actor if actor is not None and actor.is_authenticated else None
-    with transaction.atomic():
+    # No savepoint: an event that fails to write fails the caller's whole transaction.
+    with transaction.atomic(savepoint=False):
         event = AuditEvent(
             actor=user,
             actor_label=user.get_username() if user is not None else "runway",
@@ -63,9 +64,16 @@ def audit_record(
         )
         event.save()
         AuditPending.objects.create(event=event)
-    # After the outermost commit; beat's audit.seal picks up what a crash leaves pending.
-    transaction.on_commit(_seal_after_commit)
+    _seal_once_after_commit()
     return event
+
+
+def _seal_once_after_commit() -> None:
+    """After the outermost commit, once however many events the transaction recorded; beat's
+    audit.seal picks up what a crash leaves pending."""
+    hooks = transaction.get_connection().run_on_commit  # Django's (savepoint ids, hook, robust)
+    if not any(hook is _seal_after_commit for _ids, hook, _robust in hooks):
+        transaction.on_commit(_seal_after_commit)
 
 
 def _seal_after_commit() -> None:

@@ -295,3 +295,33 @@ def test_the_admin_shows_the_checkpoints_and_whether_the_chain_still_matches(cli
     tamper("DELETE FROM audit_auditseal WHERE seq = %s", [newest.seq], table="audit_auditseal")
     page = client.get("/admin/audit/auditevent/").content.decode()
     assert "does not match" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_of_several_events_is_sealed_once_after_it_commits():
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        record_three(sealed=False)
+    sql = [q["sql"] for q in queries.captured_queries]
+    locks = [q for q in sql if "advisory" in q]
+    seals = [q for q in sql if q.startswith('INSERT INTO "audit_auditseal"')]
+    assert len(seals) == 3
+    if connection.vendor == "postgresql":
+        assert len(locks) == 1
+    assert AuditPending.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_after_a_rolled_back_savepoint_is_still_sealed():
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                audit_record(actor=None, action="thing.undone", target_type="t", target_id="1")
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        kept = audit_record(actor=None, action="thing.kept", target_type="t", target_id="2")
+    assert seal_of(kept).seq >= 1
+    assert not AuditEvent.objects.filter(action="thing.undone").exists()
+    assert AuditPending.objects.count() == 0
