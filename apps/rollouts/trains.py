@@ -124,7 +124,8 @@ def _hold(member: Member, reason: str) -> None:
 
 def train_step(train_id: int, why: str = "") -> str | None:
     """Do what is due now for one train; return its state, or None when another step holds it
-    or it does not exist."""
+    or it does not exist. Members are started after the step's transaction, each in its own
+    (see _start_members)."""
     with transaction.atomic():
         train = (
             Train.objects.select_for_update(skip_locked=True, of=("self",))
@@ -135,20 +136,24 @@ def train_step(train_id: int, why: str = "") -> str | None:
             return None
         log.debug("train #%s: a step (%s) while %s", train_id, why or "asked", train.state)
         members = train_members(train)
+        to_start: list[Member] = []
         if train.state == TrainState.RUNNING:
-            _run(train, members)
+            to_start = _run(train, members)
         elif train.state == TrainState.ROLLING_BACK:
             _roll_back(train, members)
         elif train.state == TrainState.CANCELLED:
             _abort_under_way(train, members)
-        return train.state
+    if to_start:
+        _start_members(train, to_start)
+    return train.state
 
 
-def _run(train: Train, members: list[Member]) -> None:
+def _run(train: Train, members: list[Member]) -> list[Member]:
+    """Finish or halt the train when it is time; otherwise the members to start now."""
     failed = [m for m in members if m.state in FAILED]
     if failed:
         _halt(train, members, failed)
-        return
+        return []
     pending = [m for m in members if m.state != ReleaseState.SUCCEEDED]
     if not pending:
         train_transition(
@@ -158,20 +163,40 @@ def _run(train: Train, members: list[Member]) -> None:
             reason=f"Every member succeeded ({len(members)})",
             locked=True,
         )
-        return
+        return []
     # A wave starts once every earlier wave has succeeded: what a member depends on is in an
-    # earlier wave of the frozen plan.
+    # earlier wave of the frozen plan. The members picked are always the first not started,
+    # in the plan's order, so steps that overlap pick the same ones: never more than
+    # `max_parallel` under way.
     wave = min(m.wave for m in pending)
     current = [m for m in pending if m.wave == wave]
     room = train.max_parallel - sum(1 for m in current if m.state in UNDER_WAY)
-    to_start = [m for m in current if m.state in NOT_STARTED][: max(room, 0)]
-    if not to_start:
-        return
+    return [m for m in current if m.state in NOT_STARTED][: max(room, 0)]
+
+
+def _start_members(train: Train, to_start: list[Member]) -> None:
+    """Start each member in a transaction of its own, under the train's lock for just that
+    long: a member rolls out as soon as it is started, and a cancel or a halt waits for one
+    member's start, not a whole wave's. A member that another step started meanwhile is
+    passed over; a train no longer running starts nothing more. Steps asked for while this
+    held the lock were passed over (skip-locked): one more is asked for when done."""
     approval = train_approval_status(
         train, train_selectors.train_members(train), now=timezone.now()
     )
+    started = 0
     for member in to_start:
-        train_member_start(train=train, member=member, approval=approval)
+        with transaction.atomic():
+            current = Train.objects.select_for_update(of=("self",)).filter(pk=train.pk).first()
+            if current is None or current.state != TrainState.RUNNING:
+                break
+            member.release.refresh_from_db()
+            if member.state not in NOT_STARTED:
+                continue
+            if train_member_start(train=current, member=member, approval=approval) is not None:
+                started += 1
+    if started:
+        with transaction.atomic():
+            train_services.train_step_request(train, why="members started")
 
 
 def _halt(train: Train, members: list[Member], failed: list[Member]) -> None:

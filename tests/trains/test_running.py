@@ -2,9 +2,11 @@
 Celery worker runs (the train's steps and its members' rollouts)."""
 
 import itertools
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -437,3 +439,58 @@ def test_a_member_its_supply_chain_gates_hold_keeps_its_first_outcome(
     executor.train_step(train.pk)
     held.refresh_from_db()
     assert (held.supply_chain_first_passed, held.supply_chain_first_at) == (False, first_at)
+
+
+def test_a_cancel_between_two_members_starts_stops_the_rest_of_the_wave(
+    started, developer, monkeypatch
+):
+    """Members start one transaction each: a cancel that lands after the first member's start
+    is seen by the next, which starts nothing more."""
+    train = started("de")
+    start_member = executor.train_member_start
+
+    def start_then_cancel(*, train, member, approval):
+        rollout = start_member(train=train, member=member, approval=approval)
+        services.train_cancel(actor=developer, train=train, reason="changed our minds")
+        return rollout
+
+    monkeypatch.setattr(executor, "train_member_start", start_then_cancel)
+    run_pending_steps()
+    releases = releases_by_service(Train.objects.get(pk=train.pk))
+    assert sorted(r.state for r in releases.values()) == [
+        ReleaseState.CANCELLED,
+        ReleaseState.IN_PROGRESS,
+    ]
+    assert member_rollouts(train).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_member_is_committed_as_it_starts_so_it_rolls_out_while_its_wave_starts(
+    started, monkeypatch
+):
+    train = started("de")
+    start_member = executor.train_member_start
+    seen_elsewhere = []
+
+    def committed_rollouts() -> int:
+        counted = []
+
+        def count():
+            try:
+                counted.append(member_rollouts(train).count())
+            finally:
+                connections.close_all()
+
+        looker = threading.Thread(target=count)
+        looker.start()
+        looker.join(timeout=30)
+        return counted[0]
+
+    def look_then_start(*, train, member, approval):
+        seen_elsewhere.append(committed_rollouts())
+        return start_member(train=train, member=member, approval=approval)
+
+    monkeypatch.setattr(executor, "train_member_start", look_then_start)
+    executor.train_step(train.pk)
+    assert seen_elsewhere == [0, 1]
+    assert member_rollouts(train).count() == 2
