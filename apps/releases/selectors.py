@@ -1,7 +1,7 @@
 """Reads for release pages and the API, each in a fixed number of queries."""
 
 import operator
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -258,7 +258,9 @@ _DECIDING_READS = (
     ),
 )
 
-INBOX_PAGE_SIZE = 50
+# Small enough that a page shows every item's rules and decision at once, with what ships and
+# the environment's history loaded as an item is scrolled to (inbox_details).
+INBOX_PAGE_SIZE = 20
 # An item lists the first commits that ship and how many more; its release page lists them all.
 INBOX_COMMITS = 10
 
@@ -271,20 +273,26 @@ def inbox_queryset() -> QuerySet[Release]:
 def _inbox_entry(release: Release, user, *, now: datetime, policies: list[ApprovalPolicy]) -> dict:
     status = approval_status(release, now=now, policies=policies)
     open_rules = [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)]
-    commits = getattr(release, "first_commits", None)  # a page of the inbox prefetches these
-    if commits is None:
-        every = list(release.commits.all())
-        commits, commit_count = every[:INBOX_COMMITS], len(every)
-    else:
-        commit_count = release.commits_in_all  # type: ignore[attr-defined]
     return {
         "release": release,
         "status": status,
         "rules": open_rules,
         "planned_start": release.planned_start,
+    }
+
+
+def inbox_details(release: Release) -> dict:
+    """What ships in a release and what it replaces, and the recent history of its
+    environment: the part of an inbox item loaded when it is scrolled to. Four queries."""
+    every = list(release.commits.order_by("committed_at", "id"))
+    commits = every[:INBOX_COMMITS]
+    return {
+        "release": release,
+        "previous": previous_release(release),
+        "history": recent_history(release),
         "commits": commits,
-        "commit_count": commit_count,
-        "more_commits": commit_count - len(commits),
+        "commit_count": len(every),
+        "more_commits": len(every) - len(commits),
     }
 
 
@@ -397,48 +405,44 @@ def awaiting_approval_by(
     return releases.order_by("planned_start", "pk")
 
 
-def _with_review(entries: list[dict]) -> list[dict]:
-    """Add what an approver weighs to each entry, in four queries however many there are:
-    conflicts, the release each replaces, and the recent history of its environment."""
-    releases = [entry["release"] for entry in entries]
-    conflicts = conflicts_for(releases)
-    previous = previous_releases_for(releases)
-    history = recent_history_for(releases)
+def _with_conflicts(entries: list[dict]) -> list[dict]:
+    """Add the releases each entry overlaps (conflicts_for), in two queries however many."""
+    conflicts = conflicts_for([entry["release"] for entry in entries])
     for entry in entries:
-        pk = entry["release"].pk
-        entry.update(conflicts=conflicts[pk], previous=previous[pk], history=history[pk])
+        entry["conflicts"] = conflicts[entry["release"].pk]
     return entries
 
 
 class InboxItems:
     """Everything awaiting one user, releases and groups (trains) by planned start, for a
-    Paginator: the count is one SQL aggregate, and a slice loads only the releases it shows.
+    Paginator: one query lists the ids and planned starts of every release awaiting them (a few
+    bytes a release, however many), and a slice loads only the releases it shows.
 
     Groups are few and evaluated whole (grouped_inbox_items); each one's place among the
-    releases is the number of releases planned no later than it, counted in the same
-    aggregate. A page then takes the groups placed on it and the releases between them with
-    an SQL offset."""
+    releases is the number of releases planned no later than it. A page then takes the groups
+    placed on it and the releases between them."""
 
     def __init__(self, user, *, policies: list[ApprovalPolicy]):
         self.user = user
         self.policies = policies
         self.now = timezone.now()
-        self.releases = awaiting_approval_by(user, now=self.now, policies=policies)
+        # The filter is the costly part of the query, so it runs once, for the count, the
+        # groups' places and the page's ids alike.
+        self.awaiting = list(
+            awaiting_approval_by(user, now=self.now, policies=policies).values_list(
+                "pk", "planned_start"
+            )
+        )
+        starts = [planned_start for _, planned_start in self.awaiting]
         groups_ = sorted(
             groups.grouped_inbox_items(user, policies=policies),
             key=lambda item: item["planned_start"],
         )
-        counts = self.releases.aggregate(
-            total=Count("pk"),
-            **{
-                f"before_{index}": Count("pk", filter=Q(planned_start__lte=item["planned_start"]))
-                for index, item in enumerate(groups_)
-            },
-        )
-        self.release_count: int = counts["total"]
+        self.release_count: int = len(self.awaiting)
         # Ties go to the releases first, as a stable sort of releases then groups would.
         self.placed = [
-            (index + counts[f"before_{index}"], item) for index, item in enumerate(groups_)
+            (index + bisect_right(starts, item["planned_start"]), item)
+            for index, item in enumerate(groups_)
         ]
 
     def count(self) -> int:
@@ -452,26 +456,13 @@ class InboxItems:
         before = sum(1 for at, _ in self.placed if at < start)
         shown = [item for at, item in self.placed if start <= at < stop]
         offset = start - before
-        first_commits = ReleaseCommit.objects.order_by("committed_at", "id")[:INBOX_COMMITS]
-        commit_count = (
-            ReleaseCommit.objects.filter(release=OuterRef("pk"))
-            .order_by()
-            .values("release")
-            .annotate(n=Count("pk"))
-            .values("n")
+        ids = [pk for pk, _ in self.awaiting[offset : offset + (stop - start) - len(shown)]]
+        place = {pk: at for at, pk in enumerate(ids)}
+        page = sorted(
+            release_list().prefetch_related(_DECIDING_READS[1]).filter(pk__in=ids),  # approvals
+            key=lambda release: place[release.pk],
         )
-        page = (
-            self.releases.select_related(
-                "service__owner", "environment", "requester", "standard_template"
-            )
-            .defer(*SERVICE_BULK)
-            .annotate(commits_in_all=Coalesce(Subquery(commit_count), 0))
-            .prefetch_related(
-                Prefetch("commits", queryset=first_commits, to_attr="first_commits"),
-                _DECIDING_READS[1],  # the approvals
-            )[offset : offset + (stop - start) - len(shown)]
-        )
-        entries = _with_review(
+        entries = _with_conflicts(
             [_inbox_entry(r, self.user, now=self.now, policies=self.policies) for r in page]
         )
         return sorted(entries + shown, key=lambda item: item["planned_start"])
@@ -479,9 +470,10 @@ class InboxItems:
 
 def inbox_page(user, *, number, per_page: int = INBOX_PAGE_SIZE) -> Page:
     """One page of the "Awaiting my approval" inbox: each release this user may approve, with
-    the status of its rules, its conflicts, what it replaces and its environment's recent
-    history, and each group of releases (a train) awaiting their decision as one item, by
-    planned start. The page knows how many await the user in all."""
+    the status of its rules and its conflicts (what ships and the environment's recent history
+    come a release at a time, from inbox_details), and each group of releases (a train)
+    awaiting their decision as one item, by planned start. The page knows how many await the
+    user in all."""
     if not permissions.can_read(user):
         return Paginator([], per_page).get_page(number)
     # InboxItems is sliced as Paginator slices (a page at a time), not indexed.
@@ -493,7 +485,7 @@ def inbox_item(user, release: Release) -> dict:
     """One release as the inbox shows it, whether or not it still awaits this user: a refused
     decision is shown in place. `release` comes from inbox_queryset()."""
     entry = _inbox_entry(release, user, now=timezone.now(), policies=active_policies())
-    return _with_review([entry])[0]
+    return _with_conflicts([entry])[0]
 
 
 def decision_outcome(release: Release) -> str:

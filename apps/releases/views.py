@@ -1,7 +1,7 @@
 import json
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -246,6 +246,18 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
             "retrospectives": selectors.needing_retrospective()[:50],
             "now": timezone.now(),
         },
+    )
+
+
+@require_safe
+def inbox_details(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """What ships in an inbox item and the recent history of its environment, fetched by the
+    item as it is scrolled to: what the release's page shows, to whoever may read it."""
+    if not permissions.can_read(request.user):
+        raise PermissionDenied
+    release = get_object_or_404(selectors.release_list(), pk=pk)
+    return render(
+        request, "releases/partials/_inbox_details.html", selectors.inbox_details(release)
     )
 
 
