@@ -12,6 +12,7 @@ urlpatterns = [
     path("new/environments/", views.release_form_environments, name="form-environments"),
     path("inbox/", views.inbox, name="inbox"),
     path("evidence/", views.evidence_export, name="evidence-export"),
+    path("inbox/retrospectives/", views.inbox_retrospectives, name="inbox-retrospectives"),
     path("inbox/<int:pk>/details/", views.inbox_details, name="inbox-details"),
     path("inbox/<int:pk>/approve/", views.inbox_approve, name="inbox-approve"),
     path("inbox/<int:pk>/reject/", views.inbox_reject, name="inbox-reject"),

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from apps.accounts import permissions
 from apps.core.forms import add_service_errors
+from apps.core.htmx import render_page_or_partial
 from apps.core.http import AuthenticatedRequest
 from apps.core.lists import render_filtered_list
 from apps.releases import decisions, evidence_sections, selectors, services
@@ -243,6 +244,19 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page": page,
             "items": page.object_list,
+        },
+    )
+
+
+@require_safe
+def inbox_retrospectives(request: AuthenticatedRequest) -> HttpResponse:
+    """The emergency changes needing review, under the inbox's items: fetched when scrolled
+    to, or a page of its own without JavaScript."""
+    return render_page_or_partial(
+        request,
+        page="releases/inbox_retrospectives.html",
+        partial="releases/partials/_inbox_retrospectives.html",
+        context={
             "retrospectives": selectors.needing_retrospective()[:50],
             "now": timezone.now(),
         },

@@ -216,10 +216,11 @@ def test_the_inbox_keeps_a_fixed_number_of_queries_with_30_releases(
     submitted(29)
     # session, user; active policies (policies, rules, their users); my roles, my teams, my
     # aliases; commits I may have written; the ids of all that await me, then the page's
-    # releases and their approvals; conflicts (dependencies, overlapping releases); emergency
-    # changes needing review; trains awaiting a decision (none here). What ships and the
-    # history come with each item's details (test_an_item_s_details_cost_a_fixed_number...).
-    with django_assert_max_num_queries(16) as thirty:
+    # releases and their approvals; conflicts (dependencies, overlapping releases); trains
+    # awaiting a decision (none here). What ships and the history come with each item's
+    # details (test_an_item_s_details_cost_a_fixed_number...), the emergency changes needing
+    # review with theirs (test_the_emergency_changes_needing_review_load_below_the_items).
+    with django_assert_max_num_queries(15) as thirty:
         response = client.get(INBOX)
     assert len(response.context["items"]) == 20  # of 30: a page
     assert len(thirty) == len(one)
@@ -523,3 +524,30 @@ def test_approving_inside_a_freeze_asks_for_a_confirmation_that_names_it_and_rec
     response = api.post(url, {}, format="json")
     assert response.status_code == 400 and "confirm_risks" in response.json()
     assert api.post(url, {"confirm_risks": True}, format="json").status_code == 200
+
+
+# --- Emergency changes needing review -------------------------------------------------------------
+
+
+def test_the_emergency_changes_needing_review_load_below_the_items(
+    client_as, make_release, release_manager
+):
+    emergency = make_release(title="Hotfix")
+    Release.objects.filter(pk=emergency.pk).update(
+        change_type="emergency",
+        state=ReleaseState.SUCCEEDED,
+        retrospective_due_at=timezone.now() - timedelta(hours=1),
+    )
+    client = client_as(release_manager)
+    url = "/releases/inbox/retrospectives/"
+    inbox = client.get(INBOX).content.decode()
+    assert f'hx-get="{url}" hx-trigger="revealed"' in inbox
+    assert f'<a href="{url}">' in inbox  # without JavaScript, its own page
+    assert "Hotfix" not in inbox
+
+    part = client.get(url, headers=HTMX).content.decode()
+    assert "<html" not in part
+    assert f"#{emergency.pk} Hotfix</a>" in part and "overdue" in part
+
+    page = client.get(url).content.decode()
+    assert "<html" in page and f"#{emergency.pk} Hotfix</a>" in page
