@@ -10,7 +10,20 @@ from functools import reduce
 from typing import cast
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
@@ -331,18 +344,26 @@ def _live_approvals(rule: ApprovalRule, now: datetime) -> Coalesce:
     return Coalesce(Subquery(live), 0)
 
 
-def _authored_by(user, releases: QuerySet[Release]) -> set[int]:
-    """Of these releases, those with a commit this user wrote. The database narrows the commits
-    to authors containing a word of one of the user's keys (every key is made of words of the
-    author string, whatever its case or spacing); author_keys() then decides, as
-    separation_of_duties_conflict() does, on those few."""
+def _author_words(user) -> Q | None:
+    """Commits whose author contains a word of one of the user's keys (every key is made of
+    words of the author string, whatever its case or spacing): a few more than the user's own,
+    which author_keys() then tells apart. None when the user has no key to look for."""
     known_as = user_keys(user)
     words = {key.split(":", 1)[1].split()[0] for key in known_as if key.split(":", 1)[1].strip()}
-    if not words:
+    return _any(Q(author__icontains=word) for word in words) if words else None
+
+
+def _authored_by(user, releases: list[int]) -> set[int]:
+    """Of these releases, those with a commit this user wrote: the database narrows the
+    commits by _author_words(), and author_keys() decides, as
+    separation_of_duties_conflict() does, on those few."""
+    words = _author_words(user)
+    if words is None or not releases:
         return set()
-    rows = ReleaseCommit.objects.filter(
-        _any(Q(author__icontains=word) for word in words), release__in=releases.values("pk")
-    ).values_list("release_id", "author")
+    known_as = user_keys(user)
+    rows = ReleaseCommit.objects.filter(words, release__in=releases).values_list(
+        "release_id", "author"
+    )
     return {release_id for release_id, author in rows if author_keys(author) & known_as}
 
 
@@ -354,17 +375,18 @@ def awaiting_approval_by(
     grouped release (a train's member) is decided with its group, which the inbox shows as one
     item.
 
-    All of it is decided by the database (and the few commits that may be the user's), so a
-    count of this queryset is the exact number awaiting them and a page of it needs no more
-    filtering: each condition mirrors a function of apps/releases/policies.py, and the inbox's
-    tests compare the two on the same releases."""
+    All of it is decided by the database but for the commits the user wrote: each release says
+    whether it may hold one (`maybe_authored`: under separation of duties, with an author
+    containing a word of the user's keys), and _authored_by() decides on those few. Each
+    condition mirrors a function of apps/releases/policies.py, and the inbox's tests compare
+    the two on the same releases."""
     now = now or timezone.now()
     policies = active_policies() if policies is None else policies
     eligible = [
         rule for policy in policies for rule in policy.rules.all() if is_eligible(rule, user)
     ]
     if not permissions.can_read(user) or not eligible:
-        return Release.objects.none()
+        return Release.objects.none().annotate(maybe_authored=Value(False))
     releases = (
         Release.objects.filter(
             Q(state=ReleaseState.PENDING_APPROVAL)
@@ -396,13 +418,19 @@ def awaiting_approval_by(
     separated = _any(_applies_to(policy) for policy in policies if policy.separation_of_duties)
     releases = releases.exclude(
         separated
-        & (
-            Q(requester=user)
-            | Q(promoted_automatically=True, promoted_from__requester=user)
-            | Q(pk__in=_authored_by(user, releases.filter(separated)))
-        )
+        & (Q(requester=user) | Q(promoted_automatically=True, promoted_from__requester=user))
     )
-    return releases.order_by("planned_start", "pk")
+    words = _author_words(user)
+    # Looked for a release at a time (its few commits, by index), so that the costly filter
+    # above runs once: the inbox reads these flags with the ids and decides on the few set.
+    maybe_authored = (
+        separated & Q(Exists(ReleaseCommit.objects.filter(words, release=OuterRef("pk"))))
+        if words is not None
+        else Q(pk__in=[])
+    )
+    return releases.annotate(
+        maybe_authored=ExpressionWrapper(maybe_authored, output_field=BooleanField())
+    ).order_by("planned_start", "pk")
 
 
 def _with_conflicts(entries: list[dict]) -> list[dict]:
@@ -427,12 +455,17 @@ class InboxItems:
         self.policies = policies
         self.now = timezone.now()
         # The filter is the costly part of the query, so it runs once, for the count, the
-        # groups' places and the page's ids alike.
-        self.awaiting = list(
+        # groups' places and the page's ids alike; then the few releases that may hold the
+        # user's own commits are decided on (one more query, when there are any).
+        rows = list(
             awaiting_approval_by(user, now=self.now, policies=policies).values_list(
-                "pk", "planned_start"
+                "pk",
+                "planned_start",
+                "maybe_authored",  # type: ignore[misc]  # an annotation
             )
         )
+        authored = _authored_by(user, [pk for pk, _, maybe in rows if maybe])
+        self.awaiting = [(pk, start) for pk, start, _ in rows if pk not in authored]
         starts = [planned_start for _, planned_start in self.awaiting]
         groups_ = sorted(
             groups.grouped_inbox_items(user, policies=policies),
