@@ -1,7 +1,7 @@
 """Reads for release pages and the API, each in a fixed number of queries."""
 
 import operator
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -10,7 +10,20 @@ from functools import reduce
 from typing import cast
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
@@ -258,7 +271,9 @@ _DECIDING_READS = (
     ),
 )
 
-INBOX_PAGE_SIZE = 50
+# Small enough that a page shows every item's rules and decision at once, with what ships and
+# the environment's history loaded as an item is scrolled to (inbox_details).
+INBOX_PAGE_SIZE = 20
 # An item lists the first commits that ship and how many more; its release page lists them all.
 INBOX_COMMITS = 10
 
@@ -271,20 +286,26 @@ def inbox_queryset() -> QuerySet[Release]:
 def _inbox_entry(release: Release, user, *, now: datetime, policies: list[ApprovalPolicy]) -> dict:
     status = approval_status(release, now=now, policies=policies)
     open_rules = [s for s in status.rules if not s.satisfied and is_eligible(s.rule, user)]
-    commits = getattr(release, "first_commits", None)  # a page of the inbox prefetches these
-    if commits is None:
-        every = list(release.commits.all())
-        commits, commit_count = every[:INBOX_COMMITS], len(every)
-    else:
-        commit_count = release.commits_in_all  # type: ignore[attr-defined]
     return {
         "release": release,
         "status": status,
         "rules": open_rules,
         "planned_start": release.planned_start,
+    }
+
+
+def inbox_details(release: Release) -> dict:
+    """What ships in a release and what it replaces, and the recent history of its
+    environment: the part of an inbox item loaded when it is scrolled to. Four queries."""
+    every = list(release.commits.order_by("committed_at", "id"))
+    commits = every[:INBOX_COMMITS]
+    return {
+        "release": release,
+        "previous": previous_release(release),
+        "history": recent_history(release),
         "commits": commits,
-        "commit_count": commit_count,
-        "more_commits": commit_count - len(commits),
+        "commit_count": len(every),
+        "more_commits": len(every) - len(commits),
     }
 
 
@@ -323,18 +344,26 @@ def _live_approvals(rule: ApprovalRule, now: datetime) -> Coalesce:
     return Coalesce(Subquery(live), 0)
 
 
-def _authored_by(user, releases: QuerySet[Release]) -> set[int]:
-    """Of these releases, those with a commit this user wrote. The database narrows the commits
-    to authors containing a word of one of the user's keys (every key is made of words of the
-    author string, whatever its case or spacing); author_keys() then decides, as
-    separation_of_duties_conflict() does, on those few."""
+def _author_words(user) -> Q | None:
+    """Commits whose author contains a word of one of the user's keys (every key is made of
+    words of the author string, whatever its case or spacing): a few more than the user's own,
+    which author_keys() then tells apart. None when the user has no key to look for."""
     known_as = user_keys(user)
     words = {key.split(":", 1)[1].split()[0] for key in known_as if key.split(":", 1)[1].strip()}
-    if not words:
+    return _any(Q(author__icontains=word) for word in words) if words else None
+
+
+def _authored_by(user, releases: list[int]) -> set[int]:
+    """Of these releases, those with a commit this user wrote: the database narrows the
+    commits by _author_words(), and author_keys() decides, as
+    separation_of_duties_conflict() does, on those few."""
+    words = _author_words(user)
+    if words is None or not releases:
         return set()
-    rows = ReleaseCommit.objects.filter(
-        _any(Q(author__icontains=word) for word in words), release__in=releases.values("pk")
-    ).values_list("release_id", "author")
+    known_as = user_keys(user)
+    rows = ReleaseCommit.objects.filter(words, release__in=releases).values_list(
+        "release_id", "author"
+    )
     return {release_id for release_id, author in rows if author_keys(author) & known_as}
 
 
@@ -346,17 +375,18 @@ def awaiting_approval_by(
     grouped release (a train's member) is decided with its group, which the inbox shows as one
     item.
 
-    All of it is decided by the database (and the few commits that may be the user's), so a
-    count of this queryset is the exact number awaiting them and a page of it needs no more
-    filtering: each condition mirrors a function of apps/releases/policies.py, and the inbox's
-    tests compare the two on the same releases."""
+    All of it is decided by the database but for the commits the user wrote: each release says
+    whether it may hold one (`maybe_authored`: under separation of duties, with an author
+    containing a word of the user's keys), and _authored_by() decides on those few. Each
+    condition mirrors a function of apps/releases/policies.py, and the inbox's tests compare
+    the two on the same releases."""
     now = now or timezone.now()
     policies = active_policies() if policies is None else policies
     eligible = [
         rule for policy in policies for rule in policy.rules.all() if is_eligible(rule, user)
     ]
     if not permissions.can_read(user) or not eligible:
-        return Release.objects.none()
+        return Release.objects.none().annotate(maybe_authored=Value(False))
     releases = (
         Release.objects.filter(
             Q(state=ReleaseState.PENDING_APPROVAL)
@@ -388,57 +418,64 @@ def awaiting_approval_by(
     separated = _any(_applies_to(policy) for policy in policies if policy.separation_of_duties)
     releases = releases.exclude(
         separated
-        & (
-            Q(requester=user)
-            | Q(promoted_automatically=True, promoted_from__requester=user)
-            | Q(pk__in=_authored_by(user, releases.filter(separated)))
-        )
+        & (Q(requester=user) | Q(promoted_automatically=True, promoted_from__requester=user))
     )
-    return releases.order_by("planned_start", "pk")
+    words = _author_words(user)
+    # Looked for a release at a time (its few commits, by index), so that the costly filter
+    # above runs once: the inbox reads these flags with the ids and decides on the few set.
+    maybe_authored = (
+        separated & Q(Exists(ReleaseCommit.objects.filter(words, release=OuterRef("pk"))))
+        if words is not None
+        else Q(pk__in=[])
+    )
+    return releases.annotate(
+        maybe_authored=ExpressionWrapper(maybe_authored, output_field=BooleanField())
+    ).order_by("planned_start", "pk")
 
 
-def _with_review(entries: list[dict]) -> list[dict]:
-    """Add what an approver weighs to each entry, in four queries however many there are:
-    conflicts, the release each replaces, and the recent history of its environment."""
-    releases = [entry["release"] for entry in entries]
-    conflicts = conflicts_for(releases)
-    previous = previous_releases_for(releases)
-    history = recent_history_for(releases)
+def _with_conflicts(entries: list[dict]) -> list[dict]:
+    """Add the releases each entry overlaps (conflicts_for), in two queries however many."""
+    conflicts = conflicts_for([entry["release"] for entry in entries])
     for entry in entries:
-        pk = entry["release"].pk
-        entry.update(conflicts=conflicts[pk], previous=previous[pk], history=history[pk])
+        entry["conflicts"] = conflicts[entry["release"].pk]
     return entries
 
 
 class InboxItems:
     """Everything awaiting one user, releases and groups (trains) by planned start, for a
-    Paginator: the count is one SQL aggregate, and a slice loads only the releases it shows.
+    Paginator: one query lists the ids and planned starts of every release awaiting them (a few
+    bytes a release, however many), and a slice loads only the releases it shows.
 
     Groups are few and evaluated whole (grouped_inbox_items); each one's place among the
-    releases is the number of releases planned no later than it, counted in the same
-    aggregate. A page then takes the groups placed on it and the releases between them with
-    an SQL offset."""
+    releases is the number of releases planned no later than it. A page then takes the groups
+    placed on it and the releases between them."""
 
     def __init__(self, user, *, policies: list[ApprovalPolicy]):
         self.user = user
         self.policies = policies
         self.now = timezone.now()
-        self.releases = awaiting_approval_by(user, now=self.now, policies=policies)
+        # The filter is the costly part of the query, so it runs once, for the count, the
+        # groups' places and the page's ids alike; then the few releases that may hold the
+        # user's own commits are decided on (one more query, when there are any).
+        rows = list(
+            awaiting_approval_by(user, now=self.now, policies=policies).values_list(
+                "pk",
+                "planned_start",
+                "maybe_authored",  # type: ignore[misc]  # an annotation
+            )
+        )
+        authored = _authored_by(user, [pk for pk, _, maybe in rows if maybe])
+        self.awaiting = [(pk, start) for pk, start, _ in rows if pk not in authored]
+        starts = [planned_start for _, planned_start in self.awaiting]
         groups_ = sorted(
             groups.grouped_inbox_items(user, policies=policies),
             key=lambda item: item["planned_start"],
         )
-        counts = self.releases.aggregate(
-            total=Count("pk"),
-            **{
-                f"before_{index}": Count("pk", filter=Q(planned_start__lte=item["planned_start"]))
-                for index, item in enumerate(groups_)
-            },
-        )
-        self.release_count: int = counts["total"]
+        self.release_count: int = len(self.awaiting)
         # Ties go to the releases first, as a stable sort of releases then groups would.
         self.placed = [
-            (index + counts[f"before_{index}"], item) for index, item in enumerate(groups_)
+            (index + bisect_right(starts, item["planned_start"]), item)
+            for index, item in enumerate(groups_)
         ]
 
     def count(self) -> int:
@@ -452,26 +489,13 @@ class InboxItems:
         before = sum(1 for at, _ in self.placed if at < start)
         shown = [item for at, item in self.placed if start <= at < stop]
         offset = start - before
-        first_commits = ReleaseCommit.objects.order_by("committed_at", "id")[:INBOX_COMMITS]
-        commit_count = (
-            ReleaseCommit.objects.filter(release=OuterRef("pk"))
-            .order_by()
-            .values("release")
-            .annotate(n=Count("pk"))
-            .values("n")
+        ids = [pk for pk, _ in self.awaiting[offset : offset + (stop - start) - len(shown)]]
+        place = {pk: at for at, pk in enumerate(ids)}
+        page = sorted(
+            release_list().prefetch_related(_DECIDING_READS[1]).filter(pk__in=ids),  # approvals
+            key=lambda release: place[release.pk],
         )
-        page = (
-            self.releases.select_related(
-                "service__owner", "environment", "requester", "standard_template"
-            )
-            .defer(*SERVICE_BULK)
-            .annotate(commits_in_all=Coalesce(Subquery(commit_count), 0))
-            .prefetch_related(
-                Prefetch("commits", queryset=first_commits, to_attr="first_commits"),
-                _DECIDING_READS[1],  # the approvals
-            )[offset : offset + (stop - start) - len(shown)]
-        )
-        entries = _with_review(
+        entries = _with_conflicts(
             [_inbox_entry(r, self.user, now=self.now, policies=self.policies) for r in page]
         )
         return sorted(entries + shown, key=lambda item: item["planned_start"])
@@ -479,9 +503,10 @@ class InboxItems:
 
 def inbox_page(user, *, number, per_page: int = INBOX_PAGE_SIZE) -> Page:
     """One page of the "Awaiting my approval" inbox: each release this user may approve, with
-    the status of its rules, its conflicts, what it replaces and its environment's recent
-    history, and each group of releases (a train) awaiting their decision as one item, by
-    planned start. The page knows how many await the user in all."""
+    the status of its rules and its conflicts (what ships and the environment's recent history
+    come a release at a time, from inbox_details), and each group of releases (a train)
+    awaiting their decision as one item, by planned start. The page knows how many await the
+    user in all."""
     if not permissions.can_read(user):
         return Paginator([], per_page).get_page(number)
     # InboxItems is sliced as Paginator slices (a page at a time), not indexed.
@@ -493,7 +518,7 @@ def inbox_item(user, release: Release) -> dict:
     """One release as the inbox shows it, whether or not it still awaits this user: a refused
     decision is shown in place. `release` comes from inbox_queryset()."""
     entry = _inbox_entry(release, user, now=timezone.now(), policies=active_policies())
-    return _with_review([entry])[0]
+    return _with_conflicts([entry])[0]
 
 
 def decision_outcome(release: Release) -> str:

@@ -1,7 +1,7 @@
 import json
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from apps.accounts import permissions
 from apps.core.forms import add_service_errors
+from apps.core.htmx import render_page_or_partial
 from apps.core.http import AuthenticatedRequest
 from apps.core.lists import render_filtered_list
 from apps.releases import decisions, evidence_sections, selectors, services
@@ -243,9 +244,34 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page": page,
             "items": page.object_list,
+        },
+    )
+
+
+@require_safe
+def inbox_retrospectives(request: AuthenticatedRequest) -> HttpResponse:
+    """The emergency changes needing review, under the inbox's items: fetched when scrolled
+    to, or a page of its own without JavaScript."""
+    return render_page_or_partial(
+        request,
+        page="releases/inbox_retrospectives.html",
+        partial="releases/partials/_inbox_retrospectives.html",
+        context={
             "retrospectives": selectors.needing_retrospective()[:50],
             "now": timezone.now(),
         },
+    )
+
+
+@require_safe
+def inbox_details(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """What ships in an inbox item and the recent history of its environment, fetched by the
+    item as it is scrolled to: what the release's page shows, to whoever may read it."""
+    if not permissions.can_read(request.user):
+        raise PermissionDenied
+    release = get_object_or_404(selectors.release_list(), pk=pk)
+    return render(
+        request, "releases/partials/_inbox_details.html", selectors.inbox_details(release)
     )
 
 

@@ -36,6 +36,12 @@ def test_a_release_manager_approves_from_the_inbox_without_a_reload(
     expect(item.locator('[data-section="conflicts"]')).to_contain_text(
         "same service and environment"
     )
+    # What ships and the environment's history arrive once the item is in view.
+    expect(item.locator('[data-section="diff"]')).to_contain_text("No commits listed.")
+    expect(item.locator('[data-section="history"]')).to_contain_text("Recently in staging")
+    retrospectives = page.locator("#inbox-retrospectives")
+    retrospectives.scroll_into_view_if_needed()
+    expect(retrospectives).to_contain_text("None.")
     page.evaluate("window.__marker = 'same-page'")
 
     # Rejecting without a comment is refused inside the item, which stays to decide on.

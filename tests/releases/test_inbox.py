@@ -43,6 +43,23 @@ def section(html: str, release: Release, name: str) -> str:
     return re.sub(r"\s+", " ", part.group(1))
 
 
+def with_details(client, release: Release) -> str:
+    """The release's inbox item as it reads once scrolled to: what ships and the history of its
+    environment, fetched as the item's placeholder asks, in place of that placeholder."""
+    html = client.get(INBOX).content.decode()
+    url = f"/releases/inbox/{release.pk}/details/"
+    placeholder = re.search(
+        rf'<section data-section="details" hx-get="{url}" hx-trigger="revealed"'
+        r' hx-swap="outerHTML">.*?</section>',
+        html,
+        re.S,
+    )
+    assert placeholder, f"the item of release #{release.pk} does not load its details"
+    fragment = client.get(url, headers=HTMX)
+    assert fragment.status_code == 200
+    return html.replace(placeholder.group(0), fragment.content.decode())
+
+
 def finished(release: Release, state: str, *, hours_ago: int) -> Release:
     """Written straight to the database: how it got there is not what these tests are about."""
     Release.objects.filter(pk=release.pk).update(
@@ -122,7 +139,7 @@ def test_the_inbox_shows_rules_risk_diff_conflicts_and_history(
     same = make_release(hours_from_now=5, title="Same slot")
     theirs = ledger_release(developer, ledger, release)
 
-    html = client_as(release_manager).get(INBOX).content.decode()
+    html = with_details(client_as(release_manager), release)
 
     rules = section(html, release, "rules")
     assert "Production</strong> · Release managers: 0 of 2, needs 2" in rules
@@ -150,7 +167,7 @@ def test_a_release_without_conflicts_or_predecessor_says_so(
     client_as, make_release, developer, release_manager, prod_policy
 ):
     release = services.release_submit(actor=developer, release=make_release())
-    html = client_as(release_manager).get(INBOX).content.decode()
+    html = with_details(client_as(release_manager), release)
     diff = section(html, release, "diff")
     assert 'nothing yet</span> → <span class="image-ref"><code title="registry/web:1.4.0">' in diff
     assert "No overlapping releases." in section(html, release, "conflicts")
@@ -198,16 +215,51 @@ def test_the_inbox_keeps_a_fixed_number_of_queries_with_30_releases(
         client.get(INBOX)
     submitted(29)
     # session, user; active policies (policies, rules, their users); my roles, my teams, my
-    # aliases; commits I may have written; how many await me; the page's releases, commits,
-    # approvals; conflicts (dependencies, overlapping releases), the releases replaced, recent
-    # history; emergency changes needing review; trains awaiting a decision (none here)
-    with django_assert_max_num_queries(19) as thirty:
+    # aliases; the ids of all that await me (and whether they may hold my commits: none do
+    # here, or one more query decides); the page's releases and their approvals; conflicts
+    # (dependencies, overlapping releases); trains awaiting a decision (none here). What
+    # ships and the history come with each item's details
+    # (test_an_item_s_details_cost_a_fixed_number...), the emergency changes needing review
+    # with theirs (test_the_emergency_changes_needing_review_load_below_the_items).
+    with django_assert_max_num_queries(14) as thirty:
         response = client.get(INBOX)
-    assert len(response.context["items"]) == 30
+    assert len(response.context["items"]) == 20  # of 30: a page
     assert len(thirty) == len(one)
     html = response.content.decode()
-    assert html.count('data-section="conflicts"') == 30
+    assert html.count('data-section="conflicts"') == 20
+    assert html.count('data-section="details" hx-get=') == 20
     assert "ledger and web depend on each other" in html
+
+
+def test_an_item_s_details_cost_a_fixed_number_of_queries(
+    client_as, make_release, developer, release_manager, prod_policy, django_assert_num_queries
+):
+    release = services.release_submit(actor=developer, release=make_release())
+    for index in range(8):
+        finished(make_release(version=f"registry/web:1.3.{index}"), "succeeded", hours_ago=index)
+    client = client_as(release_manager)
+    # session, user, my roles; the release; its commits, the release it replaces, recent history
+    with django_assert_num_queries(7):
+        response = client.get(f"/releases/inbox/{release.pk}/details/", headers=HTMX)
+    assert response.content.decode().count('class="pill state-succeeded"') == 5
+
+
+def test_an_item_s_details_are_for_signed_in_readers_only(
+    client, client_as, make_release, developer, outsider, prod_policy
+):
+    release = services.release_submit(actor=developer, release=make_release())
+    url = f"/releases/inbox/{release.pk}/details/"
+    for response in (client.get(url), client.get(url, headers=HTMX)):
+        assert "What ships" not in response.content.decode()
+        assert "/accounts/login/" in (response.get("Location") or response["HX-Redirect"])
+    developer.is_active = False
+    developer.save(update_fields=["is_active"])
+    response = client_as(developer).get(url)
+    assert "What ships" not in response.content.decode()
+    assert response.status_code in (302, 403)
+    # Whoever reads releases reads these too: they are what the release's page shows.
+    assert client_as(outsider).get(url, headers=HTMX).status_code == 200
+    assert client_as(outsider).get("/releases/inbox/999999/details/").status_code == 404
 
 
 # --- Deciding in place ----------------------------------------------------------------------------
@@ -473,3 +525,30 @@ def test_approving_inside_a_freeze_asks_for_a_confirmation_that_names_it_and_rec
     response = api.post(url, {}, format="json")
     assert response.status_code == 400 and "confirm_risks" in response.json()
     assert api.post(url, {"confirm_risks": True}, format="json").status_code == 200
+
+
+# --- Emergency changes needing review -------------------------------------------------------------
+
+
+def test_the_emergency_changes_needing_review_load_below_the_items(
+    client_as, make_release, release_manager
+):
+    emergency = make_release(title="Hotfix")
+    Release.objects.filter(pk=emergency.pk).update(
+        change_type="emergency",
+        state=ReleaseState.SUCCEEDED,
+        retrospective_due_at=timezone.now() - timedelta(hours=1),
+    )
+    client = client_as(release_manager)
+    url = "/releases/inbox/retrospectives/"
+    inbox = client.get(INBOX).content.decode()
+    assert f'hx-get="{url}" hx-trigger="revealed"' in inbox
+    assert f'<a href="{url}">' in inbox  # without JavaScript, its own page
+    assert "Hotfix" not in inbox
+
+    part = client.get(url, headers=HTMX).content.decode()
+    assert "<html" not in part
+    assert f"#{emergency.pk} Hotfix</a>" in part and "overdue" in part
+
+    page = client.get(url).content.decode()
+    assert "<html" in page and f"#{emergency.pk} Hotfix</a>" in page
