@@ -53,7 +53,7 @@ def _services_matching(term: str) -> QuerySet:
 
     The tags matching come first, from their small table: the planner cannot know that a
     pattern matches no tag, and would plan for a whole tag's worth of services."""
-    tags = list(Tag.objects.filter(name__icontains=term).values_list("pk", flat=True))
+    tags = list(Tag.objects.filter(name__icontains=term).order_by().values_list("pk", flat=True))
     ids = Service.objects.order_by().values("pk")
     matching = ids.filter(name__icontains=term).union(
         ids.filter(title__icontains=term), ids.filter(description__icontains=term)

@@ -34,6 +34,19 @@ def service_list() -> QuerySet[Service]:
     return Service.objects.select_related("owner", "system", "template").prefetch_related("tags")
 
 
+# What the services list API shows of each (ServiceListSerializer): a service row also holds
+# its manifests, annotations and other JSON, which the list would decode only to drop.
+LIST_COLUMNS = (
+    "name", "title", "description", "owner__slug", "system__name", "type", "lifecycle", "tier",
+    "language", "repository_url", "strategy", "template__name", "template__version", "updated_at",
+)  # fmt: skip
+
+
+def service_list_rows() -> QuerySet[Service]:
+    """service_list with only the columns the services list API shows."""
+    return service_list().only(*LIST_COLUMNS)
+
+
 def service_detail_queryset() -> QuerySet[Service]:
     """Services with their environments, and their golden path's newest version
     (`template_latest_version`: whether the pipeline they report is the current one)."""

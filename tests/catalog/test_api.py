@@ -3,7 +3,7 @@ from django.db import connection
 
 from apps.accounts import services as account_services
 from apps.audit.models import AuditEvent
-from apps.catalog.models import Environment, Service
+from apps.catalog.models import Environment, GoldenPathTemplate, Service, System
 from tests.catalog.test_views import many_services
 from tests.factories import ServiceFactory
 
@@ -213,3 +213,25 @@ def test_one_service_still_answers_to_the_catalog_filters_in_its_query_string(
     client = api_as(developer)
     assert client.get("/api/v1/services/web/", {"lifecycle": "production"}).status_code == 200
     assert client.get("/api/v1/services/web/", {"lifecycle": "deprecated"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_list_reads_only_what_it_shows_and_no_row_more_than_once(
+    api_as, developer, payments, django_assert_max_num_queries
+):
+    template = GoldenPathTemplate.objects.create(name="python-web", version=3, title="Py")
+    system = System.objects.create(name="billing", owner=payments)
+    for i in range(30):
+        service = ServiceFactory(name=f"s-{i:02d}", owner=payments, template=template)
+        service.system = system if i % 2 else None
+        service.manifests = {"deployment": {"replicas": i}}
+        service.save()
+    client = api_as(developer)
+    # The session, the user, the count, the page, its tags: none per service.
+    with django_assert_max_num_queries(5):
+        rows = client.get("/api/v1/services/", {"ordering": "name", "page_size": 50}).json()
+    assert rows["count"] == 30
+    first, second = rows["results"][:2]
+    assert first["template"] == "python-web v3" and first["owner"] == "payments"
+    assert first["system"] is None and second["system"] == "billing"
+    assert "manifests" not in first

@@ -35,6 +35,8 @@ class ServiceViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if self.action == "retrieve":
             return selectors.service_api_detail_queryset()
+        if self.action == "list":
+            return selectors.service_list_rows()
         return selectors.service_list()
 
     def filter_queryset(self, queryset):
