@@ -91,8 +91,10 @@ def _json_lines_from_database(queryset: QuerySet) -> Iterator[bytes]:
     # A server-side cursor, read in parts, as QuerySet.iterator() reads one.
     with connection.chunked_cursor() as cursor:
         cursor.execute(statement, params * 2)
-        while rows := cursor.fetchmany(LINES_PER_PART):
-            yield ("\n".join(line for (line,) in rows) + "\n").encode()
+        while chunk := cursor.fetchmany(CHUNK_ROWS):
+            for start in range(0, len(chunk), LINES_PER_PART):
+                part = chunk[start : start + LINES_PER_PART]
+                yield ("\n".join(line for (line,) in part) + "\n").encode()
 
 
 def _lines(queryset: QuerySet) -> Iterator[bytes]:
