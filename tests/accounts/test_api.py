@@ -119,3 +119,17 @@ def test_the_schema_generates_without_warnings():
     from django.core.management import call_command
 
     call_command("spectacular", "--fail-on-warn", "--validate", "--file", "/dev/null")
+
+
+@pytest.mark.django_db
+def test_a_token_of_a_person_no_longer_active_is_refused(api_client, developer):
+    _, key = services.api_token_create(actor=developer, name="ci")
+    type(developer).objects.filter(pk=developer.pk).update(is_active=False)  # tokens untouched
+    assert ApiToken.objects.usable().exists()
+    assert api_client.get("/api/v1/me/", **bearer(key)).status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_token_expiring_later_is_honoured(api_client, developer):
+    _, key = services.api_token_create(actor=developer, name="ci", expires_in_days=1)
+    assert api_client.get("/api/v1/me/", **bearer(key)).status_code == 200

@@ -1,8 +1,9 @@
 import pytest
+from django.db import connection
 
 from apps.accounts import services as account_services
 from apps.audit.models import AuditEvent
-from apps.catalog.models import Service
+from apps.catalog.models import Environment, GoldenPathTemplate, Service, System
 from tests.catalog.test_views import many_services
 from tests.factories import ServiceFactory
 
@@ -170,3 +171,67 @@ def test_systems_are_created_for_your_own_team(api_as, developer, search):
     assert ok.status_code == 201
     refused = client.post("/api/v1/systems/", {"name": "other", "owner": "search"}, format="json")
     assert refused.status_code == 400 and "owner" in refused.json()
+
+
+def bearer_for(user) -> dict:
+    _, key = account_services.api_token_create(actor=user, name="script")
+    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+
+@pytest.mark.django_db
+def test_one_service_by_token_reads_in_three_queries_on_postgresql(
+    api_client, developer, payments, django_assert_num_queries
+):
+    service = ServiceFactory(name="web", owner=payments)
+    for tag in ("zeta", "alpha", "mid"):
+        service.tags.create(name=tag)
+    for order, (name, kind) in enumerate([("staging", "staging"), ("prod", "production")]):
+        Environment.objects.create(service=service, name=name, kind=kind, order=order)
+    auth = bearer_for(developer)
+    first = api_client.get("/api/v1/services/web/", **auth)  # records the token's last use
+    assert first.status_code == 200
+    # The token and its person, the service with its tags, its environments (SQLite: the
+    # tags in a query of their own).
+    with django_assert_num_queries(3 if connection.vendor == "postgresql" else 4):
+        body = api_client.get("/api/v1/services/web/", **auth).json()
+    assert body == first.json()
+    assert body["tags"] == ["alpha", "mid", "zeta"]
+    assert [e["name"] for e in body["environments"]] == ["staging", "prod"]
+
+
+@pytest.mark.django_db
+def test_one_service_without_tags_lists_none(api_as, developer, payments):
+    ServiceFactory(name="bare", owner=payments)
+    assert api_as(developer).get("/api/v1/services/bare/").json()["tags"] == []
+
+
+@pytest.mark.django_db
+def test_one_service_still_answers_to_the_catalog_filters_in_its_query_string(
+    api_as, developer, payments
+):
+    ServiceFactory(name="web", owner=payments, lifecycle="production")
+    client = api_as(developer)
+    assert client.get("/api/v1/services/web/", {"lifecycle": "production"}).status_code == 200
+    assert client.get("/api/v1/services/web/", {"lifecycle": "deprecated"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_list_reads_only_what_it_shows_and_no_row_more_than_once(
+    api_as, developer, payments, django_assert_max_num_queries
+):
+    template = GoldenPathTemplate.objects.create(name="python-web", version=3, title="Py")
+    system = System.objects.create(name="billing", owner=payments)
+    for i in range(30):
+        service = ServiceFactory(name=f"s-{i:02d}", owner=payments, template=template)
+        service.system = system if i % 2 else None
+        service.manifests = {"deployment": {"replicas": i}}
+        service.save()
+    client = api_as(developer)
+    # The session, the user, the count, the page, its tags: none per service.
+    with django_assert_max_num_queries(5):
+        rows = client.get("/api/v1/services/", {"ordering": "name", "page_size": 50}).json()
+    assert rows["count"] == 30
+    first, second = rows["results"][:2]
+    assert first["template"] == "python-web v3" and first["owner"] == "payments"
+    assert first["system"] is None and second["system"] == "billing"
+    assert "manifests" not in first

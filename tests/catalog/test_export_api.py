@@ -92,3 +92,25 @@ def test_a_service_without_a_template_lists_none_for_it(api_client, developer, p
     api_client.force_login(developer)
     (listed,) = api_client.get("/api/v1/services/").json()["results"]
     assert listed["template"] is None
+
+
+def test_it_exports_what_a_search_selects_with_their_tags(api_client, developer, payments):
+    services(payments, 4)
+    ServiceFactory(name="falcon-gateway", owner=payments)
+    api_client.force_login(developer)
+    assert [row["name"] for row in lines(api_client.get(URL, {"q": "falcon"}))] == [
+        "falcon-gateway"
+    ]
+    tagged = lines(api_client.get(URL, {"q": "PAYMENTS exp"}))
+    assert [(row["name"], row["tags"]) for row in tagged] == [
+        ("exp-000", ["payments"]),
+        ("exp-002", ["payments"]),
+    ]
+
+
+def test_each_line_has_the_fields_in_the_order_of_the_list(api_client, developer, payments):
+    services(payments, 2)
+    api_client.force_login(developer)
+    body = b"".join(api_client.get(URL).streaming_content)
+    listed = api_client.get("/api/v1/services/", {"ordering": "name"}).json()["results"]
+    assert [list(json.loads(line)) for line in body.splitlines()] == [list(r) for r in listed]

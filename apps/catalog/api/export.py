@@ -15,16 +15,14 @@ from itertools import islice
 from typing import TypeVar
 
 from asgiref.sync import sync_to_async
-from django.contrib.postgres.expressions import ArraySubquery
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
-from django.db.models import Case, CharField, OuterRef, QuerySet, TextField, Value, When
-from django.db.models.functions import Cast, Concat, JSONObject
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
-from apps.catalog.models import Service, Tag
+from apps.catalog.models import Service
 
 CHUNK_ROWS = 2000  # rows per fetch from the server-side cursor (and per tags query)
 LINES_PER_PART = 500  # rows per piece of the response body
@@ -60,28 +58,43 @@ def _tags_of(service_ids: list[int]) -> dict[int, list[str]]:
     return tags
 
 
+# {ids}: the filtered services' ids, the catalog filters' own query. The tags are aggregated
+# once, in a join, rather than by a subquery per service; the rows are sorted before each is
+# turned into JSON, so the sort moves a few short columns and not 10,000 lines of text.
+_LINES_SQL = """
+SELECT row_to_json(line)::text FROM (
+    SELECT s.name, s.title, s.description, o.slug AS owner, y.name AS system, s.type,
+        s.lifecycle, s.tier, s.language, s.repository_url, s.strategy,
+        CASE WHEN g.id IS NULL THEN NULL ELSE g.name || ' v' || g.version::text END AS template,
+        COALESCE(t.names, ARRAY[]::varchar[]) AS tags, s.updated_at
+    FROM catalog_service s
+    JOIN accounts_team o ON o.id = s.owner_id
+    LEFT JOIN catalog_system y ON y.id = s.system_id
+    LEFT JOIN catalog_goldenpathtemplate g ON g.id = s.template_id
+    LEFT JOIN (
+        SELECT st.service_id, array_agg(tag.name ORDER BY tag.name) AS names
+        FROM catalog_service_tags st JOIN catalog_tag tag ON tag.id = st.tag_id
+        WHERE st.service_id IN ({ids})
+        GROUP BY st.service_id
+    ) t ON t.service_id = s.id
+    WHERE s.id IN ({ids})
+    ORDER BY s.name
+) line
+"""
+
+
 def _json_lines_from_database(queryset: QuerySet) -> Iterator[bytes]:
-    """PostgreSQL writes each line itself (jsonb_build_object): the fastest way to turn 10,000
-    rows into JSON is not to bring them into Python as rows at all."""
-    tags = Tag.objects.filter(services=OuterRef("pk")).order_by("name").values("name")
-    template = Case(
-        When(template__isnull=True, then=Value(None)),
-        default=Concat("template__name", Value(" v"), Cast("template__version", CharField())),
-    )
-    line = JSONObject(
-        name="name", title="title", description="description", owner="owner__slug",
-        system="system__name", type="type", lifecycle="lifecycle", tier="tier",
-        language="language", repository_url="repository_url", strategy="strategy",
-        template=template, tags=ArraySubquery(tags), updated_at="updated_at",
-    )  # fmt: skip
-    rows = (
-        queryset.order_by("name")
-        .annotate(line=Cast(line, TextField()))
-        .values_list("line", flat=True)
-        .iterator(chunk_size=CHUNK_ROWS)
-    )
-    for chunk in _batched(rows, LINES_PER_PART):
-        yield ("\n".join(chunk) + "\n").encode()
+    """PostgreSQL writes each line itself (row_to_json, in the list API's field order): the
+    fastest way to turn 10,000 rows into JSON is not to bring them into Python as rows at all."""
+    ids, params = queryset.order_by().values("pk").query.sql_with_params()
+    statement = _LINES_SQL.format(ids=ids)  # only the ORM's own SQL; values stay parameters
+    # A server-side cursor, read in parts, as QuerySet.iterator() reads one.
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(statement, params * 2)
+        while chunk := cursor.fetchmany(CHUNK_ROWS):
+            for start in range(0, len(chunk), LINES_PER_PART):
+                part = chunk[start : start + LINES_PER_PART]
+                yield ("\n".join(line for (line,) in part) + "\n").encode()
 
 
 def _lines(queryset: QuerySet) -> Iterator[bytes]:

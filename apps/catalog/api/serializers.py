@@ -84,7 +84,8 @@ class ServiceListSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def get_tags(self, service) -> list[str]:
-        return [tag.name for tag in service.tags.all()]
+        names = getattr(service, "tag_names", None)  # selectors.service_api_detail_queryset's
+        return names if names is not None else [tag.name for tag in service.tags.all()]
 
 
 class ServiceDetailSerializer(ServiceListSerializer):

@@ -34,8 +34,17 @@ class ServiceViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         if self.action == "retrieve":
-            return selectors.service_detail_queryset()
+            return selectors.service_api_detail_queryset()
+        if self.action == "list":
+            return selectors.service_list_rows()
         return selectors.service_list()
+
+    def filter_queryset(self, queryset):
+        # One service by name: without a query string the catalog's filters select nothing
+        # away, and building them cost a good part of the read.
+        if self.action == "retrieve" and not self.request.query_params:
+            return queryset
+        return super().filter_queryset(queryset)
 
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update"):
@@ -113,7 +122,7 @@ class ServiceViewSet(viewsets.ModelViewSet):
 
     def _detail(self, service):
         # A delete may commit between the write and this read: the service is gone, a 404.
-        fresh = get_object_or_404(selectors.service_detail_queryset(), pk=service.pk)
+        fresh = get_object_or_404(selectors.service_api_detail_queryset(), pk=service.pk)
         return ServiceDetailSerializer(fresh, context=self.get_serializer_context()).data
 
 
