@@ -64,8 +64,7 @@ def _schedule(rollout: Rollout, delay: float) -> None:
     """Make the rollout due in `delay` seconds, and send its hop once this transaction commits."""
     due = clock.now() + timedelta(seconds=max(delay, 0))
     rollout.next_run_at, rollout.resend_after = due, None
-    rollout_id = rollout.pk
-    transaction.on_commit(lambda: _send_hop(rollout_id, due))
+    transaction.on_commit(lambda: _send_hop(rollout.pk, due))  # a new rollout has its pk by then
 
 
 def _event(rollout: Rollout, message: str, *, level=RolloutEvent.Level.INFO, step=None) -> None:
@@ -160,6 +159,9 @@ def _create_rollout(
         started_at=now,
         started_by=actor if actor else None,
     )
+    # Due at once, and its first hop registered before the audit seal and the live notice, so
+    # it is the first thing sent once this transaction commits.
+    _schedule(rollout, 0)
     try:
         with transaction.atomic():
             rollout.save()
@@ -182,8 +184,6 @@ def _create_rollout(
     rollout_transition(
         rollout=rollout, to_state=RolloutState.RUNNING, actor=actor, reason=reason, locked=True
     )
-    _schedule(rollout, 0)
-    rollout.save(update_fields=["next_run_at", "resend_after"])
     live.announce(rollout.pk)
     return rollout
 
