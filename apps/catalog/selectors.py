@@ -47,6 +47,21 @@ def service_list_rows() -> QuerySet[Service]:
     return service_list().only(*LIST_COLUMNS)
 
 
+# What the catalog page shows of each (catalog/partials/_results.html).
+PAGE_COLUMNS = (
+    "name", "title", "owner__name", "system__name", "tier", "lifecycle", "type", "strategy",
+)  # fmt: skip
+
+
+def service_list_page() -> QuerySet[Service]:
+    """service_list with only the columns the catalog page shows."""
+    return (
+        Service.objects.select_related("owner", "system")
+        .prefetch_related("tags")
+        .only(*PAGE_COLUMNS)
+    )
+
+
 def service_detail_queryset() -> QuerySet[Service]:
     """Services with their environments, and their golden path's newest version
     (`template_latest_version`: whether the pipeline they report is the current one)."""

@@ -37,7 +37,7 @@ def _page_size(request: AuthenticatedRequest) -> int:
 def service_list(request: AuthenticatedRequest) -> HttpResponse:
     return render_filtered_list(
         request,
-        queryset=selectors.service_list(),
+        queryset=selectors.service_list_page(),
         filterset_class=ServiceFilter,
         page_size=_page_size(request),
         template="catalog/service_list.html",

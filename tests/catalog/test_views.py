@@ -40,6 +40,21 @@ def test_the_catalog_page_keeps_a_fixed_query_budget_with_many_rows(
 
 
 @pytest.mark.django_db
+def test_the_catalog_page_reads_only_the_columns_it_shows(client_as, developer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    many_services(3)
+    with CaptureQueriesContext(connection) as queries:
+        response = client_as(developer).get("/catalog/")
+    assert response.status_code == 200
+    page_sql = [q["sql"] for q in queries.captured_queries if "LIMIT" in q["sql"]]
+    assert page_sql and not any('"manifests"' in sql for sql in page_sql)
+    page = response.content.decode()
+    assert all(f"svc-00{i}" in page and f"team-{i}" in page for i in range(3))
+
+
+@pytest.mark.django_db
 def test_search_matches_name_title_description_and_tags(client_as, developer):
     many_services(120)
     client = client_as(developer)
