@@ -102,15 +102,19 @@ def _seal_unless_busy() -> None:
 def audit_seal(*, batch: int = SEAL_BATCH) -> int:
     """Seal every committed event not sealed yet and return how many. Each round is one short
     transaction under the chain's lock, so seals follow commits closely."""
-    sealed = 0
+    sealed, looks = 0, 0
     while True:
         try:
             count = _seal_round(batch) or 0
         except IntegrityError:
             return sealed  # another sealer took the same numbers first (SQLite); it goes on
         sealed += count
-        if count < batch:
+        if count == batch:
+            continue
+        # As a holder of the lock, look again for events left to it (see _seal_unless_busy).
+        if looks == MAX_SEAL_ROUNDS or not AuditPending.objects.exists():
             return sealed
+        looks += 1
 
 
 @transaction.atomic

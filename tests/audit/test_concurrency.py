@@ -76,11 +76,13 @@ def test_a_slow_transaction_holding_an_event_does_not_hold_up_other_audited_writ
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("holder_is", ["a commit", "beat"])
 def test_a_commit_never_waits_for_another_sealer_which_seals_its_event_before_it_stops(
-    monkeypatch,
+    monkeypatch, holder_is
 ):
     """Sealing after commit takes the chain's lock only if it is free: a commit that finds it
-    taken leaves its event to the sealer holding it, which looks again before it stops."""
+    taken leaves its event to the sealer holding it (another commit's, or beat's audit.seal),
+    which looks again before it stops."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL for real concurrent transactions")
     from apps.audit import services
@@ -103,7 +105,20 @@ def test_a_commit_never_waits_for_another_sealer_which_seals_its_event_before_it
         finally:
             connections.close_all()
 
-    holder = threading.Thread(target=write, args=("first.write",), name="holder")
+    if holder_is == "beat":
+        with monkeypatch.context() as unsealed:  # committed, left for beat to seal
+            unsealed.setattr(services, "_seal_once_after_commit", lambda: None)
+            audit_record(actor=None, action="first.write", target_type="t", target_id="1")
+
+        def beat():
+            try:
+                services.audit_seal()
+            finally:
+                connections.close_all()
+
+        holder = threading.Thread(target=beat, name="holder")
+    else:
+        holder = threading.Thread(target=write, args=("first.write",), name="holder")
     holder.start()
     assert sealing.wait(timeout=30)
     second = threading.Thread(target=write, args=("second.write",))
