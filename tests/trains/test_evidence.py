@@ -134,4 +134,6 @@ def test_the_evidence_of_60_members_takes_as_many_queries_as_that_of_2(
         files = unzipped(client.get(f"/api/v1/trains/{large.pk}/evidence/"))
     assert len(files) == 3 + 60
     assert len(sixty) == len(two)
-    assert len(sixty) <= 20
+    # One of them: the export's audit seal, as a holder of the chain's lock, looks again for
+    # events a commit left to it.
+    assert len(sixty) <= 21
