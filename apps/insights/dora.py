@@ -305,6 +305,11 @@ def recovery_tier(seconds: float | None) -> str | None:
 LOW_CHANGE_FAILURE_ABOVE_PERCENT = 15
 
 
+def change_failure_rate(failures: int, deployments: int) -> float | None:
+    """The share of deployments that failed, to four places; None without deployments."""
+    return round(failures / deployments, 4) if deployments else None
+
+
 def change_failure_tier(failures: int, deployments: int) -> str | None:
     if not deployments:
         return None
@@ -356,7 +361,7 @@ def build_report(
             tier=lead_time_tier(lead_time_median),
         ),
         change_failure_rate=ChangeFailureRate(
-            rate=round(failures / deployments, 4) if deployments else None,
+            rate=change_failure_rate(failures, deployments),
             failures=failures,
             deployments=deployments,
             tier=change_failure_tier(failures, deployments),

@@ -405,7 +405,7 @@ def services_needing_attention(
             team_name=team_name,
             level=Level(level),
             level_label=Level(level).label,
-            change_failure_rate=round(failures / deployments, 4) if deployments else None,
+            change_failure_rate=dora.change_failure_rate(failures, deployments),
             failing_rules=failing,
             open_emergencies=emergencies_,
             deployments=deployments,

@@ -89,7 +89,7 @@ def dora_trends(
                 week=monday,
                 deployments=deployments,
                 failures=failures,
-                change_failure_rate=round(failures / deployments, 4) if deployments else None,
+                change_failure_rate=dora.change_failure_rate(failures, deployments),
                 lead_time_median_seconds=lead_median,
                 lead_time_commits=commits,
                 recovery_median_seconds=recovery_median,

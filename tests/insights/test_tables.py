@@ -391,6 +391,21 @@ def rolled_up(service, *days):
         )
 
 
+def ranked(rows) -> list[tuple]:
+    """The attention rows as attention_by_reference gives them."""
+    return [
+        (
+            r.service,
+            r.level,
+            r.change_failure_rate,
+            r.failing_rules,
+            r.open_emergencies,
+            r.deployments,
+        )
+        for r in rows
+    ]
+
+
 def attention_by_reference(window: dict, emergencies: dict[str, int]) -> list[tuple]:
     """The ranking worked out in Python from every service's full row (service_table), as the
     page once did it: (name, level, rate, failing rules, emergencies, deployments)."""
@@ -457,17 +472,7 @@ def test_the_attention_ranking_on_known_figures(payments, search, developer):
 
     rows = services_needing_attention(**WINDOW)
 
-    assert [
-        (
-            r.service,
-            r.level,
-            r.change_failure_rate,
-            r.failing_rules,
-            r.open_emergencies,
-            r.deployments,
-        )
-        for r in rows
-    ] == [
+    assert ranked(rows) == [
         ("idle", 0, None, 0, 0, 0),
         ("fraud", 1, 0.5, 0, 0, 2),
         ("refunds", 1, 0.25, 5, 0, 8),
@@ -487,17 +492,7 @@ def test_the_attention_ranking_on_known_figures(payments, search, developer):
     assert rows[4].reasons == ("Open emergency change without retrospective",)
     assert rows[5].reasons == ("Change failure rate 20%",)
     # The same services in the same order as ranking every service's full row in Python.
-    assert [
-        (
-            r.service,
-            r.level,
-            r.change_failure_rate,
-            r.failing_rules,
-            r.open_emergencies,
-            r.deployments,
-        )
-        for r in rows
-    ] == attention_by_reference(WINDOW, {"wallet": 1})
+    assert ranked(rows) == attention_by_reference(WINDOW, {"wallet": 1})
     # The limit cuts the ranking; a team's list is the same ranking, of its services only.
     assert [r.service for r in services_needing_attention(limit=3, **WINDOW)] == [
         "idle",
