@@ -4,6 +4,7 @@ database stays the truth. Without Redis the stream polls instead."""
 
 import json
 import logging
+from functools import cache
 
 from django.conf import settings
 from django.db import transaction
@@ -15,11 +16,15 @@ CHANNEL = "runway:rollouts"
 TIMEOUT = 0.5
 
 
-def _redis():
+@cache
+def _redis(url: str):
+    """One client a process: its pool keeps connections open between notices (opening one
+    cost more than the notice), and replaces one that Redis closed (a restart) or that a fork
+    inherited before using it."""
     import redis
 
     return redis.Redis.from_url(
-        settings.LIVE_UPDATES_REDIS_URL,
+        url,
         socket_connect_timeout=TIMEOUT,
         socket_timeout=TIMEOUT,
         retry=None,
@@ -54,8 +59,7 @@ def announce_train(train_id: int) -> None:
 def _publish_on_commit(notice, what: str) -> None:
     def publish():
         try:
-            with _redis() as client:
-                client.publish(CHANNEL, json.dumps(notice()))
+            _redis(settings.LIVE_UPDATES_REDIS_URL).publish(CHANNEL, json.dumps(notice()))
         except Exception:  # a lost notice only delays the page until its next poll
             log.warning("could not publish %s change", what, exc_info=True)
 

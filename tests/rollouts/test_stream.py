@@ -297,3 +297,37 @@ def test_a_change_committed_while_redis_is_down_is_only_logged(settings, caplog)
         live.announce(42)  # publishes once the transaction has committed
     assert time.monotonic() - started < 1.0
     assert "could not publish rollout 42 change" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_notices_share_one_kept_connection_that_outlives_a_redis_restart(settings):
+    redis = RedisServer().start()
+    try:
+        settings.LIVE_UPDATES_REDIS_URL = redis.url
+        with redis.client() as watcher:
+            subscription = watcher.pubsub()
+            subscription.subscribe(live.CHANNEL)
+            subscription.get_message(timeout=TIMEOUT)  # the subscription's confirmation
+
+            def notices(count: int) -> list[dict]:
+                for rollout_id in range(count):
+                    with transaction.atomic():
+                        live.announce(rollout_id)
+                return [subscription.get_message(timeout=TIMEOUT) for _ in range(count)]
+
+            assert [m and m["data"] for m in notices(3)] == [
+                b'{"rollout": 0}',
+                b'{"rollout": 1}',
+                b'{"rollout": 2}',
+            ]
+            # The publisher's connection is the one it kept, not a new one per notice.
+            assert len(watcher.client_list(_type="normal")) == 2  # watcher, publisher
+
+            redis.kill()
+            redis.start()  # on the same port: the publisher's kept connection is dead
+            subscription = watcher.pubsub()
+            subscription.subscribe(live.CHANNEL)
+            subscription.get_message(timeout=TIMEOUT)
+            assert [m and m["data"] for m in notices(1)] == [b'{"rollout": 0}']
+    finally:
+        redis.kill()
