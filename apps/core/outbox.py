@@ -16,7 +16,6 @@ import os
 import threading
 from collections.abc import Iterable
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -160,8 +159,28 @@ def enqueue(
                 message.save()
         except IntegrityError:
             return
-    # robust: the change is committed; a failure here must not turn its answer into an error.
-    transaction.on_commit(partial(_publish_pending, pk=message.pk), robust=True)
+    _publish_after_commit(message.pk)
+
+
+class _PublishAfterCommit:
+    """The one after-commit hook of a transaction: publishes every row the transaction
+    enqueued, in one pass. A row of a savepoint rolled back since is gone, and not found."""
+
+    def __init__(self) -> None:
+        self.pks: list[int] = []
+
+    def __call__(self) -> None:
+        _publish_pending(pks=self.pks, limit=len(self.pks))
+
+
+def _publish_after_commit(pk: int) -> None:
+    hooks = transaction.get_connection().run_on_commit  # Django's (savepoint ids, hook, robust)
+    hook = next((h for _ids, h, _robust in hooks if isinstance(h, _PublishAfterCommit)), None)
+    if hook is None:
+        hook = _PublishAfterCommit()
+        # robust: the change is committed; a failure here must not turn its answer into an error.
+        transaction.on_commit(hook, robust=True)
+    hook.pks.append(pk)
 
 
 def outbox_flush(*, limit: int = 500) -> int:
@@ -176,15 +195,15 @@ def outbox_prune(*, older_than: timedelta = KEEP_SENT) -> int:
     return deleted
 
 
-def _publish_pending(*, pk: int | None = None, limit: int = 1) -> int:
+def _publish_pending(*, pks: list[int] | None = None, limit: int = 1) -> int:
     """Rows another process is publishing are skipped, not waited for: each row goes out once.
     Stops at the first failure: the broker is down, the rest would fail the same way."""
     with transaction.atomic():
         pending = OutboxMessage.objects.select_for_update(skip_locked=True).filter(
             sent_at__isnull=True
         )
-        if pk is not None:
-            pending = pending.filter(pk=pk)
+        if pks is not None:
+            pending = pending.filter(pk__in=pks)
         sent = []
         for message in pending.order_by("created_at", "id")[:limit]:
             try:

@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 from django.db import connection, connections, transaction
 from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.accounts.models import Role
@@ -87,6 +88,21 @@ def test_a_committed_task_is_published_once_and_marked_sent(queue):
     assert OutboxMessage.objects.get().sent_at is not None
     assert outbox.outbox_flush() == 0
     assert published(queue) == []
+
+
+def test_a_transaction_s_tasks_go_out_in_order_in_one_pass_without_those_rolled_back(queue):
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        outbox.enqueue(PING, args=[1])
+        with pytest.raises(RuntimeError), transaction.atomic():
+            outbox.enqueue(PING, args=[2])
+            raise RuntimeError("a savepoint rolled back")
+        outbox.enqueue(PING, args=[3])
+        outbox.enqueue(PING, args=[4])
+    assert published(queue) == [(PING, [1], {}), (PING, [3], {}), (PING, [4], {})]
+    assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 0
+    after_commit = [q["sql"] for q in queries.captured_queries]
+    after_commit = after_commit[after_commit.index("COMMIT") + 1 :]
+    assert sum(sql.startswith("UPDATE") for sql in after_commit) == 1  # all marked sent at once
 
 
 def test_enqueue_refuses_to_run_outside_a_transaction(queue):
