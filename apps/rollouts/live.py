@@ -5,9 +5,13 @@ database stays the truth. Without Redis the stream polls instead."""
 import json
 import logging
 from functools import cache
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from apps.rollouts.models import Rollout
 
 log = logging.getLogger(__name__)
 CHANNEL = "runway:rollouts"
@@ -31,23 +35,40 @@ def _redis(url: str):
     )
 
 
-def announce(rollout_id: int) -> None:
+def announce(rollout: "Rollout | int") -> None:
     """After the current transaction commits, tell watchers that this rollout changed, and
-    those of the train whose member it rolls out."""
+    those of the train whose member it rolls out: known already when the rollout's release was
+    read with its train membership (the executor's step reads them so), otherwise looked up
+    after the commit."""
     if not settings.LIVE_UPDATES_REDIS_URL:
         return
+    rollout_id = rollout if isinstance(rollout, int) else rollout.pk
+    known, train_id = (False, None) if isinstance(rollout, int) else _train_read_with(rollout)
 
     def notice() -> dict:
         from apps.trains.models import TrainMember
 
-        train_id = (
-            TrainMember.objects.filter(release__rollouts__pk=rollout_id)
+        found = (
+            train_id
+            if known
+            else TrainMember.objects.filter(release__rollouts__pk=rollout_id)
             .values_list("train_id", flat=True)
             .first()
         )
-        return {"rollout": rollout_id, **({"train": train_id} if train_id else {})}
+        return {"rollout": rollout_id, **({"train": found} if found else {})}
 
     _publish_on_commit(notice, f"rollout {rollout_id}")
+
+
+def _train_read_with(rollout: "Rollout") -> tuple[bool, int | None]:
+    """(True, its train or None) when the rollout's release was read with its membership."""
+    if not type(rollout).release.is_cached(rollout):
+        return False, None
+    release = rollout.release
+    if not type(release).train_membership.is_cached(release):
+        return False, None
+    membership = getattr(release, "train_membership", None)  # None: read, and in no train
+    return True, membership.train_id if membership is not None else None
 
 
 def announce_train(train_id: int) -> None:

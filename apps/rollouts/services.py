@@ -184,7 +184,7 @@ def _create_rollout(
     rollout_transition(
         rollout=rollout, to_state=RolloutState.RUNNING, actor=actor, reason=reason, locked=True
     )
-    live.announce(rollout.pk)
+    live.announce(rollout)
     return rollout
 
 
@@ -195,7 +195,7 @@ def rollout_advance(rollout_id: int, due: str | None = None) -> None:
     with transaction.atomic():
         rollout = (
             Rollout.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("service__owner", "environment", "cluster", "release")
+            .select_related("service__owner", "environment", "cluster", "release__train_membership")
             .filter(pk=rollout_id)
             .first()
         )
@@ -208,7 +208,8 @@ def rollout_advance(rollout_id: int, due: str | None = None) -> None:
             next_run_at = rollout.next_run_at
             transaction.on_commit(lambda: _send_hop(rollout_id, next_run_at))
             return
-        seen_before = _visible_state(rollout)
+        step = rollout.steps.filter(index=rollout.current_step).first()
+        seen_before = _visible_state(rollout, step)
         try:
             kube = Kube.for_cluster(rollout.cluster)
         except KubeUnavailable as exc:
@@ -218,11 +219,11 @@ def rollout_advance(rollout_id: int, due: str | None = None) -> None:
             if rollout.state == RolloutState.ROLLING_BACK:
                 _advance_rollback(ctx)
             else:
-                _advance_step(ctx)
+                _advance_step(ctx, step)
         rollout.last_worked_at = now
         rollout.save()
         if _visible_state(rollout) != seen_before:
-            live.announce(rollout.pk)
+            live.announce(rollout)
 
 
 def _cluster_unusable(rollout: Rollout, exc: Exception) -> None:
@@ -243,15 +244,23 @@ def _cluster_unusable(rollout: Rollout, exc: Exception) -> None:
     _schedule(rollout, outcome.delay)
 
 
-def _visible_state(rollout: Rollout) -> tuple:
-    """What a person watching the rollout sees: announce only when it changes."""
-    step = rollout.steps.filter(index=rollout.current_step).values_list("state", "message").first()
-    return (rollout.state, rollout.current_step, rollout.weight, step)
+def _visible_state(rollout: Rollout, step: RolloutStep | None = None) -> tuple:
+    """What a person watching the rollout sees: announce only when it changes. `step`, the
+    current step as just read, spares reading it again."""
+    shown = (
+        (step.state, step.message)
+        if step is not None
+        else rollout.steps.filter(index=rollout.current_step)
+        .values_list("state", "message")
+        .first()
+    )
+    return (rollout.state, rollout.current_step, rollout.weight, shown)
 
 
-def _advance_step(ctx: steps.Context) -> None:
+def _advance_step(ctx: steps.Context, step: RolloutStep | None) -> None:
     rollout = ctx.rollout
-    step = rollout.steps.get(index=rollout.current_step)
+    if step is None:
+        step = rollout.steps.get(index=rollout.current_step)
     while step.state == StepState.SKIPPED:  # promoted past by a person
         rollout.current_step += 1
         if rollout.current_step >= rollout.steps.count():
@@ -474,7 +483,7 @@ def rollout_promote(*, actor: User, rollout: Rollout, full: bool = False) -> Rol
         target=rollout,
         after={"full": full, "skipped": len(to_skip)},
     )
-    live.announce(rollout.pk)
+    live.announce(rollout)
     return rollout
 
 
@@ -486,7 +495,7 @@ def rollout_pause(*, actor: User, rollout: Rollout) -> Rollout:
     rollout.save(update_fields=["manual_interventions"])
     rollout_transition(rollout=rollout, to_state=RolloutState.PAUSED, actor=actor, locked=True)
     _steering_record(rollout, actor, "pause", before=before)
-    live.announce(rollout.pk)
+    live.announce(rollout)
     return rollout
 
 
@@ -499,7 +508,7 @@ def rollout_resume(*, actor: User, rollout: Rollout) -> Rollout:
     _schedule(rollout, 0)
     rollout.save()
     _steering_record(rollout, actor, "resume", before=before)
-    live.announce(rollout.pk)
+    live.announce(rollout)
     return rollout
 
 
@@ -514,7 +523,7 @@ def rollout_abort(*, actor: User | None, rollout: Rollout, reason: str = "") -> 
     _begin_rollback(rollout, why, actor=actor)
     rollout.save()
     _steering_record(rollout, actor, "abort", before=before, reason=reason)
-    live.announce(rollout.pk)
+    live.announce(rollout)
     return rollout
 
 
@@ -565,7 +574,7 @@ def rollout_rollback(*, actor: User | None, rollout: Rollout, reason: str = "") 
         original.save(update_fields=["next_ring_at"])
     _schedule(rollback, 0)
     rollback.save(update_fields=["next_run_at", "resend_after"])
-    live.announce(rollback.pk)
+    live.announce(rollback)
     return rollback
 
 

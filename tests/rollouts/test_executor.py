@@ -1,7 +1,11 @@
 """The executor against the cluster simulator, driven step by step in the test process: the
 same code a Celery worker runs, through the real `kubernetes` client over HTTP."""
 
+import time
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -311,3 +315,29 @@ def test_promote_on_a_finished_rollout_is_refused(cluster, shop, developer, othe
         services.rollout_promote(actor=developer, rollout=done)
     with pytest.raises(PermissionDenied):
         services.rollout_abort(actor=other_developer, rollout=done)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_step_of_a_rollout_costs_its_pinned_queries_after_commit_hooks_included(
+    cluster, shop, developer
+):
+    """A worker runs one of these for every step of every rollout: the row lock, the current
+    step read once, the step's writes and, after the commit, the audit seal, the outbox and
+    the live notice (which names the rollout's train without looking it up again)."""
+    service = shop("rolling")
+    rollout = services.rollout_start(
+        actor=developer, release=release_of(service, "shop:1", actor=developer)
+    )
+    costs = []
+    while rollout.state == RolloutState.RUNNING:
+        Rollout.objects.filter(pk=rollout.pk).update(next_run_at=None)
+        with CaptureQueriesContext(connection) as queries:
+            services.rollout_advance(rollout.pk)
+        rollout.refresh_from_db()
+        costs.append((rollout.state, len(queries)))
+        assert len(costs) < 200, "the rollout never finished"
+        time.sleep(0.02)
+    first, *middle, finish = costs
+    assert first == (RolloutState.RUNNING, 8)  # the apply step starts and writes
+    assert all(count <= 9 for _, count in middle)  # a step done, the next begun, or a wait
+    assert finish[0] == RolloutState.SUCCEEDED and finish[1] <= 45  # the release finishes too

@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from apps.rollouts import live, selectors
+from apps.rollouts.models import Rollout
 from apps.trains.models import TrainState
 from apps.trains.transitions import train_transition
 from tests.rollouts.test_stream import next_event, open_stream, run
@@ -38,20 +39,29 @@ def committed(django_capture_on_commit_callbacks):
     return sync_to_async(run_committed)
 
 
+def as_announced(rollout: Rollout, given: str) -> Rollout | int:
+    if given == "id":
+        return rollout.pk
+    if given == "rollout read with its train":  # as the executor's step reads it
+        return Rollout.objects.select_related("release__train_membership").get(pk=rollout.pk)
+    return Rollout.objects.get(pk=rollout.pk)
+
+
+@pytest.mark.parametrize("given", ["id", "rollout read with its train", "rollout alone"])
 def test_a_member_rollout_change_reaches_its_train_stream_and_no_other_trains(
-    developer, train, make_train, committed
+    developer, train, make_train, committed, given
 ):
     other = running(make_train("de", name="Other train"))
-    mine = rolling_out(member(train, "d"))
-    theirs = rolling_out(member(other, "e"))
+    mine = as_announced(rolling_out(member(train, "d")), given)
+    theirs = as_announced(rolling_out(member(other, "e")), given)
 
     async def scenario():
         _, response = await open_stream(developer, f"/rollouts/trains/{train.pk}/stream/")
         assert response["Content-Type"] == "text/event-stream"
         chunks = aiter(response.streaming_content)
         await anext(chunks)  # subscribed
-        await committed(live.announce, theirs.pk)  # the other train's member
-        await committed(live.announce, mine.pk)
+        await committed(live.announce, theirs)  # the other train's member
+        await committed(live.announce, mine)
         seen = await next_event(chunks, "changed")
         assert seen[-1].endswith(f"event: changed\ndata: {train.pk}\n\n")
         assert sum("event: changed" in chunk for chunk in seen) == 1
