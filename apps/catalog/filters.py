@@ -1,9 +1,10 @@
 from collections import OrderedDict
 
 import django_filters
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 
 from apps.catalog.models import Lifecycle, Service, ServiceType, Strategy, Tag, Tier
+from apps.core.lookups import AnyOf
 
 
 class ServiceFilter(django_filters.FilterSet):
@@ -34,10 +35,14 @@ class ServiceFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def search(self, queryset, name, value):
-        """Name, title, description and tags, case-insensitive."""
+        """Name, title, description and tags, case-insensitive. The matching ids are found
+        once, here: a page counts, facets and lists the matches, and a subquery would search
+        the catalog again for each."""
+        matching: set[int] | None = None
         for term in value.split()[:5]:
-            queryset = queryset.filter(pk__in=_services_matching(term))
-        return queryset
+            found = {row["pk"] for row in _services_matching(term)}
+            matching = found if matching is None else matching & found
+        return queryset if matching is None else queryset.filter(AnyOf(F("pk"), sorted(matching)))
 
     def filter_tag(self, queryset, name, value):
         tagged = Service.tags.through.objects.filter(

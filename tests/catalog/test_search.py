@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.catalog.models import Service, Tag
 from tests.catalog.test_views import many_services
@@ -73,19 +74,34 @@ def test_it_finds_exactly_the_services_the_search_means(api_as, developer, q):
 def test_a_search_keeps_the_list_query_budget(api_as, developer, django_assert_max_num_queries):
     many_services(150)
     client = api_as(developer)
-    # The session, the user, the tags the term matches, the count, the page, its tags.
-    with django_assert_max_num_queries(6):
+    # The session, the user, the tags the term matches, the services it matches (once, not
+    # in the count and again in the page), the count, the page, its tags.
+    with django_assert_max_num_queries(7):
         body = client.get(URL, {"q": "tag-2", "ordering": "name", "page_size": 200}).json()
     assert body["count"] == Service.objects.filter(tags__name="tag-2").count() == 90
     assert all("tag-2" in row["tags"] for row in body["results"])
 
 
+def test_a_page_searches_the_catalog_once_for_its_count_facets_and_rows(client_as, developer):
+    many_services(60)
+    with CaptureQueriesContext(connection) as queries:
+        response = client_as(developer).get("/catalog/", {"q": "tag-2 svc"})
+    assert response.status_code == 200
+    assert "svc-" in response.content.decode()
+    # Only the services' search reads descriptions: the tags' own search does not.
+    searches = [
+        q["sql"]
+        for q in queries.captured_queries
+        if '"description"' in q["sql"] and "%svc%" in q["sql"]
+    ]
+    assert len(searches) == 1
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes are PostgreSQL's")
 def test_the_search_can_use_the_trigram_indexes(developer):
-    from apps.catalog.filters import ServiceFilter
+    from apps.catalog.filters import _services_matching
 
-    queryset = ServiceFilter({"q": "falcon"}, queryset=Service.objects.all()).qs
-    sql, params = queryset.query.sql_with_params()
+    sql, params = _services_matching("falcon").query.sql_with_params()
     with connection.cursor() as cursor:
         # Too few rows here for the planner to prefer an index; forbid it the alternative.
         cursor.execute("SET LOCAL enable_seqscan = off")
