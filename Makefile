@@ -87,11 +87,11 @@ browser:
 
 # Four workers on two cores: most of the slow tests wait on processes (workers, brokers, the
 # simulator, Chromium) rather than compute. Each worker has a test database of its own;
-# PYTEST_WORKERS=0 runs in this process.
+# PYTEST_WORKERS=0 runs in this process. The 20 slowest tests are listed at the end.
 pytest: install
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)}" \
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=20 $(ARGS)
 
 test: lint browser
 	$(MAKE) --no-print-directory pytest
