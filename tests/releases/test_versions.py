@@ -3,12 +3,15 @@ to a version starts no other until a person lifts the pin, saying why."""
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 
 from apps.audit.models import AuditEvent
+from apps.catalog.models import Environment
 from apps.core.exceptions import Conflict
 from apps.releases import services
 from apps.releases.gates import blocking_failures, readiness
 from apps.releases.models import Release, ReleaseState
+from apps.releases.soak import with_running_version
 from apps.releases.versions import transitions
 from apps.releases.versions.services import version_mark_bad, version_pin, version_unpin
 
@@ -139,3 +142,19 @@ def test_one_pin_at_a_time_never_to_a_bad_version_and_only_by_those_who_steer(
     with pytest.raises(Conflict) as again:
         version_pin(actor=developer, environment=prod, version="web:3", reason=REASON)
     assert again.value.message_dict["environment"] == ["prod is already pinned to web:2: lift it."]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plan asked is PostgreSQL's")
+def test_the_version_running_in_an_environment_is_read_in_order_from_an_index(web):
+    """The service page, the versions API and soaks ask it of every environment: a service with
+    years of releases must not sort them all to find the last one."""
+    environments = with_running_version(Environment.objects.filter(service=web))
+    sql, params = environments.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # Too few rows here for the planner to prefer an index; forbid it the alternatives.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "release_env_state_done_idx" in plan
+    assert "Sort Key: u0.finished_at" not in plan
