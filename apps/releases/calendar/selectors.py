@@ -309,6 +309,23 @@ class ReleaseEntry(_Entry):
     conflicts: tuple[Conflict, ...] = ()
     group: ClassVar[None] = None  # one release, not a group
 
+    # What its link in a grid says, whole: to hover, to read, and to hear.
+    @cached_property
+    def tooltip(self) -> str:
+        warning = f" · ⚠ {self.conflict_note}" if self.conflicts else ""
+        return (
+            f"#{self.release.pk} {self.release.title} · {self.state_display} · {self.when}{warning}"
+        )
+
+    @cached_property
+    def name(self) -> str:
+        return f"{self.release.service.name} → {self.release.environment.name}"
+
+    @cached_property
+    def spoken(self) -> str:
+        warning = f". Warning: {self.conflict_note}" if self.conflicts else ""
+        return f", {self.state_display}{warning}"
+
 
 @dataclass(frozen=True)
 class GroupEntry(_Entry):

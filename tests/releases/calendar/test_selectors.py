@@ -311,6 +311,8 @@ def test_a_month_loads_only_what_its_cells_show_of_each_release(developer, check
         f"/releases/{release.pk}/",
         "Approved",
     )
+    assert entry.tooltip == f"#{release.pk} Faster checkout · Approved · Mon 10 Mar 09:00–11:00"
+    assert (entry.name, entry.spoken) == ("checkout → production", ", Approved")
 
 
 def test_each_day_is_named_once_for_the_grid(developer):
@@ -320,3 +322,19 @@ def test_each_day_is_named_once_for_the_grid(developer):
     assert (second.name, second.weekday, second.number) == ("Sunday 2 March", "Sun", "2")
     week = calendar_for(user=developer, query=CalendarQuery(view="week", anchor=date(2025, 3, 14)))
     assert [d.number for d in week.days][:2] == ["10 Mar", "11 Mar"]
+
+
+def test_a_conflicting_entry_warns_in_its_tooltip_and_in_what_a_screen_reader_hears(
+    developer, checkout, release_at
+):
+    first = release_at(checkout, utc(2025, 3, 10, 9), hours=2)
+    second = release_at(checkout, utc(2025, 3, 10, 10))
+    entry = next(
+        e
+        for e in day(calendar_for(user=developer, query=MARCH), "2025-03-10").releases
+        if e.release == first
+    )
+    note = f"Conflicts with #{second.pk} checkout → production (same service and environment)"
+    assert entry.conflict_note == note
+    assert entry.tooltip.endswith(f" · Mon 10 Mar 09:00–11:00 · ⚠ {note}")
+    assert entry.spoken == f", Approved. Warning: {note}"
