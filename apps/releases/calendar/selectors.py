@@ -19,7 +19,7 @@ from typing import ClassVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
@@ -194,28 +194,39 @@ def releases_overlapping(
 
 def _scope_filter(filters: CalendarFilters) -> Q:
     """Freezes and windows that bear on what the filters show. Subqueries, not joins through
-    to-many relations, so no row comes back twice."""
+    to-many relations, so no row comes back twice. An environment-wide rule bears on them if
+    an environment they show is of its kind: asked of each such rule (they are few), not by
+    listing the kinds of a team's thousand environments first."""
+
+    def kind_shown(environments: QuerySet[Environment]) -> Exists:
+        return Exists(environments.filter(kind=OuterRef("environment_kind")))
+
     q = Q()
     if filters.team:
-        kinds = Environment.objects.filter(service__owner__slug=filters.team).values("kind")
         q &= (
             Q(scope=WindowScope.ORGANISATION)
-            | Q(scope=WindowScope.ENVIRONMENT, environment_kind__in=kinds)
+            | Q(
+                kind_shown(Environment.objects.filter(service__owner__slug=filters.team)),
+                scope=WindowScope.ENVIRONMENT,
+            )
             | Q(scope=WindowScope.TEAM, team__slug=filters.team)
             | Q(scope=WindowScope.SERVICE, service__owner__slug=filters.team)
         )
     if filters.service:
         service = Service.objects.filter(name=filters.service)
-        kinds = Environment.objects.filter(service__name=filters.service).values("kind")
         q &= (
             Q(scope=WindowScope.ORGANISATION)
             | Q(scope=WindowScope.TEAM, team_id__in=service.values("owner_id"))
             | Q(scope=WindowScope.SERVICE, service__name=filters.service)
-            | Q(scope=WindowScope.ENVIRONMENT, environment_kind__in=kinds)
+            | Q(
+                kind_shown(Environment.objects.filter(service__name=filters.service)),
+                scope=WindowScope.ENVIRONMENT,
+            )
         )
     if filters.environment:
-        kinds = Environment.objects.filter(name=filters.environment).values("kind")
-        q &= ~Q(scope=WindowScope.ENVIRONMENT) | Q(environment_kind__in=kinds)
+        q &= ~Q(scope=WindowScope.ENVIRONMENT) | Q(
+            kind_shown(Environment.objects.filter(name=filters.environment))
+        )
     return q
 
 
