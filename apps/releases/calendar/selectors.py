@@ -13,11 +13,14 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from types import SimpleNamespace
+from typing import ClassVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from apps.accounts import permissions
@@ -31,6 +34,22 @@ from apps.releases.windows import UNREADABLE, calendar_spans, freeze_occurrences
 VIEWS = ("month", "week", "agenda")
 AGENDA_DAYS = 30
 MONTH_CELL_RELEASES = 4  # a busy day in the month view says "+N more" and links to its week
+# What a month cell shows of a release and what its conflicts are worked out from, with who
+# asked for it: a busy month loads a hundred or more, and their other fields are many.
+MONTH_CELL_FIELDS = (
+    "title",
+    "state",
+    "planned_start",
+    "planned_end",
+    "service__name",
+    "service__owner__slug",
+    "service__owner__name",
+    "environment__name",
+    "environment__kind",
+    "requester__username",
+    "requester__first_name",
+    "requester__last_name",
+)
 FEED_PAST = timedelta(days=90)
 FEED_FUTURE = timedelta(days=365)
 # Dates far outside this make no sense on a release calendar, and date arithmetic near
@@ -175,28 +194,39 @@ def releases_overlapping(
 
 def _scope_filter(filters: CalendarFilters) -> Q:
     """Freezes and windows that bear on what the filters show. Subqueries, not joins through
-    to-many relations, so no row comes back twice."""
+    to-many relations, so no row comes back twice. An environment-wide rule bears on them if
+    an environment they show is of its kind: asked of each such rule (they are few), not by
+    listing the kinds of a team's thousand environments first."""
+
+    def kind_shown(environments: QuerySet[Environment]) -> Exists:
+        return Exists(environments.filter(kind=OuterRef("environment_kind")))
+
     q = Q()
     if filters.team:
-        kinds = Environment.objects.filter(service__owner__slug=filters.team).values("kind")
         q &= (
             Q(scope=WindowScope.ORGANISATION)
-            | Q(scope=WindowScope.ENVIRONMENT, environment_kind__in=kinds)
+            | Q(
+                kind_shown(Environment.objects.filter(service__owner__slug=filters.team)),
+                scope=WindowScope.ENVIRONMENT,
+            )
             | Q(scope=WindowScope.TEAM, team__slug=filters.team)
             | Q(scope=WindowScope.SERVICE, service__owner__slug=filters.team)
         )
     if filters.service:
         service = Service.objects.filter(name=filters.service)
-        kinds = Environment.objects.filter(service__name=filters.service).values("kind")
         q &= (
             Q(scope=WindowScope.ORGANISATION)
             | Q(scope=WindowScope.TEAM, team_id__in=service.values("owner_id"))
             | Q(scope=WindowScope.SERVICE, service__name=filters.service)
-            | Q(scope=WindowScope.ENVIRONMENT, environment_kind__in=kinds)
+            | Q(
+                kind_shown(Environment.objects.filter(service__name=filters.service)),
+                scope=WindowScope.ENVIRONMENT,
+            )
         )
     if filters.environment:
-        kinds = Environment.objects.filter(name=filters.environment).values("kind")
-        q &= ~Q(scope=WindowScope.ENVIRONMENT) | Q(environment_kind__in=kinds)
+        q &= ~Q(scope=WindowScope.ENVIRONMENT) | Q(
+            kind_shown(Environment.objects.filter(name=filters.environment))
+        )
     return q
 
 
@@ -246,26 +276,70 @@ def calendar_filter_choices(*, team: str = "") -> dict[str, list]:
 # --- The calendar --------------------------------------------------------------------------------
 
 
+def _conflict_note(conflicts: tuple[Conflict, ...]) -> str:
+    """What an entry conflicts with, for a warning's title."""
+    return "Conflicts with " + "; ".join(
+        f"#{c.release.pk} {c.release.service.name} → {c.release.environment.name} ({c.why})"
+        for c in conflicts
+    )
+
+
+class _Entry:
+    """What a release or group entry says of its times and conflicts, worked out once per entry
+    and not by the templates, which show a busy month's entries by the hundred."""
+
+    starts: datetime
+    ends: datetime
+    starts_today: bool
+    conflicts: tuple[Conflict, ...]
+
+    @property
+    def starts_iso(self) -> str:
+        return self.starts.isoformat()
+
+    @property
+    def start_time(self) -> str:
+        """Its start's time, or "…" on the days after the one it starts."""
+        return f"{self.starts:%H:%M}" if self.starts_today else "…"
+
+    @cached_property
+    def conflict_note(self) -> str:
+        return _conflict_note(self.conflicts)
+
+
 @dataclass(frozen=True)
-class ReleaseEntry:
+class ReleaseEntry(_Entry):
     release: Release
     starts: datetime  # in the viewer's zone
     ends: datetime
     starts_today: bool  # False: it began on an earlier day and continues
     ends_today: bool
+    when: str  # its start's day and time, and its end's time (_Names.when)
+    url: str
+    state_display: str
     conflicts: tuple[Conflict, ...] = ()
+    group: ClassVar[None] = None  # one release, not a group
 
-    @property
-    def conflict_note(self) -> str:
-        """What this release conflicts with, for a warning's title."""
-        return "Conflicts with " + "; ".join(
-            f"#{c.release.pk} {c.release.service.name} → {c.release.environment.name} ({c.why})"
-            for c in self.conflicts
+    # What its link in a grid says, whole: to hover, to read, and to hear.
+    @cached_property
+    def tooltip(self) -> str:
+        warning = f" · ⚠ {self.conflict_note}" if self.conflicts else ""
+        return (
+            f"#{self.release.pk} {self.release.title} · {self.state_display} · {self.when}{warning}"
         )
+
+    @cached_property
+    def name(self) -> str:
+        return f"{self.release.service.name} → {self.release.environment.name}"
+
+    @cached_property
+    def spoken(self) -> str:
+        warning = f". Warning: {self.conflict_note}" if self.conflicts else ""
+        return f", {self.state_display}{warning}"
 
 
 @dataclass(frozen=True)
-class GroupEntry:
+class GroupEntry(_Entry):
     """Releases that travel together (a train) as one entry: its members are not listed."""
 
     group: ReleaseGroup
@@ -273,9 +347,8 @@ class GroupEntry:
     ends: datetime
     starts_today: bool
     ends_today: bool
+    when: str
     conflicts: tuple[Conflict, ...] = ()
-
-    conflict_note = ReleaseEntry.conflict_note
 
 
 @dataclass(frozen=True)
@@ -284,6 +357,10 @@ class WindowEntry:
     kind: str
     starts: datetime
     ends: datetime
+
+    @property
+    def times(self) -> str:
+        return f"{self.starts:%H:%M}–{self.ends:%H:%M}"
 
 
 @dataclass(frozen=True)
@@ -318,9 +395,16 @@ class CalendarDay:
     date: date
     is_today: bool
     in_period: bool  # False for the days of the neighbouring months that fill the grid
+    name: str = ""  # "Tuesday 1 December"
+    weekday: str = ""  # "Tue"
+    number: str = ""  # in a grid's cell: "1 Dec" on the first of a month and in a week, else "2"
     releases: list[ReleaseEntry | GroupEntry] = field(default_factory=list)
     windows: list[WindowEntry] = field(default_factory=list)
     freezes: list[FreezeOccurrence] = field(default_factory=list)
+
+    @property
+    def iso(self) -> str:
+        return self.date.isoformat()
 
     @property
     def has_entries(self) -> bool:
@@ -378,6 +462,35 @@ class Calendar:
         return urlencode({**params, **self.filters.as_params()})
 
 
+class _Names:
+    """Weekday and month names as dateformat writes them (in the active language), each formatted
+    once a page and not once a day or entry: a busy month shows hundreds of entries."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, int], str] = {}
+
+    def _name(self, day: date, code: str) -> str:
+        key = (code, day.weekday() if code in "lD" else day.month)
+        name = self._cache.get(key)
+        if name is None:
+            name = self._cache[key] = dateformat.format(day, code)
+        return name
+
+    def weekday(self, day: date) -> str:
+        return self._name(day, "D")  # "Tue"
+
+    def day(self, day: date) -> str:
+        return f"{self._name(day, 'l')} {day.day} {self._name(day, 'F')}"  # "Tuesday 1 December"
+
+    def short(self, day: date) -> str:
+        return f"{day.day} {self._name(day, 'M')}"  # "1 Dec"
+
+    def when(self, starts: datetime, ends: datetime) -> str:
+        """An entry's start, day and time, and its end's time: "Tue 1 Dec 09:00", an en dash,
+        "10:00"."""
+        return f"{self.weekday(starts)} {self.short(starts)} {starts:%H:%M}–{ends:%H:%M}"
+
+
 def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> Calendar:
     zone = zone_of(user)
     today = (now or timezone.now()).astimezone(zone).date()
@@ -405,11 +518,15 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
     # Only open releases compete for their slot: a finished or cancelled one warns of nothing.
     conflicts = conflicts_for(release for release in releases if release.is_open)
 
+    names = _Names()
     days = {
         day: CalendarDay(
             date=day,
             is_today=day == today,
             in_period=query.view != "month" or day.month == anchor.month,
+            name=names.day(day),
+            weekday=names.weekday(day),
+            number=names.short(day) if day.day == 1 or query.view == "week" else str(day.day),
             release_total=totals.get(day),
         )
         for day in _days(period.first, period.last)
@@ -417,29 +534,38 @@ def calendar_for(*, user, query: CalendarQuery, now: datetime | None = None) -> 
     shown = [release for release in releases if release.pk not in grouped]
     for release in shown:
         first, last = _local_days(release.planned_start, release.planned_end, zone)
+        starts, ends = release.planned_start.astimezone(zone), release.planned_end.astimezone(zone)
+        url = reverse("releases:detail", args=[release.pk])
+        state_display = release.get_state_display()
+        release_conflicts = tuple(conflicts.get(release.pk, ()))
         for day in _days(max(first, period.first), min(last, period.last)):
             days[day].releases.append(
                 ReleaseEntry(
                     release=release,
-                    starts=release.planned_start.astimezone(zone),
-                    ends=release.planned_end.astimezone(zone),
+                    starts=starts,
+                    ends=ends,
                     starts_today=day == first,
                     ends_today=day == last,
-                    conflicts=tuple(conflicts.get(release.pk, ())),
+                    when=names.when(starts, ends),
+                    url=url,
+                    state_display=state_display,
+                    conflicts=release_conflicts,
                 )
             )
     groups = list({group.key: group for group in grouped.values()}.values())
     for group in groups:
         first, last = _local_days(group.planned_start, group.planned_end, zone)
+        starts, ends = group.planned_start.astimezone(zone), group.planned_end.astimezone(zone)
         group_conflicts = _group_conflicts(group, conflicts)
         for day in _days(max(first, period.first), min(last, period.last)):
             days[day].releases.append(
                 GroupEntry(
                     group=group,
-                    starts=group.planned_start.astimezone(zone),
-                    ends=group.planned_end.astimezone(zone),
+                    starts=starts,
+                    ends=ends,
                     starts_today=day == first,
                     ends_today=day == last,
+                    when=names.when(starts, ends),
                     conflicts=group_conflicts,
                 )
             )
@@ -509,7 +635,13 @@ def _month_cells(
         # A stable sort by start, as calendar_for's: releases before groups starting with them.
         entries.sort(key=lambda entry: entry[0])
         shown.update(pk for _, kind, pk in entries[:MONTH_CELL_RELEASES] if kind == 0)
-    releases = list(overlapping.filter(pk__in=shown | set(grouped)))
+    # By id alone: the ids are those the filters found.
+    releases = list(
+        Release.objects.filter(pk__in=shown | set(grouped))
+        .select_related("service__owner", "environment", "requester")
+        .only(*MONTH_CELL_FIELDS)
+        .order_by("planned_start", "pk")
+    )
     totals = {day: len(entries) for day, entries in cells.items()}
     return releases, grouped, totals, len(ungrouped)
 

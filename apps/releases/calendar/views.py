@@ -1,6 +1,8 @@
 """The release calendar page (the whole page, or only its calendar part for htmx), the panel of
 calendar feeds, and the iCalendar feed that calendar clients fetch with its secret token."""
 
+from collections.abc import Iterable
+from html import escape
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -9,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from apps.accounts import permissions
@@ -28,7 +31,9 @@ def calendar(request: AuthenticatedRequest) -> HttpResponse:
     context = {
         "calendar": shown,
         "links": _links(shown, query),
-        "choices": selectors.calendar_filter_choices(team=query.filters.team),
+        "options": _filter_options(
+            selectors.calendar_filter_choices(team=query.filters.team), query.filters
+        ),
         "states": ReleaseState.choices,
         # Windows and freezes link to their pages for those who manage them.
         "can_manage": permissions.can_manage_change_calendar(request.user),
@@ -57,6 +62,29 @@ def _links(shown: selectors.Calendar, query: selectors.CalendarQuery) -> dict[st
             view: f"{base}?{shown.params(view=view, anchor=query.anchor)}"
             for view in selectors.VIEWS
         },
+    }
+
+
+def _filter_options(choices: dict[str, list], filters: selectors.CalendarFilters) -> dict:
+    """The filters' options, the chosen one selected. Joined here, not drawn one by one by the
+    template: an organisation has hundreds of teams, and a team hundreds of services."""
+
+    def options(pairs: Iterable[tuple[str, str]], chosen: str) -> SafeString:
+        # Escaped here: html.escape, as django.utils.html.escape, without its per-call wrapping.
+        return mark_safe(  # noqa: S308
+            "".join(
+                f'<option value="{escape(value)}"{" selected" if value == chosen else ""}>'
+                f"{escape(label)}</option>"
+                for value, label in pairs
+            )
+        )
+
+    return {
+        "teams": options(choices["teams"], filters.team),
+        "services": options(((name, name) for name in choices["services"]), filters.service),
+        "environments": options(
+            ((name, name) for name in choices["environments"]), filters.environment
+        ),
     }
 
 

@@ -297,3 +297,44 @@ def test_a_month_loads_only_the_releases_its_cells_show_and_counts_the_rest(
     loaded = {e.release.pk for day in calendar.days for e in day.releases}
     assert loaded == {first.pk, *(r.pk for r in rest[:4]), *(r.pk for r in fourth_day[:3])}
     assert calendar.release_count == 12
+
+
+def test_a_month_loads_only_what_its_cells_show_of_each_release(developer, checkout, release_at):
+    release = release_at(checkout, utc(2025, 3, 10, 9), hours=2)
+    (entry,) = day(calendar_for(user=developer, query=MARCH), "2025-03-10").releases
+    # A busy month shows a hundred releases or more: their long fields stay in the database.
+    assert {"description", "justification", "links", "risk_reasons", "version"} <= (
+        entry.release.get_deferred_fields()
+    )
+    assert (entry.when, entry.url, entry.state_display) == (
+        "Mon 10 Mar 09:00–11:00",
+        f"/releases/{release.pk}/",
+        "Approved",
+    )
+    assert entry.tooltip == f"#{release.pk} Faster checkout · Approved · Mon 10 Mar 09:00–11:00"
+    assert (entry.name, entry.spoken) == ("checkout → production", ", Approved")
+
+
+def test_each_day_is_named_once_for_the_grid(developer):
+    month = calendar_for(user=developer, query=MARCH)
+    first, second = day(month, "2025-03-01"), day(month, "2025-03-02")
+    assert (first.name, first.weekday, first.number) == ("Saturday 1 March", "Sat", "1 Mar")
+    assert (second.name, second.weekday, second.number) == ("Sunday 2 March", "Sun", "2")
+    week = calendar_for(user=developer, query=CalendarQuery(view="week", anchor=date(2025, 3, 14)))
+    assert [d.number for d in week.days][:2] == ["10 Mar", "11 Mar"]
+
+
+def test_a_conflicting_entry_warns_in_its_tooltip_and_in_what_a_screen_reader_hears(
+    developer, checkout, release_at
+):
+    first = release_at(checkout, utc(2025, 3, 10, 9), hours=2)
+    second = release_at(checkout, utc(2025, 3, 10, 10))
+    entry = next(
+        e
+        for e in day(calendar_for(user=developer, query=MARCH), "2025-03-10").releases
+        if e.release == first
+    )
+    note = f"Conflicts with #{second.pk} checkout → production (same service and environment)"
+    assert entry.conflict_note == note
+    assert entry.tooltip.endswith(f" · Mon 10 Mar 09:00–11:00 · ⚠ {note}")
+    assert entry.spoken == f", Approved. Warning: {note}"

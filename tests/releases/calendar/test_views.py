@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from apps.catalog.models import Dependency
 from apps.releases.models import CalendarFeed, ReleaseState
+from tests.factories import TeamFactory
 from tests.releases.calendar.helpers import day_cell, freeze, mondays_nine_to_five_in_berlin, utc
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +122,15 @@ def test_the_filters_narrow_the_releases(
     assert re.search(rf'<option value="{value}" selected>', html)
     # Moving on keeps the filter.
     assert f"date=2025-04-01&amp;{key}={value}" in html
+
+
+def test_the_filters_list_every_team_escaped_with_the_chosen_one_selected(
+    client_as, developer, payments
+):
+    TeamFactory(slug="r-and-d", name="R&D <lab>")
+    html = page(client_as(developer), view="month", date="2025-03-01", team="r-and-d")
+    assert '<option value="r-and-d" selected>R&amp;D &lt;lab&gt;</option>' in html
+    assert '<option value="payments">Payments</option>' in html
 
 
 def test_previous_next_and_today_keep_the_view_and_move_by_its_length(client_as, developer):
