@@ -195,6 +195,34 @@ def grouped_percentiles_and_counts(
     }
 
 
+def percentiles_and_counts_each(
+    values_by_group: dict[Any, QuerySet], fractions: Sequence[float]
+) -> dict[Any, tuple[tuple[float | None, ...], int]]:
+    """The same as grouped_percentiles_and_counts, for groups given each as a queryset of its own
+    (column `v`), in one query: a UNION ALL of one percentile per group. Where each group is a
+    range an index reads in order (a week of a window), the database then sorts each group's
+    values alone, rather than first all of them by group. Groups without values are absent."""
+    groups = list(values_by_group)
+    parts: list[str] = []
+    params: list = []
+    for index, values in enumerate(values_by_group.values()):
+        sql, part_params = _compiled(values)
+        # `index` is ours and `sql` what the ORM compiled: every value in it is a parameter.
+        inner = _percentile_sql(sql, fractions, grouped=False)
+        parts.append(f"SELECT {index} AS g, p{index}.* FROM ({inner}) AS p{index}")  # noqa: S608
+        params.extend(part_params)
+    if not parts:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    return {
+        groups[index]: (tuple(_number(value) for value in found), int(count or 0))
+        for index, *found, count in rows
+        if count
+    }
+
+
 def median_and_count(values: QuerySet) -> tuple[float | None, int]:
     """The median of the one column `v` of `values` (a queryset or a union of them) and how many
     values it has, in one query."""

@@ -59,7 +59,21 @@ production releases.
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -260,17 +274,25 @@ def _rollouts(
 
 
 def _scorecard_shares(weeks: list[date], end: date, filters: dict) -> list[Ratio]:
-    """One Ratio per SCORECARD_SHARES key: two queries."""
+    """One Ratio per SCORECARD_SHARES key: two queries. The weekly counts are one count per
+    key (and one of all snapshots), each of which an index of the snapshots answers alone: the
+    (week, level) index for all, a partial index of the snapshots that passed for each key."""
     passing = {key: Count("pk", filter=Q(**{f"results__{key}": True})) for key in SCORECARD_SHARES}
     current = ServiceScore.objects.filter(**filters).aggregate(scored=Count("pk"), **passing)
-    weekly = list(
-        ScorecardSnapshot.objects.filter(
-            week__gte=weeks[0], week__lte=end, **_snapshot_filters(filters)
-        )
-        .values("week")
-        .annotate(scored=Count("pk"), **passing)
-        .order_by()
-    )
+    snapshots = ScorecardSnapshot.objects.filter(
+        week__gte=weeks[0], week__lte=end, **_snapshot_filters(filters)
+    ).order_by()
+
+    def counted(rows, name: str):
+        return rows.annotate(key=Value(name)).values("week", "key").annotate(n=Count("week"))
+
+    parts = [
+        counted(snapshots.filter(**{f"results__{key}": True}), key) for key in SCORECARD_SHARES
+    ]
+    by_week: dict[date, dict] = {}
+    for row in counted(snapshots, "scored").union(*parts, all=True):
+        by_week.setdefault(row["week"], {"week": row["week"]})[row["key"]] = row["n"]
+    weekly = list(by_week.values())
     return [
         Ratio(
             value=_divide(current[key], current["scored"]),
@@ -285,7 +307,8 @@ def _scorecard_shares(weeks: list[date], end: date, filters: dict) -> list[Ratio
 def _audit_completeness(
     weeks: list[date], lower: datetime, upper: datetime, filters: dict
 ) -> AuditCompleteness:
-    """One query: every part is an SQL condition (Exists subqueries) counted per week."""
+    """One query: every part is an SQL condition (Exists subqueries), worked out once per
+    release and counted per week."""
     tz = timezone.get_default_timezone()
     release = OuterRef("pk")
     live_approval = Approval.objects.filter(
@@ -307,25 +330,35 @@ def _audit_completeness(
         "checks_not_passed": ~Q(Exists(unpassed_check)),
         "missing_rollout": Q(Exists(own_rollout)),
     }
-    complete = Q()
-    for condition in parts.values():
-        complete &= condition
-    weekly = list(
-        Release.objects.filter(
-            environment__kind=EnvironmentKind.PRODUCTION,
-            state__in=AUDITED_STATES,
-            finished_at__gte=lower,
-            finished_at__lt=upper,
-            **filters,
-        )
-        .values(week=TruncWeek("finished_at", tzinfo=tz))
-        .annotate(
-            releases=Count("pk"),
-            complete=Count("pk", filter=complete),
-            **{name: Count("pk", filter=~condition) for name, condition in parts.items()},
-        )
-        .order_by()
+    # Each release's parts are worked out once (an inner query), then counted by week: counting
+    # them where they are worked out would run each Exists once per count that reads it.
+    released = Release.objects.filter(
+        environment__kind=EnvironmentKind.PRODUCTION,
+        state__in=AUDITED_STATES,
+        finished_at__gte=lower,
+        finished_at__lt=upper,
+        **filters,
+    ).values(
+        week=TruncWeek("finished_at", tzinfo=tz),
+        **{name: ExpressionWrapper(condition, BooleanField()) for name, condition in parts.items()},
     )
+    sql, params = released.order_by().query.sql_with_params()
+    names = list(parts)
+    every_part = " AND ".join(f"s.{name}" for name in names)
+    missing = ", ".join(f"COUNT(*) FILTER (WHERE NOT s.{name})" for name in names)
+    # `sql` is what the ORM compiled (its values are all parameters); the names are ours.
+    # MATERIALIZED: else the database folds the inner query back into the counts.
+    query = (
+        f"WITH s AS MATERIALIZED ({sql}) "  # noqa: S608
+        f"SELECT s.week, COUNT(*), COUNT(*) FILTER (WHERE {every_part}), {missing} "
+        "FROM s GROUP BY s.week"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        weekly = [
+            dict(zip(("week", "releases", "complete", *names), row, strict=True))
+            for row in cursor.fetchall()
+        ]
     totals = {name: sum(row[name] for row in weekly) for name in ("releases", "complete", *parts)}
     return AuditCompleteness(
         value=_divide(totals["complete"], totals["releases"]),

@@ -424,7 +424,15 @@ class DailyDeploymentRollup(models.Model):
                 fields=["service", "day", "is_production"], name="deployment_rollup_once"
             )
         ]
-        indexes = [models.Index(fields=["is_production", "day"], name="rollup_day_idx")]
+        # Covering: the reports' sums over a window (by day, week, service or team) read this
+        # index alone, not the rows it points to.
+        indexes = [
+            models.Index(
+                fields=["is_production", "day"],
+                include=["service", "deployments", "failures"],
+                name="rollup_window_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.day}: {self.deployments}"
@@ -504,9 +512,27 @@ class ScorecardSnapshot(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["service", "week"], name="scorecard_snapshot_once")
         ]
+        # The level trend, the changes since a month and the platform KPIs' weekly shares read
+        # these indexes without visiting the snapshots (whose results make them wide): the
+        # first covers levels, services and teams; each partial one holds the snapshots that
+        # passed one of the rules the KPIs count (kpis.SCORECARD_SHARES).
         indexes = [
-            models.Index(fields=["week", "level"], name="snapshot_week_level_idx"),
+            models.Index(
+                fields=["week", "level"], include=["service", "team"], name="snapshot_week_idx"
+            ),
             models.Index(fields=["team", "week"], name="snapshot_team_week_idx"),
+            *(
+                models.Index(
+                    fields=["week"],
+                    condition=models.Q(**{f"results__{key}": True}),
+                    name=f"snapshot_{short}_idx",
+                )
+                for key, short in (
+                    ("latest_template", "template"),
+                    ("progressive_delivery", "progressive"),
+                    ("verification_gate", "verification"),
+                )
+            ),
         ]
 
     def __str__(self) -> str:

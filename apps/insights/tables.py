@@ -110,17 +110,33 @@ def _dora_figures_by(group: str, start: date, end: date, filters: dict) -> dict[
     without any data are absent (see _no_figures)."""
     lower, upper = day_bounds(start, end)
     weekly_rows = defaultdict(list)
-    for row in (
+    # Summed by day first, then by week, counting the days: a count of distinct days per week
+    # would sort every roll-up row of the window.
+    daily, params = (
         production_rollups(start, end, filters)
-        .values(g=F(f"service__{group}"), week=TruncWeek("day"))
-        .annotate(
-            deployments=Sum("deployments"),
-            failures=Sum("failures"),
-            days=Count("day", distinct=True),
-        )
+        .values("day", g=F(f"service__{group}"), week=TruncWeek("day"))
+        .annotate(deployments=Sum("deployments"), failures=Sum("failures"))
         .order_by()
-    ):
-        weekly_rows[row["g"]].append(row)
+        .query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        # A week's first day with deployments stands for the week: a date is quicker to read
+        # than the database's truncated timestamp, hundreds of teams times every week.
+        cursor.execute(
+            # `daily` is what the ORM compiled: every value in it is a parameter.
+            "SELECT d.g, MIN(d.day), SUM(d.deployments), SUM(d.failures), COUNT(*) "  # noqa: S608
+            f"FROM ({daily}) AS d GROUP BY d.g, d.week",
+            params,
+        )
+        for g, day, deployments, failures, days in cursor.fetchall():
+            weekly_rows[g].append(
+                {
+                    "week": dora.monday_of(dora.as_week(day)),
+                    "deployments": deployments,
+                    "failures": failures,
+                    "days": days,
+                }
+            )
     lead_times = dora.grouped_percentiles_and_counts(
         commits_counted_between(lower, upper, filters).values(
             g=F(f"service__{group}"), v=F("seconds")

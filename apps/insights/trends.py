@@ -3,7 +3,7 @@
 weeks count only their days inside the window, so the weeks add up to the report's totals."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.db.models import F, Sum
 from django.db.models.functions import TruncWeek
@@ -33,6 +33,14 @@ class DoraWeek:
     recoveries: int  # incidents resolved + rollbacks finished that week
 
 
+def _clipped(
+    bounds: tuple[datetime, datetime], lower: datetime, upper: datetime
+) -> tuple[datetime, datetime]:
+    """A week's [start, end) cut to the window's: the first and last weeks count their days in
+    the window only."""
+    return max(bounds[0], lower), min(bounds[1], upper)
+
+
 def dora_trends(
     *, scope: str, name: str = "", start: date | None = None, end: date | None = None
 ) -> list[DoraWeek]:
@@ -57,10 +65,16 @@ def dora_trends(
         .annotate(deployments=Sum("deployments"), failures=Sum("failures"))
         .order_by()
     }
-    lead_times = dora.grouped_percentiles_and_counts(
-        commits_counted_between(lower, upper, filters).values(
-            g=TruncWeek("deployed_at", tzinfo=tz), v=F("seconds")
-        ),
+    # Week by week, each week's counted commits read in order off the (deployed_at, seconds)
+    # index and sorted alone: the same commits as grouping the window's by TruncWeek.
+    mondays = dora.window_weeks(start, end)
+    lead_times = dora.percentiles_and_counts_each(
+        {
+            monday: commits_counted_between(
+                *_clipped(day_bounds(monday, monday + timedelta(days=6)), lower, upper), filters
+            ).values(v=F("seconds"))
+            for monday in mondays
+        },
         (0.5,),
     )
     recoveries = dora.grouped_percentiles_and_counts(
@@ -74,11 +88,10 @@ def dora_trends(
         ),
         (0.5,),
     )
-    lead_times = {dora.as_week(week): found for week, found in lead_times.items()}
     recoveries = {dora.as_week(week): found for week, found in recoveries.items()}
 
     weeks = []
-    for monday in dora.window_weeks(start, end):
+    for monday in mondays:
         row = counts.get(monday, {})
         deployments = int(row.get("deployments") or 0)
         failures = int(row.get("failures") or 0)

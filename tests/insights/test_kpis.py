@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.catalog.models import EnvironmentKind, GoldenPathTemplate, Strategy
 from apps.insights.kpis import (
+    SCORECARD_SHARES,
     AuditCompleteness,
     Measure,
     PipelineAdoption,
@@ -362,6 +363,29 @@ def test_scorecard_shares(month):
     assert found.progressive_delivery_share == Ratio(0.0, 0, 2, trend(0.0, 0.0, None, 0.5))
     # verification gate: both now; week 1 finder only, week 2 both, week 4 checkout only.
     assert found.verification_gate_share == Ratio(1.0, 2, 2, trend(0.5, 1.0, None, 0.5))
+
+
+@pytest.mark.django_db
+def test_the_weekly_shares_are_the_snapshots_results(month, checkout, finder, payments):
+    # The weekly counts read partial indexes of the snapshots that passed each rule: they
+    # follow an edit of the results, a missing key and a non-true value, and give the shares
+    # counted from the results themselves.
+    week_one = ScorecardSnapshot.objects.get(service=checkout, week=W1)
+    week_one.results = results(latest_template=True, progressive_delivery=True)
+    week_one.save()
+    ScorecardSnapshot.objects.filter(service=finder, week=W1).update(
+        results={"verification_gate": "true"}
+    )
+    ScorecardSnapshot.objects.filter(service=checkout, week=W2).update(results={})
+    found = kpis()
+    for key in SCORECARD_SHARES:
+        from_results = []
+        for week in trend(*([None] * 4)):
+            taken = ScorecardSnapshot.objects.filter(week=week.week)
+            passed = sum(1 for row in taken if row.results.get(key) is True)
+            from_results.append(round(passed / len(taken), 4) if taken else None)
+        assert [point.value for point in getattr(found, f"{key}_share").trend] == from_results
+    assert found.latest_template_share.trend == trend(0.5, 0.0, None, 0.5)
 
 
 @pytest.mark.django_db

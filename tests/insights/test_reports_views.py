@@ -14,12 +14,14 @@ from types import SimpleNamespace
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse, set_script_prefix
 from django.utils import timezone
 
 from apps.insights import exports, kpis, selectors, services, tables, trends
 from apps.insights.charts import HEIGHT, WIDTH, format_duration, format_percent
 from apps.insights.models import Level, PipelineRun, PipelineStatus, ScorecardSnapshot
 from apps.insights.scorecards import selectors as scorecards
+from apps.insights.templatetags.insights_reports import report_path
 from tests.factories import ServiceFactory, TeamFactory
 from tests.insights.conftest import STAGING_AND_PRODUCTION, commits, utc, with_environments
 
@@ -576,3 +578,26 @@ def test_the_dashboard_and_team_page_cost_the_same_queries_however_much_data(
 # looks the team up, adds one lookup to each of dora_report, dora_trends, platform_kpis and
 # services_needing_attention, and lists its services (service_table, 5) instead of the teams.
 QUERY_BUDGET = {DASHBOARD: 35, PAYMENTS: 40}
+
+
+@pytest.mark.parametrize(
+    ("url_name", "argument"),
+    [
+        ("insights:team", "payments"),
+        ("insights:team", "team-0_b"),
+        ("insights:service", "checkout"),
+        ("insights:service", "search.v2"),
+        ("insights:service", "a b;c=d&e"),
+        ("insights:service", "zürich-%2F"),
+    ],
+)
+def test_a_rows_link_is_the_path_reverse_gives(url_name, argument):
+    # The tables link hundreds of rows: the page's path is reversed once and each argument
+    # quoted into it, as reverse() itself would (under a script prefix too).
+    assert report_path(url_name, argument) == reverse(url_name, args=[argument])
+    set_script_prefix("/runway/")
+    try:
+        assert report_path(url_name, argument) == reverse(url_name, args=[argument])
+        assert report_path(url_name, argument).startswith("/runway/reports/")
+    finally:
+        set_script_prefix("/")

@@ -6,9 +6,13 @@ Monday 3, 10, 17 and 24 March."""
 from datetime import date
 
 import pytest
+from django.db.models import F
+from django.db.models.functions import TruncWeek
 from django.test import override_settings
+from django.utils import timezone
 
-from apps.insights.selectors import ScopeNotFound, dora_report
+from apps.insights import dora
+from apps.insights.selectors import ScopeNotFound, counted_commits, day_bounds, dora_report
 from apps.insights.trends import DoraWeek, dora_trends
 from tests.insights.conftest import bulk_month, commits
 
@@ -154,3 +158,30 @@ def test_a_fixed_number_of_queries(checkout, django_assert_num_queries, deployme
     assert sum(week.deployments for week in weeks) == deployments
     report = dora_report(scope="org", start=START, end=END)
     assert sum(week.lead_time_commits for week in weeks) == report.lead_time.commits
+
+
+@pytest.mark.django_db
+@override_settings(TIME_ZONE="Europe/Berlin")
+def test_the_weekly_lead_times_are_the_medians_of_each_weeks_counted_commits(checkout):
+    # The medians are taken week by week over each week's own range of deployment times; the
+    # same figures as grouping all the window's counted commits by their (site's) week, here
+    # over a window cut mid-week at both ends.
+    bulk_month(checkout, 120)
+    start, end = date(2025, 3, 5), date(2025, 3, 25)
+    lower, upper = day_bounds(start, end)
+    by_week = dora.grouped_percentiles_and_counts(
+        counted_commits()
+        .filter(deployment__finished_at__gte=lower, deployment__finished_at__lt=upper)
+        .values(
+            g=TruncWeek("deployment__finished_at", tzinfo=timezone.get_default_timezone()),
+            v=F("lead_time_seconds"),
+        ),
+        (0.5,),
+    )
+    expected = {dora.as_week(week): found for week, found in by_week.items()}
+    weeks = trends(start=start, end=end)
+    assert sum(week.lead_time_commits for week in weeks) > 0
+    assert [(w.lead_time_median_seconds, w.lead_time_commits) for w in weeks] == [
+        ((expected[w.week][0][0], expected[w.week][1]) if w.week in expected else (None, 0))
+        for w in weeks
+    ]

@@ -4,7 +4,7 @@ Each in a fixed number of queries. Everybody signed in reads scorecards (can_vie
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, FilteredRelation, Max, Q, QuerySet
 from django.utils import timezone
 
 from apps.catalog.models import Service
@@ -156,7 +156,8 @@ def level_trend(
         snapshots = snapshots.filter(team__slug=team_slug)
     if service_name:
         snapshots = snapshots.filter(service__name=service_name)
-    rows = snapshots.values("week", "level").annotate(count=Count("id")).order_by("week", "level")
+    # COUNT(*): the (week, level) index alone answers, without visiting the snapshots.
+    rows = snapshots.values("week", "level").annotate(count=Count("*")).order_by("week", "level")
     weeks: dict[date, dict[int, int]] = defaultdict(_no_levels)
     for row in rows:
         weeks[row["week"]][row["level"]] = row["count"]
@@ -175,16 +176,19 @@ def changes_since(
         return []
     earlier = latest - timedelta(weeks=weeks)
     latest_rows = Q(week=latest, team__slug=team_slug) if team_slug else Q(week=latest)
-    level_then = (
-        ScorecardSnapshot.objects.filter(service_id=OuterRef("service_id"), week=earlier)
-        .order_by()
-        .values("level")[:1]
-    )
-    # The database compares the two weeks: only the services that changed come back.
+    # The database compares the two weeks, joining each service's snapshot of then (one join,
+    # not a subquery per service): only the services that changed come back.
     rows = (
         ScorecardSnapshot.objects.filter(latest_rows)
-        .annotate(before=Subquery(level_then))
+        .annotate(
+            then=FilteredRelation(
+                "service__scorecard_snapshots",
+                condition=Q(service__scorecard_snapshots__week=earlier),
+            )
+        )
+        .annotate(before=F("then__level"))
         .filter(Q(before__isnull=True) | ~Q(before=F("level")))
+        .order_by()
         .values("service__name", "team__slug", "before", "level")
     )
     changes = [
