@@ -21,7 +21,7 @@ from apps.catalog.pipelines import (
     reported_status,
     service_spec,
 )
-from apps.core.forms import add_service_errors
+from apps.core.forms import add_service_errors, select_options
 from apps.core.http import AuthenticatedRequest
 from apps.core.lists import render_filtered_list
 
@@ -44,10 +44,20 @@ def service_list(request: AuthenticatedRequest) -> HttpResponse:
         partial_template="catalog/partials/_results.html",
         extra_context=lambda filterset: {
             "facets": selectors.service_facets(filterset.qs),
-            "choices": selectors.filter_choices(),
+            "options": _filter_options(filterset.form),
             "can_create": permissions.can_create_services(request.user),
         },
     )
+
+
+def _filter_options(form) -> dict:
+    """The team and system selects' options, the chosen ones selected."""
+    choices = selectors.filter_choices()
+    systems = ((name, title or name) for name, title in choices["systems"])
+    return {
+        "teams": select_options(choices["teams"], form["owner"].value()),
+        "systems": select_options(systems, form["system"].value()),
+    }
 
 
 @require_safe

@@ -1,7 +1,7 @@
 import pytest
 
 from apps.audit.models import AuditEvent
-from apps.catalog.models import Dependency, Service, Tag
+from apps.catalog.models import Dependency, Service, System, Tag
 from tests.factories import ServiceFactory, TeamFactory
 
 
@@ -79,6 +79,22 @@ def test_filters_combine_and_stay_in_the_url(client_as, developer):
     }
     assert names == expected and names
     assert "owner=team-3" in response.context["query"]
+
+
+@pytest.mark.django_db
+def test_the_team_and_system_selects_list_every_one_escaped_with_the_chosen_selected(
+    client_as, developer
+):
+    TeamFactory(slug="r-and-d", name="R&D <lab>")
+    System.objects.create(name="billing", title='Billing "core"')
+    System.objects.create(name="untitled", title="")
+    html = client_as(developer).get("/catalog/", {"owner": "r-and-d"}).content.decode()
+    assert '<option value="r-and-d" selected>R&amp;D &lt;lab&gt;</option>' in html
+    assert '<option value="billing">Billing &quot;core&quot;</option>' in html
+    assert '<option value="untitled">untitled</option>' in html  # no title: its name
+    html = client_as(developer).get("/catalog/", {"system": "billing"}).content.decode()
+    assert '<option value="billing" selected>' in html
+    assert '<option value="r-and-d">R&amp;D &lt;lab&gt;</option>' in html
 
 
 @pytest.mark.django_db

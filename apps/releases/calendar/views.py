@@ -1,8 +1,6 @@
 """The release calendar page (the whole page, or only its calendar part for htmx), the panel of
 calendar feeds, and the iCalendar feed that calendar clients fetch with its secret token."""
 
-from collections.abc import Iterable
-from html import escape
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -11,11 +9,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from apps.accounts import permissions
 from apps.accounts.models import Team
+from apps.core.forms import select_options
 from apps.core.htmx import render_page_or_partial, wants_partial
 from apps.core.http import AuthenticatedRequest
 from apps.releases.calendar import ics, selectors, services
@@ -66,23 +64,11 @@ def _links(shown: selectors.Calendar, query: selectors.CalendarQuery) -> dict[st
 
 
 def _filter_options(choices: dict[str, list], filters: selectors.CalendarFilters) -> dict:
-    """The filters' options, the chosen one selected. Joined here, not drawn one by one by the
-    template: an organisation has hundreds of teams, and a team hundreds of services."""
-
-    def options(pairs: Iterable[tuple[str, str]], chosen: str) -> SafeString:
-        # Escaped here: html.escape, as django.utils.html.escape, without its per-call wrapping.
-        return mark_safe(  # noqa: S308
-            "".join(
-                f'<option value="{escape(value)}"{" selected" if value == chosen else ""}>'
-                f"{escape(label)}</option>"
-                for value, label in pairs
-            )
-        )
-
+    """The filters' options, the chosen one selected."""
     return {
-        "teams": options(choices["teams"], filters.team),
-        "services": options(((name, name) for name in choices["services"]), filters.service),
-        "environments": options(
+        "teams": select_options(choices["teams"], filters.team),
+        "services": select_options(((n, n) for n in choices["services"]), filters.service),
+        "environments": select_options(
             ((name, name) for name in choices["environments"]), filters.environment
         ),
     }
