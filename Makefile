@@ -88,7 +88,11 @@ browser:
 # Four workers on two cores: most of the slow tests wait on processes (workers, brokers, the
 # simulator, Chromium) rather than compute. Each worker has a test database of its own;
 # PYTEST_WORKERS=0 runs in this process. The 20 slowest tests are listed at the end.
+# Compiled modules are kept, whatever PYTHONDONTWRITEBYTECODE says: the Celery workers,
+# simulators and commands that tests start (a few hundred) then load Runway's modules rather
+# than compile them again each.
 pytest: install
+	PYTHONDONTWRITEBYTECODE= \
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)}" \
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=20 $(ARGS)

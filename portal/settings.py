@@ -484,6 +484,9 @@ SIMULATOR_PORT = env_int("SIMULATOR_PORT", 8701, minimum=1)
 # effect) may take before Runway fails it and rolls back; also the Deployments'
 # progressDeadlineSeconds. A service may set its own (strategy_params.progress_deadline_seconds).
 ROLLOUT_PROGRESS_DEADLINE_SECONDS = env_int("ROLLOUT_PROGRESS_DEADLINE_SECONDS", 600, minimum=1)
+# How often a rollout's wait step asks the cluster how its change is going: each ask is a
+# Kubernetes read and a step of the executor's; a quick cluster (the simulator) needs less.
+ROLLOUT_POLL_MILLISECONDS = env_int("ROLLOUT_POLL_MILLISECONDS", 1000, minimum=50, maximum=60000)
 # A pod of the new version restarting this often is crash-looping: the rollout fails at once.
 ROLLOUT_RESTART_LIMIT = env_int("ROLLOUT_RESTART_LIMIT", 3, minimum=1)
 # The longest a task waits in the broker: a longer wait (a 2-hour pause) is a chain of hops this

@@ -9,6 +9,7 @@ from django.db.backends.signals import connection_created
 from apps.accounts.models import Role
 from tests import databases
 from tests.factories import PASSWORD, ServiceAccountFactory, TeamFactory, UserFactory
+from tests.processes import POLL_MILLISECONDS
 
 # Release fixtures (a service with three environments, a production policy, ...), trains', the
 # golden path, and real processes (brokers, the simulator, Celery workers) serve several test
@@ -27,6 +28,12 @@ def pytest_configure(config):
     # Tests need a password hash, not its strength: PBKDF2's million rounds take 0.6 s a user
     # here, and most tests make a few.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The simulator's pods are ready in a fraction of a second (tests/processes.py): a rollout
+    # asks it how its change goes four times a second rather than once.
+    settings.ROLLOUT_POLL_MILLISECONDS = POLL_MILLISECONDS
+    # WhiteNoise finds a static file when asked rather than listing every app's at start: the
+    # test client starts the middleware afresh for each test.
+    settings.WHITENOISE_AUTOREFRESH = True
     # Personas sign in without an authenticator app; tests/accounts/test_mfa_required.py turns
     # the requirement on.
     settings.MFA_REQUIRED_ROLES = []

@@ -4,6 +4,7 @@ process, Celery workers on a queue of the test's own, and the waits that watch t
 the simulator are started by portal/processes.py, as the benchmark starts them."""
 
 import os
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -13,11 +14,14 @@ from django.db import connection
 from kombu import Connection
 
 from portal import processes
+from portal.celery import app
 from portal.queues import queue_names
 from tests.brokers import free_port, publishing_to, routed
 
 ROOT = processes.ROOT
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# How often the tests' rollouts ask the simulator how a change goes (ROLLOUT_POLL_MILLISECONDS).
+POLL_MILLISECONDS = 250
 
 
 def database_url_of_test_db() -> str:
@@ -65,11 +69,11 @@ def start_worker(
 stop_worker = processes.stop
 
 
-def delete_queue(broker_url: str, queue: str) -> None:
+def delete_queue(broker_url: str, queue: str, *others: str) -> None:
     """Queues are durable: remove a test's own queues (the base and those named after it, which
-    its workers declare) from the shared broker once it is done."""
+    its workers declare, and `others`) from the shared broker once it is done."""
     with Connection(broker_url, connect_timeout=2) as broker:
-        for name in queue_names(queue):
+        for name in [*queue_names(queue), *others]:
             broker.default_channel.queue_delete(name)
 
 
@@ -77,6 +81,23 @@ def purge_queue(broker_url: str, queue: str) -> None:
     """Tests route every task to the base queue (`routed({"*": queue})`): that one holds them."""
     with Connection(broker_url, connect_timeout=2) as broker:
         broker.default_channel.queue_purge(queue)
+
+
+def take_over(worker, queue: str) -> None:
+    """Have a standby worker, once booted, consume the test's queues (Celery's remote control
+    `add_consumer`, sent through the broker this process publishes to)."""
+    assert wait_for(lambda: "ready." in worker.log_path.read_text(), timeout=120), (
+        worker.log_path.read_text()[-2000:]
+    )
+    for name in queue_names(queue):
+        # A broadcast before the worker's control channel listens is lost: ask again.
+        for _ in range(5):
+            replies = app.control.add_consumer(
+                name, destination=[worker.node], reply=True, timeout=5
+            )
+            if replies:
+                break
+        assert replies and "ok" in next(iter(replies[0].values())), replies
 
 
 def broker_answers(url: str) -> bool:
@@ -128,7 +149,8 @@ def workers(simulator, settings, broker_url, tmp_path):
     """Start workers on a queue of this test's own, on each broker; every task this process
     sends is routed to it, on the same broker. `start(env={...})` adds to a worker's
     environment; each worker logs to `worker.log_path`. `start.purge()` empties the queue (of
-    hops this process sent while it ran rollouts itself)."""
+    hops this process sent while it ran rollouts itself). `start.standby(env)` boots a worker
+    that waits, and `start.take_over(worker)` has it consume the queue."""
     if connection.vendor != "postgresql":
         pytest.skip("worker processes need a database they can share: PostgreSQL")
     queue = f"test-rollouts-{uuid.uuid4().hex[:10]}"
@@ -137,25 +159,37 @@ def workers(simulator, settings, broker_url, tmp_path):
         "KUBECONFIG": str(simulator),
         # Kubernetes gives up on a version that makes no progress for this long.
         "ROLLOUT_PROGRESS_DEADLINE_SECONDS": "3",
+        "ROLLOUT_POLL_MILLISECONDS": str(POLL_MILLISECONDS),
     }
-    started = []
+    started, idle_queues = [], []
 
-    def start(env: dict | None = None):
+    def start(env: dict | None = None, **options):
         log_path = tmp_path / f"worker-{len(started)}.log"
+        name = f"{queue}-{len(started)}"
         worker = start_worker(
             broker_url=broker_url,
             queue=queue,
             log=log_path,
             env={**base_env, **(env or {})},
-            name=f"{queue}-{len(started)}",
+            name=name,
+            **options,
         )
-        worker.log_path = log_path
+        worker.log_path, worker.node = log_path, f"{name}@{socket.gethostname()}"
         started.append(worker)
         return worker
 
+    def standby(env: dict | None = None):
+        """A worker that boots now but takes no task until `take_over(worker)`: a drill's next
+        worker, there the moment the one before it is killed (a boot takes seconds)."""
+        idle = f"{queue}.standby-{len(started)}"
+        idle_queues.append(idle)
+        return start(env, queues=idle)
+
     start.purge = lambda: purge_queue(broker_url, queue)
+    start.standby = standby
+    start.take_over = lambda worker: take_over(worker, queue)
     with publishing_to(broker_url), routed({"*": queue}):
         yield start
     for worker in started:
         stop_worker(worker)
-    delete_queue(broker_url, queue)
+    delete_queue(broker_url, queue, *idle_queues)

@@ -18,7 +18,6 @@ from apps.rollouts import analysis, health, plans
 from apps.rollouts.kube import Kube, KubeError
 from apps.rollouts.models import AnalysisTemplate, Rollout, RolloutStep, StepState
 
-POLL_SECONDS = 1.0
 ROLLBACK_MIN_SECONDS = 60
 
 
@@ -33,8 +32,13 @@ def done(message: str = "") -> Outcome:
     return Outcome("done", message)
 
 
-def wait(message: str, delay: float = POLL_SECONDS) -> Outcome:
-    return Outcome("wait", message, delay)
+def poll_seconds() -> float:
+    """How long a step waits before asking the cluster again (ROLLOUT_POLL_MILLISECONDS)."""
+    return settings.ROLLOUT_POLL_MILLISECONDS / 1000
+
+
+def wait(message: str, delay: float | None = None) -> Outcome:
+    return Outcome("wait", message, poll_seconds() if delay is None else delay)
 
 
 def pause(message: str) -> Outcome:
@@ -166,7 +170,7 @@ def watch(
         # of the version being replaced) is not about it.
         if late:
             return fail(f"{name}: the cluster did not take the change in within {deadline} s")
-        return wait(f"{what}: waiting for the cluster to take the change in", POLL_SECONDS / 5)
+        return wait(f"{what}: waiting for the cluster to take the change in", poll_seconds() / 5)
     if status.progress_deadline_exceeded and not restoring:
         return fail(f"{name}: {status.conditions['Progressing'][2] or 'ProgressDeadlineExceeded'}")
     if status.rolled_out:

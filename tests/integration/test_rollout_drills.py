@@ -95,6 +95,9 @@ def test_twenty_rollouts_end_as_undisturbed_ones_do_while_their_worker_is_killed
     deadline_env = {"ROLLOUT_PROGRESS_DEADLINE_SECONDS": "10"}
     rng = random.Random(SEED)
     request_log = tmp_path / "simulator-requests.log"
+    # A worker takes seconds to boot (tens on a busy machine): each next one boots now, while
+    # the reference runs, and takes over the moment the one before it is killed.
+    standbys = [workers.standby(env=deadline_env) for _ in range(KILLS + 1)]
     reference_services = [drill_service(i, payments, "ref") for i in range(ROLLOUTS)]
     drill_services = [drill_service(i, payments, "drl") for i in range(ROLLOUTS)]
     run_here(start_all(reference_services + drill_services, lambda i: "drill:1", developer))
@@ -104,7 +107,8 @@ def test_twenty_rollouts_end_as_undisturbed_ones_do_while_their_worker_is_killed
     workers.purge()
 
     started = time.monotonic()
-    worker = workers(env=deadline_env)
+    worker = standbys.pop(0)
+    workers.take_over(worker)
     drilled = start_all(drill_services, version_of, developer)
     kills, kill_after = 0, log_length(request_log) + rng.randint(1, 8)
     # RabbitMQ takes 70-90 s here (a worker after a kill takes deliveries in 2 s bursts), more
@@ -116,7 +120,8 @@ def test_twenty_rollouts_end_as_undisturbed_ones_do_while_their_worker_is_killed
             worker.send_signal(signal.SIGKILL)  # mid-rollout: just after a write to the cluster
             worker.wait(timeout=10)
             kills += 1
-            worker = workers(env=deadline_env)
+            worker = standbys.pop(0)
+            workers.take_over(worker)
             kill_after = log_length(request_log) + rng.randint(4, 30)
         # Beat runs the reconciler every 30 s; here the test plays beat, every second.
         if time.monotonic() - reconciled > 1:

@@ -11,6 +11,7 @@ from apps.releases.models import Release, ReleaseState
 from apps.rollouts import services, steps
 from apps.rollouts.kube import Kube
 from apps.rollouts.models import Rollout, RolloutEvent, RolloutState, StepState
+from tests.processes import wait_for
 from tests.rollouts.executing import drive, release_of
 
 CANARY = {
@@ -232,6 +233,26 @@ def test_a_wait_counts_its_deadline_from_the_steps_last_change_to_the_cluster(
     ctx.apply(manifest)
     assert steps.watch(ctx, service.name, "Rolling out", since=long_ago).kind == "wait"
     assert ctx.kube.apply_deployment("shop", manifest) is False  # applied once, written once
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("every_ms", [1000, 400])
+def test_a_wait_for_pods_asks_the_cluster_again_as_often_as_configured(
+    cluster, shop, developer, settings, every_ms
+):
+    settings.ROLLOUT_POLL_MILLISECONDS = every_ms
+    service = first_version(shop, developer, "rolling", 2)
+    ctx = steps.Context(Rollout.objects.get(service=service), Kube())
+    ctx.apply(ctx.deployment_manifest(service.name, "shop:2-unready", 2, {}))
+    assert wait_for(lambda: observed(ctx.kube.deployment("shop", service.name)), timeout=10)
+
+    outcome = steps.watch(ctx, service.name, "Rolling out", since=clock.now())
+
+    assert (outcome.kind, outcome.delay) == ("wait", every_ms / 1000)
+
+
+def observed(status) -> bool:
+    return status.observed_generation >= status.generation
 
 
 @pytest.mark.django_db
