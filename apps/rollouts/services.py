@@ -61,10 +61,16 @@ def _send_hop(rollout_id: int, due: datetime) -> None:
     )
 
 
-def _schedule(rollout: Rollout, delay: float) -> None:
-    """Make the rollout due in `delay` seconds, and send its hop once this transaction commits."""
+def _due(rollout: Rollout, delay: float) -> datetime:
+    """Make the rollout due in `delay` seconds; the caller sends its hop once it commits."""
     due = clock.now() + timedelta(seconds=max(delay, 0))
     rollout.next_run_at, rollout.resend_after = due, None
+    return due
+
+
+def _schedule(rollout: Rollout, delay: float) -> None:
+    """Make the rollout due in `delay` seconds, and send its hop once this transaction commits."""
+    due = _due(rollout, delay)
     transaction.on_commit(lambda: _send_hop(rollout.pk, due))  # a new rollout has its pk by then
 
 
@@ -161,6 +167,10 @@ def rollouts_start_steered(
         .filter(pk__in=release_ids, state=ReleaseState.APPROVED)
         .order_by("pk")
     )
+    # The first steps go out first once this commits, before the audit seal, the live notices
+    # and the notifications the start leaves for after the commit too.
+    first_steps: list[Rollout] = []
+    transaction.on_commit(lambda: _send_first_hops(first_steps), robust=True)
     held: dict[int, str] = {}
     for release_id, rollout_id in (
         Rollout.objects.filter(release__in=releases, is_rollback=False)
@@ -182,6 +192,7 @@ def rollouts_start_steered(
             for release in begun
         ],
         actor=None,
+        first_steps=first_steps,
     )
     release_services.releases_hold(
         releases=[r for r in releases if r.pk in held], reasons=held, actor=None
@@ -197,12 +208,23 @@ def _create_rollout(
     return _create_rollouts(starts=[(release, cluster, ring)], actor=actor)[0]
 
 
+def _send_first_hops(rollouts: list[Rollout]) -> None:
+    for rollout in rollouts:
+        if rollout.next_run_at is not None:
+            _send_hop(rollout.pk, rollout.next_run_at)
+
+
 def _create_rollouts(
-    *, starts: list[tuple[Release, Cluster | None, int | None]], actor: User | None
+    *,
+    starts: list[tuple[Release, Cluster | None, int | None]],
+    actor: User | None,
+    first_steps: list[Rollout] | None = None,
 ) -> list[Rollout]:
     """_create_rollout for many releases at once, each (release, cluster, ring), in a few
     queries whatever their number; a Conflict, and none of them, when one of them may not
-    start (another rollout active there, or its ring started)."""
+    start (another rollout active there, or its ring started). Each one's first step is sent
+    once this commits; with `first_steps`, the rollouts are added to it instead, for the
+    caller's own hook to send (_send_first_hops)."""
     now = clock.now()
     rollouts = []
     for release, cluster, ring in starts:
@@ -223,7 +245,10 @@ def _create_rollouts(
         )
         # Due at once, and its first hop registered before the audit seal and the live notice,
         # so it is the first thing sent once this transaction commits.
-        _schedule(rollout, 0)
+        if first_steps is None:
+            _schedule(rollout, 0)
+        else:
+            _due(rollout, 0)
         rollouts.append(rollout)
     try:
         with transaction.atomic():
@@ -259,6 +284,8 @@ def _create_rollouts(
     )
     for rollout in rollouts:
         live.announce(rollout)
+    if first_steps is not None:
+        first_steps += rollouts
     return rollouts
 
 
