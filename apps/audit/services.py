@@ -1,6 +1,6 @@
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -43,29 +43,55 @@ def audit_record(
     `actor` is a user or None for Runway itself. `target` names the object acted on; callers
     without a model instance pass target_type / target_id instead.
     """
+    event = _event(actor, action, target, target_type, target_id, target_label, before, after)
+    # No savepoint: an event that fails to write fails the caller's whole transaction.
+    with transaction.atomic(savepoint=False):
+        event.save()
+        AuditPending.objects.create(event=event)
+    _seal_once_after_commit()
+    return event
+
+
+def audit_records(
+    *,
+    actor: "User | AnonymousUser | None",
+    action: str,
+    targets: Sequence[tuple[models.Model, dict[str, Any] | None, dict[str, Any] | None]],
+) -> list[AuditEvent]:
+    """audit_record for many targets at once, each (target, before, after): one event each,
+    written in two queries whatever their number."""
+    events = [
+        _event(actor, action, target, "", "", "", before, after)
+        for target, before, after in targets
+    ]
+    if not events:
+        return []
+    with transaction.atomic(savepoint=False):
+        # The log's own writer: its queryset refuses bulk writes to everyone else.
+        models.QuerySet.bulk_create(AuditEvent.objects.all(), events)
+        AuditPending.objects.bulk_create(AuditPending(event=event) for event in events)
+    _seal_once_after_commit()
+    return events
+
+
+def _event(actor, action, target, target_type, target_id, target_label, before, after):
     if target is not None:
         target_type = target._meta.label_lower
         target_id = str(target.pk)
         target_label = target_label or str(target)[:255]
     user = actor if actor is not None and actor.is_authenticated else None
-    # No savepoint: an event that fails to write fails the caller's whole transaction.
-    with transaction.atomic(savepoint=False):
-        event = AuditEvent(
-            actor=user,
-            actor_label=user.get_username() if user is not None else "runway",
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            target_label=target_label,
-            before=normalise_json(before),
-            after=normalise_json(after),
-            request_id=current_request_id() or "",
-            ip=current_client_ip(),
-        )
-        event.save()
-        AuditPending.objects.create(event=event)
-    _seal_once_after_commit()
-    return event
+    return AuditEvent(
+        actor=user,
+        actor_label=user.get_username() if user is not None else "runway",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        before=normalise_json(before),
+        after=normalise_json(after),
+        request_id=current_request_id() or "",
+        ip=current_client_ip(),
+    )
 
 
 def _seal_once_after_commit() -> None:

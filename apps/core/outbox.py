@@ -162,6 +162,29 @@ def enqueue(
     _publish_after_commit(message.pk)
 
 
+def enqueue_many(task_name: str, messages: list[tuple[list, dict, str]]) -> None:
+    """enqueue() of many keyed messages of one task, each (args, kwargs, key), in two queries
+    whatever their number; a key enqueued before is passed over, as enqueue() does."""
+    if not transaction.get_connection().in_atomic_block:
+        raise TransactionManagementError(
+            f"outbox.enqueue_many({task_name!r}) must run inside the transaction of the change"
+        )
+    if not messages:
+        return
+    OutboxMessage.objects.bulk_create(
+        [
+            OutboxMessage(task_name=task_name, args=list(args), kwargs=kwargs, key=key)
+            for args, kwargs, key in messages
+        ],
+        ignore_conflicts=True,
+    )
+    keys = [key for _args, _kwargs, key in messages]
+    for pk in OutboxMessage.objects.filter(key__in=keys, sent_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        _publish_after_commit(pk)
+
+
 class _PublishAfterCommit:
     """The one after-commit hook of a transaction: publishes every row the transaction
     enqueued, in one pass. A row of a savepoint rolled back since is gone, and not found."""

@@ -21,13 +21,24 @@ def first_outcome_record(release: Release, gates: list[Gate], at: datetime) -> N
     """Keep the first start attempt's supply-chain outcome on the release, once (see its
     fields), in the attempt's transaction (release_begin); set on `release` too, for
     release_supply_chain_outcome_keep."""
-    passed = supply_chain_passed(gates)
-    if release.supply_chain_first_at is not None or passed is None:
-        return
-    release.supply_chain_first_passed, release.supply_chain_first_at = passed, at
-    Release.objects.filter(pk=release.pk, supply_chain_first_at__isnull=True).update(
-        supply_chain_first_passed=passed, supply_chain_first_at=at
-    )
+    first_outcomes_record([(release, gates)], at)
+
+
+def first_outcomes_record(attempts: list[tuple[Release, list[Gate]]], at: datetime) -> None:
+    """first_outcome_record for many start attempts at once, each (release, gates): at most
+    two queries whatever their number."""
+    by_outcome: dict[bool, list[Release]] = {True: [], False: []}
+    for release, gates in attempts:
+        passed = supply_chain_passed(gates)
+        if release.supply_chain_first_at is not None or passed is None:
+            continue
+        release.supply_chain_first_passed, release.supply_chain_first_at = passed, at
+        by_outcome[passed].append(release)
+    for passed, releases in by_outcome.items():
+        if releases:
+            Release.objects.filter(
+                pk__in=[release.pk for release in releases], supply_chain_first_at__isnull=True
+            ).update(supply_chain_first_passed=passed, supply_chain_first_at=at)
 
 
 class StartHeld(ValidationError):

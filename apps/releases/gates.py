@@ -1,6 +1,8 @@
 """The readiness checklist of a release, evaluated on the server when it is shown and again
 just before it starts. A failing required gate blocks the start and says which and why."""
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,8 +25,13 @@ from apps.releases.policies import (
     separation_of_duties_conflict,
 )
 from apps.releases.soak import soaked_at
-from apps.releases.windows import when_allowed
-from apps.supplychain.selectors import artifact_verification
+from apps.releases.windows import WindowVerdict, verdict_among, when_allowed
+from apps.supplychain.models import Suppression, TrustPolicy
+from apps.supplychain.selectors import (
+    PolicyVerification,
+    artifact_verification,
+    verifications_among,
+)
 
 
 @dataclass(frozen=True)
@@ -48,24 +55,165 @@ class Gate:
         }
 
 
-def promotion_gate(release: Release, at: datetime) -> Gate:
+class GateFacts:
+    """What the gates read about a release, asked of the database as each gate needs it: the
+    facts of one release. `PrefetchedGateFacts` reads them for many releases at once; the gates
+    decide the same way from either."""
+
+    def previous_environment(self, release: Release) -> Environment | None:
+        return (
+            Environment.objects.filter(
+                service_id=release.service_id, order__lt=release.environment.order
+            )
+            .order_by("-order")
+            .first()
+        )
+
+    def succeeded_in(self, environment: Environment, version: str) -> bool:
+        return Release.objects.filter(
+            environment=environment, version=version, state=ReleaseState.SUCCEEDED
+        ).exists()
+
+    def window_verdict(self, release: Release, start: datetime, end: datetime) -> WindowVerdict:
+        return when_allowed(release.service, release.environment, start, end)
+
+    def bad_mark(self, release: Release) -> BadVersion | None:
+        return (
+            BadVersion.objects.filter(service_id=release.service_id, version=release.version)
+            .select_related("marked_by")
+            .first()
+        )
+
+    def pin(self, release: Release) -> VersionPin | None:
+        return (
+            VersionPin.objects.filter(environment_id=release.environment_id, lifted_at__isnull=True)
+            .select_related("pinned_by")
+            .first()
+        )
+
+    def verifications(self, release: Release, now: datetime) -> list[PolicyVerification]:
+        return artifact_verification(
+            service=release.service,
+            environment=release.environment,
+            version=release.version,
+            now=now,
+        )
+
+    def unknown_authors(self, release: Release) -> list[str]:
+        return unknown_authors([commit.author for commit in release.commits.all()])
+
+
+ONE_RELEASE = GateFacts()
+
+
+class PrefetchedGateFacts(GateFacts):
+    """The gates' facts of many releases, read in a few queries whatever their number (a
+    train's wave starting at once). The releases come with their service and environment, and
+    their checks and commits prefetched. A soak, an emergency's independent approval and an
+    artifact's evidence (by digest) are still read per release that has one."""
+
+    def __init__(self, releases: Sequence[Release], *, now: datetime) -> None:
+        from apps.releases.models import ChangeWindow, Freeze
+
+        service_ids = {release.service_id for release in releases}
+        self._environments: dict[int, list[Environment]] = defaultdict(list)
+        for environment in Environment.objects.filter(service_id__in=service_ids).order_by(
+            "-order"
+        ):
+            self._environments[environment.service_id].append(environment)
+        earlier = {
+            previous.pk
+            for release in releases
+            if (previous := self.previous_environment(release)) is not None
+        }
+        self._succeeded = set(
+            Release.objects.filter(
+                environment_id__in=earlier,
+                version__in={release.version for release in releases},
+                state=ReleaseState.SUCCEEDED,
+            ).values_list("environment_id", "version")
+        )
+        self._freezes = list(Freeze.objects.in_force())
+        self._windows = list(ChangeWindow.objects.in_force())
+        self._bad = {
+            (bad.service_id, bad.version): bad
+            for bad in BadVersion.objects.filter(
+                service_id__in=service_ids, version__in={release.version for release in releases}
+            )
+            .select_related("marked_by")
+            .reverse()  # the first of each, as .first() finds it, is kept last
+        }
+        self._pins = {
+            pin.environment_id: pin
+            for pin in VersionPin.objects.filter(
+                environment_id__in={release.environment_id for release in releases},
+                lifted_at__isnull=True,
+            )
+            .select_related("pinned_by")
+            .reverse()
+        }
+        self._policies = list(
+            TrustPolicy.objects.filter(is_active=True).prefetch_related("keys").order_by("name")
+        )
+        self._suppressions: dict[int, list[Suppression]] = defaultdict(list)
+        if self._policies:
+            for suppression in Suppression.objects.filter(service_id__in=service_ids):
+                self._suppressions[suppression.service_id].append(suppression)
+        authors = {commit.author for release in releases for commit in release.commits.all()}
+        self._unknown = set(unknown_authors(sorted(authors)))
+
+    def previous_environment(self, release: Release) -> Environment | None:
+        return next(
+            (
+                environment
+                for environment in self._environments[release.service_id]
+                if environment.order < release.environment.order
+            ),
+            None,
+        )
+
+    def succeeded_in(self, environment: Environment, version: str) -> bool:
+        return (environment.pk, version) in self._succeeded
+
+    def window_verdict(self, release: Release, start: datetime, end: datetime) -> WindowVerdict:
+        return verdict_among(
+            release.service,
+            release.environment,
+            start,
+            end,
+            freezes=self._freezes,
+            windows=self._windows,
+        )
+
+    def bad_mark(self, release: Release) -> BadVersion | None:
+        return self._bad.get((release.service_id, release.version))
+
+    def pin(self, release: Release) -> VersionPin | None:
+        return self._pins.get(release.environment_id)
+
+    def verifications(self, release: Release, now: datetime) -> list[PolicyVerification]:
+        return verifications_among(
+            self._policies,
+            service=release.service,
+            environment=release.environment,
+            version=release.version,
+            suppressions=self._suppressions[release.service_id],
+            now=now,
+        )
+
+    def unknown_authors(self, release: Release) -> list[str]:
+        return sorted({c.author for c in release.commits.all() if c.author in self._unknown})
+
+
+def promotion_gate(release: Release, at: datetime, facts: GateFacts = ONE_RELEASE) -> Gate:
     """The same version must have succeeded in the environment before this one and, where that
     environment asks for a soak, have run there by `at` without a failure or rollback."""
-    previous = (
-        Environment.objects.filter(
-            service_id=release.service_id, order__lt=release.environment.order
-        )
-        .order_by("-order")
-        .first()
-    )
+    previous = facts.previous_environment(release)
     if previous is None:
         return Gate("promotion", "Promotion order", True, "First environment in the order")
     if previous.soak_seconds:
         return _soak_gate(release, previous, at)
-    done = Release.objects.filter(
-        environment=previous, version=release.version, state=ReleaseState.SUCCEEDED
-    ).exists()
-    if done:
+    if facts.succeeded_in(previous, release.version):
         return Gate(
             "promotion", "Promotion order", True, f"{release.version} succeeded in {previous.name}"
         )
@@ -208,10 +356,10 @@ def checks_gate(release: Release, required: list[str]) -> list[Gate]:
     return gates
 
 
-def authors_gate(release: Release, status: ApprovalStatus) -> Gate:
+def authors_gate(release: Release, status: ApprovalStatus, facts: GateFacts = ONE_RELEASE) -> Gate:
     """Commit authors nobody in Runway is known by: shown always, blocking where a policy says
     every author must be known (an unknown one could be an approver under another address)."""
-    unknown = unknown_authors([commit.author for commit in release.commits.all()])
+    unknown = facts.unknown_authors(release)
     detail = f"Unknown author: {', '.join(unknown)}" if unknown else "Every author is known"
     return Gate(
         "authors", "Commit authors", not unknown, detail, blocking=status.require_known_authors
@@ -224,12 +372,14 @@ def readiness(
     now: datetime,
     at: datetime | None = None,
     status: ApprovalStatus | None = None,
+    facts: GateFacts = ONE_RELEASE,
 ) -> list[Gate]:
     """Every gate for starting `release` at `at` (default: now). `status`, the release's
-    approval status, is read when not given."""
+    approval status, is read when not given; `facts`, what the gates read, are read for this
+    release alone unless given (PrefetchedGateFacts, for many)."""
     at = at or now
     status = status or approval_status(release, now=now)
-    verdict = when_allowed(release.service, release.environment, at, max(at, release.planned_end))
+    verdict = facts.window_verdict(release, at, max(at, release.planned_end))
     window_gate = Gate(
         "window",
         "Change window and freezes",
@@ -239,12 +389,12 @@ def readiness(
     )
     independent = independent_approval_gate(release, status, now)
     return [
-        promotion_gate(release, at),
+        promotion_gate(release, at, facts),
         *approvals_gate(release, status, now),
         *([independent] if independent else []),
-        *version_gates(release),
-        *supply_chain_gates(release, now),
-        authors_gate(release, status),
+        *version_gates(release, facts),
+        *supply_chain_gates(release, now, facts),
+        authors_gate(release, status, facts),
         window_gate,
         *checks_gate(release, status.required_checks),
     ]
@@ -253,14 +403,14 @@ def readiness(
 SUPPLY_CHAIN = "Supply chain"
 
 
-def supply_chain_gates(release: Release, now: datetime) -> list[Gate]:
+def supply_chain_gates(
+    release: Release, now: datetime, facts: GateFacts = ONE_RELEASE
+) -> list[Gate]:
     """What the trust policies covering the release ask of its artifact (apps/supplychain),
     verified now from the evidence CI uploaded: one gate per requirement, saying which key,
     field or vulnerability decided it. Missing evidence waits (CI may still upload it); an
     emergency skips none of it."""
-    verifications = artifact_verification(
-        service=release.service, environment=release.environment, version=release.version, now=now
-    )
+    verifications = facts.verifications(release, now)
     several = len(verifications) > 1
     return [
         Gate(
@@ -292,16 +442,12 @@ def supply_chain_passed(gates: list[Gate]) -> bool | None:
     return all(gate.passed for gate in supply) if supply else None
 
 
-def version_gates(release: Release) -> list[Gate]:
+def version_gates(release: Release, facts: GateFacts = ONE_RELEASE) -> list[Gate]:
     """A version marked bad never starts; an environment pinned to another version waits for
     its pin to be lifted. Neither is skipped by an emergency: a person lifts the pin, saying
     why. Shown only when they hold the release, or when a pin holds it at this version."""
-    bad = _bad_mark(release)
-    pin = (
-        VersionPin.objects.filter(environment_id=release.environment_id, lifted_at__isnull=True)
-        .select_related("pinned_by")
-        .first()
-    )
+    bad = facts.bad_mark(release)
+    pin = facts.pin(release)
     gates = []
     if bad is not None:
         gates.append(Gate("bad_version", "Version", False, bad_version_detail(bad)))
@@ -315,14 +461,6 @@ def version_gates(release: Release) -> list[Gate]:
     return gates
 
 
-def _bad_mark(release: Release) -> BadVersion | None:
-    return (
-        BadVersion.objects.filter(service_id=release.service_id, version=release.version)
-        .select_related("marked_by")
-        .first()
-    )
-
-
 def bad_version_detail(bad: BadVersion) -> str:
     return (
         f"{bad.version} was marked bad by {bad.marked_by.username} on "
@@ -333,12 +471,17 @@ def bad_version_detail(bad: BadVersion) -> str:
 def bad_version_refusal(release: Release) -> str:
     """Why a request for this release is refused at once: its version is marked bad (a pin,
     which is lifted in time, only holds the start). Empty when it is not."""
-    bad = _bad_mark(release)
+    bad = ONE_RELEASE.bad_mark(release)
     return bad_version_detail(bad) if bad else ""
 
 
 def blocking_failures(gates: list[Gate]) -> list[Gate]:
     return [gate for gate in gates if gate.blocking and not gate.passed]
+
+
+def hold_reason(failures: list[Gate]) -> str:
+    """What a release held by these gates says on its page (hold_reason)."""
+    return "; ".join(f"{gate.name}: {gate.detail}" for gate in failures)[:300]
 
 
 # Gates that an approval settles (or that wait on approvals) are not risks of approving.

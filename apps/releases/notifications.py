@@ -42,6 +42,18 @@ def queue(release, event: str) -> None:
     )
 
 
+def queue_many(started: list[tuple[Release, int]], event: str) -> None:
+    """queue() for many releases whose transition (each release with its row's id) the caller
+    has just written, in a few queries whatever their number."""
+    outbox.enqueue_many(
+        release_notify_task.name,
+        [
+            ([release.pk, event, transition_id], {}, f"notify:{release.pk}:{event}:{transition_id}")
+            for release, transition_id in started
+        ],
+    )
+
+
 def pager_recipients() -> list[User]:
     """Whom a break glass pages: leadership and platform admins (superusers too), people only."""
     return list(

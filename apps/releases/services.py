@@ -12,19 +12,21 @@ from django.utils import timezone
 from apps.accounts import permissions
 from apps.accounts.models import Role, User
 from apps.accounts.system import system_account
-from apps.audit.services import audit_record, audit_refusals, snapshot
+from apps.audit.services import audit_record, audit_records, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
 from apps.catalog.services import service_pipeline_reported
 from apps.core.exceptions import Conflict, refused
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
 from apps.releases.autopromotion import auto_promotion_candidates, auto_promotion_refusal
-from apps.releases.first_outcome import first_outcome_record
+from apps.releases.first_outcome import first_outcome_record, first_outcomes_record
 from apps.releases.gates import (
     Gate,
+    PrefetchedGateFacts,
     artifact_verified,
     bad_version_refusal,
     blocking_failures,
+    hold_reason,
     readiness,
     risks_of_approving,
 )
@@ -48,6 +50,7 @@ from apps.releases.transitions import (
     lock_release,
     refuse_if_steered,
     release_transition,
+    releases_transition,
     require_action,
     require_decider,
     steered_by,
@@ -597,13 +600,7 @@ def release_begin(
     first_outcome_record(release, gates, now)
     failures = blocking_failures(gates)
     if failures:
-        reason = "; ".join(f"{gate.name}: {gate.detail}" for gate in failures)[:300]
-        if reason != release.hold_reason:
-            release.hold_reason = reason
-            release.save(update_fields=["hold_reason", "updated_at"])
-            audit_record(
-                actor=actor, action="release.hold", target=release, after={"reason": reason}
-            )
+        releases_hold(releases=[release], reasons={release.pk: hold_reason(failures)}, actor=actor)
         return False, release
     release.hold_reason = ""
     release.artifact_verified = artifact_verified(gates)
@@ -617,6 +614,67 @@ def release_begin(
     )
     notifications.queue(release, "started")
     return True, release
+
+
+def releases_hold(
+    *, releases: list[Release], reasons: dict[int, str], actor: User | None = None
+) -> None:
+    """Say on each release why it waits (`reasons` by id), recorded and audited once per
+    reason, not at every attempt: in a few queries whatever their number."""
+    said = {pk: reason[:300] for pk, reason in reasons.items()}
+    changed = [release for release in releases if said[release.pk] != release.hold_reason]
+    if not changed:
+        return
+    now = timezone.now()
+    for release in changed:
+        release.hold_reason, release.updated_at = said[release.pk], now
+    Release.objects.bulk_update(changed, ["hold_reason", "updated_at"])
+    audit_records(
+        actor=actor,
+        action="release.hold",
+        targets=[(release, None, {"reason": release.hold_reason}) for release in changed],
+    )
+
+
+def releases_begin_steered(
+    *, releases: list[Release], approval: ApprovalStatus, scheduled: dict[int, str]
+) -> tuple[list[Release], dict[int, str]]:
+    """release_begin for approved releases that what steers them (a train) starts together:
+    each scheduled (`scheduled`, the reason by id) and begun, as its steerer's start of it
+    alone would, if every gate passes with `approval`. The same gates, read for all of them at
+    once (PrefetchedGateFacts): the releases come locked by the caller, with their service and
+    environment, their checks and commits prefetched. A release its gates hold stays approved
+    (its first supply-chain outcome kept). Returns the releases begun, and the reasons of those
+    held by id, for the caller to record (releases_hold) with its own refusals."""
+    now = timezone.now()
+    facts = PrefetchedGateFacts(releases, now=now)
+    gates_of = {
+        release.pk: readiness(release, now=now, status=approval, facts=facts)
+        for release in releases
+    }
+    first_outcomes_record([(release, gates_of[release.pk]) for release in releases], now)
+    held = {
+        release.pk: hold_reason(failures)
+        for release in releases
+        if (failures := blocking_failures(gates_of[release.pk]))
+    }
+    begun = [release for release in releases if release.pk not in held]
+    releases_transition(
+        releases=begun, to_state=ReleaseState.SCHEDULED, actor=None, reasons=scheduled
+    )
+    for release in begun:
+        release.hold_reason = ""
+        release.artifact_verified = artifact_verified(gates_of[release.pk])
+    rows = releases_transition(
+        releases=begun,
+        to_state=ReleaseState.IN_PROGRESS,
+        actor=None,
+        reasons={},
+        gates={pk: [gate.as_dict() for gate in gates] for pk, gates in gates_of.items()},
+        also=("hold_reason", "artifact_verified"),
+    )
+    notifications.queue_many([(r, row.pk) for r, row in zip(begun, rows, strict=True)], "started")
+    return begun, held
 
 
 @transaction.atomic

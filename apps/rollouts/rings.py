@@ -73,16 +73,46 @@ def refuse_while_between_rings(release: Release) -> None:
     """Another release to the environment soaking between two of its rings has no rollout
     active, yet the environment is still its own: this one waits until it has finished (the
     caller holds the environment's lock, see first_ring)."""
-    soaking = (
-        Rollout.objects.filter(environment=release.environment_id, next_ring_at__isnull=False)
-        .exclude(release=release)
-        .first()
-    )
-    if soaking is not None:
-        raise Conflict(
-            f"Release #{soaking.release_id} to {release.environment.name} is between two of "
-            "its rings: this release starts once it has finished."
+    refusal = between_rings([release]).get(release.pk)
+    if refusal:
+        raise Conflict(refusal)
+
+
+def between_rings(releases: list[Release]) -> dict[int, str]:
+    """refuse_while_between_rings for many releases in one query: the refusal of each that
+    waits, by release id."""
+    soaking: dict[int, list[int]] = {}
+    for environment_id, release_id in (
+        Rollout.objects.filter(
+            environment__in={release.environment_id for release in releases},
+            next_ring_at__isnull=False,
         )
+        .order_by("pk")
+        .values_list("environment_id", "release_id")
+    ):
+        soaking.setdefault(environment_id, []).append(release_id)
+    refusals = {}
+    for release in releases:
+        other = next((i for i in soaking.get(release.environment_id, []) if i != release.pk), None)
+        if other is not None:
+            refusals[release.pk] = (
+                f"Release #{other} to {release.environment.name} is between two of its rings: "
+                "this release starts once it has finished."
+            )
+    return refusals
+
+
+def first_rings(environment_ids: set[int]) -> dict[int, Ring]:
+    """Ring 0 of each of these environments that has rings, in one query; the caller holds
+    their rows' locks (see first_ring)."""
+    found: dict[int, Ring] = {}
+    for ring in (
+        Ring.objects.filter(environment__in=environment_ids)
+        .select_related("cluster")
+        .order_by("position")
+    ):
+        found.setdefault(ring.environment_id, ring)
+    return found
 
 
 def release_rings(release: Release) -> list[dict]:

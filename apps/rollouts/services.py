@@ -17,7 +17,7 @@ from django.db.models import Q
 
 from apps.accounts import permissions
 from apps.accounts.models import User
-from apps.audit.services import audit_record, audit_refusals
+from apps.audit.services import audit_record, audit_records, audit_refusals
 from apps.catalog.models import Cluster
 from apps.core import clock, outbox
 from apps.core.exceptions import Conflict
@@ -41,6 +41,7 @@ from apps.rollouts.transitions import (
     lock_rollout,
     require_action,
     rollout_transition,
+    rollouts_transition,
 )
 from apps.trains.models import TrainMember
 from apps.trains.services import TRAIN_STEP_TASK
@@ -60,10 +61,16 @@ def _send_hop(rollout_id: int, due: datetime) -> None:
     )
 
 
-def _schedule(rollout: Rollout, delay: float) -> None:
-    """Make the rollout due in `delay` seconds, and send its hop once this transaction commits."""
+def _due(rollout: Rollout, delay: float) -> datetime:
+    """Make the rollout due in `delay` seconds; the caller sends its hop once it commits."""
     due = clock.now() + timedelta(seconds=max(delay, 0))
     rollout.next_run_at, rollout.resend_after = due, None
+    return due
+
+
+def _schedule(rollout: Rollout, delay: float) -> None:
+    """Make the rollout due in `delay` seconds, and send its hop once this transaction commits."""
+    due = _due(rollout, delay)
     transaction.on_commit(lambda: _send_hop(rollout.pk, due))  # a new rollout has its pk by then
 
 
@@ -114,7 +121,7 @@ def rollout_start(
         refuse_if_steered(release)
     existing = release.rollouts.filter(is_rollback=False).order_by("-id").first()
     if existing is not None:
-        raise Conflict(f"Release #{release.pk} has already started: rollout #{existing.pk}.")
+        raise Conflict(_already_started(release.pk, existing.pk))
     if release.state in (ReleaseState.SCHEDULED, ReleaseState.PENDING_APPROVAL):
         started, release = release_services.release_begin(
             release=release, actor=actor, as_steerer=as_steerer, approval=approval
@@ -138,54 +145,148 @@ def rollout_start(
     )
 
 
+def _already_started(release_id: int, rollout_id: int) -> str:
+    return f"Release #{release_id} has already started: rollout #{rollout_id}."
+
+
+def rollouts_start_steered(
+    *, release_ids: list[int], approval: ApprovalStatus, scheduled: dict[int, str]
+) -> tuple[list[Rollout], dict[int, str]]:
+    """rollout_start for many approved releases that what steers them (a train) starts
+    together, with `as_steerer` and `approval`: the same refusals (already started, another
+    release between two rings of the environment) and the same gates (releases_begin_steered),
+    each read once for all of them, and for those that pass a rollout each, as
+    _create_rollout makes one. A release refused or held stays approved and says why
+    (releases_hold). Returns the rollouts started and the reasons of the releases held, by
+    id; a Conflict, and nothing started, when a rollout could not be created for one of them
+    (another rollout there became active meanwhile): the caller tries them one by one then."""
+    releases = list(
+        Release.objects.select_for_update(of=("self", "environment"))
+        .select_related("service", "environment__cluster", "train_membership")
+        .prefetch_related("checks", "commits")
+        .filter(pk__in=release_ids, state=ReleaseState.APPROVED)
+        .order_by("pk")
+    )
+    # The first steps go out first once this commits, before the audit seal, the live notices
+    # and the notifications the start leaves for after the commit too.
+    first_steps: list[Rollout] = []
+    transaction.on_commit(lambda: _send_first_hops(first_steps), robust=True)
+    held: dict[int, str] = {}
+    for release_id, rollout_id in (
+        Rollout.objects.filter(release__in=releases, is_rollback=False)
+        .order_by("id")
+        .values_list("release_id", "pk")
+    ):
+        held[release_id] = _already_started(release_id, rollout_id)
+    held |= rings.between_rings([r for r in releases if r.pk not in held])
+    begun, gates_held = release_services.releases_begin_steered(
+        releases=[r for r in releases if r.pk not in held], approval=approval, scheduled=scheduled
+    )
+    held |= gates_held
+    first = rings.first_rings({release.environment_id for release in begun})
+    rollouts = _create_rollouts(
+        starts=[
+            (release, ring.cluster, ring.position)
+            if (ring := first.get(release.environment_id))
+            else (release, release.environment.cluster, None)
+            for release in begun
+        ],
+        actor=None,
+        first_steps=first_steps,
+    )
+    release_services.releases_hold(
+        releases=[r for r in releases if r.pk in held], reasons=held, actor=None
+    )
+    return rollouts, held
+
+
 def _create_rollout(
     *, release: Release, actor: User | None, cluster: Cluster | None, ring: int | None
 ) -> Rollout:
     """A new rollout of the release to `cluster` (its ring's, with rings), running, its first
     step due now. The caller holds the release's lock and has checked it may start."""
-    service, environment = release.service, release.environment
+    return _create_rollouts(starts=[(release, cluster, ring)], actor=actor)[0]
+
+
+def _send_first_hops(rollouts: list[Rollout]) -> None:
+    for rollout in rollouts:
+        if rollout.next_run_at is not None:
+            _send_hop(rollout.pk, rollout.next_run_at)
+
+
+def _create_rollouts(
+    *,
+    starts: list[tuple[Release, Cluster | None, int | None]],
+    actor: User | None,
+    first_steps: list[Rollout] | None = None,
+) -> list[Rollout]:
+    """_create_rollout for many releases at once, each (release, cluster, ring), in a few
+    queries whatever their number; a Conflict, and none of them, when one of them may not
+    start (another rollout active there, or its ring started). Each one's first step is sent
+    once this commits; with `first_steps`, the rollouts are added to it instead, for the
+    caller's own hook to send (_send_first_hops)."""
     now = clock.now()
-    rollout = Rollout(
-        release=release,
-        service=service,
-        environment=environment,
-        cluster=cluster,
-        ring=ring,
-        namespace=environment.namespace,
-        strategy=service.strategy,
-        image=release.version,
-        replicas=environment.replicas,
-        state=RolloutState.PENDING,
-        started_at=now,
-        started_by=actor if actor else None,
-    )
-    # Due at once, and its first hop registered before the audit seal and the live notice, so
-    # it is the first thing sent once this transaction commits.
-    _schedule(rollout, 0)
+    rollouts = []
+    for release, cluster, ring in starts:
+        service, environment = release.service, release.environment
+        rollout = Rollout(
+            release=release,
+            service=service,
+            environment=environment,
+            cluster=cluster,
+            ring=ring,
+            namespace=environment.namespace,
+            strategy=service.strategy,
+            image=release.version,
+            replicas=environment.replicas,
+            state=RolloutState.PENDING,
+            started_at=now,
+            started_by=actor if actor else None,
+        )
+        # Due at once, and its first hop registered before the audit seal and the live notice,
+        # so it is the first thing sent once this transaction commits.
+        if first_steps is None:
+            _schedule(rollout, 0)
+        else:
+            _due(rollout, 0)
+        rollouts.append(rollout)
     try:
         with transaction.atomic():
-            rollout.save()
+            Rollout.objects.bulk_create(rollouts)
     except IntegrityError:
+        names = ", ".join(f"{r.service.name} to {r.environment.name}" for r in rollouts[:3])
         raise Conflict(
-            f"Another rollout of {service.name} to {environment.name} is still active, or this "
-            "ring has started already."
+            f"Another rollout of {names} is still active, or this ring has started already."
+            if len(rollouts) == 1
+            else f"Another rollout of one of {names} ... is still active, or a ring has started."
         ) from None
     RolloutStep.objects.bulk_create(
         RolloutStep(rollout=rollout, index=i, kind=kind, params=params)
-        for i, (kind, params) in enumerate(plans.plan(service.strategy, service.strategy_params))
+        for rollout in rollouts
+        for i, (kind, params) in enumerate(
+            plans.plan(rollout.service.strategy, rollout.service.strategy_params)
+        )
     )
-    after = {"release": release.pk, "strategy": rollout.strategy, "image": rollout.image}
-    reason = f"{service.get_strategy_display()} of {release.version}"
-    if ring is not None:
-        where = cluster.name if cluster is not None else "the default cluster"
-        after.update(ring=ring, cluster=where)
-        reason += f" to ring {ring} ({where})"
-    audit_record(actor=actor, action="rollout.start", target=rollout, after=after)
-    rollout_transition(
-        rollout=rollout, to_state=RolloutState.RUNNING, actor=actor, reason=reason, locked=True
+    audited, reasons = [], {}
+    for rollout in rollouts:
+        service, release, cluster = rollout.service, rollout.release, rollout.cluster
+        after = {"release": release.pk, "strategy": rollout.strategy, "image": rollout.image}
+        reason = f"{service.get_strategy_display()} of {release.version}"
+        if rollout.ring is not None:
+            where = cluster.name if cluster is not None else "the default cluster"
+            after.update(ring=rollout.ring, cluster=where)
+            reason += f" to ring {rollout.ring} ({where})"
+        audited.append((rollout, None, after))
+        reasons[rollout.pk] = reason
+    audit_records(actor=actor, action="rollout.start", targets=audited)
+    rollouts_transition(
+        rollouts=rollouts, to_state=RolloutState.RUNNING, actor=actor, reasons=reasons
     )
-    live.announce(rollout)
-    return rollout
+    for rollout in rollouts:
+        live.announce(rollout)
+    if first_steps is not None:
+        first_steps += rollouts
+    return rollouts
 
 
 def rollout_advance(rollout_id: int, due: str | None = None) -> None:

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.audit.services import audit_record
 from apps.core import outbox
-from apps.releases import first_outcome
+from apps.core.exceptions import Conflict
+from apps.releases import services as release_services
 from apps.releases.models import Release, ReleaseState
 from apps.releases.policies import ApprovalStatus
 from apps.releases.transitions import release_transition
@@ -88,44 +88,47 @@ def train_members(train: Train) -> list[Member]:
     )
 
 
-def train_member_start(*, train: Train, member: Member, approval: ApprovalStatus) -> Rollout | None:
-    """The one place a train starts one of its member releases: scheduled by the train and
-    rolled out through the rollouts' own start, its gates checked again with the train's
-    `approval` (the union of the members' policies) as its approvals. A member its gates hold
-    stays approved, and the next step tries again; None then."""
+def train_members_start(
+    *, train: Train, members: list[Member], approval: ApprovalStatus
+) -> list[Rollout]:
+    """The one place a train starts its member releases, a batch at once: each scheduled by
+    the train and rolled out as the rollouts' own start would (rollouts_start_steered), its
+    gates checked again with the train's `approval` (the union of the members' policies) as
+    its approvals, read once for the whole batch. A member its gates hold stays approved and
+    says why, and the next step tries again; the others start. When the batch cannot start
+    as one (another rollout of a member became active meanwhile), its members are tried one
+    by one, so that one of them holds back only itself. The caller's transaction holds the
+    train's lock. Returns the rollouts started."""
     try:
         with transaction.atomic():
-            release_transition(
-                release=member.release,
-                to_state=ReleaseState.SCHEDULED,
-                actor=None,
-                reason=f"Wave {member.wave + 1} of train #{train.pk}",
+            return _start_batch(train, members, approval)
+    except Conflict as exc:
+        if len(members) == 1:
+            release = members[0].release
+            release.refresh_from_db()
+            release_services.releases_hold(
+                releases=[release], reasons={release.pk: " ".join(exc.messages)}
             )
-            return services.rollout_start(
-                actor=None, release=member.release, as_steerer=True, approval=approval
-            )
-    except ValidationError as exc:
-        if isinstance(exc, first_outcome.StartHeld):
-            first_outcome.release_supply_chain_outcome_keep(release=exc.release)
-        _hold(member, " ".join(exc.messages)[:300])
-        return None
+            return []
+    started = []
+    for member in members:
+        started += train_members_start(train=train, members=[member], approval=approval)
+    return started
 
 
-def _hold(member: Member, reason: str) -> None:
-    """Say on the release why it waits (the start's own hold rolled back with it); recorded
-    once per reason, not at every step."""
-    member.release.refresh_from_db()
-    if reason == member.release.hold_reason:
-        return
-    Release.objects.filter(pk=member.release.pk).update(hold_reason=reason)
-    member.release.hold_reason = reason
-    audit_record(actor=None, action="release.hold", target=member.release, after={"reason": reason})
+def _start_batch(train: Train, members: list[Member], approval: ApprovalStatus) -> list[Rollout]:
+    rollouts, _held = services.rollouts_start_steered(
+        release_ids=[member.release.pk for member in members],
+        approval=approval,
+        scheduled={m.release.pk: f"Wave {m.wave + 1} of train #{train.pk}" for m in members},
+    )
+    return rollouts
 
 
 def train_step(train_id: int, why: str = "") -> str | None:
     """Do what is due now for one train; return its state, or None when another step holds it
-    or it does not exist. Members are started after the step's transaction, each in its own
-    (see _start_members)."""
+    or it does not exist. Members are started after the step's transaction, a batch in each
+    transaction of its own (see _start_members)."""
     with transaction.atomic():
         train = (
             Train.objects.select_for_update(skip_locked=True, of=("self",))
@@ -174,26 +177,29 @@ def _run(train: Train, members: list[Member]) -> list[Member]:
     return [m for m in current if m.state in NOT_STARTED][: max(room, 0)]
 
 
+# Members started in one transaction: their gates are read once for all of them, and a
+# cancel or a halt waits for at most one batch's start.
+START_BATCH = 50
+
+
 def _start_members(train: Train, to_start: list[Member]) -> None:
-    """Start each member in a transaction of its own, under the train's lock for just that
-    long: a member rolls out as soon as it is started, and a cancel or a halt waits for one
-    member's start, not a whole wave's. A member that another step started meanwhile is
-    passed over; a train no longer running starts nothing more. Steps asked for while this
-    held the lock were passed over (skip-locked): one more is asked for when done."""
+    """Start the members in batches of START_BATCH, each in a transaction of its own, under
+    the train's lock for just that long: a batch rolls out as soon as it is started, and a
+    cancel or a halt waits for one batch's start, not a whole wave's. A member that another
+    step started meanwhile is passed over; a train no longer running starts nothing more.
+    Steps asked for while this held the lock were passed over (skip-locked): one more is asked
+    for when done."""
     approval = train_approval_status(
         train, train_selectors.train_members(train), now=timezone.now()
     )
     started = 0
-    for member in to_start:
+    for first in range(0, len(to_start), START_BATCH):
+        batch = to_start[first : first + START_BATCH]
         with transaction.atomic():
             current = Train.objects.select_for_update(of=("self",)).filter(pk=train.pk).first()
             if current is None or current.state != TrainState.RUNNING:
                 break
-            member.release.refresh_from_db()
-            if member.state not in NOT_STARTED:
-                continue
-            if train_member_start(train=current, member=member, approval=approval) is not None:
-                started += 1
+            started += len(train_members_start(train=current, members=batch, approval=approval))
     if started:
         with transaction.atomic():
             train_services.train_step_request(train, why="members started")

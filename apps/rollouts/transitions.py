@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audit_records
 from apps.rollouts.models import FINISHED_STATES, Rollout, RolloutEvent, RolloutState
 
 ALLOWED: dict[str, set[str]] = {
@@ -68,24 +68,7 @@ def rollout_transition(
         if not locked:
             rollout = lock_rollout(rollout.pk)
         from_state = rollout.state
-        if to_state not in ALLOWED[from_state]:
-            raise IllegalTransition(
-                f"A rollout that is {rollout.get_state_display().lower()} cannot become "
-                f"{RolloutState(to_state).label.lower()}."
-            )
-        now = timezone.now()
-        rollout.state = to_state
-        fields = ["state", "updated_at"]
-        if to_state in FINISHED_STATES:
-            rollout.finished_at, rollout.next_run_at = now, None
-            fields += ["finished_at", "next_run_at"]
-        if to_state == RolloutState.PAUSED:
-            rollout.next_run_at = None
-            fields.append("next_run_at")
-        if to_state == RolloutState.ROLLING_BACK:
-            rollout.failure_reason = reason
-            rollout.failure_detected_at = rollout.failure_detected_at or now
-            fields += ["failure_reason", "failure_detected_at"]
+        fields = _enter(rollout, to_state, reason, timezone.now())
         rollout.save(update_fields=fields)
         is_user = getattr(actor, "is_authenticated", False)
         RolloutEvent.objects.create(
@@ -105,6 +88,70 @@ def rollout_transition(
             after={"state": to_state, **({"reason": reason} if reason else {})},
         )
     return rollout
+
+
+def _enter(rollout: Rollout, to_state: str, reason: str, now) -> list[str]:
+    """Check the edge and set the state and what goes with it on `rollout`; the fields to
+    save."""
+    if to_state not in ALLOWED[rollout.state]:
+        raise IllegalTransition(
+            f"A rollout that is {rollout.get_state_display().lower()} cannot become "
+            f"{RolloutState(to_state).label.lower()}."
+        )
+    rollout.state = to_state
+    fields = ["state", "updated_at"]
+    if to_state in FINISHED_STATES:
+        rollout.finished_at, rollout.next_run_at = now, None
+        fields += ["finished_at", "next_run_at"]
+    if to_state == RolloutState.PAUSED:
+        rollout.next_run_at = None
+        fields.append("next_run_at")
+    if to_state == RolloutState.ROLLING_BACK:
+        rollout.failure_reason = reason
+        rollout.failure_detected_at = rollout.failure_detected_at or now
+        fields += ["failure_reason", "failure_detected_at"]
+    return fields
+
+
+def rollouts_transition(
+    *, rollouts: list[Rollout], to_state: str, actor: User | None, reasons: dict[int, str]
+) -> None:
+    """rollout_transition for many rollouts whose rows the caller holds (new ones: a train's
+    wave started at once), in a few queries whatever their number; `reasons` by rollout id."""
+    if not rollouts:
+        return
+    now = timezone.now()
+    before = {rollout.pk: rollout.state for rollout in rollouts}
+    fields: list[str] = []
+    for rollout in rollouts:
+        fields = _enter(rollout, to_state, reasons.get(rollout.pk, ""), now)
+        rollout.updated_at = now
+    Rollout.objects.bulk_update(rollouts, fields)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    RolloutEvent.objects.bulk_create(
+        RolloutEvent(
+            rollout=rollout,
+            kind=RolloutEvent.Kind.TRANSITION,
+            level=_level(to_state),
+            from_state=before[rollout.pk],
+            to_state=to_state,
+            actor=user,
+            message=_message(to_state, actor, reasons.get(rollout.pk, ""))[:2000],
+        )
+        for rollout in rollouts
+    )
+    audit_records(
+        actor=actor,
+        action="rollout.transition",
+        targets=[
+            (
+                rollout,
+                {"state": before[rollout.pk]},
+                {"state": to_state, **({"reason": r} if (r := reasons.get(rollout.pk)) else {})},
+            )
+            for rollout in rollouts
+        ],
+    )
 
 
 def _level(to_state: str) -> str:

@@ -29,6 +29,10 @@ class PolicyVerification:
         return all(finding.passed for finding in self.findings)
 
 
+# The same rule twice, side by side: as a query, and for policies already loaded (many
+# releases' gates read at once, apps/releases/gates.py).
+
+
 def applicable_policies(service: Service, environment: Environment) -> list[TrustPolicy]:
     return list(
         TrustPolicy.objects.filter(is_active=True)
@@ -36,6 +40,14 @@ def applicable_policies(service: Service, environment: Environment) -> list[Trus
         .filter(Q(environment_kind="") | Q(environment_kind=environment.kind))
         .prefetch_related("keys")
         .order_by("name")
+    )
+
+
+def policy_applies(policy: TrustPolicy, service: Service, environment: Environment) -> bool:
+    return (
+        policy.is_active
+        and (policy.team_id is None or policy.team_id == service.owner_id)
+        and (policy.environment_kind in ("", environment.kind))
     )
 
 
@@ -55,9 +67,35 @@ def artifact_verification(
     policies = applicable_policies(service, environment)
     if not policies:
         return []
+    return _verified(policies, service, version, list(service.suppressions.all()), now)
+
+
+def verifications_among(
+    policies: list[TrustPolicy],
+    *,
+    service: Service,
+    environment: Environment,
+    version: str,
+    suppressions: list[Suppression],
+    now: datetime,
+) -> list[PolicyVerification]:
+    """artifact_verification over policies (active ones, ordered by name, their keys
+    prefetched) and the service's suppressions already loaded."""
+    applying = [policy for policy in policies if policy_applies(policy, service, environment)]
+    if not applying:
+        return []
+    return _verified(applying, service, version, suppressions, now)
+
+
+def _verified(
+    policies: list[TrustPolicy],
+    service: Service,
+    version: str,
+    suppressions: list[Suppression],
+    now: datetime,
+) -> list[PolicyVerification]:
     digest = ImageRef.parse(version).digest
     attestations = attestations_for(digest) if digest else []
-    suppressions = list(service.suppressions.all())
     return [
         PolicyVerification(
             policy,

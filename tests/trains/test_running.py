@@ -441,20 +441,19 @@ def test_a_member_its_supply_chain_gates_hold_keeps_its_first_outcome(
     assert (held.supply_chain_first_passed, held.supply_chain_first_at) == (False, first_at)
 
 
-def test_a_cancel_between_two_members_starts_stops_the_rest_of_the_wave(
-    started, developer, monkeypatch
-):
-    """Members start one transaction each: a cancel that lands after the first member's start
-    is seen by the next, which starts nothing more."""
+def test_a_cancel_between_two_batches_stops_the_rest_of_the_wave(started, developer, monkeypatch):
+    """Members start one transaction a batch: a cancel that lands after the first batch's
+    start is seen by the next, which starts nothing more."""
+    monkeypatch.setattr(executor, "START_BATCH", 1)
     train = started("de")
-    start_member = executor.train_member_start
+    start_members = executor.train_members_start
 
-    def start_then_cancel(*, train, member, approval):
-        rollout = start_member(train=train, member=member, approval=approval)
+    def start_then_cancel(*, train, members, approval):
+        rollouts = start_members(train=train, members=members, approval=approval)
         services.train_cancel(actor=developer, train=train, reason="changed our minds")
-        return rollout
+        return rollouts
 
-    monkeypatch.setattr(executor, "train_member_start", start_then_cancel)
+    monkeypatch.setattr(executor, "train_members_start", start_then_cancel)
     run_pending_steps()
     releases = releases_by_service(Train.objects.get(pk=train.pk))
     assert sorted(r.state for r in releases.values()) == [
@@ -465,11 +464,12 @@ def test_a_cancel_between_two_members_starts_stops_the_rest_of_the_wave(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_each_member_is_committed_as_it_starts_so_it_rolls_out_while_its_wave_starts(
+def test_each_batch_is_committed_as_it_starts_so_it_rolls_out_while_its_wave_starts(
     started, monkeypatch
 ):
+    monkeypatch.setattr(executor, "START_BATCH", 1)
     train = started("de")
-    start_member = executor.train_member_start
+    start_members = executor.train_members_start
     seen_elsewhere = []
 
     def committed_rollouts() -> int:
@@ -486,11 +486,11 @@ def test_each_member_is_committed_as_it_starts_so_it_rolls_out_while_its_wave_st
         looker.join(timeout=30)
         return counted[0]
 
-    def look_then_start(*, train, member, approval):
+    def look_then_start(*, train, members, approval):
         seen_elsewhere.append(committed_rollouts())
-        return start_member(train=train, member=member, approval=approval)
+        return start_members(train=train, members=members, approval=approval)
 
-    monkeypatch.setattr(executor, "train_member_start", look_then_start)
+    monkeypatch.setattr(executor, "train_members_start", look_then_start)
     executor.train_step(train.pk)
     assert seen_elsewhere == [0, 1]
     assert member_rollouts(train).count() == 2
