@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.core.paginator import Page, Paginator
+
 from apps.accounts.models import Team
 from apps.catalog.models import Service
 from apps.insights import charts, dora, kpis, selectors, tables, trends
@@ -635,6 +637,33 @@ def sort_rows(table: Table, rows: Sequence, sort: str) -> tuple[list, str]:
     present = [row for row in rows if column.value(row) is not None]
     missing = [row for row in rows if column.value(row) is None]
     return sorted(present, key=key, reverse=sort.startswith("-")) + missing, sort
+
+
+# --- The teams table, a page at a time -------------------------------------------------------
+
+TEAMS_PER_PAGE = 25
+# The teams table's columns that the catalog alone answers (tables.TeamOutline's): a page in the
+# default order (by name) or sorted by one of these reads the DORA figures of its own teams only;
+# sorted by a DORA figure, every team's figures are read to rank them.
+OUTLINE_COLUMNS = frozenset({"team", "team_slug", "services", *(c.key for c in LEVEL_COLUMNS)})
+
+
+def team_page(scope: Scope, sort: str, number: Any) -> tuple[Page, str]:
+    """One page of the teams table (TEAMS_PER_PAGE teams, Paginator.get_page's `number`) in the
+    order the whole table has when sorted by `sort` (see sort_rows), and the sort applied: the
+    same rows, in the same order, as the CSV's slice."""
+    table = TABLES["teams"]
+    column = table.column(sort.removeprefix("-"))
+    if column is not None and column.key not in OUTLINE_COLUMNS:
+        every = tables.team_table(start=scope.start, end=scope.end)
+        rows, applied = sort_rows(table, every, sort)
+        return Paginator(rows, TEAMS_PER_PAGE).get_page(number), applied
+    outlines, applied = sort_rows(table, tables.team_outlines(), sort)
+    page = Paginator(outlines, TEAMS_PER_PAGE).get_page(number)
+    page.object_list = tables.team_table(
+        start=scope.start, end=scope.end, teams=list(page.object_list)
+    )
+    return page, applied
 
 
 # --- CSV --------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ database, in one query over the catalog, the scores and the daily roll-up, whate
 the catalog."""
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -206,12 +207,20 @@ def _no_figures(start: date, end: date) -> dict:
 # --- Teams ------------------------------------------------------------------------------------
 
 
-def team_table(*, start: date | None = None, end: date | None = None) -> list[TeamRow]:
-    """Every team, by name, with or without services and deployments, over start..end
-    (default: the last 90 days). Five queries: the teams, their services' levels, and the
-    grouped roll-up, lead-time medians and recovery medians."""
-    start, end = dora_window(start, end)
-    teams = list(Team.objects.order_by("name", "slug").values("pk", "slug", "name"))
+@dataclass(frozen=True)
+class TeamOutline:
+    """What the catalog alone says of a team: enough to order and page the team table before
+    any DORA figure is read."""
+
+    pk: int
+    slug: str
+    name: str
+    services: int
+    level_counts: dict[int, int]  # as TeamRow's
+
+
+def team_outlines() -> list[TeamOutline]:
+    """Every team, by name, with its services and their levels. Two queries."""
     levels: dict[int, dict[int, int]] = defaultdict(lambda: dict.fromkeys(LEVELS, 0))
     for row in (
         Service.objects.values("owner_id", lvl=Coalesce(F("scorecard__level"), Value(0)))
@@ -219,15 +228,46 @@ def team_table(*, start: date | None = None, end: date | None = None) -> list[Te
         .order_by()
     ):
         levels[row["owner_id"]][row["lvl"]] += row["services"]
-    figures = _dora_figures_by("owner_id", start, end, {})
-    empty = _no_figures(start, end)
     return [
-        TeamRow(
+        TeamOutline(
+            pk=team["pk"],
             slug=team["slug"],
             name=team["name"],
             services=sum(levels[team["pk"]].values()),
             level_counts=dict(levels[team["pk"]]),
-            **figures.get(team["pk"], empty),
+        )
+        for team in Team.objects.order_by("name", "slug").values("pk", "slug", "name")
+    ]
+
+
+def team_table(
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    teams: Sequence[TeamOutline] | None = None,
+) -> list[TeamRow]:
+    """Every team, by name, with or without services and deployments, over start..end
+    (default: the last 90 days). Five queries: the teams, their services' levels, and the
+    grouped roll-up, lead-time medians and recovery medians.
+
+    Given `teams` (from team_outlines: a page of them), the rows of those teams alone, in the
+    order given, whose figures alone are read: three queries (none for no teams)."""
+    start, end = dora_window(start, end)
+    if teams is None:
+        teams, filters = team_outlines(), {}
+    elif not teams:
+        return []
+    else:
+        filters = {"service__owner_id__in": [team.pk for team in teams]}
+    figures = _dora_figures_by("owner_id", start, end, filters)
+    empty = _no_figures(start, end)
+    return [
+        TeamRow(
+            slug=team.slug,
+            name=team.name,
+            services=team.services,
+            level_counts=dict(team.level_counts),
+            **figures.get(team.pk, empty),
         )
         for team in teams
     ]

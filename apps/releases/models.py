@@ -202,6 +202,35 @@ class Release(models.Model):
                 ),
                 name="release_retrospective_idx",
             ),
+            # The reports' platform KPIs count a window's releases by when they started,
+            # finished or first met their supply-chain gates: each read from its own index,
+            # which holds what the count needs (no visit to the releases themselves).
+            models.Index(
+                fields=["started_at"],
+                include=["environment", "artifact_verified"],
+                condition=models.Q(started_at__isnull=False),
+                name="release_started_idx",
+            ),
+            models.Index(
+                fields=["finished_at"],
+                include=[
+                    "environment",
+                    "state",
+                    "requester",
+                    "change_type",
+                    "standard_template",
+                    "approved_at",
+                    "retrospective_done_at",
+                ],
+                condition=models.Q(finished_at__isnull=False),
+                name="release_finished_idx",
+            ),
+            models.Index(
+                fields=["supply_chain_first_at"],
+                include=["environment", "supply_chain_first_passed"],
+                condition=models.Q(supply_chain_first_at__isnull=False),
+                name="release_supply_chain_first_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -516,6 +516,76 @@ def test_names_are_escaped_in_pages_charts_and_defused_in_csv(client_as, leaders
     assert '\'=HYPERLINK("http://x")' in [row["team"] for row in rows]
 
 
+# --- The teams table, a page at a time --------------------------------------------------------
+
+
+@pytest.fixture
+def many_teams(march):
+    """28 teams without services beside payments and search: by name, "Alpha 00" to "Alpha 27"
+    fill the first page and start the second, where payments and search end it."""
+    for n in range(28):
+        TeamFactory(slug=f"alpha-{n:02}", name=f"Alpha {n:02}")
+    return march
+
+
+def level_bars(html: str) -> str:
+    return re.search(r'data-testid="level-bars".*?</figure>', html, re.S).group(0)
+
+
+@pytest.mark.django_db
+def test_the_teams_table_shows_a_page_of_the_whole_tables_rows(client_as, leadership, many_teams):
+    client = client_as(leadership)
+    every = tables.team_table(start=START, end=END)
+    assert len(every) == 30 > exports.TEAMS_PER_PAGE == 25
+    first = client.get(DASHBOARD)
+    assert first.context["tables"]["teams"]["rows"] == every[:25]
+    second = client.get(f"{DASHBOARD}&page=2")
+    assert second.context["tables"]["teams"]["rows"] == every[25:]
+    assert second.context["tables"]["teams"]["rows"][-2].name == "Payments"
+    # A page past the end is the last one.
+    assert client.get(f"{DASHBOARD}&page=9").context["tables"]["teams"]["rows"] == every[25:]
+    html = body(first)
+    assert "Page 1 of 2 · 30 teams" in html
+    assert f'href="?{WINDOW.replace("&", "&amp;")}&page=2">Next' in html
+    # The level chart draws the teams of the page, as the table shows them.
+    assert "Payments · No level" not in level_bars(html)
+    assert "(1–25 of 30, as in the Teams table)" in html
+    bars = level_bars(body(second))
+    assert "<title>Payments · No level: 1 of 1 services</title>" in bars
+    assert "Alpha 00" not in bars
+    # The CSV has every team.
+    rows = csv_rows(client.get(f"/reports/teams.csv?{WINDOW}"))
+    assert [row["team_slug"] for row in rows] == [row.slug for row in every]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sort", ["-deployments", "lead_time_median_seconds", "-services", "-team", "-no_level"]
+)
+def test_a_sorted_page_is_that_slice_of_the_whole_sorted_table(
+    client_as, leadership, many_teams, sort
+):
+    client = client_as(leadership)
+    table = exports.TABLES["teams"]
+    ordered, _ = exports.sort_rows(table, tables.team_table(start=START, end=END), sort)
+    for page, rows in ((1, ordered[:25]), (2, ordered[25:])):
+        response = client.get(f"{DASHBOARD}&sort={sort}&page={page}")
+        assert response.context["tables"]["teams"]["rows"] == rows
+        assert response.context["tables"]["teams"]["sort"] == sort
+    # The pager keeps the order; the CSV follows it too, whole.
+    html = body(client.get(f"{DASHBOARD}&sort={sort}"))
+    assert f'{WINDOW.replace("&", "&amp;")}&amp;sort={sort}&page=2">Next' in html
+    rows = csv_rows(client.get(f"/reports/teams.csv?{WINDOW}&sort={sort}"))
+    assert [row["team_slug"] for row in rows] == [row.slug for row in ordered]
+
+
+@pytest.mark.django_db
+def test_sorted_by_a_figure_the_busiest_teams_come_first(client_as, leadership, many_teams):
+    response = client_as(leadership).get(f"{DASHBOARD}&sort=-deployments")
+    names = [row.name for row in response.context["tables"]["teams"]["rows"]]
+    assert names[:3] == ["Payments", "Search", "Alpha 00"]
+
+
 # --- Query budgets ----------------------------------------------------------------------------
 
 
@@ -572,12 +642,30 @@ def test_the_dashboard_and_team_page_cost_the_same_queries_however_much_data(
         client.get(url)
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("sort", ["", "-lead_time_median_seconds"])
+def test_a_page_of_teams_costs_the_same_queries_however_many_teams(
+    client_as, leadership, many_teams, deploy, sort, django_assert_max_num_queries
+):
+    client = client_as(leadership)
+    url = f"{DASHBOARD}&sort={sort}&page=2"
+    client.get(url)
+    few = _queries(client, url)
+    _grow(deploy, teams=30, services_per_team=1)
+    assert _queries(client, url) == few
+    with django_assert_max_num_queries(QUERY_BUDGET[DASHBOARD]):
+        response = client.get(url)
+    assert len(response.context["tables"]["teams"]["rows"]) == 25
+
+
 # Each page is the sum of its selectors' fixed counts, plus 3 for the session, the user and the
-# roles. Organisation: dora_report 5, dora_trends 3, platform_kpis 13, team_table 5,
-# services_needing_attention 1, level_distribution 1, level_trend 1, changes_since 2. A team page
+# roles. Organisation: dora_report 5, dora_trends 3, platform_kpis 13, a page of the teams table
+# 5 (team_outlines 2 and team_table of the page's teams 3, or team_table of them all 5 when
+# sorted by a figure), services_needing_attention 1, level_trend 1, changes_since 2. A team page
 # looks the team up, adds one lookup to each of dora_report, dora_trends, platform_kpis and
-# services_needing_attention, and lists its services (service_table, 5) instead of the teams.
-QUERY_BUDGET = {DASHBOARD: 35, PAYMENTS: 40}
+# services_needing_attention, lists its services (service_table, 5) instead of the teams, and
+# reads its level distribution (level_distribution 1).
+QUERY_BUDGET = {DASHBOARD: 34, PAYMENTS: 40}
 
 
 @pytest.mark.parametrize(

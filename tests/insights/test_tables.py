@@ -18,6 +18,7 @@ from apps.insights.tables import (
     TeamRow,
     service_table,
     services_needing_attention,
+    team_outlines,
     team_table,
 )
 from apps.releases.models import ChangeType, Release, ReleaseState
@@ -209,6 +210,30 @@ def test_every_row_agrees_with_the_dora_report(month, window):
         assert_agrees_with_the_report(row, dora_report(scope="team", name=row.slug, **window))
     for row in service_table(**window):
         assert_agrees_with_the_report(row, dora_report(scope="service", name=row.name, **window))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("window", [WINDOW, {"start": date(2025, 3, 6), "end": date(2025, 3, 12)}])
+def test_the_rows_of_some_teams_are_their_rows_of_the_whole_table(
+    month, window, django_assert_num_queries
+):
+    every = {row.slug: row for row in team_table(**window)}
+    outlines = team_outlines()
+    assert [(o.slug, o.name, o.services, o.level_counts) for o in outlines] == [
+        (row.slug, row.name, row.services, row.level_counts) for row in every.values()
+    ]
+    # Some teams, in the order given: their figures alone are read, in three queries (the
+    # grouped roll-up, lead times and recoveries), and they are those of the whole table.
+    some = [o for o in outlines if o.slug in ("search", "idle")][::-1]
+    with django_assert_num_queries(3):
+        rows = team_table(teams=some, **window)
+    assert [row.slug for row in rows] == ["search", "idle"]
+    assert rows == [every["search"], every["idle"]]
+    payments = next(o for o in outlines if o.slug == "payments")
+    (row,) = team_table(teams=[payments], **window)
+    assert row == every["payments"] and row.deployments > 0
+    with django_assert_num_queries(0):
+        assert team_table(teams=[], **window) == []
 
 
 @pytest.mark.django_db
@@ -563,6 +588,9 @@ def test_a_fixed_number_of_queries(django_assert_num_queries, teams):
     # Teams; their services' levels; the grouped roll-up, lead times and recoveries.
     with django_assert_num_queries(5):
         rows = team_table(**WINDOW)
+    # Teams and their services' levels, without a figure.
+    with django_assert_num_queries(2):
+        team_outlines()
     # Services (with their scores); the grouped roll-up, lead times and recoveries.
     with django_assert_num_queries(4):
         service_rows = service_table(**WINDOW)

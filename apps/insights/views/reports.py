@@ -107,24 +107,51 @@ def _report_page(
         return render(request, template, context, status=400)
     scope = scope_of(window)
     sort = request.GET.get("sort", "")
-    context.update(window=window, scope=scope, **_sections(scope, sort))
+    context.update(window=window, scope=scope, **_sections(scope, sort, request.GET.get("page")))
     return render(request, template, context)
 
 
 # The one table of each page that sorts by ?sort= (the others keep their own order).
 SORTED_TABLE = {ORG: "teams", TEAM: "services"}
+# The organisation's teams table is shown a page (?page=) at a time, and its level chart draws
+# the same teams: their sources are not loaded whole for the page (the CSV still has them all).
+PAGED_SOURCES = {ORG: {"teams", "levels"}}
 
 
-def _sections(scope: Scope, sort: str) -> dict:
+def _sections(scope: Scope, sort: str, page: str | None) -> dict:
     """Every source the page's sections need, loaded once, and its tables' rows."""
-    tables = exports.tables_for(scope.level)
+    skipped = PAGED_SOURCES.get(scope.level, set())
+    tables = [table for table in exports.tables_for(scope.level) if table.source not in skipped]
     sources = exports.load(["dora", *(table.source for table in tables)], scope)
     shown = {}
     for table in tables:
         wanted = sort if SORTED_TABLE.get(scope.level) == table.name else ""
         rows, applied = exports.sort_rows(table, table.rows(sources[table.source]), wanted)
         shown[table.name] = {"table": table, "rows": rows, "sort": applied}
-    return {"report": sources["dora"], "sources": sources, "tables": shown}
+    level_rows = sources.get("levels", [])
+    if "teams" in skipped:
+        teams, applied = exports.team_page(scope, sort, page)
+        shown["teams"] = {
+            "table": exports.TABLES["teams"],
+            "rows": teams.object_list,
+            "sort": applied,
+            "page": teams,
+            # The pager's links keep the window and the order.
+            "query": urlencode(
+                {"from": scope.start.isoformat(), "to": scope.end.isoformat()}
+                | ({"sort": applied} if applied else {})
+            ),
+        }
+        level_rows = [
+            {"team": row.slug, "team_name": row.name, "levels": row.level_counts}
+            for row in teams.object_list
+        ]
+    return {
+        "report": sources["dora"],
+        "sources": sources,
+        "tables": shown,
+        "level_rows": level_rows,
+    }
 
 
 # --- Subjects: what a page (and its CSV) is about --------------------------------------------
