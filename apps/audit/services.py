@@ -94,6 +94,11 @@ def _event(actor, action, target, target_type, target_id, target_label, before, 
     )
 
 
+def state_change(from_state: str, to_state: str, reason: str = "") -> tuple[dict, dict]:
+    """The before and after of a transition's audit event: the states, and why if said."""
+    return {"state": from_state}, {"state": to_state, **({"reason": reason} if reason else {})}
+
+
 def _seal_once_after_commit() -> None:
     """After the outermost commit, once however many events the transaction recorded; beat's
     audit.seal picks up what a crash leaves pending."""

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import User
-from apps.audit.services import audit_record, audit_records
+from apps.audit.services import audit_record, audit_records, state_change
 from apps.core.exceptions import Conflict
 from apps.releases.gates import independent_approvals
 from apps.releases.models import Release, ReleaseState, ReleaseTransition
@@ -113,12 +113,13 @@ def release_transition(
         reason=reason,
         gates=gates or [],
     )
+    before, after = state_change(from_state, to_state, reason)
     audit_record(
         actor=actor,
         action="release.transition",
         target=release,
-        before={"state": from_state},
-        after={"state": to_state, **({"reason": reason} if reason else {})},
+        before=before,
+        after=after,
     )
     return release
 
@@ -180,11 +181,7 @@ def releases_transition(
         actor=actor,
         action="release.transition",
         targets=[
-            (
-                release,
-                {"state": before[release.pk]},
-                {"state": to_state, **({"reason": r} if (r := reasons.get(release.pk)) else {})},
-            )
+            (release, *state_change(before[release.pk], to_state, reasons.get(release.pk, "")))
             for release in releases
         ],
     )

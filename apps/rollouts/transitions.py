@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import User
-from apps.audit.services import audit_record, audit_records
+from apps.audit.services import audit_record, audit_records, state_change
 from apps.rollouts.models import FINISHED_STATES, Rollout, RolloutEvent, RolloutState
 
 ALLOWED: dict[str, set[str]] = {
@@ -80,12 +80,13 @@ def rollout_transition(
             actor=actor if is_user else None,
             message=_message(to_state, actor, reason)[:2000],
         )
+        before, after = state_change(from_state, to_state, reason)
         audit_record(
             actor=actor,
             action="rollout.transition",
             target=rollout,
-            before={"state": from_state},
-            after={"state": to_state, **({"reason": reason} if reason else {})},
+            before=before,
+            after=after,
         )
     return rollout
 
@@ -144,11 +145,7 @@ def rollouts_transition(
         actor=actor,
         action="rollout.transition",
         targets=[
-            (
-                rollout,
-                {"state": before[rollout.pk]},
-                {"state": to_state, **({"reason": r} if (r := reasons.get(rollout.pk)) else {})},
-            )
+            (rollout, *state_change(before[rollout.pk], to_state, reasons.get(rollout.pk, "")))
             for rollout in rollouts
         ],
     )

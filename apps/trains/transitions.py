@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, state_change
 from apps.core.exceptions import Conflict
 from apps.releases.models import Release
 from apps.releases.policies import ApprovalStatus, is_eligible
@@ -89,12 +89,13 @@ def train_transition(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         reason=reason,
     )
+    before, after = state_change(from_state, to_state, reason)
     audit_record(
         actor=actor,
         action="train.transition",
         target=train,
-        before={"state": from_state},
-        after={"state": to_state, **({"reason": reason} if reason else {})},
+        before=before,
+        after=after,
     )
     train_changed.send(sender=Train, train=train)
     return train
