@@ -4,6 +4,8 @@ database stays the truth. Without Redis the stream polls instead."""
 
 import json
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -40,24 +42,45 @@ def announce(rollout: "Rollout | int") -> None:
     those of the train whose member it rolls out: known already when the rollout's release was
     read with its train membership (the executor's step reads them so), otherwise looked up
     after the commit."""
-    if not settings.LIVE_UPDATES_REDIS_URL:
-        return
-    rollout_id = rollout if isinstance(rollout, int) else rollout.pk
-    known, train_id = (False, None) if isinstance(rollout, int) else _train_read_with(rollout)
+    announce_many([rollout])
 
-    def notice() -> dict:
+
+def announce_many(rollouts: "Sequence[Rollout | int]") -> None:
+    """announce for each rollout, their notices sent in one round trip to Redis (a train's
+    batch of starts announces fifty)."""
+    if not settings.LIVE_UPDATES_REDIS_URL or not rollouts:
+        return
+    notices = [_notice_of(rollout) for rollout in rollouts]
+    what = f"rollout {notices[0].rollout_id}" + (
+        f" and {len(notices) - 1} more" if len(notices) > 1 else ""
+    )
+    _publish_on_commit([notice.read for notice in notices], what)
+
+
+@dataclass(frozen=True)
+class _Notice:
+    rollout_id: int
+    known: bool  # the train below was read with the rollout
+    train_id: int | None
+
+    def read(self) -> dict:
         from apps.trains.models import TrainMember
 
         found = (
-            train_id
-            if known
-            else TrainMember.objects.filter(release__rollouts__pk=rollout_id)
+            self.train_id
+            if self.known
+            else TrainMember.objects.filter(release__rollouts__pk=self.rollout_id)
             .values_list("train_id", flat=True)
             .first()
         )
-        return {"rollout": rollout_id, **({"train": found} if found else {})}
+        return {"rollout": self.rollout_id, **({"train": found} if found else {})}
 
-    _publish_on_commit(notice, f"rollout {rollout_id}")
+
+def _notice_of(rollout: "Rollout | int") -> _Notice:
+    if isinstance(rollout, int):
+        return _Notice(rollout, known=False, train_id=None)
+    known, train_id = _train_read_with(rollout)
+    return _Notice(rollout.pk, known=known, train_id=train_id)
 
 
 def _train_read_with(rollout: "Rollout") -> tuple[bool, int | None]:
@@ -74,13 +97,16 @@ def _train_read_with(rollout: "Rollout") -> tuple[bool, int | None]:
 def announce_train(train_id: int) -> None:
     """After the current transaction commits, tell watchers that this train changed."""
     if settings.LIVE_UPDATES_REDIS_URL:
-        _publish_on_commit(lambda: {"train": train_id}, f"train {train_id}")
+        _publish_on_commit([lambda: {"train": train_id}], f"train {train_id}")
 
 
-def _publish_on_commit(notice, what: str) -> None:
+def _publish_on_commit(notices: "list[Callable[[], dict]]", what: str) -> None:
     def publish():
         try:
-            _redis(settings.LIVE_UPDATES_REDIS_URL).publish(CHANNEL, json.dumps(notice()))
+            pipeline = _redis(settings.LIVE_UPDATES_REDIS_URL).pipeline(transaction=False)
+            for notice in notices:
+                pipeline.publish(CHANNEL, json.dumps(notice()))
+            pipeline.execute()
         except Exception:  # a lost notice only delays the page until its next poll
             log.warning("could not publish %s change", what, exc_info=True)
 

@@ -282,8 +282,7 @@ def _create_rollouts(
     rollouts_transition(
         rollouts=rollouts, to_state=RolloutState.RUNNING, actor=actor, reasons=reasons
     )
-    for rollout in rollouts:
-        live.announce(rollout)
+    live.announce_many(rollouts)
     if first_steps is not None:
         first_steps += rollouts
     return rollouts

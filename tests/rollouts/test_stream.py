@@ -331,3 +331,28 @@ def test_notices_share_one_kept_connection_that_outlives_a_redis_restart(setting
             assert [m and m["data"] for m in notices(1)] == [b'{"rollout": 0}']
     finally:
         redis.kill()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollouts_announced_together_go_out_from_one_hook_once_committed(settings):
+    redis = RedisServer().start()
+    try:
+        settings.LIVE_UPDATES_REDIS_URL = redis.url
+        with redis.client() as watcher:
+            subscription = watcher.pubsub()
+            subscription.subscribe(live.CHANNEL)
+            subscription.get_message(timeout=TIMEOUT)  # the subscription's confirmation
+            with transaction.atomic():
+                live.announce_many([1, 2, 3])
+                assert len(transaction.get_connection().run_on_commit) == 1
+                assert subscription.get_message(timeout=0.2) is None  # not before the commit
+            received = [subscription.get_message(timeout=TIMEOUT) for _ in range(3)]
+            assert [m and m["data"] for m in received] == [
+                b'{"rollout": 1}',
+                b'{"rollout": 2}',
+                b'{"rollout": 3}',
+            ]
+            stats = watcher.info("commandstats")
+            assert stats["cmdstat_publish"]["calls"] == 3  # each once
+    finally:
+        redis.kill()
