@@ -649,9 +649,10 @@ def _month_cells(
 def _group_conflicts(group: ReleaseGroup, conflicts: dict) -> tuple[Conflict, ...]:
     """What the group's members conflict with outside the group, each release once."""
     found: dict[int, Conflict] = {}
-    for member_id in sorted(group.member_ids):
+    members = group.member_ids  # built on each read: once here, not once per conflict
+    for member_id in sorted(members):
         for conflict in conflicts.get(member_id, ()):
-            if conflict.release.pk not in group.member_ids:
+            if conflict.release.pk not in members:
                 found.setdefault(conflict.release.pk, conflict)
     return tuple(sorted(found.values(), key=lambda c: (c.release.planned_start, c.release.pk)))
 
