@@ -213,6 +213,17 @@ def test_preview_shows_what_create_would_make_and_keeps_nothing(developer, payme
     assert not AuditEvent.objects.exists()
 
 
+@pytest.mark.django_db
+def test_the_manifests_text_is_what_pyyaml_writes_whichever_emitter(developer, payments):
+    import yaml
+
+    from apps.catalog.manifests import manifests_yaml, render_manifests
+
+    service = create(developer, payments, name="emitted", autoscale_max=4, description="a: b # c")
+    manifests = render_manifests(service)
+    assert manifests_yaml(manifests) == yaml.safe_dump_all(manifests, sort_keys=False)
+
+
 # --- Clusters ---------------------------------------------------------------------------------
 
 

@@ -75,6 +75,25 @@ def test_the_most_specific_menu_entry_is_the_current_one(developer):
 
 
 @pytest.mark.django_db
+def test_a_page_of_panels_works_out_its_menu_once(client_as, developer, payments, monkeypatch):
+    from apps.core import context_processors
+    from tests.factories import ServiceFactory
+
+    calls = []
+
+    def counted(user, path):
+        calls.append(path)
+        return navigation_for(user, path)
+
+    monkeypatch.setattr(context_processors, "navigation_for", counted)
+    service = ServiceFactory(owner=payments)
+    page = client_as(developer).get(f"/catalog/services/{service.name}/")
+    assert page.status_code == 200
+    assert 'href="/releases/"' in page.content.decode()  # the menu is there
+    assert calls == [f"/catalog/services/{service.name}/"]
+
+
+@pytest.mark.django_db
 def test_a_missing_page_gets_the_friendly_404(client_as, developer):
     response = client_as(developer).get("/no/such/page/")
     assert response.status_code == 404
