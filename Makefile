@@ -101,7 +101,8 @@ test: lint browser
 	$(MAKE) --no-print-directory pytest
 
 # The benchmark makes its own databases (runway_bench, runway_bench_backstage) on the PostgreSQL
-# server at BENCH_POSTGRES and uses Redis db 7; BENCH_ARGS passes options, e.g. "--scale 0.05".
+# server at BENCH_POSTGRES and uses Redis db 7; BENCH_ARGS passes options, e.g. "--scale 0.05",
+# or "--backstage" to install Backstage's catalog backend from npm and measure it in the run.
 bench: install
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 

@@ -5,6 +5,8 @@ python -m benchmarks --scale 0.05    a quick, small run while developing
 python -m benchmarks --keep-db       reuse the loaded database when it was made the same way
 python -m benchmarks --only web,dora choose phases: load web dora scorecards dispatch
                                      sustained trains supplychain fanout windows backstage
+python -m benchmarks --backstage     Backstage's catalog backend installed from npm and measured
+                                     in the run, beside Runway, rather than its recorded figures
 """
 
 import argparse
@@ -48,12 +50,20 @@ def parse_args(argv: list[str] | None = None) -> Config:
         help="Backstage catalog generator (default: $BACKSTAGE_GEN or "
         "benchmarks/backstage_catalog_gen.py)",
     )
+    parser.add_argument(
+        "--backstage",
+        action="store_true",
+        help="install Backstage's catalog backend from npm (into var/) and measure it beside "
+        "Runway in this run, rather than showing its recorded figures",
+    )
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     args = parser.parse_args(argv)
     only = {p.strip() for p in args.only.split(",") if p.strip()}
     unknown = only - set(PHASES)
     if unknown:
         parser.error(f"unknown phase(s) {', '.join(sorted(unknown))}; choose from {PHASES}")
+    if args.backstage and only and "backstage" not in only:
+        parser.error("--backstage measures the backstage phase: add it to --only")
     cfg = Config(
         scale=args.scale,
         database=args.database,
@@ -64,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         keep_db=args.keep_db,
         only=only,
         backstage_gen=args.backstage_gen,
+        backstage_live=args.backstage,
     )
     if args.out:
         cfg.out_dir = args.out
@@ -85,8 +96,16 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
 
-    from benchmarks import report
+    from benchmarks import backstage_live, report
     from benchmarks.run import Run
+
+    if cfg.backstage_live:
+        # Before anything is loaded: a failed install stops the run at once, not at its end.
+        try:
+            backstage_live.install()
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 2
 
     watch = Stopwatch()
     run = Run(cfg, watch)

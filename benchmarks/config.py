@@ -39,6 +39,8 @@ class Config:
     keep_db: bool = False
     only: set[str] = field(default_factory=set)
     backstage_gen: Path = field(default_factory=default_backstage_generator)
+    # Backstage's own catalog backend measured in the run, rather than its recorded figures.
+    backstage_live: bool = False
     seed: int = 20241
     out_dir: Path = RESULTS_DIR
     var_dir: Path = ROOT / "var" / "bench"
@@ -50,6 +52,11 @@ class Config:
     @property
     def backstage_database_url(self) -> str:
         return _database_url(self.backstage_database)
+
+    @property
+    def backstage_backend_database(self) -> str:
+        """The database the Backstage backend itself keeps its catalog in (`--backstage`)."""
+        return f"{self.backstage_database}_node"
 
     @property
     def server_url(self) -> str:

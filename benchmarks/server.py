@@ -9,6 +9,7 @@ from pathlib import Path
 import requests
 
 from benchmarks.config import PYTHON, ROOT, Config
+from benchmarks.measure import timed
 
 WEB_POOL_SIZE = "10"  # as docker-compose.yml runs the web process
 
@@ -61,24 +62,53 @@ class WebServer:
         raise RuntimeError(f"the web process did not answer /healthz; see {self.log_path}")
 
     def rss_mb(self) -> float | None:
-        """Resident memory of the web process (VmRSS), in MB."""
-        try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-        except OSError:
-            return None
-        return None
+        return resident_mb(self.process.pid)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self._log.close()
+
+
+def resident_mb(pid: int) -> float | None:
+    """Resident memory of a process (VmRSS), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, and SIGKILL if it has not exited 15 s later."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def timed_get(
+    cfg: Config, client: requests.Session, url: str, *, encoding: str = "identity", stream=False
+) -> dict:
+    """A GET sampled with the run's warm-up and sample counts; the last body comes back too,
+    so the caller can check what was answered. `stream` keeps the body as sent (gzip stays
+    compressed, so its size is the bytes on the wire)."""
+    sizes = []
+
+    def request():
+        response = client.get(url, headers={"Accept-Encoding": encoding}, stream=stream)
+        body = response.raw.read(decode_content=False) if stream else response.content
+        if response.status_code != 200:
+            raise RuntimeError(f"{url}: HTTP {response.status_code}: {body[:300]!r}")
+        sizes.append(len(body))
+        return body
+
+    timing, body = timed(request, warmup=cfg.warmup, samples=cfg.samples)
+    return {**timing.as_dict(), "bytes": sizes[-1], "body": body}
 
 
 def session_for(username: str) -> str:
