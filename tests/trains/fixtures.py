@@ -54,7 +54,9 @@ def members_of(names, **extra) -> list[dict]:
 @pytest.fixture
 def make_train(developer):
     def make(names="abcde", *, actor=None, submit=False, members=None, **fields):
-        start = timezone.now() + timedelta(days=1)
+        # Tomorrow morning, whatever the hour now: two hours from late evening would run into
+        # the day after, and a calendar shows such a train on both days.
+        start = (timezone.now() + timedelta(days=1)).replace(hour=9, minute=0, second=0)
         return services.train_request(
             actor=actor or developer,
             submit=submit,
