@@ -94,6 +94,20 @@ def approval_policies() -> QuerySet[ApprovalPolicy]:
     )
 
 
+# What a conflict shows of the release it is with (pages, the API, the calendar's notes): a
+# month's conflicts read a few thousand overlapping releases of related services.
+CONFLICT_FIELDS = (
+    "service__name",
+    "environment__name",
+    "environment__kind",
+    "version",
+    "title",
+    "state",
+    "planned_start",
+    "planned_end",
+)
+
+
 @dataclass(frozen=True)
 class Conflict:
     release: Release
@@ -130,7 +144,7 @@ def conflicts_for(releases: Iterable[Release]) -> dict[int, list[Conflict]]:
             service_id__in=service_ids.union(*(related[sid] for sid in service_ids)),
         )
         .select_related("service", "environment")
-        .defer(*SERVICE_BULK)
+        .only(*CONFLICT_FIELDS)
         .order_by("planned_start", "pk")
     ):
         nearby[other.service_id].append(other)
