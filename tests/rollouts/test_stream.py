@@ -299,60 +299,60 @@ def test_a_change_committed_while_redis_is_down_is_only_logged(settings, caplog)
     assert "could not publish rollout 42 change" in caplog.text
 
 
-@pytest.mark.django_db(transaction=True)
-def test_notices_share_one_kept_connection_that_outlives_a_redis_restart(settings):
+@pytest.fixture
+def private_redis(settings):
+    """A redis-server of the test's own for the notices, which the test may stop."""
     redis = RedisServer().start()
-    try:
-        settings.LIVE_UPDATES_REDIS_URL = redis.url
-        with redis.client() as watcher:
-            subscription = watcher.pubsub()
-            subscription.subscribe(live.CHANNEL)
-            subscription.get_message(timeout=TIMEOUT)  # the subscription's confirmation
+    settings.LIVE_UPDATES_REDIS_URL = redis.url
+    yield redis
+    redis.kill()
 
-            def notices(count: int) -> list[dict]:
-                for rollout_id in range(count):
-                    with transaction.atomic():
-                        live.announce(rollout_id)
-                return [subscription.get_message(timeout=TIMEOUT) for _ in range(count)]
 
-            assert [m and m["data"] for m in notices(3)] == [
-                b'{"rollout": 0}',
-                b'{"rollout": 1}',
-                b'{"rollout": 2}',
-            ]
-            # The publisher's connection is the one it kept, not a new one per notice.
-            assert len(watcher.client_list(_type="normal")) == 2  # watcher, publisher
-
-            redis.kill()
-            redis.start()  # on the same port: the publisher's kept connection is dead
-            subscription = watcher.pubsub()
-            subscription.subscribe(live.CHANNEL)
-            subscription.get_message(timeout=TIMEOUT)
-            assert [m and m["data"] for m in notices(1)] == [b'{"rollout": 0}']
-    finally:
-        redis.kill()
+def subscribed(watcher):
+    subscription = watcher.pubsub()
+    subscription.subscribe(live.CHANNEL)
+    subscription.get_message(timeout=TIMEOUT)  # the subscription's confirmation
+    return subscription
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rollouts_announced_together_go_out_from_one_hook_once_committed(settings):
-    redis = RedisServer().start()
-    try:
-        settings.LIVE_UPDATES_REDIS_URL = redis.url
-        with redis.client() as watcher:
-            subscription = watcher.pubsub()
-            subscription.subscribe(live.CHANNEL)
-            subscription.get_message(timeout=TIMEOUT)  # the subscription's confirmation
-            with transaction.atomic():
-                live.announce_many([1, 2, 3])
-                assert len(transaction.get_connection().run_on_commit) == 1
-                assert subscription.get_message(timeout=0.2) is None  # not before the commit
-            received = [subscription.get_message(timeout=TIMEOUT) for _ in range(3)]
-            assert [m and m["data"] for m in received] == [
-                b'{"rollout": 1}',
-                b'{"rollout": 2}',
-                b'{"rollout": 3}',
-            ]
-            stats = watcher.info("commandstats")
-            assert stats["cmdstat_publish"]["calls"] == 3  # each once
-    finally:
-        redis.kill()
+def test_notices_share_one_kept_connection_that_outlives_a_redis_restart(private_redis):
+    with private_redis.client() as watcher:
+        subscription = subscribed(watcher)
+
+        def notices(count: int) -> list[dict]:
+            for rollout_id in range(count):
+                with transaction.atomic():
+                    live.announce(rollout_id)
+            return [subscription.get_message(timeout=TIMEOUT) for _ in range(count)]
+
+        assert [m and m["data"] for m in notices(3)] == [
+            b'{"rollout": 0}',
+            b'{"rollout": 1}',
+            b'{"rollout": 2}',
+        ]
+        # The publisher's connection is the one it kept, not a new one per notice.
+        assert len(watcher.client_list(_type="normal")) == 2  # watcher, publisher
+
+        private_redis.kill()
+        private_redis.start()  # on the same port: the publisher's kept connection is dead
+        subscription = subscribed(watcher)
+        assert [m and m["data"] for m in notices(1)] == [b'{"rollout": 0}']
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollouts_announced_together_go_out_from_one_hook_once_committed(private_redis):
+    with private_redis.client() as watcher:
+        subscription = subscribed(watcher)
+        with transaction.atomic():
+            live.announce_many([1, 2, 3])
+            assert len(transaction.get_connection().run_on_commit) == 1
+            assert subscription.get_message(timeout=0.2) is None  # not before the commit
+        received = [subscription.get_message(timeout=TIMEOUT) for _ in range(3)]
+        assert [m and m["data"] for m in received] == [
+            b'{"rollout": 1}',
+            b'{"rollout": 2}',
+            b'{"rollout": 3}',
+        ]
+        stats = watcher.info("commandstats")
+        assert stats["cmdstat_publish"]["calls"] == 3  # each once
