@@ -114,3 +114,42 @@ def test_a_member_its_gates_hold_is_held_with_its_reason_and_the_others_start(wa
     # Held again at the next step: said once, not at every step.
     executor.train_step(train.pk)
     assert AuditEvent.objects.filter(action="release.hold", target_id=str(held.pk)).count() == 1
+
+
+def test_a_member_whose_environment_another_rollout_holds_is_held_alone(wave, developer):
+    """Another rollout of a member's environment is under way (a fix started by hand since the
+    train was approved): the batch as one cannot start (one active rollout per environment),
+    so it is undone and its members are started one by one. That member holds with the
+    reason; the others start, each once."""
+    from tests.rollouts.builders import rollout_row
+
+    train = wave(5)
+    busy = releases_by_service(train)["svc02"]
+    rollout_row(
+        service=busy.service,
+        environment=busy.environment,
+        requester=developer,
+        version="registry/svc02:9.9.9",
+    )
+    executor.train_step(train.pk)
+
+    releases = releases_by_service(train)
+    assert releases["svc02"].state == ReleaseState.APPROVED
+    assert "still active" in releases["svc02"].hold_reason
+    started = {name for name, release in releases.items() if release.state == "in_progress"}
+    assert started == {"svc00", "svc01", "svc03", "svc04"}
+    assert not member_rollouts(train).filter(release=busy).exists()
+    # Each started member has one start in its history and in the audit log, not two.
+    for name in started:
+        release = releases[name]
+        assert (
+            ReleaseTransition.objects.filter(
+                release=release, to_state=ReleaseState.IN_PROGRESS
+            ).count()
+            == 1
+        )
+        rollout = member_rollouts(train).get(release=release)
+        assert (
+            AuditEvent.objects.filter(action="rollout.start", target_id=str(rollout.pk)).count()
+            == 1
+        )
