@@ -1,7 +1,10 @@
 """The audit facts a release keeps when it finishes (apps/releases/audit_facts.py), which the
 audit completeness KPI reads."""
 
+import importlib
+
 import pytest
+from django.apps import apps as django_apps
 
 from apps.releases.audit_facts import audit_facts_record
 from apps.releases.models import Approval, Release, ReleaseCheck, ReleaseState
@@ -129,3 +132,24 @@ def test_recording_in_bulk_writes_the_finished_releases_only(
         "open": (None, None),
         "cancelled": (None, None),
     }
+
+
+@pytest.mark.django_db
+def test_the_migration_fills_in_the_releases_that_finished_before(
+    make_release, release_manager, second_release_manager
+):
+    migration = importlib.import_module("apps.releases.migrations.0015_release_audit_facts")
+    approved = make_release(title="approved")
+    Approval.objects.create(release=approved, approver=release_manager, decision=APPROVE)
+    ReleaseCheck.objects.create(release=approved, name="tests", status=PENDING)
+    unapproved = make_release(title="unapproved")
+    still_open = make_release(title="open")
+    Release.objects.filter(pk__in=[approved.pk, unapproved.pk]).update(state=ReleaseState.SUCCEEDED)
+
+    migration.record_finished_releases(django_apps, None)
+
+    assert [facts(r) for r in (approved, unapproved, still_open)] == [
+        (True, False),
+        (False, True),
+        (None, None),
+    ]
