@@ -219,6 +219,10 @@ class DeliveryData:
             finished = state in ("succeeded", "failed", "rolled_back")
             started_at = start + timedelta(minutes=r.randrange(0, 10)) if finished else None
             finished_at = started_at + timedelta(minutes=r.randrange(3, 40)) if finished else None
+            # The audit facts a finished release keeps (apps/releases/audit_facts.py): its
+            # approvals are those above, all approving and live; no checks are reported.
+            approval_on_record = (approved is not None and needs_approval) if finished else None
+            checks_passed = True if finished else None
             retro_due = retro_done = None
             if change == "emergency" and finished:
                 retro_due = start + 2 * DAY
@@ -243,6 +247,8 @@ class DeliveryData:
                     finished_at,
                     retro_due,
                     retro_done,
+                    approval_on_record,
+                    checks_passed,
                     submitted or start,
                     finished_at or submitted or start,
                 )
@@ -285,6 +291,8 @@ class DeliveryData:
                 "finished_at",
                 "retrospective_due_at",
                 "retrospective_done_at",
+                "approval_on_record",
+                "checks_passed",
                 "created_at",
                 "updated_at",
             ],

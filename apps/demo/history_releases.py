@@ -22,6 +22,7 @@ from apps.accounts.permissions import team_ids_of
 from apps.catalog.models import Environment, Service, Strategy
 from apps.demo import supply_chain
 from apps.insights.models import DeploymentResult
+from apps.releases.audit_facts import audit_facts_record
 from apps.releases.models import (
     Approval,
     ChangeType,
@@ -317,6 +318,8 @@ class _ReleaseWriter:
         ReleaseCommit.objects.bulk_create(self.rows.pop(ReleaseCommit), batch_size=500)
         for model, rows in self.rows.items():
             _bulk_create_dated(model, rows, MOMENTS[model])
+        # As the finished ones would have kept them, once their approvals and checks exist.
+        audit_facts_record(Release.objects.filter(pk__in=[release.pk for release in self.releases]))
         originals = [r for r in self.rollouts if not r.is_rollback]
         _bulk_create_dated(Rollout, originals, "created_at")
         rollbacks = [r for r in self.rollouts if r.is_rollback]

@@ -81,7 +81,8 @@ from apps.catalog.models import EnvironmentKind, GoldenPathTemplate, Service
 from apps.insights import dora
 from apps.insights.models import PipelineRun, PipelineStatus, ScorecardSnapshot, ServiceScore
 from apps.insights.selectors import day_bounds, dora_window, scope_filters
-from apps.releases.models import Approval, ChangeType, Release, ReleaseCheck, ReleaseState
+from apps.releases.audit_facts import audit_fact
+from apps.releases.models import ChangeType, Release, ReleaseState
 from apps.rollouts.models import FINISHED_STATES, Rollout, RolloutState
 
 SCORECARD_SHARES = ("latest_template", "progressive_delivery", "verification_gate")
@@ -307,17 +308,12 @@ def _scorecard_shares(weeks: list[date], end: date, filters: dict) -> list[Ratio
 def _audit_completeness(
     weeks: list[date], lower: datetime, upper: datetime, filters: dict
 ) -> AuditCompleteness:
-    """One query: every part is an SQL condition (Exists subqueries), worked out once per
-    release and counted per week."""
+    """One query: every part is an SQL condition, worked out once per release and counted per
+    week. Whether an approval is on record and the checks passed are kept on a finished release
+    (apps/releases/audit_facts.py), read with its other columns from one covering index; only
+    whether Runway rolled it out is a subquery per release."""
     tz = timezone.get_default_timezone()
-    release = OuterRef("pk")
-    live_approval = Approval.objects.filter(
-        release=release, decision=Approval.Decision.APPROVE, invalidated_at__isnull=True
-    )
-    unpassed_check = ReleaseCheck.objects.filter(release=release).exclude(
-        status=ReleaseCheck.Status.PASSED
-    )
-    own_rollout = Rollout.objects.filter(release=release, is_rollback=False)
+    own_rollout = Rollout.objects.filter(release=OuterRef("pk"), is_rollback=False)
     # Each part as the condition a complete release meets, under the name of the count of the
     # releases that fail it.
     parts = {
@@ -325,9 +321,9 @@ def _audit_completeness(
         "missing_approval": Q(change_type=ChangeType.STANDARD, standard_template__isnull=False)
         | (
             (Q(approved_at__isnull=False) | Q(retrospective_done_at__isnull=False))
-            & Q(Exists(live_approval))
+            & Q(audit_fact("approval_on_record"))
         ),
-        "checks_not_passed": ~Q(Exists(unpassed_check)),
+        "checks_not_passed": Q(audit_fact("checks_passed")),
         "missing_rollout": Q(Exists(own_rollout)),
     }
     # Each release's parts are worked out once (an inner query), then counted by week: counting
@@ -380,7 +376,11 @@ def _artifact_integrity(
             **filters,
         )
         .values(week=TruncWeek("started_at", tzinfo=tz))
-        .annotate(started=Count("pk"), verified=Count("pk", filter=Q(artifact_verified=True)))
+        # Counted by the columns the index holds, not by the ids it does not.
+        .annotate(
+            started=Count("*"),
+            verified=Count("artifact_verified", filter=Q(artifact_verified=True)),
+        )
         .order_by()
     )
     verified, started = (sum(row[key] for row in weekly) for key in ("verified", "started"))
@@ -404,7 +404,8 @@ def _security_gates(weeks: list[date], lower: datetime, upper: datetime, filters
         )
         .values(week=TruncWeek("supply_chain_first_at", tzinfo=tz))
         .annotate(
-            evaluated=Count("pk"), passed=Count("pk", filter=Q(supply_chain_first_passed=True))
+            evaluated=Count("*"),
+            passed=Count("supply_chain_first_passed", filter=Q(supply_chain_first_passed=True)),
         )
         .order_by()
     )

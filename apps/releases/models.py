@@ -157,6 +157,23 @@ class Release(models.Model):
     )
     retrospective_due_at = models.DateTimeField(null=True, blank=True)
     retrospective_done_at = models.DateTimeField(null=True, blank=True)
+    # Two parts of its audit record that its own columns do not hold, kept once it finishes
+    # (and again when a decision on it is made later, as a retrospective approval) for the audit
+    # completeness KPI (apps/insights/kpis.py), which then need not look at every release's
+    # approvals and checks. Empty: not kept (an open release, or a row written in bulk), and
+    # worked out from the approvals and checks when read (apps/releases/audit_facts.py).
+    approval_on_record = models.BooleanField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="It has an approving decision that was not invalidated afterwards.",
+    )
+    checks_passed = models.BooleanField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="None of the checks CI reported is pending or failed.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -221,6 +238,10 @@ class Release(models.Model):
                     "standard_template",
                     "approved_at",
                     "retrospective_done_at",
+                    "approval_on_record",
+                    "checks_passed",
+                    # For the parts still worked out per release (whether Runway rolled it out).
+                    "id",
                 ],
                 condition=models.Q(finished_at__isnull=False),
                 name="release_finished_idx",

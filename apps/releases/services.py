@@ -18,6 +18,7 @@ from apps.catalog.services import service_pipeline_reported
 from apps.core.exceptions import Conflict, refused
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
+from apps.releases.audit_facts import FINISHED, release_save_with_audit_facts
 from apps.releases.autopromotion import auto_promotion_candidates, auto_promotion_refusal
 from apps.releases.first_outcome import first_outcome_record, first_outcomes_record
 from apps.releases.gates import (
@@ -417,15 +418,17 @@ def release_approve(
         },
     )
     status.count(approval)
-    if status.satisfied:
-        if retrospective:
-            release.retrospective_done_at = now
-            release.save(update_fields=["retrospective_done_at"])
-        else:
-            release = release_transition(
-                release=release, to_state=ReleaseState.APPROVED, actor=actor, locked=True
-            )
-            _schedule(release, actor)
+    if status.satisfied and retrospective:
+        release.retrospective_done_at = now
+        release_save_with_audit_facts(release, ["retrospective_done_at"])
+    elif release.state in FINISHED:
+        # A decision on a finished release (its retrospective review) changes its audit facts.
+        release_save_with_audit_facts(release, [])
+    if status.satisfied and not retrospective:
+        release = release_transition(
+            release=release, to_state=ReleaseState.APPROVED, actor=actor, locked=True
+        )
+        _schedule(release, actor)
     return approval
 
 

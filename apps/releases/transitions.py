@@ -18,6 +18,7 @@ from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record, audit_records, state_change
 from apps.core.exceptions import Conflict
+from apps.releases.audit_facts import release_save_with_audit_facts
 from apps.releases.gates import independent_approvals
 from apps.releases.models import Release, ReleaseState, ReleaseTransition
 from apps.releases.policies import (
@@ -104,7 +105,7 @@ def release_transition(
         release = lock_release(release.pk)
     from_state = release.state
     fields = _enter(release, to_state, timezone.now())
-    release.save(update_fields=fields)
+    release_save_with_audit_facts(release, fields)
     ReleaseTransition.objects.create(
         release=release,
         from_state=from_state,

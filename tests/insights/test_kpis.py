@@ -27,6 +27,7 @@ from apps.insights.models import (
     ServiceScore,
 )
 from apps.insights.selectors import ScopeNotFound
+from apps.releases.audit_facts import audit_facts_record
 from apps.releases.models import (
     Approval,
     ChangeType,
@@ -425,6 +426,24 @@ def test_audit_completeness(month):
     # finder: D, E, J: only E.
     finder = kpis("service", "finder").audit_completeness
     assert (finder.value, finder.complete, finder.releases) == (0.3333, 1, 3)
+
+
+@pytest.mark.django_db
+def test_audit_completeness_reads_the_facts_finished_releases_keep(month):
+    """The month's releases are written directly, keeping no facts: the KPI works them out.
+    Kept (as each release keeps them when it finishes), they give the same figures, and it is
+    them the KPI reads."""
+    scopes = [("org", ""), ("team", "payments"), ("service", "finder")]
+    worked_out = [kpis(*scope).audit_completeness for scope in scopes]
+    assert not Release.objects.filter(approval_on_record__isnull=False).exists()
+
+    # A-G, I and J, staging or production; not H (cancelled) nor the one in progress.
+    assert audit_facts_record(Release.objects.all()) == 9
+
+    assert [kpis(*scope).audit_completeness for scope in scopes] == worked_out
+    # G's check is still pending: were it kept as passed, the KPI would count it so.
+    Release.objects.filter(checks__status=ReleaseCheck.Status.PENDING).update(checks_passed=True)
+    assert kpis().audit_completeness.checks_not_passed == worked_out[0].checks_not_passed - 1
 
 
 @pytest.mark.django_db

@@ -21,7 +21,7 @@ from apps.releases.gates import blocking_failures, readiness
 from apps.releases.models import BreakGlass, ReleaseCheck, ReleaseState, WindowScope
 from apps.releases.selectors import needing_retrospective, releases_due
 from apps.releases.tasks import release_notify_task
-from apps.releases.transitions import available_actions
+from apps.releases.transitions import available_actions, release_transition
 from tests.factories import UserFactory
 
 REASON = "Card payments fail for every customer; no release manager answers the phone."
@@ -444,3 +444,24 @@ def test_the_page_refuses_break_glass_to_others_with_a_403(client_as, make_emerg
     )
     assert response.status_code == 403
     assert not BreakGlass.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_retrospective_approval_after_the_finish_updates_the_audit_facts_it_kept(
+    make_emergency, developer, release_manager, second_release_manager
+):
+    release = services.release_break_glass(actor=developer, release=make_emergency(), reason=REASON)
+    started, release = services.release_begin(release=release)
+    assert started
+    release = release_transition(release=release, to_state=ReleaseState.SUCCEEDED, actor=None)
+    release.refresh_from_db()
+    # Finished on the glass broken, nobody approved it yet; CI's `tests` passed.
+    assert (release.approval_on_record, release.checks_passed) == (False, True)
+
+    services.release_approve(actor=release_manager, release=release)
+    release.refresh_from_db()
+    assert (release.approval_on_record, release.checks_passed) == (True, True)
+    assert release.retrospective_done_at is None  # the policy asks for two
+    services.release_approve(actor=second_release_manager, release=release)
+    release.refresh_from_db()
+    assert release.approval_on_record and release.retrospective_done_at is not None
