@@ -18,6 +18,7 @@ from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record, audit_records, state_change
 from apps.core.exceptions import Conflict
+from apps.core.transitions import require_edge
 from apps.releases.audit_facts import release_save_with_audit_facts
 from apps.releases.gates import independent_approvals
 from apps.releases.models import Release, ReleaseState, ReleaseTransition
@@ -76,10 +77,6 @@ TIMESTAMPS: dict[str, str] = {
 FINISHING = (ReleaseState.SUCCEEDED, ReleaseState.FAILED, ReleaseState.ROLLED_BACK)
 
 
-class IllegalTransition(ValidationError):
-    pass
-
-
 def lock_release(release_id: int) -> Release:
     return (
         Release.objects.select_for_update(of=("self",))
@@ -127,11 +124,7 @@ def release_transition(
 
 def _enter(release: Release, to_state: str, now) -> list[str]:
     """Check the edge and set the state (and its moment) on `release`; the fields to save."""
-    if to_state not in ALLOWED[release.state]:
-        raise IllegalTransition(
-            f"A release that is {release.get_state_display().lower()} cannot become "
-            f"{ReleaseState(to_state).label.lower()}."
-        )
+    require_edge(release, ALLOWED, to_state)
     release.state = to_state
     fields = ["state", "updated_at"]
     if to_state in TIMESTAMPS:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record, audit_records, state_change
+from apps.core.transitions import require_edge
 from apps.rollouts.models import FINISHED_STATES, Rollout, RolloutEvent, RolloutState
 
 ALLOWED: dict[str, set[str]] = {
@@ -44,10 +45,6 @@ ERROR_STATES = {
 # Steps a person may go past (promote), and the ones a full promotion skips.
 PROMOTABLE_KINDS = ("pause", "analysis")
 SKIPPABLE_KINDS = ("pause", "analysis", "set_weight")
-
-
-class IllegalTransition(ValidationError):
-    pass
 
 
 def lock_rollout(rollout_id: int) -> Rollout:
@@ -94,11 +91,7 @@ def rollout_transition(
 def _enter(rollout: Rollout, to_state: str, reason: str, now) -> list[str]:
     """Check the edge and set the state and what goes with it on `rollout`; the fields to
     save."""
-    if to_state not in ALLOWED[rollout.state]:
-        raise IllegalTransition(
-            f"A rollout that is {rollout.get_state_display().lower()} cannot become "
-            f"{RolloutState(to_state).label.lower()}."
-        )
+    require_edge(rollout, ALLOWED, to_state)
     rollout.state = to_state
     fields = ["state", "updated_at"]
     if to_state in FINISHED_STATES:

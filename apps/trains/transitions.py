@@ -15,6 +15,7 @@ from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record, state_change
 from apps.core.exceptions import Conflict
+from apps.core.transitions import require_edge
 from apps.releases.models import Release
 from apps.releases.policies import ApprovalStatus, is_eligible
 from apps.trains.models import Train, TrainState, TrainTransition
@@ -54,10 +55,6 @@ TIMESTAMPS: dict[str, str] = {
 EXECUTING = (TrainState.RUNNING, TrainState.ROLLING_BACK)
 
 
-class IllegalTransition(ValidationError):
-    pass
-
-
 def lock_train(train_id: int) -> Train:
     return Train.objects.select_for_update(of=("self",)).get(pk=train_id)
 
@@ -71,11 +68,7 @@ def train_transition(
     if not locked:
         train = lock_train(train.pk)
     from_state = train.state
-    if to_state not in ALLOWED[from_state]:
-        raise IllegalTransition(
-            f"A train that is {train.get_state_display().lower()} cannot become "
-            f"{TrainState(to_state).label.lower()}."
-        )
+    require_edge(train, ALLOWED, to_state)
     train.state = to_state
     fields = ["state", "updated_at"]
     if to_state in TIMESTAMPS:

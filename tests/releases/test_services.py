@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.audit.models import AuditEvent
+from apps.core.transitions import IllegalTransition
 from apps.releases import services
 from apps.releases.gates import blocking_failures, promotion_gate, readiness
 from apps.releases.models import (
@@ -20,7 +21,7 @@ from apps.releases.models import (
     StandardChangeTemplate,
     WindowScope,
 )
-from apps.releases.transitions import IllegalTransition, release_transition
+from apps.releases.transitions import release_transition
 from tests.factories import UserFactory
 
 

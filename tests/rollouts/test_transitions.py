@@ -6,11 +6,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.audit.models import AuditEvent
 from apps.catalog.models import Environment
+from apps.core.transitions import IllegalTransition
 from apps.rollouts import services
 from apps.rollouts.models import Rollout, RolloutEvent, RolloutState
 from apps.rollouts.transitions import (
     ALLOWED,
-    IllegalTransition,
     available_actions,
     rollout_transition,
     state_actions,
