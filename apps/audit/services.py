@@ -99,6 +99,27 @@ def state_change(from_state: str, to_state: str, reason: str = "") -> tuple[dict
     return {"state": from_state}, {"state": to_state, **({"reason": reason} if reason else {})}
 
 
+def audit_state_changes(
+    *,
+    actor: "User | None",
+    action: str,
+    targets: Sequence[models.Model],
+    before: dict[int, str],
+    to_state: str,
+    reasons: dict[int, str],
+) -> list[AuditEvent]:
+    """audit_records for a bulk transition: each target moved from `before[pk]` to `to_state`,
+    with its reason if it has one."""
+    return audit_records(
+        actor=actor,
+        action=action,
+        targets=[
+            (target, *state_change(before[target.pk], to_state, reasons.get(target.pk, "")))
+            for target in targets
+        ],
+    )
+
+
 def _seal_once_after_commit() -> None:
     """After the outermost commit, once however many events the transaction recorded; beat's
     audit.seal picks up what a crash leaves pending."""

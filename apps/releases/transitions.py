@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import User
-from apps.audit.services import audit_record, audit_records, state_change
+from apps.audit.services import audit_record, audit_state_changes, state_change
 from apps.core.exceptions import Conflict
 from apps.core.transitions import require_edge
 from apps.releases.audit_facts import release_save_with_audit_facts
@@ -171,13 +171,13 @@ def releases_transition(
         )
         for release in releases
     )
-    audit_records(
+    audit_state_changes(
         actor=actor,
         action="release.transition",
-        targets=[
-            (release, *state_change(before[release.pk], to_state, reasons.get(release.pk, "")))
-            for release in releases
-        ],
+        targets=releases,
+        before=before,
+        to_state=to_state,
+        reasons=reasons,
     )
     return rows
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import User
-from apps.audit.services import audit_record, audit_records, state_change
+from apps.audit.services import audit_record, audit_state_changes, state_change
 from apps.core.transitions import require_edge
 from apps.rollouts.models import FINISHED_STATES, Rollout, RolloutEvent, RolloutState
 
@@ -134,13 +134,13 @@ def rollouts_transition(
         )
         for rollout in rollouts
     )
-    audit_records(
+    audit_state_changes(
         actor=actor,
         action="rollout.transition",
-        targets=[
-            (rollout, *state_change(before[rollout.pk], to_state, reasons.get(rollout.pk, "")))
-            for rollout in rollouts
-        ],
+        targets=rollouts,
+        before=before,
+        to_state=to_state,
+        reasons=reasons,
     )
 
 

@@ -13,7 +13,13 @@ MODULES = sorted(
     for pattern in ("apps/*/services.py", "apps/*/services/*.py", "apps/*/*/services.py")
     for path in ROOT.glob(pattern)
 )
-AUDITING = {"audit_record", "audit_records", "release_transition", "rollout_transition"}
+AUDITING = {
+    "audit_record",
+    "audit_records",
+    "audit_state_changes",
+    "release_transition",
+    "rollout_transition",
+}
 
 # Writes that are not a person's change, or whose audit row is written by their caller.
 NOT_AUDITED = {
