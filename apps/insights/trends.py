@@ -48,7 +48,7 @@ def dora_trends(
     team (by slug) or a service (by name). Every week of the window is there; a week without data
     has zero counts and None for its rate and medians.
 
-    Deployments and failures come from the daily roll-up, grouped by week; lead time is the
+    Deployments and failures come from the daily roll-up, summed by week; lead time is the
     median over the week's counted commits, by the week their deployment finished; recovery the
     median over the incidents resolved and rollbacks finished that week. Weeks are TIME_ZONE
     weeks. Three queries for the organisation, four for a team or a service (its lookup)."""
@@ -57,13 +57,16 @@ def dora_trends(
     lower, upper = day_bounds(start, end)
     tz = timezone.get_default_timezone()
 
+    # Summed by day in the database, by week here: truncating each roll-up row's day to its week
+    # in SQL costs more than the sums (a hundred thousand rows over 90 days at 10,000 services).
     counts = {
-        dora.as_week(row["week"]): row
-        for row in production_rollups(start, end, filters)
-        .annotate(week=TruncWeek("day"))
-        .values("week")
-        .annotate(deployments=Sum("deployments"), failures=Sum("failures"))
-        .order_by()
+        row["week"]: row
+        for row in dora.weeks_of_days(
+            production_rollups(start, end, filters)
+            .values("day")
+            .annotate(deployments=Sum("deployments"), failures=Sum("failures"))
+            .order_by()
+        )
     }
     # Week by week, each week's counted commits read in order off the (deployed_at, seconds)
     # index and sorted alone: the same commits as grouping the window's by TruncWeek.
