@@ -202,6 +202,9 @@ else:
             "max_size": DATABASE_POOL_SIZE,
             "timeout": 10,
         }
+# How many threads a report page reads its independent figures on, each with a connection of its
+# own (apps/core/parallel.py); 1 reads them one after another.
+PARALLEL_READS = env_int("PARALLEL_READS", 3, minimum=1, maximum=8)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env_cache("CACHE_URL", "locmemcache://runway")}

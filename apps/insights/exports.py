@@ -16,6 +16,7 @@ import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -158,7 +159,12 @@ SOURCES: dict[str, Callable[[Scope], Any]] = {
 
 def load(names: Iterable[str], scope: Scope) -> dict[str, Any]:
     """Each named source once, in the order given."""
-    return {name: SOURCES[name](scope) for name in dict.fromkeys(names)}
+    return {name: load() for name, load in loaders(names, scope).items()}
+
+
+def loaders(names: Iterable[str], scope: Scope) -> dict[str, Callable[[], Any]]:
+    """What loads each named source, once each: to be run side by side (apps/core/parallel)."""
+    return {name: partial(SOURCES[name], scope) for name in dict.fromkeys(names)}
 
 
 # --- Tables -----------------------------------------------------------------------------------

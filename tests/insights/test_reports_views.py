@@ -8,6 +8,7 @@ incident is blamed on it."""
 import csv
 import io
 import re
+import threading
 from datetime import date, timedelta
 from types import SimpleNamespace
 
@@ -620,6 +621,36 @@ def _grow(deploy, teams: int, services_per_team: int):
             )
             snapshot(service, date(2025, 3, 24), Level.GOLD)
             pipeline(service, 1, day=7, minutes=4)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_read_side_by_side_shows_what_it_shows_read_one_after_another(
+    client_as, leadership, march, settings, monkeypatch
+):
+    """Outside a transaction the page reads its sources on threads of their own
+    (apps/core/parallel.py); the figures are the same as read in order."""
+    threads = set()
+    dora_report = exports.SOURCES["dora"]
+
+    def spied(scope):
+        threads.add(threading.current_thread().name)
+        return dora_report(scope)
+
+    monkeypatch.setitem(exports.SOURCES, "dora", spied)
+    client = client_as(leadership)
+    settings.PARALLEL_READS = 3
+    apart = client.get(DASHBOARD)
+    assert threads and threading.current_thread().name not in threads
+    settings.PARALLEL_READS = 1
+    in_order = client.get(DASHBOARD)
+    assert threading.current_thread().name in threads
+
+    def figures(response):
+        tables = response.context["tables"]
+        return response.context["report"], {name: shown["rows"] for name, shown in tables.items()}
+
+    assert figures(apart) == figures(in_order)
+    assert figures(apart)[0].deployment_frequency.deployments == 5
 
 
 @pytest.mark.django_db

@@ -9,7 +9,7 @@ apps.insights.exports, which the CSV downloads use too.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -23,6 +23,7 @@ from django.views.decorators.http import require_safe
 from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Service
+from apps.core import parallel
 from apps.core.http import AuthenticatedRequest
 from apps.insights import exports, selectors
 from apps.insights.exports import ORG, SERVICE, TEAM, Scope
@@ -116,13 +117,18 @@ SORTED_TABLE = {ORG: "teams", TEAM: "services"}
 # The organisation's teams table is shown a page (?page=) at a time, and its level chart draws
 # the same teams: their sources are not loaded whole for the page (the CSV still has them all).
 PAGED_SOURCES = {ORG: {"teams", "levels"}}
+TEAM_PAGE = "team_page"
 
 
 def _sections(scope: Scope, sort: str, page: str | None) -> dict:
     """Every source the page's sections need, loaded once, and its tables' rows."""
     skipped = PAGED_SOURCES.get(scope.level, set())
     tables = [table for table in exports.tables_for(scope.level) if table.source not in skipped]
-    sources = exports.load(["dora", *(table.source for table in tables)], scope)
+    # The sources and the teams' page are independent reads: they overlap (apps/core/parallel).
+    calls = exports.loaders(["dora", *(table.source for table in tables)], scope)
+    if "teams" in skipped:
+        calls[TEAM_PAGE] = partial(exports.team_page, scope, sort, page)
+    sources = parallel.gather(calls)
     shown = {}
     for table in tables:
         wanted = sort if SORTED_TABLE.get(scope.level) == table.name else ""
@@ -130,7 +136,7 @@ def _sections(scope: Scope, sort: str, page: str | None) -> dict:
         shown[table.name] = {"table": table, "rows": rows, "sort": applied}
     level_rows = sources.get("levels", [])
     if "teams" in skipped:
-        teams, applied = exports.team_page(scope, sort, page)
+        teams, applied = sources.pop(TEAM_PAGE)
         shown["teams"] = {
             "table": exports.TABLES["teams"],
             "rows": teams.object_list,
