@@ -5,6 +5,7 @@ import os
 import pytest
 from django.core.cache import cache
 from django.db.backends.signals import connection_created
+from django.test import TransactionTestCase
 
 from apps.accounts.models import Role
 from tests import databases
@@ -40,6 +41,8 @@ def pytest_configure(config):
     # Transactional tests empty the database between tests with TRUNCATE, which the audit
     # tables refuse unless their owner asks on purpose (apps/audit/migrations/0002).
     connection_created.connect(_allow_truncating_the_audit_log)
+    # A transactional test empties the tables it wrote to, not every table (tests/databases.py).
+    TransactionTestCase._fixture_teardown = databases.empty_written_tables
 
     engine = settings.DATABASES["default"]["ENGINE"]
     if os.environ.get("CI") and "postgresql" not in engine:
