@@ -1,11 +1,11 @@
 """Reads for the catalog pages and API: querysets with their joins decided here, once."""
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, QuerySet, Subquery
 
 from apps.accounts.models import Team
 from apps.catalog.models import (
@@ -20,6 +20,7 @@ from apps.catalog.models import (
     Tag,
     Tier,
 )
+from apps.core.lookups import AnyOf, any_of_parameter
 
 FACETS = {
     "owner": ("owner__slug", None),
@@ -72,9 +73,10 @@ def service_detail_queryset() -> QuerySet[Service]:
     )
 
 
-def service_api_detail_queryset() -> QuerySet[Service]:
-    """As service_detail_queryset, for the API's one-service read: on PostgreSQL its tags'
-    names come in the service's own row (`tag_names`), which saves that read a query."""
+def service_detail_with_tag_names() -> QuerySet[Service]:
+    """As service_detail_queryset, for a one-service read (the service page, the API's): on
+    PostgreSQL its tags' names come in the service's own row (`tag_names`), which saves that
+    read a query. Read them with service_tag_names."""
     if connection.vendor != "postgresql":
         return service_detail_queryset()
     tags = Tag.objects.filter(services=OuterRef("pk")).order_by("name").values("name")
@@ -84,6 +86,12 @@ def service_api_detail_queryset() -> QuerySet[Service]:
         .prefetch_related(_environments())
         .annotate(template_latest_version=_newest_template_version(), tag_names=ArraySubquery(tags))
     )
+
+
+def service_tag_names(service: Service) -> list[str]:
+    """Its tags' names, in order: from service_detail_with_tag_names's row when it has them."""
+    names = getattr(service, "tag_names", None)
+    return names if names is not None else [tag.name for tag in service.tags.all()]
 
 
 def _environments() -> Prefetch:
@@ -200,38 +208,22 @@ def dependency_graph(service: Service, *, max_depth: int = 3, limit: int = 500) 
 def _walk(service: Service, direction: str, max_depth: int, limit: int):
     seen: set[int] = {service.pk}
     nodes: list[GraphNode] = []
-    frontier: Iterable[int] = [service.pk]
+    frontier: list[int] = [service.pk]
     for depth in range(1, max_depth + 1):
-        # Only the columns a node shows: whole service rows would bring their manifests and
-        # other JSON along, and decoding those dominated the page for well-connected services.
         if direction == "upstream":
-            rows = (
-                Dependency.objects.filter(source_id__in=frontier)
-                .order_by("target_service__name", "target_resource__name")
-                .values_list(
-                    "target_service_id",
-                    "target_service__name",
-                    "target_service__title",
-                    "target_service__owner__slug",
-                    "target_resource_id",
-                    "target_resource__name",
-                    "target_resource__title",
-                    "target_resource__owner__slug",
-                )
-            )
             pairs = [
                 (sid, "service", name, title, owner or "")
                 if sid
                 else (-rid, "resource", r_name, r_title, r_owner or "")
-                for sid, name, title, owner, rid, r_name, r_title, r_owner in rows
+                for sid, name, title, owner, rid, r_name, r_title, r_owner in _level_rows(
+                    direction, frontier
+                )
             ]
         else:
-            sources = (
-                Dependency.objects.filter(target_service_id__in=frontier)
-                .order_by("source__name")
-                .values_list("source_id", "source__name", "source__title", "source__owner__slug")
-            )
-            pairs = [(sid, "service", name, title, owner) for sid, name, title, owner in sources]
+            pairs = [
+                (sid, "service", name, title, owner)
+                for sid, name, title, owner in _level_rows(direction, frontier)
+            ]
         next_frontier = []
         for key, kind, name, title, owner in pairs:
             if key in seen:
@@ -246,3 +238,47 @@ def _walk(service: Service, direction: str, max_depth: int, limit: int):
             break
         frontier = next_frontier
     return nodes, False
+
+
+def _level_query(direction: str, frontier: list[int]) -> QuerySet[Dependency, tuple]:
+    """One level of the walk: what the frontier depends on (upstream) or who depends on it.
+    Only the columns a node shows: whole service rows would bring their manifests and other
+    JSON along, and decoding those dominated the page for well-connected services."""
+    if direction == "upstream":
+        return (
+            Dependency.objects.filter(AnyOf(F("source_id"), frontier))
+            .order_by("target_service__name", "target_resource__name")
+            .values_list(
+                "target_service_id",
+                "target_service__name",
+                "target_service__title",
+                "target_service__owner__slug",
+                "target_resource_id",
+                "target_resource__name",
+                "target_resource__title",
+                "target_resource__owner__slug",
+            )
+        )
+    return (
+        Dependency.objects.filter(AnyOf(F("target_service_id"), frontier))
+        .order_by("source__name")
+        .values_list("source_id", "source__name", "source__title", "source__owner__slug")
+    )
+
+
+def _level_rows(direction: str, frontier: list[int]) -> list[tuple]:
+    if connection.vendor != "postgresql":
+        return list(_level_query(direction, frontier))
+    with connection.cursor() as cursor:
+        cursor.execute(_level_statement(direction), [any_of_parameter(frontier)])
+        return cursor.fetchall()
+
+
+@cache
+def _level_statement(direction: str) -> str:
+    """A level's SQL, compiled once: it differs between levels only in its one parameter, the
+    frontier's array (AnyOf), and compiling these joins cost the service page more than
+    running them."""
+    statement, params = _level_query(direction, [0]).query.sql_with_params()
+    assert params == (any_of_parameter([0]),), params  # the frontier is the only parameter
+    return statement

@@ -62,13 +62,14 @@ def _filter_options(form) -> dict:
 
 @require_safe
 def service_detail(request: AuthenticatedRequest, name: str) -> HttpResponse:
-    service = get_object_or_404(selectors.service_detail_queryset(), name=name)
+    service = get_object_or_404(selectors.service_detail_with_tag_names(), name=name)
     graph = selectors.dependency_graph(service)
     return render(
         request,
         "catalog/service_detail.html",
         {
             "service": service,
+            "tag_names": selectors.service_tag_names(service),
             "graph": graph,
             "picture": dependency_picture(service.name, graph),
             "manifests_yaml": manifests_yaml(service.manifests) if service.manifests else "",

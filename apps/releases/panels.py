@@ -6,11 +6,16 @@ from apps.releases.models import Release
 from apps.releases.page_actions import register_action
 from apps.releases.promotion import promotion_offer
 
+PANEL_COLUMNS = ("title", "version", "state", "planned_start", "environment__name")
+
 
 def _context(request, service) -> dict:
+    # Only what the panel shows (releases/panels/_service.html): a release row also holds its
+    # description, justification and JSON, which the panel would decode only to drop.
     recent = (
         Release.objects.filter(service=service)
-        .select_related("environment", "requester")
+        .select_related("environment")
+        .only(*PANEL_COLUMNS)
         .order_by("-planned_start")[:8]
     )
     # The form offers a service to its owning team and to platform admins (forms.services_for).

@@ -119,12 +119,32 @@ def test_the_detail_page_shows_both_directions_and_keeps_a_budget(
     client = client_as(leadership)
     # The scorecard panel takes 6 of these while the service has never been scored (evaluated
     # live); the versions panel 3 (marks, environments with what runs there, pins).
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(23):
         response = client.get(f"/catalog/services/{middle.name}/")
     body = response.content.decode()
     assert 'href="/catalog/services/svc-014/"' in body  # upstream
     assert 'href="/catalog/services/svc-016/"' in body  # downstream
     assert "Edit" not in body  # leadership reads only
+
+
+@pytest.mark.django_db
+def test_the_detail_page_links_each_tag_to_the_catalog_filtered_by_it_in_name_order(
+    client_as, developer
+):
+    service = ServiceFactory(name="tagged")
+    service.tags.set([Tag.objects.create(name=name) for name in ("web", "api", "python")])
+    body = client_as(developer).get("/catalog/services/tagged/").content.decode()
+    links = [
+        body.index(f'href="/catalog/?tag={name}">{name}</a>') for name in ("api", "python", "web")
+    ]
+    assert links == sorted(links)
+
+
+@pytest.mark.django_db
+def test_the_detail_page_of_an_untagged_service_says_so(client_as, developer):
+    ServiceFactory(name="plain")
+    body = client_as(developer).get("/catalog/services/plain/").content.decode()
+    assert "<dt>Tags</dt><dd>—</dd>" in body
 
 
 @pytest.mark.django_db

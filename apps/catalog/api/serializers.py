@@ -3,6 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.accounts.models import Team
+from apps.catalog import selectors
 from apps.catalog.models import (
     Cluster,
     Environment,
@@ -84,8 +85,7 @@ class ServiceListSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def get_tags(self, service) -> list[str]:
-        names = getattr(service, "tag_names", None)  # selectors.service_api_detail_queryset's
-        return names if names is not None else [tag.name for tag in service.tags.all()]
+        return selectors.service_tag_names(service)
 
 
 class ServiceDetailSerializer(ServiceListSerializer):

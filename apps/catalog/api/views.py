@@ -34,7 +34,7 @@ class ServiceViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         if self.action == "retrieve":
-            return selectors.service_api_detail_queryset()
+            return selectors.service_detail_with_tag_names()
         if self.action == "list":
             return selectors.service_list_rows()
         return selectors.service_list()
@@ -122,7 +122,7 @@ class ServiceViewSet(viewsets.ModelViewSet):
 
     def _detail(self, service):
         # A delete may commit between the write and this read: the service is gone, a 404.
-        fresh = get_object_or_404(selectors.service_api_detail_queryset(), pk=service.pk)
+        fresh = get_object_or_404(selectors.service_detail_with_tag_names(), pk=service.pk)
         return ServiceDetailSerializer(fresh, context=self.get_serializer_context()).data
 
 
