@@ -26,6 +26,7 @@ from django.utils import dateformat, timezone
 from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
+from apps.catalog.selectors import environment_names
 from apps.releases.groups import ReleaseGroup, groups_of
 from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, Release, WindowScope
 from apps.releases.selectors import SERVICE_BULK, Conflict, conflicts_for, with_what_ships
@@ -265,11 +266,10 @@ def calendar_filter_choices(*, team: str = "") -> dict[str, list]:
     services = Service.objects.order_by("name")
     if team:
         services = services.filter(owner__slug=team)
-    environments = Environment.objects.order_by("name").values_list("name", flat=True)
     return {
         "teams": list(Team.objects.order_by("name").values_list("slug", "name")),
         "services": list(services.values_list("name", flat=True)),
-        "environments": list(environments.distinct()),
+        "environments": environment_names(),
     }
 
 
