@@ -277,6 +277,9 @@ class Environment(models.Model):
             models.UniqueConstraint(fields=["service", "name"], name="environment_name_unique"),
             models.UniqueConstraint(fields=["service", "order"], name="environment_order_unique"),
         ]
+        # The release calendar lists the few distinct names of thousands of environments by
+        # stepping through this index, one name to the next (environment_names).
+        indexes = [models.Index(fields=["name"], name="environment_name_idx")]
 
     def __str__(self) -> str:
         return f"{self.service.name}/{self.name}"

@@ -11,6 +11,7 @@ from typing import cast
 
 from django.core.paginator import Page, Paginator
 from django.db.models import (
+    DEFERRED,
     BooleanField,
     Count,
     Exists,
@@ -29,7 +30,7 @@ from django.utils import timezone
 
 from apps.accounts import permissions
 from apps.accounts.identities import author_keys, user_keys
-from apps.catalog.models import Dependency
+from apps.catalog.models import Dependency, Environment, Service
 from apps.releases import groups
 from apps.releases.models import (
     OPEN_STATES,
@@ -106,6 +107,10 @@ CONFLICT_FIELDS = (
     "planned_start",
     "planned_end",
 )
+# What conflicts_for reads of each open release near those it checks: as plain rows, for a
+# month's check reads a few hundred of them and most conflict with nothing. Only a release
+# found to conflict becomes a model instance, loaded with CONFLICT_FIELDS (_conflicting).
+_NEARBY_COLUMNS = ("pk", "service_id", "environment_id", *CONFLICT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -135,18 +140,18 @@ def conflicts_for(releases: Iterable[Release]) -> dict[int, list[Conflict]]:
             related[source].add(target)
             related[target].add(source)
     # One query over the span all of them cover; each release then keeps what overlaps it.
-    nearby: dict[int, list[Release]] = defaultdict(list)
-    for other in (
+    overlapping = (
         Release.objects.filter(
             state__in=OPEN_STATES,
             planned_start__lt=max(release.planned_end for release in releases),
             planned_end__gt=min(release.planned_start for release in releases),
             service_id__in=service_ids.union(*(related[sid] for sid in service_ids)),
         )
-        .select_related("service", "environment")
-        .only(*CONFLICT_FIELDS)
         .order_by("planned_start", "pk")
-    ):
+        .values_list(*_NEARBY_COLUMNS, named=True)
+    )
+    nearby: dict[int, list] = defaultdict(list)
+    for other in overlapping:
         nearby[other.service_id].append(other)
     # A month or a long inbox page spans many releases of a busy service: each release looks
     # only at those starting between its own start less the service's longest release, and
@@ -156,6 +161,7 @@ def conflicts_for(releases: Iterable[Release]) -> dict[int, list[Conflict]]:
         sid: max(max(other.planned_end - other.planned_start for other in found), timedelta(0))
         for sid, found in nearby.items()
     }
+    loaded: dict[int, Release] = {}  # one instance a conflicting release, however many it meets
     for release in releases:
         found = []
         for service_id in (release.service_id, *related[release.service_id]):
@@ -171,17 +177,55 @@ def conflicts_for(releases: Iterable[Release]) -> dict[int, list[Conflict]]:
                 ):
                     continue
                 if other.service_id != release.service_id:
-                    if other.environment.kind != release.environment.kind:
+                    if other.environment__kind != release.environment.kind:
                         continue
-                    why = f"{other.service.name} and {release.service.name} depend on each other"
+                    why = f"{other.service__name} and {release.service.name} depend on each other"
                 elif other.environment_id == release.environment_id:
                     # Environment names are unique within a service: same name, same row.
                     why = "same service and environment"
                 else:
                     continue
-                found.append(Conflict(other, why))
+                if other.pk not in loaded:
+                    loaded[other.pk] = _conflicting(other, db=overlapping.db)
+                found.append(Conflict(loaded[other.pk], why))
         conflicts[release.pk] = sorted(found, key=lambda c: (c.release.planned_start, c.release.pk))
     return conflicts
+
+
+def _conflicting(row, *, db: str) -> Release:
+    """The release of a row of conflicts_for's, as `.only(*CONFLICT_FIELDS)` with its service and
+    environment selected would load it: other fields are deferred, read on first use."""
+    release = _from_db(
+        Release,
+        db,
+        id=row.pk,
+        service_id=row.service_id,
+        environment_id=row.environment_id,
+        version=row.version,
+        title=row.title,
+        state=row.state,
+        planned_start=row.planned_start,
+        planned_end=row.planned_end,
+    )
+    release.service = _from_db(Service, db, id=row.service_id, name=row.service__name)
+    release.environment = _from_db(
+        Environment,
+        db,
+        id=row.environment_id,
+        name=row.environment__name,
+        kind=row.environment__kind,
+    )
+    return release
+
+
+def _from_db(model, db: str, **values):
+    """An instance as a query loads it, the fields not given deferred."""
+    fields = model._meta.concrete_fields
+    return model.from_db(
+        db,
+        [field.attname for field in fields],
+        [values.get(field.attname, DEFERRED) for field in fields],
+    )
 
 
 def release_conflicts(release: Release) -> list[Conflict]:

@@ -1,7 +1,12 @@
 import pytest
 
-from apps.catalog.models import Dependency, Resource
-from apps.catalog.selectors import dependency_graph, service_facets, service_list
+from apps.catalog.models import Dependency, Environment, EnvironmentKind, Resource
+from apps.catalog.selectors import (
+    dependency_graph,
+    environment_names,
+    service_facets,
+    service_list,
+)
 from tests.factories import ServiceFactory
 
 
@@ -52,3 +57,16 @@ def test_facets_are_counted_by_the_database(payments, search):
         "experimental": 1,
     }
     assert {f["label"] for f in facets["tier"]} == {"Tier 1 (critical)", "Tier 3"}
+
+
+@pytest.mark.django_db
+def test_environment_names_lists_each_name_once_in_order(django_assert_num_queries):
+    assert environment_names() == []
+    for index, names in enumerate([("staging", "production"), ("production", "dev", "staging")]):
+        service = ServiceFactory(name=f"svc-names-{index}")
+        for order, name in enumerate(names):
+            Environment.objects.create(
+                service=service, name=name, kind=EnvironmentKind.DEVELOPMENT, order=order
+            )
+    with django_assert_num_queries(1):
+        assert environment_names() == ["dev", "production", "staging"]

@@ -439,6 +439,22 @@ def test_conflicts_for_many_releases_take_two_queries_and_match_one_by_one(
     assert len(bulk[releases[0].pk]) == 2 + 1  # two more in its slot, and ledger's
 
 
+def test_a_conflicting_release_shows_its_names_and_times_at_once_and_loads_the_rest_on_use(
+    make_release, developer, ledger, django_assert_num_queries
+):
+    mine = make_release(hours_from_now=2)
+    theirs = ledger_release(developer, ledger, mine)
+    [conflict] = selectors.conflicts_for([mine])[mine.pk]
+    other = conflict.release
+    with django_assert_num_queries(0):
+        shown = (other.pk, other.service.name, other.environment.name, other.environment.kind)
+        assert shown == (theirs.pk, "ledger", "prod", "production")
+        assert (other.version, other.title, other.state) == (theirs.version, "Ledger", theirs.state)
+        assert (other.planned_start, other.planned_end) == (mine.planned_start, mine.planned_end)
+    with django_assert_num_queries(1):
+        assert other.requester_id == developer.pk  # deferred: read when asked for
+
+
 def test_a_long_release_conflicts_with_a_short_one_that_starts_hours_into_it(make_release):
     start = timezone.now() + timedelta(days=1)
 
