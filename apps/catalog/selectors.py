@@ -154,6 +154,13 @@ def service_facets(queryset: QuerySet[Service]) -> dict[str, list[dict]]:
     return facets
 
 
+def services_counted(facets: dict[str, list[dict]]) -> int:
+    """How many services service_facets counted: each facet is a column's every value, NULL's
+    too, so any one of them adds up to all the matching services."""
+    first = next(iter(facets.values()), [])
+    return sum(item["count"] for item in first)
+
+
 def _facet_counts_in_one_scan(queryset: QuerySet[Service]) -> dict[str, list[tuple]]:
     """Every facet from one pass over the matching services (GROUPING SETS), instead of one
     query, and one search over the catalog, per facet."""

@@ -42,12 +42,19 @@ def service_list(request: AuthenticatedRequest) -> HttpResponse:
         page_size=_page_size(request),
         template="catalog/service_list.html",
         partial_template="catalog/partials/_results.html",
-        extra_context=lambda filterset: {
-            "facets": selectors.service_facets(filterset.qs),
-            "options": _filter_options(filterset.form),
-            "can_create": permissions.can_create_services(request.user),
-        },
+        extra_context=lambda filterset: _list_context(request, filterset),
     )
+
+
+def _list_context(request: AuthenticatedRequest, filterset) -> dict:
+    facets = selectors.service_facets(filterset.qs)
+    return {
+        "facets": facets,
+        # Each facet counts every matching service once: the pager needs no COUNT of its own.
+        "row_count": selectors.services_counted(facets),
+        "options": _filter_options(filterset.form),
+        "can_create": permissions.can_create_services(request.user),
+    }
 
 
 def _filter_options(form) -> dict:

@@ -25,16 +25,19 @@ def render_filtered_list(
 ) -> HttpResponse:
     """The page (or for htmx its partial) with `filter`, `page` and `query`: the request's query
     string without `page`, which the pager (templates/partials/_pager.html) adds to its links.
-    `extra_context(filterset)` adds what the page shows besides, such as counts of the rows;
+    `extra_context(filterset)` adds what the page shows besides, such as counts of the rows; a
+    `row_count` in it (the rows' number, found with those counts) spares the pager its COUNT.
     `decorate(rows)` adds to the page's rows what the queryset cannot, in a few queries."""
     filterset = filterset_class(request.GET, queryset=queryset, request=request)
-    page = Paginator(filterset.qs, page_size).get_page(request.GET.get("page"))
+    extra = extra_context(filterset) if extra_context is not None else {}
+    paginator = Paginator(filterset.qs, page_size)
+    if "row_count" in extra:
+        paginator.count = extra.pop("row_count")  # the cached_property's value, given
+    page = paginator.get_page(request.GET.get("page"))
     if decorate is not None:
         page.object_list = list(page.object_list)
         decorate(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"filter": filterset, "page": page, "query": query.urlencode()}
-    if extra_context is not None:
-        context.update(extra_context(filterset))
+    context = {"filter": filterset, "page": page, "query": query.urlencode(), **extra}
     return render_page_or_partial(request, page=template, partial=partial_template, context=context)

@@ -31,12 +31,34 @@ def test_the_catalog_page_keeps_a_fixed_query_budget_with_many_rows(
 ):
     many_services(120)
     client = client_as(developer)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(15):
         response = client.get("/catalog/", {"size": 100, "ordering": "-name"})
     assert response.status_code == 200
     page = list(response.context["page"])
     assert len(page) == 100
     assert page[0].name == "svc-119"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"lifecycle": "production", "tier": "2"}, {"q": "falcon"}, {"owner": "nobody-here"}],
+)
+def test_the_pager_counts_the_matching_services_from_the_facets_without_a_count_query(
+    client_as, developer, params
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    many_services(120)
+    with CaptureQueriesContext(connection) as queries:
+        response = client_as(developer).get("/catalog/", {**params, "size": 25})
+    assert response.status_code == 200
+    matching = [service.name for service in response.context["filter"].qs]
+    page = response.context["page"]
+    assert page.paginator.count == len(matching)
+    assert page.paginator.num_pages == max(1, -(-len(matching) // 25))
+    assert not any('AS "__count"' in query["sql"] for query in queries.captured_queries)
 
 
 @pytest.mark.django_db
