@@ -20,8 +20,8 @@ T = TypeVar("T")
 
 
 def gather(calls: Mapping[str, Callable[[], T]]) -> dict[str, T]:
-    """Every call's result under its name. The first error raised is raised here, once every
-    call has ended."""
+    """Every call's result under its name. A call's error is raised here once every call has
+    ended (of several, the first call's in the mapping's order)."""
     threads = min(settings.PARALLEL_READS, len(calls))
     if threads < 2 or not runs_apart():
         return {name: call() for name, call in calls.items()}
@@ -45,7 +45,7 @@ def runs_apart() -> bool:
     )
 
 
-def _on_own_connection(call: Callable[[], T], *, zone, language: str) -> T:
+def _on_own_connection(call: Callable[[], T], *, zone, language: str | None) -> T:
     try:
         with timezone.override(zone), translation.override(language):
             return call()
