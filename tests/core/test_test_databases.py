@@ -35,9 +35,7 @@ def test_a_transactional_test_leaves_only_what_post_migrate_writes(developer):
     assert before["audit_auditevent"] == 1 and before["audit_auditseal"] == 1
     assert before["catalog_service"] == 1
 
-    databases.empty_written_tables(
-        SimpleNamespace(available_apps=None, _databases_names=lambda include_mirrors: ["default"])
-    )
+    databases.empty_written_tables("default")
 
     after = rows_in_every_table()
     kept = {"django_content_type", "auth_permission", "insights_scorecardrule"}
@@ -46,3 +44,18 @@ def test_a_transactional_test_leaves_only_what_post_migrate_writes(developer):
     # post_migrate wrote the scorecard rules again, as after a flush.
     assert ScorecardRule.objects.count() > 0
     assert not AuditEvent.objects.exists()
+
+
+def test_a_case_flushing_some_apps_or_restoring_serialized_rows_gets_djangos_own_teardown():
+    def case(**attributes):
+        defaults = {"available_apps": None, "serialized_rollback": False}
+        return SimpleNamespace(
+            **(defaults | attributes), _databases_names=lambda include_mirrors: ["default"]
+        )
+
+    some_apps, serialized = case(available_apps=["apps.catalog"]), case(serialized_rollback=True)
+    django_teardowns = []
+    teardown = databases.quicker_fixture_teardown(django_teardowns.append)
+    teardown(some_apps)
+    teardown(serialized)
+    assert django_teardowns == [some_apps, serialized]
