@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncWeek
 
 from apps.accounts.models import Team
 from apps.catalog.models import Service
@@ -110,17 +110,34 @@ def _dora_figures_by(group: str, start: date, end: date, filters: dict) -> dict[
     (services), over the rows `filters` (a scope_filters dict) select. Three queries; groups
     without any data are absent (see _no_figures)."""
     lower, upper = day_bounds(start, end)
-    # Summed by group and day in the database, by week here (dora.weeks_of_days, counting the
-    # days): truncating every roll-up row's day to its week in SQL costs more than the sums.
-    daily = defaultdict(list)
-    for row in (
+    weekly_rows = defaultdict(list)
+    # Summed by day first, then by week, counting the days: a count of distinct days per week
+    # would sort every roll-up row of the window.
+    daily, params = (
         production_rollups(start, end, filters)
-        .values("day", g=F(f"service__{group}"))
+        .values("day", g=F(f"service__{group}"), week=TruncWeek("day"))
         .annotate(deployments=Sum("deployments"), failures=Sum("failures"))
         .order_by()
-    ):
-        daily[row["g"]].append(row)
-    weekly_rows = {g: dora.weeks_of_days(days) for g, days in daily.items()}
+        .query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        # A week's first day with deployments stands for the week: a date is quicker to read
+        # than the database's truncated timestamp, hundreds of teams times every week.
+        cursor.execute(
+            # `daily` is what the ORM compiled: every value in it is a parameter.
+            "SELECT d.g, MIN(d.day), SUM(d.deployments), SUM(d.failures), COUNT(*) "  # noqa: S608
+            f"FROM ({daily}) AS d GROUP BY d.g, d.week",
+            params,
+        )
+        for g, day, deployments, failures, days in cursor.fetchall():
+            weekly_rows[g].append(
+                {
+                    "week": dora.monday_of(dora.as_week(day)),
+                    "deployments": deployments,
+                    "failures": failures,
+                    "days": days,
+                }
+            )
     lead_times = dora.grouped_percentiles_and_counts(
         commits_counted_between(lower, upper, filters).values(
             g=F(f"service__{group}"), v=F("seconds")
