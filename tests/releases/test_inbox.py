@@ -49,7 +49,7 @@ def with_details(client, release: Release) -> str:
     html = client.get(INBOX).content.decode()
     url = f"/releases/inbox/{release.pk}/details/"
     placeholder = re.search(
-        rf'<section data-section="details" hx-get="{url}" hx-trigger="revealed"'
+        rf'<section data-section="details" hx-get="{url}" hx-trigger="intersect once"'
         r' hx-swap="outerHTML">.*?</section>',
         html,
         re.S,
@@ -558,7 +558,7 @@ def test_the_emergency_changes_needing_review_load_below_the_items(
     client = client_as(release_manager)
     url = "/releases/inbox/retrospectives/"
     inbox = client.get(INBOX).content.decode()
-    assert f'hx-get="{url}" hx-trigger="revealed"' in inbox
+    assert f'hx-get="{url}" hx-trigger="intersect once"' in inbox
     assert f'<a href="{url}">' in inbox  # without JavaScript, its own page
     assert "Hotfix" not in inbox
 
