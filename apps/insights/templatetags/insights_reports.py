@@ -1,14 +1,14 @@
 """Formatting and charts for the report pages: `{% load insights_reports %}`."""
 
 from functools import lru_cache
-from urllib.parse import quote
 
 from django import template
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import reverse
 from django.utils.html import escape, format_html
-from django.utils.http import RFC3986_SUBDELIMS, urlencode
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
+from apps.core.urls import row_path
 from apps.insights import charts, exports
 from apps.insights.models import Level
 
@@ -25,21 +25,10 @@ LEVEL_SEGMENTS = (
 )
 
 
-# A report links each of its hundreds of rows (a team, a service) to that row's page: the
-# page's path is reversed once, and each row's argument quoted into it as reverse() quotes it.
-_ARGUMENT = "0runway0argument0"
-
-
-@lru_cache(maxsize=64)
-def _path_with_placeholder(url_name: str, prefix: str, urlconf: str | None) -> str:
-    return reverse(url_name, args=[_ARGUMENT], urlconf=urlconf)
-
-
 def report_path(url_name: str, argument: str) -> str:
     """reverse(url_name, args=[argument]) for a report page, whose one argument is a team's
-    slug or a service's name."""
-    path = _path_with_placeholder(url_name, get_script_prefix(), get_urlconf())
-    return path.replace(_ARGUMENT, quote(str(argument), safe=RFC3986_SUBDELIMS + "/~:@"), 1)
+    slug or a service's name: reversed once for the hundreds of rows a report links."""
+    return row_path(url_name, argument)
 
 
 @register.filter
