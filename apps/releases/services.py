@@ -15,6 +15,7 @@ from apps.accounts.system import system_account
 from apps.audit.services import audit_record, audit_records, audit_refusals, snapshot
 from apps.catalog.models import Environment, Service
 from apps.catalog.services import service_pipeline_reported
+from apps.core.bulk import bulk_save
 from apps.core.exceptions import Conflict, refused
 from apps.core.validators import validate_links
 from apps.releases import notifications, selectors
@@ -631,7 +632,7 @@ def releases_hold(
     now = timezone.now()
     for release in changed:
         release.hold_reason, release.updated_at = said[release.pk], now
-    Release.objects.bulk_update(changed, ["hold_reason", "updated_at"])
+    bulk_save(changed, ["hold_reason", "updated_at"])
     audit_records(
         actor=actor,
         action="release.hold",

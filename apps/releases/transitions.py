@@ -17,6 +17,7 @@ from django.utils import timezone
 from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record, audit_state_changes, state_change
+from apps.core.bulk import bulk_save
 from apps.core.exceptions import Conflict
 from apps.core.transitions import require_edge
 from apps.releases.audit_facts import release_save_with_audit_facts
@@ -158,7 +159,7 @@ def releases_transition(
     for release in releases:
         fields = _enter(release, to_state, now)
         release.updated_at = now
-    Release.objects.bulk_update(releases, [*fields, *also])
+    bulk_save(releases, [*fields, *also])
     user = actor if getattr(actor, "is_authenticated", False) else None
     rows = ReleaseTransition.objects.bulk_create(
         ReleaseTransition(

@@ -8,6 +8,8 @@ timeout and RabbitMQ's consumer timeout redeliver longer ones). A longer wait is
 short hops that each carry the due time they were sent for; a hop for a due time that has been
 replaced is dropped, so chains never multiply. The reconciler dispatches whatever is overdue."""
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,6 +22,7 @@ from apps.accounts.models import User
 from apps.audit.services import audit_record, audit_records, audit_refusals
 from apps.catalog.models import Cluster
 from apps.core import clock, outbox
+from apps.core.bulk import bulk_save
 from apps.core.exceptions import Conflict
 from apps.releases import first_outcome
 from apps.releases import services as release_services
@@ -45,6 +48,8 @@ from apps.rollouts.transitions import (
 )
 from apps.trains.models import TrainMember
 from apps.trains.services import TRAIN_STEP_TASK
+
+log = logging.getLogger(__name__)
 
 MAX_UNREACHABLE_ATTEMPTS = 8
 RUNNABLE = (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.ROLLING_BACK)
@@ -209,9 +214,55 @@ def _create_rollout(
 
 
 def _send_first_hops(rollouts: list[Rollout]) -> None:
-    for rollout in rollouts:
-        if rollout.next_run_at is not None:
-            _send_hop(rollout.pk, rollout.next_run_at)
+    """What runs on the rollouts' clusters is noted first (rollouts_note_running); then their
+    first steps go out together, to write at once."""
+    try:
+        rollouts_note_running(rollouts)
+    finally:  # the first steps note what they find unnoted
+        outbox.send_tasks_quietly(
+            rollout_advance_task.name,
+            [
+                ([rollout.pk, rollout.next_run_at.isoformat()], 0)
+                for rollout in rollouts
+                if rollout.next_run_at is not None
+            ],
+        )
+
+
+# Clusters read at once when a batch of rollouts starts: each read waits on the network.
+NOTE_RUNNING_THREADS = 8
+
+
+def rollouts_note_running(rollouts: list[Rollout]) -> None:
+    """Note what each newly started rollout's cluster runs, as its first step would
+    (steps.note_running), side by side on NOTE_RUNNING_THREADS threads, and keep the notes in
+    one transaction: a batch's first Kubernetes calls are made at once, and each first step
+    writes instead of taking a hop to read. A rollout whose cluster does not answer, or that a
+    step of its own has noted meanwhile, is left to its first step, which notes it then."""
+
+    def note(rollout: Rollout) -> Rollout | None:
+        try:  # no database here: the rollout comes with its service, environment and cluster
+            noted = steps.note_running(steps.Context(rollout, Kube.for_cluster(rollout.cluster)))
+        except (KubeUnavailable, KubeError) as exc:
+            log.info("rollout #%s: its first step reads its cluster (%s)", rollout.pk, exc)
+            return None
+        return rollout if noted else None
+
+    with ThreadPoolExecutor(NOTE_RUNNING_THREADS, thread_name_prefix="note-running") as pool:
+        noted = [rollout for rollout in pool.map(note, rollouts) if rollout is not None]
+    if not noted:
+        return
+    with transaction.atomic():
+        unnoted = set(
+            Rollout.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=[rollout.pk for rollout in noted], state=RolloutState.RUNNING)
+            .exclude(plan_state__has_key="previous_recorded")
+            .values_list("pk", flat=True)
+        )
+        bulk_save(
+            [rollout for rollout in noted if rollout.pk in unnoted],
+            ["plan_state", "previous_template", "previous_image"],
+        )
 
 
 def _create_rollouts(

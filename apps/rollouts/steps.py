@@ -120,19 +120,35 @@ class Context:
             state=StepState.SKIPPED, message=why, finished_at=clock.now()
         )
 
-    def record_previous(self, name: str) -> bool:
-        """Note the pod template about to be replaced, for rollback (as `kubectl rollout undo`
-        keeps it). True when noted just now: the step then returns RECORDED, so the note is
-        committed before the new version is written; read again after that write, the "previous"
-        version would be the new one."""
-        if self.rollout.plan_state.get("previous_recorded"):
-            return False
-        current = self.kube.deployment(self.ns, name)
-        if current is not None:
-            self.rollout.previous_template = current.template
-            self.rollout.previous_image = current.image
-        self.rollout.plan_state["previous_recorded"] = True
-        return True
+
+def note_running(ctx: Context) -> bool:
+    """Note what the cluster runs before the rollout's first write: the pod template to go
+    back to (as `kubectl rollout undo` keeps it) and, for blue/green, the colour that serves.
+    True when noted just now: the first step then returns RECORDED, so that the note is
+    committed before anything is written; read after a write, the "previous" version would be
+    the new one. A train notes its members' side by side as their start commits
+    (services.rollouts_note_running), and their first steps write at once."""
+    state = ctx.rollout.plan_state
+    # Blue/green rollouts noted before "previous_recorded" was kept for them have their colours.
+    if state.get("previous_recorded") or "preview" in state:
+        return False
+    name = ctx.name
+    if ctx.rollout.strategy == "blue-green":
+        try:
+            active = ctx.kube.service_selector(ctx.ns, ctx.name).get(COLOUR)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            active = None  # no Service yet: a first deployment
+        state["active"] = active
+        state["preview"] = "green" if active == "blue" else "blue"
+        name = _colour_name(ctx, active) if active else ""
+    current = ctx.kube.deployment(ctx.ns, name) if name else None
+    if current is not None:
+        ctx.rollout.previous_template = current.template
+        ctx.rollout.previous_image = current.image
+    state["previous_recorded"] = True
+    return True
 
 
 RECORDED = wait("Noted the running version, to go back to if need be", 0)
@@ -192,7 +208,7 @@ def watch(
 
 
 def apply(ctx: Context, step: RolloutStep) -> Outcome:
-    if ctx.record_previous(ctx.name):
+    if note_running(ctx):
         return RECORDED
     ctx.apply_service(ctx.service_manifest())
     manifest = ctx.deployment_manifest(ctx.name, ctx.rollout.image, ctx.rollout.replicas, {})
@@ -214,7 +230,7 @@ def canary_name(ctx: Context) -> str:
 
 
 def canary_start(ctx: Context, step: RolloutStep) -> Outcome:
-    if ctx.record_previous(ctx.name):
+    if note_running(ctx):
         return RECORDED
     ctx.apply_service(ctx.service_manifest())
     if ctx.rollout.previous_template is None:
@@ -274,19 +290,9 @@ def _colour_name(ctx: Context, colour: str) -> str:
 
 
 def bg_preview(ctx: Context, step: RolloutStep) -> Outcome:
-    state = ctx.rollout.plan_state
-    if "preview" not in state:
-        try:
-            active = ctx.kube.service_selector(ctx.ns, ctx.name).get(COLOUR)
-        except KubeError as exc:
-            if exc.status != 404:
-                raise
-            active = None  # no Service yet: a first deployment
-        state["active"] = active
-        state["preview"] = "green" if active == "blue" else "blue"
-        if active:
-            ctx.record_previous(_colour_name(ctx, active))
+    if note_running(ctx):
         return RECORDED
+    state = ctx.rollout.plan_state
     preview = _colour_name(ctx, state["preview"])
     manifest = ctx.deployment_manifest(
         preview, ctx.rollout.image, ctx.rollout.replicas, {COLOUR: state["preview"]}

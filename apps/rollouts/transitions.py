@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.accounts import permissions
 from apps.accounts.models import User
 from apps.audit.services import audit_record, audit_state_changes, state_change
+from apps.core.bulk import bulk_save
 from apps.core.transitions import require_edge
 from apps.rollouts.models import FINISHED_STATES, Rollout, RolloutEvent, RolloutState
 
@@ -120,7 +121,7 @@ def rollouts_transition(
     for rollout in rollouts:
         fields = _enter(rollout, to_state, reasons.get(rollout.pk, ""), now)
         rollout.updated_at = now
-    Rollout.objects.bulk_update(rollouts, fields)
+    bulk_save(rollouts, fields)
     user = actor if getattr(actor, "is_authenticated", False) else None
     RolloutEvent.objects.bulk_create(
         RolloutEvent(

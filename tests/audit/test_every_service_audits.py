@@ -29,6 +29,8 @@ NOT_AUDITED = {
     "transition that wrote its own audit row (release.transition)",
     "apps/insights/services/rollups.py": "roll-ups recomputed from the facts",
     "apps/core/services.py:worker_heartbeat_record": "a worker saying it is alive",
+    "apps/rollouts/services.py:rollouts_note_running": "the running version noted on rollouts "
+    "whose start was audited (rollout.start), as their first steps note it",
     "apps/insights/scorecards/services.py:scorecards_refresh": "scores derived from the catalog",
     "apps/insights/scorecards/services.py:scorecard_snapshots_take": "weekly copies of the scores",
 }

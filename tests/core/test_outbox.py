@@ -202,6 +202,26 @@ def test_sending_quietly_says_false_at_once_when_the_broker_is_down(queue, priva
     assert [args for _, args, _ in published(queue)] == [[3]]  # the restart lost [1]
 
 
+def test_many_calls_sent_quietly_go_out_together_in_order(queue, broker_url):
+    """On Redis in one pipeline, the batch visible at once; on RabbitMQ one after another."""
+    calls = [([n, f"due-{n}"], 0) for n in range(30)]
+    with publishing_to(broker_url):
+        assert outbox.send_tasks_quietly(PING, calls) is True
+        assert outbox.send_tasks_quietly(PING, []) is True
+        taken = published(queue)
+    assert [(task, args) for task, args, _ in taken] == [(PING, args) for args, _ in calls]
+
+
+def test_many_calls_sent_quietly_say_false_at_once_when_the_broker_is_down(queue, private_broker):
+    private_broker.kill()
+    started = time.monotonic()
+    assert outbox.send_tasks_quietly(PING, [([1], 0), ([2], 5)]) is False
+    assert time.monotonic() - started < WITHOUT_RETRY_LOOP
+    private_broker.start()
+    assert outbox.send_tasks_quietly(PING, [([3], 0), ([4], 0)]) is True
+    assert [args for _, args, _ in published(queue)] == [[3], [4]]
+
+
 def test_two_flushers_at_once_publish_each_row_once(queue):
     if connection.vendor != "postgresql":
         pytest.skip("concurrent flushers need PostgreSQL's row locks")

@@ -494,3 +494,16 @@ def test_each_batch_is_committed_as_it_starts_so_it_rolls_out_while_its_wave_sta
     executor.train_step(train.pk)
     assert seen_elsewhere == [0, 1]
     assert member_rollouts(train).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_started_wave_has_its_running_versions_noted_once_it_commits(started):
+    """Its members' first Kubernetes calls are made together by the start, not one hop each."""
+    train = started("de")
+    executor.train_step(train.pk)
+    rollouts = list(member_rollouts(train).select_related("service"))
+    assert len(rollouts) == 2
+    for rollout in rollouts:
+        assert rollout.plan_state["previous_recorded"]
+        assert rollout.previous_image == f"{rollout.service.name}:1"
+        assert (rollout.current_step, rollout.state) == (0, RolloutState.RUNNING)
