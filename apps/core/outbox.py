@@ -14,9 +14,9 @@ Tasks are sent by name, so an app queues another app's work without importing it
 import logging
 import os
 import threading
-from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import timedelta
+from itertools import groupby
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -80,16 +80,6 @@ def _timed_out(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
-
-
-def _send(
-    task_name: str,
-    *,
-    args: Iterable[Any],
-    kwargs: dict[str, Any] | None = None,
-    countdown: float = 0,
-) -> None:
-    _send_all(task_name, [(list(args), kwargs or {}, countdown)])
 
 
 def _send_all(task_name: str, calls: list[tuple[list, dict[str, Any], float]]) -> None:
@@ -248,19 +238,22 @@ def _publish_pending(*, pks: list[int] | None = None, limit: int = 1) -> int:
         )
         if pks is not None:
             pending = pending.filter(pk__in=pks)
-        sent = []
-        for message in pending.order_by("created_at", "id")[:limit]:
+        sent: list[int] = []
+        # Rows of one task in a row go out together (a wave's notifications: one round trip).
+        rows = pending.order_by("created_at", "id")[:limit]
+        for task_name, run in groupby(rows, key=lambda message: message.task_name):
+            messages = list(run)
             try:
-                _send(message.task_name, args=message.args, kwargs=message.kwargs)
+                _send_all(task_name, [(m.args, m.kwargs, 0) for m in messages])
             except Exception as exc:
                 log.warning(
-                    "outbox: could not publish %s (row %s), it stays pending: %s",
-                    message.task_name,
-                    message.pk,
+                    "outbox: could not publish %s (rows %s), they stay pending: %s",
+                    task_name,
+                    ", ".join(str(m.pk) for m in messages),
                     exc,
                 )
                 break
-            sent.append(message.pk)
+            sent += [m.pk for m in messages]
         if sent:
             OutboxMessage.objects.filter(pk__in=sent).update(sent_at=timezone.now())
     return len(sent)

@@ -105,6 +105,28 @@ def test_a_transaction_s_tasks_go_out_in_order_in_one_pass_without_those_rolled_
     assert sum(sql.startswith("UPDATE") for sql in after_commit) == 1  # all marked sent at once
 
 
+def test_rows_of_one_task_in_a_row_are_published_together_in_their_order(queue, monkeypatch):
+    other = "tests.outbox.pong"
+    sends = []
+    send_all = outbox._send_all
+    monkeypatch.setattr(
+        outbox, "_send_all", lambda task, calls: sends.append(len(calls)) or send_all(task, calls)
+    )
+    with routed({PING: queue, other: queue}), transaction.atomic():
+        for task, n in [(PING, 1), (PING, 2), (other, 3), (PING, 4), (PING, 5), (PING, 6)]:
+            outbox.enqueue(task, args=[n])
+    assert [(task, args) for task, args, _ in published(queue)] == [
+        (PING, [1]),
+        (PING, [2]),
+        (other, [3]),
+        (PING, [4]),
+        (PING, [5]),
+        (PING, [6]),
+    ]
+    assert sends == [2, 1, 3]
+    assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 0
+
+
 def test_enqueue_refuses_to_run_outside_a_transaction(queue):
     with pytest.raises(TransactionManagementError, match="inside the transaction"):
         outbox.enqueue(PING)
