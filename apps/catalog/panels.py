@@ -6,7 +6,7 @@ each registered from its AppConfig.ready() (see apps/core/panels.py):
 
 from apps.core.panels import Panel, PanelRegistry
 
-__all__ = ["Panel", "register_panel", "rendered_panels"]
+__all__ = ["Panel", "panel_row_annotations", "register_panel", "rendered_panels"]
 
 service_panels = PanelRegistry("service")
 
@@ -17,3 +17,7 @@ def register_panel(panel: Panel) -> None:
 
 def rendered_panels(request, service) -> list[dict]:
     return service_panels.render(request, service)
+
+
+def panel_row_annotations() -> dict:
+    return service_panels.row_annotations()

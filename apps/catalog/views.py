@@ -14,7 +14,7 @@ from apps.catalog.filters import ServiceFilter
 from apps.catalog.forms import EnvironmentForm, ServiceForm
 from apps.catalog.graph_layout import dependency_picture
 from apps.catalog.manifests import manifests_yaml
-from apps.catalog.panels import rendered_panels
+from apps.catalog.panels import panel_row_annotations, rendered_panels
 from apps.catalog.pipelines import (
     PIPELINE_FILES,
     pipeline_files,
@@ -69,7 +69,9 @@ def _filter_options(form) -> dict:
 
 @require_safe
 def service_detail(request: AuthenticatedRequest, name: str) -> HttpResponse:
-    service = get_object_or_404(selectors.service_detail_with_tag_names(), name=name)
+    service = get_object_or_404(
+        selectors.service_detail_with_tag_names().annotate(**panel_row_annotations()), name=name
+    )
     graph = selectors.dependency_graph(service)
     return render(
         request,

@@ -2,7 +2,7 @@
 on a release's page the links to its rollouts and the button that starts one, and on a train's
 page each member's rollouts and the live stream that keeps them current."""
 
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django.urls import reverse
 
 from apps.accounts import permissions
@@ -17,7 +17,24 @@ from apps.trains.member_columns import MemberColumn, register_live_stream, regis
 STARTABLE = (ReleaseState.SCHEDULED, ReleaseState.IN_PROGRESS)
 
 
+# Whether the service has any rollouts, any rings, read with its row on its page: many services
+# have no rollouts yet, most no rings, and then the panels below skip their reads.
+def _rollouts_row_annotations() -> dict:
+    return {"any_rollouts": Exists(Rollout.objects.filter(service=OuterRef("pk")))}
+
+
+def _rings_row_annotations() -> dict:
+    return {"any_rings": Exists(Ring.objects.filter(environment__service=OuterRef("pk")))}
+
+
+def _service_has(service, annotation: str) -> bool:
+    """From the service's row when the page read it there; True (read and see) otherwise."""
+    return getattr(service, annotation, True)
+
+
 def _service_context(request, service) -> dict:
+    if not _service_has(service, "any_rollouts"):
+        return {"rollouts": []}
     return {"rollouts": selectors.service_rollouts(service=service)}
 
 
@@ -25,11 +42,14 @@ def _service_rings_context(request, service) -> dict:
     """Each environment with its rings in order (none: it rolls out to its own cluster), and
     for the service's editors the page that sets them."""
     by_environment: dict[str, list[Ring]] = {}
-    for ring in (
+    rings = (
         Ring.objects.filter(environment__service=service)
         .select_related("environment", "cluster")
         .order_by("environment__order", "position")
-    ):
+        if _service_has(service, "any_rings")
+        else []
+    )
+    for ring in rings:
         by_environment.setdefault(ring.environment.name, []).append(ring)
     can_edit = permissions.can_act_for_team(request.user, service.owner_id)
     # Editors see every environment (.all(): the service page has prefetched them, in order).
@@ -100,10 +120,24 @@ register_member_column(
 )
 register_live_stream(_train_stream_url)
 register_panel(
-    Panel("rollouts", "Rollouts", "rollouts/panels/_service.html", _service_context, order=30)
+    Panel(
+        "rollouts",
+        "Rollouts",
+        "rollouts/panels/_service.html",
+        _service_context,
+        order=30,
+        row_annotations=_rollouts_row_annotations,
+    )
 )
 register_panel(
-    Panel("rings", "Rings", "rollouts/panels/_service_rings.html", _service_rings_context, order=31)
+    Panel(
+        "rings",
+        "Rings",
+        "rollouts/panels/_service_rings.html",
+        _service_rings_context,
+        order=31,
+        row_annotations=_rings_row_annotations,
+    )
 )
 register_action(Panel("rollouts", "Rollouts", "rollouts/panels/_release.html", _release_context))
 register_section(

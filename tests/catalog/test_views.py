@@ -139,9 +139,10 @@ def test_the_detail_page_shows_both_directions_and_keeps_a_budget(
     services = many_services(30)
     middle = services[15]
     client = client_as(leadership)
-    # The scorecard panel takes 6 of these while the service has never been scored (evaluated
-    # live); the versions panel 3 (marks, environments with what runs there, pins).
-    with django_assert_max_num_queries(23):
+    # The scorecard panel takes 5 of these while the service has never been scored (evaluated
+    # live); the versions panel 1 (environments with what runs there, and whether a pin or a mark
+    # holds a version); the rollouts and rings panels none (none of either: read with the row).
+    with django_assert_max_num_queries(20):
         response = client.get(f"/catalog/services/{middle.name}/")
     body = response.content.decode()
     assert 'href="/catalog/services/svc-014/"' in body  # upstream

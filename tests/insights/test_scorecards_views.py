@@ -2,12 +2,15 @@
 and API) and the rules page, where platform admins change rules and everyone else reads."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.audit.models import AuditEvent
+from apps.catalog.models import Service
 from apps.core.models import OutboxMessage
 from apps.insights.models import Level, ScorecardRule
 from apps.insights.scorecards import services
-from apps.insights.scorecards.selectors import service_scorecard
+from apps.insights.scorecards.selectors import score_row_annotations, service_scorecard
 from tests.factories import ServiceFactory
 from tests.insights.scorecard_data import NOW, exemplary_service, production_policy
 
@@ -242,3 +245,23 @@ def test_a_changed_level_shows_on_the_panel_at_once(client_as, platform_admin, l
     client.post(rule_url("latest_template"), {"level": 3, "is_enabled": "on"})
     body = client.get("/catalog/services/abacus/").content.decode()
     assert 'data-level="2"' in body and "For Gold: On the latest golden path." in body
+
+
+@pytest.mark.django_db
+def test_the_service_page_reads_the_stored_score_with_the_service(client_as, leadership, levels):
+    client = client_as(leadership)
+    with CaptureQueriesContext(connection) as page:
+        body = client.get("/catalog/services/abacus/").content.decode()
+    own_reads = [
+        q for q in page.captured_queries if q["sql"].startswith('SELECT "insights_servicescore')
+    ]
+    assert own_reads == []
+    assert "10 of 11 rules pass" in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["abacus", "fresh"])
+def test_a_card_from_the_services_row_is_the_card_read_on_its_own(levels, name):
+    with_row = Service.objects.annotate(**score_row_annotations()).get(name=name)
+    alone = Service.objects.get(name=name)
+    assert service_scorecard(with_row, now=NOW) == service_scorecard(alone, now=NOW)

@@ -5,6 +5,8 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.releases.models import BadVersion, Release, ReleaseState, VersionPin
+from apps.releases.versions.selectors import service_versions
+from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +89,36 @@ def test_a_developer_pins_and_lifts_from_the_page_and_leadership_is_refused(
         .values_list("action", flat=True)
     ) == ["version.pin", "version.unpin"]
     assert not BadVersion.objects.exists()
+
+
+# The environments' read says whether anything holds a version: the reads of pins and marks are
+# skipped while nothing does, and made when something does.
+
+
+def test_reading_the_versions_of_a_service_nothing_holds_takes_one_query(
+    web, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        versions = service_versions(web)
+    assert [row.environment.name for row in versions.environments] == ["dev", "staging", "prod"]
+    assert versions.bad_versions == [] and all(row.pin is None for row in versions.environments)
+
+
+def test_the_service_page_shows_a_pin_in_force_and_its_lift_form(client_as, developer, web):
+    prod = web.environments.get(name="prod")
+    VersionPin.objects.create(environment=prod, version="web:2", reason=REASON, pinned_by=developer)
+
+    page = client_as(developer).get("/catalog/services/web/").content.decode()
+    panel = page[page.index('id="versions-panel"') :]
+    assert "Pinned" in panel and REASON in panel and "Lift the pin" in panel
+    row = next(row for row in service_versions(web).environments if row.pin is not None)
+    assert row.environment.name == "prod" and row.pin.environment is row.environment
+
+
+def test_a_version_marked_bad_shows_for_a_service_without_environments(developer, payments):
+    lone = ServiceFactory(name="lone", owner=payments)
+    bad = BadVersion.objects.create(
+        service=lone, version="lone:1", reason=REASON, marked_by=developer
+    )
+    versions = service_versions(lone)
+    assert versions.environments == [] and versions.bad_versions == [bad]

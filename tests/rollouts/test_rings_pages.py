@@ -3,9 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.catalog.models import Cluster
+from apps.catalog.models import Cluster, Service
+from apps.catalog.panels import rendered_panels
 from apps.releases.models import ReleaseState
 from apps.rollouts import rings
 from apps.rollouts.models import RolloutState
@@ -110,3 +113,41 @@ def test_a_ring_rollouts_page_says_its_ring_and_when_the_next_ring_starts(
 
     assert '<span data-testid="ring">ring 0</span>: eu-1' in body
     assert f"starts after this ring's soak ends at {due:%Y-%m-%d %H:%M} UTC" in body
+
+
+# The service page reads whether there are any rollouts and rings with the service's row.
+
+
+@pytest.mark.django_db
+def test_the_service_page_skips_the_rollouts_and_rings_reads_of_a_service_with_neither(
+    client_as, developer, web
+):
+    client = client_as(developer)
+    with CaptureQueriesContext(connection) as page:
+        body = client.get("/catalog/services/web/").content.decode()
+    assert [
+        q["sql"] for q in page.captured_queries if q["sql"].startswith('SELECT "rollouts_')
+    ] == []
+    assert "No rollouts yet." in body
+    assert "Every environment rolls out to its own cluster." not in body  # editors see each one
+    rings_panel = body.split('data-panel="rings"')[1].split("</section>")[0]
+    assert 'data-environment="prod"' in rings_panel and "Its own cluster, no rings" in rings_panel
+
+
+@pytest.mark.django_db
+def test_the_panels_read_their_rows_for_a_service_read_without_the_pages_annotations(
+    rf, developer, ringed_prod
+):
+    rollout_row(
+        service=ringed_prod.service,
+        environment=ringed_prod,
+        requester=developer,
+        state=RolloutState.SUCCEEDED,
+        version="registry/web:7",
+    )
+    request = rf.get("/catalog/services/web/")
+    request.user = developer
+    service = Service.objects.get(name="web")  # no any_rollouts, any_rings on this row
+    panels = {panel["key"]: panel["html"] for panel in rendered_panels(request, service)}
+    assert "registry/web:7" in panels["rollouts"]
+    assert panels["rings"].index("eu-1") < panels["rings"].index("eu-2")

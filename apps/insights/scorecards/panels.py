@@ -1,7 +1,7 @@
 """The scorecard panel on a service's catalog page."""
 
 from apps.catalog.panels import Panel, register_panel
-from apps.insights.scorecards.selectors import service_scorecard
+from apps.insights.scorecards.selectors import score_row_annotations, service_scorecard
 
 
 def _context(request, service) -> dict:
@@ -9,5 +9,12 @@ def _context(request, service) -> dict:
 
 
 register_panel(
-    Panel("scorecard", "Scorecard", "insights/panels/_scorecard.html", _context, order=40)
+    Panel(
+        "scorecard",
+        "Scorecard",
+        "insights/panels/_scorecard.html",
+        _context,
+        order=40,
+        row_annotations=score_row_annotations,
+    )
 )

@@ -4,7 +4,7 @@ Each in a fixed number of queries. Everybody signed in reads scorecards (can_vie
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, FilteredRelation, Max, Q, QuerySet
+from django.db.models import Count, F, FilteredRelation, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.catalog.models import Service
@@ -47,12 +47,12 @@ def service_scorecard(service: Service, *, now: datetime | None = None) -> dict:
     next level and the enabled rules it still misses for it, and when it was evaluated. The
     stored results are read against the current rule settings, so the card agrees with the
     rules page at once after an admin's change; a service never scored (or scored before a
-    rule existed) is evaluated live. 2 queries; 6 to 8 when evaluated live."""
+    rule existed) is evaluated live. 2 queries (1 when the service's row brought its score, see
+    score_row_annotations); 6 to 8 when evaluated live."""
     settings = rule_settings()
-    score = ServiceScore.objects.filter(service_id=service.pk).first()
-    results = score.results if score is not None else {}
-    evaluated_at = score.evaluated_at if score is not None else None
-    if score is None or any(setting.key not in results for setting in settings):
+    stored = _stored_score(service)
+    results, evaluated_at = stored if stored is not None else ({}, None)
+    if stored is None or any(setting.key not in results for setting in settings):
         now = now or timezone.now()
         evaluations = evaluate_services(service_ids=[service.pk], now=now, settings=settings)
         results = evaluations[0].results if evaluations else {}
@@ -79,8 +79,29 @@ def service_scorecard(service: Service, *, now: datetime | None = None) -> dict:
         "passed": passed,
         "total": total,
         "evaluated_at": evaluated_at,
-        "live": score is None or evaluated_at != score.evaluated_at,
+        "live": stored is None or evaluated_at != stored[1],
     }
+
+
+def score_row_annotations() -> dict:
+    """The service's stored score, to read with its row (the service page's)."""
+    score = ServiceScore.objects.filter(service=OuterRef("pk"))
+    return {
+        "score_results": Subquery(score.values("results")[:1]),
+        "score_evaluated_at": Subquery(score.values("evaluated_at")[:1]),
+    }
+
+
+def _stored_score(service: Service) -> tuple[dict, datetime] | None:
+    """Its stored results and when they were evaluated, None if never: from its row when it came
+    with score_row_annotations."""
+    row = vars(service)
+    if "score_evaluated_at" in row:
+        at = row["score_evaluated_at"]
+        return None if at is None else (row["score_results"], at)
+    score = ServiceScore.objects.filter(service_id=service.pk).only("results", "evaluated_at")
+    found = score.first()
+    return None if found is None else (found.results, found.evaluated_at)
 
 
 def service_scores(*, team_slug: str | None = None) -> QuerySet[ServiceScore]:
