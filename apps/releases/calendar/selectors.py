@@ -19,12 +19,13 @@ from typing import ClassVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import dateformat, timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
+from apps.core.lookups import AnyOf
 from apps.core.urls import row_path
 from apps.releases.groups import ReleaseGroup, groups_of
 from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, Release, WindowScope
@@ -647,7 +648,7 @@ def _month_cells(
         shown.update(pk for _, kind, pk in entries[:MONTH_CELL_RELEASES] if kind == 0)
     # By id alone: the ids are those the filters found.
     releases = list(
-        Release.objects.filter(pk__in=shown | set(grouped))
+        Release.objects.filter(AnyOf(F("pk"), shown | set(grouped)))
         .select_related("service__owner", "environment", "requester")
         .only(*MONTH_CELL_FIELDS)
         .order_by("planned_start", "pk")
