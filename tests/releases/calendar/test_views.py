@@ -63,6 +63,19 @@ def test_the_month_puts_each_release_in_its_day_in_the_viewers_time_zone(
     assert "Times in Europe/Berlin" in html
 
 
+def test_a_month_cell_escapes_what_a_release_says_of_itself(
+    client_as, developer, checkout, indexer, release_at
+):
+    Dependency.objects.create(source=checkout, target_service=indexer)
+    release = release_at(checkout, utc(2025, 3, 12, 9), title='Fix <b>"quotes"</b> & co')
+    release_at(indexer, utc(2025, 3, 12, 9, 30))  # a conflict, so the badge is drawn too
+    cell = day_cell(page(client_as(developer), view="month", date="2025-03-01"), "2025-03-12")
+    assert f'title="#{release.pk} Fix &lt;b&gt;&quot;quotes&quot;&lt;/b&gt; &amp; co · ' in cell
+    assert "<b>" not in cell
+    assert 'data-testid="conflict-badge"' in cell
+    assert "checkout → production" in cell and "indexer and checkout depend on each other" in cell
+
+
 def test_the_week_shows_seven_days_with_times_versions_and_states(
     client_as, developer, checkout, release_at
 ):
