@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
@@ -111,10 +112,13 @@ def filter_options(request: AuthenticatedRequest) -> HttpResponse:
     """The team and service filters' options, swapped into the calendar's selects by htmx."""
     permissions.require(permissions.can_read(request.user))
     filters = selectors.CalendarFilters.from_params(request.GET)
-    response = render(
-        request,
-        "releases/calendar/partials/_filter_options.html",
-        {"options": _team_and_service_options(filters)},
+    # Rendered without the request: the layout's context (the viewer's roles and teams, two
+    # queries) has no part in two lists of options.
+    response = HttpResponse(
+        render_to_string(
+            "releases/calendar/partials/_filter_options.html",
+            {"options": _team_and_service_options(filters)},
+        )
     )
     # Moving through the months asks again for the same lists: a minute's reuse spares that.
     patch_cache_control(response, private=True, max_age=60)

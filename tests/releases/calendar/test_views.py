@@ -7,7 +7,7 @@ from django.urls import reverse
 from apps.catalog.models import Dependency
 from apps.releases.calendar import selectors
 from apps.releases.models import CalendarFeed, ReleaseState
-from tests.factories import TeamFactory
+from tests.factories import ServiceFactory, TeamFactory
 from tests.releases.calendar.helpers import day_cell, freeze, mondays_nine_to_five_in_berlin, utc
 
 pytestmark = pytest.mark.django_db
@@ -193,6 +193,18 @@ def test_the_service_filter_lists_a_bounded_number_and_says_so(
     # A service chosen beyond the list is still offered, selected.
     chosen = select(filter_options(client_as(developer), service="indexer"), "cal-service")
     assert '<option value="indexer" selected>indexer</option>' in chosen
+
+
+def test_the_filter_options_take_four_queries_however_many_services_there_are(
+    client_as, developer, payments, django_assert_num_queries
+):
+    for index in range(30):
+        ServiceFactory(name=f"service-{index:02}", owner=payments)
+    client = client_as(developer)
+    # session, user; the teams; the services
+    with django_assert_num_queries(4):
+        services = select(filter_options(client, team="payments"), "cal-service")
+    assert services.count("<option value=") == 31
 
 
 def test_the_filter_options_are_for_the_signed_in_only(client):
