@@ -96,7 +96,7 @@ def _team_and_service_options(filters: selectors.CalendarFilters) -> dict:
         services += select_options([(filters.service,) * 2], filters.service)
     if choices["more_services"]:
         services += format_html(
-            '<option value="" disabled>… the first {}: choose a team for its own</option>',
+            '<option value="" disabled>… only the first {}: choose a team to list its own</option>',
             selectors.FILTER_SERVICES,
         )
     return {"teams": select_options(choices["teams"], filters.team), "services": services}

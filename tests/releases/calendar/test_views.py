@@ -189,7 +189,7 @@ def test_the_service_filter_lists_a_bounded_number_and_says_so(
     services = select(filter_options(client_as(developer)), "cal-service")
     assert services.count("<option value=") == 3  # all, the first service, the note
     assert '<option value="checkout">checkout</option>' in services
-    assert "… the first 1: choose a team for its own" in services
+    assert "… only the first 1: choose a team to list its own" in services
     # A service chosen beyond the list is still offered, selected.
     chosen = select(filter_options(client_as(developer), service="indexer"), "cal-service")
     assert '<option value="indexer" selected>indexer</option>' in chosen
