@@ -19,13 +19,13 @@ from typing import ClassVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import dateformat, timezone
 
 from apps.accounts import permissions
 from apps.accounts.models import Team
 from apps.catalog.models import Environment, Service
-from apps.catalog.selectors import environment_names
+from apps.core.lookups import AnyOf
 from apps.core.urls import row_path
 from apps.releases.groups import ReleaseGroup, groups_of
 from apps.releases.models import CalendarFeed, ChangeWindow, Freeze, Release, WindowScope
@@ -51,6 +51,9 @@ MONTH_CELL_FIELDS = (
     "requester__first_name",
     "requester__last_name",
 )
+# The service filter lists at most this many: an organisation has thousands of services, and a
+# team hundreds. Choosing a team narrows the list to its own.
+FILTER_SERVICES = 1000
 FEED_PAST = timedelta(days=90)
 FEED_FUTURE = timedelta(days=365)
 # Dates far outside this make no sense on a release calendar, and date arithmetic near
@@ -262,15 +265,23 @@ def window_spans(
     return calendar_spans([w for w in windows if _expandable(w)], start, end)
 
 
-def calendar_filter_choices(*, team: str = "") -> dict[str, list]:
+def calendar_filter_choices(*, team: str = "") -> dict:
+    """What the team and service filters offer: every team, and the services of the chosen team
+    (of all teams, the first FILTER_SERVICES by name; `more_services` says some were left out)."""
     services = Service.objects.order_by("name")
     if team:
         services = services.filter(owner__slug=team)
+    names = list(services.values_list("name", flat=True)[: FILTER_SERVICES + 1])
     return {
         "teams": list(Team.objects.order_by("name").values_list("slug", "name")),
-        "services": list(services.values_list("name", flat=True)),
-        "environments": environment_names(),
+        "services": names[:FILTER_SERVICES],
+        "more_services": len(names) > FILTER_SERVICES,
     }
+
+
+def calendar_team_name(*, slug: str) -> str | None:
+    """The chosen team's name, for the one option a page draws before the rest arrive."""
+    return Team.objects.filter(slug=slug).values_list("name", flat=True).first() if slug else None
 
 
 # --- The calendar --------------------------------------------------------------------------------
@@ -637,7 +648,7 @@ def _month_cells(
         shown.update(pk for _, kind, pk in entries[:MONTH_CELL_RELEASES] if kind == 0)
     # By id alone: the ids are those the filters found.
     releases = list(
-        Release.objects.filter(pk__in=shown | set(grouped))
+        Release.objects.filter(AnyOf(F("pk"), shown | set(grouped)))
         .select_related("service__owner", "environment", "requester")
         .only(*MONTH_CELL_FIELDS)
         .order_by("planned_start", "pk")

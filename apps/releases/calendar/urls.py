@@ -9,6 +9,7 @@ from apps.releases.calendar import manage_views, views
 
 urlpatterns = [
     path("calendar/", views.calendar, name="calendar"),
+    path("calendar/filter-options/", views.filter_options, name="calendar-filter-options"),
     path("calendar/feeds/", views.feed_create, name="feed-create"),
     path("calendar/feeds/<int:pk>/revoke/", views.feed_revoke, name="feed-revoke"),
     path("calendar/feeds/<str:token>.ics", views.feed_ics, name="ics"),

@@ -5,13 +5,15 @@ import pytest
 from django.urls import reverse
 
 from apps.catalog.models import Dependency
+from apps.releases.calendar import selectors
 from apps.releases.models import CalendarFeed, ReleaseState
-from tests.factories import TeamFactory
+from tests.factories import ServiceFactory, TeamFactory
 from tests.releases.calendar.helpers import day_cell, freeze, mondays_nine_to_five_in_berlin, utc
 
 pytestmark = pytest.mark.django_db
 
 CALENDAR = "/releases/calendar/"
+FILTER_OPTIONS = "/releases/calendar/filter-options/"
 
 
 def in_zone(user, zone: str):
@@ -24,6 +26,18 @@ def page(client, **params) -> str:
     response = client.get(CALENDAR, params)
     assert response.status_code == 200
     return response.content.decode()
+
+
+def filter_options(client, **params) -> str:
+    response = client.get(FILTER_OPTIONS, params, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "private" in response["Cache-Control"]
+    return response.content.decode()
+
+
+def select(html: str, select_id: str) -> str:
+    """The options of one select of a page or of the filter options."""
+    return html.split(f'<select id="{select_id}"')[1].split("</select>")[0]
 
 
 # --- Month, week, agenda ------------------------------------------------------------------------
@@ -47,6 +61,19 @@ def test_the_month_puts_each_release_in_its_day_in_the_viewers_time_zone(
     assert f'href="/releases/{late.pk}/"' in html
     assert 'class="cal-release state-approved"' in html
     assert "Times in Europe/Berlin" in html
+
+
+def test_a_month_cell_escapes_what_a_release_says_of_itself(
+    client_as, developer, checkout, indexer, release_at
+):
+    Dependency.objects.create(source=checkout, target_service=indexer)
+    release = release_at(checkout, utc(2025, 3, 12, 9), title='Fix <b>"quotes"</b> & co')
+    release_at(indexer, utc(2025, 3, 12, 9, 30))  # a conflict, so the badge is drawn too
+    cell = day_cell(page(client_as(developer), view="month", date="2025-03-01"), "2025-03-12")
+    assert f'title="#{release.pk} Fix &lt;b&gt;&quot;quotes&quot;&lt;/b&gt; &amp; co · ' in cell
+    assert "<b>" not in cell
+    assert 'data-testid="conflict-badge"' in cell
+    assert "checkout → production" in cell and "indexer and checkout depend on each other" in cell
 
 
 def test_the_week_shows_seven_days_with_times_versions_and_states(
@@ -124,13 +151,81 @@ def test_the_filters_narrow_the_releases(
     assert f"date=2025-04-01&amp;{key}={value}" in html
 
 
-def test_the_filters_list_every_team_escaped_with_the_chosen_one_selected(
+def test_the_page_draws_only_the_chosen_team_escaped_and_selected(client_as, developer, payments):
+    TeamFactory(slug="r-and-d", name="R&D <lab>")
+    html = page(client_as(developer), view="month", date="2025-03-01", team="r-and-d")
+    teams = select(html, "cal-team")
+    assert '<option value="r-and-d" selected>R&amp;D &lt;lab&gt;</option>' in teams
+    # The other teams arrive from the filter options once the page is shown.
+    assert teams.count("<option") == 2  # and "All teams"
+    assert 'hx-get="/releases/calendar/filter-options/?team=r-and-d" hx-trigger="load"' in html
+
+
+def test_the_filter_options_list_every_team_escaped_with_the_chosen_one_selected(
     client_as, developer, payments
 ):
     TeamFactory(slug="r-and-d", name="R&D <lab>")
-    html = page(client_as(developer), view="month", date="2025-03-01", team="r-and-d")
-    assert '<option value="r-and-d" selected>R&amp;D &lt;lab&gt;</option>' in html
+    html = filter_options(client_as(developer), team="r-and-d")
+    teams = select(html, "cal-team")
+    assert '<option value="r-and-d" selected>R&amp;D &lt;lab&gt;</option>' in teams
+    assert '<option value="payments">Payments</option>' in teams
+    assert 'hx-swap-oob="innerHTML"' in html
+
+
+def test_the_service_filter_lists_the_chosen_teams_services_only(
+    client_as, developer, checkout, indexer
+):
+    services = select(filter_options(client_as(developer), team="payments"), "cal-service")
+    assert '<option value="checkout">checkout</option>' in services
+    assert "indexer" not in services
+    everyone = select(filter_options(client_as(developer)), "cal-service")
+    assert "checkout" in everyone and "indexer" in everyone
+
+
+def test_the_service_filter_lists_a_bounded_number_and_says_so(
+    client_as, developer, checkout, indexer, monkeypatch
+):
+    monkeypatch.setattr(selectors, "FILTER_SERVICES", 1)
+    services = select(filter_options(client_as(developer)), "cal-service")
+    assert services.count("<option value=") == 3  # all, the first service, the note
+    assert '<option value="checkout">checkout</option>' in services
+    assert "… only the first 1: choose a team to list its own" in services
+    # A service chosen beyond the list is still offered, selected.
+    chosen = select(filter_options(client_as(developer), service="indexer"), "cal-service")
+    assert '<option value="indexer" selected>indexer</option>' in chosen
+
+
+def test_the_filter_options_take_four_queries_however_many_services_there_are(
+    client_as, developer, payments, django_assert_num_queries
+):
+    for index in range(30):
+        ServiceFactory(name=f"service-{index:02}", owner=payments)
+    client = client_as(developer)
+    # session, user; the teams; the services
+    with django_assert_num_queries(4):
+        services = select(filter_options(client, team="payments"), "cal-service")
+    assert services.count("<option value=") == 31
+
+
+def test_the_filter_options_are_for_the_signed_in_only(client):
+    response = client.get(FILTER_OPTIONS)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_without_javascript_a_link_lists_every_team_and_service_on_the_page(
+    client_as, developer, checkout, indexer
+):
+    client = client_as(developer)
+    html = page(client, view="month", date="2025-03-01", team="search")
+    everything = f"{CALENDAR}?view=month&amp;date=2025-03-01&amp;team=search&amp;options=all"
+    assert f'href="{everything}"' in html
+    html = page(client, view="month", date="2025-03-01", team="search", options="all")
     assert '<option value="payments">Payments</option>' in html
+    assert '<option value="search" selected>Search</option>' in html
+    assert '<option value="indexer">indexer</option>' in html and "checkout" not in html
+    assert '<input type="hidden" name="options" value="all">' in html  # a filter keeps them
+    assert "filter-options" not in html
 
 
 def test_previous_next_and_today_keep_the_view_and_move_by_its_length(client_as, developer):
@@ -175,16 +270,17 @@ def test_a_month_with_200_releases_takes_a_fixed_number_of_queries(
         )
     client = client_as(developer)
     # session, user; releases, freezes, windows; dependencies and overlapping open releases for
-    # the conflicts; teams, services and environments to filter by; my feeds, and the teams I
-    # may make one for (my roles, my memberships, the teams); the groups (trains) among them.
-    # A month reads the releases' times first, then loads only those its cells show: one more.
-    with django_assert_max_num_queries(16):
+    # the conflicts; environments to filter by (teams and services arrive later); my feeds, and
+    # the teams I may make one for (my roles, my memberships, the teams); the groups (trains)
+    # among them. A month reads the releases' times first, then loads only those its cells
+    # show: one more.
+    with django_assert_max_num_queries(14):
         html = page(client, view="month", date="2025-03-01")
     assert html.count('class="cal-release state-') == 4 * 25  # four a day in a month cell
     assert html.count(">+4 more</a>") == 25
     # The week's partial: no feeds, but the layout's navigation context still asks for roles and
     # teams; a week shows what each release replaces and its commit count, two queries more.
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(13):
         client.get(CALENDAR, {"view": "week", "date": "2025-03-10"}, headers={"HX-Request": "true"})
 
 
