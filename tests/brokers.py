@@ -157,11 +157,18 @@ def publishing_to(url: str):
     previous = app.conf.broker_write_url, app.conf.broker_read_url
     app.conf.broker_write_url = app.conf.broker_read_url = url
     outbox._forget_connection()
+    # Celery keeps a producer pool made from the first broker it publishes to (a countdown's
+    # send reaches for it too): one made here must not outlive the block.
+    pools = app._pool, app.amqp._producer_pool
+    app._pool = app.amqp._producer_pool = None
     try:
         yield
     finally:
         app.conf.broker_write_url, app.conf.broker_read_url = previous
         outbox._forget_connection()
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool, app.amqp._producer_pool = pools
 
 
 @contextmanager

@@ -82,7 +82,9 @@ def _timed_out(exc: BaseException | None) -> bool:
     return False
 
 
-def _send_all(task_name: str, calls: list[tuple[list, dict[str, Any], float]]) -> None:
+def _send_all(
+    task_name: str, calls: list[tuple[list, dict[str, Any], float]], *, priority: int | None = None
+) -> None:
     """Publish each (args, kwargs, countdown) call of a task on this thread's own connection,
     opened with short timeouts; several calls go out together (Redis: one pipeline). A
     connection kept from an earlier publish may have gone stale (the broker restarted): then
@@ -99,6 +101,7 @@ def _send_all(task_name: str, calls: list[tuple[list, dict[str, Any], float]]) -
                     args=args,
                     kwargs=kwargs,
                     countdown=countdown or None,
+                    priority=priority,
                     retry=False,
                     producer=producer,
                     # AMQP: py-amqp's read_timeout (SO_RCVTIMEO) is retried forever once part
@@ -126,21 +129,32 @@ def _send_all(task_name: str, calls: list[tuple[list, dict[str, Any], float]]) -
         raise
 
 
-def send_task_quietly(task_name: str, *, args: list | tuple = (), countdown: float = 0) -> bool:
+def send_task_quietly(
+    task_name: str,
+    *,
+    args: list | tuple = (),
+    countdown: float = 0,
+    priority: int | None = None,
+) -> bool:
     """Publish a task now, with a short bounded connection attempt (no long retry loop); return
     False when the broker is unreachable. Never raises. For work that something else resumes
-    if it is lost (a reconciler, the next beat); otherwise use `enqueue`."""
-    return send_tasks_quietly(task_name, [(list(args), countdown)])
+    if it is lost (a reconciler, the next beat); otherwise use `enqueue`. `priority` is the
+    broker's (on Redis, a higher number is taken later)."""
+    return send_tasks_quietly(task_name, [(list(args), countdown)], priority=priority)
 
 
-def send_tasks_quietly(task_name: str, calls: list[tuple[list, float]]) -> bool:
+def send_tasks_quietly(
+    task_name: str, calls: list[tuple[list, float]], *, priority: int | None = None
+) -> bool:
     """send_task_quietly for many calls of a task, each (args, countdown), published together:
     on Redis they reach the queue at once, in one round trip, rather than one by one while the
     workers are already busy with the first."""
     if not calls:
         return True
     try:
-        _send_all(task_name, [(args, {}, countdown) for args, countdown in calls])
+        _send_all(
+            task_name, [(args, {}, countdown) for args, countdown in calls], priority=priority
+        )
     except Exception as exc:
         log.warning("could not publish %s, the broker is unreachable: %s", task_name, exc)
         return False

@@ -56,13 +56,24 @@ RUNNABLE = (RolloutState.PENDING, RolloutState.RUNNING, RolloutState.ROLLING_BAC
 RESEND_AT_MOST_EVERY = timedelta(minutes=5)
 
 
-def _send_hop(rollout_id: int, due: datetime) -> None:
+# A hop that starts what someone waits for (a rollout's first step, a promote, a resume, a
+# rollback) is prompt: on Redis it goes ahead of the others (next steps, polls), which are sent
+# at a lower priority, a list of its own that workers take from once the prompt one is empty
+# (kombu: 0, the default, first). RabbitMQ's queues are first in, first out: Runway declares
+# them without x-max-priority, and the broker ignores a message's priority.
+LATER_HOP_PRIORITY = 3
+
+
+def _send_hop(rollout_id: int, due: datetime, *, prompt: bool = False) -> None:
     """Publish the next run, at most ROLLOUT_MAX_COUNTDOWN_SECONDS ahead. A broker that is down
     loses nothing: the due time is in the database and the reconciler sends it again."""
     longest = settings.ROLLOUT_MAX_COUNTDOWN_SECONDS
     delay = min(max((due - clock.now()).total_seconds(), 0), longest)
     outbox.send_task_quietly(
-        rollout_advance_task.name, args=[rollout_id, due.isoformat()], countdown=delay
+        rollout_advance_task.name,
+        args=[rollout_id, due.isoformat()],
+        countdown=delay,
+        priority=None if prompt else LATER_HOP_PRIORITY,
     )
 
 
@@ -73,10 +84,12 @@ def _due(rollout: Rollout, delay: float) -> datetime:
     return due
 
 
-def _schedule(rollout: Rollout, delay: float) -> None:
-    """Make the rollout due in `delay` seconds, and send its hop once this transaction commits."""
+def _schedule(rollout: Rollout, delay: float, *, prompt: bool = False) -> None:
+    """Make the rollout due in `delay` seconds, and send its hop once this transaction commits
+    (`prompt`: ahead of the others, see LATER_HOP_PRIORITY)."""
     due = _due(rollout, delay)
-    transaction.on_commit(lambda: _send_hop(rollout.pk, due))  # a new rollout has its pk by then
+    # A new rollout has its pk by then.
+    transaction.on_commit(lambda: _send_hop(rollout.pk, due, prompt=prompt))
 
 
 def _event(rollout: Rollout, message: str, *, level=RolloutEvent.Level.INFO, step=None) -> None:
@@ -297,7 +310,7 @@ def _create_rollouts(
         # Due at once, and its first hop registered before the audit seal and the live notice,
         # so it is the first thing sent once this transaction commits.
         if first_steps is None:
-            _schedule(rollout, 0)
+            _schedule(rollout, 0, prompt=True)
         else:
             _due(rollout, 0)
         rollouts.append(rollout)
@@ -481,7 +494,7 @@ def _begin_rollback(
         reason=reason,
         locked=True,
     )
-    _schedule(rollout, 0)
+    _schedule(rollout, 0, prompt=True)
 
 
 def _retry_rollback_or_fail(rollout: Rollout, exc: Exception) -> None:
@@ -626,7 +639,7 @@ def rollout_promote(*, actor: User, rollout: Rollout, full: bool = False) -> Rol
     _event(rollout, f"{'Fully promoted' if full else 'Promoted'} by {who}")
     if rollout.state == RolloutState.PAUSED:
         rollout_transition(rollout=rollout, to_state=RolloutState.RUNNING, actor=actor, locked=True)
-    _schedule(rollout, 0)
+    _schedule(rollout, 0, prompt=True)
     rollout.save()
     audit_record(
         actor=actor,
@@ -656,7 +669,7 @@ def rollout_resume(*, actor: User, rollout: Rollout) -> Rollout:
     rollout = _steered(rollout, actor, "resume")
     before = rollout.state
     rollout_transition(rollout=rollout, to_state=RolloutState.RUNNING, actor=actor, locked=True)
-    _schedule(rollout, 0)
+    _schedule(rollout, 0, prompt=True)
     rollout.save()
     _steering_record(rollout, actor, "resume", before=before)
     live.announce(rollout)
@@ -723,7 +736,7 @@ def rollout_rollback(*, actor: User | None, rollout: Rollout, reason: str = "") 
     if original.next_ring_at is not None:  # rolled back while soaking: the next ring never starts
         original.next_ring_at = None
         original.save(update_fields=["next_ring_at"])
-    _schedule(rollback, 0)
+    _schedule(rollback, 0, prompt=True)
     rollback.save(update_fields=["next_run_at", "resend_after"])
     live.announce(rollback)
     return rollback
