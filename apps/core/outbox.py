@@ -88,7 +88,8 @@ def _send_all(
     """Publish each (args, kwargs, countdown) call of a task on this thread's own connection,
     opened with short timeouts; several calls go out together (Redis: one pipeline). A
     connection kept from an earlier publish may have gone stale (the broker restarted): then
-    one fresh try."""
+    one fresh try, of every call (at least once: a broker that took some before failing gets
+    them again)."""
     from portal.celery import app
 
     def publish(connection: Connection) -> None:

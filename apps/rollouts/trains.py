@@ -188,10 +188,10 @@ START_BATCH = MAX_MEMBERS
 def _start_members(train: Train, to_start: list[Member]) -> None:
     """Start the members in batches of START_BATCH, each in a transaction of its own, under
     the train's lock for just that long: a batch rolls out as soon as it is started, and a
-    cancel or a halt waits for one batch's start. A member that another
-    step started meanwhile is passed over; a train no longer running starts nothing more.
-    Steps asked for while this held the lock were passed over (skip-locked): one more is asked
-    for when done."""
+    cancel or a halt waits for one batch's start. A member that another step started
+    meanwhile is passed over; a train no longer running starts nothing more. Steps asked for
+    while this held the lock were passed over (skip-locked): one more is asked for when
+    done."""
     approval = train_approval_status(
         train, train_selectors.train_members(train), now=timezone.now()
     )
